@@ -1,0 +1,38 @@
+"""Helpers shared by the benchmark scripts (not part of the package)."""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+RESNET50 = ROOT / "build" / "resnet50.onnx"
+
+
+def ensure_resnet50(path: Path = RESNET50) -> Path:
+    """Build the random-weight ResNet-50 ONNX once (needs the torch extra and transformers)."""
+    if not path.exists():
+        subprocess.run([sys.executable, str(ROOT / "benchmarks/make_resnet50.py"), "--out", str(path)], check=True)
+    return path
+
+
+def inferperf_bench(model: Path, args: list[str]) -> dict[str, Any]:
+    """Run ``inferperf bench`` in a fresh process and return its result document."""
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "r.json"
+        cmd = [sys.executable, "-m", "inferperf", "bench", str(model), *args, "--json", str(out)]
+        proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+        if proc.returncode != 0:
+            raise RuntimeError(f"inferperf failed ({proc.returncode}): {proc.stderr.strip()[-500:]}")
+        doc: dict[str, Any] = json.loads(out.read_text())
+        return doc
+
+
+def geomean(values: list[float]) -> float:
+    """Geometric mean: the right average for ratios."""
+    return math.exp(sum(math.log(v) for v in values) / len(values))

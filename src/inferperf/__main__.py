@@ -1,0 +1,5 @@
+"""``python -m inferperf``."""
+
+from inferperf.cli import main
+
+main()

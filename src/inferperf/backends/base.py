@@ -1,0 +1,96 @@
+"""The plug-in interface every runtime implements.
+
+A backend is the only place that imports its runtime, and it does so lazily,
+inside its methods, so ``import inferperf`` works without any runtime.
+Scenarios (measure/) drive an Engine through ``run_requests``; an Engine knows
+nothing of scenarios, only how to keep N requests in flight and report each
+completion.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from typing import Any, ClassVar, Protocol
+
+import numpy as np
+
+from inferperf.config import RuntimeConfig, Scenario
+from inferperf.model.info import ModelInfo
+
+InputSet = dict[str, np.ndarray]
+
+
+class RequestSink(Protocol):
+    """Receives completions from an Engine and tells it when to stop."""
+
+    def record(self, done_at: float, latency_ms: float) -> None:
+        """One request finished at ``done_at`` (time.perf_counter seconds) after ``latency_ms``."""
+
+    def should_stop(self) -> bool:
+        """Polled by the driving loop; True ends the run (in-flight requests are drained)."""
+
+
+class Engine(ABC):
+    """A model compiled for one runtime configuration, ready to infer."""
+
+    @property
+    @abstractmethod
+    def phases_ms(self) -> dict[str, float | None]:
+        """Wall time of ``read`` and ``compile`` in ms (None where the runtime merges them)."""
+
+    @abstractmethod
+    def infer(self, inputs: InputSet) -> dict[str, np.ndarray]:
+        """Run one synchronous inference and return the outputs by name."""
+
+    @abstractmethod
+    def default_requests(self) -> int:
+        """How many requests in flight this engine wants for throughput (the runtime's optimum)."""
+
+    @abstractmethod
+    def run_requests(self, input_sets: Sequence[InputSet], requests: int, sink: RequestSink) -> None:
+        """Keep ``requests`` inferences in flight, rotating through ``input_sets``.
+
+        Every completion goes to ``sink.record``; the loop ends once
+        ``sink.should_stop()`` is True and all in-flight requests are done.
+        Latency is the runtime call's own duration, start to completion.
+        """
+
+    @abstractmethod
+    def effective(self) -> dict[str, Any]:
+        """What the runtime actually chose (streams, threads, precision, ...), read back from it."""
+
+    def close(self) -> None:  # noqa: B027 - optional hook, most runtimes free on GC
+        """Release runtime resources early."""
+
+
+class Backend(ABC):
+    """A runtime plug-in: says what it can do, and compiles models into Engines."""
+
+    name: ClassVar[str]
+    install_hint: ClassVar[str]
+
+    @abstractmethod
+    def check_available(self) -> None:
+        """Raise BackendUnavailableError (with install_hint) when the runtime cannot be imported."""
+
+    @abstractmethod
+    def versions(self) -> dict[str, str]:
+        """Versions of the runtime libraries this backend uses."""
+
+    @abstractmethod
+    def supports_format(self, fmt: str) -> bool:
+        """True when this backend can load models of format ``fmt``."""
+
+    @abstractmethod
+    def scenario_defaults(self, scenario: Scenario) -> dict[str, Any]:
+        """RuntimeConfig fields this backend sets for a scenario when the user left them unset."""
+
+    @abstractmethod
+    def compile(self, model: ModelInfo, shapes: dict[str, tuple[int, ...]], config: RuntimeConfig) -> Engine:
+        """Read and compile ``model`` for ``config`` with static ``shapes``; time both phases."""
+
+    def configure(self, config: RuntimeConfig, scenario: Scenario) -> RuntimeConfig:
+        """The config for a scenario: the user's choices, with this backend's defaults filling gaps."""
+        fill = {k: v for k, v in self.scenario_defaults(scenario).items() if getattr(config, k) is None}
+        return config.with_(**fill) if fill else config

@@ -1,0 +1,210 @@
+"""ONNX Runtime backend: intra/inter-op threads, execution mode, graph optimisation, requests.
+
+Requests in flight are concurrent ``run`` calls from a thread pool: ONNX
+Runtime releases the GIL inside ``run`` and one session serves concurrent
+calls safely.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Sequence
+from typing import Any, ClassVar
+
+import numpy as np
+import psutil
+
+from inferperf.backends.base import Backend, Engine, InputSet, RequestSink
+from inferperf.config import RuntimeConfig, Scenario
+from inferperf.errors import BackendError, BackendUnavailableError, ConfigError, InputSpecError
+from inferperf.model.info import ONNX, ModelInfo
+
+_GRAPH_LEVELS = {
+    "disable": "ORT_DISABLE_ALL",
+    "basic": "ORT_ENABLE_BASIC",
+    "extended": "ORT_ENABLE_EXTENDED",
+    "all": "ORT_ENABLE_ALL",
+}
+_JOIN_S = 0.2
+
+
+def _physical_cores() -> int:
+    return psutil.cpu_count(logical=False) or os.cpu_count() or 1
+
+
+class OnnxRuntimeEngine(Engine):
+    """An InferenceSession and the options it was really created with."""
+
+    def __init__(self, session: Any, phases: dict[str, float | None], threads_default: int) -> None:
+        self._session = session
+        self._phases = phases
+        self._threads_default = threads_default
+        self._outputs = [o.name for o in session.get_outputs()]
+        self._inputs = [i.name for i in session.get_inputs()]
+
+    @property
+    def phases_ms(self) -> dict[str, float | None]:
+        return dict(self._phases)
+
+    def _feed(self, inputs: InputSet) -> dict[str, np.ndarray]:
+        try:
+            return {name: inputs[name] for name in self._inputs}
+        except KeyError as exc:
+            raise InputSpecError(f"no data for model input {exc.args[0]!r}") from None
+
+    def infer(self, inputs: InputSet) -> dict[str, np.ndarray]:
+        try:
+            outs = self._session.run(self._outputs, self._feed(inputs))
+        except Exception as exc:  # ORT raises its own Fail/InvalidArgument types, all Exception
+            raise BackendError(f"ONNX Runtime inference failed: {_first_line(exc)}") from exc
+        return dict(zip(self._outputs, (np.asarray(o) for o in outs), strict=True))
+
+    def default_requests(self) -> int:
+        # ORT has no notion of an optimal request count; one per intra-op thread pool
+        # that fits on the cores is the natural choice.
+        opts = self._session.get_session_options()
+        threads = opts.intra_op_num_threads or self._threads_default
+        return max(1, _physical_cores() // max(1, threads))
+
+    def run_requests(self, input_sets: Sequence[InputSet], requests: int, sink: RequestSink) -> None:
+        feeds = [self._feed(s) for s in input_sets]
+        stop = threading.Event()
+        errors: list[BaseException] = []
+
+        def worker(offset: int) -> None:
+            k = offset
+            run, outputs = self._session.run, self._outputs
+            try:
+                while not stop.is_set():
+                    t0 = time.perf_counter()
+                    run(outputs, feeds[k % len(feeds)])
+                    t1 = time.perf_counter()
+                    sink.record(t1, (t1 - t0) * 1e3)
+                    k += requests
+                    if sink.should_stop():
+                        stop.set()
+            except Exception as exc:  # recorded and re-raised in the driving thread
+                errors.append(exc)
+                stop.set()
+
+        threads = [threading.Thread(target=worker, args=(i,), daemon=True) for i in range(requests)]
+        for t in threads:
+            t.start()
+        _join_all(threads, stop)
+        if errors:
+            raise BackendError(f"ONNX Runtime inference failed: {_first_line(errors[0])}") from errors[0]
+
+    def effective(self) -> dict[str, Any]:
+        opts = self._session.get_session_options()
+        intra = opts.intra_op_num_threads
+        return {
+            "providers": list(self._session.get_providers()),
+            "intra_op_num_threads": intra or self._threads_default,
+            "intra_op_num_threads_requested": intra or "default (physical cores)",
+            "inter_op_num_threads": opts.inter_op_num_threads or "default",
+            "execution_mode": str(opts.execution_mode).rsplit(".", 1)[-1],
+            "graph_optimization_level": str(opts.graph_optimization_level).rsplit(".", 1)[-1],
+        }
+
+
+class OnnxRuntimeBackend(Backend):
+    """ONNX Runtime with the CPU execution provider."""
+
+    name: ClassVar[str] = "onnxruntime"
+    install_hint: ClassVar[str] = "pip install onnxruntime"
+
+    def check_available(self) -> None:
+        try:
+            import onnxruntime  # noqa: F401
+        except ImportError:
+            raise BackendUnavailableError("backend onnxruntime is not installed", hint=self.install_hint) from None
+
+    def versions(self) -> dict[str, str]:
+        import onnxruntime as ort
+
+        return {"onnxruntime": str(ort.__version__)}
+
+    def supports_format(self, fmt: str) -> bool:
+        return fmt == ONNX
+
+    def scenario_defaults(self, scenario: Scenario) -> dict[str, Any]:
+        if scenario == "throughput":
+            # One single-threaded session run per core beats one multi-threaded run
+            # for throughput on small batches, as OpenVINO's streams do.
+            return {"threads": 1, "requests": _physical_cores()}
+        return {}
+
+    def _options(self, config: RuntimeConfig) -> Any:
+        import onnxruntime as ort
+
+        opts = ort.SessionOptions()
+        if config.threads is not None:
+            opts.intra_op_num_threads = config.threads
+        if config.inter_op_threads is not None:
+            opts.inter_op_num_threads = config.inter_op_threads
+        if config.execution_mode is not None:
+            opts.execution_mode = getattr(ort.ExecutionMode, f"ORT_{config.execution_mode.upper()}")
+        if config.graph_optimization is not None:
+            opts.graph_optimization_level = getattr(
+                ort.GraphOptimizationLevel, _GRAPH_LEVELS[config.graph_optimization]
+            )
+        for key, value in config.properties.items():
+            opts.add_session_config_entry(key, value)
+        return opts
+
+    def compile(self, model: ModelInfo, shapes: dict[str, tuple[int, ...]], config: RuntimeConfig) -> Engine:
+        import onnxruntime as ort
+
+        if not self.supports_format(model.format):
+            raise ConfigError(f"onnxruntime cannot load a {model.format} model: use --backend openvino")
+        if config.device.upper() != "CPU":
+            raise ConfigError(f"onnxruntime backend runs on CPU only here, not {config.device}")
+        self._check_static(model, shapes)
+        opts = self._options(config)
+        external = len(model.files) > 1
+        t0 = time.perf_counter()
+        # With external data the session must open the path itself (it resolves the data
+        # files relative to it), so read and session creation cannot be timed apart.
+        source: Any = str(model.path) if external else model.path.read_bytes()
+        t1 = time.perf_counter()
+        try:
+            session = ort.InferenceSession(source, sess_options=opts, providers=["CPUExecutionProvider"])
+        except Exception as exc:  # ORT raises its own exception types, all Exception subclasses
+            raise BackendError(f"ONNX Runtime cannot create a session for {model.path}: {_first_line(exc)}") from exc
+        t2 = time.perf_counter()
+        phases: dict[str, float | None] = {
+            "read": None if external else (t1 - t0) * 1e3,
+            "compile": (t2 - t1) * 1e3 if not external else (t2 - t0) * 1e3,
+        }
+        return OnnxRuntimeEngine(session, phases, _physical_cores())
+
+    @staticmethod
+    def _check_static(model: ModelInfo, shapes: dict[str, tuple[int, ...]]) -> None:
+        # ORT cannot reshape a model: a static dimension must match the requested one.
+        for spec in model.inputs:
+            want = shapes[spec.name]
+            for i, (have, new) in enumerate(zip(spec.shape, want, strict=True)):
+                if isinstance(have, int) and have != new:
+                    raise BackendError(
+                        f"onnxruntime cannot reshape input {spec.name!r} dim {i} from {have} to {new} "
+                        "(the model is static there; export it with a dynamic dimension or use openvino)"
+                    )
+
+
+def _join_all(threads: list[threading.Thread], stop: threading.Event) -> None:
+    try:
+        for t in threads:
+            while t.is_alive():
+                t.join(_JOIN_S)  # a timed join keeps Ctrl-C responsive; it blocks, never spins
+    except KeyboardInterrupt:
+        stop.set()
+        for t in threads:
+            t.join()
+        raise
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__

@@ -1,0 +1,211 @@
+"""OpenVINO backend: hints, streams, threads, requests, precision, cache, pinning.
+
+The throughput loop mirrors OpenVINO's own benchmark_app (wait for an idle
+request, read its runtime-measured latency, set the next input tensors,
+start it), so the harness costs what benchmark_app costs and no more.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from typing import Any, ClassVar
+
+import numpy as np
+
+from inferperf.backends.base import Backend, Engine, InputSet, RequestSink
+from inferperf.config import RuntimeConfig, Scenario
+from inferperf.errors import BackendError, BackendUnavailableError, InputSpecError
+from inferperf.model.info import ONNX, OPENVINO_IR, ModelInfo
+
+_READ_BACK = (
+    "PERFORMANCE_HINT",
+    "NUM_STREAMS",
+    "OPTIMAL_NUMBER_OF_INFER_REQUESTS",
+    "INFERENCE_NUM_THREADS",
+    "INFERENCE_PRECISION_HINT",
+    "ENABLE_CPU_PINNING",
+    "EXECUTION_MODE_HINT",
+    "CACHE_DIR",
+)
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, bool | int | float | str) or value is None:
+        return value
+    if hasattr(value, "get_type_name"):  # openvino.Type: "f32", "bf16", ...
+        return str(value.get_type_name())
+    name = getattr(value, "name", None)  # OpenVINO enums (PerformanceMode, ...)
+    return name if isinstance(name, str) else str(value)
+
+
+def build_properties(config: RuntimeConfig) -> dict[str, Any]:
+    """The compile properties a RuntimeConfig asks of OpenVINO (hint ``none`` sets no hint)."""
+    props: dict[str, Any] = {}
+    if config.hint and config.hint != "none":
+        props["PERFORMANCE_HINT"] = config.hint.upper()
+    if config.streams is not None:
+        props["NUM_STREAMS"] = str(config.streams)
+    if config.threads is not None:
+        props["INFERENCE_NUM_THREADS"] = config.threads
+    if config.inference_precision is not None:
+        props["INFERENCE_PRECISION_HINT"] = config.inference_precision
+    if config.cache_dir is not None:
+        props["CACHE_DIR"] = config.cache_dir
+    if config.pinning is not None:
+        props["ENABLE_CPU_PINNING"] = config.pinning
+    props.update(config.properties)
+    return props
+
+
+class OpenVINOEngine(Engine):
+    """A CompiledModel plus the request used for single inferences."""
+
+    def __init__(self, compiled: Any, phases: dict[str, float | None], requested: dict[str, Any]) -> None:
+        self._compiled = compiled
+        self._phases = phases
+        self._requested = requested
+        self._request = compiled.create_infer_request()
+        self._inputs = [p.get_any_name() for p in compiled.inputs]
+        self._outputs = [p.get_any_name() if p.get_names() else f"output_{i}" for i, p in enumerate(compiled.outputs)]
+
+    @property
+    def phases_ms(self) -> dict[str, float | None]:
+        return dict(self._phases)
+
+    def _tensors(self, inputs: InputSet) -> dict[int, Any]:
+        import openvino as ov
+
+        try:
+            # Keyed by input index: the list form of set_input_tensors means "one batched input".
+            return {
+                i: ov.Tensor(np.ascontiguousarray(inputs[name]), shared_memory=True)
+                for i, name in enumerate(self._inputs)
+            }
+        except KeyError as exc:
+            raise InputSpecError(f"no data for model input {exc.args[0]!r}") from None
+
+    def infer(self, inputs: InputSet) -> dict[str, np.ndarray]:
+        try:
+            self._request.set_input_tensors(self._tensors(inputs))
+            self._request.infer()
+        except RuntimeError as exc:
+            raise BackendError(f"OpenVINO inference failed: {_first_line(exc)}") from exc
+        return {name: np.array(self._request.get_output_tensor(i).data) for i, name in enumerate(self._outputs)}
+
+    def default_requests(self) -> int:
+        return int(self._compiled.get_property("OPTIMAL_NUMBER_OF_INFER_REQUESTS"))
+
+    def run_requests(self, input_sets: Sequence[InputSet], requests: int, sink: RequestSink) -> None:
+        import openvino as ov
+
+        tensors = [self._tensors(s) for s in input_sets]
+        queue = ov.AsyncInferQueue(self._compiled, requests)
+        in_flight: set[int] = set()
+        k = 0
+        try:
+            while not sink.should_stop():
+                idle = queue.get_idle_request_id()
+                if idle in in_flight:
+                    sink.record(time.perf_counter(), queue[idle].latency)
+                else:
+                    in_flight.add(idle)
+                queue[idle].set_input_tensors(tensors[k % len(tensors)])
+                queue.start_async()
+                k += 1
+            queue.wait_all()
+        except RuntimeError as exc:
+            raise BackendError(f"OpenVINO inference failed: {_first_line(exc)}") from exc
+        done = time.perf_counter()
+        for rid in in_flight:
+            sink.record(done, queue[rid].latency)
+
+    def effective(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"device": self._requested.get("device"), "requested_properties": self._requested}
+        for key in _READ_BACK:
+            try:
+                out[key] = _jsonable(self._compiled.get_property(key))
+            except RuntimeError:
+                continue  # not every device or version exposes every key
+        return out
+
+
+class OpenVINOBackend(Backend):
+    """OpenVINO Runtime, any device OpenVINO sees (CPU here)."""
+
+    name: ClassVar[str] = "openvino"
+    install_hint: ClassVar[str] = "pip install openvino"
+
+    def check_available(self) -> None:
+        try:
+            import openvino  # noqa: F401
+        except ImportError:
+            raise BackendUnavailableError("backend openvino is not installed", hint=self.install_hint) from None
+
+    def versions(self) -> dict[str, str]:
+        import openvino as ov
+
+        return {"openvino": str(ov.get_version())}
+
+    def supports_format(self, fmt: str) -> bool:
+        return fmt in (ONNX, OPENVINO_IR)
+
+    def scenario_defaults(self, scenario: Scenario) -> dict[str, Any]:
+        # Like benchmark_app: the scenario picks the matching performance hint.
+        return {"hint": scenario}
+
+    def compile(self, model: ModelInfo, shapes: dict[str, tuple[int, ...]], config: RuntimeConfig) -> Engine:
+        import openvino as ov
+
+        core = ov.Core()
+        t0 = time.perf_counter()
+        try:
+            ov_model = core.read_model(str(model.path))
+        except RuntimeError as exc:
+            raise BackendError(f"OpenVINO cannot read {model.path}: {_first_line(exc)}") from exc
+        t1 = time.perf_counter()
+        self._reshape(ov_model, shapes)
+        props = build_properties(config)
+        t2 = time.perf_counter()
+        try:
+            compiled = core.compile_model(ov_model, config.device, props)
+        except RuntimeError as exc:
+            raise BackendError(f"OpenVINO cannot compile the model on {config.device}: {_first_line(exc)}") from exc
+        t3 = time.perf_counter()
+        phases: dict[str, float | None] = {"read": (t1 - t0) * 1e3, "compile": (t3 - t2) * 1e3}
+        if (t2 - t1) > 0.0005:
+            phases["reshape"] = (t2 - t1) * 1e3
+        return OpenVINOEngine(
+            compiled, phases, {"device": config.device, **{k: _jsonable(v) for k, v in props.items()}}
+        )
+
+    @staticmethod
+    def _reshape(ov_model: Any, shapes: dict[str, tuple[int, ...]]) -> None:
+        import openvino as ov
+
+        wanted: dict[Any, Any] = {}
+        for port in ov_model.inputs:
+            shape = shapes.get(port.get_any_name())
+            if shape is None:
+                raise InputSpecError(f"no shape resolved for OpenVINO input {port.get_any_name()!r}")
+            ps = port.get_partial_shape()
+            if ps.is_dynamic or tuple(ps.to_shape()) != shape:
+                wanted[port] = ov.PartialShape(list(shape))
+        if not wanted:
+            return
+        try:
+            ov_model.reshape(wanted)
+        except RuntimeError as exc:
+            raise BackendError(
+                f"OpenVINO cannot reshape the model to {_shape_text(shapes)}: {_first_line(exc)}"
+            ) from exc
+
+
+def _first_line(exc: BaseException) -> str:
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    # OpenVINO messages start with a C++ source location; the reason is usually the last line.
+    return lines[-1] if lines else type(exc).__name__
+
+
+def _shape_text(shapes: dict[str, tuple[int, ...]]) -> str:
+    return ",".join(f"{n}{list(s)}" for n, s in shapes.items())

@@ -1,0 +1,48 @@
+"""One exception hierarchy for everything inferperf reports to a user.
+
+Every error carries the exit code the CLI should use: 2 for a user's mistake
+(bad path, bad option, bad shape), 3 for a runtime that failed on valid input.
+"""
+
+from __future__ import annotations
+
+
+class InferperfError(Exception):
+    """Base of every error inferperf raises on purpose."""
+
+    exit_code = 2
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def one_line(self) -> str:
+        """The message and its hint, on one line, for the console."""
+        return f"{self.message} ({self.hint})" if self.hint else self.message
+
+
+class ModelError(InferperfError):
+    """The model file is missing, unreadable, corrupt or of an unknown format."""
+
+
+class InputSpecError(InferperfError):
+    """Shapes, input files or input values do not fit the model."""
+
+
+class ConfigError(InferperfError):
+    """An option or a config file is invalid."""
+
+
+class BackendUnavailableError(InferperfError):
+    """The requested backend is unknown or its runtime is not installed."""
+
+
+class ResultError(InferperfError):
+    """A result document cannot be read or written."""
+
+
+class BackendError(InferperfError):
+    """The runtime refused or failed on a model or configuration that parsed fine."""
+
+    exit_code = 3

@@ -1,0 +1,144 @@
+"""Build the input sets a run rotates through.
+
+Several distinct sets rotate during a run so that no cache (the runtime's, the
+CPU's, a branch predictor's) serves one input forever. Synthetic data is
+seeded, so a run is reproducible.
+"""
+
+from __future__ import annotations
+
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+from inferperf.errors import InputSpecError
+from inferperf.model.info import ModelInfo
+
+InputSet = dict[str, np.ndarray]
+DEFAULT_SETS = 4
+DEFAULT_INT_RANGE = (0, 100)
+
+
+def parse_int_range(text: str | None) -> tuple[int, int]:
+    """``LOW,HIGH`` (inclusive) for synthetic integer inputs."""
+    if text is None:
+        return DEFAULT_INT_RANGE
+    parts = text.split(",")
+    try:
+        low, high = (int(p) for p in parts)
+    except ValueError:
+        raise InputSpecError(f"bad --int-range {text!r}: expected LOW,HIGH integers") from None
+    if low > high:
+        raise InputSpecError(f"bad --int-range {text!r}: LOW is above HIGH")
+    return low, high
+
+
+def parse_input_values(items: list[str] | None) -> dict[str, float]:
+    """``name=value`` pairs for inputs that must hold one real value (scalars, lengths)."""
+    values: dict[str, float] = {}
+    for item in items or []:
+        name, sep, raw = item.partition("=")
+        try:
+            if not sep or not name.strip():
+                raise ValueError
+            values[name.strip()] = float(raw)
+        except ValueError:
+            raise InputSpecError(f"bad --input-value {item!r}: expected name=number") from None
+    return values
+
+
+def _random_array(
+    rng: np.random.Generator, dtype: str, shape: tuple[int, ...], int_range: tuple[int, int]
+) -> np.ndarray:
+    if dtype == "bool":
+        return rng.integers(0, 2, size=shape).astype(np.bool_)
+    try:
+        np_dtype = np.dtype(dtype)
+    except TypeError:
+        raise InputSpecError(f"cannot make synthetic data of element type {dtype}: pass --inputs FILE.npz") from None
+    if np.issubdtype(np_dtype, np.integer):
+        info = np.iinfo(np_dtype)
+        low, high = max(int_range[0], info.min), min(int_range[1], info.max)
+        return rng.integers(low, high, size=shape, endpoint=True).astype(np_dtype)
+    if np.issubdtype(np_dtype, np.floating):
+        return rng.standard_normal(size=shape).astype(np_dtype)
+    raise InputSpecError(f"cannot make synthetic data of element type {dtype}: pass --inputs FILE.npz")
+
+
+def synthetic_inputs(
+    info: ModelInfo,
+    shapes: dict[str, tuple[int, ...]],
+    *,
+    sets: int = DEFAULT_SETS,
+    seed: int = 0,
+    int_range: tuple[int, int] = DEFAULT_INT_RANGE,
+    values: dict[str, float] | None = None,
+) -> list[InputSet]:
+    """``sets`` seeded random input sets; inputs named in ``values`` are filled with that value."""
+    values = values or {}
+    for name in values:
+        info.input(name)  # raises with the real names when wrong
+    rng = np.random.default_rng(seed)
+    out: list[InputSet] = []
+    for _ in range(sets):
+        one: InputSet = {}
+        for spec in info.inputs:
+            shape = shapes[spec.name]
+            if spec.name in values:
+                one[spec.name] = np.full(shape, values[spec.name], dtype=np.dtype(spec.dtype))
+            else:
+                one[spec.name] = _random_array(rng, spec.dtype, shape, int_range)
+        out.append(one)
+    return out
+
+
+def load_npz_inputs(path: str | Path, info: ModelInfo, shapes: dict[str, tuple[int, ...]]) -> list[InputSet]:
+    """Arrays from an .npz mapped to inputs by name.
+
+    An array may have the input's shape (one set) or one extra leading axis
+    (several sets, rotated during the run). Wrong names or shapes are errors.
+    """
+    p = Path(path)
+    try:
+        with np.load(p, allow_pickle=False) as data:
+            arrays = {k: data[k] for k in data.files}
+    except FileNotFoundError:
+        raise InputSpecError(f"inputs file not found: {p}") from None
+    except (OSError, ValueError, zipfile.BadZipFile) as exc:
+        raise InputSpecError(f"cannot read inputs file {p}: {exc}") from None
+    names = {s.name for s in info.inputs}
+    extra, missing = sorted(set(arrays) - names), sorted(names - set(arrays))
+    if extra or missing:
+        raise InputSpecError(
+            f"inputs file {p.name} does not match the model: "
+            f"unknown {extra or 'none'}, missing {missing or 'none'}; model inputs are {sorted(names)}"
+        )
+    counts = set()
+    for name, arr in arrays.items():
+        want = shapes[name]
+        if arr.shape == want:
+            arrays[name] = arr[None]
+        elif arr.shape[1:] != want:
+            raise InputSpecError(f"array {name!r} in {p.name} has shape {list(arr.shape)}, expected {list(want)}")
+        arrays[name] = arrays[name].astype(np.dtype(info.input(name).dtype), copy=False)
+        counts.add(arrays[name].shape[0])
+    if len(counts) != 1:
+        raise InputSpecError(f"arrays in {p.name} hold different numbers of sets: {sorted(counts)}")
+    return [{k: np.ascontiguousarray(v[i]) for k, v in arrays.items()} for i in range(counts.pop())]
+
+
+def build_input_sets(
+    info: ModelInfo,
+    shapes: dict[str, tuple[int, ...]],
+    *,
+    npz: str | Path | None = None,
+    seed: int = 0,
+    int_range: tuple[int, int] = DEFAULT_INT_RANGE,
+    values: dict[str, float] | None = None,
+    sets: int = DEFAULT_SETS,
+) -> list[InputSet]:
+    """The input sets for a run: from ``npz`` when given, synthetic otherwise."""
+    if npz is not None:
+        return load_npz_inputs(npz, info, shapes)
+    return synthetic_inputs(info, shapes, sets=sets, seed=seed, int_range=int_range, values=values)

@@ -1,0 +1,159 @@
+"""Latency and throughput scenarios: first inference, warm-up, then steady state.
+
+The latency scenario keeps one request in flight; the throughput scenario
+keeps N (default: the runtime's optimum). Both share one loop, the engine's
+``run_requests``, so they differ only in concurrency.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from inferperf.backends.base import Backend, InputSet
+from inferperf.config import RunLimits, RuntimeConfig, Scenario
+from inferperf.measure.environment import LoadMonitor
+from inferperf.model.info import ModelInfo
+from inferperf.results.schema import RunResult
+from inferperf.stats import quantile_ci, summarize, throughput_ci
+
+# progress(fraction done in [0, 1], short status text)
+Progress = Callable[[float, str], None]
+
+
+@dataclass
+class Collector:
+    """Collects completions and decides when to stop (a RequestSink).
+
+    ``record`` may be called from several threads: list.append is atomic in
+    CPython, and ``should_stop`` only reads.
+    """
+
+    limits: RunLimits
+    progress: Progress | None = None
+    start: float = field(default_factory=time.perf_counter)
+    latencies_ms: list[float] = field(default_factory=list)
+    done_at: list[float] = field(default_factory=list)
+    converged: bool | None = None
+    stop_reason: str = ""
+    _next_check: float = 0.0
+    _stopped: bool = False
+
+    def record(self, done_at: float, latency_ms: float) -> None:
+        """Keep one completion."""
+        self.done_at.append(done_at)
+        self.latencies_ms.append(latency_ms)
+
+    def should_stop(self) -> bool:
+        """Budget reached, converged, or capped; cheap between periodic interval checks."""
+        if self._stopped:
+            return True
+        now = time.perf_counter()
+        elapsed, n = now - self.start, len(self.latencies_ms)
+        reason = self._budget_reason(elapsed, n)
+        if reason is None and self.limits.adaptive and now >= self._next_check:
+            self._next_check = now + self.limits.check_every_s
+            reason = self._adaptive_reason(elapsed, n)
+        if reason is not None:
+            self.stop_reason, self._stopped = reason, True
+        return self._stopped
+
+    def _budget_reason(self, elapsed: float, n: int) -> str | None:
+        lim = self.limits
+        if lim.iterations is not None and n >= lim.iterations:
+            return "iterations budget"
+        if lim.time_s is not None and elapsed >= lim.time_s:
+            return "time budget"
+        if elapsed >= lim.max_time_s:
+            if lim.adaptive:
+                self.converged = False
+            return "time cap (not converged)" if lim.adaptive else "time cap"
+        if self.progress is not None and not lim.adaptive:
+            frac = n / lim.iterations if lim.iterations else elapsed / (lim.time_s or lim.max_time_s)
+            self.progress(min(frac, 1.0), f"{n} inferences")
+        return None
+
+    def _adaptive_reason(self, elapsed: float, n: int) -> str | None:
+        lim = self.limits
+        if n < max(lim.min_count, 20) or elapsed < lim.min_time_s:
+            if self.progress is not None:
+                self.progress(elapsed / lim.max_time_s, f"{n} inferences, warming statistics")
+            return None
+        rel = quantile_ci(np.asarray(self.latencies_ms), 0.5).relative_half_width()
+        if self.progress is not None:
+            self.progress(elapsed / lim.max_time_s, f"{n} inferences, median +/-{rel * 100:.2f}%")
+        if rel <= lim.precision:
+            self.converged = True
+            return "converged"
+        return None
+
+
+def _first_inference_ms(engine_infer: Callable[[InputSet], object], inputs: InputSet) -> float:
+    t0 = time.perf_counter()
+    engine_infer(inputs)
+    return (time.perf_counter() - t0) * 1e3
+
+
+def run_scenario(
+    backend: Backend,
+    model: ModelInfo,
+    shapes: dict[str, tuple[int, ...]],
+    input_sets: Sequence[InputSet],
+    config: RuntimeConfig,
+    scenario: Scenario,
+    limits: RunLimits,
+    progress: Progress | None = None,
+) -> RunResult:
+    """Compile, time the first inference, warm up, measure the steady state."""
+    config = backend.configure(config, scenario)
+    engine = backend.compile(model, shapes, config)
+    try:
+        phases = engine.phases_ms
+        phases["first_inference"] = _first_inference_ms(engine.infer, input_sets[0])
+        requests = 1 if scenario == "latency" else (config.requests or engine.default_requests())
+        if limits.warmup_s > 0:
+            engine.run_requests(input_sets, requests, Collector(RunLimits(time_s=limits.warmup_s)))
+        monitor = LoadMonitor()
+        collector = Collector(limits, progress)
+        engine.run_requests(input_sets, requests, collector)
+        load = monitor.stop()
+        effective = {**engine.effective(), "requests_in_flight": requests}
+    finally:
+        engine.close()
+    return _result(backend.name, scenario, config, effective, phases, collector, load)
+
+
+def _result(
+    backend: str,
+    scenario: Scenario,
+    config: RuntimeConfig,
+    effective: dict[str, object],
+    phases: dict[str, float | None],
+    col: Collector,
+    load: dict[str, object],
+) -> RunResult:
+    lat = np.asarray(col.latencies_ms)
+    end = max(col.done_at)
+    tput = throughput_ci(col.done_at, col.start, end, items_per_completion=config.batch)
+    return RunResult(
+        backend=backend,
+        scenario=scenario,
+        config=config.to_dict(),
+        effective=effective,
+        phases_ms=phases,
+        latency_ms=summarize(lat).to_dict(),
+        throughput_fps={**tput.to_dict(), "ci_method": tput.method},
+        count=int(lat.size),
+        duration_s=end - col.start,
+        converged=col.converged,
+        stop_reason=col.stop_reason,
+        batch=config.batch,
+        load=load,
+        samples={
+            "latency_ms": [round(float(x), 6) for x in lat],
+            "completed_at_s": [round(t - col.start, 6) for t in col.done_at],
+        },
+    )

@@ -1,0 +1,259 @@
+"""Read what a model file is and what it takes, without compiling it.
+
+The format is detected from the file's content (an XML ``<net>`` root is an
+OpenVINO IR; anything else must parse as an ONNX protobuf), never from the
+suffix alone, so a text file named ``.xml`` gets a clear error.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from inferperf.errors import ModelError
+
+Dim = int | str  # an int is static; a str names a dynamic dimension ("?" when unnamed)
+ONNX = "onnx"
+OPENVINO_IR = "openvino_ir"
+BUILTIN_NAMES = ("builtin",)
+_DATA_DIR = Path(__file__).parent / "data"
+
+# OpenVINO IR element types to numpy dtype names; bf16 has no numpy dtype.
+_IR_TYPES = {
+    "f32": "float32", "f16": "float16", "f64": "float64", "bf16": "bfloat16",
+    "i64": "int64", "i32": "int32", "i16": "int16", "i8": "int8",
+    "u64": "uint64", "u32": "uint32", "u16": "uint16", "u8": "uint8",
+    "boolean": "bool",
+}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class TensorSpec:
+    """One model input or output: name, numpy element type name, and shape."""
+
+    name: str
+    dtype: str
+    shape: tuple[Dim, ...]
+
+    @property
+    def dynamic_dims(self) -> list[int]:
+        """Indices of the dimensions that are not fixed."""
+        return [i for i, d in enumerate(self.shape) if not isinstance(d, int)]
+
+    def shape_text(self) -> str:
+        """Shape as text with dynamic dimensions marked, e.g. ``[batch?,3,224,224]``."""
+        return "[" + ",".join(str(d) if isinstance(d, int) else f"{d}?" for d in self.shape) + "]"
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON form; dynamic dimensions stay strings."""
+        return {"name": self.name, "dtype": self.dtype, "shape": list(self.shape), "dynamic": bool(self.dynamic_dims)}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TensorSpec:
+        """Inverse of to_dict."""
+        return cls(str(data["name"]), str(data["dtype"]), tuple(data["shape"]))
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """What a model is: its files, format, hash, inputs and outputs."""
+
+    path: Path
+    format: str
+    inputs: tuple[TensorSpec, ...]
+    outputs: tuple[TensorSpec, ...]
+    files: tuple[Path, ...]
+    size_bytes: int
+    sha256: str
+
+    def input(self, name: str) -> TensorSpec:
+        """The input called name; a ModelError lists the real names otherwise."""
+        for spec in self.inputs:
+            if spec.name == name:
+                return spec
+        raise ModelError(f"model has no input {name!r}; inputs are {', '.join(s.name for s in self.inputs)}")
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON form used in result documents."""
+        return {
+            "path": str(self.path),
+            "format": self.format,
+            "sha256": self.sha256,
+            "size_bytes": self.size_bytes,
+            "files": [str(f) for f in self.files],
+            "inputs": [s.to_dict() for s in self.inputs],
+            "outputs": [s.to_dict() for s in self.outputs],
+        }
+
+
+def resolve_model_path(model: str | Path) -> Path:
+    """Map ``builtin`` to the packaged model, anything else to an existing file."""
+    if str(model) in BUILTIN_NAMES:
+        return _DATA_DIR / "builtin.onnx"
+    path = Path(model).expanduser()
+    if not path.exists():
+        raise ModelError(f"model file not found: {path}")
+    if path.is_dir():
+        raise ModelError(f"model path is a directory, not a file: {path}")
+    return path
+
+
+def detect_format(path: Path) -> str:
+    """``openvino_ir`` for an XML file, ``onnx`` otherwise (validated when parsed)."""
+    try:
+        with path.open("rb") as fh:
+            head = fh.read(512)
+    except OSError as exc:
+        raise ModelError(f"cannot read model file {path}: {exc.strerror}") from None
+    if not head:
+        raise ModelError(f"model file is empty: {path}")
+    if head.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"<"):
+        return OPENVINO_IR
+    return ONNX
+
+
+def load_model_info(model: str | Path) -> ModelInfo:
+    """Inspect a model file (or ``builtin``) and return its ModelInfo."""
+    path = resolve_model_path(model)
+    fmt = detect_format(path)
+    if fmt == OPENVINO_IR:
+        inputs, outputs, files = _read_ir(path)
+    else:
+        inputs, outputs, files = _read_onnx(path)
+    return ModelInfo(
+        path=path,
+        format=fmt,
+        inputs=inputs,
+        outputs=outputs,
+        files=files,
+        size_bytes=sum(f.stat().st_size for f in files),
+        sha256=_sha256(files),
+    )
+
+
+def _sha256(files: tuple[Path, ...]) -> str:
+    digest = hashlib.sha256()
+    for f in files:
+        with f.open("rb") as fh:
+            for chunk in iter(lambda: fh.read(1 << 20), b""):
+                digest.update(chunk)
+    return digest.hexdigest()
+
+
+# ---------------------------------------------------------------- ONNX
+
+
+def _read_onnx(path: Path) -> tuple[tuple[TensorSpec, ...], tuple[TensorSpec, ...], tuple[Path, ...]]:
+    import onnx
+    from google.protobuf.message import DecodeError  # type: ignore[import-untyped]
+
+    try:
+        proto = onnx.load(str(path), load_external_data=False)
+    except (DecodeError, ValueError, RuntimeError, UnicodeDecodeError) as exc:
+        if path.suffix.lower() == ".xml":
+            raise ModelError(f"not an OpenVINO IR: {path} is not XML (nor an ONNX model)") from None
+        raise ModelError(f"not a valid ONNX model: {path} ({type(exc).__name__})") from None
+    # Protobuf parses many byte strings as an empty message; a real model has a graph.
+    if proto.ir_version <= 0 or (not proto.graph.node and not proto.graph.input):
+        raise ModelError(f"not a valid ONNX model (no graph found): {path}")
+    initializers = {t.name for t in proto.graph.initializer}
+    inputs = tuple(_onnx_spec(v) for v in proto.graph.input if v.name not in initializers)
+    outputs = tuple(_onnx_spec(v) for v in proto.graph.output)
+    return inputs, outputs, (path, *_onnx_external_files(proto, path))
+
+
+def _onnx_spec(value_info: Any) -> TensorSpec:
+    from onnx import helper
+
+    ttype = value_info.type.tensor_type
+    try:
+        dtype = helper.tensor_dtype_to_np_dtype(ttype.elem_type).name
+    except (KeyError, ValueError):
+        dtype = f"onnx_type_{ttype.elem_type}"
+    shape: list[Dim] = []
+    for d in ttype.shape.dim:
+        if d.HasField("dim_value") and d.dim_value > 0:
+            shape.append(int(d.dim_value))
+        else:
+            shape.append(d.dim_param or "?")
+    return TensorSpec(value_info.name, dtype, tuple(shape))
+
+
+def _onnx_external_files(proto: Any, path: Path) -> list[Path]:
+    from onnx.external_data_helper import uses_external_data
+
+    files: list[Path] = []
+    for tensor in proto.graph.initializer:
+        if not uses_external_data(tensor):
+            continue
+        location = next((e.value for e in tensor.external_data if e.key == "location"), None)
+        if location is None:
+            continue
+        f = (path.parent / location).resolve()
+        if not f.is_file():
+            raise ModelError(f"ONNX external data file missing: {f} (needed by tensor {tensor.name!r})")
+        if f not in files:
+            files.append(f)
+    return files
+
+
+# ---------------------------------------------------------------- OpenVINO IR
+
+
+def _read_ir(path: Path) -> tuple[tuple[TensorSpec, ...], tuple[TensorSpec, ...], tuple[Path, ...]]:
+    try:
+        root = ET.parse(path).getroot()
+    except ET.ParseError as exc:
+        raise ModelError(f"not an OpenVINO IR: {path} is not well-formed XML ({exc})") from None
+    if root.tag != "net":
+        raise ModelError(f"not an OpenVINO IR: {path} has root element <{root.tag}>, expected <net>")
+    layers = {layer.get("id", ""): layer for layer in root.iter("layer")}
+    inputs = tuple(_ir_parameter(layer) for layer in layers.values() if layer.get("type") == "Parameter")
+    outputs = tuple(_ir_result(root, layers, layer) for layer in layers.values() if layer.get("type") == "Result")
+    files: list[Path] = [path]
+    weights = path.with_suffix(".bin")
+    if weights.is_file():
+        files.append(weights)
+    elif any(layer.get("type") == "Const" for layer in layers.values()):
+        raise ModelError(f"OpenVINO IR weights missing: {weights} (expected beside {path.name})")
+    return inputs, outputs, tuple(files)
+
+
+def _ir_dims(text: str) -> tuple[Dim, ...]:
+    if not text.strip():
+        return ()
+    dims: list[Dim] = []
+    for raw in text.split(","):
+        part = raw.strip()
+        dims.append(int(part) if part.isdigit() else "?")
+    return tuple(dims)
+
+
+def _port_name(port: ET.Element | None, fallback: str) -> str:
+    names = port.get("names", "") if port is not None else ""
+    return names.split(",")[0].strip() or fallback
+
+
+def _ir_parameter(layer: ET.Element) -> TensorSpec:
+    data = layer.find("data")
+    etype = data.get("element_type", "f32") if data is not None else "f32"
+    shape = _ir_dims(data.get("shape", "")) if data is not None else ()
+    name = _port_name(layer.find("output/port"), layer.get("name", "?"))
+    return TensorSpec(name, _IR_TYPES.get(etype, etype), shape)
+
+
+def _ir_result(root: ET.Element, layers: dict[str, ET.Element], layer: ET.Element) -> TensorSpec:
+    port = layer.find("input/port")
+    shape = _ir_dims(",".join(d.text or "?" for d in port.findall("dim"))) if port is not None else ()
+    for edge in root.iter("edge"):
+        if edge.get("to-layer") == layer.get("id"):
+            src = layers.get(edge.get("from-layer", ""))
+            if src is not None:
+                src_port = next((p for p in src.findall("output/port") if p.get("id") == edge.get("from-port")), None)
+                etype = src_port.get("precision", "FP32").lower() if src_port is not None else "fp32"
+                dtype = {"fp32": "float32", "fp16": "float16", "i64": "int64", "i32": "int32"}.get(etype, etype)
+                return TensorSpec(_port_name(src_port, src.get("name", "?")), dtype, shape)
+    return TensorSpec(layer.get("name", "?"), "float32", shape)

@@ -1,0 +1,179 @@
+"""The ``inferperf.result/1`` document.
+
+Layout (see docs/result-schema.md for every field)::
+
+    {"schema": "inferperf.result/1", "kind": "bench", "created": ISO-8601,
+     "model": {...ModelInfo...}, "environment": {...}, "limits": {...},
+     "runs": [RunResult, ...]}
+
+Numbers stay numbers; raw samples are kept so any statistic can be derived
+again. Files are written to a temporary file in the same folder and renamed,
+so a reader never sees half a document and a failed run never clobbers an
+earlier good one.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from inferperf.errors import ResultError
+
+SCHEMA = "inferperf.result/1"
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """One backend x scenario measurement, with its raw samples."""
+
+    backend: str
+    scenario: str
+    config: dict[str, Any]
+    effective: dict[str, Any]
+    phases_ms: dict[str, float | None]
+    latency_ms: dict[str, Any]
+    throughput_fps: dict[str, Any]
+    count: int
+    duration_s: float
+    converged: bool | None
+    stop_reason: str
+    batch: int
+    load: dict[str, Any]
+    samples: dict[str, list[float]] = field(repr=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON form."""
+        return {
+            "backend": self.backend,
+            "scenario": self.scenario,
+            "config": self.config,
+            "effective": self.effective,
+            "phases_ms": self.phases_ms,
+            "latency_ms": self.latency_ms,
+            "throughput_fps": self.throughput_fps,
+            "count": self.count,
+            "batch": self.batch,
+            "duration_s": self.duration_s,
+            "converged": self.converged,
+            "stop_reason": self.stop_reason,
+            "load": self.load,
+            "samples": self.samples,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> RunResult:
+        """Inverse of to_dict; a missing key is a ResultError."""
+        try:
+            return cls(
+                backend=str(data["backend"]),
+                scenario=str(data["scenario"]),
+                config=dict(data["config"]),
+                effective=dict(data["effective"]),
+                phases_ms=dict(data["phases_ms"]),
+                latency_ms=dict(data["latency_ms"]),
+                throughput_fps=dict(data["throughput_fps"]),
+                count=int(data["count"]),
+                duration_s=float(data["duration_s"]),
+                converged=data["converged"],
+                stop_reason=str(data["stop_reason"]),
+                batch=int(data.get("batch", 1)),
+                load=dict(data.get("load", {})),
+                samples={k: list(v) for k, v in data["samples"].items()},
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ResultError(f"malformed run in result document: {exc!r}") from None
+
+
+@dataclass(frozen=True)
+class BenchResult:
+    """A whole ``inferperf bench`` invocation."""
+
+    model: dict[str, Any]
+    environment: dict[str, Any]
+    limits: dict[str, Any]
+    runs: tuple[RunResult, ...]
+    created: str
+    errors: tuple[dict[str, str], ...] = ()
+    kind: str = "bench"
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON form, with the schema tag first."""
+        return {
+            "schema": SCHEMA,
+            "kind": self.kind,
+            "created": self.created,
+            "model": self.model,
+            "environment": self.environment,
+            "limits": self.limits,
+            "runs": [r.to_dict() for r in self.runs],
+            "errors": list(self.errors),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> BenchResult:
+        """Inverse of to_dict; checks the schema tag."""
+        if data.get("schema") != SCHEMA:
+            raise ResultError(f"not an {SCHEMA} document (schema={data.get('schema')!r})")
+        try:
+            return cls(
+                model=dict(data["model"]),
+                environment=dict(data["environment"]),
+                limits=dict(data.get("limits", {})),
+                runs=tuple(RunResult.from_dict(r) for r in data["runs"]),
+                created=str(data.get("created", "")),
+                errors=tuple(dict(e) for e in data.get("errors", [])),
+                kind=str(data.get("kind", "bench")),
+            )
+        except (KeyError, TypeError) as exc:
+            raise ResultError(f"malformed result document: missing {exc}") from None
+
+
+def _finite(obj: Any) -> Any:
+    # JSON has no NaN/Infinity; an unbounded interval end is written as null.
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    if isinstance(obj, dict):
+        return {k: _finite(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_finite(v) for v in obj]
+    return obj
+
+
+def save_json(document: dict[str, Any], path: str | Path) -> Path:
+    """Write ``document`` atomically (temp file in the same folder, fsync, rename)."""
+    target = Path(path)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        text = json.dumps(_finite(document), indent=1, allow_nan=False)
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    except (OSError, TypeError, ValueError) as exc:
+        raise ResultError(f"cannot write {target}: {exc}") from None
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, target)
+    except OSError as exc:
+        Path(tmp).unlink(missing_ok=True)
+        raise ResultError(f"cannot write {target}: {exc.strerror}") from None
+    return target
+
+
+def load_result(path: str | Path) -> BenchResult:
+    """Read and validate a result document."""
+    p = Path(path)
+    try:
+        data = json.loads(p.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ResultError(f"result file not found: {p}") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ResultError(f"cannot read result file {p}: {exc}") from None
+    if not isinstance(data, dict):
+        raise ResultError(f"result file {p} does not hold a JSON object")
+    return BenchResult.from_dict(data)

@@ -1,0 +1,196 @@
+"""Statistics on raw samples: pure functions on numbers, nothing else.
+
+Two interval methods are combined for quantiles, and the wider one wins:
+
+* ``order-statistic``: the distribution-free binomial interval for a quantile
+  (exact coverage >= the level for i.i.d. samples, no shape assumed).
+* ``batch-quantiles``: the run is cut into contiguous blocks, the quantile is
+  taken per block, and a Student-t interval is built from the between-block
+  spread. Per-request latencies are correlated (drift, stalls, frequency
+  changes), so an i.i.d. interval over thousands of samples is far too
+  narrow; the block spread carries that correlation into the interval.
+
+Throughput uses batch means over equal time windows for the same reason.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+from scipy import stats as sps
+
+CONFIDENCE = 0.95
+DEFAULT_BLOCKS = 10
+MIN_BLOCKS = 5
+QUANTILE_METHOD = "max(order-statistic binomial, batch-quantiles t over 10 blocks)"
+THROUGHPUT_METHOD = "batch means over equal time windows, Student-t"
+
+
+@dataclass(frozen=True)
+class Interval:
+    """A point estimate with a two-sided confidence interval."""
+
+    value: float
+    low: float
+    high: float
+    method: str
+
+    @property
+    def half_width(self) -> float:
+        """The larger distance from the estimate to an end of the interval."""
+        return max(self.value - self.low, self.high - self.value)
+
+    def relative_half_width(self) -> float:
+        """Half-width as a fraction of the estimate (inf when the estimate is 0)."""
+        return self.half_width / abs(self.value) if self.value else math.inf
+
+    def contains(self, x: float) -> bool:
+        """True when x lies inside the closed interval."""
+        return self.low <= x <= self.high
+
+    def to_dict(self) -> dict[str, object]:
+        """JSON form: ``{"value": v, "ci95": [lo, hi]}``."""
+        return {"value": self.value, "ci95": [self.low, self.high]}
+
+
+def _as_array(samples: ArrayLike) -> NDArray[np.float64]:
+    arr = np.asarray(samples, dtype=np.float64).ravel()
+    if arr.size == 0:
+        raise ValueError("no samples")
+    return arr
+
+
+def quantile(samples: ArrayLike, q: float) -> float:
+    """The q-quantile with linear interpolation (Hyndman-Fan type 7, numpy's default)."""
+    return float(np.quantile(_as_array(samples), q))
+
+
+def order_statistic_ci(samples: ArrayLike, q: float, confidence: float = CONFIDENCE) -> tuple[float, float]:
+    """Distribution-free interval for the q-quantile from order statistics.
+
+    The number of samples below the true quantile is Binomial(n, q); the ranks
+    that bracket it with the wanted probability give the interval's ends. With
+    too few samples for a tail quantile the upper end is the sample maximum,
+    which is then only a lower bound of the true upper end.
+    """
+    x = np.sort(_as_array(samples))
+    n = x.size
+    alpha = 1.0 - confidence
+    lo_rank = int(sps.binom.ppf(alpha / 2, n, q))  # 1-based rank of the lower end
+    hi_rank = int(sps.binom.ppf(1 - alpha / 2, n, q)) + 1
+    lo_rank = min(max(lo_rank, 1), n)
+    hi_rank = min(max(hi_rank, 1), n)
+    return float(x[lo_rank - 1]), float(x[hi_rank - 1])
+
+
+def _block_count(n: int, q: float, blocks: int) -> int:
+    # Each block must hold enough samples to see its quantile: about 2/(1-q) for an
+    # upper tail (200 for p99), 10 at least. Fewer blocks than MIN_BLOCKS gives a
+    # useless t quantile, so the method is then skipped.
+    tail = min(q, 1.0 - q)
+    per_block = max(10, math.ceil(2.0 / tail)) if tail > 0 else n
+    return min(blocks, n // per_block)
+
+
+def batch_quantile_ci(
+    samples: ArrayLike, q: float, confidence: float = CONFIDENCE, blocks: int = DEFAULT_BLOCKS
+) -> tuple[float, float] | None:
+    """Interval for the q-quantile from the spread of per-block quantiles.
+
+    Returns None when the samples are too few to form at least MIN_BLOCKS blocks.
+    """
+    x = _as_array(samples)
+    b = _block_count(x.size, q, blocks)
+    if b < MIN_BLOCKS:
+        return None
+    per_block = np.array([np.quantile(part, q) for part in np.array_split(x, b)])
+    center = float(np.quantile(x, q))
+    se = float(np.std(per_block, ddof=1)) / math.sqrt(b)
+    t = float(sps.t.ppf(0.5 + confidence / 2, b - 1))
+    return center - t * se, center + t * se
+
+
+def quantile_ci(samples: ArrayLike, q: float, confidence: float = CONFIDENCE) -> Interval:
+    """The q-quantile with the wider of the order-statistic and batch-quantile intervals."""
+    value = quantile(samples, q)
+    lo, hi = order_statistic_ci(samples, q, confidence)
+    batch = batch_quantile_ci(samples, q, confidence)
+    if batch is not None:
+        lo, hi = min(lo, batch[0]), max(hi, batch[1])
+    return Interval(value, min(lo, value), max(hi, value), QUANTILE_METHOD)
+
+
+def throughput_ci(
+    completion_times: ArrayLike,
+    start: float,
+    end: float,
+    items_per_completion: int = 1,
+    confidence: float = CONFIDENCE,
+    windows: int = DEFAULT_BLOCKS,
+) -> Interval:
+    """Items per second over [start, end] with a batch-means interval.
+
+    The span is cut into ``windows`` equal windows; each window's rate is one
+    batch mean, and the t-interval over them widens with real rate drift.
+    """
+    duration = end - start
+    if duration <= 0:
+        raise ValueError("empty measurement span")
+    t = np.asarray(completion_times, dtype=np.float64)
+    value = t.size * items_per_completion / duration
+    counts, _ = np.histogram(t, bins=windows, range=(start, end))
+    if windows < 2 or t.size < 2 * windows:
+        return Interval(value, 0.0, math.inf, THROUGHPUT_METHOD)
+    rates = counts * items_per_completion / (duration / windows)
+    se = float(np.std(rates, ddof=1)) / math.sqrt(windows)
+    tq = float(sps.t.ppf(0.5 + confidence / 2, windows - 1))
+    return Interval(value, max(0.0, value - tq * se), value + tq * se, THROUGHPUT_METHOD)
+
+
+@dataclass(frozen=True)
+class LatencySummary:
+    """Latency statistics of one run, all in the samples' unit (milliseconds here)."""
+
+    median: Interval
+    p90: Interval
+    p95: Interval
+    p99: Interval
+    mean: float
+    min: float
+    max: float
+    std: float
+    count: int
+
+    def to_dict(self) -> dict[str, object]:
+        """JSON form used in result documents."""
+        return {
+            "median": self.median.to_dict(),
+            "p90": self.p90.to_dict(),
+            "p95": self.p95.to_dict(),
+            "p99": self.p99.to_dict(),
+            "mean": self.mean,
+            "min": self.min,
+            "max": self.max,
+            "std": self.std,
+            "ci_method": QUANTILE_METHOD,
+        }
+
+
+def summarize(samples: Sequence[float] | NDArray[np.float64]) -> LatencySummary:
+    """Percentiles with intervals, and the plain moments, of raw latency samples."""
+    x = _as_array(samples)
+    return LatencySummary(
+        median=quantile_ci(x, 0.5),
+        p90=quantile_ci(x, 0.90),
+        p95=quantile_ci(x, 0.95),
+        p99=quantile_ci(x, 0.99),
+        mean=float(np.mean(x)),
+        min=float(np.min(x)),
+        max=float(np.max(x)),
+        std=float(np.std(x, ddof=1)) if x.size > 1 else 0.0,
+        count=int(x.size),
+    )

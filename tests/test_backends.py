@@ -1,0 +1,155 @@
+"""Both backends on tiny ONNX models: compile, infer, read back, run requests, measure."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from inferperf.backends import backend_names, get_backend
+from inferperf.config import RunLimits, RuntimeConfig
+from inferperf.errors import BackendError, BackendUnavailableError, ConfigError
+from inferperf.inputs import build_input_sets
+from inferperf.measure import Collector, run_scenario
+from inferperf.model import load_model_info
+
+BACKENDS = ["openvino", "onnxruntime"]
+FAST = RunLimits(iterations=30, warmup_s=0.0)
+
+
+def _compile(name: str, path: Path, config: RuntimeConfig | None = None, batch: int = 1):  # type: ignore[no-untyped-def]
+    info = load_model_info(path)
+    shapes = {"x": (batch, 16)}
+    backend = get_backend(name)
+    return backend.compile(info, shapes, config or RuntimeConfig(backend=name)), build_input_sets(info, shapes)
+
+
+def test_registry() -> None:
+    assert set(BACKENDS) <= set(backend_names())
+    assert get_backend("ov").name == "openvino"
+    assert get_backend("ORT").name == "onnxruntime"
+    with pytest.raises(BackendUnavailableError, match="unknown backend 'tensorflow'"):
+        get_backend("tensorflow")
+
+
+@pytest.mark.parametrize("name", BACKENDS)
+def test_backends_agree_on_outputs(name: str, tiny_onnx: Path) -> None:
+    engine, sets = _compile(name, tiny_onnx, batch=3)
+    out = engine.infer(sets[0])["y"]
+    x = sets[0]["x"]
+    import onnx
+    from onnx import numpy_helper
+
+    init = {t.name: numpy_helper.to_array(t) for t in onnx.load(str(tiny_onnx)).graph.initializer}
+    expected = np.maximum(x @ init["w"] + init["b"], 0)
+    assert out.shape == (3, 8)
+    np.testing.assert_allclose(out, expected, rtol=1e-4, atol=1e-4)
+    assert set(engine.phases_ms) >= {"read", "compile"}
+
+
+@pytest.mark.parametrize("name", BACKENDS)
+def test_run_requests_records_every_completion(name: str, tiny_onnx: Path) -> None:
+    engine, sets = _compile(name, tiny_onnx)
+    col = Collector(RunLimits(iterations=50, warmup_s=0))
+    engine.run_requests(sets, 2, col)
+    assert 50 <= len(col.latencies_ms) <= 52  # in-flight requests drain after the stop
+    assert all(v > 0 for v in col.latencies_ms)
+    assert col.stop_reason == "iterations budget"
+
+
+def test_openvino_reads_back_effective_config(tiny_onnx: Path) -> None:
+    config = RuntimeConfig(hint="throughput", streams=2, threads=2, inference_precision="f32")
+    engine, _ = _compile("openvino", tiny_onnx, config)
+    eff = engine.effective()
+    assert eff["NUM_STREAMS"] == 2
+    assert eff["PERFORMANCE_HINT"] == "THROUGHPUT"
+    assert eff["INFERENCE_PRECISION_HINT"] == "f32"
+    assert eff["INFERENCE_NUM_THREADS"] in (0, 1, 2)
+    assert engine.default_requests() == eff["OPTIMAL_NUMBER_OF_INFER_REQUESTS"]
+
+
+def test_onnxruntime_reports_session_options(tiny_onnx: Path) -> None:
+    config = RuntimeConfig(backend="onnxruntime", threads=1, inter_op_threads=2,
+                           execution_mode="parallel", graph_optimization="basic")  # fmt: skip
+    engine, _ = _compile("onnxruntime", tiny_onnx, config)
+    eff = engine.effective()
+    assert eff["intra_op_num_threads"] == 1
+    assert eff["execution_mode"] == "ORT_PARALLEL"
+    # ORT silently falls back to sequential with one inter-op thread: read-back shows what ran.
+    engine, _ = _compile("onnxruntime", tiny_onnx, config.with_(inter_op_threads=1))
+    assert engine.effective()["execution_mode"] == "ORT_SEQUENTIAL"
+    assert eff["graph_optimization_level"] == "ORT_ENABLE_BASIC"
+    assert eff["providers"] == ["CPUExecutionProvider"]
+
+
+def test_openvino_loads_ir_and_reshapes_static(ir_model: Path, static_onnx: Path) -> None:
+    engine, sets = _compile("openvino", ir_model, batch=2)
+    assert engine.infer(sets[0])["y"].shape == (2, 8)
+    engine, sets = _compile("openvino", static_onnx, batch=4)  # static [1,16] reshaped to [4,16]
+    assert engine.infer(sets[0])["y"].shape == (4, 8)
+
+
+def test_onnxruntime_refuses_ir_and_static_reshape(ir_model: Path, static_onnx: Path) -> None:
+    with pytest.raises(ConfigError, match="cannot load a openvino_ir"):
+        _compile("onnxruntime", ir_model)
+    with pytest.raises(BackendError, match="cannot reshape input 'x' dim 0 from 1 to 4"):
+        _compile("onnxruntime", static_onnx, RuntimeConfig(backend="onnxruntime"), batch=4)
+
+
+def test_external_data_runs_on_both(external_data_onnx: Path) -> None:
+    info = load_model_info(external_data_onnx)
+    for name in BACKENDS:
+        engine = get_backend(name).compile(info, {"x": (1, 16)}, RuntimeConfig(backend=name))
+        assert engine.infer({"x": np.ones((1, 16), np.float32)})["y"].shape == (1, 64)
+        if name == "onnxruntime":
+            assert engine.phases_ms["read"] is None  # merged into session creation, said so
+
+
+def test_openvino_bad_property_is_runtime_error(tiny_onnx: Path) -> None:
+    with pytest.raises(BackendError, match="cannot compile"):
+        _compile("openvino", tiny_onnx, RuntimeConfig(properties={"NOT_A_PROPERTY": "1"}))
+
+
+@pytest.mark.parametrize("name", BACKENDS)
+@pytest.mark.parametrize("scenario", ["latency", "throughput"])
+def test_run_scenario(name: str, scenario: str, tiny_onnx: Path) -> None:
+    info = load_model_info(tiny_onnx)
+    shapes = {"x": (2, 16)}
+    result = run_scenario(
+        get_backend(name), info, shapes, build_input_sets(info, shapes),
+        RuntimeConfig(backend=name, batch=2), scenario, FAST,  # type: ignore[arg-type]
+    )  # fmt: skip
+    assert result.count >= 30
+    assert len(result.samples["latency_ms"]) == result.count
+    assert result.batch == 2
+    lat = result.latency_ms
+    assert lat["min"] <= lat["median"]["value"] <= lat["p99"]["value"] <= lat["max"]
+    lo, hi = lat["median"]["ci95"]
+    assert lo <= lat["median"]["value"] <= hi
+    assert result.throughput_fps["value"] == pytest.approx(result.count * 2 / result.duration_s)
+    assert result.phases_ms["first_inference"] > 0
+    expected_requests = 1 if scenario == "latency" else result.effective["requests_in_flight"]
+    assert result.effective["requests_in_flight"] == expected_requests >= 1
+    assert result.converged is None and result.stop_reason == "iterations budget"
+
+
+def test_adaptive_stop_converges_on_constant_data() -> None:
+    col = Collector(RunLimits(min_time_s=0.0, min_count=20, check_every_s=0.0, max_time_s=30))
+    for i in range(200):
+        col.record(float(i), 5.0)
+    assert col.should_stop()
+    assert col.converged is True and col.stop_reason == "converged"
+
+
+def test_adaptive_stop_caps_and_reports_not_converged() -> None:
+    col = Collector(RunLimits(min_time_s=0.0, min_count=20, check_every_s=0.0, max_time_s=0.05))
+    rng = np.random.default_rng(0)
+    for v in rng.exponential(5.0, 200):
+        col.record(0.0, float(v))
+    assert not col.should_stop()  # wide interval, under the cap
+    import time
+
+    time.sleep(0.06)
+    assert col.should_stop()
+    assert col.converged is False and "not converged" in col.stop_reason

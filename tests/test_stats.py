@@ -1,0 +1,119 @@
+"""Statistics on fixed data against known values."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from inferperf import stats
+
+
+def test_quantile_matches_type7_interpolation() -> None:
+    x = [1.0, 2.0, 3.0, 4.0]
+    assert stats.quantile(x, 0.5) == 2.5
+    assert stats.quantile(x, 0.9) == pytest.approx(3.7)
+    assert stats.quantile(list(range(1, 101)), 0.99) == pytest.approx(99.01)
+
+
+def test_order_statistic_ci_median_n100_known_ranks() -> None:
+    # For n=100, q=0.5 the 95% distribution-free interval is (x(40), x(61)) in 1-based ranks
+    # (binom.ppf(0.025, 100, .5) = 40, binom.ppf(0.975, 100, .5) + 1 = 61).
+    x = np.arange(1, 101, dtype=float)
+    lo, hi = stats.order_statistic_ci(x, 0.5)
+    assert (lo, hi) == (40.0, 61.0)
+
+
+def test_order_statistic_ci_unsorted_input_and_tail() -> None:
+    rng = np.random.default_rng(1)
+    x = rng.permutation(np.arange(1, 1001, dtype=float))
+    lo, hi = stats.order_statistic_ci(x, 0.99)
+    # binom(1000, .99): ppf(0.025) = 983, ppf(0.975) = 996 -> ranks 983 and 997
+    assert (lo, hi) == (983.0, 997.0)
+
+
+def test_order_statistic_ci_too_few_samples_for_tail_uses_max() -> None:
+    lo, hi = stats.order_statistic_ci([1.0, 2.0, 3.0, 4.0, 5.0], 0.99)
+    assert hi == 5.0
+    assert lo <= hi
+
+
+def test_batch_quantile_ci_needs_enough_blocks() -> None:
+    assert stats.batch_quantile_ci(np.ones(30), 0.5) is None  # 30 // 10 = 3 blocks < 5
+    assert stats.batch_quantile_ci(np.ones(300), 0.99) is None  # p99 wants 200 per block
+    assert stats.batch_quantile_ci(np.arange(100.0), 0.5) is not None
+
+
+def test_batch_quantile_ci_known_value() -> None:
+    # Ten blocks of 10 samples: block b holds b*10 + 0..9, so block medians are b*10 + 4.5.
+    x = np.arange(100, dtype=float)
+    lo, hi = stats.batch_quantile_ci(x, 0.5)  # type: ignore[misc]
+    medians = np.arange(10) * 10 + 4.5
+    se = np.std(medians, ddof=1) / math.sqrt(10)
+    t = 2.2621571627409915  # t(0.975, 9)
+    assert lo == pytest.approx(49.5 - t * se)
+    assert hi == pytest.approx(49.5 + t * se)
+
+
+def test_quantile_ci_widens_with_drift() -> None:
+    # Same marginal distribution, but one sample is drifting: the block method must widen the interval.
+    rng = np.random.default_rng(0)
+    iid = rng.normal(10.0, 1.0, 5000)
+    drift = np.sort(iid)  # extreme serial correlation
+    iid_ci = stats.quantile_ci(iid, 0.5)
+    drift_ci = stats.quantile_ci(drift, 0.5)
+    assert iid_ci.value == pytest.approx(drift_ci.value)
+    assert drift_ci.half_width > 10 * iid_ci.half_width
+
+
+def test_quantile_ci_covers_true_median_most_of_the_time() -> None:
+    rng = np.random.default_rng(42)
+    true_median = math.log(2)  # exponential(1)
+    hits = sum(stats.quantile_ci(rng.exponential(1.0, 400), 0.5).contains(true_median) for _ in range(200))
+    assert hits >= 185  # >= 92.5% for a nominal 95% (conservative) interval
+
+
+def test_throughput_ci_constant_rate_is_tight() -> None:
+    t = (np.arange(1000) + 0.5) * 0.01  # one completion every 10 ms over 10 s, off the window edges
+    iv = stats.throughput_ci(t, 0.0, 10.0)
+    assert iv.value == pytest.approx(100.0)
+    assert iv.low == pytest.approx(100.0)
+    assert iv.high == pytest.approx(100.0)
+
+
+def test_throughput_ci_batch_and_varying_rate() -> None:
+    # 5 s at 200/s then 5 s at 100/s, batch 4: mean 600 items/s, windows disagree.
+    t = np.concatenate([np.arange(1, 1001) * 0.005, 5.0 + np.arange(1, 501) * 0.01])
+    iv = stats.throughput_ci(t, 0.0, 10.0, items_per_completion=4)
+    assert iv.value == pytest.approx(600.0)
+    assert iv.low < 600.0 < iv.high
+    assert iv.high - iv.low > 100
+
+
+def test_throughput_ci_rejects_empty_span() -> None:
+    with pytest.raises(ValueError):
+        stats.throughput_ci([1.0], 2.0, 2.0)
+
+
+def test_summarize_fixed_data() -> None:
+    x = np.arange(1, 1001, dtype=float)
+    s = stats.summarize(x)
+    assert s.count == 1000
+    assert s.min == 1.0 and s.max == 1000.0
+    assert s.mean == pytest.approx(500.5)
+    assert s.median.value == pytest.approx(500.5)
+    assert s.p90.value == pytest.approx(900.1)
+    assert s.p99.value == pytest.approx(990.01)
+    assert s.std == pytest.approx(np.std(x, ddof=1))
+    assert s.median.low <= s.median.value <= s.median.high
+    d = s.to_dict()
+    assert d["median"]["ci95"] == [s.median.low, s.median.high]
+
+
+def test_relative_half_width_and_empty_samples() -> None:
+    iv = stats.Interval(10.0, 9.0, 10.5, "m")
+    assert iv.half_width == 1.0
+    assert iv.relative_half_width() == pytest.approx(0.1)
+    with pytest.raises(ValueError):
+        stats.summarize([])
