@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -21,12 +23,25 @@ def ensure_resnet50(path: Path = RESNET50) -> Path:
     return path
 
 
-def inferperf_bench(model: Path, args: list[str]) -> dict[str, Any]:
+_SNAPSHOT: list[str] = []
+
+
+def _snapshot_env() -> dict[str, str]:
+    # Benchmarks run for many minutes; a snapshot of src/ taken at start keeps edits made
+    # meanwhile out of the later rounds (every round must measure the same code).
+    if not _SNAPSHOT:
+        tmp = tempfile.mkdtemp(prefix="inferperf-bench-src-")
+        shutil.copytree(ROOT / "src", Path(tmp) / "src")
+        _SNAPSHOT.append(str(Path(tmp) / "src"))
+    return {**os.environ, "PYTHONPATH": _SNAPSHOT[0]}
+
+
+def inferperf_bench(model: Path | str, args: list[str]) -> dict[str, Any]:
     """Run ``inferperf bench`` in a fresh process and return its result document."""
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "r.json"
         cmd = [sys.executable, "-m", "inferperf", "bench", str(model), *args, "--json", str(out)]
-        proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+        proc = subprocess.run(cmd, capture_output=True, text=True, check=False, env=_snapshot_env())
         if proc.returncode != 0:
             raise RuntimeError(f"inferperf failed ({proc.returncode}): {proc.stderr.strip()[-500:]}")
         doc: dict[str, Any] = json.loads(out.read_text())

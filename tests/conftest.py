@@ -81,8 +81,14 @@ def external_data_onnx(tmp_path: Path) -> Path:
     model.ir_version = 8
     path = tmp_path / "ext" / "model.onnx"
     path.parent.mkdir()
-    onnx.save(model, str(path), save_as_external_data=True, all_tensors_to_one_file=True,
-              location="weights.bin", size_threshold=0)  # fmt: skip
+    onnx.save(
+        model,
+        str(path),
+        save_as_external_data=True,
+        all_tensors_to_one_file=True,
+        location="weights.bin",
+        size_threshold=0,
+    )
     return path
 
 

@@ -70,8 +70,9 @@ def test_openvino_reads_back_effective_config(tiny_onnx: Path) -> None:
 
 
 def test_onnxruntime_reports_session_options(tiny_onnx: Path) -> None:
-    config = RuntimeConfig(backend="onnxruntime", threads=1, inter_op_threads=2,
-                           execution_mode="parallel", graph_optimization="basic")  # fmt: skip
+    config = RuntimeConfig(
+        backend="onnxruntime", threads=1, inter_op_threads=2, execution_mode="parallel", graph_optimization="basic"
+    )
     engine, _ = _compile("onnxruntime", tiny_onnx, config)
     eff = engine.effective()
     assert eff["intra_op_num_threads"] == 1
@@ -117,9 +118,14 @@ def test_run_scenario(name: str, scenario: str, tiny_onnx: Path) -> None:
     info = load_model_info(tiny_onnx)
     shapes = {"x": (2, 16)}
     result = run_scenario(
-        get_backend(name), info, shapes, build_input_sets(info, shapes),
-        RuntimeConfig(backend=name, batch=2), scenario, FAST,  # type: ignore[arg-type]
-    )  # fmt: skip
+        get_backend(name),
+        info,
+        shapes,
+        build_input_sets(info, shapes),
+        RuntimeConfig(backend=name, batch=2),
+        scenario,
+        FAST,  # type: ignore[arg-type]
+    )
     assert result.count >= 30
     assert len(result.samples["latency_ms"]) == result.count
     assert result.batch == 2

@@ -47,9 +47,11 @@ def test_bench_both_backends_json(tiny_onnx: Path, tmp_path: Path) -> None:
     assert code == 0, text
     doc = load_result(out)
     assert [(r.backend, r.scenario) for r in doc.runs] == [
-        ("openvino", "latency"), ("openvino", "throughput"),
-        ("onnxruntime", "latency"), ("onnxruntime", "throughput"),
-    ]  # fmt: skip
+        ("openvino", "latency"),
+        ("openvino", "throughput"),
+        ("onnxruntime", "latency"),
+        ("onnxruntime", "throughput"),
+    ]
     raw = json.loads(out.read_text())
     run = raw["runs"][0]
     for key in ("median", "p90", "p95", "p99"):
@@ -64,8 +66,11 @@ def test_bench_both_backends_json(tiny_onnx: Path, tmp_path: Path) -> None:
 
 def test_config_file_is_read_back_and_cli_wins(tiny_onnx: Path, tmp_path: Path) -> None:
     cfg = tmp_path / "cfg.json"
-    cfg.write_text(json.dumps({"runtime": {"hint": "latency", "streams": 1, "batch": 3},
-                               "limits": {"iterations": 15, "warmup_s": 0}}))  # fmt: skip
+    cfg.write_text(
+        json.dumps(
+            {"runtime": {"hint": "latency", "streams": 1, "batch": 3}, "limits": {"iterations": 15, "warmup_s": 0}}
+        )
+    )
     out = tmp_path / "r.json"
     code, text = _invoke("bench", tiny_onnx, "--config", cfg, "--mode", "throughput", "--batch", "2", "--json", out)
     assert code == 0, text
@@ -82,11 +87,25 @@ def test_config_file_is_read_back_and_cli_wins(tiny_onnx: Path, tmp_path: Path) 
 def test_npz_inputs_and_int_range(two_input_onnx: Path, tmp_path: Path) -> None:
     npz = tmp_path / "in.npz"
     np.savez(npz, ids=np.zeros((3, 1, 4), np.int64), mask=np.ones((3, 1, 4), np.float32))
-    code, text = _invoke("bench", two_input_onnx, "--shape", "ids[1,4],mask[1,4]", "--inputs", npz, *FAST,
-                         "--mode", "latency")  # fmt: skip
+    code, text = _invoke(
+        "bench", two_input_onnx, "--shape", "ids[1,4],mask[1,4]", "--inputs", npz, *FAST, "--mode", "latency"
+    )
     assert code == 0, text
-    code, text = _invoke("bench", two_input_onnx, "--shape", "ids[1,4],mask[1,4]", "--int-range", "0,49",
-                         "--input-value", "mask=1", *FAST, "--mode", "latency", "--backend", "onnxruntime")  # fmt: skip
+    code, text = _invoke(
+        "bench",
+        two_input_onnx,
+        "--shape",
+        "ids[1,4],mask[1,4]",
+        "--int-range",
+        "0,49",
+        "--input-value",
+        "mask=1",
+        *FAST,
+        "--mode",
+        "latency",
+        "--backend",
+        "onnxruntime",
+    )
     assert code == 0, text
 
 
@@ -111,14 +130,23 @@ def test_npz_inputs_and_int_range(two_input_onnx: Path, tmp_path: Path) -> None:
     ],
 )
 def test_bad_input_one_line_and_exit_code(
-    args: list[str], code: int, fragment: str, tmp_path: Path, tiny_onnx: Path, two_input_onnx: Path,
+    args: list[str],
+    code: int,
+    fragment: str,
+    tmp_path: Path,
+    tiny_onnx: Path,
+    two_input_onnx: Path,
     static_onnx: Path,
-) -> None:  # fmt: skip
+) -> None:
     (tmp_path / "notes.xml").write_text("some notes, not a model")
     (tmp_path / "corrupt.onnx").write_bytes(b"\x12\x34garbage" * 50)
     np.savez(tmp_path / "wrong.npz", z=np.ones((1, 16), np.float32))
-    subs = {"{tmp}": str(tmp_path), "{tiny}": str(tiny_onnx), "{two}": str(two_input_onnx),
-            "{static}": str(static_onnx)}  # fmt: skip
+    subs = {
+        "{tmp}": str(tmp_path),
+        "{tiny}": str(tiny_onnx),
+        "{two}": str(two_input_onnx),
+        "{static}": str(static_onnx),
+    }
     real = []
     for arg in args:
         for k, v in subs.items():

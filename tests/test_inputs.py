@@ -35,7 +35,7 @@ def test_input_values_fill_named_input(two_input_onnx: Path) -> None:
 
 def test_parse_int_range_and_values() -> None:
     assert parse_int_range("5,10") == (5, 10)
-    assert parse_int_range(None) == (0, 100)
+    assert parse_int_range(None) is None
     for bad in ("5", "a,b", "10,5"):
         with pytest.raises(InputSpecError):
             parse_int_range(bad)

@@ -81,7 +81,8 @@ def test_missing_file_and_directory(tmp_path: Path) -> None:
 def test_builtin_model_resolves() -> None:
     info = load_model_info("builtin")
     assert info.format == ONNX
-    assert info.inputs[0].shape[1:] == (3, 64, 64)
+    assert info.inputs[0].shape[1:] == (3, 32, 32)
+    assert "inferperf.preprocess" in info.metadata
 
 
 # ------------------------------------------------------------------ shapes

@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from inferperf.backends import get_backend
 from inferperf.config import MODES, RunLimits, RuntimeConfig, Scenario
-from inferperf.errors import BackendError, ConfigError
+from inferperf.errors import BackendError, ConfigError, InferperfError
 from inferperf.inputs import build_input_sets
 from inferperf.measure import collect_environment
+from inferperf.measure.peak import load_cached_peak
 from inferperf.measure.runner import Progress, run_scenario
 from inferperf.model import ModelInfo, load_model_info, parse_shape_spec, resolve_shapes
+from inferperf.model.flops import FlopCount
 from inferperf.results.schema import BenchResult, RunResult
 
 # progress_factory(label) -> a progress callback for that run, or None
@@ -40,9 +43,10 @@ def bench(
     limits: RunLimits | None = None,
     shape: str | None = None,
     inputs: str | Path | None = None,
-    int_range: tuple[int, int] = (0, 100),
+    int_range: tuple[int, int] | None = None,
     input_values: dict[str, float] | None = None,
     seed: int = 0,
+    data: str | Path | None = None,
     progress_factory: ProgressFactory | None = None,
 ) -> BenchResult:
     """Measure latency and/or throughput of ``model`` on each backend.
@@ -57,7 +61,11 @@ def bench(
     plugins = [get_backend(name) for name in backends]  # fail fast on unknown/missing
     info_ = load_model_info(model)
     shapes = resolve_shapes(info_, parse_shape_spec(shape), config.batch)
-    input_sets = build_input_sets(info_, shapes, npz=inputs, seed=seed, int_range=int_range, values=input_values)
+    if data is not None:
+        input_sets = _dataset_sets(info_, data, config.batch)
+        shapes = {k: tuple(v.shape) for k, v in input_sets[0].items()}
+    else:
+        input_sets = build_input_sets(info_, shapes, npz=inputs, seed=seed, int_range=int_range, values=input_values)
     environment = collect_environment()
     runs: list[RunResult] = []
     errors: list[dict[str, str]] = []
@@ -76,12 +84,192 @@ def bench(
                 errors.append({"backend": plugin.name, "scenario": scenario, "error": exc.one_line()})
     if not runs and errors:
         raise BackendError(errors[0]["error"])
-    model_doc: dict[str, Any] = {**info_.to_dict(), "shapes": {k: list(v) for k, v in shapes.items()}}
+    macs = _macs_per_item(info_, shapes, config.batch)
+    if macs is not None:
+        peak = load_cached_peak(environment["cpu"]["model"], _runtime_versions(environment))
+        runs = [replace(r, compute=_compute(r, macs, peak)) for r in runs]
+    model_doc: dict[str, Any] = {
+        **info_.to_dict(),
+        "shapes": {k: list(v) for k, v in shapes.items()},
+        "macs_per_item": macs,
+    }
     return BenchResult(
         model=model_doc,
         environment=environment,
         limits=limits.to_dict(),
         runs=tuple(runs),
-        created=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        created=_created(),
         errors=tuple(errors),
     )
+
+
+def _count(info_: ModelInfo, shapes: dict[str, tuple[int, ...]]) -> tuple[FlopCount | None, str]:
+    """MACs from the first backend that can count them (OpenVINO resolves more shapes), else ONNX."""
+    from inferperf.backends import backend_names
+    from inferperf.model.flops import count_macs
+
+    for name in backend_names():
+        try:
+            count = get_backend(name).count_macs(info_, shapes)
+        except InferperfError:
+            continue
+        if count is not None:
+            return count, f"{name} graph"
+    if info_.format != "onnx":
+        return None, "no installed runtime can count FLOPs of an OpenVINO IR"
+    return count_macs(info_.path, shapes), "ONNX shape inference"
+
+
+def _macs_per_item(info_: ModelInfo, shapes: dict[str, tuple[int, ...]], batch: int) -> int | None:
+    try:
+        count, _ = _count(info_, shapes)
+    except InferperfError:
+        return None
+    return count.macs // batch if count is not None and count.macs and count.exact else None
+
+
+def _runtime_versions(environment: dict[str, Any]) -> dict[str, str]:
+    # Package versions as collect_environment reads them (before backends add their build strings).
+    from inferperf.measure.environment import package_versions
+
+    return {k: v for k, v in package_versions().items() if k in ("openvino", "onnxruntime", "numpy")}
+
+
+def _compute(run: RunResult, macs: int, peak: dict[str, Any] | None) -> dict[str, Any]:
+    """Effective GFLOP/s (model FLOPs x throughput) and its fraction of the measured matmul peak."""
+    tput = run.throughput_fps
+    lo, hi = tput["ci95"]
+    scale = 2 * macs / 1e9
+    out: dict[str, Any] = {
+        "flops_per_item": 2 * macs,
+        "effective_gflops": {
+            "value": tput["value"] * scale,
+            "ci95": [lo * scale, hi * scale if hi is not None else None],
+        },
+        "note": "model FLOPs (2 x MACs of Conv/MatMul/Gemm) / time; fast algorithms (Winograd) can exceed "
+        "a matmul-measured peak",
+    }
+    peak_value = (peak or {}).get("fp32_peak_gflops")
+    if peak_value:
+        out["peak_gflops"] = peak_value
+        out["fraction_of_peak"] = out["effective_gflops"]["value"] / peak_value
+        out["peak_source"] = "inferperf doctor (cached FP32 matmul peak)"
+    else:
+        out["fraction_of_peak"] = None
+        out["peak_source"] = "not measured: run 'inferperf doctor' once to measure this machine's peak"
+    return out
+
+
+_MAX_DATA_SETS = 64  # rotating this many real batches defeats caches; more only costs memory
+
+
+def _dataset_sets(info_: ModelInfo, data: str | Path, batch: int) -> list[dict[str, Any]]:
+    from inferperf.inputs.dataset import load_dataset
+
+    return load_dataset(data, info_).batches(batch)[:_MAX_DATA_SETS]
+
+
+def _created() -> str:
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+
+
+def flops(model: str | Path, shape: str | None = None, batch: int = 1) -> dict[str, Any]:
+    """Parameters and MACs per inference at the given shape."""
+    info_ = load_model_info(model)
+    shapes = resolve_shapes(info_, parse_shape_spec(shape), batch)
+    count, source = _count(info_, shapes)
+    if count is None:
+        return {"available": False, "reason": source}
+    return {
+        "available": True,
+        "shapes": {k: list(v) for k, v in shapes.items()},
+        "counted_by": source,
+        **count.to_dict(),
+    }
+
+
+def accuracy(
+    model: str | Path = "builtin",
+    *,
+    data: str | Path = "builtin",
+    backend: str = "openvino",
+    batch: int = 1,
+    preprocess: dict[str, Any] | None = None,
+    config: RuntimeConfig | None = None,
+) -> dict[str, Any]:
+    """Top-1 (and top-5 with more than five classes) over labelled data, as a result document."""
+    from inferperf.inputs.dataset import load_dataset, model_preprocess, override
+    from inferperf.optimize.accuracy import evaluate
+
+    plugin = get_backend(backend)
+    info_ = load_model_info(model)
+    spec = override(model_preprocess(info_), **(preprocess or {}))
+    dataset = load_dataset(data, info_, spec)
+    cfg = plugin.configure((config or RuntimeConfig()).with_(backend=plugin.name), "latency")
+    report = evaluate(plugin, info_, dataset, cfg, batch)
+    environment = collect_environment()
+    environment["versions"].update(plugin.versions())
+    return {
+        "schema": "inferperf.result/1",
+        "kind": "accuracy",
+        "created": _created(),
+        "model": info_.to_dict(),
+        "data": {
+            "source": dataset.source,
+            "count": len(dataset),
+            "preprocess": spec.to_dict(),
+            "classes": list(dataset.classes),
+        },
+        "backend": plugin.name,
+        "config": cfg.to_dict(),
+        "batch": batch,
+        **report.to_dict(),
+        "environment": environment,
+    }
+
+
+def zoo_list() -> list[dict[str, Any]]:
+    """The zoo's entries, with the path of a cached export when one exists."""
+    from inferperf.model import zoo
+
+    rows = []
+    for entry in zoo.ENTRIES.values():
+        cached = sorted(zoo.cache_dir().glob(f"{entry.name}-*.onnx")) if zoo.cache_dir().exists() else []
+        rows.append(
+            {
+                "name": entry.name,
+                "description": entry.description,
+                "inputs": [f"{i.name}[N,{','.join(map(str, i.shape))}] {i.dtype}" for i in entry.inputs],
+                "reference_gmacs": entry.reference_gmacs,
+                "cached": [str(c) for c in cached],
+            }
+        )
+    return rows
+
+
+def zoo_export(name: str, *, fmt: str = "onnx", batch: str | int = "dynamic", out: str | Path | None = None) -> Path:
+    """Export a zoo model (or reuse the cached export); returns its path."""
+    from inferperf.model import zoo
+
+    return zoo.export(name, fmt=fmt, batch=batch, out=out)
+
+
+def doctor(measure_peak: bool = True) -> dict[str, Any]:
+    """Installed runtimes, CPU facts, measured peaks and noise; caches the peak for bench."""
+    from inferperf import doctor as doc_mod
+    from inferperf.measure.peak import peak_cache_path
+    from inferperf.results.schema import save_json
+
+    doc = doc_mod.doctor(measure_peak=measure_peak)
+    doc["created"] = _created()
+    if measure_peak and doc["peak"].get("fp32_peak_gflops"):
+        save_json(
+            {
+                **doc["peak"],
+                "cpu_model": doc["environment"]["cpu"]["model"],
+                "versions": _runtime_versions(doc["environment"]),
+                "created": doc["created"],
+            },
+            peak_cache_path(),
+        )
+    return doc

@@ -18,7 +18,7 @@ from inferperf import api
 from inferperf.config import RunLimits, RuntimeConfig, load_config_file
 from inferperf.errors import ConfigError, InferperfError
 from inferperf.inputs import parse_input_values, parse_int_range
-from inferperf.report.console import render_bench, render_info
+from inferperf.report.console import render_accuracy, render_bench, render_doctor, render_info, render_zoo
 from inferperf.results.schema import SCHEMA, save_json
 
 app = typer.Typer(
@@ -72,6 +72,15 @@ def _properties(items: list[str] | None) -> dict[str, str]:
     return props
 
 
+def _floats(text: str | None, name: str, kind: type = float) -> tuple[Any, ...] | None:
+    if text is None:
+        return None
+    try:
+        return tuple(kind(v) for v in text.split(","))
+    except ValueError:
+        raise ConfigError(f"bad --{name} {text!r}: expected comma-separated numbers") from None
+
+
 def _merge(base: dict[str, Any], given: dict[str, Any]) -> dict[str, Any]:
     # Options given on the command line win over the config file; unset ones (None) do not.
     return {**base, **{k: v for k, v in given.items() if v is not None}}
@@ -79,9 +88,13 @@ def _merge(base: dict[str, Any], given: dict[str, Any]) -> dict[str, Any]:
 
 def _progress_factory(console: Console) -> tuple[Progress, Callable[[str], Callable[[float, str], None]]]:
     bar = Progress(
-        TextColumn("[bold]{task.description:<26}"), BarColumn(), TextColumn("{task.fields[status]}"),
-        TimeElapsedColumn(), console=console, transient=False,
-    )  # fmt: skip
+        TextColumn("[bold]{task.description:<26}"),
+        BarColumn(),
+        TextColumn("{task.fields[status]}"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=False,
+    )
 
     def factory(label: str) -> Callable[[float, str], None]:
         task = bar.add_task(label, total=1.0, status="compiling")
@@ -99,13 +112,89 @@ JsonOpt = Annotated[Path | None, typer.Option("--json", help="Write the versione
 
 
 @app.command()
-def info(model: ModelArg = "builtin", json_path: JsonOpt = None) -> None:
-    """Show a model's format, inputs and outputs (dynamic dimensions marked), size and sha256."""
+def info(
+    model: ModelArg = "builtin",
+    shape: Annotated[str | None, typer.Option(help="Shape to count FLOPs at (fixes dynamic dims).")] = None,
+    batch: Annotated[int, typer.Option(help="Batch size to count FLOPs at.")] = 1,
+    json_path: JsonOpt = None,
+) -> None:
+    """Show format, inputs/outputs (dynamic dims marked), size, sha256, parameters and MACs."""
     with _errors():
         model_info = api.info(model)
-        render_info(model_info, out)
+        try:
+            compute = api.flops(model_info.path, shape, batch)
+        except InferperfError as exc:  # e.g. dynamic dims and no --shape: the facts above still stand
+            compute = {"available": False, "reason": exc.one_line()}
+        render_info(model_info, out, compute)
         if json_path:
-            save_json({"schema": SCHEMA, "kind": "info", "model": model_info.to_dict()}, json_path)
+            save_json({"schema": SCHEMA, "kind": "info", "model": model_info.to_dict(), "compute": compute}, json_path)
+
+
+@app.command()
+def accuracy(
+    model: ModelArg = "builtin",
+    data: Annotated[
+        str, typer.Option(help="Image folder, .npz/.npy, or 'builtin' (built-in validation split).")
+    ] = "builtin",
+    backend: Annotated[str, typer.Option(help="openvino or onnxruntime.")] = "openvino",
+    batch: Annotated[int, typer.Option(help="Batch size for evaluation.")] = 1,
+    size: Annotated[str | None, typer.Option(help="Resize images to H,W.")] = None,
+    mean: Annotated[str | None, typer.Option(help="Per-channel mean (pixel units), e.g. 123.7,116.3,103.5.")] = None,
+    scale: Annotated[str | None, typer.Option(help="Per-channel scale (pixel units), e.g. 58.4,57.1,57.4.")] = None,
+    layout: Annotated[str | None, typer.Option(help="NCHW or NHWC.")] = None,
+    color: Annotated[str | None, typer.Option(help="RGB, BGR or GRAY.")] = None,
+    json_path: JsonOpt = None,
+) -> None:
+    """Top-1 (and top-5) accuracy over labelled data, with exact binomial 95% intervals."""
+    with _errors():
+        pre = {
+            "size": _floats(size, "size", int),
+            "mean": _floats(mean, "mean"),
+            "scale": _floats(scale, "scale"),
+            "layout": layout,
+            "color": color,
+        }
+        doc = api.accuracy(model, data=data, backend=backend, batch=batch, preprocess=pre)
+        render_accuracy(doc, out)
+        if json_path:
+            save_json(doc, json_path)
+
+
+zoo_app = typer.Typer(help="Public architectures with random weights, built offline.", no_args_is_help=True)
+app.add_typer(zoo_app, name="zoo")
+
+
+@zoo_app.command("list")
+def zoo_list() -> None:
+    """List the zoo's architectures and whether an export is cached."""
+    with _errors():
+        render_zoo(api.zoo_list(), out)
+
+
+@zoo_app.command("export")
+def zoo_export(
+    name: Annotated[str, typer.Argument(help="Zoo name, e.g. resnet50.")],
+    fmt: Annotated[str, typer.Option("--format", help="onnx or openvino.")] = "onnx",
+    batch: Annotated[str, typer.Option(help="'dynamic' or a fixed batch size.")] = "dynamic",
+    out_path: Annotated[Path | None, typer.Option("--out", help="Copy the export here.")] = None,
+) -> None:
+    """Build a zoo model (cached) and print its path."""
+    with _errors():
+        path = api.zoo_export(name, fmt=fmt, batch=batch, out=out_path)
+        out.print(str(path))
+
+
+@app.command()
+def doctor(
+    peak: Annotated[bool, typer.Option("--peak/--no-peak", help="Measure matmul peaks (about 15 s).")] = True,
+    json_path: JsonOpt = None,
+) -> None:
+    """Runtimes and extras installed, CPU features, measured peak GFLOP/s, and signs of a noisy machine."""
+    with _errors():
+        doc = api.doctor(measure_peak=peak)
+        render_doctor(doc, out)
+        if json_path:
+            save_json(doc, json_path)
 
 
 @app.command()
@@ -139,6 +228,7 @@ def bench(
     max_time: Annotated[float | None, typer.Option(help="Adaptive cap per run, seconds.")] = None,
     warmup: Annotated[float | None, typer.Option(help="Warm-up seconds before measuring.")] = None,
     inputs: Annotated[Path | None, typer.Option(help=".npz with arrays named like the inputs.")] = None,
+    data: Annotated[str | None, typer.Option(help="Real inputs: image folder, .npz/.npy, or 'builtin'.")] = None,
     int_range: Annotated[str | None, typer.Option(help="LOW,HIGH for synthetic integer inputs.")] = None,
     input_value: Annotated[list[str] | None, typer.Option(help="name=value for an input (repeatable).")] = None,
     seed: Annotated[int, typer.Option(help="Seed of synthetic inputs.")] = 0,
@@ -148,26 +238,56 @@ def bench(
     """Latency and throughput with 95% confidence intervals, on OpenVINO and/or ONNX Runtime."""
     with _errors():
         file_runtime, file_limits = load_config_file(config) if config else ({}, {})
-        runtime = RuntimeConfig.from_dict(_merge(file_runtime, {
-            "hint": hint, "streams": streams, "threads": threads, "requests": requests, "batch": batch,
-            "inference_precision": precision_hint, "inter_op_threads": inter_op_threads,
-            "execution_mode": execution_mode, "graph_optimization": graph_optimization,
-            "cache_dir": cache_dir, "pinning": pinning, "device": device,
-            "properties": _properties(prop) or None,
-        }))  # fmt: skip
+        runtime = RuntimeConfig.from_dict(
+            _merge(
+                file_runtime,
+                {
+                    "hint": hint,
+                    "streams": streams,
+                    "threads": threads,
+                    "requests": requests,
+                    "batch": batch,
+                    "inference_precision": precision_hint,
+                    "inter_op_threads": inter_op_threads,
+                    "execution_mode": execution_mode,
+                    "graph_optimization": graph_optimization,
+                    "cache_dir": cache_dir,
+                    "pinning": pinning,
+                    "device": device,
+                    "properties": _properties(prop) or None,
+                },
+            )
+        )
         file_runtime.pop("backend", None)
-        limits = RunLimits.from_dict(_merge(file_limits, {
-            "time_s": time_s, "iterations": iterations, "precision": precision,
-            "max_time_s": max_time, "warmup_s": warmup,
-        }))  # fmt: skip
+        limits = RunLimits.from_dict(
+            _merge(
+                file_limits,
+                {
+                    "time_s": time_s,
+                    "iterations": iterations,
+                    "precision": precision,
+                    "max_time_s": max_time,
+                    "warmup_s": warmup,
+                },
+            )
+        )
         backends = [b.strip() for b in backend.split(",") if b.strip()]
         bar, factory = _progress_factory(err)
         with bar:
             result = api.bench(
-                model, backends=backends, mode=mode, config=runtime, limits=limits, shape=shape,
-                inputs=inputs, int_range=parse_int_range(int_range),
-                input_values=parse_input_values(input_value), seed=seed, progress_factory=factory,
-            )  # fmt: skip
+                model,
+                backends=backends,
+                mode=mode,
+                config=runtime,
+                limits=limits,
+                shape=shape,
+                inputs=inputs,
+                int_range=parse_int_range(int_range),
+                input_values=parse_input_values(input_value),
+                seed=seed,
+                data=data,
+                progress_factory=factory,
+            )
         render_bench(result, out)
         if json_path:
             save_json(result.to_dict(), json_path)

@@ -16,6 +16,7 @@ from typing import Any, ClassVar, Protocol
 import numpy as np
 
 from inferperf.config import RuntimeConfig, Scenario
+from inferperf.model.flops import FlopCount
 from inferperf.model.info import ModelInfo
 
 InputSet = dict[str, np.ndarray]
@@ -89,6 +90,10 @@ class Backend(ABC):
     @abstractmethod
     def compile(self, model: ModelInfo, shapes: dict[str, tuple[int, ...]], config: RuntimeConfig) -> Engine:
         """Read and compile ``model`` for ``config`` with static ``shapes``; time both phases."""
+
+    def count_macs(self, model: ModelInfo, shapes: dict[str, tuple[int, ...]]) -> FlopCount | None:
+        """MACs and parameters from this runtime's own view of the graph; None when not supported."""
+        return None
 
     def configure(self, config: RuntimeConfig, scenario: Scenario) -> RuntimeConfig:
         """The config for a scenario: the user's choices, with this backend's defaults filling gaps."""

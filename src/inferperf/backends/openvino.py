@@ -7,6 +7,7 @@ start it), so the harness costs what benchmark_app costs and no more.
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Sequence
 from typing import Any, ClassVar
@@ -16,6 +17,7 @@ import numpy as np
 from inferperf.backends.base import Backend, Engine, InputSet, RequestSink
 from inferperf.config import RuntimeConfig, Scenario
 from inferperf.errors import BackendError, BackendUnavailableError, InputSpecError
+from inferperf.model.flops import FlopCount
 from inferperf.model.info import ONNX, OPENVINO_IR, ModelInfo
 
 _READ_BACK = (
@@ -61,12 +63,14 @@ def build_properties(config: RuntimeConfig) -> dict[str, Any]:
 class OpenVINOEngine(Engine):
     """A CompiledModel plus the request used for single inferences."""
 
-    def __init__(self, compiled: Any, phases: dict[str, float | None], requested: dict[str, Any]) -> None:
+    def __init__(
+        self, compiled: Any, phases: dict[str, float | None], requested: dict[str, Any], input_names: set[str]
+    ) -> None:
         self._compiled = compiled
         self._phases = phases
         self._requested = requested
         self._request = compiled.create_infer_request()
-        self._inputs = [p.get_any_name() for p in compiled.inputs]
+        self._inputs = [_port_name(p, input_names) for p in compiled.inputs]
         self._outputs = [p.get_any_name() if p.get_names() else f"output_{i}" for i, p in enumerate(compiled.outputs)]
 
     @property
@@ -175,9 +179,33 @@ class OpenVINOBackend(Backend):
         phases: dict[str, float | None] = {"read": (t1 - t0) * 1e3, "compile": (t3 - t2) * 1e3}
         if (t2 - t1) > 0.0005:
             phases["reshape"] = (t2 - t1) * 1e3
-        return OpenVINOEngine(
-            compiled, phases, {"device": config.device, **{k: _jsonable(v) for k, v in props.items()}}
-        )
+        requested = {"device": config.device, **{k: _jsonable(v) for k, v in props.items()}}
+        return OpenVINOEngine(compiled, phases, requested, {s.name for s in model.inputs})
+
+    def count_macs(self, model: ModelInfo, shapes: dict[str, tuple[int, ...]]) -> FlopCount | None:
+        """Count on OpenVINO's graph: its shape propagation and constant folding resolve shapes
+        that ONNX shape inference leaves open (computed Pad widths, Reshape targets, ...)."""
+        import openvino as ov
+
+        try:
+            ov_model = ov.Core().read_model(str(model.path))
+        except RuntimeError as exc:
+            raise BackendError(f"OpenVINO cannot read {model.path}: {_first_line(exc)}") from exc
+        self._reshape(ov_model, shapes)
+        by_op: dict[str, int] = {}
+        unresolved: list[str] = []
+        params = 0
+        for op in ov_model.get_ordered_ops():
+            kind = op.get_type_name()
+            if kind == "Constant" and op.get_output_element_type(0).is_real():
+                params += math.prod(op.get_output_shape(0))
+                continue
+            macs = _ov_op_macs(op, kind)
+            if macs is None:
+                unresolved.append(op.get_friendly_name())
+            elif macs:
+                by_op[kind] = by_op.get(kind, 0) + macs
+        return FlopCount(sum(by_op.values()), params, by_op, tuple(unresolved))
 
     @staticmethod
     def _reshape(ov_model: Any, shapes: dict[str, tuple[int, ...]]) -> None:
@@ -185,9 +213,10 @@ class OpenVINOBackend(Backend):
 
         wanted: dict[Any, Any] = {}
         for port in ov_model.inputs:
-            shape = shapes.get(port.get_any_name())
+            name = _port_name(port, shapes)
+            shape = shapes.get(name)
             if shape is None:
-                raise InputSpecError(f"no shape resolved for OpenVINO input {port.get_any_name()!r}")
+                raise InputSpecError(f"no shape resolved for OpenVINO input {name!r}")
             ps = port.get_partial_shape()
             if ps.is_dynamic or tuple(ps.to_shape()) != shape:
                 wanted[port] = ov.PartialShape(list(shape))
@@ -199,6 +228,34 @@ class OpenVINOBackend(Backend):
             raise BackendError(
                 f"OpenVINO cannot reshape the model to {_shape_text(shapes)}: {_first_line(exc)}"
             ) from exc
+
+
+def _port_name(port: Any, known: Any) -> str:
+    # A tensor can carry several names (OpenVINO merges the names of eliminated no-op nodes
+    # into the input's tensor), and get_any_name() may pick an internal one.
+    names = port.get_names()
+    return str(next((n for n in sorted(names) if n in known), port.get_any_name()))
+
+
+def _ov_op_macs(op: Any, kind: str) -> int | None:
+    """MACs of one OpenVINO op (0 for ops that are not counted, None when shapes are dynamic)."""
+    if kind not in _COUNTED:
+        return 0
+    shapes = [op.input_value(i).get_partial_shape() for i in range(2)] + [op.get_output_partial_shape(0)]
+    if any(s.is_dynamic for s in shapes):
+        return None
+    x, w, out = (tuple(int(d) for d in s.to_shape()) for s in shapes)
+    if kind == "MatMul":
+        transpose_a = bool(op.get_attributes().get("transpose_a", False))
+        return math.prod(out) * (x[-2] if transpose_a and len(x) > 1 else x[-1])
+    # Convolutions: weights [Cout, Cin, k...], grouped [G, Cout/G, Cin/G, k...]; the backprop-data
+    # (transposed) forms take every input element times the kernel.
+    skip = 2 if kind.startswith("Group") else 1
+    base = x if kind.endswith("BackpropData") else out
+    return math.prod(base) * math.prod(w[skip:])
+
+
+_COUNTED = {"Convolution", "GroupConvolution", "ConvolutionBackpropData", "GroupConvolutionBackpropData", "MatMul"}
 
 
 def _first_line(exc: BaseException) -> str:

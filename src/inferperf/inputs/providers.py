@@ -7,6 +7,7 @@ seeded, so a run is reproducible.
 
 from __future__ import annotations
 
+import json
 import zipfile
 from pathlib import Path
 
@@ -20,10 +21,10 @@ DEFAULT_SETS = 4
 DEFAULT_INT_RANGE = (0, 100)
 
 
-def parse_int_range(text: str | None) -> tuple[int, int]:
-    """``LOW,HIGH`` (inclusive) for synthetic integer inputs."""
+def parse_int_range(text: str | None) -> tuple[int, int] | None:
+    """``LOW,HIGH`` (inclusive) for synthetic integer inputs; None when not given."""
     if text is None:
-        return DEFAULT_INT_RANGE
+        return None
     parts = text.split(",")
     try:
         low, high = (int(p) for p in parts)
@@ -66,19 +67,40 @@ def _random_array(
     raise InputSpecError(f"cannot make synthetic data of element type {dtype}: pass --inputs FILE.npz")
 
 
+def _model_hints(info: ModelInfo) -> dict[str, dict[str, object]]:
+    # Zoo exports record sane inputs (token-id range, all-ones masks) in their metadata.
+    try:
+        hints = json.loads(info.metadata.get("inferperf.inputs", "{}"))
+    except ValueError:
+        return {}
+    return hints if isinstance(hints, dict) else {}
+
+
 def synthetic_inputs(
     info: ModelInfo,
     shapes: dict[str, tuple[int, ...]],
     *,
     sets: int = DEFAULT_SETS,
     seed: int = 0,
-    int_range: tuple[int, int] = DEFAULT_INT_RANGE,
+    int_range: tuple[int, int] | None = None,
     values: dict[str, float] | None = None,
 ) -> list[InputSet]:
-    """``sets`` seeded random input sets; inputs named in ``values`` are filled with that value."""
-    values = values or {}
+    """``sets`` seeded random input sets.
+
+    Inputs named in ``values`` are filled with that value. Integer inputs draw
+    from ``int_range``, else from the range the model's metadata names, else
+    0..100. A fixed value in the metadata (masks) applies unless overridden.
+    """
+    values = dict(values or {})
     for name in values:
         info.input(name)  # raises with the real names when wrong
+    ranges: dict[str, tuple[int, int]] = {}
+    for name, hint in _model_hints(info).items():
+        if hint.get("value") is not None and name not in values:
+            values[name] = float(hint["value"])  # type: ignore[arg-type]
+        hinted = hint.get("int_range")
+        if isinstance(hinted, list) and len(hinted) == 2:
+            ranges[name] = (int(hinted[0]), int(hinted[1]))
     rng = np.random.default_rng(seed)
     out: list[InputSet] = []
     for _ in range(sets):
@@ -88,7 +110,8 @@ def synthetic_inputs(
             if spec.name in values:
                 one[spec.name] = np.full(shape, values[spec.name], dtype=np.dtype(spec.dtype))
             else:
-                one[spec.name] = _random_array(rng, spec.dtype, shape, int_range)
+                span = int_range or ranges.get(spec.name, DEFAULT_INT_RANGE)
+                one[spec.name] = _random_array(rng, spec.dtype, shape, span)
         out.append(one)
     return out
 
@@ -134,7 +157,7 @@ def build_input_sets(
     *,
     npz: str | Path | None = None,
     seed: int = 0,
-    int_range: tuple[int, int] = DEFAULT_INT_RANGE,
+    int_range: tuple[int, int] | None = None,
     values: dict[str, float] | None = None,
     sets: int = DEFAULT_SETS,
 ) -> list[InputSet]:

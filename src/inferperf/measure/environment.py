@@ -48,6 +48,11 @@ def _cpuinfo() -> tuple[str, list[str]]:
     return model, [name for flag, name in _FEATURES.items() if flag in flags]
 
 
+def package_versions() -> dict[str, str]:
+    """Installed versions of Python and the packages results depend on."""
+    return _versions()
+
+
 def _versions() -> dict[str, str]:
     out = {"python": platform.python_version()}
     for pkg in _PACKAGES:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import xml.etree.ElementTree as ET
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -23,11 +23,20 @@ _DATA_DIR = Path(__file__).parent / "data"
 
 # OpenVINO IR element types to numpy dtype names; bf16 has no numpy dtype.
 _IR_TYPES = {
-    "f32": "float32", "f16": "float16", "f64": "float64", "bf16": "bfloat16",
-    "i64": "int64", "i32": "int32", "i16": "int16", "i8": "int8",
-    "u64": "uint64", "u32": "uint32", "u16": "uint16", "u8": "uint8",
+    "f32": "float32",
+    "f16": "float16",
+    "f64": "float64",
+    "bf16": "bfloat16",
+    "i64": "int64",
+    "i32": "int32",
+    "i16": "int16",
+    "i8": "int8",
+    "u64": "uint64",
+    "u32": "uint32",
+    "u16": "uint16",
+    "u8": "uint8",
     "boolean": "bool",
-}  # fmt: skip
+}
 
 
 @dataclass(frozen=True)
@@ -68,6 +77,7 @@ class ModelInfo:
     files: tuple[Path, ...]
     size_bytes: int
     sha256: str
+    metadata: dict[str, str] = field(default_factory=dict)
 
     def input(self, name: str) -> TensorSpec:
         """The input called name; a ModelError lists the real names otherwise."""
@@ -86,6 +96,7 @@ class ModelInfo:
             "files": [str(f) for f in self.files],
             "inputs": [s.to_dict() for s in self.inputs],
             "outputs": [s.to_dict() for s in self.outputs],
+            "metadata": self.metadata,
         }
 
 
@@ -93,6 +104,10 @@ def resolve_model_path(model: str | Path) -> Path:
     """Map ``builtin`` to the packaged model, anything else to an existing file."""
     if str(model) in BUILTIN_NAMES:
         return _DATA_DIR / "builtin.onnx"
+    if str(model).startswith("zoo:"):
+        from inferperf.model.zoo import export
+
+        return export(str(model))
     path = Path(model).expanduser()
     if not path.exists():
         raise ModelError(f"model file not found: {path}")
@@ -119,10 +134,11 @@ def load_model_info(model: str | Path) -> ModelInfo:
     """Inspect a model file (or ``builtin``) and return its ModelInfo."""
     path = resolve_model_path(model)
     fmt = detect_format(path)
+    metadata: dict[str, str] = {}
     if fmt == OPENVINO_IR:
         inputs, outputs, files = _read_ir(path)
     else:
-        inputs, outputs, files = _read_onnx(path)
+        inputs, outputs, files, metadata = _read_onnx(path)
     return ModelInfo(
         path=path,
         format=fmt,
@@ -131,6 +147,7 @@ def load_model_info(model: str | Path) -> ModelInfo:
         files=files,
         size_bytes=sum(f.stat().st_size for f in files),
         sha256=_sha256(files),
+        metadata=metadata,
     )
 
 
@@ -146,7 +163,9 @@ def _sha256(files: tuple[Path, ...]) -> str:
 # ---------------------------------------------------------------- ONNX
 
 
-def _read_onnx(path: Path) -> tuple[tuple[TensorSpec, ...], tuple[TensorSpec, ...], tuple[Path, ...]]:
+def _read_onnx(
+    path: Path,
+) -> tuple[tuple[TensorSpec, ...], tuple[TensorSpec, ...], tuple[Path, ...], dict[str, str]]:
     import onnx
     from google.protobuf.message import DecodeError  # type: ignore[import-untyped]
 
@@ -162,7 +181,8 @@ def _read_onnx(path: Path) -> tuple[tuple[TensorSpec, ...], tuple[TensorSpec, ..
     initializers = {t.name for t in proto.graph.initializer}
     inputs = tuple(_onnx_spec(v) for v in proto.graph.input if v.name not in initializers)
     outputs = tuple(_onnx_spec(v) for v in proto.graph.output)
-    return inputs, outputs, (path, *_onnx_external_files(proto, path))
+    metadata = {p.key: p.value for p in proto.metadata_props}
+    return inputs, outputs, (path, *_onnx_external_files(proto, path)), metadata
 
 
 def _onnx_spec(value_info: Any) -> TensorSpec:

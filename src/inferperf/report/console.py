@@ -25,12 +25,24 @@ def _opt(v: float | None) -> str:
 def _knobs(run: RunResult) -> str:
     eff = run.effective
     parts = [f"req={eff.get('requests_in_flight')}"]
-    for key, label in (("NUM_STREAMS", "streams"), ("INFERENCE_NUM_THREADS", "threads"),
-                       ("intra_op_num_threads", "threads"), ("PERFORMANCE_HINT", "hint"),
-                       ("INFERENCE_PRECISION_HINT", "prec")):  # fmt: skip
+    for key, label in (
+        ("NUM_STREAMS", "streams"),
+        ("INFERENCE_NUM_THREADS", "threads"),
+        ("intra_op_num_threads", "threads"),
+        ("PERFORMANCE_HINT", "hint"),
+        ("INFERENCE_PRECISION_HINT", "prec"),
+    ):
         if key in eff:
             parts.append(f"{label}={eff[key]}")
     return " ".join(parts)
+
+
+def _gflops(run: RunResult) -> str:
+    if not run.compute:
+        return "-"
+    eff = run.compute["effective_gflops"]["value"]
+    frac = run.compute.get("fraction_of_peak")
+    return f"{eff:.1f} ({frac * 100:.0f}%)" if frac else f"{eff:.1f} (peak ?)"
 
 
 def _stop(run: RunResult) -> str:
@@ -46,8 +58,12 @@ def render_bench(result: BenchResult, console: Console) -> None:
     for col in ("median ms [95% CI]", "p90 ms", "p99 ms [95% CI]", "throughput FPS [95% CI]", "n"):
         table.add_column(col, justify="right")
     table.add_column("converged")
+    with_compute = any(r.compute for r in result.runs)
+    if with_compute:
+        table.add_column("GFLOP/s eff. (% of peak)", justify="right")
     for r in result.runs:
         lat = r.latency_ms
+        extra = [_gflops(r)] if with_compute else []
         table.add_row(
             f"{r.backend} {r.scenario}",
             escape(_ci(lat["median"])),
@@ -56,6 +72,7 @@ def render_bench(result: BenchResult, console: Console) -> None:
             escape(_ci(r.throughput_fps, 1)),
             str(r.count),
             _stop(r),
+            *extra,
         )
     console.print(table)
     setup = Table(title="effective config and start-up phases (ms, one sample each)", title_justify="left")
@@ -78,6 +95,12 @@ def render_bench(result: BenchResult, console: Console) -> None:
     cpu = result.environment["cpu"]
     loads = ", ".join(f"{r.backend} {r.scenario} {r.load.get('other_cores', 0):.2f}" for r in result.runs)
     features = ", ".join(cpu["features"]) or "no features read"
+    if with_compute:
+        peak_note = next((r.compute["peak_source"] for r in result.runs if r.compute), "")
+        console.print(
+            "[dim]Effective GFLOP/s = model FLOPs (2 x MACs of Conv/MatMul/Gemm) x throughput; fast algorithms "
+            f"(Winograd) can push it past a matmul-measured peak. Peak: {escape(peak_note)}.[/dim]"
+        )
     console.print(
         f"[dim]CPU: {escape(str(cpu['model']))} ({cpu['cores']} cores; {features}). "
         f"Cores busy with other processes during runs: {loads or '-'}. "
@@ -89,8 +112,8 @@ def _method(result: BenchResult) -> str:
     return str(result.runs[0].latency_ms.get("ci_method", "?")) if result.runs else "?"
 
 
-def render_info(info: ModelInfo, console: Console) -> None:
-    """Format, hash, size, and the inputs and outputs with dynamic dimensions marked."""
+def render_info(info: ModelInfo, console: Console, compute: dict[str, Any] | None = None) -> None:
+    """Format, hash, size, parameters and MACs, and the inputs and outputs with dynamic dims marked."""
     console.print(f"[bold]{escape(str(info.path))}[/bold]  format={info.format}  size={info.size_bytes / 1e6:.2f} MB")
     console.print(f"sha256={info.sha256}")
     table = Table(show_header=True)
@@ -100,3 +123,76 @@ def render_info(info: ModelInfo, console: Console) -> None:
         for s in specs:
             table.add_row(kind, escape(s.name), s.dtype, escape(s.shape_text()))
     console.print(table)
+    if compute and compute.get("available"):
+        exact = "" if compute["exact"] else f" (lower bound: {len(compute['unresolved_nodes'])} nodes unresolved)"
+        console.print(
+            f"parameters {compute['params'] / 1e6:.2f} M; {compute['gmacs']:.3f} GMACs = "
+            f"{compute['flops'] / 1e9:.3f} GFLOPs per inference at {escape(str(compute['shapes']))}{exact}"
+        )
+    elif compute:
+        console.print(f"[dim]FLOPs not counted: {escape(str(compute.get('reason')))}[/dim]")
+    meta = {k: v for k, v in info.metadata.items() if k != "inferperf.inputs"}
+    for key, value in meta.items():
+        console.print(f"[dim]{escape(key)}: {escape(value[:200])}[/dim]")
+
+
+def _pct(fig: dict[str, Any]) -> str:
+    lo, hi = fig["ci95"]
+    return f"{fig['value'] * 100:.2f}% [{lo * 100:.2f}, {hi * 100:.2f}] ({fig['correct']} correct)"
+
+
+def render_accuracy(doc: dict[str, Any], console: Console) -> None:
+    """Top-1/top-5 with their exact intervals."""
+    data = doc["data"]
+    console.print(
+        f"[bold]accuracy[/bold] of {escape(doc['model']['path'])} on {escape(data['source'])} "
+        f"({data['count']} samples) through {doc['backend']}, batch {doc['batch']}"
+    )
+    console.print(f"top-1 {_pct(doc['top1'])}")
+    if doc.get("top5"):
+        console.print(f"top-5 {_pct(doc['top5'])}")
+    console.print(f"[dim]95% intervals: {doc['ci_method']}[/dim]")
+
+
+def render_zoo(rows: list[dict[str, Any]], console: Console) -> None:
+    """The zoo's entries."""
+    table = Table(title="inferperf zoo (random weights, built offline; use as zoo:NAME)", title_justify="left")
+    for col in ("name", "description", "inputs", "ref. GMACs", "cached"):
+        table.add_column(col)
+    for r in rows:
+        ref = f"{r['reference_gmacs']:.2f}" if r["reference_gmacs"] else "-"
+        table.add_row(
+            r["name"], escape(r["description"]), escape("; ".join(r["inputs"])), ref, "yes" if r["cached"] else "no"
+        )
+    console.print(table)
+
+
+def render_doctor(doc: dict[str, Any], console: Console) -> None:
+    """Installed pieces, CPU, peaks, and warnings with advice."""
+    cpu = doc["environment"]["cpu"]
+    console.print(
+        f"[bold]CPU[/bold] {escape(str(cpu['model']))}: {cpu['cores']} cores, {cpu['logical_cpus']} "
+        f"logical; features: {', '.join(cpu['features']) or '-'}"
+    )
+    for name, item in doc["installed"].items():
+        if item["installed"]:
+            console.print(f"  [green]ok[/green] {name}: {', '.join(f'{k} {v}' for k, v in item['versions'].items())}")
+        else:
+            console.print(f"  [yellow]missing[/yellow] {name}: {escape(str(item['how']))}")
+    peak = doc.get("peak")
+    if peak:
+        console.print("[bold]measured matmul peaks[/bold] (all cores):")
+        for key, value in peak.items():
+            if isinstance(value, float):
+                console.print(f"  {key}: {value:.1f}")
+        for e in peak.get("errors", []):
+            console.print(f"  [red]{escape(e)}[/red]")
+    load = doc["load"]
+    console.print(
+        f"[bold]machine now[/bold]: load {load['loadavg_1m']:.2f}, steal {load['steal_percent']:.1f}%, "
+        f"governor {load['governor'] or 'n/a'}, fixed-work CV {load['noise']['cv_percent']:.1f}%"
+    )
+    for w in doc["warnings"]:
+        console.print(f"  [yellow]![/yellow] {escape(w['sign'])}: {escape(w['advice'])}")
+    if not doc["warnings"]:
+        console.print("  [green]no signs of a noisy machine[/green]")

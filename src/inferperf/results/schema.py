@@ -45,6 +45,7 @@ class RunResult:
     batch: int
     load: dict[str, Any]
     samples: dict[str, list[float]] = field(repr=False)
+    compute: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON form."""
@@ -62,6 +63,7 @@ class RunResult:
             "converged": self.converged,
             "stop_reason": self.stop_reason,
             "load": self.load,
+            "compute": self.compute,
             "samples": self.samples,
         }
 
@@ -84,6 +86,7 @@ class RunResult:
                 batch=int(data.get("batch", 1)),
                 load=dict(data.get("load", {})),
                 samples={k: list(v) for k, v in data["samples"].items()},
+                compute=data.get("compute"),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise ResultError(f"malformed run in result document: {exc!r}") from None

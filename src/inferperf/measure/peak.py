@@ -1,0 +1,111 @@
+"""The machine's measured matmul peak, through numpy and through each backend.
+
+The backend figures use the normal engine path on a one-node ONNX model
+(X[n,n] @ W[n,n]), so no runtime is imported here. The INT8 variant wraps
+the MatMul in QuantizeLinear/DequantizeLinear (uint8 activations, int8
+weights), which both runtimes execute as an integer matmul where the CPU has
+VNNI/AMX.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from inferperf.backends.base import Backend
+from inferperf.config import RunLimits, RuntimeConfig
+from inferperf.measure.runner import run_scenario
+from inferperf.model.info import load_model_info
+
+
+def numpy_matmul_gflops(n: int = 2048, seconds: float = 1.0) -> float:
+    """FP32 GFLOP/s of numpy's BLAS on an n x n matmul (best of repeated runs)."""
+    rng = np.random.default_rng(0)
+    a, b = rng.standard_normal((n, n), np.float32), rng.standard_normal((n, n), np.float32)
+    a @ b  # first call pays for thread start-up
+    best, end = 0.0, time.perf_counter() + seconds
+    while time.perf_counter() < end:
+        t0 = time.perf_counter()
+        a @ b
+        best = max(best, 2 * n**3 / (time.perf_counter() - t0) / 1e9)
+    return best
+
+
+def matmul_onnx(path: Path, n: int, int8: bool) -> Path:
+    """Write the one-MatMul model (QDQ-wrapped when ``int8``)."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(0)
+    w = rng.standard_normal((n, n)).astype(np.float32)
+    inits = [numpy_helper.from_array(w, "w")]
+    nodes = []
+    a, b = "x", "w"
+    if int8:
+        q = [
+            numpy_helper.from_array(np.array(0.05, np.float32), "sx"),
+            numpy_helper.from_array(np.array(128, np.uint8), "zx"),
+            numpy_helper.from_array(np.array(0.05, np.float32), "sw"),
+            numpy_helper.from_array(np.array(0, np.int8), "zw"),
+        ]
+        inits += q
+        nodes += [
+            helper.make_node("QuantizeLinear", ["x", "sx", "zx"], ["xq"]),
+            helper.make_node("DequantizeLinear", ["xq", "sx", "zx"], ["xd"]),
+            helper.make_node("QuantizeLinear", ["w", "sw", "zw"], ["wq"]),
+            helper.make_node("DequantizeLinear", ["wq", "sw", "zw"], ["wd"]),
+        ]
+        a, b = "xd", "wd"
+    nodes.append(helper.make_node("MatMul", [a, b], ["y"]))
+    graph = helper.make_graph(
+        nodes,
+        "matmul_peak",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [n, n])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [n, n])],
+        inits,
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    onnx.save(model, str(path))
+    return path
+
+
+def backend_matmul_gflops(backend: Backend, n: int = 1024, seconds: float = 2.0, int8: bool = False) -> float:
+    """GFLOP/s (or GOP/s for INT8) of an n x n matmul through ``backend``, all cores busy."""
+    with tempfile.TemporaryDirectory() as tmp:
+        info = load_model_info(matmul_onnx(Path(tmp) / "mm.onnx", n, int8))
+        rng = np.random.default_rng(1)
+        sets = [{"x": rng.standard_normal((n, n)).astype(np.float32)} for _ in range(2)]
+        run = run_scenario(
+            backend,
+            info,
+            {"x": (n, n)},
+            sets,
+            RuntimeConfig(backend=backend.name),
+            "throughput",
+            RunLimits(time_s=seconds, warmup_s=0.3),
+        )
+    return float(run.throughput_fps["value"]) * 2 * n**3 / 1e9
+
+
+def peak_cache_path() -> Path:
+    """Where doctor stores the measured peak for bench to reuse."""
+    from inferperf.model.zoo import cache_dir
+
+    return cache_dir().parent / "peak.json"
+
+
+def load_cached_peak(cpu_model: str, versions: dict[str, str]) -> dict[str, Any] | None:
+    """The cached peak if it was measured on this CPU with these runtime versions."""
+    try:
+        data = json.loads(peak_cache_path().read_text())
+    except (OSError, ValueError):
+        return None
+    if data.get("cpu_model") != cpu_model or data.get("versions") != versions:
+        return None
+    return data if isinstance(data, dict) else None

@@ -1,0 +1,357 @@
+"""Public architectures with random weights, built offline from transformers' config classes.
+
+Speed does not depend on weight values, so a randomly initialised network of
+the published size is a fair stand-in; nothing is downloaded. Each layer is
+initialised on its own (no shared weights), so caches see as many distinct
+weights as with the real model. Exports are cached under the user cache
+folder, keyed by name, options and the recipe version.
+
+Building needs the ``torch`` extra and transformers:
+``pip install -e '.[torch]'``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from inferperf.errors import BackendError, BackendUnavailableError, ConfigError, ModelError
+
+RECIPE_VERSION = "1"
+ZOO_PREFIX = "zoo:"
+
+
+@dataclass(frozen=True)
+class ZooInput:
+    """One model input: name, shape after the batch dimension, dtype, and a sane value range."""
+
+    name: str
+    shape: tuple[int, ...]
+    dtype: str = "float32"
+    int_range: tuple[int, int] | None = None
+    value: float | None = None
+
+
+@dataclass(frozen=True)
+class ZooEntry:
+    """A public architecture: how to build it and what it takes."""
+
+    name: str
+    description: str
+    inputs: tuple[ZooInput, ...]
+    build: Callable[[], Any] = field(repr=False)
+    reference_gmacs: float | None = None
+    revision: int = 1  # bump when the recipe changes, so cached exports are rebuilt
+
+
+def _global_pool(model: Any) -> None:
+    # transformers' EfficientNet pools with AvgPool2d(kernel=hidden_dim, ceil_mode=True): a
+    # global average written as a 1280x1280 window, which OpenVINO's ONNX reader rejects and
+    # ONNX Runtime runs 50x slower than the network. The result is identical to this:
+    import torch
+
+    model.efficientnet.pooler = torch.nn.AdaptiveAvgPool2d(1)
+
+
+def _hf(
+    config_cls: str, model_cls: str, output: str, patch: Callable[[Any], None] | None = None, **config: Any
+) -> Callable[[], Any]:
+    """A builder: transformers config + model class, wrapped to return one tensor."""
+
+    def build() -> Any:
+        import torch
+        import transformers
+
+        cfg = getattr(transformers, config_cls)(**config)
+        cfg._attn_implementation = "eager"  # traceable attention, no fused-kernel dispatch
+        inner = getattr(transformers, model_cls)(cfg).eval()
+        if patch is not None:
+            patch(inner)
+
+        class First(torch.nn.Module):
+            def __init__(self) -> None:
+                super().__init__()
+                self.inner = inner
+
+            def forward(self, *args: Any) -> Any:
+                names = [i.name for i in ENTRIES[_building[0]].inputs]
+                out = self.inner(**dict(zip(names, args, strict=True)), return_dict=True)
+                return getattr(out, output)
+
+        return First()
+
+    return build
+
+
+def _whisper_encoder() -> Any:
+    import torch
+    import transformers
+
+    cfg = transformers.WhisperConfig(
+        d_model=384,
+        encoder_layers=4,
+        encoder_attention_heads=6,
+        decoder_layers=4,
+        decoder_attention_heads=6,
+        encoder_ffn_dim=1536,
+        decoder_ffn_dim=1536,
+        num_mel_bins=80,
+    )
+    cfg._attn_implementation = "eager"
+    whisper: Any = transformers.WhisperModel(cfg)
+    encoder = whisper.eval().get_encoder()
+
+    class Encoder(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.encoder = encoder
+
+        def forward(self, input_features: Any) -> Any:
+            return self.encoder(input_features, return_dict=True).last_hidden_state
+
+    return Encoder()
+
+
+_building: list[str] = [""]
+_IMG = (ZooInput("pixel_values", (3, 224, 224)),)
+_SEQ = 128
+
+ENTRIES: dict[str, ZooEntry] = {
+    e.name: e
+    for e in (
+        ZooEntry(
+            "resnet50",
+            "ResNet-50 v1.5, ImageNet head (1,000 classes), 224x224",
+            _IMG,
+            _hf("ResNetConfig", "ResNetForImageClassification", "logits", num_labels=1000),
+            4.1,
+        ),
+        ZooEntry(
+            "mobilenet_v2",
+            "MobileNetV2 1.0, 224x224, 1,000 classes",
+            _IMG,
+            _hf("MobileNetV2Config", "MobileNetV2ForImageClassification", "logits", num_labels=1000),
+            0.3,
+        ),
+        ZooEntry(
+            "efficientnet_b0",
+            "EfficientNet-B0 (width 1.0, depth 1.0), 224x224, 1,000 classes",
+            _IMG,
+            _hf(
+                "EfficientNetConfig",
+                "EfficientNetForImageClassification",
+                "logits",
+                _global_pool,
+                width_coefficient=1.0,
+                depth_coefficient=1.0,
+                image_size=224,
+                dropout_rate=0.2,
+                hidden_dim=1280,
+                num_labels=1000,
+            ),
+            0.39,
+            revision=2,
+        ),
+        ZooEntry(
+            "vit_base_patch16_224",
+            "ViT-Base/16, 224x224, 1,000 classes",
+            _IMG,
+            _hf("ViTConfig", "ViTForImageClassification", "logits", num_labels=1000),
+            17.6,
+        ),
+        ZooEntry(
+            "bert_base",
+            f"BERT-base uncased encoder, sequence {_SEQ}",
+            (
+                ZooInput("input_ids", (_SEQ,), "int64", (0, 30521)),
+                ZooInput("attention_mask", (_SEQ,), "int64", value=1),
+                ZooInput("token_type_ids", (_SEQ,), "int64", value=0),
+            ),
+            _hf("BertConfig", "BertModel", "last_hidden_state"),
+            11.2,
+        ),
+        ZooEntry(
+            "distilbert",
+            f"DistilBERT-base uncased encoder, sequence {_SEQ}",
+            (
+                ZooInput("input_ids", (_SEQ,), "int64", (0, 30521)),
+                ZooInput("attention_mask", (_SEQ,), "int64", value=1),
+            ),
+            _hf("DistilBertConfig", "DistilBertModel", "last_hidden_state"),
+            5.6,
+        ),
+        ZooEntry(
+            "gpt2",
+            f"GPT-2 small (124M) decoder, one forward pass at sequence {_SEQ}, no KV cache",
+            (
+                ZooInput("input_ids", (_SEQ,), "int64", (0, 50256)),
+                ZooInput("attention_mask", (_SEQ,), "int64", value=1),
+            ),
+            _hf("GPT2Config", "GPT2Model", "last_hidden_state", use_cache=False),
+            11.3,
+        ),
+        ZooEntry(
+            "whisper_tiny_encoder",
+            "Whisper-tiny audio encoder, 80 mel bins x 3,000 frames (30 s)",
+            (ZooInput("input_features", (80, 3000)),),
+            _whisper_encoder,
+            None,
+        ),
+        ZooEntry(
+            "yolos_tiny",
+            "YOLOS-tiny detector (ViT-tiny + 100 detection tokens), 512x864",
+            (ZooInput("pixel_values", (3, 512, 864)),),
+            _hf(
+                "YolosConfig",
+                "YolosForObjectDetection",
+                "logits",
+                hidden_size=192,
+                num_hidden_layers=12,
+                num_attention_heads=3,
+                intermediate_size=768,
+                image_size=[512, 864],
+                num_labels=91,
+            ),
+            None,
+        ),
+    )
+}
+
+
+def cache_dir() -> Path:
+    """Where exports live: $INFERPERF_CACHE, else $XDG_CACHE_HOME/inferperf, else ~/.cache/inferperf."""
+    root = os.environ.get("INFERPERF_CACHE") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache")), "inferperf"
+    )
+    return Path(root) / "zoo"
+
+
+def get_entry(name: str) -> ZooEntry:
+    """The zoo entry called ``name`` (``zoo:`` prefix allowed)."""
+    key = name.removeprefix(ZOO_PREFIX)
+    if key not in ENTRIES:
+        raise ModelError(f"unknown zoo model {key!r}: choose from {', '.join(ENTRIES)}")
+    return ENTRIES[key]
+
+
+def _parse_batch(batch: str | int) -> int | None:
+    if str(batch) == "dynamic":
+        return None
+    try:
+        value = int(batch)
+    except ValueError:
+        raise ConfigError(f"invalid --batch {batch!r}: 'dynamic' or a positive integer") from None
+    if value <= 0:
+        raise ConfigError(f"invalid --batch {batch!r}: must be positive")
+    return value
+
+
+def _require_torch(name: str) -> None:
+    try:
+        import torch  # noqa: F401
+        import transformers  # noqa: F401
+    except ImportError:
+        raise BackendUnavailableError(
+            f"building zoo model {name} needs torch and transformers",
+            hint="pip install 'inferperf[torch]'",
+        ) from None
+
+
+def export(name: str, fmt: str = "onnx", batch: str | int = "dynamic", out: str | Path | None = None) -> Path:
+    """Export (or reuse the cached export of) a zoo model; returns the model file path."""
+    entry = get_entry(name)
+    if fmt not in ("onnx", "openvino"):
+        raise ConfigError(f"invalid format {fmt!r}: onnx or openvino")
+    static = _parse_batch(batch)
+    key = hashlib.sha256(json.dumps([entry.name, static, RECIPE_VERSION, entry.revision]).encode()).hexdigest()[:10]
+    stem = f"{entry.name}-b{static or 'dyn'}-{key}"
+    onnx_path = cache_dir() / f"{stem}.onnx"
+    if not onnx_path.exists():
+        _require_torch(entry.name)
+        _export_onnx(entry, static, onnx_path)
+    target = onnx_path
+    if fmt == "openvino":
+        target = cache_dir() / f"{stem}.xml"
+        if not target.exists():
+            import openvino as ov
+
+            ov.save_model(ov.convert_model(str(onnx_path)), str(target))
+    if out is None:
+        return target
+    return _copy_out(target, Path(out))
+
+
+def _copy_out(src: Path, dst: Path) -> Path:
+    import shutil
+
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(src, dst)
+    if src.suffix == ".xml":
+        shutil.copyfile(src.with_suffix(".bin"), dst.with_suffix(".bin"))
+    return dst
+
+
+def _export_onnx(entry: ZooEntry, batch: int | None, path: Path) -> None:
+    import onnx
+    import torch
+
+    torch.manual_seed(0)
+    _building[0] = entry.name
+    model = entry.build()
+    example = []
+    for spec in entry.inputs:
+        shape = (batch or 1, *spec.shape)
+        if spec.dtype == "int64":
+            low, high = spec.int_range or (int(spec.value or 0), int(spec.value or 0))
+            example.append(torch.randint(low, high + 1, shape, dtype=torch.int64))
+        else:
+            example.append(torch.randn(shape))
+    names = [s.name for s in entry.inputs]
+    dynamic = None if batch else {n: {0: "batch"} for n in [*names, "output"]}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp.onnx")
+    t0 = time.perf_counter()
+    with torch.inference_mode(), warnings.catch_warnings():
+        # The tracer warns about every Python-level branch it freezes; at a fixed input
+        # signature those are expected, and they would bury the path this command prints.
+        warnings.simplefilter("ignore")
+        try:
+            torch.onnx.export(
+                model,
+                tuple(example),
+                str(tmp),
+                input_names=names,
+                output_names=["output"],
+                dynamic_axes=dynamic,
+                opset_version=17,
+                dynamo=False,
+            )
+        except Exception as exc:  # the exporter raises many unrelated types; all mean "cannot export"
+            tmp.unlink(missing_ok=True)
+            raise BackendError(f"exporting zoo model {entry.name} to ONNX failed: {_first_line(exc)}") from exc
+    proto = onnx.load(str(tmp))
+    hints = {s.name: {"int_range": s.int_range, "value": s.value} for s in entry.inputs}
+    onnx.helper.set_model_props(
+        proto,
+        {
+            "inferperf.zoo": entry.name,
+            "inferperf.description": entry.description,
+            "inferperf.inputs": json.dumps(hints),
+            "inferperf.weights": "random (seed 0); speed-equivalent to the published model, outputs meaningless",
+            "inferperf.export_s": f"{time.perf_counter() - t0:.1f}",
+        },
+    )
+    onnx.save(proto, str(tmp))
+    os.replace(tmp, path)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
