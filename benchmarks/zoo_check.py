@@ -27,14 +27,22 @@ def main() -> int:
     env = _snapshot_env()
     listing = subprocess.run(
         [sys.executable, "-c", "from inferperf.model import zoo; print(','.join(zoo.ENTRIES))"],
-        capture_output=True, text=True, check=True, env=env,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        check=True,
+        env=env,
+    )
     names = (args.names or listing.stdout.strip()).split(",")
     failures = 0
     for name in names:
         t0 = time.perf_counter()
-        exp = subprocess.run([sys.executable, "-m", "inferperf", "zoo", "export", name],
-                             capture_output=True, text=True, check=False, env=env)  # fmt: skip
+        exp = subprocess.run(
+            [sys.executable, "-m", "inferperf", "zoo", "export", name],
+            capture_output=True,
+            text=True,
+            check=False,
+            env=env,
+        )
         export_s = time.perf_counter() - t0
         if exp.returncode != 0:
             print(f"{name}: EXPORT FAILED ({exp.returncode}) {exp.stderr.strip()[-300:]}", flush=True)
@@ -42,8 +50,13 @@ def main() -> int:
             continue
         with tempfile.TemporaryDirectory() as tmp:
             info_json = Path(tmp) / "info.json"
-            subprocess.run([sys.executable, "-m", "inferperf", "info", f"zoo:{name}", "--json", str(info_json)],
-                           capture_output=True, text=True, check=False, env=env)  # fmt: skip
+            subprocess.run(
+                [sys.executable, "-m", "inferperf", "info", f"zoo:{name}", "--json", str(info_json)],
+                capture_output=True,
+                text=True,
+                check=False,
+                env=env,
+            )
             try:
                 compute = json.loads(info_json.read_text())["compute"]
                 gmacs = f"{compute['gmacs']:.2f}" if compute.get("available") else "n/a"
@@ -54,8 +67,10 @@ def main() -> int:
             try:
                 doc = inferperf_bench(f"zoo:{name}", ["--backend", backend, "--mode", "latency", "--time", args.time])
                 run = doc["runs"][0]
-                line += (f" | {backend} median {run['latency_ms']['median']['value']:.1f} ms, "
-                         f"{run['throughput_fps']['value']:.1f} FPS")  # fmt: skip
+                line += (
+                    f" | {backend} median {run['latency_ms']['median']['value']:.1f} ms, "
+                    f"{run['throughput_fps']['value']:.1f} FPS"
+                )
             except RuntimeError as exc:
                 line += f" | {backend} FAILED: {str(exc)[-200:]}"
                 failures += 1

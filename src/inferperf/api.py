@@ -273,3 +273,90 @@ def doctor(measure_peak: bool = True) -> dict[str, Any]:
             peak_cache_path(),
         )
     return doc
+
+
+def coldstart(
+    model: str | Path = "builtin",
+    *,
+    backend: str = "openvino",
+    runs: int = 5,
+    cache_dir: str | Path | None = None,
+    shape: str | None = None,
+    config: RuntimeConfig | None = None,
+    timeout_s: float = 300.0,
+    progress: Callable[[str], None] | None = None,
+) -> dict[str, Any]:
+    """First-inference latency in fresh processes, per start-up variant, as a result document."""
+    from inferperf.measure.coldstart import build_variants, run_coldstart, speedups
+
+    if runs < 1:
+        raise ConfigError(f"invalid --runs {runs}: must be at least 1")
+    plugin = get_backend(backend)
+    info_ = load_model_info(model)
+    cfg = plugin.configure((config or RuntimeConfig()).with_(backend=plugin.name), "latency")
+    shapes = resolve_shapes(info_, parse_shape_spec(shape), cfg.batch)
+    variants, lacks = build_variants(plugin, cfg, str(cache_dir) if cache_dir else None)
+    run_coldstart(plugin, info_, shapes, variants, runs, timeout_s, progress)
+    environment = collect_environment()
+    environment["versions"].update(plugin.versions())
+    return {
+        "schema": "inferperf.result/1",
+        "kind": "coldstart",
+        "created": _created(),
+        "model": {**info_.to_dict(), "shapes": {k: list(v) for k, v in shapes.items()}},
+        "backend": plugin.name,
+        "runs_per_variant": runs,
+        "variants": [v.summary() for v in variants],
+        "cache_speedup": speedups(variants),
+        "runtime_lacks": lacks,
+        "environment": environment,
+        "ci_method": "order-statistic binomial interval of the median over runs; ratios by percentile bootstrap",
+    }
+
+
+def memory(
+    model: str | Path = "builtin",
+    *,
+    backend: str = "openvino",
+    variants: Sequence[str | Path] = (),
+    batches: Sequence[int] = (),
+    shape: str | None = None,
+    config: RuntimeConfig | None = None,
+    steady_s: float = 3.0,
+    leak_iterations: int = 1000,
+    timeout_s: float = 600.0,
+    progress: Callable[[str], None] | None = None,
+) -> dict[str, Any]:
+    """Memory per phase for each configuration that changes it, each in a fresh process."""
+    import psutil
+
+    from inferperf.measure.memory import run_memory, sweep_configs
+
+    plugin = get_backend(backend)
+    models = [load_model_info(model), *(load_model_info(v) for v in variants)]
+    base = (config or RuntimeConfig()).with_(backend=plugin.name)
+    cores = psutil.cpu_count(logical=False) or 1
+    configs = sweep_configs(plugin, base, cores, list(batches))
+    rows = run_memory(
+        plugin,
+        models,
+        parse_shape_spec(shape),
+        configs,
+        steady_s=steady_s,
+        leak_iterations=leak_iterations,
+        timeout_s=timeout_s,
+        progress=progress,
+    )
+    environment = collect_environment()
+    environment["versions"].update(plugin.versions())
+    return {
+        "schema": "inferperf.result/1",
+        "kind": "memory",
+        "created": _created(),
+        "model": models[0].to_dict(),
+        "variants": [m.to_dict() for m in models[1:]],
+        "backend": plugin.name,
+        "rows": rows,
+        "method": "VmRSS samples between phases; peaks from VmHWM reset via /proc/self/clear_refs before each phase",
+        "environment": environment,
+    }

@@ -18,7 +18,15 @@ from inferperf import api
 from inferperf.config import RunLimits, RuntimeConfig, load_config_file
 from inferperf.errors import ConfigError, InferperfError
 from inferperf.inputs import parse_input_values, parse_int_range
-from inferperf.report.console import render_accuracy, render_bench, render_doctor, render_info, render_zoo
+from inferperf.report.console import (
+    render_accuracy,
+    render_bench,
+    render_coldstart,
+    render_doctor,
+    render_info,
+    render_memory,
+    render_zoo,
+)
 from inferperf.results.schema import SCHEMA, save_json
 
 app = typer.Typer(
@@ -182,6 +190,73 @@ def zoo_export(
     with _errors():
         path = api.zoo_export(name, fmt=fmt, batch=batch, out=out_path)
         out.print(str(path))
+
+
+def _status_printer(label: str) -> tuple[Progress, Callable[[str], None]]:
+    bar = Progress(
+        TextColumn("[bold]{task.description}"),
+        TextColumn("{task.fields[status]}"),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+    )
+    task = bar.add_task(label, total=None, status="")
+    return bar, lambda status: bar.update(task, status=status)
+
+
+@app.command()
+def coldstart(
+    model: ModelArg = "builtin",
+    backend: Annotated[str, typer.Option(help="openvino or onnxruntime.")] = "openvino",
+    runs: Annotated[int, typer.Option(help="Fresh processes per variant.")] = 5,
+    cache_dir: Annotated[Path | None, typer.Option(help="Model cache folder: measures cold vs warm cache.")] = None,
+    shape: Annotated[str | None, typer.Option(help="Static shape for dynamic inputs.")] = None,
+    timeout: Annotated[float, typer.Option(help="Seconds before a worker is killed.")] = 300.0,
+    json_path: JsonOpt = None,
+) -> None:
+    """First-inference latency (import, read, compile, first and second inference) in fresh processes."""
+    with _errors():
+        bar, status = _status_printer("coldstart")
+        with bar:
+            doc = api.coldstart(
+                model, backend=backend, runs=runs, cache_dir=cache_dir, shape=shape, timeout_s=timeout, progress=status
+            )
+        render_coldstart(doc, out)
+        if json_path:
+            save_json(doc, json_path)
+
+
+@app.command()
+def memory(
+    model: ModelArg = "builtin",
+    backend: Annotated[str, typer.Option(help="openvino or onnxruntime.")] = "openvino",
+    variant: Annotated[list[str] | None, typer.Option(help="Another model file to compare (repeatable).")] = None,
+    batches: Annotated[str | None, typer.Option(help="Batch sizes to sweep, e.g. 1,8.")] = None,
+    shape: Annotated[str | None, typer.Option(help="Static shape for dynamic inputs.")] = None,
+    steady: Annotated[float, typer.Option(help="Seconds of steady-state throughput per configuration.")] = 3.0,
+    leak_iterations: Annotated[int, typer.Option(help="Inferences in the leak check (capped at 20 s).")] = 1000,
+    timeout: Annotated[float, typer.Option(help="Seconds before a worker is killed.")] = 600.0,
+    json_path: JsonOpt = None,
+) -> None:
+    """Memory per phase (import, read, compile, first inference, steady state, leak) per configuration."""
+    with _errors():
+        sizes = [int(b) for b in _floats(batches, "batches", int) or ()]
+        bar, status = _status_printer("memory")
+        with bar:
+            doc = api.memory(
+                model,
+                backend=backend,
+                variants=variant or [],
+                batches=sizes,
+                shape=shape,
+                steady_s=steady,
+                leak_iterations=leak_iterations,
+                timeout_s=timeout,
+                progress=status,
+            )
+        render_memory(doc, out)
+        if json_path:
+            save_json(doc, json_path)
 
 
 @app.command()

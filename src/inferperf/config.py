@@ -26,6 +26,8 @@ MODES: dict[str, tuple[str, ...]] = {
 PRECISIONS: tuple[str, ...] = ("f32", "bf16", "f16")
 EXECUTION_MODES: tuple[str, ...] = ("sequential", "parallel")
 GRAPH_LEVELS: tuple[str, ...] = ("disable", "basic", "extended", "all")
+# "memory": read the model, then compile the in-memory graph; "path": hand the runtime the file.
+COMPILE_FROM: tuple[str, ...] = ("memory", "path")
 
 
 def _check_choice(name: str, value: str | None, choices: tuple[str, ...]) -> None:
@@ -61,6 +63,8 @@ class RuntimeConfig:
     inter_op_threads: int | None = None
     execution_mode: str | None = None
     graph_optimization: str | None = None
+    compile_from: str | None = None
+    mmap: bool | None = None
     properties: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -68,6 +72,7 @@ class RuntimeConfig:
         _check_choice("inference precision", self.inference_precision, PRECISIONS)
         _check_choice("execution mode", self.execution_mode, EXECUTION_MODES)
         _check_choice("graph optimization level", self.graph_optimization, GRAPH_LEVELS)
+        _check_choice("compile source", self.compile_from, COMPILE_FROM)
         for name in ("streams", "threads", "requests", "batch", "inter_op_threads"):
             _check_positive(name, getattr(self, name))
 

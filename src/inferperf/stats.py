@@ -194,3 +194,30 @@ def summarize(samples: Sequence[float] | NDArray[np.float64]) -> LatencySummary:
         std=float(np.std(x, ddof=1)) if x.size > 1 else 0.0,
         count=int(x.size),
     )
+
+
+def ratio_of_medians_ci(
+    numerator: ArrayLike, denominator: ArrayLike, confidence: float = CONFIDENCE, resamples: int = 4000, seed: int = 0
+) -> Interval:
+    """median(numerator) / median(denominator) with a percentile-bootstrap interval.
+
+    Used for speedups between two independent groups of runs (cold vs warm
+    cache). With few runs per group the interval is wide, as it should be.
+    """
+    a, b = _as_array(numerator), _as_array(denominator)
+    value = float(np.median(a) / np.median(b))
+    rng = np.random.default_rng(seed)
+    ra = np.median(rng.choice(a, (resamples, a.size)), axis=1)
+    rb = np.median(rng.choice(b, (resamples, b.size)), axis=1)
+    boots = ra / rb
+    alpha = 1 - confidence
+    lo, hi = np.quantile(boots, [alpha / 2, 1 - alpha / 2])
+    return Interval(value, min(float(lo), value), max(float(hi), value), "percentile bootstrap of the ratio of medians")
+
+
+def median_ci_small(samples: ArrayLike, confidence: float = CONFIDENCE) -> Interval:
+    """The median with its order-statistic interval, for a handful of samples (runs, not requests)."""
+    x = _as_array(samples)
+    lo, hi = order_statistic_ci(x, 0.5, confidence)
+    value = float(np.median(x))
+    return Interval(value, min(lo, value), max(hi, value), "order-statistic binomial")

@@ -10,7 +10,7 @@ completion.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, ClassVar, Protocol
 
 import numpy as np
@@ -88,8 +88,26 @@ class Backend(ABC):
         """RuntimeConfig fields this backend sets for a scenario when the user left them unset."""
 
     @abstractmethod
-    def compile(self, model: ModelInfo, shapes: dict[str, tuple[int, ...]], config: RuntimeConfig) -> Engine:
-        """Read and compile ``model`` for ``config`` with static ``shapes``; time both phases."""
+    def compile(
+        self,
+        model: ModelInfo,
+        shapes: dict[str, tuple[int, ...]],
+        config: RuntimeConfig,
+        on_phase: Callable[[str], None] | None = None,
+    ) -> Engine:
+        """Read and compile ``model`` for ``config`` with static ``shapes``; time both phases.
+
+        ``on_phase("read")`` is called between reading and compiling (memory
+        tracing samples there); runtimes that do both in one call skip it.
+        """
+
+    def memory_variants(self, base: RuntimeConfig, cores: int) -> list[tuple[str, RuntimeConfig]]:
+        """Configurations whose memory differs: by default the latency and throughput set-ups."""
+        return [(f"{s} defaults", self.configure(base, s)) for s in ("latency", "throughput")]
+
+    def coldstart_variants(self) -> tuple[list[tuple[str, dict[str, Any]]], list[str]]:
+        """Start-up variants this runtime supports (label, config changes), and what it lacks."""
+        return [], []
 
     def count_macs(self, model: ModelInfo, shapes: dict[str, tuple[int, ...]]) -> FlopCount | None:
         """MACs and parameters from this runtime's own view of the graph; None when not supported."""

@@ -130,8 +130,12 @@ def detect_format(path: Path) -> str:
     return ONNX
 
 
-def load_model_info(model: str | Path) -> ModelInfo:
-    """Inspect a model file (or ``builtin``) and return its ModelInfo."""
+def load_model_info(model: str | Path, *, with_hash: bool = True) -> ModelInfo:
+    """Inspect a model file (or ``builtin``) and return its ModelInfo.
+
+    ``with_hash=False`` skips the sha256 (empty string), for workers that time a
+    cold start and must not read the weights before the runtime does.
+    """
     path = resolve_model_path(model)
     fmt = detect_format(path)
     metadata: dict[str, str] = {}
@@ -146,7 +150,7 @@ def load_model_info(model: str | Path) -> ModelInfo:
         outputs=outputs,
         files=files,
         size_bytes=sum(f.stat().st_size for f in files),
-        sha256=_sha256(files),
+        sha256=_sha256(files) if with_hash else "",
         metadata=metadata,
     )
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from rich.console import Console
@@ -196,3 +197,121 @@ def render_doctor(doc: dict[str, Any], console: Console) -> None:
         console.print(f"  [yellow]![/yellow] {escape(w['sign'])}: {escape(w['advice'])}")
     if not doc["warnings"]:
         console.print("  [green]no signs of a noisy machine[/green]")
+
+
+_BAR = 40
+
+
+def _stacked(parts: list[tuple[str, float | None, str]], total: float) -> str:
+    bar = ""
+    for _, value, style in parts:
+        if value:
+            bar += f"[{style}]" + "█" * max(1, round(value / total * _BAR)) + f"[/{style}]"
+    return bar
+
+
+def render_coldstart(doc: dict[str, Any], console: Console) -> None:
+    """Per variant: median phases with intervals, and a stacked read / compile / first-inference bar."""
+    table = Table(
+        title=f"inferperf coldstart ({doc['backend']}, {doc['runs_per_variant']} fresh processes each; "
+        "median [95% CI] ms)",
+        title_justify="left",
+    )
+    for col in ("variant", "import", "read", "compile", "1st inf.", "2nd inf.", "to 1st result", "breakdown"):
+        table.add_column(col, justify="left" if col in ("variant", "breakdown") else "right")
+    longest = (
+        max((v["phases"].get("time_to_first_result_ms", {}).get("value", 0) for v in doc["variants"]), default=1.0)
+        or 1.0
+    )
+    for v in doc["variants"]:
+        p = v["phases"]
+
+        def cell(name: str, p: dict[str, Any] = p) -> str:
+            if name not in p:
+                return "-"
+            lo, hi = p[name]["ci95"]
+            return f"{p[name]['value']:.0f} [{lo:.0f}, {hi:.0f}]"
+
+        bar = _stacked(
+            [
+                ("read", p.get("read_ms", {}).get("value"), "cyan"),
+                ("compile", p.get("compile_ms", {}).get("value"), "magenta"),
+                ("first", p.get("first_inference_ms", {}).get("value"), "green"),
+            ],
+            longest,
+        )
+        failed = f" ({len(v['failures'])} failed)" if v["failures"] else ""
+        table.add_row(
+            escape(v["label"]) + failed,
+            cell("import_ms"),
+            cell("read_ms"),
+            cell("compile_ms"),
+            cell("first_inference_ms"),
+            cell("second_inference_ms"),
+            cell("time_to_first_result_ms"),
+            bar,
+        )
+    console.print(table)
+    console.print(
+        "[dim]bars: [cyan]read[/cyan] [magenta]compile[/magenta] [green]first inference[/green] (medians, "
+        "to scale across variants); 'to 1st result' counts from process launch[/dim]"
+    )
+    for phase, s in doc.get("cache_speedup", {}).items():
+        lo, hi = s["ci95"]
+        verdict = "significant" if s["significant"] else "NOT significant (interval includes 1)"
+        console.print(
+            f"warm-cache speedup of {phase.replace('_', ' ')}: {s['value']:.2f}x [{lo:.2f}, {hi:.2f}] {verdict}"
+        )
+    for v in doc["variants"]:
+        for f in v["failures"]:
+            console.print(f"[red]failed[/red] {escape(v['label'])}: {escape(f)}")
+    for lack in doc.get("runtime_lacks", []):
+        console.print(f"[yellow]{doc['backend']} lacks[/yellow] {escape(lack)}")
+
+
+def render_memory(doc: dict[str, Any], console: Console) -> None:
+    """Memory per phase next to throughput, one row per configuration."""
+    table = Table(
+        title=f"inferperf memory ({doc['backend']}; MiB resident, each row a fresh process)", title_justify="left"
+    )
+    cols = (
+        "model",
+        "config",
+        "after import",
+        "after read",
+        "compile peak",
+        "after compile",
+        "1st inf. peak",
+        "steady peak",
+        "peak",
+        "leak /1000 inf.",
+        "FPS",
+    )
+    for col in cols:
+        table.add_column(col, justify="left" if col in ("model", "config") else "right")
+    for r in doc["rows"]:
+        name = Path(r["model"]).name
+        if not r["ok"]:
+            table.add_row(escape(name), escape(r["label"]), f"[red]failed: {escape(str(r['error']))[:60]}[/red]")
+            continue
+
+        def mb(key: str, r: dict[str, Any] = r) -> str:
+            value = r.get(key)
+            return "-" if value is None else f"{value:.0f}"
+
+        leak = r["leak"]
+        table.add_row(
+            escape(name),
+            escape(r["label"]),
+            mb("after_import_mb"),
+            mb("after_read_mb"),
+            mb("compile_peak_mb"),
+            mb("after_compile_mb"),
+            mb("first_inference_peak_mb"),
+            mb("steady_peak_mb"),
+            mb("peak_mb"),
+            f"{leak['growth_mb_per_1000']:+.1f} ({leak['iterations']})",
+            f"{r['throughput_fps']:.1f}",
+        )
+    console.print(table)
+    console.print(f"[dim]{escape(doc['method'])}[/dim]")

@@ -1,0 +1,129 @@
+"""First-inference latency in fresh processes: variants interleaved, cold and warm cache apart.
+
+Variants run round-robin (A B C A B C ...) so drift on the machine hits
+each. The cold-cache run of a round empties the cache folder first and so
+fills it for the warm-cache run that follows.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from inferperf.backends.base import Backend
+from inferperf.config import RuntimeConfig
+from inferperf.measure.worker import WorkerResult, run_worker
+from inferperf.model.info import ModelInfo
+from inferperf.stats import median_ci_small, ratio_of_medians_ci
+
+PHASES = (
+    "python_start_ms",
+    "import_ms",
+    "read_ms",
+    "compile_ms",
+    "first_inference_ms",
+    "second_inference_ms",
+    "time_to_first_result_ms",
+)
+
+
+@dataclass
+class Variant:
+    """One start-up configuration and its runs."""
+
+    label: str
+    config: RuntimeConfig
+    clear_cache: bool = False
+    runs: list[dict[str, Any]] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)
+
+    def record(self, result: WorkerResult) -> None:
+        if not result.ok:
+            self.failures.append(result.error or "unknown failure")
+            return
+        data = dict(result.data)
+        data["python_start_ms"] = (data.pop("worker_main_at") - result.started_at) * 1e3
+        data["time_to_first_result_ms"] = (data.pop("first_result_at") - result.started_at) * 1e3
+        self.runs.append(data)
+
+    def summary(self) -> dict[str, Any]:
+        phases: dict[str, Any] = {}
+        for name in PHASES:
+            values = [r[name] for r in self.runs if r.get(name) is not None]
+            if values:
+                phases[name] = {**median_ci_small(values).to_dict(), "samples": values}
+        return {
+            "label": self.label,
+            "config": self.config.to_dict(),
+            "runs": len(self.runs),
+            "failures": self.failures,
+            "phases": phases,
+            "effective": self.runs[-1].get("effective") if self.runs else None,
+        }
+
+
+def build_variants(backend: Backend, config: RuntimeConfig, cache_dir: str | None) -> tuple[list[Variant], list[str]]:
+    """Baseline, the backend's own start-up variants, and cold/warm cache when a folder is given."""
+    extra, lacks = backend.coldstart_variants()
+    variants = [Variant("baseline (read + compile in memory)", config.with_(cache_dir=None))]
+    variants += [Variant(label, config.with_(cache_dir=None, **changes)) for label, changes in extra]
+    if cache_dir:
+        variants.append(Variant("cache cold (emptied before each run)", config.with_(cache_dir=cache_dir), True))
+        variants.append(Variant("cache warm", config.with_(cache_dir=cache_dir)))
+    return variants, lacks
+
+
+def _clear(folder: str) -> None:
+    path = Path(folder)
+    if path.exists():
+        shutil.rmtree(path)
+    path.mkdir(parents=True)
+
+
+def run_coldstart(
+    backend: Backend,
+    model: ModelInfo,
+    shapes: dict[str, tuple[int, ...]],
+    variants: list[Variant],
+    runs: int,
+    timeout_s: float,
+    progress: Callable[[str], None] | None = None,
+) -> None:
+    """Run every variant ``runs`` times, interleaved, each in a fresh worker."""
+    for round_ in range(runs):
+        for v in variants:
+            if progress is not None:
+                progress(f"round {round_ + 1}/{runs}: {v.label}")
+            if v.clear_cache and v.config.cache_dir:
+                _clear(v.config.cache_dir)
+            job = {
+                "task": "coldstart",
+                "model": str(model.path),
+                "backend": backend.name,
+                "config": v.config.to_dict(),
+                "shapes": {k: list(s) for k, s in shapes.items()},
+            }
+            v.record(run_worker(job, timeout_s))
+
+
+def speedups(variants: list[Variant]) -> dict[str, Any]:
+    """Cold / warm ratios of compile and time-to-first-result, with bootstrap intervals."""
+    by_label = {v.label.split(" (")[0]: v for v in variants}
+    cold, warm = by_label.get("cache cold"), by_label.get("cache warm")
+    if cold is None or warm is None or not cold.runs or not warm.runs:
+        return {}
+    out: dict[str, Any] = {}
+    for phase in ("compile_ms", "time_to_first_result_ms"):
+        a = [r[phase] for r in cold.runs if r.get(phase) is not None]
+        b = [r[phase] for r in warm.runs if r.get(phase) is not None]
+        if a and b:
+            iv = ratio_of_medians_ci(a, b)
+            out[phase.removesuffix("_ms")] = {
+                **iv.to_dict(),
+                "method": iv.method,
+                "significant": iv.low > 1.0 or iv.high < 1.0,
+            }
+    return out

@@ -1,0 +1,180 @@
+"""What a fresh worker process does: time a cold start, or trace memory through the phases.
+
+These run inside ``inferperf.measure.worker`` only; each returns a JSON-ready
+dict. Memory peaks come from the kernel's high-water mark (VmHWM), reset
+through /proc/self/clear_refs before each phase, so a peak between two
+samples is never missed.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+_STATUS = Path("/proc/self/status")
+_CLEAR_REFS = Path("/proc/self/clear_refs")
+
+
+def _status_kb(key: str) -> int | None:
+    try:
+        for line in _STATUS.read_text().splitlines():
+            if line.startswith(key + ":"):
+                return int(line.split()[1])
+    except OSError:
+        return None
+    return None
+
+
+def rss_mb() -> float:
+    """Resident set size now, in MiB."""
+    kb = _status_kb("VmRSS")
+    if kb is None:
+        import psutil
+
+        return float(psutil.Process().memory_info().rss / 2**20)
+    return kb / 1024
+
+
+def hwm_mb() -> float | None:
+    """Peak resident set size since the last reset, in MiB (None where the kernel lacks VmHWM)."""
+    kb = _status_kb("VmHWM")
+    return None if kb is None else kb / 1024
+
+
+def reset_hwm() -> bool:
+    """Reset the kernel's peak-RSS counter to the current RSS (Linux 4.0+)."""
+    try:
+        _CLEAR_REFS.write_text("5")
+    except OSError:
+        return False
+    return True
+
+
+def _setup(job: dict[str, Any]) -> tuple[Any, Any, dict[str, tuple[int, ...]], Any]:
+    from inferperf.backends import get_backend
+    from inferperf.config import RuntimeConfig
+    from inferperf.model.info import load_model_info
+
+    backend = get_backend(job["backend"], check=False)
+    info = load_model_info(job["model"], with_hash=False)
+    shapes = {k: tuple(v) for k, v in job["shapes"].items()}
+    return backend, info, shapes, RuntimeConfig.from_dict(job["config"])
+
+
+def coldstart_task(job: dict[str, Any]) -> dict[str, Any]:
+    """Runtime import, read, compile, first and second inference, each timed once."""
+    import numpy as np
+
+    backend, info, shapes, config = _setup(job)
+    t0 = time.perf_counter()
+    backend.check_available()  # the first import of the runtime in this process
+    import_ms = (time.perf_counter() - t0) * 1e3
+    engine = backend.compile(info, shapes, config)
+    rng = np.random.default_rng(job.get("seed", 0))
+    inputs = {
+        s.name: rng.standard_normal(shapes[s.name]).astype(s.dtype)
+        if s.dtype.startswith("float")
+        else np.zeros(shapes[s.name], dtype=s.dtype)
+        for s in info.inputs
+    }
+    t1 = time.perf_counter()
+    engine.infer(inputs)
+    first_done = time.time()
+    t2 = time.perf_counter()
+    engine.infer(inputs)
+    t3 = time.perf_counter()
+    return {
+        "import_ms": import_ms,
+        **{f"{k}_ms": v for k, v in engine.phases_ms.items()},
+        "first_inference_ms": (t2 - t1) * 1e3,
+        "second_inference_ms": (t3 - t2) * 1e3,
+        "first_result_at": first_done,
+        "effective": engine.effective(),
+    }
+
+
+class _Peaks:
+    """RSS and per-phase peaks; keeps the overall peak across resets."""
+
+    def __init__(self) -> None:
+        self.exact = reset_hwm()
+        self.overall = hwm_mb() or rss_mb()
+        self.points: dict[str, float | None] = {}
+
+    def start(self) -> None:
+        self.overall = max(self.overall, hwm_mb() or 0.0)
+        reset_hwm()
+
+    def peak(self, name: str) -> None:
+        value = hwm_mb() if self.exact else None
+        self.points[name] = value
+        self.overall = max(self.overall, value or rss_mb())
+
+    def rss(self, name: str) -> None:
+        self.points[name] = rss_mb()
+
+
+def _steady(engine: Any, inputs: dict[str, Any], seconds: float, requests: int | None) -> tuple[float, int]:
+    from inferperf.config import RunLimits
+    from inferperf.measure.runner import Collector
+
+    col = Collector(RunLimits(time_s=seconds, warmup_s=0))
+    n = requests or engine.default_requests()
+    engine.run_requests([inputs], n, col)
+    return len(col.done_at) / max(max(col.done_at) - col.start, 1e-9), n
+
+
+def _leak(engine: Any, inputs: dict[str, Any], iterations: int, cap_s: float) -> dict[str, float]:
+    for _ in range(min(100, iterations)):
+        engine.infer(inputs)  # let allocators and caches settle first
+    before, t0, done = rss_mb(), time.perf_counter(), 0
+    while done < iterations and time.perf_counter() - t0 < cap_s:
+        engine.infer(inputs)
+        done += 1
+    grown = rss_mb() - before
+    return {"iterations": done, "growth_mb": grown, "growth_mb_per_1000": grown / max(done, 1) * 1000}
+
+
+def memory_task(job: dict[str, Any]) -> dict[str, Any]:
+    """RSS after import, read and compile; peaks of compile, first inference and steady state; leak check."""
+    import numpy as np
+
+    peaks = _Peaks()
+    peaks.rss("python_mb")
+    backend, info, shapes, config = _setup(job)
+    backend.check_available()
+    peaks.rss("after_import_mb")
+
+    def on_phase(phase: str) -> None:
+        if phase == "read":
+            peaks.rss("after_read_mb")
+            peaks.start()
+
+    engine = backend.compile(info, shapes, config, on_phase=on_phase)
+    peaks.peak("compile_peak_mb")
+    peaks.rss("after_compile_mb")
+    inputs = {s.name: np.ones(shapes[s.name], dtype=s.dtype) for s in info.inputs}
+    peaks.start()
+    engine.infer(inputs)
+    peaks.peak("first_inference_peak_mb")
+    peaks.start()
+    fps, requests = _steady(engine, inputs, float(job.get("steady_s", 3.0)), config.requests)
+    peaks.peak("steady_peak_mb")
+    leak = _leak(engine, inputs, int(job.get("leak_iterations", 1000)), float(job.get("leak_cap_s", 20.0)))
+    return {
+        **peaks.points,
+        "peak_mb": max(peaks.overall, hwm_mb() or 0.0),
+        "peaks_exact": peaks.exact,
+        "throughput_fps": fps * config.batch,
+        "requests_in_flight": requests,
+        "leak": leak,
+        "effective": engine.effective(),
+    }
+
+
+TASKS: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
+    "coldstart": coldstart_task,
+    "memory": memory_task,
+}
