@@ -11,7 +11,7 @@ from inferperf.backends import backend_names, get_backend
 from inferperf.config import RunLimits, RuntimeConfig
 from inferperf.errors import BackendError, BackendUnavailableError, ConfigError
 from inferperf.inputs import build_input_sets
-from inferperf.measure import Collector, run_scenario
+from inferperf.measure.runner import Collector, run_scenario
 from inferperf.model import load_model_info
 
 BACKENDS = ["openvino", "onnxruntime"]

@@ -204,3 +204,10 @@ def test_import_without_runtimes() -> None:
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
     assert proc.stdout.strip() == "ok", proc.stderr
+
+
+def test_public_api_names_resolve() -> None:
+    import inferperf
+
+    for name in inferperf.__all__:
+        assert getattr(inferperf, name) is not None

@@ -12,7 +12,7 @@ from inferperf.backends import get_backend
 from inferperf.config import MODES, RunLimits, RuntimeConfig, Scenario
 from inferperf.errors import BackendError, ConfigError, InferperfError
 from inferperf.inputs import build_input_sets
-from inferperf.measure import collect_environment
+from inferperf.measure.environment import collect_environment
 from inferperf.measure.peak import load_cached_peak
 from inferperf.measure.runner import Progress, run_scenario
 from inferperf.model import ModelInfo, load_model_info, parse_shape_spec, resolve_shapes

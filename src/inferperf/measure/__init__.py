@@ -1,6 +1,6 @@
-"""Scenarios that drive an Engine and produce raw measurements."""
+"""Scenarios that drive an Engine and produce raw measurements.
 
-from inferperf.measure.environment import LoadMonitor, collect_environment
-from inferperf.measure.runner import Collector, run_scenario
-
-__all__ = ["Collector", "LoadMonitor", "collect_environment", "run_scenario"]
+Submodules are imported where used: fresh worker processes import only what
+their task needs, so the harness's own imports do not inflate cold-start
+figures.
+"""

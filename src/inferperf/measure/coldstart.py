@@ -19,6 +19,8 @@ from inferperf.measure.worker import WorkerResult, run_worker
 from inferperf.model.info import ModelInfo
 from inferperf.stats import median_ci_small, ratio_of_medians_ci
 
+# Errors a worker reports for a configuration (not a crash): same message every round.
+_CONFIG_ERROR = "config: "
 PHASES = (
     "python_start_ms",
     "import_ms",
@@ -39,6 +41,7 @@ class Variant:
     clear_cache: bool = False
     runs: list[dict[str, Any]] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
+    skipped: bool = False
 
     def record(self, result: WorkerResult) -> None:
         if not result.ok:
@@ -59,6 +62,7 @@ class Variant:
             "label": self.label,
             "config": self.config.to_dict(),
             "runs": len(self.runs),
+            "skipped": self.skipped,
             "failures": self.failures,
             "phases": phases,
             "effective": self.runs[-1].get("effective") if self.runs else None,
@@ -95,6 +99,8 @@ def run_coldstart(
     """Run every variant ``runs`` times, interleaved, each in a fresh worker."""
     for round_ in range(runs):
         for v in variants:
+            if v.skipped:
+                continue
             if progress is not None:
                 progress(f"round {round_ + 1}/{runs}: {v.label}")
             if v.clear_cache and v.config.cache_dir:
@@ -102,11 +108,14 @@ def run_coldstart(
             job = {
                 "task": "coldstart",
                 "model": str(model.path),
+                "model_info": model.to_dict(),
                 "backend": backend.name,
                 "config": v.config.to_dict(),
                 "shapes": {k: list(s) for k, s in shapes.items()},
             }
             v.record(run_worker(job, timeout_s))
+            if not v.runs and v.failures and v.failures[-1].startswith(_CONFIG_ERROR):
+                v.skipped = True  # a configuration the runtime refuses will refuse every round
 
 
 def speedups(variants: list[Variant]) -> dict[str, Any]:

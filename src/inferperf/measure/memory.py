@@ -49,6 +49,7 @@ def run_memory(
             job = {
                 "task": "memory",
                 "model": str(model.path),
+                "model_info": model.to_dict(),
                 "backend": backend.name,
                 "config": config.to_dict(),
                 "shapes": {k: list(v) for k, v in shapes.items()},

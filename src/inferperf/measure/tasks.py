@@ -55,10 +55,12 @@ def reset_hwm() -> bool:
 def _setup(job: dict[str, Any]) -> tuple[Any, Any, dict[str, tuple[int, ...]], Any]:
     from inferperf.backends import get_backend
     from inferperf.config import RuntimeConfig
-    from inferperf.model.info import load_model_info
+    from inferperf.model.info import ModelInfo, load_model_info
 
     backend = get_backend(job["backend"], check=False)
-    info = load_model_info(job["model"], with_hash=False)
+    # The parent already inspected the model: re-reading it here would parse the weights (and
+    # warm the page cache) before the runtime's own read is timed.
+    info = ModelInfo.from_dict(job["model_info"]) if "model_info" in job else load_model_info(job["model"])
     shapes = {k: tuple(v) for k, v in job["shapes"].items()}
     return backend, info, shapes, RuntimeConfig.from_dict(job["config"])
 

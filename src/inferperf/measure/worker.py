@@ -110,7 +110,8 @@ def main() -> None:
         result = task(job)
         result["worker_main_at"] = t_main
     except InferperfError as exc:
-        result = {"error": exc.one_line()}
+        kind = "runtime: " if exc.exit_code == 3 else "config: "
+        result = {"error": kind + exc.one_line()}
     print(f"{SENTINEL} {json.dumps(result)}", flush=True)
 
 

@@ -86,6 +86,20 @@ class ModelInfo:
                 return spec
         raise ModelError(f"model has no input {name!r}; inputs are {', '.join(s.name for s in self.inputs)}")
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ModelInfo:
+        """Inverse of to_dict (no file access)."""
+        return cls(
+            path=Path(data["path"]),
+            format=str(data["format"]),
+            inputs=tuple(TensorSpec.from_dict(d) for d in data["inputs"]),
+            outputs=tuple(TensorSpec.from_dict(d) for d in data["outputs"]),
+            files=tuple(Path(f) for f in data["files"]),
+            size_bytes=int(data["size_bytes"]),
+            sha256=str(data["sha256"]),
+            metadata=dict(data.get("metadata", {})),
+        )
+
     def to_dict(self) -> dict[str, Any]:
         """JSON form used in result documents."""
         return {
@@ -107,7 +121,9 @@ def resolve_model_path(model: str | Path) -> Path:
     if str(model).startswith("zoo:"):
         from inferperf.model.zoo import export
 
-        return export(str(model))
+        # zoo:NAME has a dynamic batch; zoo:NAME@N is exported with a static batch N.
+        name, _, batch = str(model).partition("@")
+        return export(name, batch=batch or "dynamic")
     path = Path(model).expanduser()
     if not path.exists():
         raise ModelError(f"model file not found: {path}")

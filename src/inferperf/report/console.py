@@ -263,8 +263,10 @@ def render_coldstart(doc: dict[str, Any], console: Console) -> None:
             f"warm-cache speedup of {phase.replace('_', ' ')}: {s['value']:.2f}x [{lo:.2f}, {hi:.2f}] {verdict}"
         )
     for v in doc["variants"]:
-        for f in v["failures"]:
-            console.print(f"[red]failed[/red] {escape(v['label'])}: {escape(f)}")
+        for f in sorted(set(v["failures"])):
+            times = v["failures"].count(f)
+            skipped = " (variant skipped in later rounds)" if v.get("skipped") else ""
+            console.print(f"[red]failed[/red] {escape(v['label'])} x{times}{skipped}: {escape(f)}")
     for lack in doc.get("runtime_lacks", []):
         console.print(f"[yellow]{doc['backend']} lacks[/yellow] {escape(lack)}")
 
