@@ -256,7 +256,7 @@ def zoo_export(name: str, *, fmt: str = "onnx", batch: str | int = "dynamic", ou
 
 def doctor(measure_peak: bool = True) -> dict[str, Any]:
     """Installed runtimes, CPU facts, measured peaks and noise; caches the peak for bench."""
-    from inferperf import doctor as doc_mod
+    from inferperf import diagnose as doc_mod
     from inferperf.measure.peak import peak_cache_path
     from inferperf.results.schema import save_json
 
