@@ -36,7 +36,7 @@ def main() -> int:
             "-c",
             "import json, sys; from inferperf.model import load_model_info, resolve_shapes;"
             f"i = load_model_info({args.model!r}); s = resolve_shapes(i, {{}}, 1);"
-            "print(json.dumps({'path': str(i.path), 'mb': i.size_bytes / 2**20,"
+            "print(json.dumps({'path': str(i.path), 'mb': i.size_bytes / 2**20, 'info': i.to_dict(),"
             " 'shapes': {k: list(v) for k, v in s.items()}}))",
         ],
         capture_output=True,
@@ -45,9 +45,10 @@ def main() -> int:
         env=env,
     )
     model = json.loads(prep.stdout)
-    job = {
+    job = {  # exactly the job inferperf memory sends (the worker reuses the parent's model info)
         "task": "memory",
         "model": model["path"],
+        "model_info": model["info"],
         "backend": args.backend,
         "config": {"backend": args.backend},
         "shapes": model["shapes"],
