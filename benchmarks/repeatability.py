@@ -28,12 +28,13 @@ def main() -> int:
     parser.add_argument("--mode", default="latency")
     parser.add_argument("--backend", default="openvino")
     parser.add_argument("--max-time", default="30")
+    parser.add_argument("--repeats", default="1", help="inferperf bench --repeats per run")
     args = parser.parse_args()
     medians, tputs = [], []
     for i in range(args.runs):
         doc = inferperf_bench(
             args.model,
-            ["--backend", args.backend, "--mode", args.mode, "--max-time", args.max_time],  # type: ignore[arg-type]
+            ["--backend", args.backend, "--mode", args.mode, "--max-time", args.max_time, "--repeats", args.repeats],  # type: ignore[arg-type]
         )
         run = doc["runs"][0]
         m, t = run["latency_ms"]["median"], run["throughput_fps"]

@@ -159,3 +159,41 @@ def test_adaptive_stop_caps_and_reports_not_converged() -> None:
     time.sleep(0.06)
     assert col.should_stop()
     assert col.converged is False and "not converged" in col.stop_reason
+
+
+def test_merge_repeats_widens_intervals_with_between_repeat_spread(tiny_onnx: Path) -> None:
+    from dataclasses import replace
+
+    from inferperf.measure.runner import merge_repeats
+
+    info = load_model_info(tiny_onnx)
+    shapes = {"x": (1, 16)}
+    base = run_scenario(get_backend("onnxruntime"), info, shapes, build_input_sets(info, shapes),
+                        RuntimeConfig(backend="onnxruntime"), "latency", FAST)  # fmt: skip
+    # A second repeat on a machine that got 50% slower: same shape of samples, shifted.
+    slow = replace(base, samples={**base.samples, "latency_ms": [v * 1.5 for v in base.samples["latency_ms"]]},
+                   latency_ms={**base.latency_ms, "median": {"value": base.latency_ms["median"]["value"] * 1.5,
+                                                              "ci95": [0, 0]}})  # fmt: skip
+    merged = merge_repeats([base, slow])
+    assert merged.count == 2 * base.count and merged.repeats is not None and len(merged.repeats) == 2
+    lo, hi = merged.latency_ms["median"]["ci95"]
+    assert lo <= base.latency_ms["median"]["value"] and hi >= base.latency_ms["median"]["value"] * 1.5
+    assert "2 repeats" in merged.latency_ms["ci_method"]
+    assert merged.duration_s == pytest.approx(2 * base.duration_s)
+    assert merge_repeats([base]) is base
+
+
+def test_bench_repeats_cli(tiny_onnx: Path, tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from inferperf.cli import app
+    from inferperf.results import load_result
+
+    out = tmp_path / "r.json"
+    result = CliRunner().invoke(app, ["bench", str(tiny_onnx), "--repeats", "3", "--iterations", "20", "--warmup",
+                                      "0", "--mode", "latency", "--json", str(out)])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    run = load_result(out).runs[0]
+    assert run.repeats is not None and len(run.repeats) == 3
+    assert run.count == sum(r["count"] for r in run.repeats)
+    assert run.stop_reason.startswith("3 repeats")

@@ -14,7 +14,7 @@ from inferperf.errors import BackendError, ConfigError, InferperfError
 from inferperf.inputs import build_input_sets
 from inferperf.measure.environment import collect_environment
 from inferperf.measure.peak import load_cached_peak
-from inferperf.measure.runner import Progress, run_scenario
+from inferperf.measure.runner import Progress, merge_repeats, run_scenario
 from inferperf.model import ModelInfo, load_model_info, parse_shape_spec, resolve_shapes
 from inferperf.model.flops import FlopCount
 from inferperf.results.schema import BenchResult, RunResult
@@ -71,17 +71,27 @@ def bench(
     errors: list[dict[str, str]] = []
     for plugin in plugins:
         environment["versions"].update(plugin.versions())
-        for scenario in scenarios:
-            label = f"{plugin.name} {scenario}"
-            progress = progress_factory(label) if progress_factory else None
-            try:
-                runs.append(
-                    run_scenario(
-                        plugin, info_, shapes, input_sets, config.with_(backend=plugin.name), scenario, limits, progress
-                    )
-                )
-            except BackendError as exc:
-                errors.append({"backend": plugin.name, "scenario": scenario, "error": exc.one_line()})
+    # Repeats are interleaved (all runs of repeat 1, then of repeat 2, ...) so that slow shifts
+    # of the machine spread over every backend and scenario instead of hitting one.
+    per_key: dict[tuple[str, str], list[RunResult]] = {}
+    failed: set[tuple[str, str]] = set()
+    for repeat in range(limits.repeats):
+        for plugin in plugins:
+            for scenario in scenarios:
+                key = (plugin.name, scenario)
+                if key in failed:
+                    continue
+                suffix = f" (repeat {repeat + 1}/{limits.repeats})" if limits.repeats > 1 else ""
+                progress = progress_factory(f"{plugin.name} {scenario}{suffix}") if progress_factory else None
+                try:
+                    run = run_scenario(plugin, info_, shapes, input_sets, config.with_(backend=plugin.name), scenario,
+                                       limits, progress)  # fmt: skip
+                except BackendError as exc:
+                    failed.add(key)
+                    errors.append({"backend": plugin.name, "scenario": scenario, "error": exc.one_line()})
+                    continue
+                per_key.setdefault(key, []).append(run)
+    runs = [merge_repeats(v) for v in per_key.values()]
     if not runs and errors:
         raise BackendError(errors[0]["error"])
     macs = _macs_per_item(info_, shapes, config.batch)

@@ -302,6 +302,13 @@ def bench(
     precision: Annotated[float | None, typer.Option(help="Adaptive stop: median CI half-width / median.")] = None,
     max_time: Annotated[float | None, typer.Option(help="Adaptive cap per run, seconds.")] = None,
     warmup: Annotated[float | None, typer.Option(help="Warm-up seconds before measuring.")] = None,
+    repeats: Annotated[
+        int | None,
+        typer.Option(
+            help="Independent repeats (fresh compile each, interleaved); intervals widen "
+            "with their spread, so they hold across reruns."
+        ),
+    ] = None,
     inputs: Annotated[Path | None, typer.Option(help=".npz with arrays named like the inputs.")] = None,
     data: Annotated[str | None, typer.Option(help="Real inputs: image folder, .npz/.npy, or 'builtin'.")] = None,
     int_range: Annotated[str | None, typer.Option(help="LOW,HIGH for synthetic integer inputs.")] = None,
@@ -343,6 +350,7 @@ def bench(
                     "precision": precision,
                     "max_time_s": max_time,
                     "warmup_s": warmup,
+                    "repeats": repeats,
                 },
             )
         )

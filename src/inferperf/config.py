@@ -108,6 +108,7 @@ class RunLimits:
     max_time_s: float = 60.0
     warmup_s: float = 1.0
     check_every_s: float = 0.5
+    repeats: int = 1
 
     def __post_init__(self) -> None:
         _check_positive("time", self.time_s)
@@ -116,6 +117,7 @@ class RunLimits:
         _check_positive("max time", self.max_time_s)
         _check_positive("warm-up time", self.warmup_s, allow_zero=True)
         _check_positive("min time", self.min_time_s, allow_zero=True)
+        _check_positive("repeats", self.repeats)
 
     @property
     def adaptive(self) -> bool:

@@ -221,3 +221,17 @@ def median_ci_small(samples: ArrayLike, confidence: float = CONFIDENCE) -> Inter
     lo, hi = order_statistic_ci(x, 0.5, confidence)
     value = float(np.median(x))
     return Interval(value, min(lo, value), max(hi, value), "order-statistic binomial")
+
+
+def between_repeats_half_width(values: ArrayLike, confidence: float = CONFIDENCE) -> float:
+    """Student-t half-width of the mean of per-repeat estimates (0 for a single repeat).
+
+    Repeats are separate compiles spread over time, so their spread carries the
+    machine's slow shifts (minutes-long frequency or neighbour changes) that no
+    interval built inside one run can see.
+    """
+    x = _as_array(values)
+    if x.size < 2:
+        return 0.0
+    t = float(sps.t.ppf(0.5 + confidence / 2, x.size - 1))
+    return t * float(np.std(x, ddof=1)) / math.sqrt(x.size)

@@ -7,9 +7,11 @@ keeps N (default: the runtime's optimum). Both share one loop, the engine's
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from typing import Any
 
 import numpy as np
 
@@ -18,7 +20,7 @@ from inferperf.config import RunLimits, RuntimeConfig, Scenario
 from inferperf.measure.environment import LoadMonitor
 from inferperf.model.info import ModelInfo
 from inferperf.results.schema import RunResult
-from inferperf.stats import quantile_ci, summarize, throughput_ci
+from inferperf.stats import QUANTILE_METHOD, between_repeats_half_width, quantile_ci, summarize, throughput_ci
 
 # progress(fraction done in [0, 1], short status text)
 Progress = Callable[[float, str], None]
@@ -156,4 +158,59 @@ def _result(
             "latency_ms": [round(float(x), 6) for x in lat],
             "completed_at_s": [round(t - col.start, 6) for t in col.done_at],
         },
+    )
+
+
+def _widen(stat: dict[str, Any], center: float, half: float) -> dict[str, Any]:
+    lo, hi = stat["ci95"]
+    return {
+        "value": stat["value"],
+        "ci95": [min(lo, center - half), max(hi if hi is not None else math.inf, center + half)],
+    }
+
+
+def merge_repeats(runs: list[RunResult]) -> RunResult:
+    """One run from R repeats: pooled samples, intervals widened by the between-repeat spread."""
+    if len(runs) == 1:
+        return runs[0]
+    first = runs[0]
+    lat = np.concatenate([np.asarray(r.samples["latency_ms"]) for r in runs])
+    latency: dict[str, Any] = summarize(lat).to_dict()
+    for key in ("median", "p90", "p95", "p99"):
+        per = [r.latency_ms[key]["value"] for r in runs]
+        latency[key] = _widen(latency[key], latency[key]["value"], between_repeats_half_width(per))
+    latency["ci_method"] = f"{QUANTILE_METHOD} on pooled samples, widened by the t-interval of {len(runs)} repeats"
+    items = sum(r.count * r.batch for r in runs)
+    duration = sum(r.duration_s for r in runs)
+    per_tput = [r.throughput_fps["value"] for r in runs]
+    value = items / duration
+    within = max(r.throughput_fps["value"] - r.throughput_fps["ci95"][0] for r in runs) / math.sqrt(len(runs))
+    half = max(between_repeats_half_width(per_tput), within)
+    offsets = np.cumsum([0.0] + [r.duration_s for r in runs[:-1]])
+    done = [t + off for r, off in zip(runs, offsets, strict=True) for t in r.samples["completed_at_s"]]
+    return replace(
+        first,
+        latency_ms=latency,
+        throughput_fps={
+            "value": value,
+            "ci95": [max(0.0, value - half), value + half],
+            "ci_method": f"max(between-repeat t-interval, within-run batch means) over {len(runs)} repeats",
+        },
+        count=int(lat.size),
+        duration_s=duration,
+        converged=all(r.converged for r in runs) if first.converged is not None else None,
+        stop_reason=f"{len(runs)} repeats: " + ", ".join(sorted({r.stop_reason for r in runs})),
+        samples={"latency_ms": [float(x) for x in lat], "completed_at_s": [round(t, 6) for t in done]},
+        repeats=[
+            {
+                "median_ms": r.latency_ms["median"]["value"],
+                "p99_ms": r.latency_ms["p99"]["value"],
+                "throughput_fps": r.throughput_fps["value"],
+                "count": r.count,
+                "duration_s": r.duration_s,
+                "converged": r.converged,
+                "phases_ms": r.phases_ms,
+            }
+            for r in runs
+        ],
     )

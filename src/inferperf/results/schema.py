@@ -46,6 +46,7 @@ class RunResult:
     load: dict[str, Any]
     samples: dict[str, list[float]] = field(repr=False)
     compute: dict[str, Any] | None = None
+    repeats: list[dict[str, Any]] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON form."""
@@ -64,6 +65,7 @@ class RunResult:
             "stop_reason": self.stop_reason,
             "load": self.load,
             "compute": self.compute,
+            "repeats": self.repeats,
             "samples": self.samples,
         }
 
@@ -87,6 +89,7 @@ class RunResult:
                 load=dict(data.get("load", {})),
                 samples={k: list(v) for k, v in data["samples"].items()},
                 compute=data.get("compute"),
+                repeats=data.get("repeats"),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise ResultError(f"malformed run in result document: {exc!r}") from None
