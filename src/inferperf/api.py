@@ -8,8 +8,10 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from inferperf.backends import get_backend
-from inferperf.config import MODES, RunLimits, RuntimeConfig, Scenario
+import numpy as np
+
+from inferperf.backends import Backend, get_backend
+from inferperf.config import MODES, QuantizeOptions, RunLimits, RuntimeConfig, Scenario
 from inferperf.errors import BackendError, ConfigError, InferperfError
 from inferperf.inputs import build_input_sets
 from inferperf.measure.environment import collect_environment
@@ -17,7 +19,7 @@ from inferperf.measure.peak import load_cached_peak
 from inferperf.measure.runner import Progress, merge_repeats, run_scenario
 from inferperf.model import ModelInfo, load_model_info, parse_shape_spec, resolve_shapes
 from inferperf.model.flops import FlopCount
-from inferperf.results.schema import BenchResult, RunResult
+from inferperf.results.schema import SCHEMA, BenchResult, RunResult
 
 # progress_factory(label) -> a progress callback for that run, or None
 ProgressFactory = Callable[[str], Progress | None]
@@ -84,8 +86,9 @@ def bench(
                 suffix = f" (repeat {repeat + 1}/{limits.repeats})" if limits.repeats > 1 else ""
                 progress = progress_factory(f"{plugin.name} {scenario}{suffix}") if progress_factory else None
                 try:
-                    run = run_scenario(plugin, info_, shapes, input_sets, config.with_(backend=plugin.name), scenario,
-                                       limits, progress)  # fmt: skip
+                    run = run_scenario(
+                        plugin, info_, shapes, input_sets, config.with_(backend=plugin.name), scenario, limits, progress
+                    )
                 except BackendError as exc:
                     failed.add(key)
                     errors.append({"backend": plugin.name, "scenario": scenario, "error": exc.one_line()})
@@ -179,6 +182,13 @@ def _dataset_sets(info_: ModelInfo, data: str | Path, batch: int) -> list[dict[s
     return load_dataset(data, info_).batches(batch)[:_MAX_DATA_SETS]
 
 
+def _header(kind: str, plugin: Backend) -> dict[str, Any]:
+    """Schema tag, kind, time and environment (with the backend's versions) of a result document."""
+    environment = collect_environment()
+    environment["versions"].update(plugin.versions())
+    return {"schema": SCHEMA, "kind": kind, "created": _created(), "environment": environment}
+
+
 def _created() -> str:
     return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
 
@@ -217,12 +227,8 @@ def accuracy(
     dataset = load_dataset(data, info_, spec)
     cfg = plugin.configure((config or RuntimeConfig()).with_(backend=plugin.name), "latency")
     report = evaluate(plugin, info_, dataset, cfg, batch)
-    environment = collect_environment()
-    environment["versions"].update(plugin.versions())
     return {
-        "schema": "inferperf.result/1",
-        "kind": "accuracy",
-        "created": _created(),
+        **_header("accuracy", plugin),
         "model": info_.to_dict(),
         "data": {
             "source": dataset.source,
@@ -234,7 +240,6 @@ def accuracy(
         "config": cfg.to_dict(),
         "batch": batch,
         **report.to_dict(),
-        "environment": environment,
     }
 
 
@@ -307,19 +312,17 @@ def coldstart(
     shapes = resolve_shapes(info_, parse_shape_spec(shape), cfg.batch)
     variants, lacks = build_variants(plugin, cfg, str(cache_dir) if cache_dir else None)
     run_coldstart(plugin, info_, shapes, variants, runs, timeout_s, progress)
-    environment = collect_environment()
-    environment["versions"].update(plugin.versions())
     return {
-        "schema": "inferperf.result/1",
-        "kind": "coldstart",
-        "created": _created(),
+        **_header("coldstart", plugin),
         "model": {**info_.to_dict(), "shapes": {k: list(v) for k, v in shapes.items()}},
         "backend": plugin.name,
         "runs_per_variant": runs,
         "variants": [v.summary() for v in variants],
         "cache_speedup": speedups(variants),
+        "cache_speedup_other_routes": {
+            v.cache_pair: speedups(variants, v.cache_pair) for v in variants if v.cache_pair not in ("", "memory")
+        },
         "runtime_lacks": lacks,
-        "environment": environment,
         "ci_method": "order-statistic binomial interval of the median over runs; ratios by percentile bootstrap",
     }
 
@@ -357,16 +360,48 @@ def memory(
         timeout_s=timeout_s,
         progress=progress,
     )
-    environment = collect_environment()
-    environment["versions"].update(plugin.versions())
     return {
-        "schema": "inferperf.result/1",
-        "kind": "memory",
-        "created": _created(),
+        **_header("memory", plugin),
         "model": models[0].to_dict(),
         "variants": [m.to_dict() for m in models[1:]],
         "backend": plugin.name,
         "rows": rows,
         "method": "VmRSS samples between phases; peaks from VmHWM reset via /proc/self/clear_refs before each phase",
-        "environment": environment,
     }
+
+
+def quantize(
+    model: str | Path = "builtin",
+    *,
+    backend: str = "openvino",
+    data: str | Path | None = None,
+    max_drop: float = 0.01,
+    out: str | Path | None = None,
+    options: QuantizeOptions | None = None,
+    shape: str | None = None,
+    rounds: int = 3,
+    seconds: float = 5.0,
+    warn: Callable[[str], None] | None = None,
+) -> dict[str, Any]:
+    """INT8 quantization guarded by accuracy (or output fidelity), with an interleaved speed check."""
+    from inferperf.inputs.dataset import Dataset, load_dataset
+    from inferperf.optimize.quantize import quantize_model
+
+    plugin = get_backend(backend)
+    info_ = load_model_info(model)
+    source = data if data is not None else ("builtin" if str(model) == "builtin" else None)
+    if source is not None:
+        dataset = load_dataset(source, info_)
+    else:
+        shapes = resolve_shapes(info_, parse_shape_spec(shape), 1)
+        sets = build_input_sets(info_, shapes, sets=128, seed=0)
+        dataset = Dataset({k: np.concatenate([s[k] for s in sets]) for k in sets[0]}, None, "synthetic inputs")
+        if warn is not None:
+            warn("no --data: calibrating on SYNTHETIC inputs; accuracy cannot be checked, only output fidelity "
+                 "against FP32 on other synthetic inputs. Pass --data for a real guard.")  # fmt: skip
+    target = Path(out) if out else info_.path.with_name(f"{info_.path.stem}-int8{info_.path.suffix}")
+    if target.resolve() in {f.resolve() for f in info_.files}:
+        raise ConfigError(f"--out {target} would overwrite the FP32 model")
+    fields = quantize_model(plugin, info_, dataset, options or QuantizeOptions(), max_drop=max_drop, out=target,
+                            rounds=rounds, seconds=seconds, synthetic=source is None)  # fmt: skip
+    return {**_header("quantize", plugin), "model": info_.to_dict(), "backend": plugin.name, **fields}

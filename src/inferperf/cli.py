@@ -15,7 +15,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from inferperf import api
-from inferperf.config import RunLimits, RuntimeConfig, load_config_file
+from inferperf.config import QuantizeOptions, RunLimits, RuntimeConfig, load_config_file
 from inferperf.errors import ConfigError, InferperfError
 from inferperf.inputs import parse_input_values, parse_int_range
 from inferperf.report.console import (
@@ -25,6 +25,7 @@ from inferperf.report.console import (
     render_doctor,
     render_info,
     render_memory,
+    render_quantize,
     render_zoo,
 )
 from inferperf.results.schema import SCHEMA, save_json
@@ -257,6 +258,60 @@ def memory(
         render_memory(doc, out)
         if json_path:
             save_json(doc, json_path)
+
+
+@app.command()
+def quantize(
+    model: ModelArg = "builtin",
+    backend: Annotated[str, typer.Option(help="openvino (NNCF) or onnxruntime.")] = "openvino",
+    data: Annotated[
+        str | None, typer.Option(help="Calibration + held-out data (default: builtin for builtin).")
+    ] = None,
+    max_drop: Annotated[float, typer.Option(help="Largest accepted absolute top-1 drop (or agreement drop).")] = 0.01,
+    out_path: Annotated[Path | None, typer.Option("--out", help="Where the accepted INT8 model goes.")] = None,
+    method: Annotated[str, typer.Option(help="auto, static or dynamic (ORT, weights only).")] = "auto",
+    preset: Annotated[str, typer.Option(help="NNCF preset: performance or mixed.")] = "performance",
+    subset_size: Annotated[int, typer.Option(help="Calibration samples (at most half the data).")] = 300,
+    transformer: Annotated[bool, typer.Option(help="Transformer model (NNCF model_type, ORT dynamic).")] = False,
+    ignore: Annotated[list[str] | None, typer.Option(help="Node name to keep in FP32 (repeatable).")] = None,
+    activations: Annotated[
+        str, typer.Option(help="ORT static activations: auto (measure u8 and s8), u8, s8.")
+    ] = "auto",
+    shape: Annotated[str | None, typer.Option(help="Static shape for synthetic calibration inputs.")] = None,
+    rounds: Annotated[int, typer.Option(help="Interleaved FP32/INT8 speed rounds.")] = 3,
+    seconds: Annotated[float, typer.Option(help="Seconds per speed run.")] = 5.0,
+    json_path: JsonOpt = None,
+) -> None:
+    """INT8 quantization with an accuracy guard, measured side by side against FP32."""
+    with _errors():
+        options = QuantizeOptions(
+            method=method,
+            preset=preset,
+            subset_size=subset_size,
+            transformer=transformer,
+            ignored=tuple(ignore or ()),
+            activation_type=activations,
+        )
+        bar, status = _status_printer("quantize")
+        with bar:
+            status("calibrating, scoring and measuring")
+            doc = api.quantize(
+                model,
+                backend=backend,
+                data=data,
+                max_drop=max_drop,
+                out=out_path,
+                options=options,
+                shape=shape,
+                rounds=rounds,
+                seconds=seconds,
+                warn=lambda m: err.print(f"[bold yellow]warning:[/bold yellow] {m}"),
+            )
+        render_quantize(doc, out)
+        if json_path:
+            save_json(doc, json_path)
+        if doc["winner"] is None:
+            raise typer.Exit(3)
 
 
 @app.command()

@@ -168,3 +168,21 @@ def load_config_file(path: str | Path) -> tuple[dict[str, Any], dict[str, Any]]:
     if "config" in data and isinstance(data["config"], dict):
         return dict(data["config"]), {}
     return data, {}
+
+
+@dataclass(frozen=True)
+class QuantizeOptions:
+    """How to quantize. ``auto`` choices are made by the backend, by measuring where it can."""
+
+    method: str = "auto"  # static (calibrated activations) | dynamic (weights only, transformer MatMuls) | auto
+    preset: str = "performance"  # NNCF: performance (symmetric) | mixed (asymmetric activations)
+    subset_size: int = 300
+    transformer: bool = False
+    ignored: tuple[str, ...] = ()
+    activation_type: str = "auto"  # ONNX Runtime static: u8 | s8 | auto (measure both, keep the faster)
+
+    def __post_init__(self) -> None:
+        _check_choice("quantization method", self.method, ("auto", "static", "dynamic"))
+        _check_choice("preset", self.preset, ("performance", "mixed"))
+        _check_choice("activation type", self.activation_type, ("auto", "u8", "s8"))
+        _check_positive("subset size", self.subset_size)

@@ -46,3 +46,9 @@ class BackendError(InferperfError):
     """The runtime refused or failed on a model or configuration that parsed fine."""
 
     exit_code = 3
+
+
+def first_line(exc: BaseException) -> str:
+    """The first non-empty line of an exception's message (runtimes raise multi-line texts)."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    return lines[0] if lines else type(exc).__name__

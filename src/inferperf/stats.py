@@ -235,3 +235,18 @@ def between_repeats_half_width(values: ArrayLike, confidence: float = CONFIDENCE
         return 0.0
     t = float(sps.t.ppf(0.5 + confidence / 2, x.size - 1))
     return t * float(np.std(x, ddof=1)) / math.sqrt(x.size)
+
+
+def paired_ratio_ci(numerator: ArrayLike, denominator: ArrayLike, confidence: float = CONFIDENCE) -> Interval:
+    """Geometric mean of per-round ratios a_i / b_i with a t-interval on their logs.
+
+    For interleaved A/B rounds: each round's pair shares the machine's state, so
+    the ratio cancels drift that would swamp a comparison of pooled values.
+    """
+    a, b = _as_array(numerator), _as_array(denominator)
+    logs = np.log(a / b)
+    center = float(np.mean(logs))
+    if logs.size < 2:
+        return Interval(math.exp(center), 0.0, math.inf, "paired log-ratio t-interval")
+    half = float(sps.t.ppf(0.5 + confidence / 2, logs.size - 1)) * float(np.std(logs, ddof=1)) / math.sqrt(logs.size)
+    return Interval(math.exp(center), math.exp(center - half), math.exp(center + half), "paired log-ratio t-interval")

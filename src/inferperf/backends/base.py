@@ -11,11 +11,13 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any, ClassVar, Protocol
 
 import numpy as np
 
-from inferperf.config import RuntimeConfig, Scenario
+from inferperf.config import QuantizeOptions, RuntimeConfig, Scenario
+from inferperf.errors import ConfigError
 from inferperf.model.flops import FlopCount
 from inferperf.model.info import ModelInfo
 
@@ -100,6 +102,12 @@ class Backend(ABC):
         ``on_phase("read")`` is called between reading and compiling (memory
         tracing samples there); runtimes that do both in one call skip it.
         """
+
+    def quantize(
+        self, model: ModelInfo, calibration: Sequence[InputSet], out_dir: Path, options: QuantizeOptions
+    ) -> list[tuple[Path, str, dict[str, Any]]]:
+        """INT8 candidates written under ``out_dir``: (path, label, details). The input model is never touched."""
+        raise ConfigError(f"backend {self.name} cannot quantize models")
 
     def memory_variants(self, base: RuntimeConfig, cores: int) -> list[tuple[str, RuntimeConfig]]:
         """Configurations whose memory differs: by default the latency and throughput set-ups."""

@@ -175,8 +175,23 @@ def _from_arrays(arrays: dict[str, np.ndarray], source: str, info: ModelInfo, sp
     counts = {a.shape[0] for a in arrays.values()}
     if len(counts) != 1 or (labels is not None and labels.shape[0] not in counts):
         raise InputSpecError(f"{source}: arrays and labels hold different numbers of samples")
+    for name, arr in arrays.items():
+        _check_sample_shape(info, name, arr, source)
     samples = {k: v.astype(np.dtype(info.input(k).dtype), copy=False) for k, v in arrays.items()}
     return Dataset(samples, None if labels is None else labels.astype(np.int64), source)
+
+
+def _check_sample_shape(info: ModelInfo, name: str, arr: np.ndarray, source: str) -> None:
+    # Samples are stacked on axis 0, which stands for the model's batch dimension.
+    spec = info.input(name)
+    want = spec.shape[1:]
+    got = arr.shape[1:]
+    fixed_mismatch = any(isinstance(w, int) and w != g for w, g in zip(want, got, strict=False))
+    if len(got) != len(want) or fixed_mismatch:
+        raise InputSpecError(
+            f"{source}: samples of {name!r} have shape {list(got)}, the model expects {spec.shape_text()} "
+            "(after the batch dimension)"
+        )
 
 
 def load_dataset(data: str | Path, info: ModelInfo, spec: PreprocessSpec | None = None) -> Dataset:

@@ -42,6 +42,7 @@ class Variant:
     runs: list[dict[str, Any]] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
     skipped: bool = False
+    cache_pair: str = ""  # cold/warm variants of one compile route share a pair name
 
     def record(self, result: WorkerResult) -> None:
         if not result.ok:
@@ -70,13 +71,24 @@ class Variant:
 
 
 def build_variants(backend: Backend, config: RuntimeConfig, cache_dir: str | None) -> tuple[list[Variant], list[str]]:
-    """Baseline, the backend's own start-up variants, and cold/warm cache when a folder is given."""
+    """Baseline, the backend's own start-up variants, and cold/warm cache when a folder is given.
+
+    With a cache, a route that compiles straight from the file gets its own cold/warm pair:
+    a warm cache can then skip reading the model at all, and its cache entry is keyed
+    differently from the in-memory route's, so it must be primed by its own cold run.
+    """
     extra, lacks = backend.coldstart_variants()
     variants = [Variant("baseline (read + compile in memory)", config.with_(cache_dir=None))]
     variants += [Variant(label, config.with_(cache_dir=None, **changes)) for label, changes in extra]
     if cache_dir:
-        variants.append(Variant("cache cold (emptied before each run)", config.with_(cache_dir=cache_dir), True))
-        variants.append(Variant("cache warm", config.with_(cache_dir=cache_dir)))
+        routes: list[tuple[str, dict[str, Any]]] = [("", {})] + [
+            (f", {label}", ch) for label, ch in extra if ch.get("compile_from") == "path"
+        ]
+        for suffix, changes in routes:
+            cfg = config.with_(cache_dir=cache_dir, **changes)
+            pair = suffix.lstrip(", ") or "memory"
+            variants.append(Variant(f"cache cold{suffix} (emptied before each run)", cfg, True, cache_pair=pair))
+            variants.append(Variant(f"cache warm{suffix}", cfg, cache_pair=pair))
     return variants, lacks
 
 
@@ -118,11 +130,12 @@ def run_coldstart(
                 v.skipped = True  # a configuration the runtime refuses will refuse every round
 
 
-def speedups(variants: list[Variant]) -> dict[str, Any]:
-    """Cold / warm ratios of compile and time-to-first-result, with bootstrap intervals."""
-    by_label = {v.label.split(" (")[0]: v for v in variants}
-    cold, warm = by_label.get("cache cold"), by_label.get("cache warm")
-    if cold is None or warm is None or not cold.runs or not warm.runs:
+def speedups(variants: list[Variant], pair: str = "memory") -> dict[str, Any]:
+    """Cold / warm ratios of compile and time-to-first-result for one cache pair, with bootstrap intervals."""
+    members = [v for v in variants if v.cache_pair == pair and v.runs]
+    cold = next((v for v in members if v.clear_cache), None)
+    warm = next((v for v in members if not v.clear_cache), None)
+    if cold is None or warm is None:
         return {}
     out: dict[str, Any] = {}
     for phase in ("compile_ms", "time_to_first_result_ms"):

@@ -50,15 +50,23 @@ class Collector:
         self.latencies_ms.append(latency_ms)
 
     def should_stop(self) -> bool:
-        """Budget reached, converged, or capped; cheap between periodic interval checks."""
+        """Budget reached, converged, or capped.
+
+        Called once per request from the hot loop, so between periodic checks it costs
+        a clock read and three comparisons; progress and interval checks run every
+        ``check_every_s`` only (a progress update per request measurably slows small models).
+        """
         if self._stopped:
             return True
         now = time.perf_counter()
         elapsed, n = now - self.start, len(self.latencies_ms)
         reason = self._budget_reason(elapsed, n)
-        if reason is None and self.limits.adaptive and now >= self._next_check:
+        if reason is None and now >= self._next_check:
             self._next_check = now + self.limits.check_every_s
-            reason = self._adaptive_reason(elapsed, n)
+            if self.limits.adaptive:
+                reason = self._adaptive_reason(elapsed, n)
+            else:
+                self._report(elapsed, n)
         if reason is not None:
             self.stop_reason, self._stopped = reason, True
         return self._stopped
@@ -73,10 +81,13 @@ class Collector:
             if lim.adaptive:
                 self.converged = False
             return "time cap (not converged)" if lim.adaptive else "time cap"
-        if self.progress is not None and not lim.adaptive:
+        return None
+
+    def _report(self, elapsed: float, n: int) -> None:
+        lim = self.limits
+        if self.progress is not None:
             frac = n / lim.iterations if lim.iterations else elapsed / (lim.time_s or lim.max_time_s)
             self.progress(min(frac, 1.0), f"{n} inferences")
-        return None
 
     def _adaptive_reason(self, elapsed: float, n: int) -> str | None:
         lim = self.limits

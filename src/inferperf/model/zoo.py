@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from inferperf.errors import BackendError, BackendUnavailableError, ConfigError, ModelError
+from inferperf.errors import BackendError, BackendUnavailableError, ConfigError, ModelError, first_line
 
 RECIPE_VERSION = "1"
 ZOO_PREFIX = "zoo:"
@@ -364,7 +364,7 @@ def _export_onnx(entry: ZooEntry, batch: int | None, path: Path) -> None:
             )
         except Exception as exc:  # the exporter raises many unrelated types; all mean "cannot export"
             tmp.unlink(missing_ok=True)
-            raise BackendError(f"exporting zoo model {entry.name} to ONNX failed: {_first_line(exc)}") from exc
+            raise BackendError(f"exporting zoo model {entry.name} to ONNX failed: {first_line(exc)}") from exc
     proto = onnx.load(str(tmp))
     hints = {s.name: {"int_range": s.int_range, "value": s.value} for s in entry.inputs}
     onnx.helper.set_model_props(
@@ -379,8 +379,3 @@ def _export_onnx(entry: ZooEntry, batch: int | None, path: Path) -> None:
     )
     onnx.save(proto, str(tmp))
     os.replace(tmp, path)
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__

@@ -256,12 +256,16 @@ def render_coldstart(doc: dict[str, Any], console: Console) -> None:
         "[dim]bars: [cyan]read[/cyan] [magenta]compile[/magenta] [green]first inference[/green] (medians, "
         "to scale across variants); 'to 1st result' counts from process launch[/dim]"
     )
-    for phase, s in doc.get("cache_speedup", {}).items():
-        lo, hi = s["ci95"]
-        verdict = "significant" if s["significant"] else "NOT significant (interval includes 1)"
-        console.print(
-            f"warm-cache speedup of {phase.replace('_', ' ')}: {s['value']:.2f}x [{lo:.2f}, {hi:.2f}] {verdict}"
-        )
+    other = doc.get("cache_speedup_other_routes", {})
+    routes = {"": doc.get("cache_speedup", {}), **{f" ({k})": v for k, v in other.items()}}
+    for route, figures in routes.items():
+        for phase, s in figures.items():
+            lo, hi = s["ci95"]
+            verdict = "significant" if s["significant"] else "NOT significant (interval includes 1)"
+            console.print(
+                f"warm-cache speedup of {phase.replace('_', ' ')}{escape(route)}: {s['value']:.2f}x "
+                f"[{lo:.2f}, {hi:.2f}] {verdict}"
+            )
     for v in doc["variants"]:
         for f in sorted(set(v["failures"])):
             times = v["failures"].count(f)
@@ -317,3 +321,44 @@ def render_memory(doc: dict[str, Any], console: Console) -> None:
         )
     console.print(table)
     console.print(f"[dim]{escape(doc['method'])}[/dim]")
+
+
+def render_quantize(doc: dict[str, Any], console: Console) -> None:
+    """Each INT8 candidate: guard figure, fidelity, speedup with its interval, verdict."""
+    ref = doc["fp32"]
+    guard = doc["guard"]
+    console.print(
+        f"[bold]quantize[/bold] {escape(doc['model']['path'])} with {doc['backend']}: calibration "
+        f"{doc['calibration']['samples']} samples, guard on {doc['held_out']['samples']} held-out "
+        f"({guard}, max drop {doc['max_drop']})"
+    )
+    if "top1" in ref:
+        console.print(f"FP32 top-1 {ref['top1'] * 100:.2f}%")
+    table = Table(show_header=True)
+    for col in ("candidate", "top-1", "drop", "cosine", "top-1 agree", "size MB", "INT8/FP32 FPS [95% CI]", "verdict"):
+        table.add_column(col, justify="left" if col in ("candidate", "verdict") else "right")
+    for c in doc["candidates"]:
+        fid = c["fidelity"]
+        sp = c.get("speed", {}).get("throughput_speedup")
+        speed = f"{sp['value']:.2f}x [{sp['ci95'][0]:.2f}, {sp['ci95'][1]:.2f}]" if sp else "-"
+        verdict = (
+            ("[green]winner[/green]" if c["label"] == doc["winner"] else "accepted")
+            if c["accepted"]
+            else (f"[red]rejected[/red]: {escape(c['rejected_because'])}")
+        )
+        table.add_row(
+            escape(c["label"]),
+            f"{c['top1'] * 100:.2f}%" if "top1" in c else "-",
+            f"{c['drop'] * 100:+.2f}%",
+            f"{fid['cosine_mean']:.4f}",
+            f"{fid['top1_agreement'] * 100:.1f}%",
+            f"{c['size_bytes'] / 1e6:.2f}",
+            speed,
+            verdict,
+        )
+    console.print(table)
+    if doc["winner"] is None:
+        console.print("[red]no candidate passed the guard: the FP32 model stays the recommendation[/red]")
+    for c in doc["candidates"]:
+        if c.get("written_to"):
+            console.print(f"wrote {escape(c['written_to'])}")

@@ -1,0 +1,175 @@
+"""INT8 quantization with an accuracy guard and a side-by-side speed check.
+
+The backend writes candidate INT8 models; this module decides. With labels,
+the guard is the absolute top-1 drop against FP32 on held-out samples that
+were not used for calibration; without labels, output fidelity (cosine, max
+abs difference, top-1 agreement) against FP32. Speed is measured FP32 and
+INT8 interleaved (A B A B ...), as a paired ratio with an interval. A
+candidate over ``max_drop`` is rejected and never offered as the winner.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from inferperf.backends.base import Backend, InputSet
+from inferperf.config import QuantizeOptions, RunLimits, RuntimeConfig
+from inferperf.errors import ConfigError, InputSpecError
+from inferperf.inputs.dataset import Dataset
+from inferperf.measure.runner import run_scenario
+from inferperf.model.info import ModelInfo, load_model_info
+from inferperf.stats import paired_ratio_ci
+
+
+@dataclass(frozen=True)
+class Split:
+    """Calibration input sets, and the held-out data the guard scores on."""
+
+    calibration: list[InputSet]
+    held_out: Dataset
+    labelled: bool
+
+
+def split_data(data: Dataset, calibration_size: int) -> Split:
+    """First part calibrates, the rest is held out; with labels, the two never overlap."""
+    n = len(data)
+    if n < 4:
+        raise InputSpecError(f"{data.source}: {n} samples are too few to calibrate and check accuracy")
+    k = min(calibration_size, n // 2)
+    calib = [{name: arr[i : i + 1] for name, arr in data.samples.items()} for i in range(k)]
+    rest = {name: arr[k:] for name, arr in data.samples.items()}
+    labels = data.labels[k:] if data.labels is not None else None
+    return Split(calib, Dataset(rest, labels, data.source + " (held out)", data.classes), labels is not None)
+
+
+def _outputs(backend: Backend, info: ModelInfo, data: Dataset, config: RuntimeConfig) -> np.ndarray:
+    shapes = {name: (1, *arr.shape[1:]) for name, arr in data.samples.items()}
+    engine = backend.compile(info, shapes, config)
+    try:
+        outs = [next(iter(engine.infer(s).values())) for s in data.batches(1)]
+    finally:
+        engine.close()
+    return np.concatenate(outs).reshape(len(data), -1)
+
+
+def fidelity(reference: np.ndarray, candidate: np.ndarray) -> dict[str, float]:
+    """Cosine similarity (mean over samples), max abs difference, and top-1 agreement."""
+    num = (reference * candidate).sum(axis=1)
+    den = np.linalg.norm(reference, axis=1) * np.linalg.norm(candidate, axis=1)
+    cos = np.where(den > 0, num / np.maximum(den, 1e-30), 1.0)
+    return {
+        "cosine_mean": float(cos.mean()),
+        "cosine_min": float(cos.min()),
+        "max_abs_diff": float(np.abs(reference - candidate).max()),
+        "top1_agreement": float((reference.argmax(axis=1) == candidate.argmax(axis=1)).mean()),
+    }
+
+
+def _speed(backend: Backend, fp32: ModelInfo, cand: ModelInfo, sets: list[InputSet], rounds: int, seconds: float,
+           config: RuntimeConfig) -> dict[str, Any]:  # fmt: skip
+    shapes = {name: tuple(arr.shape) for name, arr in sets[0].items()}
+    limits = RunLimits(time_s=seconds, warmup_s=min(1.0, seconds / 2))
+    tput: dict[str, list[float]] = {"fp32": [], "int8": []}
+    lat: dict[str, list[float]] = {"fp32": [], "int8": []}
+    for r in range(rounds):
+        order = [("fp32", fp32), ("int8", cand)] if r % 2 == 0 else [("int8", cand), ("fp32", fp32)]
+        for key, model in order:
+            run = run_scenario(backend, model, shapes, sets, config, "throughput", limits)
+            tput[key].append(run.throughput_fps["value"])
+            lat[key].append(run.latency_ms["median"]["value"])
+    speedup = paired_ratio_ci(tput["int8"], tput["fp32"])
+    return {
+        "rounds": rounds,
+        "seconds_per_run": seconds,
+        "throughput_fps": tput,
+        "median_latency_ms": lat,
+        "throughput_speedup": {**speedup.to_dict(), "method": speedup.method},
+    }
+
+
+def quantize_model(
+    backend: Backend,
+    info: ModelInfo,
+    data: Dataset,
+    options: QuantizeOptions,
+    *,
+    max_drop: float,
+    out: Path,
+    rounds: int = 3,
+    seconds: float = 5.0,
+    synthetic: bool = False,
+) -> dict[str, Any]:
+    """Quantize, guard, measure; copy the winner to ``out``. Returns the result fields."""
+    if max_drop < 0:
+        raise ConfigError(f"invalid --max-drop {max_drop}: must be >= 0")
+    split = split_data(data, options.subset_size)
+    config = RuntimeConfig(backend=backend.name)
+    bench_sets = split.held_out.batches(1)[:16]
+    with tempfile.TemporaryDirectory(prefix="inferperf-quant-") as tmp:
+        candidates = backend.quantize(info, split.calibration, Path(tmp), options)
+        reference = _reference(backend, info, split, config)
+        rows = [_judge(backend, info, path, label, details, split, reference, config, max_drop, bench_sets,
+                       rounds, seconds) for path, label, details in candidates]  # fmt: skip
+        winner = _winner(rows)
+        if winner is not None:
+            winner["written_to"] = str(_save(Path(winner.pop("_path")), out))
+        for row in rows:
+            row.pop("_path", None)
+    return {
+        "calibration": {"samples": len(split.calibration), "source": data.source, "synthetic": synthetic},
+        "held_out": {"samples": len(split.held_out), "labelled": split.labelled},
+        "guard": "top-1 absolute drop" if split.labelled else "output fidelity (top-1 agreement drop)",
+        "max_drop": max_drop,
+        "fp32": {k: v for k, v in reference.items() if k != "logits"},
+        "candidates": rows,
+        "winner": winner["label"] if winner else None,
+    }
+
+
+def _reference(backend: Backend, info: ModelInfo, split: Split, config: RuntimeConfig) -> dict[str, Any]:
+    logits = _outputs(backend, info, split.held_out, config)
+    ref: dict[str, Any] = {"logits": logits, "size_bytes": info.size_bytes}
+    if split.labelled and split.held_out.labels is not None:
+        ref["top1"] = float((logits.argmax(axis=1) == split.held_out.labels).mean())
+    return ref
+
+
+def _judge(backend: Backend, fp32: ModelInfo, path: Path, label: str, details: dict[str, Any], split: Split,
+           reference: dict[str, Any], config: RuntimeConfig, max_drop: float, bench_sets: list[InputSet],
+           rounds: int, seconds: float) -> dict[str, Any]:  # fmt: skip
+    cand = load_model_info(path)
+    logits = _outputs(backend, cand, split.held_out, config)
+    row: dict[str, Any] = {"label": label, "details": details, "size_bytes": cand.size_bytes, "_path": str(path),
+                           "fidelity": fidelity(reference["logits"], logits)}  # fmt: skip
+    if "top1" in reference and split.held_out.labels is not None:
+        top1 = float((logits.argmax(axis=1) == split.held_out.labels).mean())
+        row["top1"], row["drop"] = top1, reference["top1"] - top1
+    else:
+        row["drop"] = 1.0 - row["fidelity"]["top1_agreement"]
+    row["accepted"] = row["drop"] <= max_drop
+    if not row["accepted"]:
+        row["rejected_because"] = f"drop {row['drop']:.4f} exceeds --max-drop {max_drop}"
+        return row
+    row["speed"] = _speed(backend, fp32, cand, bench_sets, rounds, seconds, config)
+    return row
+
+
+def _winner(rows: list[dict[str, Any]]) -> dict[str, Any] | None:
+    ok = [r for r in rows if r["accepted"]]
+    return max(ok, key=lambda r: r["speed"]["throughput_speedup"]["value"]) if ok else None
+
+
+def _save(src: Path, out: Path) -> Path:
+    # The winner is copied under the requested name; an IR travels with its .bin.
+    target = out.with_suffix(src.suffix) if out.suffix != src.suffix else out
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(src, target)
+    if src.suffix == ".xml":
+        shutil.copyfile(src.with_suffix(".bin"), target.with_suffix(".bin"))
+    return target

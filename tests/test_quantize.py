@@ -1,0 +1,137 @@
+"""INT8 quantization: candidates, the accuracy guard, rejection, and failures that leave FP32 alone."""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from inferperf import api
+from inferperf.cli import app
+from inferperf.config import QuantizeOptions
+from inferperf.errors import ConfigError, InputSpecError
+from inferperf.inputs.dataset import Dataset
+from inferperf.optimize.quantize import fidelity, split_data
+
+FAST = {"rounds": 1, "seconds": 0.3}
+
+
+def _sha(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_split_keeps_calibration_and_held_out_apart() -> None:
+    data = Dataset({"x": np.arange(20, dtype=np.float32)[:, None]}, np.arange(20), "d")
+    split = split_data(data, 300)
+    assert len(split.calibration) == 10 and len(split.held_out) == 10
+    calib = {float(s["x"][0, 0]) for s in split.calibration}
+    held = {float(v) for v in split.held_out.samples["x"][:, 0]}
+    assert not calib & held and split.labelled
+    with pytest.raises(InputSpecError, match="too few"):
+        split_data(Dataset({"x": np.ones((3, 1), np.float32)}, None, "tiny"), 10)
+
+
+def test_fidelity_known_values() -> None:
+    ref = np.array([[1.0, 0.0], [0.0, 2.0]])
+    same = fidelity(ref, ref)
+    assert same["cosine_mean"] == pytest.approx(1.0) and same["max_abs_diff"] == 0.0
+    flipped = fidelity(ref, np.array([[0.0, 1.0], [0.0, 2.0]]))
+    assert flipped["top1_agreement"] == 0.5 and flipped["cosine_min"] == pytest.approx(0.0)
+
+
+def test_onnxruntime_static_quantizes_builtin_and_guards_accuracy(tmp_path: Path) -> None:
+    before = _sha(api.info("builtin").path)
+    out = tmp_path / "q.onnx"
+    doc = api.quantize("builtin", backend="onnxruntime", out=out, options=QuantizeOptions(subset_size=32), **FAST)
+    assert doc["kind"] == "quantize" and doc["held_out"]["labelled"]
+    labels = [c["label"] for c in doc["candidates"]]
+    assert len(labels) == 2 and any("u8" in x for x in labels) and any("s8 activations" in x for x in labels)
+    for c in doc["candidates"]:
+        assert 0.9 <= c["fidelity"]["top1_agreement"] <= 1.0 and "top1" in c
+        assert c["accepted"] == (c["drop"] <= 0.01)
+    if doc["winner"] is not None:
+        assert out.exists() and api.info(out).format == "onnx"
+    assert _sha(api.info("builtin").path) == before  # FP32 untouched
+
+
+def test_guard_rejects_a_bad_candidate_and_writes_nothing(
+    tmp_path: Path, tiny_onnx: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import onnx
+    from onnx import numpy_helper
+
+    from inferperf.backends.onnxruntime import OnnxRuntimeBackend
+
+    # A "quantized" model whose weights are negated: outputs disagree with FP32 almost everywhere.
+    bad = onnx.load(str(tiny_onnx))
+    w = bad.graph.initializer[0]
+    w.CopyFrom(numpy_helper.from_array(-numpy_helper.to_array(w), w.name))
+    bad_path = tmp_path / "bad-int8.onnx"
+    onnx.save(bad, str(bad_path))
+    monkeypatch.setattr(OnnxRuntimeBackend, "quantize", lambda *a, **k: [(bad_path, "broken int8", {})])
+    out = tmp_path / "q.onnx"
+    doc = api.quantize(tiny_onnx, backend="onnxruntime", out=out, shape="1,16", **FAST)
+    cand = doc["candidates"][0]
+    assert not cand["accepted"] and "exceeds --max-drop" in cand["rejected_because"]
+    assert "speed" not in cand  # a rejected candidate is not even measured
+    assert doc["winner"] is None and not out.exists()
+    result = CliRunner().invoke(
+        app,
+        [
+            "quantize",
+            str(tiny_onnx),
+            "--backend",
+            "onnxruntime",
+            "--shape",
+            "1,16",
+            "--rounds",
+            "1",
+            "--seconds",
+            "0.3",
+            "--out",
+            str(out),
+        ],
+    )
+    assert result.exit_code == 3 and "no candidate passed the guard" in result.output
+
+
+def test_failures_are_clear_and_leave_fp32_alone(tmp_path: Path, tiny_onnx: Path) -> None:
+    before = _sha(tiny_onnx)
+    bad = tmp_path / "bad.npz"
+    np.savez(bad, x=np.ones((10, 15), np.float32))  # the model wants [N, 16]
+    result = CliRunner().invoke(app, ["quantize", str(tiny_onnx), "--backend", "onnxruntime", "--data", str(bad)])
+    assert result.exit_code == 2 and "error:" in result.output and "Traceback" not in result.output
+    with pytest.raises(ConfigError, match="would overwrite the FP32 model"):
+        api.quantize(tiny_onnx, backend="onnxruntime", out=tiny_onnx, **FAST)
+    with pytest.raises(ConfigError, match="OpenVINO quantization is static"):
+        api.quantize(tiny_onnx, backend="openvino", options=QuantizeOptions(method="dynamic"), **FAST)
+    assert _sha(tiny_onnx) == before
+
+
+def test_synthetic_calibration_warns_and_uses_fidelity(tiny_onnx: Path, tmp_path: Path) -> None:
+    warnings: list[str] = []
+    doc = api.quantize(
+        tiny_onnx,
+        backend="onnxruntime",
+        out=tmp_path / "t.onnx",
+        shape="1,16",
+        options=QuantizeOptions(method="dynamic"),
+        warn=warnings.append,
+        **FAST,
+    )
+    assert warnings and "SYNTHETIC" in warnings[0]
+    assert doc["calibration"]["synthetic"] and doc["guard"].startswith("output fidelity")
+
+
+@pytest.mark.skipif(importlib.util.find_spec("nncf") is None, reason="NNCF not installed")
+def test_openvino_nncf_quantizes_builtin(tmp_path: Path) -> None:
+    doc = api.quantize(
+        "builtin", backend="openvino", out=tmp_path / "q.xml", options=QuantizeOptions(subset_size=64), **FAST
+    )
+    cand = doc["candidates"][0]
+    assert cand["label"] == "openvino nncf int8" and cand["drop"] <= 0.02
+    assert doc["winner"] == cand["label"] and (tmp_path / "q.bin").exists()
