@@ -399,7 +399,8 @@ def quantize(
         if warn is not None:
             warn("no --data: calibrating on SYNTHETIC inputs; accuracy cannot be checked, only output fidelity "
                  "against FP32 on other synthetic inputs. Pass --data for a real guard.")  # fmt: skip
-    target = Path(out) if out else info_.path.with_name(f"{info_.path.stem}-int8{info_.path.suffix}")
+    # By default the INT8 model lands in the working folder (never inside the package or the zoo cache).
+    target = Path(out) if out else Path.cwd() / f"{info_.path.stem}-int8{info_.path.suffix}"
     if target.resolve() in {f.resolve() for f in info_.files}:
         raise ConfigError(f"--out {target} would overwrite the FP32 model")
     fields = quantize_model(plugin, info_, dataset, options or QuantizeOptions(), max_drop=max_drop, out=target,
