@@ -160,13 +160,18 @@ class OnnxRuntimeBackend(Backend):
         # "auto" both are produced and the caller measures them side by side.
         types = ["u8", "s8"] if options.activation_type == "auto" else [options.activation_type]
         candidates: list[tuple[Path, str, dict[str, Any]]] = []
+        # ORT's own pre-processing (shape inference + graph optimisation) folds the Identity/
+        # constant chains exporters leave around weights and biases; without it the quantizer
+        # cannot fuse Conv+bias and the QDQ model ran 0.68x FP32 on ResNet-50 here.
+        source = out_dir / f"{model.path.stem}-preprocessed.onnx"
+        _run_quant(partial(q.shape_inference.quant_pre_process, str(model.path), str(source)))
         for act in types:
             path = out_dir / f"{model.path.stem}-int8-static-{act}s8.onnx"
             act_type = q.QuantType.QUInt8 if act == "u8" else q.QuantType.QInt8
             _run_quant(
                 partial(
                     q.quantize_static,
-                    str(model.path),
+                    str(source),
                     str(path),
                     _Reader(calibration[: options.subset_size]),
                     quant_format=q.QuantFormat.QDQ,

@@ -48,14 +48,15 @@ def split_data(data: Dataset, calibration_size: int) -> Split:
     return Split(calib, Dataset(rest, labels, data.source + " (held out)", data.classes), labels is not None)
 
 
-def _outputs(backend: Backend, info: ModelInfo, data: Dataset, config: RuntimeConfig) -> np.ndarray:
+def _outputs(backend: Backend, info: ModelInfo, data: Dataset, config: RuntimeConfig) -> tuple[np.ndarray, bool]:
+    """First output per sample, flattened; and whether it is a classifier's [1, classes] row."""
     shapes = {name: (1, *arr.shape[1:]) for name, arr in data.samples.items()}
     engine = backend.compile(info, shapes, config)
     try:
         outs = [next(iter(engine.infer(s).values())) for s in data.batches(1)]
     finally:
         engine.close()
-    return np.concatenate(outs).reshape(len(data), -1)
+    return np.concatenate(outs).reshape(len(data), -1), outs[0].ndim == 2
 
 
 def fidelity(reference: np.ndarray, candidate: np.ndarray) -> dict[str, float]:
@@ -124,17 +125,17 @@ def quantize_model(
     return {
         "calibration": {"samples": len(split.calibration), "source": data.source, "synthetic": synthetic},
         "held_out": {"samples": len(split.held_out), "labelled": split.labelled},
-        "guard": "top-1 absolute drop" if split.labelled else "output fidelity (top-1 agreement drop)",
+        "guard": _guard_name(split.labelled, bool(reference["classifier"])),
         "max_drop": max_drop,
-        "fp32": {k: v for k, v in reference.items() if k != "logits"},
+        "fp32": {k: v for k, v in reference.items() if k not in ("logits", "classifier")},
         "candidates": rows,
         "winner": winner["label"] if winner else None,
     }
 
 
 def _reference(backend: Backend, info: ModelInfo, split: Split, config: RuntimeConfig) -> dict[str, Any]:
-    logits = _outputs(backend, info, split.held_out, config)
-    ref: dict[str, Any] = {"logits": logits, "size_bytes": info.size_bytes}
+    logits, classifier = _outputs(backend, info, split.held_out, config)
+    ref: dict[str, Any] = {"logits": logits, "size_bytes": info.size_bytes, "classifier": classifier}
     if split.labelled and split.held_out.labels is not None:
         ref["top1"] = float((logits.argmax(axis=1) == split.held_out.labels).mean())
     return ref
@@ -144,20 +145,28 @@ def _judge(backend: Backend, fp32: ModelInfo, path: Path, label: str, details: d
            reference: dict[str, Any], config: RuntimeConfig, max_drop: float, bench_sets: list[InputSet],
            rounds: int, seconds: float) -> dict[str, Any]:  # fmt: skip
     cand = load_model_info(path)
-    logits = _outputs(backend, cand, split.held_out, config)
+    logits, _ = _outputs(backend, cand, split.held_out, config)
     row: dict[str, Any] = {"label": label, "details": details, "size_bytes": cand.size_bytes, "_path": str(path),
                            "fidelity": fidelity(reference["logits"], logits)}  # fmt: skip
     if "top1" in reference and split.held_out.labels is not None:
         top1 = float((logits.argmax(axis=1) == split.held_out.labels).mean())
         row["top1"], row["drop"] = top1, reference["top1"] - top1
-    else:
+    elif reference["classifier"]:
         row["drop"] = 1.0 - row["fidelity"]["top1_agreement"]
+    else:  # hidden states, embeddings, boxes: an argmax means nothing, the cosine does
+        row["drop"] = 1.0 - row["fidelity"]["cosine_mean"]
     row["accepted"] = row["drop"] <= max_drop
     if not row["accepted"]:
         row["rejected_because"] = f"drop {row['drop']:.4f} exceeds --max-drop {max_drop}"
         return row
     row["speed"] = _speed(backend, fp32, cand, bench_sets, rounds, seconds, config)
     return row
+
+
+def _guard_name(labelled: bool, classifier: bool) -> str:
+    if labelled:
+        return "top-1 absolute drop"
+    return "output fidelity: top-1 agreement drop" if classifier else "output fidelity: 1 - mean cosine"
 
 
 def _winner(rows: list[dict[str, Any]]) -> dict[str, Any] | None:
