@@ -12,6 +12,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from inferperf import api
@@ -57,7 +58,7 @@ def _errors() -> Iterator[None]:
     except InferperfError as exc:
         if _state["debug"]:
             raise
-        err.print(f"[red]error:[/red] {exc.one_line()}", highlight=False, soft_wrap=True)
+        err.print(f"[red]error:[/red] {escape(exc.one_line())}", highlight=False, soft_wrap=True)
         raise typer.Exit(exc.exit_code) from None
     except KeyboardInterrupt:
         err.print("interrupted")
@@ -67,7 +68,10 @@ def _errors() -> Iterator[None]:
     except Exception as exc:
         if _state["debug"]:
             raise
-        err.print(f"[red]internal error:[/red] {type(exc).__name__}: {exc} (rerun with --debug for the traceback)")
+        err.print(
+            f"[red]internal error:[/red] {type(exc).__name__}: {escape(str(exc))} "
+            "(rerun with --debug for the traceback)"
+        )
         raise typer.Exit(1) from None
 
 
@@ -305,7 +309,7 @@ def quantize(
                 shape=shape,
                 rounds=rounds,
                 seconds=seconds,
-                warn=lambda m: err.print(f"[bold yellow]warning:[/bold yellow] {m}"),
+                warn=lambda m: err.print(f"[bold yellow]warning:[/bold yellow] {escape(m)}"),
             )
         render_quantize(doc, out)
         if json_path:
