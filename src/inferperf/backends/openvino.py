@@ -65,14 +65,21 @@ class OpenVINOEngine(Engine):
     """A CompiledModel plus the request used for single inferences."""
 
     def __init__(
-        self, compiled: Any, phases: dict[str, float | None], requested: dict[str, Any], input_names: set[str]
+        self,
+        compiled: Any,
+        phases: dict[str, float | None],
+        requested: dict[str, Any],
+        model: ModelInfo,
     ) -> None:
         self._compiled = compiled
         self._phases = phases
         self._requested = requested
         self._request = compiled.create_infer_request()
-        self._inputs = [_port_name(p, input_names) for p in compiled.inputs]
-        self._outputs = [p.get_any_name() if p.get_names() else f"output_{i}" for i, p in enumerate(compiled.outputs)]
+        self._inputs = [_port_name(p, {s.name for s in model.inputs}) for p in compiled.inputs]
+        known = {s.name for s in model.outputs}
+        self._outputs = [
+            _port_name(p, known) if p.get_names() else f"output_{i}" for i, p in enumerate(compiled.outputs)
+        ]
 
     @property
     def phases_ms(self) -> dict[str, float | None]:
@@ -226,7 +233,7 @@ class OpenVINOBackend(Backend):
             compiled, phases = self._compile_memory(core, model, shapes, config, props, on_phase)
         requested = {"device": config.device, **{k: _jsonable(v) for k, v in props.items()}}
         requested.update({"compile_from": config.compile_from or "memory", "ENABLE_MMAP": config.mmap})
-        return OpenVINOEngine(compiled, phases, requested, {s.name for s in model.inputs})
+        return OpenVINOEngine(compiled, phases, requested, model)
 
     def _compile_memory(
         self,

@@ -46,7 +46,7 @@ class ZooEntry:
     name: str
     description: str
     inputs: tuple[ZooInput, ...]
-    build: Callable[[], Any] = field(repr=False)
+    build: Callable[[list[str]], Any] = field(repr=False)  # input names -> torch module
     reference_gmacs: float | None = None
     revision: int = 1  # bump when the recipe changes, so cached exports are rebuilt
 
@@ -83,10 +83,10 @@ def _efficientnet(model: Any) -> None:
 
 def _hf(
     config_cls: str, model_cls: str, output: str, patch: Callable[[Any], None] | None = None, **config: Any
-) -> Callable[[], Any]:
+) -> Callable[[list[str]], Any]:
     """A builder: transformers config + model class, wrapped to return one tensor."""
 
-    def build() -> Any:
+    def build(names: list[str]) -> Any:
         import torch
         import transformers
 
@@ -102,7 +102,6 @@ def _hf(
                 self.inner = inner
 
             def forward(self, *args: Any) -> Any:
-                names = [i.name for i in ENTRIES[_building[0]].inputs]
                 out = self.inner(**dict(zip(names, args, strict=True)), return_dict=True)
                 return getattr(out, output)
 
@@ -111,7 +110,7 @@ def _hf(
     return build
 
 
-def _whisper_encoder() -> Any:
+def _whisper_encoder(names: list[str]) -> Any:
     import torch
     import transformers
 
@@ -140,7 +139,6 @@ def _whisper_encoder() -> Any:
     return Encoder()
 
 
-_building: list[str] = [""]
 _IMG = (ZooInput("pixel_values", (3, 224, 224)),)
 _SEQ = 128
 
@@ -332,8 +330,7 @@ def _export_onnx(entry: ZooEntry, batch: int | None, path: Path) -> None:
     import torch
 
     torch.manual_seed(0)
-    _building[0] = entry.name
-    model = entry.build()
+    model = entry.build([s.name for s in entry.inputs])
     example = []
     for spec in entry.inputs:
         shape = (batch or 1, *spec.shape)
