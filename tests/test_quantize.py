@@ -96,7 +96,7 @@ def test_guard_rejects_a_bad_candidate_and_writes_nothing(
             str(out),
         ],
     )
-    assert result.exit_code == 3 and "no candidate passed the guard" in result.output
+    assert result.exit_code == 3 and "no candidate both passed the guard" in result.output
 
 
 def test_failures_are_clear_and_leave_fp32_alone(tmp_path: Path, tiny_onnx: Path) -> None:
@@ -130,8 +130,43 @@ def test_synthetic_calibration_warns_and_uses_fidelity(tiny_onnx: Path, tmp_path
 @pytest.mark.skipif(importlib.util.find_spec("nncf") is None, reason="NNCF not installed")
 def test_openvino_nncf_quantizes_builtin(tmp_path: Path) -> None:
     doc = api.quantize(
-        "builtin", backend="openvino", out=tmp_path / "q.xml", options=QuantizeOptions(subset_size=64), **FAST
+        "builtin",
+        backend="openvino",
+        out=tmp_path / "q.xml",
+        options=QuantizeOptions(subset_size=64),
+        rounds=3,
+        seconds=0.5,
     )
     cand = doc["candidates"][0]
     assert cand["label"] == "openvino nncf int8" and cand["drop"] <= 0.02
     assert doc["winner"] == cand["label"] and (tmp_path / "q.bin").exists()
+
+
+def test_prune_reaches_the_sparsity_and_leaves_the_original(tiny_onnx: Path, tmp_path: Path) -> None:
+    import onnx
+    from onnx import numpy_helper
+
+    before = _sha(tiny_onnx)
+    out = tmp_path / "sparse.onnx"
+    doc = api.prune(tiny_onnx, sparsity=0.25, backend="onnxruntime", shape="1,16", out=out, max_drop=1.0, **FAST)
+    cand = doc["candidates"][0]
+    assert doc["kind"] == "prune" and cand["details"]["achieved_sparsity"] == pytest.approx(0.25, abs=0.02)
+    assert cand["accepted"] and "speed" in cand
+    if doc["winner"] is None:
+        assert "note" in cand and "no significant speed-up" in cand["note"] and not out.exists()
+    else:
+        w = numpy_helper.to_array(onnx.load(str(out)).graph.initializer[0])
+        assert (w == 0).mean() == pytest.approx(0.25, abs=0.02)
+    assert _sha(tiny_onnx) == before
+    with pytest.raises(ConfigError, match="--sparsity"):
+        api.prune(tiny_onnx, sparsity=1.5, backend="onnxruntime", shape="1,16", **FAST)
+
+
+def test_precision_states_native_support_and_runtime_readback(tiny_onnx: Path) -> None:
+    doc = api.precision(tiny_onnx, precisions=["bf16"], backend="openvino", shape="1,16", **FAST)
+    cand = doc["candidates"][0]
+    assert cand["config_changes"] == {"inference_precision": "bf16"}
+    assert cand["details"]["support"] == "native" or "not native on this CPU" in cand["details"]["support"]
+    assert "runtime_reports" in cand["details"]
+    with pytest.raises(ConfigError, match="no inference-precision hint"):
+        api.precision(tiny_onnx, precisions=["f16"], backend="onnxruntime", shape="1,16", **FAST)

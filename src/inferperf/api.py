@@ -406,3 +406,98 @@ def quantize(
     fields = quantize_model(plugin, info_, dataset, options or QuantizeOptions(), max_drop=max_drop, out=target,
                             rounds=rounds, seconds=seconds, synthetic=source is None)  # fmt: skip
     return {**_header("quantize", plugin), "model": info_.to_dict(), "backend": plugin.name, **fields}
+
+
+def _guard_data(info_: ModelInfo, model: str | Path, data: str | Path | None, shape: str | None,
+                warn: Callable[[str], None] | None) -> tuple[Any, bool]:  # fmt: skip
+    """The data an optimization is judged on: the user's, the built-in split, or loud synthetic inputs."""
+    from inferperf.inputs.dataset import Dataset, load_dataset
+
+    source = data if data is not None else ("builtin" if str(model) == "builtin" else None)
+    if source is not None:
+        return load_dataset(source, info_), False
+    shapes = resolve_shapes(info_, parse_shape_spec(shape), 1)
+    sets = build_input_sets(info_, shapes, sets=128, seed=0)
+    if warn is not None:
+        warn("no --data: judging on SYNTHETIC inputs; accuracy cannot be checked, only output fidelity "
+             "against FP32. Pass --data for a real guard.")  # fmt: skip
+    return Dataset({k: np.concatenate([s[k] for s in sets]) for k in sets[0]}, None, "synthetic inputs"), True
+
+
+def prune(
+    model: str | Path = "builtin",
+    *,
+    sparsity: float = 0.5,
+    backend: str = "openvino",
+    data: str | Path | None = None,
+    max_drop: float = 0.01,
+    out: str | Path | None = None,
+    shape: str | None = None,
+    rounds: int = 3,
+    seconds: float = 5.0,
+    warn: Callable[[str], None] | None = None,
+) -> dict[str, Any]:
+    """Magnitude sparsity on weights, judged for accuracy and re-measured side by side."""
+    import tempfile
+
+    from inferperf.optimize.prune import sparsify
+    from inferperf.optimize.quantize import Candidate, judge, split_data
+
+    plugin = get_backend(backend)
+    info_ = load_model_info(model)
+    dataset, synthetic = _guard_data(info_, model, data, shape, warn)
+    target = Path(out) if out else Path.cwd() / f"{info_.path.stem}-sparse{int(sparsity * 100)}.onnx"
+    if target.resolve() in {f.resolve() for f in info_.files}:
+        raise ConfigError(f"--out {target} would overwrite the original model")
+    split = split_data(dataset, 0)
+    with tempfile.TemporaryDirectory(prefix="inferperf-prune-") as tmp:
+        pruned = Path(tmp) / target.name
+        details = sparsify(info_, sparsity, pruned)
+        cand = Candidate(pruned, f"magnitude sparsity {sparsity:.0%}", details)
+        fields = judge(plugin, info_, split, [cand], max_drop=max_drop, out=target, rounds=rounds, seconds=seconds)
+    row = fields["candidates"][0]
+    if row.get("accepted") and not row.get("significant_speedup"):
+        row["note"] = (
+            "no significant speed-up: the runtime's dense kernels do not skip zero weights "
+            "(sparse-weight decompression in OpenVINO applies to INT8 fully-connected layers only)"
+        )
+    return {**_header("prune", plugin), "model": info_.to_dict(), "backend": plugin.name,
+            "data": {"source": dataset.source, "synthetic": synthetic}, **fields}  # fmt: skip
+
+
+def precision(
+    model: str | Path = "builtin",
+    *,
+    precisions: Sequence[str] = ("bf16", "f16"),
+    backend: str = "openvino",
+    data: str | Path | None = None,
+    max_drop: float = 0.01,
+    shape: str | None = None,
+    rounds: int = 3,
+    seconds: float = 5.0,
+    warn: Callable[[str], None] | None = None,
+) -> dict[str, Any]:
+    """Inference-precision hints (bf16, f16) against f32: accuracy, speed, and native support on this CPU."""
+    from inferperf.optimize.prune import precision_support
+    from inferperf.optimize.quantize import Candidate, judge, split_data
+
+    plugin = get_backend(backend)
+    info_ = load_model_info(model)
+    dataset, synthetic = _guard_data(info_, model, data, shape, warn)
+    features = collect_environment()["cpu"]["features"]
+    candidates = []
+    for p in precisions:
+        RuntimeConfig(inference_precision=p)  # validates the name
+        support = precision_support(p, features)
+        candidates.append(Candidate(info_.path, f"inference precision {p}", {"support": support},
+                                    {"inference_precision": p}))  # fmt: skip
+    fields = judge(plugin, info_, split_data(dataset, 0), candidates, max_drop=max_drop, out=None, rounds=rounds,
+                   seconds=seconds)  # fmt: skip
+    for row, p in zip(fields["candidates"], precisions, strict=True):
+        # Say plainly what ran: a CPU plug-in may accept the hint and still compute in f32.
+        reported = row.get("effective", {}).get("INFERENCE_PRECISION_HINT")
+        row["details"]["runtime_reports"] = reported
+        if reported is not None and reported != p:
+            row["details"]["support"] += f"; the runtime reports INFERENCE_PRECISION_HINT={reported}, not {p}"
+    return {**_header("precision", plugin), "model": info_.to_dict(), "backend": plugin.name,
+            "data": {"source": dataset.source, "synthetic": synthetic}, **fields}  # fmt: skip

@@ -319,6 +319,82 @@ def quantize(
 
 
 @app.command()
+def prune(
+    model: ModelArg = "builtin",
+    sparsity: Annotated[float, typer.Option(help="Fraction of each weight tensor set to zero.")] = 0.5,
+    backend: Annotated[str, typer.Option(help="openvino or onnxruntime.")] = "openvino",
+    data: Annotated[
+        str | None, typer.Option(help="Held-out data for the guard (default: builtin for builtin).")
+    ] = None,
+    max_drop: Annotated[float, typer.Option(help="Largest accepted drop.")] = 0.01,
+    out_path: Annotated[Path | None, typer.Option("--out", help="Where the accepted sparse model goes.")] = None,
+    shape: Annotated[str | None, typer.Option(help="Static shape for synthetic inputs.")] = None,
+    rounds: Annotated[int, typer.Option(help="Interleaved dense/sparse speed rounds.")] = 3,
+    seconds: Annotated[float, typer.Option(help="Seconds per speed run.")] = 5.0,
+    json_path: JsonOpt = None,
+) -> None:
+    """Magnitude sparsity on weights, with its accuracy and a side-by-side speed check."""
+    with _errors():
+        bar, status = _status_printer("prune")
+        with bar:
+            status("pruning, scoring and measuring")
+            doc = api.prune(
+                model,
+                sparsity=sparsity,
+                backend=backend,
+                data=data,
+                max_drop=max_drop,
+                out=out_path,
+                shape=shape,
+                rounds=rounds,
+                seconds=seconds,
+                warn=_warn,
+            )
+        render_quantize(doc, out)
+        if json_path:
+            save_json(doc, json_path)
+
+
+@app.command()
+def precision(
+    model: ModelArg = "builtin",
+    precisions: Annotated[str, typer.Option("--precision", help="Comma list of f32, bf16, f16.")] = "bf16,f16",
+    backend: Annotated[str, typer.Option(help="openvino (ONNX Runtime has no precision hint).")] = "openvino",
+    data: Annotated[
+        str | None, typer.Option(help="Held-out data for the guard (default: builtin for builtin).")
+    ] = None,
+    max_drop: Annotated[float, typer.Option(help="Largest accepted drop.")] = 0.01,
+    shape: Annotated[str | None, typer.Option(help="Static shape for synthetic inputs.")] = None,
+    rounds: Annotated[int, typer.Option(help="Interleaved f32/candidate speed rounds.")] = 3,
+    seconds: Annotated[float, typer.Option(help="Seconds per speed run.")] = 5.0,
+    json_path: JsonOpt = None,
+) -> None:
+    """Inference-precision hints against f32: accuracy, speed, and whether this CPU runs them natively."""
+    with _errors():
+        bar, status = _status_printer("precision")
+        with bar:
+            status("scoring and measuring")
+            doc = api.precision(
+                model,
+                precisions=[p.strip() for p in precisions.split(",") if p.strip()],
+                backend=backend,
+                data=data,
+                max_drop=max_drop,
+                shape=shape,
+                rounds=rounds,
+                seconds=seconds,
+                warn=_warn,
+            )
+        render_quantize(doc, out)
+        if json_path:
+            save_json(doc, json_path)
+
+
+def _warn(message: str) -> None:
+    err.print(f"[bold yellow]warning:[/bold yellow] {escape(message)}")
+
+
+@app.command()
 def doctor(
     peak: Annotated[bool, typer.Option("--peak/--no-peak", help="Measure matmul peaks (about 15 s).")] = True,
     json_path: JsonOpt = None,

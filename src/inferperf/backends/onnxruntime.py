@@ -261,6 +261,8 @@ class OnnxRuntimeBackend(Backend):
             raise ConfigError(f"onnxruntime backend runs on CPU only here, not {config.device}")
         if config.mmap is not None:
             raise ConfigError("onnxruntime has no switch for memory-mapped weights of .onnx models")
+        if config.inference_precision not in (None, "f32"):
+            raise ConfigError("onnxruntime has no inference-precision hint: convert the model itself (f16/INT8)")
 
     @staticmethod
     def _use_cache(model: ModelInfo, config: RuntimeConfig, opts: Any) -> tuple[str, Path | None]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import shutil
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -41,22 +41,25 @@ def split_data(data: Dataset, calibration_size: int) -> Split:
     n = len(data)
     if n < 4:
         raise InputSpecError(f"{data.source}: {n} samples are too few to calibrate and check accuracy")
-    k = min(calibration_size, n // 2)
+    k = min(calibration_size, n // 2)  # 0 when nothing needs calibrating: every sample is held out
     calib = [{name: arr[i : i + 1] for name, arr in data.samples.items()} for i in range(k)]
     rest = {name: arr[k:] for name, arr in data.samples.items()}
     labels = data.labels[k:] if data.labels is not None else None
     return Split(calib, Dataset(rest, labels, data.source + " (held out)", data.classes), labels is not None)
 
 
-def _outputs(backend: Backend, info: ModelInfo, data: Dataset, config: RuntimeConfig) -> tuple[np.ndarray, bool]:
-    """First output per sample, flattened; and whether it is a classifier's [1, classes] row."""
+def _outputs(
+    backend: Backend, info: ModelInfo, data: Dataset, config: RuntimeConfig
+) -> tuple[np.ndarray, bool, dict[str, Any]]:
+    """First output per sample, flattened; whether it is a classifier's [1, classes] row; effective config."""
     shapes = {name: (1, *arr.shape[1:]) for name, arr in data.samples.items()}
     engine = backend.compile(info, shapes, config)
     try:
         outs = [next(iter(engine.infer(s).values())) for s in data.batches(1)]
+        effective = engine.effective()
     finally:
         engine.close()
-    return np.concatenate(outs).reshape(len(data), -1), outs[0].ndim == 2
+    return np.concatenate(outs).reshape(len(data), -1), outs[0].ndim == 2, effective
 
 
 def fidelity(reference: np.ndarray, candidate: np.ndarray) -> dict[str, float]:
@@ -73,18 +76,18 @@ def fidelity(reference: np.ndarray, candidate: np.ndarray) -> dict[str, float]:
 
 
 def _speed(backend: Backend, fp32: ModelInfo, cand: ModelInfo, sets: list[InputSet], rounds: int, seconds: float,
-           config: RuntimeConfig) -> dict[str, Any]:  # fmt: skip
+           config: RuntimeConfig, cand_config: RuntimeConfig) -> dict[str, Any]:  # fmt: skip
     shapes = {name: tuple(arr.shape) for name, arr in sets[0].items()}
     limits = RunLimits(time_s=seconds, warmup_s=min(1.0, seconds / 2))
-    tput: dict[str, list[float]] = {"fp32": [], "int8": []}
-    lat: dict[str, list[float]] = {"fp32": [], "int8": []}
+    tput: dict[str, list[float]] = {"fp32": [], "candidate": []}
+    lat: dict[str, list[float]] = {"fp32": [], "candidate": []}
     for r in range(rounds):
-        order = [("fp32", fp32), ("int8", cand)] if r % 2 == 0 else [("int8", cand), ("fp32", fp32)]
-        for key, model in order:
-            run = run_scenario(backend, model, shapes, sets, config, "throughput", limits)
+        pair = [("fp32", fp32, config), ("candidate", cand, cand_config)]
+        for key, model, cfg in pair if r % 2 == 0 else pair[::-1]:
+            run = run_scenario(backend, model, shapes, sets, cfg, "throughput", limits)
             tput[key].append(run.throughput_fps["value"])
             lat[key].append(run.latency_ms["median"]["value"])
-    speedup = paired_ratio_ci(tput["int8"], tput["fp32"])
+    speedup = paired_ratio_ci(tput["candidate"], tput["fp32"])
     return {
         "rounds": rounds,
         "seconds_per_run": seconds,
@@ -92,6 +95,16 @@ def _speed(backend: Backend, fp32: ModelInfo, cand: ModelInfo, sets: list[InputS
         "median_latency_ms": lat,
         "throughput_speedup": {**speedup.to_dict(), "method": speedup.method},
     }
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """An optimized variant: a model file and/or runtime settings, judged against FP32."""
+
+    path: Path
+    label: str
+    details: dict[str, Any]
+    config: dict[str, Any] = field(default_factory=dict)  # RuntimeConfig changes (precision hint, ...)
 
 
 def quantize_model(
@@ -107,23 +120,44 @@ def quantize_model(
     synthetic: bool = False,
 ) -> dict[str, Any]:
     """Quantize, guard, measure; copy the winner to ``out``. Returns the result fields."""
+    split = split_data(data, options.subset_size)
+    with tempfile.TemporaryDirectory(prefix="inferperf-quant-") as tmp:
+        made = backend.quantize(info, split.calibration, Path(tmp), options)
+        candidates = [Candidate(path, label, details) for path, label, details in made]
+        fields = judge(backend, info, split, candidates, max_drop=max_drop, out=out, rounds=rounds, seconds=seconds)
+    return {"calibration": {"samples": len(split.calibration), "source": data.source, "synthetic": synthetic},
+            **fields}  # fmt: skip
+
+
+def judge(
+    backend: Backend,
+    info: ModelInfo,
+    split: Split,
+    candidates: list[Candidate],
+    *,
+    max_drop: float,
+    out: Path | None,
+    rounds: int,
+    seconds: float,
+) -> dict[str, Any]:
+    """Guard every candidate on the held-out data, measure the accepted ones, keep the fastest."""
     if max_drop < 0:
         raise ConfigError(f"invalid --max-drop {max_drop}: must be >= 0")
-    split = split_data(data, options.subset_size)
     config = RuntimeConfig(backend=backend.name)
     bench_sets = split.held_out.batches(1)[:16]
-    with tempfile.TemporaryDirectory(prefix="inferperf-quant-") as tmp:
-        candidates = backend.quantize(info, split.calibration, Path(tmp), options)
-        reference = _reference(backend, info, split, config)
-        rows = [_judge(backend, info, path, label, details, split, reference, config, max_drop, bench_sets,
-                       rounds, seconds) for path, label, details in candidates]  # fmt: skip
-        winner = _winner(rows)
-        if winner is not None:
-            winner["written_to"] = str(_save(Path(winner.pop("_path")), out))
-        for row in rows:
-            row.pop("_path", None)
+    reference = _reference(backend, info, split, config)
+    rows = [_judge(backend, info, c, split, reference, config, max_drop, bench_sets, rounds, seconds)
+            for c in candidates]  # fmt: skip
+    winner = _winner(rows)
+    if winner is not None:
+        path = Path(winner["_path"])
+        if path.resolve() in {f.resolve() for f in info.files}:
+            winner["recommended_config"] = winner["config_changes"]  # same model, other runtime settings
+        elif out is not None:
+            winner["written_to"] = str(_save(path, out))
+    for row in rows:
+        row.pop("_path", None)
     return {
-        "calibration": {"samples": len(split.calibration), "source": data.source, "synthetic": synthetic},
         "held_out": {"samples": len(split.held_out), "labelled": split.labelled},
         "guard": _guard_name(split.labelled, bool(reference["classifier"])),
         "max_drop": max_drop,
@@ -134,19 +168,21 @@ def quantize_model(
 
 
 def _reference(backend: Backend, info: ModelInfo, split: Split, config: RuntimeConfig) -> dict[str, Any]:
-    logits, classifier = _outputs(backend, info, split.held_out, config)
+    logits, classifier, _ = _outputs(backend, info, split.held_out, config)
     ref: dict[str, Any] = {"logits": logits, "size_bytes": info.size_bytes, "classifier": classifier}
     if split.labelled and split.held_out.labels is not None:
         ref["top1"] = float((logits.argmax(axis=1) == split.held_out.labels).mean())
     return ref
 
 
-def _judge(backend: Backend, fp32: ModelInfo, path: Path, label: str, details: dict[str, Any], split: Split,
-           reference: dict[str, Any], config: RuntimeConfig, max_drop: float, bench_sets: list[InputSet],
-           rounds: int, seconds: float) -> dict[str, Any]:  # fmt: skip
-    cand = load_model_info(path)
-    logits, _ = _outputs(backend, cand, split.held_out, config)
-    row: dict[str, Any] = {"label": label, "details": details, "size_bytes": cand.size_bytes, "_path": str(path),
+def _judge(backend: Backend, fp32: ModelInfo, c: Candidate, split: Split, reference: dict[str, Any],
+           config: RuntimeConfig, max_drop: float, bench_sets: list[InputSet], rounds: int,
+           seconds: float) -> dict[str, Any]:  # fmt: skip
+    cand = fp32 if c.path.resolve() == fp32.path.resolve() else load_model_info(c.path)
+    cand_config = config.with_(**c.config)
+    logits, _, effective = _outputs(backend, cand, split.held_out, cand_config)
+    row: dict[str, Any] = {"label": c.label, "details": c.details, "size_bytes": cand.size_bytes,
+                           "config_changes": c.config, "_path": str(c.path), "effective": effective,
                            "fidelity": fidelity(reference["logits"], logits)}  # fmt: skip
     if "top1" in reference and split.held_out.labels is not None:
         top1 = float((logits.argmax(axis=1) == split.held_out.labels).mean())
@@ -159,7 +195,9 @@ def _judge(backend: Backend, fp32: ModelInfo, path: Path, label: str, details: d
     if not row["accepted"]:
         row["rejected_because"] = f"drop {row['drop']:.4f} exceeds --max-drop {max_drop}"
         return row
-    row["speed"] = _speed(backend, fp32, cand, bench_sets, rounds, seconds, config)
+    row["speed"] = _speed(backend, fp32, cand, bench_sets, rounds, seconds, config, cand_config)
+    sp = row["speed"]["throughput_speedup"]
+    row["significant_speedup"] = sp["ci95"][0] > 1.0
     return row
 
 
@@ -170,7 +208,8 @@ def _guard_name(labelled: bool, classifier: bool) -> str:
 
 
 def _winner(rows: list[dict[str, Any]]) -> dict[str, Any] | None:
-    ok = [r for r in rows if r["accepted"]]
+    # A winner must keep accuracy and be measurably faster: a variant that is not is no improvement.
+    ok = [r for r in rows if r["accepted"] and r.get("significant_speedup")]
     return max(ok, key=lambda r: r["speed"]["throughput_speedup"]["value"]) if ok else None
 
 

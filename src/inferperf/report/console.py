@@ -327,10 +327,10 @@ def render_quantize(doc: dict[str, Any], console: Console) -> None:
     """Each INT8 candidate: guard figure, fidelity, speedup with its interval, verdict."""
     ref = doc["fp32"]
     guard = doc["guard"]
+    calib = f"calibration {doc['calibration']['samples']} samples, " if "calibration" in doc else ""
     console.print(
-        f"[bold]quantize[/bold] {escape(doc['model']['path'])} with {doc['backend']}: calibration "
-        f"{doc['calibration']['samples']} samples, guard on {doc['held_out']['samples']} held-out "
-        f"({guard}, max drop {doc['max_drop']})"
+        f"[bold]{doc['kind']}[/bold] {escape(doc['model']['path'])} with {doc['backend']}: {calib}"
+        f"guard on {doc['held_out']['samples']} held-out ({guard}, max drop {doc['max_drop']})"
     )
     if "top1" in ref:
         console.print(f"FP32 top-1 {ref['top1'] * 100:.2f}%")
@@ -358,7 +358,16 @@ def render_quantize(doc: dict[str, Any], console: Console) -> None:
         )
     console.print(table)
     if doc["winner"] is None:
-        console.print("[red]no candidate passed the guard: the FP32 model stays the recommendation[/red]")
+        console.print(
+            "[red]no candidate both passed the guard and was significantly faster: "
+            "the original stays the recommendation[/red]"
+        )
     for c in doc["candidates"]:
         if c.get("written_to"):
             console.print(f"wrote {escape(c['written_to'])}")
+        if c.get("recommended_config"):
+            console.print(f"recommended runtime setting: {escape(str(c['recommended_config']))}")
+        for key in ("note", "support"):
+            text = c.get(key) or c.get("details", {}).get(key)
+            if text and text != "native":
+                console.print(f"[yellow]{escape(c['label'])}[/yellow]: {escape(str(text))}")
