@@ -97,6 +97,7 @@ def test_guard_rejects_a_bad_candidate_and_writes_nothing(
         ],
     )
     assert result.exit_code == 3 and "no candidate both passed the guard" in result.output
+    assert not list(tmp_path.glob("q.json"))  # no model written, so no result beside it
 
 
 def test_failures_are_clear_and_leave_fp32_alone(tmp_path: Path, tiny_onnx: Path) -> None:
@@ -139,7 +140,14 @@ def test_openvino_nncf_quantizes_builtin(tmp_path: Path) -> None:
     )
     cand = doc["candidates"][0]
     assert cand["label"] == "openvino nncf int8" and cand["drop"] <= 0.02
-    assert doc["winner"] == cand["label"] and (tmp_path / "q.bin").exists()
+    assert cand["accepted"] and cand["speed"]["throughput_speedup"]["value"] > 1.0  # about 2.3x here
+    assert doc["fp32"]["peak_memory_mb"] > 0 and cand["peak_memory_mb"] > 0
+    # Winning also needs the speed-up interval above 1, which three short rounds on a shared
+    # machine do not always give; when it wins, the IR and its weights are written.
+    if doc["winner"] is not None:
+        assert doc["winner"] == cand["label"] and (tmp_path / "q.bin").exists()
+    else:
+        assert not (tmp_path / "q.xml").exists()
 
 
 def test_prune_reaches_the_sparsity_and_leaves_the_original(tiny_onnx: Path, tmp_path: Path) -> None:

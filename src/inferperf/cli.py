@@ -312,8 +312,7 @@ def quantize(
                 warn=lambda m: err.print(f"[bold yellow]warning:[/bold yellow] {escape(m)}"),
             )
         render_quantize(doc, out)
-        if json_path:
-            save_json(doc, json_path)
+        _save_result(doc, json_path)
         if doc["winner"] is None:
             raise typer.Exit(3)
 
@@ -351,8 +350,7 @@ def prune(
                 warn=_warn,
             )
         render_quantize(doc, out)
-        if json_path:
-            save_json(doc, json_path)
+        _save_result(doc, json_path)
 
 
 @app.command()
@@ -388,6 +386,15 @@ def precision(
         render_quantize(doc, out)
         if json_path:
             save_json(doc, json_path)
+
+
+def _save_result(doc: dict[str, Any], json_path: Path | None) -> None:
+    """Write the result where asked, and always next to an optimized model that was written."""
+    targets = [json_path] if json_path else []
+    targets += [Path(c["written_to"]).with_suffix(".json") for c in doc["candidates"] if c.get("written_to")]
+    for target in targets:
+        save_json(doc, target)
+        out.print(f"wrote {target}")
 
 
 def _warn(message: str) -> None:

@@ -146,6 +146,7 @@ def judge(
     config = RuntimeConfig(backend=backend.name)
     bench_sets = split.held_out.batches(1)[:16]
     reference = _reference(backend, info, split, config)
+    reference["peak_memory_mb"] = _peak_mb(backend, info, bench_sets[0], config)
     rows = [_judge(backend, info, c, split, reference, config, max_drop, bench_sets, rounds, seconds)
             for c in candidates]  # fmt: skip
     winner = _winner(rows)
@@ -196,9 +197,21 @@ def _judge(backend: Backend, fp32: ModelInfo, c: Candidate, split: Split, refere
         row["rejected_because"] = f"drop {row['drop']:.4f} exceeds --max-drop {max_drop}"
         return row
     row["speed"] = _speed(backend, fp32, cand, bench_sets, rounds, seconds, config, cand_config)
+    row["peak_memory_mb"] = _peak_mb(backend, cand, bench_sets[0], cand_config)
     sp = row["speed"]["throughput_speedup"]
     row["significant_speedup"] = sp["ci95"][0] > 1.0
     return row
+
+
+def _peak_mb(backend: Backend, info: ModelInfo, inputs: InputSet, config: RuntimeConfig) -> float | None:
+    """Peak resident memory of a fresh process that compiles and runs the model (None if it failed)."""
+    from inferperf.measure.worker import run_worker
+
+    job = {"task": "memory", "model": str(info.path), "model_info": info.to_dict(), "backend": backend.name,
+           "config": config.to_dict(), "shapes": {k: list(v.shape) for k, v in inputs.items()},
+           "steady_s": 1.0, "leak_iterations": 1}  # fmt: skip
+    result = run_worker(job, timeout_s=600)
+    return float(result.data["peak_mb"]) if result.ok else None
 
 
 def _guard_name(labelled: bool, classifier: bool) -> str:

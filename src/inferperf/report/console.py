@@ -334,8 +334,20 @@ def render_quantize(doc: dict[str, Any], console: Console) -> None:
     )
     if "top1" in ref:
         console.print(f"FP32 top-1 {ref['top1'] * 100:.2f}%")
+    if ref.get("peak_memory_mb"):
+        console.print(f"FP32 peak memory {ref['peak_memory_mb']:.0f} MiB (fresh process: compile + run)")
     table = Table(show_header=True)
-    for col in ("candidate", "top-1", "drop", "cosine", "top-1 agree", "size MB", "INT8/FP32 FPS [95% CI]", "verdict"):
+    for col in (
+        "candidate",
+        "top-1",
+        "drop",
+        "cosine",
+        "top-1 agree",
+        "size MB",
+        "peak MiB",
+        "speed-up [95% CI]",
+        "verdict",
+    ):
         table.add_column(col, justify="left" if col in ("candidate", "verdict") else "right")
     for c in doc["candidates"]:
         fid = c["fidelity"]
@@ -353,6 +365,7 @@ def render_quantize(doc: dict[str, Any], console: Console) -> None:
             f"{fid['cosine_mean']:.4f}",
             f"{fid['top1_agreement'] * 100:.1f}%",
             f"{c['size_bytes'] / 1e6:.2f}",
+            f"{c['peak_memory_mb']:.0f}" if c.get("peak_memory_mb") else "-",
             speed,
             verdict,
         )
@@ -363,11 +376,15 @@ def render_quantize(doc: dict[str, Any], console: Console) -> None:
             "the original stays the recommendation[/red]"
         )
     for c in doc["candidates"]:
-        if c.get("written_to"):
-            console.print(f"wrote {escape(c['written_to'])}")
-        if c.get("recommended_config"):
-            console.print(f"recommended runtime setting: {escape(str(c['recommended_config']))}")
-        for key in ("note", "support"):
-            text = c.get(key) or c.get("details", {}).get(key)
-            if text and text != "native":
-                console.print(f"[yellow]{escape(c['label'])}[/yellow]: {escape(str(text))}")
+        _candidate_notes(c, console)
+
+
+def _candidate_notes(c: dict[str, Any], console: Console) -> None:
+    if c.get("written_to"):
+        console.print(f"wrote {escape(c['written_to'])}")
+    if c.get("recommended_config"):
+        console.print(f"recommended runtime setting: {escape(str(c['recommended_config']))}")
+    for key in ("note", "support"):
+        text = c.get(key) or c.get("details", {}).get(key)
+        if text and text != "native":
+            console.print(f"[yellow]{escape(c['label'])}[/yellow]: {escape(str(text))}")
