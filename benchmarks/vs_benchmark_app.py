@@ -9,7 +9,7 @@ percent for minutes at a time, and a shift inside one round spoils only that
 round's pair, so many short interleaved rounds with a robust average beat a
 few long ones. The goal is both ratios within 0.98-1.02.
 
-    python benchmarks/vs_benchmark_app.py                      # ResNet-50, 3 rounds, 15 s runs
+    python benchmarks/vs_benchmark_app.py                      # ResNet-50, 16 rounds, 5 s runs
     python benchmarks/vs_benchmark_app.py --model m.onnx --rounds 5 --time 20
 """
 
@@ -53,8 +53,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", type=Path, default=None, help="default: random-weight ResNet-50 (built once)")
     parser.add_argument("--hints", default="throughput,latency")
-    parser.add_argument("--rounds", type=int, default=8)
-    parser.add_argument("--time", type=float, default=8.0, help="seconds per run")
+    parser.add_argument("--rounds", type=int, default=16)
+    parser.add_argument("--time", type=float, default=5.0, help="seconds per run")
     parser.add_argument("--warmup", type=float, default=0.0, help="inferperf warm-up (benchmark_app has none)")
     args = parser.parse_args()
     model = args.model or ensure_resnet50()
