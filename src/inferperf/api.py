@@ -397,19 +397,32 @@ def quantize(
         sets = build_input_sets(info_, shapes, sets=128, seed=0)
         dataset = Dataset({k: np.concatenate([s[k] for s in sets]) for k in sets[0]}, None, "synthetic inputs")
         if warn is not None:
-            warn("no --data: calibrating on SYNTHETIC inputs; accuracy cannot be checked, only output fidelity "
-                 "against FP32 on other synthetic inputs. Pass --data for a real guard.")  # fmt: skip
+            warn(
+                "no --data: calibrating on SYNTHETIC inputs; accuracy cannot be checked, only output fidelity "
+                "against FP32 on other synthetic inputs. Pass --data for a real guard."
+            )
     # By default the INT8 model lands in the working folder (never inside the package or the zoo cache).
     target = Path(out) if out else Path.cwd() / f"{info_.path.stem}-int8{info_.path.suffix}"
     if target.resolve() in {f.resolve() for f in info_.files}:
         raise ConfigError(f"--out {target} would overwrite the FP32 model")
-    fields = quantize_model(plugin, info_, dataset, options or QuantizeOptions(), max_drop=max_drop, out=target,
-                            rounds=rounds, seconds=seconds, synthetic=source is None)  # fmt: skip
+    opts = replace(options or QuantizeOptions(), max_drop=max_drop)
+    fields = quantize_model(
+        plugin,
+        info_,
+        dataset,
+        opts,
+        max_drop=max_drop,
+        out=target,
+        rounds=rounds,
+        seconds=seconds,
+        synthetic=source is None,
+    )
     return {**_header("quantize", plugin), "model": info_.to_dict(), "backend": plugin.name, **fields}
 
 
-def _guard_data(info_: ModelInfo, model: str | Path, data: str | Path | None, shape: str | None,
-                warn: Callable[[str], None] | None) -> tuple[Any, bool]:  # fmt: skip
+def _guard_data(
+    info_: ModelInfo, model: str | Path, data: str | Path | None, shape: str | None, warn: Callable[[str], None] | None
+) -> tuple[Any, bool]:
     """The data an optimization is judged on: the user's, the built-in split, or loud synthetic inputs."""
     from inferperf.inputs.dataset import Dataset, load_dataset
 
@@ -419,8 +432,10 @@ def _guard_data(info_: ModelInfo, model: str | Path, data: str | Path | None, sh
     shapes = resolve_shapes(info_, parse_shape_spec(shape), 1)
     sets = build_input_sets(info_, shapes, sets=128, seed=0)
     if warn is not None:
-        warn("no --data: judging on SYNTHETIC inputs; accuracy cannot be checked, only output fidelity "
-             "against FP32. Pass --data for a real guard.")  # fmt: skip
+        warn(
+            "no --data: judging on SYNTHETIC inputs; accuracy cannot be checked, only output fidelity "
+            "against FP32. Pass --data for a real guard."
+        )
     return Dataset({k: np.concatenate([s[k] for s in sets]) for k in sets[0]}, None, "synthetic inputs"), True
 
 
@@ -461,8 +476,13 @@ def prune(
             "no significant speed-up: the runtime's dense kernels do not skip zero weights "
             "(sparse-weight decompression in OpenVINO applies to INT8 fully-connected layers only)"
         )
-    return {**_header("prune", plugin), "model": info_.to_dict(), "backend": plugin.name,
-            "data": {"source": dataset.source, "synthetic": synthetic}, **fields}  # fmt: skip
+    return {
+        **_header("prune", plugin),
+        "model": info_.to_dict(),
+        "backend": plugin.name,
+        "data": {"source": dataset.source, "synthetic": synthetic},
+        **fields,
+    }
 
 
 def precision(
@@ -489,15 +509,22 @@ def precision(
     for p in precisions:
         RuntimeConfig(inference_precision=p)  # validates the name
         support = precision_support(p, features)
-        candidates.append(Candidate(info_.path, f"inference precision {p}", {"support": support},
-                                    {"inference_precision": p}))  # fmt: skip
-    fields = judge(plugin, info_, split_data(dataset, 0), candidates, max_drop=max_drop, out=None, rounds=rounds,
-                   seconds=seconds)  # fmt: skip
+        candidates.append(
+            Candidate(info_.path, f"inference precision {p}", {"support": support}, {"inference_precision": p})
+        )
+    fields = judge(
+        plugin, info_, split_data(dataset, 0), candidates, max_drop=max_drop, out=None, rounds=rounds, seconds=seconds
+    )
     for row, p in zip(fields["candidates"], precisions, strict=True):
         # Say plainly what ran: a CPU plug-in may accept the hint and still compute in f32.
         reported = row.get("effective", {}).get("INFERENCE_PRECISION_HINT")
         row["details"]["runtime_reports"] = reported
         if reported is not None and reported != p:
             row["details"]["support"] += f"; the runtime reports INFERENCE_PRECISION_HINT={reported}, not {p}"
-    return {**_header("precision", plugin), "model": info_.to_dict(), "backend": plugin.name,
-            "data": {"source": dataset.source, "synthetic": synthetic}, **fields}  # fmt: skip
+    return {
+        **_header("precision", plugin),
+        "model": info_.to_dict(),
+        "backend": plugin.name,
+        "data": {"source": dataset.source, "synthetic": synthetic},
+        **fields,
+    }

@@ -281,6 +281,9 @@ def quantize(
     activations: Annotated[
         str, typer.Option(help="ORT static activations: auto (measure u8 and s8), u8, s8.")
     ] = "auto",
+    accuracy_control: Annotated[
+        bool, typer.Option("--accuracy-control/--no-accuracy-control", help="NNCF: also try accuracy control.")
+    ] = True,
     shape: Annotated[str | None, typer.Option(help="Static shape for synthetic calibration inputs.")] = None,
     rounds: Annotated[int, typer.Option(help="Interleaved FP32/INT8 speed rounds.")] = 3,
     seconds: Annotated[float, typer.Option(help="Seconds per speed run.")] = 5.0,
@@ -295,6 +298,7 @@ def quantize(
             transformer=transformer,
             ignored=tuple(ignore or ()),
             activation_type=activations,
+            accuracy_control=accuracy_control,
         )
         bar, status = _status_printer("quantize")
         with bar:

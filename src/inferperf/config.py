@@ -180,6 +180,8 @@ class QuantizeOptions:
     transformer: bool = False
     ignored: tuple[str, ...] = ()
     activation_type: str = "auto"  # ONNX Runtime static: u8 | s8 | auto (measure both, keep the faster)
+    accuracy_control: bool = True  # NNCF: also try quantize_with_accuracy_control when labels exist
+    max_drop: float = 0.01  # the drop accuracy control aims for (the guard still checks on held-out data)
 
     def __post_init__(self) -> None:
         _check_choice("quantization method", self.method, ("auto", "static", "dynamic"))

@@ -104,9 +104,17 @@ class Backend(ABC):
         """
 
     def quantize(
-        self, model: ModelInfo, calibration: Sequence[InputSet], out_dir: Path, options: QuantizeOptions
+        self,
+        model: ModelInfo,
+        calibration: Sequence[InputSet],
+        out_dir: Path,
+        options: QuantizeOptions,
+        labels: Sequence[int] | None = None,
     ) -> list[tuple[Path, str, dict[str, Any]]]:
-        """INT8 candidates written under ``out_dir``: (path, label, details). The input model is never touched."""
+        """INT8 candidates written under ``out_dir``: (path, label, details). The input model is never touched.
+
+        ``labels`` (of the calibration samples) enable accuracy-aware methods where a backend has them.
+        """
         raise ConfigError(f"backend {self.name} cannot quantize models")
 
     def memory_variants(self, base: RuntimeConfig, cores: int) -> list[tuple[str, RuntimeConfig]]:

@@ -136,7 +136,12 @@ class OnnxRuntimeBackend(Backend):
         return fmt == ONNX
 
     def quantize(
-        self, model: ModelInfo, calibration: Sequence[InputSet], out_dir: Path, options: QuantizeOptions
+        self,
+        model: ModelInfo,
+        calibration: Sequence[InputSet],
+        out_dir: Path,
+        options: QuantizeOptions,
+        labels: Sequence[int] | None = None,
     ) -> list[tuple[Path, str, dict[str, Any]]]:
         """onnxruntime.quantization: static QDQ (u8 and/or s8 activations) or dynamic (weights only)."""
         from onnxruntime import quantization as q

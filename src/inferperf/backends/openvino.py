@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -163,9 +164,14 @@ class OpenVINOBackend(Backend):
         return fmt in (ONNX, OPENVINO_IR)
 
     def quantize(
-        self, model: ModelInfo, calibration: Sequence[InputSet], out_dir: Path, options: QuantizeOptions
+        self,
+        model: ModelInfo,
+        calibration: Sequence[InputSet],
+        out_dir: Path,
+        options: QuantizeOptions,
+        labels: Sequence[int] | None = None,
     ) -> list[tuple[Path, str, dict[str, Any]]]:
-        """NNCF post-training quantization (static: weights and activations, calibrated)."""
+        """NNCF post-training quantization; with labels, also NNCF's accuracy-controlled variant."""
         import openvino as ov
 
         try:
@@ -174,9 +180,11 @@ class OpenVINOBackend(Backend):
             raise BackendUnavailableError("OpenVINO quantization needs NNCF", hint="pip install nncf") from None
         if options.method == "dynamic":
             raise ConfigError("OpenVINO quantization is static (NNCF); use --method static or auto")
-        ov_model = ov.Core().read_model(str(model.path))
-        names = [_port_name(p, {s.name for s in model.inputs}) for p in ov_model.inputs]
-        dataset = nncf.Dataset(list(calibration), lambda item: {n: item[n] for n in names})
+        core = ov.Core()
+        names = [_port_name(p, {s.name for s in model.inputs}) for p in core.read_model(str(model.path)).inputs]
+        # Items carry their label (or None); NNCF feeds only the inputs, the validation function sees both.
+        items = [(s, None if labels is None else int(labels[i])) for i, s in enumerate(calibration)]
+        dataset = nncf.Dataset(items, lambda item: {n: item[0][n] for n in names})
         kwargs: dict[str, Any] = {
             "preset": getattr(nncf.QuantizationPreset, options.preset.upper()),
             "subset_size": min(options.subset_size, len(calibration)),
@@ -185,19 +193,73 @@ class OpenVINOBackend(Backend):
             kwargs["model_type"] = nncf.ModelType.TRANSFORMER
         if options.ignored:
             kwargs["ignored_scope"] = nncf.IgnoredScope(names=list(options.ignored), validate=False)
-        try:
-            quantized = nncf.quantize(ov_model, dataset, **kwargs)
-        except Exception as exc:  # NNCF raises many types; all mean the model could not be quantized
-            raise BackendError(f"NNCF quantization failed: {_first_line(exc)}") from exc
-        out = out_dir / f"{model.path.stem}-int8-nncf.xml"
-        ov.save_model(quantized, str(out))
         details = {
             "tool": f"nncf {nncf.__version__}",
             "preset": options.preset,
             "subset_size": kwargs["subset_size"],
             "transformer": options.transformer,
         }
-        return [(out, "openvino nncf int8", details)]
+        out = [
+            self._nncf(
+                lambda m: nncf.quantize(m, dataset, **kwargs),
+                core,
+                model,
+                out_dir,
+                "nncf",
+                "openvino nncf int8",
+                details,
+            )
+        ]
+        if options.accuracy_control and labels is not None:
+
+            def validate(compiled: Any, data: Any) -> tuple[float, list[float]]:
+                hits = [float(np.argmax(compiled({n: x[n] for n in names})[0]) == y) for x, y in data]
+                return float(np.mean(hits)), hits
+
+            control = partial(
+                nncf.quantize_with_accuracy_control,
+                calibration_dataset=dataset,
+                validation_dataset=dataset,
+                validation_fn=validate,
+                max_drop=options.max_drop,
+                **kwargs,
+            )
+            out.append(
+                self._nncf(
+                    control,
+                    core,
+                    model,
+                    out_dir,
+                    "nncf-ac",
+                    "openvino nncf int8 (accuracy control)",
+                    {
+                        **details,
+                        "accuracy_control_max_drop": options.max_drop,
+                        "validated_on": "the calibration samples (the guard keeps its own held-out set)",
+                    },
+                )
+            )
+        return out
+
+    @staticmethod
+    def _nncf(
+        run: Callable[[Any], Any],
+        core: Any,
+        model: ModelInfo,
+        out_dir: Path,
+        tag: str,
+        label: str,
+        details: dict[str, Any],
+    ) -> tuple[Path, str, dict[str, Any]]:
+        import openvino as ov
+
+        try:
+            quantized = run(core.read_model(str(model.path)))
+        except Exception as exc:  # NNCF raises many types; all mean the model could not be quantized
+            raise BackendError(f"NNCF quantization failed: {_first_line(exc)}") from exc
+        path = out_dir / f"{model.path.stem}-int8-{tag}.xml"
+        ov.save_model(quantized, str(path))
+        return path, label, details
 
     def memory_variants(self, base: RuntimeConfig, cores: int) -> list[tuple[str, RuntimeConfig]]:
         # Each stream holds its own intermediate buffers: memory grows with streams.

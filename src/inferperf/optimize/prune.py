@@ -50,8 +50,12 @@ def sparsify(info: ModelInfo, sparsity: float, out: Path) -> dict[str, Any]:
         raise ModelError("no Conv/MatMul/Gemm weight initializers found to prune")
     out.parent.mkdir(parents=True, exist_ok=True)
     onnx.save(model, str(out))
-    return {"requested_sparsity": sparsity, "achieved_sparsity": zeroed / max(total, 1), "tensors": len(done),
-            "method": "per-tensor magnitude threshold (no fine-tuning)"}  # fmt: skip
+    return {
+        "requested_sparsity": sparsity,
+        "achieved_sparsity": zeroed / max(total, 1),
+        "tensors": len(done),
+        "method": "per-tensor magnitude threshold (no fine-tuning)",
+    }
 
 
 def precision_support(precision: str, cpu_features: list[str]) -> str:

@@ -34,6 +34,7 @@ class Split:
     calibration: list[InputSet]
     held_out: Dataset
     labelled: bool
+    calibration_labels: list[int] | None = None
 
 
 def split_data(data: Dataset, calibration_size: int) -> Split:
@@ -45,7 +46,9 @@ def split_data(data: Dataset, calibration_size: int) -> Split:
     calib = [{name: arr[i : i + 1] for name, arr in data.samples.items()} for i in range(k)]
     rest = {name: arr[k:] for name, arr in data.samples.items()}
     labels = data.labels[k:] if data.labels is not None else None
-    return Split(calib, Dataset(rest, labels, data.source + " (held out)", data.classes), labels is not None)
+    calib_labels = [int(v) for v in data.labels[:k]] if data.labels is not None else None
+    held = Dataset(rest, labels, data.source + " (held out)", data.classes)
+    return Split(calib, held, labels is not None, calib_labels)
 
 
 def _outputs(
@@ -75,8 +78,16 @@ def fidelity(reference: np.ndarray, candidate: np.ndarray) -> dict[str, float]:
     }
 
 
-def _speed(backend: Backend, fp32: ModelInfo, cand: ModelInfo, sets: list[InputSet], rounds: int, seconds: float,
-           config: RuntimeConfig, cand_config: RuntimeConfig) -> dict[str, Any]:  # fmt: skip
+def _speed(
+    backend: Backend,
+    fp32: ModelInfo,
+    cand: ModelInfo,
+    sets: list[InputSet],
+    rounds: int,
+    seconds: float,
+    config: RuntimeConfig,
+    cand_config: RuntimeConfig,
+) -> dict[str, Any]:
     shapes = {name: tuple(arr.shape) for name, arr in sets[0].items()}
     limits = RunLimits(time_s=seconds, warmup_s=min(1.0, seconds / 2))
     tput: dict[str, list[float]] = {"fp32": [], "candidate": []}
@@ -122,11 +133,10 @@ def quantize_model(
     """Quantize, guard, measure; copy the winner to ``out``. Returns the result fields."""
     split = split_data(data, options.subset_size)
     with tempfile.TemporaryDirectory(prefix="inferperf-quant-") as tmp:
-        made = backend.quantize(info, split.calibration, Path(tmp), options)
+        made = backend.quantize(info, split.calibration, Path(tmp), options, split.calibration_labels)
         candidates = [Candidate(path, label, details) for path, label, details in made]
         fields = judge(backend, info, split, candidates, max_drop=max_drop, out=out, rounds=rounds, seconds=seconds)
-    return {"calibration": {"samples": len(split.calibration), "source": data.source, "synthetic": synthetic},
-            **fields}  # fmt: skip
+    return {"calibration": {"samples": len(split.calibration), "source": data.source, "synthetic": synthetic}, **fields}
 
 
 def judge(
@@ -147,8 +157,9 @@ def judge(
     bench_sets = split.held_out.batches(1)[:16]
     reference = _reference(backend, info, split, config)
     reference["peak_memory_mb"] = _peak_mb(backend, info, bench_sets[0], config)
-    rows = [_judge(backend, info, c, split, reference, config, max_drop, bench_sets, rounds, seconds)
-            for c in candidates]  # fmt: skip
+    rows = [
+        _judge(backend, info, c, split, reference, config, max_drop, bench_sets, rounds, seconds) for c in candidates
+    ]
     winner = _winner(rows)
     if winner is not None:
         path = Path(winner["_path"])
@@ -176,15 +187,30 @@ def _reference(backend: Backend, info: ModelInfo, split: Split, config: RuntimeC
     return ref
 
 
-def _judge(backend: Backend, fp32: ModelInfo, c: Candidate, split: Split, reference: dict[str, Any],
-           config: RuntimeConfig, max_drop: float, bench_sets: list[InputSet], rounds: int,
-           seconds: float) -> dict[str, Any]:  # fmt: skip
+def _judge(
+    backend: Backend,
+    fp32: ModelInfo,
+    c: Candidate,
+    split: Split,
+    reference: dict[str, Any],
+    config: RuntimeConfig,
+    max_drop: float,
+    bench_sets: list[InputSet],
+    rounds: int,
+    seconds: float,
+) -> dict[str, Any]:
     cand = fp32 if c.path.resolve() == fp32.path.resolve() else load_model_info(c.path)
     cand_config = config.with_(**c.config)
     logits, _, effective = _outputs(backend, cand, split.held_out, cand_config)
-    row: dict[str, Any] = {"label": c.label, "details": c.details, "size_bytes": cand.size_bytes,
-                           "config_changes": c.config, "_path": str(c.path), "effective": effective,
-                           "fidelity": fidelity(reference["logits"], logits)}  # fmt: skip
+    row: dict[str, Any] = {
+        "label": c.label,
+        "details": c.details,
+        "size_bytes": cand.size_bytes,
+        "config_changes": c.config,
+        "_path": str(c.path),
+        "effective": effective,
+        "fidelity": fidelity(reference["logits"], logits),
+    }
     if "top1" in reference and split.held_out.labels is not None:
         top1 = float((logits.argmax(axis=1) == split.held_out.labels).mean())
         row["top1"], row["drop"] = top1, reference["top1"] - top1
@@ -207,9 +233,16 @@ def _peak_mb(backend: Backend, info: ModelInfo, inputs: InputSet, config: Runtim
     """Peak resident memory of a fresh process that compiles and runs the model (None if it failed)."""
     from inferperf.measure.worker import run_worker
 
-    job = {"task": "memory", "model": str(info.path), "model_info": info.to_dict(), "backend": backend.name,
-           "config": config.to_dict(), "shapes": {k: list(v.shape) for k, v in inputs.items()},
-           "steady_s": 1.0, "leak_iterations": 1}  # fmt: skip
+    job = {
+        "task": "memory",
+        "model": str(info.path),
+        "model_info": info.to_dict(),
+        "backend": backend.name,
+        "config": config.to_dict(),
+        "shapes": {k: list(v.shape) for k, v in inputs.items()},
+        "steady_s": 1.0,
+        "leak_iterations": 1,
+    }
     result = run_worker(job, timeout_s=600)
     return float(result.data["peak_mb"]) if result.ok else None
 
