@@ -180,3 +180,18 @@ def test_precision_states_native_support_and_runtime_readback(tiny_onnx: Path) -
     assert "runtime_reports" in cand["details"]
     with pytest.raises(ConfigError, match="no inference-precision hint"):
         api.precision(tiny_onnx, precisions=["f16"], backend="onnxruntime", shape="1,16", **FAST)
+
+
+def test_prune_on_openvino_adds_sparse_int8_variants(tiny_onnx: Path, tmp_path: Path) -> None:
+    doc = api.prune(
+        tiny_onnx, sparsity=0.5, backend="openvino", shape="1,16", out=tmp_path / "s.onnx", max_drop=1.0, **FAST
+    )
+    labels = [c["label"] for c in doc["candidates"]]
+    assert labels == [
+        "magnitude sparsity 50%",
+        "sparse + INT8, dense kernels",
+        "sparse + INT8, sparse-weight decompression",
+    ]
+    decompressed = doc["candidates"][2]
+    assert decompressed["config_changes"] == {"properties": {"CPU_SPARSE_WEIGHTS_DECOMPRESSION_RATE": "0.45"}}
+    assert "sparse decompression vs dense INT8 kernels" in decompressed.get("note", "")

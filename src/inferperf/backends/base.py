@@ -117,6 +117,10 @@ class Backend(ABC):
         """
         raise ConfigError(f"backend {self.name} cannot quantize models")
 
+    def sparse_weight_properties(self, sparsity: float) -> dict[str, str] | None:
+        """Runtime properties that make sparse weights run sparse, or None when the runtime has none."""
+        return None
+
     def memory_variants(self, base: RuntimeConfig, cores: int) -> list[tuple[str, RuntimeConfig]]:
         """Configurations whose memory differs: by default the latency and throughput set-ups."""
         return [(f"{s} defaults", self.configure(base, s)) for s in ("latency", "throughput")]

@@ -261,6 +261,10 @@ class OpenVINOBackend(Backend):
         ov.save_model(quantized, str(path))
         return path, label, details
 
+    def sparse_weight_properties(self, sparsity: float) -> dict[str, str] | None:
+        # Layers whose weight sparsity exceeds the rate are decompressed sparse (INT8 FC layers on CPU).
+        return {"CPU_SPARSE_WEIGHTS_DECOMPRESSION_RATE": f"{max(0.0, sparsity - 0.05):.2f}"}
+
     def memory_variants(self, base: RuntimeConfig, cores: int) -> list[tuple[str, RuntimeConfig]]:
         # Each stream holds its own intermediate buffers: memory grows with streams.
         streams = [(f"streams {n}", base.with_(hint="throughput", streams=n)) for n in range(1, cores + 1)]

@@ -163,9 +163,9 @@ def judge(
     winner = _winner(rows)
     if winner is not None:
         path = Path(winner["_path"])
-        if path.resolve() in {f.resolve() for f in info.files}:
-            winner["recommended_config"] = winner["config_changes"]  # same model, other runtime settings
-        elif out is not None:
+        if winner["config_changes"]:
+            winner["recommended_config"] = winner["config_changes"]  # runtime settings that go with it
+        if path.resolve() not in {f.resolve() for f in info.files} and out is not None:
             winner["written_to"] = str(_save(path, out))
     for row in rows:
         row.pop("_path", None)
