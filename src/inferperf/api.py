@@ -515,7 +515,8 @@ def _compare_sparse(rows: list[dict[str, Any]]) -> None:
     a = sparse["speed"]["throughput_speedup"]["value"] / dense["speed"]["throughput_speedup"]["value"]
     sparse["note"] = (
         f"sparse decompression vs dense INT8 kernels: {a:.2f}x (ratio of their speed-ups over FP32); "
-        "it applies to INT8 fully-connected (MatMul) layers only, so convolution-heavy models see none"
+        "it applies to INT8 fully-connected (MatMul) layers only, and OpenVINO documents it for CPUs with "
+        "Intel AMX; elsewhere expect none"
     )
 
 
