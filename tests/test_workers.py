@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -42,18 +43,34 @@ def test_crashing_worker_is_reported_not_raised() -> None:
     assert not result.ok and "exit code 4" in (result.error or "")
 
 
-def test_hung_worker_is_killed_with_its_children() -> None:
+def test_hung_worker_is_killed_with_its_children(tmp_path: Path) -> None:
+    import psutil
+
     # The worker starts a child that would outlive it; the whole process group must die.
+    pid_file = tmp_path / "child.pid"
     hang = [
         sys.executable,
         "-c",
         "import subprocess, sys, time; sys.stdin.read();"
-        "subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)']); time.sleep(60)",
+        "p = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(120)']);"
+        f"open({str(pid_file)!r}, 'w').write(str(p.pid)); time.sleep(120)",
     ]
-    result = run_worker({"task": "x"}, timeout_s=1.5, argv=hang)
+    result = run_worker({"task": "x"}, timeout_s=3, argv=hang)
     assert not result.ok
-    assert "hung: killed after 1.5 s timeout" in (result.error or "")
-    assert result.wall_s < 30
+    assert "hung: killed after 3 s timeout" in (result.error or "")
+    child = int(pid_file.read_text())
+
+    def gone() -> bool:
+        try:
+            return psutil.Process(child).status() == psutil.STATUS_ZOMBIE
+        except psutil.NoSuchProcess:
+            return True
+
+    for _ in range(50):  # the kill is immediate; reaping by init may lag a little
+        if gone():
+            break
+        time.sleep(0.1)
+    assert gone(), "the worker's child survived the timeout kill"
 
 
 def test_peak_tracking_sees_a_short_spike() -> None:
