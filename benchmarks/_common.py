@@ -51,3 +51,11 @@ def inferperf_bench(model: Path | str, args: list[str]) -> dict[str, Any]:
 def geomean(values: list[float]) -> float:
     """Geometric mean: the right average for ratios."""
     return math.exp(sum(math.log(v) for v in values) / len(values))
+
+
+def reexec_on_snapshot() -> None:
+    """Re-run this script with PYTHONPATH on a snapshot of src/, so workers it spawns use it too."""
+    if os.environ.get("INFERPERF_SNAPSHOT"):
+        return
+    env = {**_snapshot_env(), "INFERPERF_SNAPSHOT": "1"}
+    os.execve(sys.executable, [sys.executable, *sys.argv], env)

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from inferperf.backends import Backend, get_backend
-from inferperf.config import MODES, QuantizeOptions, RunLimits, RuntimeConfig, Scenario
+from inferperf.config import MODES, QuantizeOptions, RunLimits, RuntimeConfig, Scenario, TuneOptions
 from inferperf.errors import BackendError, ConfigError, InferperfError
 from inferperf.inputs import build_input_sets
 from inferperf.measure.environment import collect_environment
@@ -562,4 +562,291 @@ def precision(
         "backend": plugin.name,
         "data": {"source": dataset.source, "synthetic": synthetic},
         **fields,
+    }
+
+
+def tune(
+    model: str | Path = "builtin",
+    *,
+    backends: Sequence[str] = ("openvino",),
+    variants: Sequence[str | Path] = (),
+    options: TuneOptions | None = None,
+    config: RuntimeConfig | None = None,
+    shape: str | None = None,
+    inputs: str | Path | None = None,
+    int_range: tuple[int, int] | None = None,
+    input_values: dict[str, float] | None = None,
+    seed: int = 0,
+    progress: Callable[[float, str], None] | None = None,
+    checkpoint: Callable[[dict[str, Any]], None] | None = None,
+) -> dict[str, Any]:
+    """Search the runtime knobs (and model variants) under latency and memory budgets; verify the winner.
+
+    Returns a result document; ``recommendation.runtime`` is what ``bench --config`` reads back.
+    The reference is the first backend's own defaults for the scenario on the first model.
+    """
+    from inferperf.optimize.tuner import Target, Tuner, build_targets
+
+    options = options or TuneOptions()
+    scenario = "throughput" if options.objective == "throughput" else "latency"
+    plugins = [get_backend(name) for name in backends]
+    infos = [("model", load_model_info(model))]
+    for path in variants:
+        infos.append((Path(str(path)).stem, load_model_info(path)))
+    environment = collect_environment()
+    cpu = environment["cpu"]
+    targets, skipped = build_targets(plugins, infos, scenario, int(cpu["cores"] or 1), cpu["features"])
+    if not targets:
+        raise ConfigError("nothing to tune: " + "; ".join(skipped))
+    base = config or RuntimeConfig()
+    ref = targets[0]
+    reference = Target(ref.backend, ref.variant, ref.info, (), name=f"reference ({ref.backend} {scenario} defaults)")
+    spec = {"shape": shape, "npz": str(inputs) if inputs else None, "int_range": int_range, "values": input_values}
+    tuner = Tuner(targets, reference, base, options, scenario, {**spec, "seed": seed})
+
+    def doc(body: dict[str, Any]) -> dict[str, Any]:
+        return {**_header("tune", plugins[0]), "model": infos[0][1].to_dict(), "skipped_targets": skipped, **body}
+
+    result = tuner.run(progress, (lambda body: checkpoint(doc(body))) if checkpoint else None)
+    return doc(result.to_dict())
+
+
+def profile(
+    model: str | Path = "builtin",
+    *,
+    compare_with: str | Path | None = None,
+    backend: str = "openvino",
+    config: RuntimeConfig | None = None,
+    shape: str | None = None,
+    seconds: float = 5.0,
+    warmup_s: float = 1.0,
+    reference_s: float = 3.0,
+    seed: int = 0,
+    progress: Callable[[str], None] | None = None,
+) -> dict[str, Any]:
+    """Per-layer profile (times, op types, precisions, findings); with ``compare_with``, two models side by side.
+
+    Layer counters come from the backend (OpenVINO PERF_COUNT, ONNX Runtime's profiler) over many
+    inferences; two models are profiled interleaved. ``reference_s`` > 0 also measures a latency-mode
+    median with the counters off, to show what the layer sum leaves out and what profiling costs.
+    """
+    from inferperf.measure.profile import ProfileLimits, collect, compare_profiles, summarize_run
+
+    plugin = get_backend(backend)
+    cfg = plugin.configure((config or RuntimeConfig()).with_(backend=plugin.name), "latency")
+    infos = [load_model_info(model)] + ([load_model_info(compare_with)] if compare_with is not None else [])
+    shapes = [resolve_shapes(i, parse_shape_spec(shape), cfg.batch) for i in infos]
+    if any(s != shapes[0] for s in shapes[1:]):
+        raise ConfigError(f"models to compare need the same inputs: {shapes[0]} vs {shapes[1]}")
+    input_sets = build_input_sets(infos[0], shapes[0], seed=seed)
+    limits = ProfileLimits(seconds=seconds, warmup_s=warmup_s)
+    budget = {"seconds": seconds, "warmup_s": warmup_s, "reference_s": reference_s}
+    profilers = []
+    try:
+        for i in infos:
+            if progress is not None:
+                progress(f"compiling {i.path.name} with layer counters")
+            profilers.append(plugin.profile_layers(i, shapes[0], cfg))
+        runs = collect(profilers, input_sets, limits, progress)
+    finally:
+        for p in profilers:
+            p.close()
+    docs = [
+        _profile_doc(plugin, i, shapes[0], cfg, summarize_run(r), input_sets, reference_s, budget, progress)
+        for i, r in zip(infos, runs, strict=True)
+    ]
+    if compare_with is None:
+        return docs[0]
+    return {
+        **_header("profile-compare", plugin),
+        "backend": plugin.name,
+        "a": docs[0],
+        "b": docs[1],
+        "comparison": compare_profiles(docs[0]["profile"], docs[1]["profile"]),
+    }
+
+
+def _profile_doc(
+    plugin: Backend,
+    info_: ModelInfo,
+    shapes: dict[str, tuple[int, ...]],
+    cfg: RuntimeConfig,
+    summary: dict[str, Any],
+    input_sets: Sequence[dict[str, Any]],
+    reference_s: float,
+    budget: dict[str, float],
+    progress: Callable[[str], None] | None,
+) -> dict[str, Any]:
+    """One model's profile document: summary, counters-off reference latency, findings."""
+    from inferperf.measure.profile import reference_gap
+    from inferperf.optimize.findings import ModelFacts, diagnose
+
+    reference: dict[str, Any] | None = None
+    if reference_s > 0:
+        if progress is not None:
+            progress(f"latency of {info_.path.name} with counters off")
+        run = run_scenario(plugin, info_, shapes, input_sets, cfg, "latency", RunLimits(time_s=reference_s))
+        reference = reference_gap(summary, float(run.latency_ms["median"]["value"]))
+        if reference is not None:
+            reference["latency_median_ci95"] = run.latency_ms["median"]["ci95"]
+            reference["count"] = run.count
+    facts = ModelFacts(
+        dynamic_inputs={s.name: list(s.shape) for s in info_.inputs if s.dynamic_dims},
+        profiled_shapes={k: list(v) for k, v in shapes.items()},
+    )
+    return {
+        **_header("profile", plugin),
+        "model": {**info_.to_dict(), "shapes": {k: list(v) for k, v in shapes.items()}},
+        "backend": plugin.name,
+        "config": cfg.to_dict(),
+        "limits": budget,
+        "profile": summary,
+        "reference": reference,
+        "findings": [f.to_dict() for f in diagnose(summary, facts)],
+    }
+
+
+def e2e(
+    model: str | Path = "builtin",
+    *,
+    images: str | Path | None = None,
+    data: str | Path | None = None,
+    backend: str = "openvino",
+    decoder: str = "pillow",
+    preprocess: dict[str, Any] | None = None,
+    config: RuntimeConfig | None = None,
+    options: Any = None,
+    fuse: bool = True,
+    save_fused: str | Path | None = None,
+    postprocess: Any = None,
+    progress: Callable[[str], None] | None = None,
+) -> dict[str, Any]:
+    """End to end on real images: stages apart, sequential vs pipelined, host vs fused pre-processing.
+
+    ``options`` is a ``measure.e2e.E2EOptions``; ``postprocess`` a ``measure.e2e.Postprocessor``
+    (default: softmax + top-k for a [batch, classes] output).
+    """
+    import tempfile
+
+    from inferperf.inputs.dataset import _image_input, model_preprocess, override
+    from inferperf.measure.e2e import E2EOptions, E2ETarget, get_decoder, load_items, run_e2e
+    from inferperf.optimize.preprocess import FusionPlan, fuse_model
+
+    plugin = get_backend(backend)
+    info_ = load_model_info(model)
+    spec = override(model_preprocess(info_), **(preprocess or {}))
+    name, size = _image_input(info_, spec)
+    channels = 1 if spec.color == "GRAY" else 3
+    shape = (1, channels, *size) if spec.layout == "NCHW" else (1, *size, channels)
+    target = E2ETarget(info_, name, shape, info_.input(name).dtype, spec, size)
+    if images is None and data is None and str(model) == "builtin":
+        data = "builtin"
+    items, source = load_items(images, data)
+    dec = get_decoder(decoder)
+    with tempfile.TemporaryDirectory(prefix="inferperf-e2e-") as tmp:
+        fused_info, fusion = None, None
+        if fuse or save_fused:
+            plan = FusionPlan(spec, size, dec.native_color, dec.resize_kind)
+            fusion = fuse_model(plugin, info_, plan, Path(save_fused) if save_fused else None, Path(tmp))
+            fused_info = load_model_info(fusion["path"])
+        fields = run_e2e(
+            plugin, target, items, dec, config or RuntimeConfig(), options or E2EOptions(), fused_info, postprocess,
+            progress,
+        )
+    if fusion is not None and "fused" in fields:
+        fields["fused"] = {"model": {**fusion, "saved": save_fused is not None}, **fields["fused"]}
+    return {
+        **_header("e2e", plugin),
+        "model": {**info_.to_dict(), "input": name, "shape": list(shape)},
+        "backend": plugin.name,
+        "decoder": dec.name,
+        "inputs": {"source": source, "count": len(items)},
+        "preprocess": {**spec.to_dict(), "size": list(size), "resize": f"{dec.name} bilinear"},
+        **fields,
+    }
+
+
+def compare(a: str | Path, b: str | Path, *, threshold: float = 0.02) -> dict[str, Any]:
+    """B against A, from two bench result files: per run and metric, ratio B/A, 95% interval, verdict."""
+    from inferperf.report.compare import compare_docs
+    from inferperf.results.schema import load_document
+
+    doc_a, doc_b = load_document(a), load_document(b)
+    body = compare_docs(doc_a, doc_b, threshold)
+    return {
+        "schema": SCHEMA,
+        "kind": "compare",
+        "created": _created(),
+        "a": {"path": str(a), "model": doc_a.get("model", {}).get("path"), "created": doc_a.get("created")},
+        "b": {"path": str(b), "model": doc_b.get("model", {}).get("path"), "created": doc_b.get("created")},
+        "threshold": threshold,
+        **body,
+    }
+
+
+def _config_candidate(path: str | Path, model: str | Path | None, scenario: str) -> dict[str, Any]:
+    import json
+
+    from inferperf.config import load_config_file
+
+    runtime, _ = load_config_file(path)
+    try:
+        named = json.loads(Path(path).read_text(encoding="utf-8")).get("model")
+    except (OSError, ValueError, AttributeError):
+        named = None
+    cfg = RuntimeConfig.from_dict(runtime)
+    plugin = get_backend(cfg.backend)
+    info_ = load_model_info(model or named or "builtin")
+    return {"backend": plugin.name, "model_info": info_.to_dict(), "config": cfg.to_dict()}
+
+
+def compare_interleaved(
+    a: str | Path,
+    b: str | Path,
+    *,
+    model: str | Path | None = None,
+    scenario: str = "throughput",
+    rounds: int = 8,
+    seconds: float = 3.0,
+    threshold: float = 0.02,
+    timeout_s: float = 1800.0,
+) -> dict[str, Any]:
+    """Two config files measured A B A B ... in one worker; per-round paired ratios B/A with verdicts."""
+    from inferperf.measure.worker import run_worker
+    from inferperf.report.compare import compare_rounds
+
+    if scenario not in ("latency", "throughput"):
+        raise ConfigError(f"invalid scenario {scenario!r}: expected latency or throughput")
+    if rounds < 2:
+        raise ConfigError(f"invalid --rounds {rounds}: at least 2 are needed for an interval")
+    cands = [_config_candidate(p, model, scenario) for p in (a, b)]
+    job = {
+        "task": "interleave",
+        "scenario": scenario,
+        "rounds": rounds,
+        "seconds": seconds,
+        "inputs": {"seed": 0},
+        "candidates": cands,
+    }
+    result = run_worker(job, timeout_s)
+    if not result.ok:
+        raise BackendError(f"interleaved measurement failed: {result.error}")
+    per = result.data["candidates"]
+    rounds_of = [
+        {"throughput_fps": c["throughput_fps_per_round"], "latency_median_ms": c["median_ms_per_round"]} for c in per
+    ]
+    body = compare_rounds(rounds_of[0], rounds_of[1], threshold)
+    return {
+        "schema": SCHEMA,
+        "kind": "compare",
+        "created": _created(),
+        "environment": collect_environment(),
+        "a": {"config": str(a), **cands[0]["config"]},
+        "b": {"config": str(b), **cands[1]["config"]},
+        "model": cands[0]["model_info"],
+        "rounds": rounds,
+        "seconds_per_round": seconds,
+        "threshold": threshold,
+        "raw": per,
+        **body,
     }

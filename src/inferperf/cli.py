@@ -401,6 +401,16 @@ def _save_result(doc: dict[str, Any], json_path: Path | None) -> None:
         out.print(f"wrote {target}")
 
 
+def _config_model(path: Path) -> str | None:
+    import json
+
+    try:
+        value = json.loads(path.read_text(encoding="utf-8")).get("model")
+    except (OSError, ValueError, AttributeError):
+        return None  # load_config_file already reported what is wrong with the file
+    return value if isinstance(value, str) else None
+
+
 def _warn(message: str) -> None:
     err.print(f"[bold yellow]warning:[/bold yellow] {escape(message)}")
 
@@ -420,8 +430,12 @@ def doctor(
 
 @app.command()
 def bench(
-    model: ModelArg = "builtin",
-    backend: Annotated[str, typer.Option(help="openvino, onnxruntime, or a comma list of both.")] = "openvino",
+    model: Annotated[
+        str | None, typer.Argument(help="Model file (.onnx, .xml IR) or 'builtin' (default: the --config's model).")
+    ] = None,
+    backend: Annotated[
+        str | None, typer.Option(help="openvino, onnxruntime, or a comma list (default: the --config's, or openvino).")
+    ] = None,
     mode: Annotated[str, typer.Option(help="latency, throughput or both.")] = "both",
     hint: Annotated[
         str | None, typer.Option(help="OpenVINO hint: latency, throughput, cumulative_throughput, none.")
@@ -466,6 +480,9 @@ def bench(
     """Latency and throughput with 95% confidence intervals, on OpenVINO and/or ONNX Runtime."""
     with _errors():
         file_runtime, file_limits = load_config_file(config) if config else ({}, {})
+        # A tuned config names its backend and model: used unless the command line says otherwise.
+        backend = backend or file_runtime.get("backend") or "openvino"
+        model = model or (_config_model(config) if config else None) or "builtin"
         runtime = RuntimeConfig.from_dict(
             _merge(
                 file_runtime,
@@ -523,6 +540,292 @@ def bench(
             out.print(f"wrote {json_path}")
         if result.errors:
             raise typer.Exit(3)
+
+
+def _tuned_config(doc: dict[str, Any]) -> dict[str, Any] | None:
+    rec = doc.get("recommendation")
+    if not rec:
+        return None
+    return {
+        "runtime": rec["runtime"],
+        "limits": {},
+        "model": rec["model"],
+        "scenario": rec["scenario"],
+        "source": "inferperf tune",
+        "verified": rec["verified"],
+        "meets_constraints": rec["meets_constraints"],
+    }
+
+
+@app.command()
+def tune(
+    model: ModelArg = "builtin",
+    backend: Annotated[str, typer.Option(help="Backends to search, comma list.")] = "openvino",
+    objective: Annotated[str, typer.Option(help="throughput or latency.")] = "throughput",
+    p99_max: Annotated[str | None, typer.Option(help="Latency budget on p99, e.g. 30ms.")] = None,
+    memory_max: Annotated[str | None, typer.Option(help="Peak resident memory budget, e.g. 2GB.")] = None,
+    budget: Annotated[str, typer.Option(help="Time for the whole search, e.g. 5m.")] = "5m",
+    trial_time: Annotated[str, typer.Option(help="Measuring time of a short trial.")] = "2s",
+    round_time: Annotated[
+        str | None, typer.Option(help="Length of each interleaved verification round (default max(2s, trial time)).")
+    ] = None,
+    variants: Annotated[str | None, typer.Option(help="Other model files to try (INT8, ...), comma list.")] = None,
+    front: Annotated[bool, typer.Option(help="Multi-objective NSGA-II over throughput and p99.")] = False,
+    finalists: Annotated[int, typer.Option(help="Configurations verified side by side at the end.")] = 3,
+    max_trials: Annotated[int | None, typer.Option(help="Cap on short trials.")] = None,
+    shape: Annotated[str | None, typer.Option(help="1,3,224,224 or name[1,3,224,224],other[1,128].")] = None,
+    inputs: Annotated[Path | None, typer.Option(help=".npz with arrays named like the inputs.")] = None,
+    int_range: Annotated[str | None, typer.Option(help="LOW,HIGH for synthetic integer inputs.")] = None,
+    seed: Annotated[int, typer.Option(help="Seed of the sampler and of synthetic inputs.")] = 0,
+    save_config: Annotated[
+        Path, typer.Option("--save-config", help="Where the recommended config goes (for bench --config).")
+    ] = Path("tuned-config.json"),
+    json_path: JsonOpt = None,
+) -> None:
+    """Search runtime knobs and model variants under latency/memory budgets; verify the winner side by side."""
+    from inferperf.config import TuneOptions, parse_megabytes, parse_milliseconds, parse_seconds
+    from inferperf.report.tune_console import render_tune
+
+    with _errors():
+        options = TuneOptions(
+            objective=objective,
+            p99_max_ms=parse_milliseconds(p99_max, "--p99-max") if p99_max else None,
+            memory_max_mb=parse_megabytes(memory_max, "--memory-max") if memory_max else None,
+            budget_s=parse_seconds(budget, "--budget"),
+            trial_s=parse_seconds(trial_time, "--trial-time"),
+            round_s=parse_seconds(round_time, "--round-time") if round_time else None,
+            front=front,
+            seed=seed,
+            finalists=finalists,
+            max_trials=max_trials,
+        )
+        backends = [b.strip() for b in backend.split(",") if b.strip()]
+        paths = [v.strip() for v in (variants or "").split(",") if v.strip()]
+
+        def checkpoint(doc: dict[str, Any]) -> None:
+            if json_path:
+                save_json(doc, json_path)  # every finished trial survives a Ctrl-C or a crash
+
+        bar, factory = _progress_factory(err)
+        with bar:
+            doc = api.tune(
+                model,
+                backends=backends,
+                variants=paths,
+                options=options,
+                shape=shape,
+                inputs=inputs,
+                int_range=parse_int_range(int_range),
+                seed=seed,
+                progress=factory("tuning"),
+                checkpoint=checkpoint,
+            )
+        render_tune(doc, out)
+        if json_path:
+            save_json(doc, json_path)
+            out.print(f"wrote {json_path}")
+        tuned = _tuned_config(doc)
+        if tuned:
+            save_json(tuned, save_config)
+            out.print(f"wrote {save_config}: inferperf bench {tuned['model']} --config {save_config}")
+        if doc.get("interrupted"):
+            raise typer.Exit(130)
+        if not tuned:
+            raise typer.Exit(3)
+
+
+@app.command()
+def e2e(
+    model: ModelArg = "builtin",
+    images: Annotated[Path | None, typer.Option(help="Folder of image files (class subfolders allowed).")] = None,
+    data: Annotated[
+        str | None, typer.Option(help="Image folder, .npz with raw 'images' (uint8), or 'builtin'.")
+    ] = None,
+    backend: Annotated[str, typer.Option(help="openvino or onnxruntime.")] = "openvino",
+    decoder: Annotated[str, typer.Option(help="pillow or opencv (decode, resize, colour conversion).")] = "pillow",
+    size: Annotated[str | None, typer.Option(help="Resize images to H,W.")] = None,
+    mean: Annotated[str | None, typer.Option(help="Per-channel mean (pixel units), e.g. 123.7,116.3,103.5.")] = None,
+    scale: Annotated[str | None, typer.Option(help="Per-channel scale (pixel units), e.g. 58.4,57.1,57.4.")] = None,
+    layout: Annotated[str | None, typer.Option(help="NCHW or NHWC.")] = None,
+    color: Annotated[str | None, typer.Option(help="RGB, BGR or GRAY.")] = None,
+    seconds: Annotated[float, typer.Option(help="Seconds of the interleaved sequential phase.")] = 20.0,
+    pipelined_seconds: Annotated[float, typer.Option(help="Seconds of the pipelined run.")] = 10.0,
+    prep_threads: Annotated[int | None, typer.Option(help="Pipelined pre-processing threads.")] = None,
+    requests: Annotated[int | None, typer.Option(help="Pipelined async requests in flight.")] = None,
+    queue_size: Annotated[int | None, typer.Option(help="Bounded queue between pre-processing and inference.")] = None,
+    top_k: Annotated[int, typer.Option(help="Classes kept by the softmax + top-k post-processing.")] = 5,
+    fuse: Annotated[
+        bool, typer.Option("--fuse/--no-fuse", help="Also measure pre-processing fused into the model.")
+    ] = True,
+    save_fused: Annotated[
+        Path | None, typer.Option(help="Write the fused model here (.xml for openvino, .onnx for onnxruntime).")
+    ] = None,
+    json_path: JsonOpt = None,
+) -> None:
+    """Where end-to-end time goes: decode, pre-processing, copy, inference, post-processing; pipelined; fused."""
+    from inferperf.measure.e2e import E2EOptions
+    from inferperf.report.e2e_console import render_e2e
+
+    with _errors():
+        pre = {
+            "size": _floats(size, "size", int),
+            "mean": _floats(mean, "mean"),
+            "scale": _floats(scale, "scale"),
+            "layout": layout,
+            "color": color,
+        }
+        options = E2EOptions(
+            seconds=seconds,
+            pipelined_seconds=pipelined_seconds,
+            prep_threads=prep_threads,
+            requests=requests,
+            queue_size=queue_size,
+            top_k=top_k,
+        )
+        bar, status = _status_printer("e2e")
+        with bar:
+            status("compiling")
+            doc = api.e2e(
+                model,
+                images=images,
+                data=data,
+                backend=backend,
+                decoder=decoder,
+                preprocess=pre,
+                options=options,
+                fuse=fuse,
+                save_fused=save_fused,
+                progress=status,
+            )
+        render_e2e(doc, out)
+        if json_path:
+            save_json(doc, json_path)
+            out.print(f"wrote {json_path}")
+
+
+@app.command()
+def profile(
+    models: Annotated[
+        list[str] | None, typer.Argument(help="Model (default builtin); with --compare, two models A B.")
+    ] = None,
+    compare: Annotated[bool, typer.Option("--compare", help="Profile two models side by side, per layer.")] = False,
+    backend: Annotated[str, typer.Option(help="openvino or onnxruntime.")] = "openvino",
+    top: Annotated[int, typer.Option(help="Rows in the layer and op-type tables.")] = 15,
+    seconds: Annotated[float, typer.Option(help="Seconds of profiled inferences per model.")] = 5.0,
+    reference: Annotated[
+        float, typer.Option(help="Seconds of latency-mode run with counters off (0 skips it).")
+    ] = 3.0,
+    shape: Annotated[str | None, typer.Option(help="Static shape for dynamic inputs.")] = None,
+    batch: Annotated[int | None, typer.Option(help="Batch size (first dimension).")] = None,
+    hint: Annotated[str | None, typer.Option(help="OpenVINO hint (default latency).")] = None,
+    streams: Annotated[int | None, typer.Option(help="OpenVINO NUM_STREAMS.")] = None,
+    threads: Annotated[int | None, typer.Option(help="Inference threads (ORT: intra-op).")] = None,
+    precision_hint: Annotated[
+        str | None, typer.Option("--infer-precision", help="OpenVINO precision: f32, bf16, f16.")
+    ] = None,
+    prop: Annotated[
+        list[str] | None, typer.Option("--property", help="Runtime property KEY=VALUE (repeatable).")
+    ] = None,
+    json_path: JsonOpt = None,
+) -> None:
+    """Per-layer time, kernel and precision; layer sum vs latency; findings on why it is not faster."""
+    from inferperf.report.profile_console import render_profile, render_profile_compare
+
+    with _errors():
+        names = models or ["builtin"]
+        if compare != (len(names) == 2) or len(names) > 2:
+            raise ConfigError("give one model, or --compare with exactly two models (A B)")
+        runtime = RuntimeConfig(
+            hint=hint,  # type: ignore[arg-type]  # validated by RuntimeConfig
+            streams=streams,
+            threads=threads,
+            batch=batch or 1,
+            inference_precision=precision_hint,
+            properties=_properties(prop),
+        )
+        bar, status = _status_printer("profile")
+        with bar:
+            doc = api.profile(
+                names[0],
+                compare_with=names[1] if compare else None,
+                backend=backend,
+                config=runtime,
+                shape=shape,
+                seconds=seconds,
+                reference_s=reference,
+                progress=status,
+            )
+        if compare:
+            render_profile_compare(doc, out, top)
+        else:
+            render_profile(doc, out, top)
+        if json_path:
+            save_json(doc, json_path)
+            out.print(f"wrote {json_path}")
+
+
+@app.command()
+def compare(
+    a: Annotated[Path, typer.Argument(help="Result A (bench JSON), or config A with --interleave.")],
+    b: Annotated[Path, typer.Argument(help="Result B (bench JSON), or config B with --interleave.")],
+    interleave: Annotated[
+        bool, typer.Option(help="A and B are config files: measure them A B A B in one worker.")
+    ] = False,
+    model: Annotated[str | None, typer.Option(help="With --interleave: model (default: the configs').")] = None,
+    scenario: Annotated[str, typer.Option(help="With --interleave: throughput or latency.")] = "throughput",
+    rounds: Annotated[int, typer.Option(help="With --interleave: rounds of A then B.")] = 8,
+    round_time: Annotated[str, typer.Option(help="With --interleave: seconds per config per round.")] = "3s",
+    threshold: Annotated[str, typer.Option(help="Noise threshold below which no difference is declared.")] = "2%",
+    fail_if_slower: Annotated[
+        str | None, typer.Option(help="Exit 1 when B is significantly slower by more than this, e.g. 5%.")
+    ] = None,
+    json_path: JsonOpt = None,
+) -> None:
+    """Is B really faster than A? Ratio B/A per metric with a 95% interval and a verdict."""
+    from inferperf.config import parse_fraction, parse_seconds
+    from inferperf.report.compare import regressions
+    from inferperf.report.tune_console import render_compare
+
+    with _errors():
+        noise = parse_fraction(threshold, "--threshold")
+        gate = parse_fraction(fail_if_slower, "--fail-if-slower") if fail_if_slower else None
+        if interleave:
+            seconds = parse_seconds(round_time, "--round-time")
+            with _status_printer("interleaving A and B")[0]:
+                doc = api.compare_interleaved(
+                    a, b, model=model, scenario=scenario, rounds=rounds, seconds=seconds, threshold=noise
+                )
+        else:
+            doc = api.compare(a, b, threshold=noise)
+        render_compare(doc, out)
+        if json_path:
+            save_json(doc, json_path)
+            out.print(f"wrote {json_path}")
+        if gate is not None:
+            bad = regressions(doc, gate)
+            if bad:
+                worst = max(bad, key=lambda r: r["slowdown"])
+                err.print(
+                    f"regression: {worst['metric']} ({worst['backend']} {worst['scenario']}) is "
+                    f"{worst['slowdown'] * 100:.1f}% slower, over the {gate * 100:g}% gate"
+                )
+                raise typer.Exit(1)
+
+
+@app.command()
+def report(
+    result: Annotated[Path, typer.Argument(help="Any inferperf result JSON (bench, tune, coldstart, memory, ...).")],
+    html_path: Annotated[Path, typer.Option("--html", help="Where to write the self-contained HTML page.")] = Path(
+        "report.html"
+    ),
+) -> None:
+    """Render a result as a self-contained HTML page (plotly embedded, no network needed to view it)."""
+    from inferperf.report.html import report_for
+    from inferperf.results.schema import load_document
+
+    with _errors():
+        written = report_for(load_document(result), html_path)
+        out.print(f"wrote {written}")
 
 
 def main() -> None:

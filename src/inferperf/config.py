@@ -188,3 +188,137 @@ class QuantizeOptions:
         _check_choice("preset", self.preset, ("performance", "mixed"))
         _check_choice("activation type", self.activation_type, ("auto", "u8", "s8"))
         _check_positive("subset size", self.subset_size)
+
+
+@dataclass(frozen=True)
+class Knob:
+    """One tunable runtime setting and the values worth trying on this machine.
+
+    ``name`` is a RuntimeConfig field, or ``property:KEY`` for a free-form runtime
+    property. ``None`` among the choices means "leave the runtime's default".
+    """
+
+    name: str
+    choices: tuple[Any, ...]
+
+    def __post_init__(self) -> None:
+        if not self.choices:
+            raise ConfigError(f"knob {self.name!r} has no choices")
+        if not self.name.startswith("property:") and self.name not in {f.name for f in fields(RuntimeConfig)}:
+            raise ConfigError(f"knob {self.name!r} is neither a runtime setting nor property:KEY")
+
+    def apply(self, config: RuntimeConfig, value: Any) -> RuntimeConfig:
+        """``config`` with this knob set to ``value``."""
+        if self.name.startswith("property:"):
+            key = self.name.partition(":")[2]
+            props = {k: v for k, v in config.properties.items() if k != key}
+            if value is not None:
+                props[key] = str(value)
+            return config.with_(properties=props)
+        return config.with_(**{self.name: value})
+
+
+OBJECTIVES: tuple[str, ...] = ("throughput", "latency")
+
+
+@dataclass(frozen=True)
+class TuneOptions:
+    """How to search: objective, budgets (constraints) and the time the search may take.
+
+    ``p99_max_ms`` is met only when the upper end of a configuration's p99
+    interval is under it; ``memory_max_mb`` bounds the trial process's peak RSS.
+    """
+
+    objective: str = "throughput"
+    p99_max_ms: float | None = None
+    memory_max_mb: float | None = None
+    budget_s: float = 300.0
+    trial_s: float = 2.0
+    front: bool = False  # multi-objective NSGA-II (throughput vs p99) instead of single-objective TPE
+    seed: int = 0
+    finalists: int = 3
+    max_trials: int | None = None
+    trial_timeout_s: float = 180.0
+    round_s: float | None = None  # verification round length; default max(2 s, trial_s)
+
+    def __post_init__(self) -> None:
+        _check_choice("objective", self.objective, OBJECTIVES)
+        for name in ("p99_max_ms", "memory_max_mb", "budget_s", "trial_s", "max_trials", "trial_timeout_s", "round_s"):
+            _check_positive(name.replace("_", " "), getattr(self, name))
+        if self.finalists < 1:
+            raise ConfigError(f"invalid finalists {self.finalists}: must be >= 1")
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-ready dict with every field."""
+        return asdict(self)
+
+
+_UNITS_S = {"ms": 1e-3, "s": 1.0, "sec": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0}
+_UNITS_MB = {"b": 1 / 2**20, "kb": 1 / 1024, "k": 1 / 1024, "mb": 1.0, "m": 1.0, "gb": 1024.0, "g": 1024.0}
+
+
+def _amount(text: str, units: dict[str, float], default_unit: str, what: str) -> float:
+    import re
+
+    match = re.fullmatch(r"\s*([0-9]*\.?[0-9]+)\s*([a-zA-Z]*)\s*", text)
+    unit = (match.group(2).lower() if match else "") or default_unit
+    if match is None or unit not in units:
+        raise ConfigError(f"bad {what} {text!r}: expected a number with a unit ({', '.join(units)})")
+    value = float(match.group(1)) * units[unit]
+    if value <= 0:
+        raise ConfigError(f"bad {what} {text!r}: must be > 0")
+    return value
+
+
+def parse_seconds(text: str, what: str = "duration") -> float:
+    """``90``, ``90s``, ``5m``, ``1.5h`` → seconds (a bare number is seconds)."""
+    return _amount(text, _UNITS_S, "s", what)
+
+
+def parse_milliseconds(text: str, what: str = "latency") -> float:
+    """``30ms``, ``0.03s``, ``30`` → milliseconds (a bare number is milliseconds)."""
+    return _amount(text, _UNITS_S, "ms", what) * 1e3
+
+
+def parse_megabytes(text: str, what: str = "memory") -> float:
+    """``2GB``, ``512MB``, ``512`` → MiB (a bare number is MiB; units are binary)."""
+    return _amount(text, _UNITS_MB, "mb", what)
+
+
+def parse_fraction(text: str, what: str = "fraction") -> float:
+    """``5%`` or ``0.05`` → 0.05."""
+    raw = text.strip()
+    try:
+        value = float(raw[:-1]) / 100 if raw.endswith("%") else float(raw)
+    except ValueError:
+        raise ConfigError(f"bad {what} {text!r}: expected a percentage like 5% or a fraction like 0.05") from None
+    if not 0 <= value < 10:
+        raise ConfigError(f"bad {what} {text!r}: out of range")
+    return value
+
+
+@dataclass(frozen=True)
+class OptimizeOptions:
+    """The whole flow's knobs: data for the accuracy guard, budgets, and where to write."""
+
+    data: str | None = None
+    p99_max_ms: float | None = None
+    memory_max_mb: float | None = None
+    max_drop: float = 0.01
+    budget_s: float = 600.0
+    backends: tuple[str, ...] = ("openvino", "onnxruntime")
+    verify_rounds: int = 6
+    verify_round_s: float = 3.0
+
+    def __post_init__(self) -> None:
+        _check_positive("budget", self.budget_s)
+        _check_positive("p99 max", self.p99_max_ms)
+        _check_positive("memory max", self.memory_max_mb)
+        if not 0 <= self.max_drop < 1:
+            raise ConfigError(f"invalid max drop {self.max_drop!r}: expected a fraction in [0, 1)")
+        if self.verify_rounds < 2:
+            raise ConfigError("verification needs at least 2 rounds")
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-ready dict with every field."""
+        return asdict(self)

@@ -16,7 +16,8 @@ from typing import Any, ClassVar, Protocol
 
 import numpy as np
 
-from inferperf.config import QuantizeOptions, RuntimeConfig, Scenario
+from inferperf.backends.layers import LayerProfiler
+from inferperf.config import Knob, QuantizeOptions, RuntimeConfig, Scenario
 from inferperf.errors import ConfigError
 from inferperf.model.flops import FlopCount
 from inferperf.model.info import ModelInfo
@@ -32,6 +33,18 @@ class RequestSink(Protocol):
 
     def should_stop(self) -> bool:
         """Polled by the driving loop; True ends the run (in-flight requests are drained)."""
+
+
+class AsyncRequests(ABC):
+    """Requests in flight that take inputs one at a time, as they become ready (see Engine.start_async)."""
+
+    @abstractmethod
+    def submit(self, inputs: InputSet, tag: int) -> None:
+        """Start one inference; blocks while every request is busy. ``inputs`` must not change until it is done."""
+
+    @abstractmethod
+    def wait_all(self) -> None:
+        """Block until every submitted inference is done; a failure in any is raised here as BackendError."""
 
 
 class Engine(ABC):
@@ -65,6 +78,14 @@ class Engine(ABC):
 
     def close(self) -> None:  # noqa: B027 - optional hook, most runtimes free on GC
         """Release runtime resources early."""
+
+    def start_async(self, requests: int, on_done: Callable[[int, dict[str, np.ndarray]], None]) -> AsyncRequests:
+        """``requests`` runtime requests fed one input at a time (an application pipeline's inference stage).
+
+        Each finished inference calls ``on_done(tag, outputs)`` from a runtime thread;
+        keep it short (hand the outputs to a queue).
+        """
+        raise ConfigError("this backend has no asynchronous requests")
 
 
 class Backend(ABC):
@@ -132,6 +153,22 @@ class Backend(ABC):
     def count_macs(self, model: ModelInfo, shapes: dict[str, tuple[int, ...]]) -> FlopCount | None:
         """MACs and parameters from this runtime's own view of the graph; None when not supported."""
         return None
+
+    def profile_layers(
+        self, model: ModelInfo, shapes: dict[str, tuple[int, ...]], config: RuntimeConfig
+    ) -> LayerProfiler:
+        """Compile ``model`` with the runtime's per-layer counters on, ready to run and collect.
+
+        Backends without per-layer counters keep this default, which says so.
+        """
+        raise ConfigError(f"per-layer profiling is not supported by backend {self.name}")
+
+    def search_space(self, scenario: Scenario, cores: int, cpu_features: Sequence[str]) -> list[Knob]:
+        """The knobs worth tuning for ``scenario`` on a machine with ``cores`` physical cores.
+
+        The tuner searches exactly this space; an empty list means nothing to tune.
+        """
+        return []
 
     def configure(self, config: RuntimeConfig, scenario: Scenario) -> RuntimeConfig:
         """The config for a scenario: the user's choices, with this backend's defaults filling gaps."""

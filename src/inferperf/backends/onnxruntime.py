@@ -18,8 +18,9 @@ from typing import Any, ClassVar
 import numpy as np
 import psutil
 
-from inferperf.backends.base import Backend, Engine, InputSet, RequestSink
-from inferperf.config import QuantizeOptions, RuntimeConfig, Scenario
+from inferperf.backends.base import AsyncRequests, Backend, Engine, InputSet, RequestSink
+from inferperf.backends.layers import LayerInfo, LayerProfiler, LayerRun, categorize
+from inferperf.config import Knob, QuantizeOptions, RuntimeConfig, Scenario
 from inferperf.errors import BackendError, BackendUnavailableError, ConfigError, InputSpecError, first_line
 from inferperf.model.info import ONNX, ModelInfo
 
@@ -101,6 +102,10 @@ class OnnxRuntimeEngine(Engine):
         if errors:
             raise BackendError(f"ONNX Runtime inference failed: {first_line(errors[0])}") from errors[0]
 
+    def start_async(self, requests: int, on_done: Callable[[int, dict[str, np.ndarray]], None]) -> AsyncRequests:
+        # One session serves concurrent run() calls (it releases the GIL): a request is a thread.
+        return _OnnxRuntimeAsync(self, requests, on_done)
+
     def effective(self) -> dict[str, Any]:
         opts = self._session.get_session_options()
         intra = opts.intra_op_num_threads
@@ -113,6 +118,41 @@ class OnnxRuntimeEngine(Engine):
             "graph_optimization_level": str(opts.graph_optimization_level).rsplit(".", 1)[-1],
             **self._extra,
         }
+
+
+class _OnnxRuntimeAsync(AsyncRequests):
+    """``requests`` threads calling the session; a semaphore makes submit block while all are busy."""
+
+    def __init__(
+        self, engine: OnnxRuntimeEngine, requests: int, on_done: Callable[[int, dict[str, np.ndarray]], None]
+    ) -> None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        self._engine = engine
+        self._on_done = on_done
+        self._slots = threading.BoundedSemaphore(requests)
+        self._pool = ThreadPoolExecutor(requests, thread_name_prefix="inferperf-ort")
+        self._errors: list[BaseException] = []
+
+    def _run(self, inputs: InputSet, tag: int) -> None:
+        try:
+            self._on_done(tag, self._engine.infer(inputs))
+        except Exception as exc:  # re-raised in wait_all, in the driving thread
+            self._errors.append(exc)
+        finally:
+            self._slots.release()
+
+    def submit(self, inputs: InputSet, tag: int) -> None:
+        self._slots.acquire()
+        self._pool.submit(self._run, inputs, tag)
+
+    def wait_all(self) -> None:
+        self._pool.shutdown(wait=True)
+        if self._errors:
+            exc = self._errors[0]
+            if isinstance(exc, BackendError):
+                raise exc
+            raise BackendError(f"ONNX Runtime completion failed: {first_line(exc)}") from exc
 
 
 class OnnxRuntimeBackend(Backend):
@@ -208,6 +248,20 @@ class OnnxRuntimeBackend(Backend):
             return {"threads": 1, "requests": _physical_cores()}
         return {}
 
+    def search_space(self, scenario: Scenario, cores: int, cpu_features: Sequence[str]) -> list[Knob]:
+        # Intra-op threads x requests in flight is ORT's answer to streams; parallel execution
+        # only helps graphs with independent branches, and the extended/all levels differ in
+        # layout transforms that can go either way.
+        threads = tuple(sorted({1, max(1, cores // 2), cores}))
+        knobs = [
+            Knob("threads", threads),
+            Knob("execution_mode", ("sequential", "parallel")),
+            Knob("graph_optimization", ("extended", "all")),
+        ]
+        if scenario == "latency":
+            return knobs
+        return [*knobs, Knob("requests", tuple(sorted({1, cores, 2 * cores}))), Knob("batch", (1, 4, 8))]
+
     def _options(self, config: RuntimeConfig) -> Any:
         import onnxruntime as ort
 
@@ -302,6 +356,30 @@ class OnnxRuntimeBackend(Backend):
                         "(the model is static there; export it with a dynamic dimension or use openvino)"
                     )
 
+    def profile_layers(
+        self, model: ModelInfo, shapes: dict[str, tuple[int, ...]], config: RuntimeConfig
+    ) -> LayerProfiler:
+        """A session with ORT's profiler on; its JSON trace is split per run into per-node kernel times."""
+        import tempfile
+
+        import onnxruntime as ort
+
+        self._check_request(model, config)
+        self._check_static(model, shapes)
+        opts = self._options(config)
+        workdir = tempfile.TemporaryDirectory(prefix="inferperf-ort-profile-")
+        opts.enable_profiling = True
+        opts.profile_file_prefix = str(Path(workdir.name) / "trace")
+        t0 = time.perf_counter()
+        try:
+            session = ort.InferenceSession(str(model.path), sess_options=opts, providers=["CPUExecutionProvider"])
+        except Exception as exc:  # ORT raises its own exception types, all Exception subclasses
+            workdir.cleanup()
+            raise BackendError(f"ONNX Runtime cannot create a session for {model.path}: {first_line(exc)}") from exc
+        phases: dict[str, float | None] = {"read": None, "compile": (time.perf_counter() - t0) * 1e3}
+        engine = OnnxRuntimeEngine(session, phases, _physical_cores(), {"profiling": "enabled"})
+        return OnnxRuntimeLayerProfiler(engine, session, workdir)
+
 
 def _join_all(threads: list[threading.Thread], stop: threading.Event) -> None:
     try:
@@ -333,3 +411,146 @@ def _run_quant(fn: Callable[[], object]) -> None:
         fn()
     except Exception as exc:  # the quantizer raises many types; all mean "cannot quantize this model"
         raise BackendError(f"ONNX Runtime quantization failed: {first_line(exc)}") from exc
+
+
+# ORT's profiler names element types as in its type strings; integer inputs to a compute op mean INT8 kernels.
+_ORT_PRECISIONS = {
+    "float": "f32",
+    "double": "f64",
+    "float16": "f16",
+    "bfloat16": "bf16",
+    "int8": "int8",
+    "uint8": "int8",
+    "int32": "i32",
+    "int64": "i64",
+    "bool": "bool",
+}
+_ORT_INT8_OPS = ("QLinear", "Integer", "QGemm", "QAttention", "DynamicQuantize", "QEmbed")
+
+
+def ort_precision(op_name: str, args: dict[str, Any]) -> str:
+    """The precision a node ran in: integer op kernels are INT8; otherwise its first input's type."""
+    if any(tag in op_name for tag in _ORT_INT8_OPS):
+        return "int8"
+    shapes = args.get("input_type_shape") or []
+    first = next(iter(shapes[0]), None) if shapes and isinstance(shapes[0], dict) else None
+    return _ORT_PRECISIONS.get(str(first), "unknown")
+
+
+def split_trace(events: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+    """Node kernel events of an ORT profile, grouped per ``model_run`` (one group per session.run, in order)."""
+    import bisect
+
+    runs = sorted((e for e in events if e.get("cat") == "Session" and e.get("name") == "model_run"), key=_ts)
+    starts = [_ts(r) for r in runs]
+    groups: list[list[dict[str, Any]]] = [[] for _ in runs]
+    for e in events:
+        if e.get("cat") != "Node" or not str(e.get("name", "")).endswith("_kernel_time"):
+            continue
+        i = bisect.bisect_right(starts, _ts(e)) - 1
+        if i >= 0 and _ts(e) <= starts[i] + int(runs[i].get("dur", 0)):
+            groups[i].append(e)
+    return groups
+
+
+def _ts(event: dict[str, Any]) -> int:
+    return int(event.get("ts", 0))
+
+
+class OnnxRuntimeLayerProfiler(LayerProfiler):
+    """session.run calls timed by wall clock; ORT's trace gives each run's node kernel times."""
+
+    def __init__(self, engine: OnnxRuntimeEngine, session: Any, workdir: Any) -> None:
+        self._engine = engine
+        self._session = session
+        self._workdir = workdir
+        self._kept: list[bool] = []  # per session.run call, in order: recorded or not
+        self._latency: list[float] = []
+        self._first = float("nan")
+
+    def _timed(self, feed: dict[str, np.ndarray]) -> float:
+        t0 = time.perf_counter()
+        try:
+            self._session.run(None, feed)
+        except Exception as exc:  # ORT raises its own Fail/InvalidArgument types, all Exception
+            raise BackendError(f"ONNX Runtime inference failed: {first_line(exc)}") from exc
+        return (time.perf_counter() - t0) * 1e3
+
+    def first_inference(self, inputs: InputSet) -> float:
+        self._first = self._timed(self._engine._feed(inputs))
+        self._kept.append(False)
+        return self._first
+
+    def run(self, input_sets: Sequence[InputSet], iterations: int, *, record: bool = True) -> None:
+        feeds = [self._engine._feed(s) for s in input_sets]
+        for k in range(iterations):
+            ms = self._timed(feeds[k % len(feeds)])
+            self._kept.append(record)
+            if record:
+                self._latency.append(ms)
+
+    def _trace(self) -> list[dict[str, Any]]:
+        import json
+
+        path = Path(self._session.end_profiling())
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise BackendError(f"cannot read ONNX Runtime's profile {path}: {exc}") from exc
+        return list(data) if isinstance(data, list) else list(data.get("traceEvents", []))
+
+    def result(self) -> LayerRun:
+        groups = self._trace_groups()
+        layers: dict[str, LayerInfo] = {}
+        rows: list[dict[str, float]] = []
+        for group, kept in zip(groups, self._kept, strict=True):
+            if not kept:
+                continue
+            row: dict[str, float] = {}
+            for e in group:
+                name = str(e["name"])[: -len("_kernel_time")]
+                if name not in layers:
+                    layers[name] = _ort_layer(name, e.get("args") or {})
+                row[name] = row.get(name, 0.0) + float(e.get("dur", 0)) / 1e3
+            rows.append(row)
+        names = list(layers)
+        return LayerRun(
+            backend="onnxruntime",
+            layers=tuple(layers[n] for n in names),
+            times_ms=[[row.get(n, 0.0) for n in names] for row in rows],
+            block_sizes=[1] * len(rows),
+            latency_ms=list(self._latency),
+            latency_source="wall time of session.run (includes Python call and output conversion)",
+            first_inference_ms=self._first,
+            effective=self._engine.effective(),
+            notes=(
+                "node times are ORT's kernel times; graph optimization has already fused nodes, so names are "
+                "ORT's fused names",
+            ),
+        )
+
+    def _trace_groups(self) -> list[list[dict[str, Any]]]:
+        groups = split_trace(self._trace())
+        if len(groups) != len(self._kept):
+            raise BackendError(
+                f"ONNX Runtime's profile holds {len(groups)} runs but {len(self._kept)} were made "
+                "(its profiler stops at its event limit: profile fewer iterations)"
+            )
+        return groups
+
+    def close(self) -> None:
+        self._engine.close()
+        self._workdir.cleanup()
+
+
+def _ort_layer(name: str, args: dict[str, Any]) -> LayerInfo:
+    op_name = str(args.get("op_name", "?"))
+    return LayerInfo(
+        name=name,
+        op_type=op_name,
+        kernel=op_name,
+        precision=ort_precision(op_name, args),
+        provider=str(args.get("provider", "?")),
+        category=categorize(op_name),
+        slow_path=None,
+    )

@@ -16,8 +16,9 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from inferperf.backends.base import Backend, Engine, InputSet, RequestSink
-from inferperf.config import QuantizeOptions, RuntimeConfig, Scenario
+from inferperf.backends.base import AsyncRequests, Backend, Engine, InputSet, RequestSink
+from inferperf.backends.layers import LayerInfo, LayerProfiler, LayerRun, categorize
+from inferperf.config import Knob, QuantizeOptions, RuntimeConfig, Scenario
 from inferperf.errors import BackendError, BackendUnavailableError, ConfigError, InputSpecError
 from inferperf.model.flops import FlopCount
 from inferperf.model.info import ONNX, OPENVINO_IR, ModelInfo
@@ -133,6 +134,9 @@ class OpenVINOEngine(Engine):
         for rid in in_flight:
             sink.record(done, queue[rid].latency)
 
+    def start_async(self, requests: int, on_done: Callable[[int, dict[str, np.ndarray]], None]) -> AsyncRequests:
+        return _OpenVINOAsync(self, requests, on_done)
+
     def effective(self) -> dict[str, Any]:
         out: dict[str, Any] = {"device": self._requested.get("device"), "requested_properties": self._requested}
         for key in _READ_BACK:
@@ -141,6 +145,44 @@ class OpenVINOEngine(Engine):
             except RuntimeError:
                 continue  # not every device or version exposes every key
         return out
+
+
+class _OpenVINOAsync(AsyncRequests):
+    """An AsyncInferQueue fed one input at a time; completions go to a callback with their tag."""
+
+    def __init__(
+        self, engine: OpenVINOEngine, requests: int, on_done: Callable[[int, dict[str, np.ndarray]], None]
+    ) -> None:
+        import openvino as ov
+
+        self._engine = engine
+        self._on_done = on_done
+        self._errors: list[BaseException] = []
+        self._queue = ov.AsyncInferQueue(engine._compiled, requests)
+        self._queue.set_callback(self._done)
+
+    def _done(self, request: Any, tag: int) -> None:
+        try:
+            outs = {name: np.array(request.get_output_tensor(i).data) for i, name in enumerate(self._engine._outputs)}
+            self._on_done(tag, outs)
+        except Exception as exc:  # raised from OpenVINO's thread would be lost: re-raised in wait_all
+            self._errors.append(exc)
+
+    def submit(self, inputs: InputSet, tag: int) -> None:
+        try:
+            idle = self._queue.get_idle_request_id()  # blocks until a request is free
+            self._queue[idle].set_input_tensors(self._engine._tensors(inputs))
+            self._queue.start_async(userdata=tag)
+        except RuntimeError as exc:
+            raise BackendError(f"OpenVINO inference failed: {_first_line(exc)}") from exc
+
+    def wait_all(self) -> None:
+        try:
+            self._queue.wait_all()
+        except RuntimeError as exc:
+            raise BackendError(f"OpenVINO inference failed: {_first_line(exc)}") from exc
+        if self._errors:
+            raise BackendError(f"OpenVINO completion failed: {_first_line(self._errors[0])}") from self._errors[0]
 
 
 class OpenVINOBackend(Backend):
@@ -280,6 +322,27 @@ class OpenVINOBackend(Backend):
         # Like benchmark_app: the scenario picks the matching performance hint.
         return {"hint": scenario}
 
+    def search_space(self, scenario: Scenario, cores: int, cpu_features: Sequence[str]) -> list[Knob]:
+        # Streams split the cores into independent executors, so only divisors-ish of the core
+        # count make sense; None lets the hint decide. Denormal flushing matters for models with
+        # tiny weights or activations (randomly initialised ones especially) and costs nothing else.
+        knobs = [
+            Knob("pinning", (True, False)),
+            Knob("property:CPU_DENORMALS_OPTIMIZATION", (None, "YES")),
+        ]
+        if {"AVX-512 BF16", "AMX-BF16"} & set(cpu_features):  # bf16 is emulated (slow) elsewhere
+            knobs.append(Knob("inference_precision", (None, "bf16")))
+        if scenario == "latency":
+            threads = tuple(sorted({1, max(1, cores // 2), cores}))
+            return [Knob("threads", (None, *threads)), *knobs]
+        streams = tuple(sorted({1, max(1, cores // 2), cores}))
+        return [
+            Knob("streams", (None, *streams)),
+            Knob("requests", (None, 2 * cores)),
+            Knob("batch", (1, 4, 8)),
+            *knobs,
+        ]
+
     def compile(
         self,
         model: ModelInfo,
@@ -391,6 +454,15 @@ class OpenVINOBackend(Backend):
                 f"OpenVINO cannot reshape the model to {_shape_text(shapes)}: {_first_line(exc)}"
             ) from exc
 
+    def profile_layers(
+        self, model: ModelInfo, shapes: dict[str, tuple[int, ...]], config: RuntimeConfig
+    ) -> LayerProfiler:
+        """Compile with PERF_COUNT on; each inference's ``get_profiling_info`` becomes one row of layer times."""
+        engine = self.compile(model, shapes, config.with_(properties={**config.properties, "PERF_COUNT": "YES"}))
+        if not isinstance(engine, OpenVINOEngine):  # pragma: no cover - compile always builds one
+            raise BackendError("OpenVINO compile returned an unexpected engine")
+        return OpenVINOLayerProfiler(engine)
+
 
 def _compile(core: Any, source: Any, device: str, props: dict[str, Any]) -> Any:
     try:
@@ -435,3 +507,146 @@ def _first_line(exc: BaseException) -> str:
 
 def _shape_text(shapes: dict[str, tuple[int, ...]]) -> str:
     return ",".join(f"{n}{list(s)}" for n, s in shapes.items())
+
+
+# exec-type suffix -> precision: the CPU plug-in names kernels "<impl>_<precision>" (brgconv_avx512_I8).
+_OV_PRECISIONS = {
+    "i8": "int8",
+    "u8": "int8",
+    "f32": "f32",
+    "fp32": "f32",
+    "bf16": "bf16",
+    "f16": "f16",
+    "fp16": "f16",
+    "i32": "i32",
+    "i64": "i64",
+    "u4": "int4",
+    "i4": "int4",
+}
+
+
+def ov_precision(exec_type: str) -> str:
+    """The precision a layer ran in, read from its OpenVINO execution type."""
+    return _OV_PRECISIONS.get(exec_type.rsplit("_", 1)[-1].lower(), "unknown")
+
+
+def ov_slow_path(exec_type: str, op_type: str) -> str | None:
+    """Why a kernel is a slow path, or None. ``ref*`` kernels are OpenVINO's plain C++ reference code.
+
+    Data-movement ops (Concat, Reshape, ...) are exempt: their "ref" kernel is a memory copy, as fast as any.
+    """
+    if exec_type.startswith("ref") and categorize(op_type) != "memory":
+        return f"reference kernel {exec_type} (unvectorized C++ fallback)"
+    return None
+
+
+class OpenVINOLayerProfiler(LayerProfiler):
+    """Synchronous inferences on one request, with the CPU plug-in's per-layer counters read between runs.
+
+    The plug-in reports, per layer, the running average over every inference since compilation
+    (integer microseconds), not the last inference's time. Average x count is the layer's total, so
+    reading it before and after a run gives the run's exact mean per layer (to a microsecond); reading
+    after every inference would not (the rounding grows with the count).
+    """
+
+    def __init__(self, engine: OpenVINOEngine) -> None:
+        self._engine = engine
+        self._request = engine._request
+        self._count = 0  # inferences since compilation, the plug-in's averaging denominator
+        self._layers: dict[str, LayerInfo] = {}
+        self._blocks: list[dict[str, float]] = []
+        self._sizes: list[int] = []
+        self._latency: list[float] = []
+        self._skipped: dict[str, int] = {}
+        self._first = math.nan
+
+    def _infer(self, tensors: dict[int, Any]) -> None:
+        try:
+            self._request.set_input_tensors(tensors)
+            self._request.infer()
+        except RuntimeError as exc:
+            raise BackendError(f"OpenVINO inference failed: {_first_line(exc)}") from exc
+        self._count += 1
+
+    def first_inference(self, inputs: InputSet) -> float:
+        tensors = self._engine._tensors(inputs)
+        t0 = time.perf_counter()
+        self._infer(tensors)
+        self._first = (time.perf_counter() - t0) * 1e3
+        return self._first
+
+    def run(self, input_sets: Sequence[InputSet], iterations: int, *, record: bool = True) -> None:
+        tensors = [self._engine._tensors(s) for s in input_sets]
+        n0, before = self._count, self._totals() if record else {}
+        for k in range(iterations):
+            self._infer(tensors[k % len(tensors)])
+            if record:
+                self._latency.append(float(self._request.latency))
+        if record and self._count > n0:
+            after, n = self._totals(), self._count - n0
+            self._blocks.append({name: (total - before.get(name, 0.0)) / n for name, total in after.items()})
+            self._sizes.append(n)
+
+    def _totals(self) -> dict[str, float]:
+        """Each executed layer's total time (ms) over all inferences so far: running average x count."""
+        totals: dict[str, float] = {}
+        count_skipped = not self._skipped
+        for pi in self._request.get_profiling_info():
+            status = getattr(pi.status, "name", str(pi.status))
+            if status != "EXECUTED":
+                if count_skipped:  # the set of layers that never run is fixed at compile time
+                    self._skipped[status] = self._skipped.get(status, 0) + 1
+                continue
+            name = str(pi.node_name)
+            if name not in self._layers:
+                self._layers[name] = self._describe(pi)
+            totals[name] = totals.get(name, 0.0) + pi.real_time.total_seconds() * 1e3 * self._count
+        return totals
+
+    def _describe(self, pi: Any) -> LayerInfo:
+        op_type, exec_type = str(pi.node_type), str(pi.exec_type)
+        return LayerInfo(
+            name=str(pi.node_name),
+            op_type=op_type,
+            kernel=exec_type,
+            precision=ov_precision(exec_type),
+            provider=str(self._engine._requested.get("device", "CPU")),
+            category=categorize(op_type),
+            slow_path=ov_slow_path(exec_type, op_type),
+        )
+
+    def result(self) -> LayerRun:
+        names = list(self._layers)
+        effective = self._engine.effective()
+        streams = _int_or_none(effective.get("NUM_STREAMS"))
+        notes = [
+            "layer times are PERF_COUNT real_time (on CPU cpu_time equals it), as means over blocks of "
+            "inferences: the CPU plug-in reports only a running average per layer",
+            "layers that did not run were fused into a neighbour or optimized out at compile time",
+        ]
+        if streams is not None and streams > 1:
+            notes.append(f"{streams} streams: each keeps its own counters, so layer means are approximate")
+        return LayerRun(
+            backend="openvino",
+            layers=tuple(self._layers[n] for n in names),
+            times_ms=[[block.get(n, 0.0) for n in names] for block in self._blocks],
+            block_sizes=list(self._sizes),
+            latency_ms=list(self._latency),
+            latency_source="OpenVINO request latency (measured by the runtime, per inference)",
+            first_inference_ms=self._first,
+            effective=effective,
+            skipped=dict(self._skipped),
+            requests=1,
+            streams=streams,
+            optimal_requests=_int_or_none(effective.get("OPTIMAL_NUMBER_OF_INFER_REQUESTS")),
+            notes=tuple(notes),
+        )
+
+    def close(self) -> None:
+        self._engine.close()
+
+def _int_or_none(value: Any) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None

@@ -176,7 +176,21 @@ def memory_task(job: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _trial(job: dict[str, Any]) -> dict[str, Any]:
+    from inferperf.measure.trials import trial_task
+
+    return trial_task(job)
+
+
+def _interleave(job: dict[str, Any]) -> dict[str, Any]:
+    from inferperf.measure.trials import interleave_task
+
+    return interleave_task(job)
+
+
 TASKS: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
     "coldstart": coldstart_task,
     "memory": memory_task,
+    "trial": _trial,
+    "interleave": _interleave,
 }

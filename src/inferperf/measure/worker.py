@@ -81,6 +81,11 @@ def run_worker(job: dict[str, Any], timeout_s: float, argv: list[str] | None = N
     )
     try:
         stdout, stderr = proc.communicate(json.dumps(job), timeout=timeout_s)
+    except KeyboardInterrupt:
+        # The worker runs in its own session, so the terminal's Ctrl-C never reached it.
+        _kill_group(proc)
+        proc.communicate()
+        raise
     except subprocess.TimeoutExpired:
         _kill_group(proc)
         proc.communicate()

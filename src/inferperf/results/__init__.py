@@ -1,5 +1,5 @@
 """Versioned result documents: immutable values, atomic save, validated load."""
 
-from inferperf.results.schema import SCHEMA, BenchResult, RunResult, load_result, save_json
+from inferperf.results.schema import SCHEMA, BenchResult, RunResult, load_document, load_result, save_json
 
-__all__ = ["SCHEMA", "BenchResult", "RunResult", "load_result", "save_json"]
+__all__ = ["SCHEMA", "BenchResult", "RunResult", "load_document", "load_result", "save_json"]

@@ -152,18 +152,27 @@ def _finite(obj: Any) -> Any:
 
 def save_json(document: dict[str, Any], path: str | Path) -> Path:
     """Write ``document`` atomically (temp file in the same folder, fsync, rename)."""
+    try:
+        text = json.dumps(_finite(document), indent=1, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise ResultError(f"cannot write {path}: {exc}") from None
+    return atomic_write_text(text, path)
+
+
+def atomic_write_text(text: str, path: str | Path) -> Path:
+    """Write ``text`` so that readers see the old file or the whole new one, never a half-written one."""
     target = Path(path)
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
-        text = json.dumps(_finite(document), indent=1, allow_nan=False)
         fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    except (OSError, TypeError, ValueError) as exc:
-        raise ResultError(f"cannot write {target}: {exc}") from None
+    except OSError as exc:
+        raise ResultError(f"cannot write {target}: {exc.strerror or exc}") from None
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(text)
             fh.flush()
             os.fsync(fh.fileno())
+        os.chmod(tmp, 0o644)  # mkstemp makes it owner-only; a result is meant to be shared
         os.replace(tmp, target)
     except OSError as exc:
         Path(tmp).unlink(missing_ok=True)
@@ -171,9 +180,7 @@ def save_json(document: dict[str, Any], path: str | Path) -> Path:
     return target
 
 
-def load_result(path: str | Path) -> BenchResult:
-    """Read and validate a result document."""
-    p = Path(path)
+def _read_object(p: Path) -> dict[str, Any]:
     try:
         data = json.loads(p.read_text(encoding="utf-8"))
     except FileNotFoundError:
@@ -182,4 +189,18 @@ def load_result(path: str | Path) -> BenchResult:
         raise ResultError(f"cannot read result file {p}: {exc}") from None
     if not isinstance(data, dict):
         raise ResultError(f"result file {p} does not hold a JSON object")
-    return BenchResult.from_dict(data)
+    return data
+
+
+def load_result(path: str | Path) -> BenchResult:
+    """Read and validate a result document."""
+    return BenchResult.from_dict(_read_object(Path(path)))
+
+
+def load_document(path: str | Path) -> dict[str, Any]:
+    """Read any inferperf result document (bench, tune, optimize, ...) as a dict, checking its schema tag."""
+    p = Path(path)
+    data = _read_object(p)
+    if not str(data.get("schema", "")).startswith("inferperf.result/"):
+        raise ResultError(f"{p} is not an inferperf result (no 'schema': 'inferperf.result/N' tag)")
+    return data

@@ -1,0 +1,110 @@
+"""Worker-side tasks of the tuner: one short trial, and an interleaved verification.
+
+Both run inside a fresh worker process (see ``measure.worker``), so a runtime
+that crashes or hangs on some configuration takes only its trial with it, and
+the process's peak resident memory belongs to that configuration alone.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import numpy as np
+
+from inferperf.backends import get_backend
+from inferperf.backends.base import Engine, InputSet
+from inferperf.config import RunLimits, RuntimeConfig
+from inferperf.inputs import build_input_sets
+from inferperf.measure.runner import Collector, run_scenario
+from inferperf.measure.tasks import hwm_mb, reset_hwm, rss_mb
+from inferperf.model import parse_shape_spec, resolve_shapes
+from inferperf.model.info import ModelInfo
+from inferperf.stats import quantile_ci
+
+
+def _inputs(info: ModelInfo, job: dict[str, Any], batch: int) -> tuple[dict[str, tuple[int, ...]], list[InputSet]]:
+    spec = job.get("inputs") or {}
+    shapes = resolve_shapes(info, parse_shape_spec(spec.get("shape")), batch)
+    int_range = spec.get("int_range")
+    sets = build_input_sets(
+        info,
+        shapes,
+        npz=spec.get("npz"),
+        seed=int(spec.get("seed", 0)),
+        int_range=tuple(int_range) if int_range else None,
+        values=spec.get("values"),
+    )
+    return shapes, sets
+
+
+def trial_task(job: dict[str, Any]) -> dict[str, Any]:
+    """Compile one configuration, measure it for a short fixed time, report the summary and peak memory."""
+    reset_hwm()
+    backend = get_backend(job["backend"])
+    info = ModelInfo.from_dict(job["model_info"])
+    config = RuntimeConfig.from_dict(job["config"])
+    shapes, sets = _inputs(info, job, config.batch)
+    limits = RunLimits(time_s=float(job["time_s"]), warmup_s=float(job.get("warmup_s", 0.5)))
+    run = run_scenario(backend, info, shapes, sets, config, job["scenario"], limits)
+    doc = run.to_dict()
+    doc.pop("samples")  # the parent needs the summary; the samples would only fatten the pipe
+    return {"run": doc, "peak_mb": hwm_mb() or rss_mb()}
+
+
+def _round(engine: Engine, sets: list[InputSet], requests: int, seconds: float) -> tuple[float, list[float]]:
+    engine.run_requests(sets, requests, Collector(RunLimits(time_s=min(0.5, seconds / 4))))  # re-warm after a switch
+    col = Collector(RunLimits(time_s=seconds))
+    engine.run_requests(sets, requests, col)
+    span = max(max(col.done_at) - col.start, 1e-9)
+    return len(col.done_at) / span, col.latencies_ms
+
+
+def interleave_task(job: dict[str, Any]) -> dict[str, Any]:
+    """Compile every candidate once, then measure them in rotating order, round after round.
+
+    Each round gives every candidate the same machine state in turn, so the
+    per-round ratios cancel the slow drifts that swamp pooled comparisons.
+    """
+    engines: list[tuple[Engine, list[InputSet], int, int]] = []
+    try:
+        for cand in job["candidates"]:
+            backend = get_backend(cand["backend"])
+            info = ModelInfo.from_dict(cand["model_info"])
+            config = backend.configure(RuntimeConfig.from_dict(cand["config"]), job["scenario"])
+            shapes, sets = _inputs(info, job, config.batch)
+            engine = backend.compile(info, shapes, config)
+            requests = 1 if job["scenario"] == "latency" else (config.requests or engine.default_requests())
+            engines.append((engine, sets, requests, config.batch))
+        return _rounds(engines, int(job["rounds"]), float(job["seconds"]))
+    finally:
+        for engine, *_ in engines:
+            engine.close()
+
+
+def _rounds(engines: list[tuple[Engine, list[InputSet], int, int]], rounds: int, seconds: float) -> dict[str, Any]:
+    n = len(engines)
+    tput: list[list[float]] = [[] for _ in range(n)]
+    medians: list[list[float]] = [[] for _ in range(n)]
+    lat: list[list[float]] = [[] for _ in range(n)]
+    t0 = time.perf_counter()
+    for r in range(rounds):
+        for k in range(n):
+            i = (k + r) % n  # rotate who goes first, so no candidate always follows the same one
+            engine, sets, requests, batch = engines[i]
+            fps, latencies = _round(engine, sets, requests, seconds)
+            tput[i].append(fps * batch)
+            medians[i].append(float(np.median(latencies)))
+            lat[i].extend(latencies)
+    out = []
+    for i in range(n):
+        arr = np.asarray(lat[i])
+        p99, med = quantile_ci(arr, 0.99), quantile_ci(arr, 0.5)
+        out.append(
+            {
+                "throughput_fps_per_round": tput[i],
+                "median_ms_per_round": medians[i],
+                "latency_ms": {"median": med.to_dict(), "p99": p99.to_dict(), "count": int(arr.size)},
+            }
+        )
+    return {"candidates": out, "wall_s": time.perf_counter() - t0}

@@ -1,0 +1,117 @@
+"""Is B really faster than A? Ratios with intervals and a verdict, per run and metric.
+
+Two result files: every (backend, scenario) run present in both is compared on
+throughput and latency percentiles, each ratio B/A with a 95% block-bootstrap
+interval over the raw samples. Interleaved: the per-round ratios of an A B A B
+measurement, which cancel the machine's drift.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from inferperf.errors import ConfigError
+from inferperf.stats import Interval, bootstrap_ratio_ci, paired_ratio_ci, window_rates
+
+# metric -> (statistic over the raw samples, True when higher is better)
+_METRICS: dict[str, tuple[Callable[[NDArray[np.float64]], float], bool]] = {
+    "throughput_fps": (lambda w: float(np.mean(w)), True),
+    "latency_median_ms": (lambda x: float(np.quantile(x, 0.5)), False),
+    "latency_p90_ms": (lambda x: float(np.quantile(x, 0.9)), False),
+    "latency_p99_ms": (lambda x: float(np.quantile(x, 0.99)), False),
+}
+
+
+def judge(ci: Interval, higher_better: bool, threshold: float) -> str:
+    """faster / slower / no significant difference, for a ratio B/A and its interval.
+
+    A difference counts when the interval excludes 1 and the estimate moves by more
+    than ``threshold`` (the machine's noise floor: a significant 0.3% is not news).
+    """
+    better = ci.low > 1.0 and ci.value > 1 + threshold if higher_better else ci.high < 1.0 and ci.value < 1 - threshold
+    worse = ci.high < 1.0 and ci.value < 1 - threshold if higher_better else ci.low > 1.0 and ci.value > 1 + threshold
+    if better:
+        return "faster"
+    if worse:
+        return "slower"
+    return "no significant difference"
+
+
+def _runs(doc: dict[str, Any], name: str) -> dict[tuple[str, str], dict[str, Any]]:
+    if not isinstance(doc.get("runs"), list):
+        raise ConfigError(f"{name} is a {doc.get('kind', 'unknown')!r} result: compare takes bench results")
+    return {(r["backend"], r["scenario"]): r for r in doc["runs"]}
+
+
+def _samples(run: dict[str, Any], metric: str) -> NDArray[np.float64]:
+    samples = run.get("samples") or {}
+    if metric == "throughput_fps":
+        rates = window_rates(samples.get("completed_at_s", []))
+        return rates * float(run.get("batch", 1))
+    return np.asarray(samples.get("latency_ms", []), dtype=float)
+
+
+def _slowdown(ci: Interval, higher_better: bool) -> float:
+    """How much slower B is, as a fraction (negative when faster)."""
+    return 1 / ci.value - 1 if higher_better else ci.value - 1
+
+
+def compare_docs(a: dict[str, Any], b: dict[str, Any], threshold: float = 0.02) -> dict[str, Any]:
+    """Every metric of every run the two bench results share: B/A with interval and verdict."""
+    runs_a, runs_b = _runs(a, "A"), _runs(b, "B")
+    shared = [k for k in runs_a if k in runs_b]
+    if not shared:
+        raise ConfigError("the two results share no (backend, scenario) run to compare")
+    rows = []
+    for key in shared:
+        for metric, (stat, higher) in _METRICS.items():
+            xa, xb = _samples(runs_a[key], metric), _samples(runs_b[key], metric)
+            if xa.size < 2 or xb.size < 2:
+                continue
+            ci = bootstrap_ratio_ci(xa, xb, stat)
+            rows.append(
+                {
+                    "backend": key[0],
+                    "scenario": key[1],
+                    "metric": metric,
+                    "a": stat(xa),
+                    "b": stat(xb),
+                    "ratio": ci.value,
+                    "ci95": [ci.low, ci.high],
+                    "verdict": judge(ci, higher, threshold),
+                    "slowdown": _slowdown(ci, higher),
+                }
+            )
+    return {"method": "block bootstrap over raw samples (latencies; throughput per time window)", "rows": rows}
+
+
+def compare_rounds(
+    a_rounds: dict[str, list[float]], b_rounds: dict[str, list[float]], threshold: float = 0.02
+) -> dict[str, Any]:
+    """Interleaved A B A B rounds: paired per-round ratios B/A for throughput and median latency."""
+    rows = []
+    for metric, higher in (("throughput_fps", True), ("latency_median_ms", False)):
+        ci = paired_ratio_ci(b_rounds[metric], a_rounds[metric])
+        rows.append(
+            {
+                "backend": "-",
+                "scenario": "interleaved",
+                "metric": metric,
+                "a": float(np.exp(np.mean(np.log(a_rounds[metric])))),
+                "b": float(np.exp(np.mean(np.log(b_rounds[metric])))),
+                "ratio": ci.value,
+                "ci95": [ci.low, ci.high],
+                "verdict": judge(ci, higher, threshold),
+                "slowdown": _slowdown(ci, higher),
+            }
+        )
+    return {"method": ci.method, "rows": rows}
+
+
+def regressions(result: dict[str, Any], max_slowdown: float) -> list[dict[str, Any]]:
+    """Rows where B is significantly slower by more than ``max_slowdown``."""
+    return [r for r in result["rows"] if r["verdict"] == "slower" and r["slowdown"] > max_slowdown]

@@ -1,0 +1,343 @@
+"""Self-contained HTML reports: plotly figures with plotly.js embedded once, no network at view time.
+
+Every figure shows its intervals (error bars are 95% confidence intervals). A
+section is built from a result document by its ``kind``; ``render_html`` takes
+any number of them, so one command's result and a whole ``optimize`` run use
+the same code.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from inferperf.errors import ResultError
+
+Figure = Any  # plotly.graph_objects.Figure (plotly is imported lazily)
+_MAX_POINTS = 1500
+_PHASES = ("python_start_ms", "import_ms", "read_ms", "compile_ms", "first_inference_ms")
+
+
+def _go() -> Any:
+    import plotly.graph_objects as go
+
+    return go
+
+
+def _err(stat: dict[str, Any]) -> tuple[float, float, float]:
+    lo, hi = stat.get("ci95", [stat["value"], stat["value"]])
+    return float(stat["value"]), float(stat["value"] - lo), float(hi - stat["value"])
+
+
+def _bars(stats: Sequence[tuple[float, float, float]]) -> dict[str, Any]:
+    """Asymmetric error bars from (value, minus, plus) triples."""
+    return {
+        "type": "data",
+        "symmetric": False,
+        "array": [p for _, _, p in stats],
+        "arrayminus": [m for _, m, _ in stats],
+    }
+
+
+def _layout(fig: Figure, title: str, x: str, y: str) -> Figure:
+    fig.update_layout(
+        title=title, xaxis_title=x, yaxis_title=y, template="plotly_white", height=420, margin={"t": 60, "b": 50}
+    )
+    return fig
+
+
+def latency_cdf(doc: dict[str, Any]) -> Figure | None:
+    """Distribution of per-request latency per run, with p50/p90/p99 and their intervals marked."""
+    go = _go()
+    fig = go.Figure()
+    for run in doc.get("runs", []):
+        lat = np.sort(np.asarray((run.get("samples") or {}).get("latency_ms", []), dtype=float))
+        if lat.size < 2:
+            continue
+        idx = np.unique(np.linspace(0, lat.size - 1, min(lat.size, _MAX_POINTS)).astype(int))
+        name = f"{run['backend']} {run['scenario']}"
+        fig.add_trace(go.Scatter(x=lat[idx], y=(idx + 1) / lat.size, mode="lines", name=name))
+        pcts = [(q, run["latency_ms"][k]) for q, k in ((0.5, "median"), (0.9, "p90"), (0.99, "p99"))]
+        xs = [_err(s) for _, s in pcts]
+        fig.add_trace(
+            go.Scatter(
+                x=[v for v, _, _ in xs],
+                y=[q for q, _ in pcts],
+                mode="markers",
+                name=f"{name} p50/p90/p99",
+                error_x=_bars(xs),
+            )
+        )
+    if not fig.data:
+        return None
+    return _layout(
+        fig, "Latency distribution (CDF; markers: percentiles with 95% CI)", "latency (ms)", "fraction of requests"
+    )
+
+
+def throughput_bars(doc: dict[str, Any]) -> Figure | None:
+    """Throughput per run with its interval."""
+    go = _go()
+    runs = doc.get("runs", [])
+    if not runs:
+        return None
+    vals = [_err(r["throughput_fps"]) for r in runs]
+    fig = go.Figure(
+        go.Bar(
+            x=[f"{r['backend']} {r['scenario']}" for r in runs],
+            y=[v for v, _, _ in vals],
+            error_y=_bars(vals),
+        )
+    )
+    return _layout(fig, "Throughput (95% CI)", "run", "inferences / s")
+
+
+def sweep_curve(doc: dict[str, Any]) -> Figure | None:
+    """Latency against throughput as requests in flight grow: the knee of the curve."""
+    go = _go()
+    fig = go.Figure()
+    by_series: dict[str, list[dict[str, Any]]] = {}
+    for p in doc.get("points", []):
+        by_series.setdefault(p.get("series", "sweep"), []).append(p)
+    for series, points in by_series.items():
+        tp = [_err(p["throughput_fps"]) for p in points]
+        lat = [_err(p["latency_ms"]["median"]) for p in points]
+        fig.add_trace(
+            go.Scatter(
+                x=[v for v, _, _ in tp],
+                y=[v for v, _, _ in lat],
+                mode="lines+markers+text",
+                text=[f"{p['requests']} req" for p in points],
+                textposition="top center",
+                name=series,
+                error_x=_bars(tp),
+                error_y=_bars(lat),
+            )
+        )
+    if not fig.data:
+        return None
+    return _layout(
+        fig,
+        "Latency-throughput curve (requests in flight; 95% CI)",
+        "throughput (inferences / s)",
+        "median latency (ms)",
+    )
+
+
+def coldstart_phases(doc: dict[str, Any]) -> Figure | None:
+    """First-inference latency split into its phases, per start-up variant."""
+    go = _go()
+    variants = [v for v in doc.get("variants", []) if v.get("phases")]
+    if not variants:
+        return None
+    fig = go.Figure()
+    labels = [v["label"] for v in variants]
+    for phase in _PHASES:
+        vals = [v["phases"].get(phase) for v in variants]
+        fig.add_trace(
+            go.Bar(
+                y=labels,
+                x=[s["value"] if s else 0.0 for s in vals],
+                name=phase.removesuffix("_ms").replace("_", " "),
+                orientation="h",
+                error_x={
+                    "type": "data",
+                    "symmetric": False,
+                    "array": [(s["ci95"][1] - s["value"]) if s else 0 for s in vals],
+                    "arrayminus": [(s["value"] - s["ci95"][0]) if s else 0 for s in vals],
+                },
+            )
+        )
+    fig.update_layout(barmode="stack")
+    return _layout(fig, "First inference: phases (medians of fresh processes, 95% CI)", "milliseconds", "")
+
+
+def memory_scatter(doc: dict[str, Any]) -> Figure | None:
+    """Peak resident memory against throughput, per configuration."""
+    go = _go()
+    rows = [r for r in doc.get("rows", []) if r.get("ok")]
+    if not rows:
+        return None
+    fig = go.Figure(
+        go.Scatter(
+            x=[r["throughput_fps"] for r in rows],
+            y=[r["peak_mb"] for r in rows],
+            mode="markers+text",
+            text=[f"{Path(r['model']).stem}: {r['label']}" for r in rows],
+            textposition="top center",
+        )
+    )
+    return _layout(
+        fig,
+        "Memory against throughput (peak RSS of a fresh process)",
+        "throughput (inferences / s)",
+        "peak memory (MB)",
+    )
+
+
+def pareto_scatter(doc: dict[str, Any]) -> Figure | None:
+    """Tuning trials: throughput against p99 latency, the front highlighted, intervals as error bars."""
+    go = _go()
+    trials = [t for t in doc.get("trials", []) if t.get("status") == "ok"]
+    if not trials:
+        return None
+    front = set(doc.get("pareto") or [])
+    fig = go.Figure()
+    for name, group in (
+        ("Pareto front", [t for t in trials if t["number"] in front]),
+        ("within budget", [t for t in trials if t["number"] not in front and t.get("feasible")]),
+        ("over budget", [t for t in trials if t["number"] not in front and not t.get("feasible")]),
+    ):
+        if not group:
+            continue
+        tp = [_err(t["throughput"]) for t in group]
+        p99 = [_err(t["latency"]["p99"]) for t in group]
+        fig.add_trace(
+            go.Scatter(
+                x=[v for v, _, _ in p99],
+                y=[v for v, _, _ in tp],
+                mode="markers",
+                name=name,
+                text=[f"#{t['number']} {t['target']} {t['params']} peak {t.get('peak_mb') or 0:.0f} MB" for t in group],
+                error_x=_bars(p99),
+                error_y=_bars(tp),
+                marker={"size": 9},
+            )
+        )
+    return _layout(
+        fig,
+        "Tuning trials: throughput against p99 (short trials, 95% CI)",
+        "p99 latency (ms)",
+        "throughput (inferences / s)",
+    )
+
+
+def _top1(value: float, n: int) -> dict[str, Any]:
+    """Top-1 with its exact (Clopper-Pearson) interval over ``n`` held-out samples."""
+    from inferperf.optimize.accuracy import clopper_pearson
+
+    lo, hi = clopper_pearson(round(value * n), n) if n else (value, value)
+    return {"value": value, "ci95": [lo, hi]}
+
+
+def accuracy_speed(doc: dict[str, Any]) -> Figure | None:
+    """Each variant's held-out accuracy against its measured speed-up over FP32, both with intervals."""
+    go = _go()
+    n = int((doc.get("held_out") or {}).get("samples") or 0)
+    points = [
+        (c.get("label", "?"), _top1(c["top1"], n), c["speed"]["throughput_speedup"])
+        for c in doc.get("candidates", [])
+        if c.get("top1") is not None and (c.get("speed") or {}).get("throughput_speedup")
+    ]
+    if not points:
+        return None
+    fig = go.Figure()
+    base = (doc.get("fp32") or {}).get("top1")
+    if base is not None:
+        b = _err(_top1(base, n))
+        fig.add_trace(
+            go.Scatter(
+                x=[1.0],
+                y=[b[0]],
+                mode="markers+text",
+                text=["FP32"],
+                name="FP32",
+                error_y={"type": "data", "symmetric": False, "array": [b[2]], "arrayminus": [b[1]]},
+            )
+        )
+    for label, acc, speed in points:  # one trace per variant, so the legend names them
+        (x, xm, xp), (y, ym, yp) = _err(speed), _err(acc)
+        fig.add_trace(
+            go.Scatter(
+                x=[x],
+                y=[y],
+                mode="markers",
+                name=label,
+                error_x={"type": "data", "symmetric": False, "array": [xp], "arrayminus": [xm]},
+                error_y={"type": "data", "symmetric": False, "array": [yp], "arrayminus": [ym]},
+                marker={"size": 10},
+            )
+        )
+    return _layout(
+        fig, "Held-out top-1 against speed-up over FP32 (95% CI)", "throughput speed-up (x)", "top-1 accuracy"
+    )
+
+
+def _environment_table(env: dict[str, Any]) -> str:
+    cpu = env.get("cpu", {})
+    rows = [
+        ("CPU", cpu.get("model")),
+        ("cores", cpu.get("cores")),
+        ("features", ", ".join(cpu.get("features", []))),
+        ("memory", f"{env.get('memory_gb', '?')} GB"),
+        ("OS", env.get("os")),
+        ("Python", env.get("python")),
+    ]
+    rows += sorted((f"{k}", v) for k, v in (env.get("versions") or {}).items())
+    body = "".join(f"<tr><th>{html.escape(str(k))}</th><td>{html.escape(str(v))}</td></tr>" for k, v in rows)
+    return f"<table class='env'>{body}</table>"
+
+
+_BUILDERS: dict[str, tuple[Callable[[dict[str, Any]], Figure | None], ...]] = {
+    "bench": (latency_cdf, throughput_bars),
+    "sweep": (sweep_curve,),
+    "coldstart": (coldstart_phases,),
+    "memory": (memory_scatter,),
+    "tune": (pareto_scatter,),
+    "quantize": (accuracy_speed,),
+}
+
+
+def figures_for(doc: dict[str, Any]) -> list[Figure]:
+    """The figures a result document of this kind supports (kinds without figures give none)."""
+    kind = str(doc.get("kind", "bench" if "runs" in doc else ""))
+    figs = [build(doc) for build in _BUILDERS.get(kind, ())]
+    return [f for f in figs if f is not None]
+
+
+_STYLE = """
+body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2em auto;max-width:1100px;color:#222}
+h1{font-size:1.6em} h2{border-bottom:1px solid #ddd;padding-bottom:.2em;margin-top:1.6em}
+table{border-collapse:collapse;margin:.5em 0} th,td{border:1px solid #ddd;padding:.25em .6em;text-align:left}
+th{background:#f6f6f6} .note{color:#555} .error{color:#b00}
+"""
+
+
+def render_html(
+    title: str,
+    sections: Sequence[tuple[str, dict[str, Any] | None, str]],
+    path: str | Path,
+    intro_html: str = "",
+) -> Path:
+    """Write one self-contained page: (heading, result document or None, extra HTML) per section."""
+    from plotly.offline import get_plotlyjs
+
+    from inferperf.results.schema import atomic_write_text
+
+    parts = [f"<h1>{html.escape(title)}</h1>", intro_html]
+    env = next((doc["environment"] for _, doc, _ in sections if doc and doc.get("environment")), None)
+    for heading, doc, extra in sections:
+        parts.append(f"<h2>{html.escape(heading)}</h2>{extra}")
+        for fig in figures_for(doc) if doc else []:
+            parts.append(fig.to_html(full_html=False, include_plotlyjs=False, config={"displaylogo": False}))
+    if env:
+        parts.append("<h2>Environment</h2>" + _environment_table(env))
+    page = (
+        "<!DOCTYPE html><html><head><meta charset='utf-8'>"
+        f"<title>{html.escape(title)}</title><style>{_STYLE}</style>"
+        f"<script type='text/javascript'>{get_plotlyjs()}</script></head><body>" + "\n".join(parts) + "</body></html>"
+    )
+    return atomic_write_text(page, path)
+
+
+def report_for(doc: dict[str, Any], path: str | Path) -> Path:
+    """Render any single result document."""
+    kind = str(doc.get("kind", "result"))
+    if not figures_for(doc) and kind not in _BUILDERS:
+        raise ResultError(f"no HTML view for {kind!r} results yet (views exist for: {', '.join(_BUILDERS)})")
+    model = (doc.get("model") or {}).get("path", "")
+    return render_html(f"inferperf {kind}: {Path(str(model)).name}", [(kind, doc, "")], path)

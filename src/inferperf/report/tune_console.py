@@ -1,0 +1,152 @@
+"""Console rendering of a tuning result: trials, front, verification and the recommendation."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+_SHOWN = 15
+
+
+def _ci(stat: dict[str, Any] | None, fmt: str = "{:.1f}") -> str:
+    if not stat:
+        return "-"
+    lo, hi = stat.get("ci95", [None, None])
+    core = fmt.format(stat["value"])
+    return core if lo is None else f"{core} [{fmt.format(lo)}, {fmt.format(hi)}]"
+
+
+def _params(params: dict[str, Any]) -> str:
+    if not params:
+        return "defaults"
+    return " ".join(f"{k.removeprefix('property:')}={v}" for k, v in params.items() if v is not None) or "all defaults"
+
+
+def _trial_table(doc: dict[str, Any]) -> Table:
+    objective = doc["options"]["objective"]
+    ok = [t for t in doc["trials"] if t["status"] == "ok"]
+
+    def key(t: dict[str, Any]) -> tuple[bool, float]:
+        better = -t["throughput"]["value"] if objective == "throughput" else t["latency"]["median"]["value"]
+        return not t["feasible"], float(better)
+
+    ok.sort(key=key)
+    front = set(doc.get("pareto") or [])
+    table = Table(title=f"Trials (best {min(_SHOWN, len(ok))} of {len(doc['trials'])}; * = on the Pareto front)")
+    for col in ("#", "rung", "target", "settings", "throughput fps [95% CI]", "p99 ms [95% CI]", "peak MB", "budget"):
+        table.add_column(col, justify="right" if col in ("#", "rung", "peak MB") else "left")
+    for t in ok[:_SHOWN]:
+        table.add_row(
+            f"{t['number']}{'*' if t['number'] in front else ''}",
+            str(t["rung"]),
+            escape(t["target"]),
+            escape(_params(t["params"])),
+            _ci(t["throughput"]),
+            _ci(t["latency"]["p99"], "{:.2f}"),
+            f"{t['peak_mb']:.0f}" if t.get("peak_mb") else "-",
+            "ok" if t["feasible"] else escape("; ".join(t["violations"])),
+        )
+    return table
+
+
+def _failures(doc: dict[str, Any], console: Console) -> None:
+    failed = [t for t in doc["trials"] if t["status"] != "ok"]
+    if failed:
+        console.print(f"[yellow]{len(failed)} trial(s) failed and were skipped[/yellow], e.g.:")
+        for t in failed[:3]:
+            console.print(f"  #{t['number']} {escape(_params(t['params']))}: {escape(str(t['error']))[:160]}")
+
+
+def _final(doc: dict[str, Any], console: Console) -> None:
+    final = doc.get("final")
+    if not final:
+        return
+    if "error" in final:
+        console.print(f"[red]verification failed:[/red] {escape(str(final['error']))}")
+        return
+    table = Table(title=f"Verification: {final['rounds']} interleaved rounds of {final['seconds_per_round']:g} s")
+    for col in ("candidate", "trial", "throughput fps (geo-mean of rounds)", "median ms [95% CI]", "p99 ms [95% CI]"):
+        table.add_column(col)
+    for label, number, cand in zip(final["labels"], final["trial_numbers"], final["candidates"], strict=True):
+        rounds = cand["throughput_fps_per_round"]
+        geo = 1.0
+        for r in rounds:
+            geo *= r
+        table.add_row(
+            label,
+            str(number),
+            f"{geo ** (1 / len(rounds)):.1f}",
+            _ci(cand["latency_ms"]["median"], "{:.2f}"),
+            _ci(cand["latency_ms"]["p99"], "{:.2f}"),
+        )
+    console.print(table)
+    verdict = final["verdict"]
+    console.print(escape(verdict["text"]))
+    for row in verdict["against"]:
+        sig = "significant" if row["significant"] else "not significant"
+        lo, hi = row["ci95"]
+        console.print(f"  vs {row['against']}: x{row['ratio']:.3f} [{lo:.3f}, {hi:.3f}] ({sig})")
+
+
+def _recommendation(doc: dict[str, Any], console: Console) -> None:
+    rec = doc.get("recommendation")
+    if not rec:
+        console.print("[red]no configuration could be recommended[/red] (no trial succeeded)")
+        return
+    state = "verified" if rec["verified"] else "NOT verified"
+    budget = "meets the budget" if rec["meets_constraints"] else "[red]does NOT meet the budget[/red]"
+    console.print(
+        f"[bold]Recommended[/bold] ({state}, {budget}): {escape(rec['target'])} {escape(_params(rec['params']))}"
+    )
+    ref = rec.get("vs_reference")
+    if ref:
+        lo, hi = ref["ci95"]
+        what = "throughput" if doc["options"]["objective"] == "throughput" else "latency speed-up"
+        console.print(f"  {what} vs the runtime's own defaults: x{ref['ratio']:.3f} [{lo:.3f}, {hi:.3f}]")
+    for row in rec.get("explanation", [])[:6]:
+        knob = row["knob"].removeprefix("property:")
+        console.print(
+            f"  {escape(knob)}={escape(str(row['winner']))} instead of {escape(str(row['neighbour']))}: "
+            f"x{row['ratio']:.2f} (short trials)"
+        )
+
+
+def render_tune(doc: dict[str, Any], console: Console) -> None:
+    """The trial table, failures, the verification, and the recommendation with its reasons."""
+    stages = ", ".join(f"{k} {v:.0f} s" for k, v in doc.get("stages_s", {}).items())
+    console.print(
+        f"space: {doc['space']['size']} configurations; measured {len(doc['trials'])} trials in "
+        f"{doc['wall_s']:.0f} s ({stages})"
+    )
+    for skipped in doc.get("skipped_targets", []):
+        console.print(f"  skipped {escape(skipped)}")
+    console.print(_trial_table(doc))
+    _failures(doc, console)
+    _final(doc, console)
+    _recommendation(doc, console)
+    if doc.get("interrupted"):
+        console.print("[yellow]interrupted: the result holds every finished trial[/yellow]")
+
+
+def render_compare(doc: dict[str, Any], console: Console) -> None:
+    """One row per run and metric: A, B, ratio B/A with its interval, verdict."""
+    table = Table(title=f"B / A ({escape(doc['method'])}; noise threshold {doc['threshold'] * 100:g}%)")
+    for col in ("backend", "scenario", "metric", "A", "B", "B/A [95% CI]", "verdict"):
+        table.add_column(col)
+    colours = {"faster": "green", "slower": "red"}
+    for r in doc["rows"]:
+        lo, hi = r["ci95"]
+        colour = colours.get(r["verdict"], "white")
+        table.add_row(
+            r["backend"],
+            r["scenario"],
+            r["metric"],
+            f"{r['a']:.3f}",
+            f"{r['b']:.3f}",
+            f"{r['ratio']:.3f} [{lo:.3f}, {hi:.3f}]",
+            f"[{colour}]{r['verdict']}[/{colour}]",
+        )
+    console.print(table)

@@ -1,0 +1,119 @@
+"""HTML reports (opened in headless Chromium when it is installed) and the compare command."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from inferperf import api
+from inferperf.cli import app
+from inferperf.config import RunLimits
+from inferperf.report.compare import compare_docs, judge, regressions
+from inferperf.report.html import figures_for, render_html
+from inferperf.stats import Interval
+
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def bench_doc(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    from tests.conftest import _save, make_matmul_model
+
+    path = _save(make_matmul_model(), tmp_path_factory.mktemp("m") / "tiny.onnx")
+    result = api.bench(path, mode="both", limits=RunLimits(iterations=300, warmup_s=0))
+    return result.to_dict()
+
+
+def _with_latencies(doc: dict[str, Any], factor: float, seed: int) -> dict[str, Any]:
+    """A copy of ``doc`` whose latencies are synthetic, scaled by ``factor`` (completion times to match)."""
+    rng = np.random.default_rng(seed)
+    out = json.loads(json.dumps(doc))
+    for run in out["runs"]:
+        lat = rng.gamma(20.0, 0.05, 3000) * factor
+        run["samples"] = {"latency_ms": lat.tolist(), "completed_at_s": (np.cumsum(lat) / 1e3).tolist()}
+        run["batch"] = 1
+    return out
+
+
+def test_compare_detects_a_slowdown_and_calls_equal_runs_equal(bench_doc: dict[str, Any]) -> None:
+    a = _with_latencies(bench_doc, 1.0, 0)
+    same = compare_docs(a, _with_latencies(bench_doc, 1.0, 1))
+    assert {r["verdict"] for r in same["rows"]} == {"no significant difference"}
+    slow = compare_docs(a, _with_latencies(bench_doc, 1.25, 2))
+    lat = [r for r in slow["rows"] if r["metric"] == "latency_median_ms"]
+    assert all(r["verdict"] == "slower" and r["ci95"][0] < 1.25 < r["ci95"][1] * 1.05 for r in lat)
+    tput = [r for r in slow["rows"] if r["metric"] == "throughput_fps"]
+    assert all(r["verdict"] == "slower" for r in tput)
+    assert regressions(slow, 0.05) and not regressions(slow, 0.5)
+
+
+def test_judge_respects_noise_threshold() -> None:
+    assert judge(Interval(1.01, 1.005, 1.015, "x"), True, 0.02) == "no significant difference"
+    assert judge(Interval(1.10, 1.05, 1.15, "x"), True, 0.02) == "faster"
+    assert judge(Interval(1.10, 1.05, 1.15, "x"), False, 0.02) == "slower"
+
+
+def test_compare_cli_gate_exit_codes(bench_doc: dict[str, Any], tmp_path: Path) -> None:
+    a, b = tmp_path / "a.json", tmp_path / "b.json"
+    a.write_text(json.dumps(_with_latencies(bench_doc, 1.0, 0)))
+    b.write_text(json.dumps(_with_latencies(bench_doc, 1.3, 3)))
+    res = runner.invoke(app, ["compare", str(a), str(b), "--fail-if-slower", "5%"])
+    assert res.exit_code == 1 and "regression" in res.output
+    res = runner.invoke(app, ["compare", str(a), str(a), "--fail-if-slower", "5%"])
+    assert res.exit_code == 0, res.output
+    res = runner.invoke(app, ["compare", str(a), str(tmp_path / "nope.json")])
+    assert res.exit_code == 2 and "not found" in res.output and "Traceback" not in res.output
+
+
+def test_report_cli_rejects_non_results(tmp_path: Path) -> None:
+    bad = tmp_path / "x.json"
+    bad.write_text('{"hello": 1}')
+    res = runner.invoke(app, ["report", str(bad), "--html", str(tmp_path / "r.html")])
+    assert res.exit_code == 2 and "not an inferperf result" in res.output
+
+
+def _chromium() -> tuple[str, str] | None:
+    browser = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
+    driver = shutil.which("chromedriver")
+    return (browser, driver) if browser and driver else None
+
+
+def test_report_opens_in_headless_chromium(bench_doc: dict[str, Any], tmp_path: Path) -> None:
+    found = _chromium()
+    webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is not installed")
+    if found is None:
+        pytest.skip("chromium and chromedriver are not installed")
+    page = render_html("test", [("bench", bench_doc, "<p>note</p>")], tmp_path / "report.html")
+    expected = len(figures_for(bench_doc))
+    assert expected == 2
+    opts = webdriver.ChromeOptions()
+    opts.binary_location = found[0]
+    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"):
+        opts.add_argument(arg)
+    opts.set_capability("goog:loggingPrefs", {"browser": "ALL", "performance": "ALL"})
+    service = webdriver.ChromeService(executable_path=found[1])
+    driver = webdriver.Chrome(options=opts, service=service)
+    try:
+        driver.get(page.resolve().as_uri())
+        driver.implicitly_wait(10)
+        rendered = driver.execute_script(
+            "return Array.from(document.querySelectorAll('.js-plotly-plot'))"
+            ".filter(d => d.querySelector('svg.main-svg') && d.querySelectorAll('.trace').length > 0).length"
+        )
+        errors = [e for e in driver.get_log("browser") if e["level"] == "SEVERE"]
+        urls = []
+        for entry in driver.get_log("performance"):
+            msg = json.loads(entry["message"])["message"]
+            if msg.get("method") == "Network.requestWillBeSent":
+                urls.append(msg["params"]["request"]["url"])
+    finally:
+        driver.quit()
+    assert rendered == expected
+    assert errors == []
+    assert [u for u in urls if not u.startswith(("file:", "data:", "blob:", "about:"))] == []
