@@ -7,7 +7,7 @@
 The INT8 model is made once with NNCF (synthetic calibration: speed does not depend on the
 calibration data) and cached next to the zoo export.
 
-    python benchmarks/profile_check.py [--seconds 8] [--reference 5] [--json out.json]
+    python benchmarks/profile_check.py [--seconds 5] [--reference 5] [--rounds 2] [--json out.json]
 """
 
 from __future__ import annotations
@@ -74,17 +74,22 @@ def check_sum(label: str, doc: dict[str, Any]) -> bool:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--seconds", type=float, default=8.0)
+    parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--reference", type=float, default=5.0)
+    parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
     t0 = time.perf_counter()
     int8 = int8_resnet50()
     print(f"INT8 model: {int8} ({time.perf_counter() - t0:.0f} s)")
-    doc = api.profile(
-        "zoo:resnet50", compare_with=int8, backend="openvino", seconds=args.seconds, reference_s=args.reference
-    )
-    ok = check_sum("FP32", doc["a"]) & check_sum("INT8", doc["b"])
+    # The layer sum is checked against a counters-off latency run made right after each profile: this
+    # machine drifts by tens of percent within a minute, so a reference measured later compares nothing.
+    ok = True
+    for round_ in range(args.rounds):
+        for label, model in (("FP32", "zoo:resnet50"), ("INT8", str(int8))):
+            single = api.profile(model, backend="openvino", seconds=args.seconds, reference_s=args.reference)
+            ok &= check_sum(f"round {round_ + 1} {label}", single)
+    doc = api.profile("zoo:resnet50", compare_with=int8, backend="openvino", seconds=args.seconds, reference_s=0)
     share, n_int8, n_conv = conv_int8_share(doc["b"])
     fp32_share, _, _ = conv_int8_share(doc["a"])
     conv_ok = share >= 0.9

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from inferperf.backends import Backend, get_backend
-from inferperf.config import MODES, QuantizeOptions, RunLimits, RuntimeConfig, Scenario, TuneOptions
+from inferperf.config import MODES, OptimizeOptions, QuantizeOptions, RunLimits, RuntimeConfig, Scenario, TuneOptions
 from inferperf.errors import BackendError, ConfigError, InferperfError
 from inferperf.inputs import build_input_sets
 from inferperf.measure.environment import collect_environment
@@ -19,7 +19,7 @@ from inferperf.measure.peak import load_cached_peak
 from inferperf.measure.runner import Progress, merge_repeats, run_scenario
 from inferperf.model import ModelInfo, load_model_info, parse_shape_spec, resolve_shapes
 from inferperf.model.flops import FlopCount
-from inferperf.results.schema import SCHEMA, BenchResult, RunResult
+from inferperf.results.schema import SCHEMA, BenchResult, RunResult, save_json
 
 # progress_factory(label) -> a progress callback for that run, or None
 ProgressFactory = Callable[[str], Progress | None]
@@ -273,7 +273,6 @@ def doctor(measure_peak: bool = True) -> dict[str, Any]:
     """Installed runtimes, CPU facts, measured peaks and noise; caches the peak for bench."""
     from inferperf import diagnose as doc_mod
     from inferperf.measure.peak import peak_cache_path
-    from inferperf.results.schema import save_json
 
     doc = doc_mod.doctor(measure_peak=measure_peak)
     doc["created"] = _created()
@@ -850,3 +849,35 @@ def compare_interleaved(
         "raw": per,
         **body,
     }
+
+
+def optimize(
+    model: str | Path = "builtin",
+    *,
+    options: OptimizeOptions | None = None,
+    out: str | Path = "inferperf-optimize",
+    status: Callable[[str, str], None] | None = None,
+) -> dict[str, Any]:
+    """The whole flow: measure, quantize, tune, verify against the baseline, report. Returns the result document.
+
+    Every step's result is written to ``out`` as it finishes; on Ctrl-C the summary and the
+    report are written from the finished steps and KeyboardInterrupt is raised again.
+    """
+    from inferperf.optimize.pipeline import Pipeline, result_document
+    from inferperf.report.optimize_report import write_reports
+
+    options = options or OptimizeOptions()
+    for name in options.backends:
+        get_backend(name)  # fail fast, before minutes of work
+    load_model_info(model)
+    out_dir = Path(out)
+    pipeline = Pipeline(model, out_dir, options, status)
+    try:
+        pipeline.run()
+    finally:
+        artifacts = pipeline.copy_artifacts()
+        doc = result_document(pipeline, artifacts)
+        step_docs = {s.name: s.doc for s in pipeline.steps if s.doc is not None}
+        doc["artifacts"].update(write_reports(doc, step_docs, out_dir))
+        save_json(doc, out_dir / "optimize.json")
+    return doc

@@ -828,6 +828,61 @@ def report(
         out.print(f"wrote {written}")
 
 
+@app.command()
+def optimize(
+    model: ModelArg = "builtin",
+    data: Annotated[
+        str | None, typer.Option(help="Labelled data for the accuracy guard (default: built-in split).")
+    ] = None,
+    p99_max: Annotated[str | None, typer.Option(help="Latency budget on p99, e.g. 30ms.")] = None,
+    memory_max: Annotated[str | None, typer.Option(help="Peak resident memory budget, e.g. 2GB.")] = None,
+    max_drop: Annotated[str, typer.Option(help="Largest top-1 drop allowed, e.g. 1% or 0.01.")] = "1%",
+    budget: Annotated[str, typer.Option(help="Time for the whole flow, e.g. 10m.")] = "10m",
+    backend: Annotated[str, typer.Option(help="Backends to measure and tune, comma list.")] = "openvino,onnxruntime",
+    out_dir: Annotated[
+        Path, typer.Option("--out", help="Folder for every result, the model, config and reports.")
+    ] = Path("inferperf-optimize"),
+    time_scale: Annotated[
+        float, typer.Option(help="Multiply every measuring time (e.g. 0.2 for a quick, rougher look).")
+    ] = 1.0,
+) -> None:
+    """The whole flow: doctor, baseline, bench, cold start, memory, INT8, tuning, verification, report."""
+    from inferperf.config import OptimizeOptions, parse_fraction, parse_megabytes, parse_milliseconds, parse_seconds
+
+    with _errors():
+        options = OptimizeOptions(
+            data=data,
+            p99_max_ms=parse_milliseconds(p99_max, "--p99-max") if p99_max else None,
+            memory_max_mb=parse_megabytes(memory_max, "--memory-max") if memory_max else None,
+            max_drop=parse_fraction(max_drop, "--max-drop"),
+            budget_s=parse_seconds(budget, "--budget"),
+            backends=tuple(b.strip() for b in backend.split(",") if b.strip()),
+            time_scale=time_scale,
+        )
+        bar, factory = _progress_factory(err)
+        tasks: dict[str, Callable[[float, str], None]] = {}
+
+        def status(title: str, text: str) -> None:
+            if title not in tasks:
+                tasks[title] = factory(title)
+            done = 1.0 if text in ("ok", "skipped") or text.startswith("failed") else 0.0
+            tasks[title](done, text[:60])
+
+        try:
+            with bar:
+                doc = api.optimize(model, options=options, out=out_dir, status=status)
+        except KeyboardInterrupt:
+            out.print(f"interrupted: partial results, summary.md and report.html are in {out_dir}")
+            raise
+        out.print((out_dir / "summary.md").read_text(encoding="utf-8"))
+        out.print(f"wrote {out_dir}/ (report.html, summary.md, optimize.json, one JSON per step)")
+        failed = [s for s in doc["steps"] if s["status"] == "failed"]
+        if "speedup" not in doc["headline"]:
+            raise typer.Exit(3)
+        if failed:
+            _warn(f"{len(failed)} step(s) failed: " + ", ".join(s["name"] for s in failed))
+
+
 def main() -> None:
     """Console-script entry point."""
     app(prog_name="inferperf")

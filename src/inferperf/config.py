@@ -309,9 +309,11 @@ class OptimizeOptions:
     backends: tuple[str, ...] = ("openvino", "onnxruntime")
     verify_rounds: int = 6
     verify_round_s: float = 3.0
+    time_scale: float = 1.0  # multiplies every measuring time (tests and quick looks use < 1)
 
     def __post_init__(self) -> None:
         _check_positive("budget", self.budget_s)
+        _check_positive("time scale", self.time_scale)
         _check_positive("p99 max", self.p99_max_ms)
         _check_positive("memory max", self.memory_max_mb)
         if not 0 <= self.max_drop < 1:

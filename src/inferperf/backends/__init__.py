@@ -11,8 +11,10 @@ from inferperf.errors import BackendUnavailableError
 _REGISTRY: dict[str, str] = {
     "openvino": "inferperf.backends.openvino:OpenVINOBackend",
     "onnxruntime": "inferperf.backends.onnxruntime:OnnxRuntimeBackend",
+    "torch": "inferperf.backends.torch:TorchBackend",
+    "torch-inductor": "inferperf.backends.torch:TorchInductorBackend",
 }
-_ALIASES = {"ov": "openvino", "ort": "onnxruntime"}
+_ALIASES = {"ov": "openvino", "ort": "onnxruntime", "pytorch": "torch", "torch.compile": "torch-inductor"}
 
 
 def backend_names() -> list[str]:

@@ -18,6 +18,12 @@ from inferperf.errors import ModelError
 Dim = int | str  # an int is static; a str names a dynamic dimension ("?" when unnamed)
 ONNX = "onnx"
 OPENVINO_IR = "openvino_ir"
+TORCHSCRIPT = "torchscript"  # torch.jit.save archive
+TORCH_EXPORT = "torch_export"  # torch.export.save archive (.pt2)
+TORCH_PICKLE = "torch_pickle"  # torch.save checkpoint: never unpickled beyond weights_only
+TORCH_FORMATS = (TORCHSCRIPT, TORCH_EXPORT, TORCH_PICKLE)
+# A shape of exactly (ANY_RANK,) means the file does not record the rank (TorchScript): --shape gives it.
+ANY_RANK = "..."
 BUILTIN_NAMES = ("builtin",)
 _DATA_DIR = Path(__file__).parent / "data"
 
@@ -133,7 +139,7 @@ def resolve_model_path(model: str | Path) -> Path:
 
 
 def detect_format(path: Path) -> str:
-    """``openvino_ir`` for an XML file, ``onnx`` otherwise (validated when parsed)."""
+    """``openvino_ir`` for an XML file, a torch kind for torch archives, ``onnx`` otherwise (validated when parsed)."""
     try:
         with path.open("rb") as fh:
             head = fh.read(512)
@@ -143,7 +149,27 @@ def detect_format(path: Path) -> str:
         raise ModelError(f"model file is empty: {path}")
     if head.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"<"):
         return OPENVINO_IR
-    return ONNX
+    return _torch_format(path, head) or ONNX
+
+
+def _torch_format(path: Path, head: bytes) -> str | None:
+    """A torch file's kind from its zip listing (no torch needed); None for anything else."""
+    import zipfile
+
+    if head.startswith(b"\x80"):  # a bare pickle stream (torch.save's legacy format)
+        return TORCH_PICKLE
+    if not head.startswith(b"PK\x03\x04"):
+        return None
+    try:
+        with zipfile.ZipFile(path) as zf:
+            parts = [n.split("/", 1)[-1] for n in zf.namelist()]
+    except (OSError, zipfile.BadZipFile):
+        return None
+    if "archive_format" in parts or any(p.startswith("models/") and p.endswith(".json") for p in parts):
+        return TORCH_EXPORT
+    if "constants.pkl" in parts and any(p.startswith("code/") for p in parts):
+        return TORCHSCRIPT
+    return TORCH_PICKLE if "data.pkl" in parts else None
 
 
 def load_model_info(model: str | Path, *, with_hash: bool = True) -> ModelInfo:
@@ -157,6 +183,12 @@ def load_model_info(model: str | Path, *, with_hash: bool = True) -> ModelInfo:
     metadata: dict[str, str] = {}
     if fmt == OPENVINO_IR:
         inputs, outputs, files = _read_ir(path)
+    elif fmt in TORCH_FORMATS:
+        # Only the torch backend imports torch; it loads each kind the safe way (never a bare unpickle).
+        from inferperf.backends.torch import read_torch_model
+
+        inputs, outputs, metadata = read_torch_model(path, fmt)
+        files = (path,)
     else:
         inputs, outputs, files, metadata = _read_onnx(path)
     return ModelInfo(

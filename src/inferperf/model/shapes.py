@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from inferperf.errors import InputSpecError
-from inferperf.model.info import ModelInfo, TensorSpec
+from inferperf.model.info import ANY_RANK, ModelInfo, TensorSpec
 
 _NAMED = re.compile(r"\s*([^\[\],]+?)\s*\[([^\]]*)\]\s*(?:,|$)")
 ShapeSpec = dict[str | None, tuple[int, ...]]
@@ -42,7 +42,7 @@ def parse_shape_spec(text: str | None) -> ShapeSpec:
 
 
 def _fit(spec: TensorSpec, dims: tuple[int, ...]) -> tuple[int, ...]:
-    if len(dims) != len(spec.shape):
+    if len(dims) != len(spec.shape) and spec.shape != (ANY_RANK,):
         raise InputSpecError(
             f"shape {list(dims)} for input {spec.name!r} has rank {len(dims)}, the model expects "
             f"rank {len(spec.shape)} {spec.shape_text()}"
@@ -74,6 +74,11 @@ def resolve_shapes(info: ModelInfo, spec: ShapeSpec, batch: int = 1) -> dict[str
         if given is not None:
             shapes[tensor.name] = _fit(tensor, given)
             continue
+        if tensor.shape == (ANY_RANK,):
+            raise InputSpecError(
+                f"the model file does not record the shape of input {tensor.name!r}: give it with "
+                f"--shape {tensor.name}[...]"
+            )
         dims = list(tensor.shape)
         if dims and (not isinstance(dims[0], int) or batch != 1):
             dims[0] = batch

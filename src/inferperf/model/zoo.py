@@ -291,6 +291,20 @@ def _require_torch(name: str) -> None:
         ) from None
 
 
+def torch_module(name: str) -> Any:
+    """The torch module behind zoo entry ``name``, in eval mode.
+
+    Built exactly as the exports are (seed 0, then the recipe), so it holds the same weights as
+    the cached ONNX/OpenVINO files: a torch run and a runtime run compute the same function.
+    """
+    entry = get_entry(name)
+    _require_torch(entry.name)
+    import torch
+
+    torch.manual_seed(0)
+    return entry.build([s.name for s in entry.inputs]).eval()
+
+
 def export(name: str, fmt: str = "onnx", batch: str | int = "dynamic", out: str | Path | None = None) -> Path:
     """Export (or reuse the cached export of) a zoo model; returns the model file path."""
     entry = get_entry(name)

@@ -319,7 +319,9 @@ def importances(study: Any) -> dict[str, float]:
     import optuna
 
     try:
-        return {k: float(v) for k, v in optuna.importance.get_param_importances(study).items()}
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # "too few trials per regime": the figures are shown as indicative
+            return {k: float(v) for k, v in optuna.importance.get_param_importances(study).items()}
     except (ValueError, RuntimeError, ZeroDivisionError):
         return {}  # too few completed trials, or a single-valued parameter: nothing honest to show
 

@@ -282,7 +282,24 @@ def _environment_table(env: dict[str, Any]) -> str:
     return f"<table class='env'>{body}</table>"
 
 
+def verify_bars(doc: dict[str, Any]) -> Figure | None:
+    """Per-round throughput of each side of an interleaved comparison, and the paired speed-up."""
+    go = _go()
+    fig = go.Figure()
+    for label, cand in zip(doc.get("labels", []), doc.get("candidates", []), strict=False):
+        rounds = cand["throughput_fps_per_round"]
+        fig.add_trace(go.Scatter(x=list(range(1, len(rounds) + 1)), y=rounds, mode="lines+markers", name=label))
+    if not fig.data:
+        return None
+    sp = doc.get("speedup")
+    title = "Throughput per interleaved round"
+    if sp:
+        title += f": speed-up x{sp['value']:.2f} [95% CI {sp['ci95'][0]:.2f}, {sp['ci95'][1]:.2f}]"
+    return _layout(fig, title, "round", "inferences / s")
+
+
 _BUILDERS: dict[str, tuple[Callable[[dict[str, Any]], Figure | None], ...]] = {
+    "verify": (verify_bars,),
     "bench": (latency_cdf, throughput_bars),
     "sweep": (sweep_curve,),
     "coldstart": (coldstart_phases,),
