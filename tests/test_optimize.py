@@ -53,6 +53,10 @@ def test_optimize_quick_run_end_to_end(tiny_onnx: Path, tmp_path: Path) -> None:
     assert speedup["ci95"][0] <= speedup["value"] <= speedup["ci95"][1]
     for name in ("summary.md", "report.html", "recommended-config.json"):
         assert (out / name).exists(), name
+    page = (out / "report.html").read_text()
+    # verify, sweep, bench (2), coldstart, memory, tune: every step that ran drew its figure
+    assert page.count('class="plotly-graph-div"') >= 6
+    assert "<script src=" not in page  # plotly.js is embedded, nothing is fetched
     config = json.loads((out / "recommended-config.json").read_text())
     assert config["runtime"]["backend"] in ("openvino", "onnxruntime")
     assert Path(config["model"]).exists() and Path(config["model"]).stem == "optimized-model"

@@ -171,3 +171,32 @@ def test_tune_cli_writes_a_config_that_bench_reads_back(tiny_onnx: Path, tmp_pat
 def test_tune_rejects_bad_budget(tiny_onnx: Path) -> None:
     result = CliRunner().invoke(app, ["tune", str(tiny_onnx), "--p99-max", "soon"])
     assert result.exit_code == 2 and "--p99-max" in result.output and "Traceback" not in result.output
+
+
+@pytest.mark.parametrize("front", [False, True])
+def test_search_loop_with_a_stub_runner(tiny_onnx: Path, front: bool) -> None:
+    """The optuna wiring (TPE with constraints, NSGA-II for a front) without measuring anything."""
+    from inferperf.optimize.tuner import Search
+
+    info = load_model_info(tiny_onnx)
+    target = Target("openvino", "m", info, (Knob("batch", (1, 2, 4, 8)), Knob("streams", (1, 2))))
+    options = TuneOptions(p99_max_ms=10.0, front=front, seed=1)
+    runner = TrialRunner(RuntimeConfig(), options, "throughput", INPUTS)
+
+    def fake_run(t: Target, params: dict, rung: int, seconds: float) -> TrialRecord:
+        # throughput grows with batch, p99 too: batch 8 breaks the 10 ms budget
+        rec = _rec(
+            len(runner.records), 100.0 * params["batch"] * params["streams"], 1.2 * params["batch"], params=params
+        )
+        runner._judge(rec)
+        runner.records.append(rec)
+        return rec
+
+    runner.run = fake_run  # type: ignore[method-assign]
+    search = Search(runner, [target], options)
+    while not search.exhausted():
+        search.step()
+    assert len(search.seen) == 8  # every configuration once, duplicates answered from the record
+    best = ranked(runner.records, "throughput")[0]
+    assert best.params == {"batch": 4, "streams": 2} and best.feasible
+    assert all(not r.feasible for r in runner.records if r.params["batch"] == 8)

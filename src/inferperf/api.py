@@ -106,6 +106,7 @@ def bench(
         "shapes": {k: list(v) for k, v in shapes.items()},
         "macs_per_item": macs,
     }
+    cross, comparison = _across_backends(plugins, info_, shapes, input_sets[0], config, runs, progress_factory)
     return BenchResult(
         model=model_doc,
         environment=environment,
@@ -113,7 +114,40 @@ def bench(
         runs=tuple(runs),
         created=_created(),
         errors=tuple(errors),
+        cross_check=cross,
+        comparison=comparison,
     )
+
+
+def _across_backends(
+    plugins: Sequence[Backend],
+    info_: ModelInfo,
+    shapes: dict[str, tuple[int, ...]],
+    inputs: dict[str, Any],
+    config: RuntimeConfig,
+    runs: Sequence[RunResult],
+    progress_factory: ProgressFactory | None,
+) -> tuple[dict[str, Any] | None, list[dict[str, Any]] | None]:
+    """With several backends: do their outputs agree on one input set, and the speed ratios to the first."""
+    from inferperf.measure.crosscheck import backend_ratios, cross_check
+
+    if len(plugins) < 2:
+        return None, None
+
+    current: list[Progress] = []
+
+    def on_backend(name: str) -> None:
+        for done in current:
+            done(1.0, "done")
+        update = progress_factory(f"{name} cross-check") if progress_factory else None
+        current[:] = [update] if update is not None else []
+        for started in current:
+            started(0.0, "compiling, one inference")
+
+    cross = cross_check(plugins, info_, shapes, inputs, config, on_backend)
+    for done in current:
+        done(1.0, "done")
+    return cross, backend_ratios(runs)
 
 
 def _count(info_: ModelInfo, shapes: dict[str, tuple[int, ...]]) -> tuple[FlopCount | None, str]:
@@ -881,3 +915,187 @@ def optimize(
         doc["artifacts"].update(write_reports(doc, step_docs, out_dir))
         save_json(doc, out_dir / "optimize.json")
     return doc
+
+
+def scenario(
+    model: str | Path = "builtin",
+    *,
+    backend: str = "openvino",
+    options: Any = None,
+    config: RuntimeConfig | None = None,
+    shape: str | None = None,
+    inputs: str | Path | None = None,
+    data: str | Path | None = None,
+    seed: int = 0,
+    out: str | Path = "inferperf-scenario",
+    status: Callable[[str], None] | None = None,
+) -> dict[str, Any]:
+    """An MLPerf LoadGen scenario (single-stream, multi-stream, server, offline) as a result document.
+
+    ``options`` is a ``measure.loadgen.ScenarioOptions``. LoadGen's log files are kept under ``out``,
+    where the result document is written too (``scenario.json``).
+    """
+    from inferperf.measure.loadgen import ScenarioOptions, ScenarioTarget, import_loadgen, run_scenario_test
+
+    opts: ScenarioOptions = options or ScenarioOptions()
+    import_loadgen()  # fail fast, with the install hint, before compiling anything
+    plugin = get_backend(backend)
+    info_ = load_model_info(model)
+    config = (config or RuntimeConfig()).with_(backend=plugin.name)
+    if config.batch != 1:
+        raise ConfigError("a LoadGen sample is one inference of batch 1: --batch is not supported here")
+    sets, labels, source = _scenario_inputs(info_, opts.accuracy, shape, inputs, data, seed)
+    shapes = {k: tuple(v.shape) for k, v in sets[0].items()}
+    target = ScenarioTarget(plugin, info_, shapes, sets, config, labels)
+    out_dir = Path(out)
+    body = run_scenario_test(target, opts, out_dir, status)
+    doc = {
+        **_header("scenario", plugin),
+        "model": {**info_.to_dict(), "shapes": {k: list(v) for k, v in shapes.items()}},
+        "backend": plugin.name,
+        "scenario": opts.scenario,
+        "options": opts.to_dict(),
+        "inputs": {"source": source, "count": len(sets)},
+        "out_dir": str(out_dir),
+        **body,
+    }
+    save_json(doc, out_dir / "scenario.json")
+    return doc
+
+
+def _scenario_inputs(
+    info_: ModelInfo,
+    accuracy: bool,
+    shape: str | None,
+    inputs: str | Path | None,
+    data: str | Path | None,
+    seed: int,
+) -> tuple[list[dict[str, Any]], np.ndarray | None, str]:
+    """The QSL's samples (batch 1 each), their labels in accuracy mode, and where they came from."""
+    from inferperf.inputs.dataset import load_dataset, model_preprocess
+
+    if accuracy:
+        dataset = load_dataset(data or "builtin", info_, model_preprocess(info_))
+        return dataset.batches(1), dataset.labels, dataset.source
+    if data is not None:
+        return _dataset_sets(info_, data, 1), None, str(data)
+    shapes = resolve_shapes(info_, parse_shape_spec(shape), 1)
+    sets = build_input_sets(info_, shapes, npz=inputs, seed=seed)
+    return sets, None, str(inputs) if inputs else f"synthetic (seed {seed})"
+
+
+# ---------------------------------------------------------------- suite and history
+
+
+def suite(options: Any = None, *, status: Callable[[str], None] | None = None) -> dict[str, Any]:
+    """Measure a matrix of models x variants x backends, one cell at a time; returns the suite document.
+
+    ``options`` is an ``inferperf.suite.SuiteOptions``. Each cell's bench result is written to
+    ``OUT/cells/`` and recorded in the history as it finishes; with ``ray_address`` the cells run as
+    Ray tasks on the cluster's nodes. On Ctrl-C the finished cells and reports stay and
+    KeyboardInterrupt is raised again.
+    """
+    from inferperf.suite import Suite, SuiteOptions
+
+    opts: SuiteOptions = options or SuiteOptions()
+    runner = Suite(opts, status or (lambda _message: None))
+    if opts.ray_address:
+        from inferperf.suite.ray_runner import run_on_ray
+
+        return run_on_ray(runner)
+    return runner.run()
+
+
+def history_record(doc: dict[str, Any], path: str | Path | None = None, source: str | None = None) -> int:
+    """Record a result document in the history (default: $INFERPERF_HISTORY or the user data folder)."""
+    from inferperf.results.history import record
+
+    return record(doc, path, source)
+
+
+def history_list(
+    path: str | Path | None = None, *, kind: str | None = None, model: str | None = None, limit: int = 50
+) -> list[dict[str, Any]]:
+    """Recorded results, newest first (summaries, not whole documents)."""
+    from inferperf.results.history import History
+
+    return History(path).entries(kind=kind, model=model, limit=limit)
+
+
+def history_show(result_id: int, path: str | Path | None = None) -> dict[str, Any]:
+    """One recorded result document, whole."""
+    from inferperf.results.history import History
+
+    return History(path).get(result_id)
+
+
+def history_export(
+    out: str | Path,
+    path: str | Path | None = None,
+    *,
+    fmt: str = "jsonl",
+    kind: str | None = None,
+    model: str | None = None,
+) -> int:
+    """Write recorded results to ``out``: ``jsonl`` (whole documents) or ``csv`` (one line per run); the count."""
+    import csv
+    import io
+    import json
+
+    from inferperf.results.history import History
+    from inferperf.results.schema import atomic_write_text
+
+    store = History(path)
+    if fmt == "jsonl":
+        docs = list(store.documents(kind=kind, model=model))
+        atomic_write_text("".join(json.dumps(d, default=str) + "\n" for d in docs), out)
+        return len(docs)
+    if fmt != "csv":
+        raise ConfigError(f"invalid export format {fmt!r}: expected jsonl or csv")
+    entries = list(reversed(store.entries(kind=kind, model=model, limit=2**62)))
+    buf = io.StringIO()
+    fields = ("backend", "scenario", "throughput_fps", "latency_median_ms", "latency_p99_ms", "config_hash")
+    writer = csv.writer(buf)
+    writer.writerow(("id", "recorded", "created", "kind", "model_path", "model_sha256", "machine", *fields))
+    for e in entries:
+        for run in e["summary"].get("runs") or [{}]:
+            head = (e["id"], e["recorded"], e["created"], e["kind"], e["model_path"], e["model_sha256"], e["machine"])
+            writer.writerow((*head, *(run.get(f, "") for f in fields)))
+    atomic_write_text(buf.getvalue(), out)
+    return len(entries)
+
+
+def compare_against_history(
+    result: str | Path, *, history: str | Path | None = None, threshold: float = 0.02
+) -> dict[str, Any]:
+    """A new bench result against the latest recorded one with the same model hash, config and machine.
+
+    A is the recorded result, B the new one: ratios B/A, intervals and verdicts as ``compare``.
+    """
+    from inferperf.errors import ResultError
+    from inferperf.report.compare import compare_docs
+    from inferperf.results.history import History
+    from inferperf.results.schema import load_document
+
+    new = load_document(result)
+    store = History(history)
+    old = store.latest_matching(new)
+    if old is None:
+        raise ResultError(
+            f"no earlier result in {store.path} matches {result} (same model hash, run config and machine)"
+        )
+    body = compare_docs(old, new, threshold)
+    return {
+        "schema": SCHEMA,
+        "kind": "compare",
+        "created": _created(),
+        "a": {
+            "history_id": old["history"]["id"],
+            "history": str(store.path),
+            "model": old.get("model", {}).get("path"),
+            "created": old.get("created"),
+        },
+        "b": {"path": str(result), "model": new.get("model", {}).get("path"), "created": new.get("created")},
+        "threshold": threshold,
+        **body,
+    }

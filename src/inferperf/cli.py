@@ -434,21 +434,27 @@ def bench(
         str | None, typer.Argument(help="Model file (.onnx, .xml IR) or 'builtin' (default: the --config's model).")
     ] = None,
     backend: Annotated[
-        str | None, typer.Option(help="openvino, onnxruntime, or a comma list (default: the --config's, or openvino).")
+        str | None,
+        typer.Option(
+            "--backend",
+            "--backends",
+            help="openvino, onnxruntime, torch, torch-inductor, or a comma list compared on identical inputs "
+            "(default: the --config's, or openvino).",
+        ),
     ] = None,
     mode: Annotated[str, typer.Option(help="latency, throughput or both.")] = "both",
     hint: Annotated[
         str | None, typer.Option(help="OpenVINO hint: latency, throughput, cumulative_throughput, none.")
     ] = None,
     streams: Annotated[int | None, typer.Option(help="OpenVINO NUM_STREAMS.")] = None,
-    threads: Annotated[int | None, typer.Option(help="Inference threads (ORT: intra-op).")] = None,
+    threads: Annotated[int | None, typer.Option(help="Inference threads (ORT, torch: intra-op).")] = None,
     requests: Annotated[int | None, typer.Option(help="Requests in flight (throughput).")] = None,
     batch: Annotated[int | None, typer.Option(help="Batch size (first dimension).")] = None,
     shape: Annotated[str | None, typer.Option(help="1,3,224,224 or name[1,3,224,224],other[1,128].")] = None,
     precision_hint: Annotated[
         str | None, typer.Option("--infer-precision", help="OpenVINO precision: f32, bf16, f16.")
     ] = None,
-    inter_op_threads: Annotated[int | None, typer.Option(help="ORT inter-op threads.")] = None,
+    inter_op_threads: Annotated[int | None, typer.Option(help="ORT/torch inter-op threads.")] = None,
     execution_mode: Annotated[str | None, typer.Option(help="ORT: sequential or parallel.")] = None,
     graph_optimization: Annotated[str | None, typer.Option(help="ORT: disable, basic, extended, all.")] = None,
     cache_dir: Annotated[str | None, typer.Option(help="OpenVINO model cache folder.")] = None,
@@ -476,8 +482,14 @@ def bench(
     seed: Annotated[int, typer.Option(help="Seed of synthetic inputs.")] = 0,
     config: Annotated[Path | None, typer.Option(help="JSON config file (options given here win).")] = None,
     json_path: JsonOpt = None,
+    history: Annotated[
+        bool, typer.Option("--history", help="Also record the result in the history ($INFERPERF_HISTORY or user data).")
+    ] = False,
 ) -> None:
-    """Latency and throughput with 95% confidence intervals, on OpenVINO and/or ONNX Runtime."""
+    """Latency and throughput with 95% confidence intervals, on OpenVINO, ONNX Runtime and/or PyTorch.
+
+    With several backends, outputs are cross-checked and a table gives each one's ratios to the first.
+    """
     with _errors():
         file_runtime, file_limits = load_config_file(config) if config else ({}, {})
         # A tuned config names its backend and model: used unless the command line says otherwise.
@@ -538,6 +550,9 @@ def bench(
         if json_path:
             save_json(result.to_dict(), json_path)
             out.print(f"wrote {json_path}")
+        if history:
+            rid = api.history_record(result.to_dict(), source="bench")
+            out.print(f"recorded in history as #{rid}")
         if result.errors:
             raise typer.Exit(3)
 
@@ -767,7 +782,20 @@ def profile(
 @app.command()
 def compare(
     a: Annotated[Path, typer.Argument(help="Result A (bench JSON), or config A with --interleave.")],
-    b: Annotated[Path, typer.Argument(help="Result B (bench JSON), or config B with --interleave.")],
+    b: Annotated[
+        Path | None,
+        typer.Argument(help="Result B (bench JSON), or config B with --interleave; none with --against-history."),
+    ] = None,
+    against_history: Annotated[
+        bool,
+        typer.Option(
+            "--against-history",
+            help="A is a new result: compare it with the latest recorded one (same model hash, config, machine).",
+        ),
+    ] = False,
+    history_path: Annotated[
+        Path | None, typer.Option("--history", help="History file (default: $INFERPERF_HISTORY or user data).")
+    ] = None,
     interleave: Annotated[
         bool, typer.Option(help="A and B are config files: measure them A B A B in one worker.")
     ] = False,
@@ -789,7 +817,13 @@ def compare(
     with _errors():
         noise = parse_fraction(threshold, "--threshold")
         gate = parse_fraction(fail_if_slower, "--fail-if-slower") if fail_if_slower else None
-        if interleave:
+        if against_history:
+            if b is not None or interleave:
+                raise ConfigError("--against-history takes one result (the new one), without --interleave")
+            doc = api.compare_against_history(a, history=history_path, threshold=noise)
+        elif b is None:
+            raise ConfigError("compare needs two results A B (or one with --against-history)")
+        elif interleave:
             seconds = parse_seconds(round_time, "--round-time")
             with _status_printer("interleaving A and B")[0]:
                 doc = api.compare_interleaved(
@@ -881,6 +915,235 @@ def optimize(
             raise typer.Exit(3)
         if failed:
             _warn(f"{len(failed)} step(s) failed: " + ", ".join(s["name"] for s in failed))
+
+
+@app.command()
+def scenario(
+    model: ModelArg = "builtin",
+    scenario_name: Annotated[
+        str, typer.Option("--scenario", help="single-stream, multi-stream, server or offline.")
+    ] = "offline",
+    backend: Annotated[str, typer.Option(help="openvino, onnxruntime, ...")] = "openvino",
+    target_qps: Annotated[
+        float | None, typer.Option(help="Server: Poisson arrival rate (default: half the warm-up throughput).")
+    ] = None,
+    p99_max: Annotated[
+        str | None, typer.Option(help="Server/MultiStream p99 bound, e.g. 120ms (default: 3x warm-up median).")
+    ] = None,
+    find_peak: Annotated[
+        bool, typer.Option(help="Server: bisect for the highest rate whose p99 meets the bound, then confirm.")
+    ] = False,
+    accuracy_mode: Annotated[
+        bool, typer.Option("--accuracy", help="LoadGen accuracy mode over labelled --data (default 'builtin').")
+    ] = False,
+    min_duration: Annotated[str, typer.Option(help="LoadGen minimum duration, e.g. 10s.")] = "10s",
+    min_queries: Annotated[
+        int | None, typer.Option(help="LoadGen minimum query count (default: what early stopping needs).")
+    ] = None,
+    samples_per_query: Annotated[int, typer.Option(help="MultiStream samples per query.")] = 8,
+    warmup: Annotated[float, typer.Option(help="Warm-up seconds (also sizes Offline and the defaults).")] = 2.0,
+    peak_steps: Annotated[int, typer.Option(help="--find-peak bisection steps.")] = 6,
+    peak_run: Annotated[str, typer.Option(help="--find-peak length of each short run.")] = "4s",
+    hint: Annotated[str | None, typer.Option(help="OpenVINO hint (default: by scenario).")] = None,
+    streams: Annotated[int | None, typer.Option(help="OpenVINO NUM_STREAMS.")] = None,
+    threads: Annotated[int | None, typer.Option(help="Inference threads (ORT: intra-op).")] = None,
+    requests: Annotated[int | None, typer.Option(help="Requests in flight (not single-stream).")] = None,
+    shape: Annotated[str | None, typer.Option(help="Static shape for dynamic inputs (batch 1).")] = None,
+    data: Annotated[str | None, typer.Option(help="Real inputs: image folder, .npz/.npy, or 'builtin'.")] = None,
+    trace: Annotated[bool, typer.Option(help="Keep LoadGen's trace log too (large).")] = False,
+    out_dir: Annotated[Path, typer.Option("--out", help="Folder for LoadGen's logs and scenario.json.")] = Path(
+        "inferperf-scenario"
+    ),
+    json_path: JsonOpt = None,
+) -> None:
+    """MLPerf LoadGen scenarios: validity, the scenario's metric and latency percentiles; logs kept."""
+    from inferperf.config import parse_milliseconds, parse_seconds
+    from inferperf.measure.loadgen import ScenarioOptions
+    from inferperf.report.scenario_console import render_scenario
+
+    with _errors():
+        options = ScenarioOptions(
+            scenario=scenario_name,
+            target_qps=target_qps,
+            p99_max_ms=parse_milliseconds(p99_max, "--p99-max") if p99_max else None,
+            min_duration_s=parse_seconds(min_duration, "--min-duration"),
+            min_query_count=min_queries,
+            samples_per_query=samples_per_query,
+            warmup_s=warmup,
+            find_peak=find_peak,
+            peak_steps=peak_steps,
+            peak_run_s=parse_seconds(peak_run, "--peak-run"),
+            accuracy=accuracy_mode,
+            trace=trace,
+        )
+        runtime = RuntimeConfig(hint=hint, streams=streams, threads=threads, requests=requests)  # type: ignore[arg-type]
+        bar, status = _status_printer(f"scenario {scenario_name}")
+        with bar:
+            doc = api.scenario(
+                model, backend=backend, options=options, config=runtime, shape=shape, data=data, out=out_dir,
+                status=status,
+            )
+        render_scenario(doc, out)
+        out.print(f"wrote {out_dir / 'scenario.json'}")
+        if json_path:
+            save_json(doc, json_path)
+
+
+def _csv_list(text: str | None) -> tuple[str, ...]:
+    return tuple(v.strip() for v in (text or "").split(",") if v.strip())
+
+
+@app.command()
+def suite(
+    models: Annotated[str, typer.Option(help="Comma list: zoo:NAME, model files, builtin.")] = "builtin",
+    backends: Annotated[str, typer.Option(help="Comma list of backends.")] = "openvino,onnxruntime",
+    variants: Annotated[str, typer.Option(help="Comma list: fp32, int8 (by --quantizer), int8-BACKEND.")] = "fp32",
+    modes: Annotated[str, typer.Option(help="Comma list: latency, throughput.")] = "latency,throughput",
+    out_dir: Annotated[Path, typer.Option("--out", help="Folder for cell results, variants and reports.")] = Path(
+        "inferperf-suite"
+    ),
+    resume: Annotated[
+        bool, typer.Option(help="Reuse cells measured with the same model hash, config and environment.")
+    ] = False,
+    reference: Annotated[
+        str | None, typer.Option(help="Reference column BACKEND:VARIANT (default: first backend, first variant).")
+    ] = None,
+    quantizer: Annotated[str, typer.Option(help="Backend that makes the 'int8' variant.")] = "onnxruntime",
+    time_s: Annotated[float | None, typer.Option("--time", help="Fixed measuring time per run, seconds.")] = None,
+    iterations: Annotated[int | None, typer.Option(help="Fixed number of inferences per run.")] = None,
+    warmup: Annotated[float | None, typer.Option(help="Warm-up seconds before measuring.")] = None,
+    max_time: Annotated[float | None, typer.Option(help="Adaptive cap per run, seconds.")] = None,
+    batch: Annotated[int, typer.Option(help="Batch size (first dimension).")] = 1,
+    shape: Annotated[str | None, typer.Option(help="Static shape for dynamic inputs.")] = None,
+    timeout: Annotated[float, typer.Option(help="Seconds before a cell's worker is killed.")] = 1800.0,
+    history_path: Annotated[
+        Path | None, typer.Option("--history", help="History file (default: $INFERPERF_HISTORY or user data).")
+    ] = None,
+    no_history: Annotated[bool, typer.Option("--no-history", help="Do not record cells in the history.")] = False,
+    ray_address: Annotated[
+        str | None, typer.Option("--ray", help="Run cells on this Ray cluster (address, or 'auto').")
+    ] = None,
+    nodes: Annotated[
+        str | None, typer.Option(help="With --ray: comma list of node labels (custom resources or node labels).")
+    ] = None,
+) -> None:
+    """A benchmark matrix: models x variants x backends, one cell at a time; table, CSV, Markdown, HTML."""
+    from inferperf.report.suite_report import render_console
+    from inferperf.suite import SuiteOptions
+
+    with _errors():
+        limits = RunLimits.from_dict(
+            _merge({}, {"time_s": time_s, "iterations": iterations, "warmup_s": warmup, "max_time_s": max_time})
+        )
+        options = SuiteOptions(
+            models=_csv_list(models),
+            backends=_csv_list(backends),
+            variants=_csv_list(variants),
+            modes=_csv_list(modes),
+            out=out_dir,
+            resume=resume,
+            reference=reference,
+            limits=limits,
+            config=RuntimeConfig(batch=batch),
+            shape=shape,
+            quantizer=quantizer,
+            record_history=not no_history,
+            history=history_path,
+            cell_timeout_s=timeout,
+            ray_address=ray_address,
+            nodes=_csv_list(nodes),
+        )
+        try:
+            doc = api.suite(options, status=lambda m: err.print(escape(m), highlight=False))
+        except KeyboardInterrupt:
+            out.print(f"interrupted: finished cells, suite.json and the reports are in {out_dir}")
+            raise
+        render_console(doc, out)
+        out.print("wrote " + ", ".join(doc["reports"].values()))
+        if any(c["status"] == "failed" for c in doc["cells"]):
+            raise typer.Exit(3)
+
+
+history_app = typer.Typer(help="The local history of recorded results (SQLite).", no_args_is_help=True)
+app.add_typer(history_app, name="history")
+HistoryOpt = Annotated[
+    Path | None, typer.Option("--history", help="History file (default: $INFERPERF_HISTORY or user data).")
+]
+
+
+@history_app.command("list")
+def history_list(
+    history_path: HistoryOpt = None,
+    kind: Annotated[str | None, typer.Option(help="Only results of this kind (bench, ...).")] = None,
+    model: Annotated[str | None, typer.Option(help="Only this model (sha256 prefix or part of the path).")] = None,
+    limit: Annotated[int, typer.Option(help="Newest N results.")] = 30,
+) -> None:
+    """Recorded results, newest first."""
+    from rich.table import Table
+
+    with _errors():
+        entries = api.history_list(history_path, kind=kind, model=model, limit=limit)
+        table = Table(title="inferperf history (newest first)", title_justify="left")
+        for col in ("id", "recorded", "kind", "model", "sha256", "machine", "runs", "source"):
+            table.add_column(col)
+        for e in entries:
+            runs = e["summary"].get("runs") or []
+            text = "; ".join(_run_text(r) for r in runs) or "-"
+            table.add_row(
+                str(e["id"]),
+                str(e["recorded"]),
+                str(e["kind"]),
+                escape(Path(str(e["model_path"] or "-")).name),
+                str(e["model_sha256"] or "-")[:12],
+                str(e["machine"] or "-")[:8],
+                escape(text),
+                escape(str(e["source"] or "-")),
+            )
+        out.print(table)
+
+
+def _run_text(run: dict[str, Any]) -> str:
+    tput, lat = run.get("throughput_fps"), run.get("latency_median_ms")
+    parts = [f"{run['backend']} {run['scenario']}"]
+    if lat is not None:
+        parts.append(f"{lat:.2f} ms")
+    if tput is not None:
+        parts.append(f"{tput:.1f} FPS")
+    return " ".join(parts)
+
+
+@history_app.command("show")
+def history_show(
+    result_id: Annotated[int, typer.Argument(help="Result id (from history list).")],
+    history_path: HistoryOpt = None,
+    json_path: JsonOpt = None,
+) -> None:
+    """Show one recorded result (bench results as the bench table); --json writes the whole document."""
+    with _errors():
+        doc = api.history_show(result_id, history_path)
+        if doc.get("kind") == "bench":
+            from inferperf.results.schema import BenchResult
+
+            render_bench(BenchResult.from_dict(doc), out)
+        else:
+            out.print_json(data={k: v for k, v in doc.items() if k != "environment"})
+        if json_path:
+            save_json(doc, json_path)
+            out.print(f"wrote {json_path}")
+
+
+@history_app.command("export")
+def history_export(
+    target: Annotated[Path, typer.Argument(help="File to write.")],
+    history_path: HistoryOpt = None,
+    fmt: Annotated[str, typer.Option("--format", help="jsonl (whole documents) or csv (one line per run).")] = "jsonl",
+    kind: Annotated[str | None, typer.Option(help="Only results of this kind.")] = None,
+    model: Annotated[str | None, typer.Option(help="Only this model (sha256 prefix or part of the path).")] = None,
+) -> None:
+    """Export recorded results, oldest first."""
+    with _errors():
+        count = api.history_export(target, history_path, fmt=fmt, kind=kind, model=model)
+        out.print(f"wrote {count} result(s) to {target}")
 
 
 def main() -> None:

@@ -126,7 +126,9 @@ def _meta_specs(items: Any, what: str) -> tuple[TensorSpec, ...]:
         raise ModelError(f"{META_FILE} in the TorchScript archive has a malformed {what} entry: {exc!r}") from None
 
 
-def _script_specs(module: Any, extra: dict[str, str]) -> tuple[tuple[TensorSpec, ...], tuple[TensorSpec, ...], dict[str, str]]:
+def _script_specs(
+    module: Any, extra: dict[str, str]
+) -> tuple[tuple[TensorSpec, ...], tuple[TensorSpec, ...], dict[str, str]]:
     if extra.get(META_FILE):
         try:
             meta = json.loads(extra[META_FILE])
@@ -290,8 +292,10 @@ class TorchEngine(Engine):
         names = self._output_names if len(self._output_names) == len(tensors) else []
         names = names or [f"output{i}" if len(tensors) > 1 else "output" for i in range(len(tensors))]
         # bf16 has no numpy dtype; outputs are compared and reported in f32.
-        return {n: t.detach().float().numpy() if t.dtype == self._torch.bfloat16 else t.detach().numpy()
-                for n, t in zip(names, tensors, strict=True)}
+        return {
+            n: t.detach().float().numpy() if t.dtype == self._torch.bfloat16 else t.detach().numpy()
+            for n, t in zip(names, tensors, strict=True)
+        }
 
     def infer(self, inputs: InputSet) -> dict[str, np.ndarray]:
         args = self.tensors(inputs)

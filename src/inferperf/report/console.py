@@ -91,6 +91,7 @@ def render_bench(result: BenchResult, console: Console) -> None:
             _opt(p.get("first_inference")),
         )
     console.print(setup)
+    render_backend_comparison(result, console)
     for err in result.errors:
         console.print(f"[red]failed[/red] {err['backend']} {err['scenario']}: {escape(err['error'])}")
     cpu = result.environment["cpu"]
@@ -106,6 +107,67 @@ def render_bench(result: BenchResult, console: Console) -> None:
         f"[dim]CPU: {escape(str(cpu['model']))} ({cpu['cores']} cores; {features}). "
         f"Cores busy with other processes during runs: {loads or '-'}. "
         f"Intervals are 95%: latency by {_method(result)}; throughput by batch means over time windows.[/dim]"
+    )
+
+
+def _agreement(cross: dict[str, Any] | None, backend: str) -> str:
+    """One cell: worst max |diff| (and relative to the output scale), lowest cosine, verdict."""
+    if not cross:
+        return "-"
+    if backend == cross.get("reference"):
+        return "reference"
+    pair = next((p for p in cross.get("pairs", []) if p["backend"] == backend), None)
+    if pair is None:
+        err = next((e["error"] for e in cross.get("errors", []) if e["backend"] == backend), "not checked")
+        return f"[yellow]not checked[/yellow]: {escape(err)}"
+    outs = pair.get("outputs") or []
+    if not outs or any("cosine" not in o for o in outs):
+        return f"[red]MISMATCH[/red] {escape(str(pair.get('reason') or next((o.get('reason') for o in outs), '')))}"
+    diff = max(o["max_abs_diff"] for o in outs)
+    rel = max(o["max_abs_diff_rel"] for o in outs)
+    cos = min(o["cosine"] for o in outs)
+    verdict = "ok" if pair["agree"] else "[red]MISMATCH[/red]"
+    return f"{verdict} max|d|={diff:.2g} ({rel:.1e} rel) cos={cos:.6f}"
+
+
+def render_backend_comparison(result: BenchResult, console: Console) -> None:
+    """One table across backends: speed, ratio to the first backend (95% CI), compile time, output agreement."""
+    if not result.comparison:
+        return
+    table = Table(
+        title="backends compared on identical inputs (ratios vs the first backend; >1 throughput, <1 latency = faster)",
+        title_justify="left",
+    )
+    table.add_column("scenario")
+    table.add_column("backend")
+    for col in ("throughput FPS [95% CI]", "x baseline [95% CI]", "median ms [95% CI]", "x baseline [95% CI]"):
+        table.add_column(col, justify="right")
+    table.add_column("compile ms", justify="right")
+    table.add_column("outputs vs reference")
+    runs = {(r.scenario, r.backend): r for r in result.runs}
+    for group in result.comparison:
+        base = runs[(group["scenario"], group["baseline"])]
+        rows = [(base, None), *((runs[(group["scenario"], row["backend"])], row) for row in group["rows"])]
+        for run, row in rows:
+            table.add_row(
+                run.scenario,
+                run.backend,
+                escape(_ci(run.throughput_fps, 1)),
+                escape(_ci(row["throughput_ratio"])) if row else "1",
+                escape(_ci(run.latency_ms["median"])),
+                escape(_ci(row["latency_median_ratio"])) if row else "1",
+                _opt(run.phases_ms.get("compile")),
+                _agreement(result.cross_check, run.backend),
+            )
+    console.print(table)
+    cross = result.cross_check or {}
+    if cross.get("agree") is False:
+        console.print("[red]outputs differ beyond tolerance: a faster backend may be wrong[/red]")
+    method = result.comparison[0]["ci_method"]
+    tol = cross.get("tolerance", {})
+    console.print(
+        f"[dim]Ratio intervals: {escape(method)}. Outputs agree when max|d| <= "
+        f"{tol.get('max_abs_diff_rel', '?')} x max|reference| and cosine >= {tol.get('cosine_min', '?')}.[/dim]"
     )
 
 

@@ -208,10 +208,11 @@ def pareto_scatter(doc: dict[str, Any]) -> Figure | None:
                 marker={"size": 9},
             )
         )
+    fig.update_xaxes(type="log")  # p99 spans orders of magnitude across batch sizes and request counts
     return _layout(
         fig,
         "Tuning trials: throughput against p99 (short trials, 95% CI)",
-        "p99 latency (ms)",
+        "p99 latency (ms, log scale)",
         "throughput (inferences / s)",
     )
 
@@ -298,7 +299,60 @@ def verify_bars(doc: dict[str, Any]) -> Figure | None:
     return _layout(fig, title, "round", "inferences / s")
 
 
+def e2e_stages(doc: dict[str, Any]) -> Figure | None:
+    """Where an application's time goes: each stage's median (95% CI), host path and fused path."""
+    go = _go()
+    fig = go.Figure()
+    for label, part in (("host pre-processing", doc.get("sequential")), ("fused into the model", doc.get("fused"))):
+        stages = (part or {}).get("stages") or {}
+        if not stages:
+            continue
+        vals = [_err(v["median"]) for v in stages.values()]
+        fig.add_trace(
+            go.Bar(y=list(stages), x=[v for v, _, _ in vals], orientation="h", name=label, error_x=_bars(vals))
+        )
+    if not fig.data:
+        return None
+    return _layout(fig, "End-to-end stages: median per input (95% CI)", "milliseconds", "")
+
+
+def e2e_throughput(doc: dict[str, Any]) -> Figure | None:
+    """Sequential against pipelined throughput."""
+    go = _go()
+    found = [(k, (doc.get(k) or {}).get("throughput_fps")) for k in ("sequential", "pipelined")]
+    pairs: list[tuple[str, dict[str, Any]]] = [(k, v) for k, v in found if isinstance(v, dict)]
+    if not pairs:
+        return None
+    vals = [_err(v) for _, v in pairs]
+    fig = go.Figure(go.Bar(x=[k for k, _ in pairs], y=[v for v, _, _ in vals], error_y=_bars(vals)))
+    return _layout(fig, "End-to-end throughput (95% CI)", "pipeline", "inputs / s")
+
+
+def profile_layers(doc: dict[str, Any]) -> Figure | None:
+    """The hottest layers' mean time, coloured by the precision they ran in."""
+    go = _go()
+    layers = ((doc.get("profile") or {}).get("layers") or [])[:20]
+    if not layers:
+        return None
+    fig = go.Figure()
+    for precision in sorted({str(layer.get("precision")) for layer in layers}):
+        group = [layer for layer in layers if str(layer.get("precision")) == precision]
+        fig.add_trace(
+            go.Bar(
+                y=[f"{layer['name']} ({layer.get('op_type', '')})" for layer in group],
+                x=[layer["mean_ms"] for layer in group],
+                orientation="h",
+                name=precision,
+                text=[str(layer.get("kernel", "")) for layer in group],
+            )
+        )
+    fig.update_yaxes(autorange="reversed")
+    return _layout(fig, "Hottest layers (mean time per inference; colour: precision it ran in)", "ms", "")
+
+
 _BUILDERS: dict[str, tuple[Callable[[dict[str, Any]], Figure | None], ...]] = {
+    "e2e": (e2e_stages, e2e_throughput),
+    "profile": (profile_layers,),
     "verify": (verify_bars,),
     "bench": (latency_cdf, throughput_bars),
     "sweep": (sweep_curve,),

@@ -11,7 +11,7 @@ from inferperf.results.schema import atomic_write_text
 
 
 def _pct(x: float) -> str:
-    return f"{x * 100:+.2f}%"
+    return f"{x * 100 + 0.0:+.2f}%"  # + 0.0 turns -0.0 into 0.0
 
 
 def _headline_lines(doc: dict[str, Any]) -> list[str]:
@@ -96,4 +96,5 @@ def _warnings(doctor: dict[str, Any]) -> str:
     warnings = doctor.get("warnings") or []
     if not warnings:
         return "<p class='note'>No signs of a noisy machine at the start.</p>"
-    return "<ul>" + "".join(f"<li>{html.escape(str(w))}</li>" for w in warnings) + "</ul>"
+    items = [f"{w.get('sign')}: {w.get('advice')}" if isinstance(w, dict) else str(w) for w in warnings]
+    return "<ul>" + "".join(f"<li>{html.escape(item)}</li>" for item in items) + "</ul>"

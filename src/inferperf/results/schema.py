@@ -106,6 +106,8 @@ class BenchResult:
     created: str
     errors: tuple[dict[str, str], ...] = ()
     kind: str = "bench"
+    cross_check: dict[str, Any] | None = None  # several backends: do their outputs agree?
+    comparison: list[dict[str, Any]] | None = None  # several backends: ratios against the first
 
     def to_dict(self) -> dict[str, Any]:
         """JSON form, with the schema tag first."""
@@ -118,6 +120,8 @@ class BenchResult:
             "limits": self.limits,
             "runs": [r.to_dict() for r in self.runs],
             "errors": list(self.errors),
+            "cross_check": self.cross_check,
+            "comparison": self.comparison,
         }
 
     @classmethod
@@ -134,6 +138,8 @@ class BenchResult:
                 created=str(data.get("created", "")),
                 errors=tuple(dict(e) for e in data.get("errors", [])),
                 kind=str(data.get("kind", "bench")),
+                cross_check=data.get("cross_check"),
+                comparison=data.get("comparison"),
             )
         except (KeyError, TypeError) as exc:
             raise ResultError(f"malformed result document: missing {exc}") from None

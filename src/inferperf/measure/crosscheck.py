@@ -1,0 +1,155 @@
+"""Several backends on one model: do they compute the same thing, and how much faster is each?
+
+A speed-up is only worth reporting for the same answer, so ``cross_check`` runs one identical input
+set through every backend and compares each output with the first backend's (max absolute
+difference, relative to the reference's largest magnitude, and cosine similarity): a faster wrong
+answer is flagged, not celebrated. ``backend_ratios`` compares the measured runs with the first
+backend's, per scenario, with block-bootstrap intervals (samples within a run are correlated).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from inferperf.backends.base import Backend, InputSet
+from inferperf.config import RuntimeConfig
+from inferperf.errors import InferperfError
+from inferperf.model.info import ModelInfo
+from inferperf.results.schema import RunResult
+from inferperf.stats import bootstrap_ratio_ci, window_rates
+
+# (relative max-abs tolerance, minimum cosine) by the precision the runs were asked for. Independent
+# f32 kernels (Winograd, different accumulation orders) differ by ~1e-5 of the output scale;
+# bf16/f16 by ~1e-2.
+_TOLERANCE = {"f32": (1e-3, 0.9999), "reduced": (5e-2, 0.999)}
+
+
+def tolerance_for(precision: str | None) -> dict[str, float]:
+    """The agreement thresholds for runs asked to compute in ``precision`` (None means f32)."""
+    rel, cos = _TOLERANCE["f32" if precision in (None, "f32") else "reduced"]
+    return {"max_abs_diff_rel": rel, "cosine_min": cos}
+
+
+def compare_arrays(ref: np.ndarray, other: np.ndarray, tol: dict[str, float]) -> dict[str, Any]:
+    """Max abs difference (absolute and relative to max |ref|) and cosine of two outputs, and the verdict."""
+    if ref.shape != other.shape:
+        return {"shape": list(ref.shape), "other_shape": list(other.shape), "agree": False, "reason": "shapes differ"}
+    a, b = ref.astype(np.float64).ravel(), other.astype(np.float64).ravel()
+    if not (np.isfinite(a).all() and np.isfinite(b).all()):
+        return {"shape": list(ref.shape), "agree": False, "reason": "non-finite values"}
+    diff = float(np.max(np.abs(a - b))) if a.size else 0.0
+    scale = float(np.max(np.abs(a))) if a.size else 0.0
+    norm = float(np.linalg.norm(a) * np.linalg.norm(b))
+    cosine = float(np.dot(a, b) / norm) if norm > 0 else (1.0 if diff == 0 else 0.0)
+    rel = diff / scale if scale > 0 else diff
+    return {
+        "shape": list(ref.shape),
+        "max_abs_diff": diff,
+        "max_abs_ref": scale,
+        "max_abs_diff_rel": rel,
+        "cosine": cosine,
+        "agree": rel <= tol["max_abs_diff_rel"] and cosine >= tol["cosine_min"],
+    }
+
+
+def _outputs(
+    plugin: Backend, info: ModelInfo, shapes: dict[str, tuple[int, ...]], inputs: InputSet, config: RuntimeConfig
+) -> dict[str, np.ndarray]:
+    cfg = plugin.configure(config.with_(backend=plugin.name), "latency")
+    engine = plugin.compile(info, shapes, cfg)
+    try:
+        return engine.infer(inputs)
+    finally:
+        engine.close()
+
+
+def _pair(
+    backend: str, ref: dict[str, np.ndarray], got: dict[str, np.ndarray], tol: dict[str, float]
+) -> dict[str, Any]:
+    # Output names differ between runtimes (an ONNX "output" is torch's first tensor): match by position.
+    if len(ref) != len(got):
+        return {"backend": backend, "agree": False, "reason": f"{len(got)} outputs, reference has {len(ref)}"}
+    outputs = [
+        {"reference_name": rn, "name": gn, **compare_arrays(rv, gv, tol)}
+        for (rn, rv), (gn, gv) in zip(ref.items(), got.items(), strict=True)
+    ]
+    return {"backend": backend, "agree": all(o["agree"] for o in outputs), "outputs": outputs}
+
+
+def cross_check(
+    plugins: Sequence[Backend],
+    info: ModelInfo,
+    shapes: dict[str, tuple[int, ...]],
+    inputs: InputSet,
+    config: RuntimeConfig,
+    on_backend: Callable[[str], None] | None = None,
+) -> dict[str, Any]:
+    """Every backend's outputs on ``inputs`` against the first backend's that ran (its latency config)."""
+    tol = tolerance_for(config.inference_precision)
+    results: dict[str, dict[str, np.ndarray]] = {}
+    errors: list[dict[str, str]] = []
+    for plugin in plugins:
+        if on_backend is not None:
+            on_backend(plugin.name)
+        try:
+            results[plugin.name] = _outputs(plugin, info, shapes, inputs, config)
+        except InferperfError as exc:
+            errors.append({"backend": plugin.name, "error": exc.one_line()})
+    if not results:
+        return {"reference": None, "agree": None, "pairs": [], "errors": errors, "tolerance": tol}
+    ref_name, ref = next(iter(results.items()))
+    pairs = [_pair(name, ref, got, tol) for name, got in results.items() if name != ref_name]
+    return {
+        "reference": ref_name,
+        "input_set": "the first measured input set",
+        "tolerance": tol,
+        "agree": all(p["agree"] for p in pairs),
+        "pairs": pairs,
+        "errors": errors,
+        "method": "max |a-b| over all elements (also relative to max |reference|) and cosine similarity of the "
+        "flattened outputs, matched by position",
+    }
+
+
+def _ratio(base: RunResult, other: RunResult) -> dict[str, Any]:
+    tput = bootstrap_ratio_ci(
+        window_rates(base.samples["completed_at_s"]),
+        window_rates(other.samples["completed_at_s"]),
+        lambda x: float(np.mean(x)),
+    )
+    lat = bootstrap_ratio_ci(
+        np.asarray(base.samples["latency_ms"]), np.asarray(other.samples["latency_ms"]), lambda x: float(np.median(x))
+    )
+    value = other.throughput_fps["value"] / base.throughput_fps["value"]
+    return {
+        "backend": other.backend,
+        "throughput_ratio": {"value": value, "ci95": [min(tput.low, value), max(tput.high, value)]},
+        "latency_median_ratio": {"value": lat.value, "ci95": [lat.low, lat.high]},
+        "compile_ms": other.phases_ms.get("compile"),
+    }
+
+
+def backend_ratios(runs: Sequence[RunResult]) -> list[dict[str, Any]]:
+    """Per scenario, each backend against the first one measured: throughput and median-latency ratios.
+
+    Throughput ratio > 1 and latency ratio < 1 mean faster than the baseline.
+    """
+    out: list[dict[str, Any]] = []
+    for scenario in dict.fromkeys(r.scenario for r in runs):
+        group = [r for r in runs if r.scenario == scenario]
+        if len(group) < 2:
+            continue
+        base = group[0]
+        out.append(
+            {
+                "scenario": scenario,
+                "baseline": base.backend,
+                "rows": [_ratio(base, r) for r in group[1:]],
+                "ci_method": "block bootstrap of the ratio (40 contiguous blocks; throughput from 40 time-window "
+                "rates), percentile interval; runs are sequential unless --repeats interleaves them",
+            }
+        )
+    return out

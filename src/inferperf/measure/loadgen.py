@@ -1,0 +1,627 @@
+"""MLPerf LoadGen scenarios (SingleStream, MultiStream, Server, Offline) over any backend.
+
+LoadGen (``pip install mlcommons-loadgen``, imported as ``mlperf_loadgen``)
+generates the load, times every query and judges validity; inferperf supplies
+the system under test (SUT) and the query sample library (QSL):
+
+* the SUT hands LoadGen's samples to a feeder thread (LoadGen's issue thread is
+  never blocked, so Poisson arrivals stay on schedule) which submits each one to
+  the engine's asynchronous requests (``Engine.start_async``); every completion
+  callback reports straight to ``QuerySamplesComplete``. No extra hop sits
+  between the runtime's completion and LoadGen's clock.
+* the QSL is the input sets already in memory, so load/unload are no-ops.
+
+LoadGen's own log files stay in the output folder; the figures in the result
+document are read back from its detail log (``mlperf_log_detail.txt``).
+"""
+
+from __future__ import annotations
+
+import json
+import queue
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from inferperf.backends.base import AsyncRequests, Backend, Engine, InputSet
+from inferperf.config import RunLimits, RuntimeConfig, Scenario
+from inferperf.errors import BackendError, BackendUnavailableError, ConfigError, InputSpecError
+from inferperf.model.info import ModelInfo
+
+LOADGEN_HINT = "pip install 'inferperf[loadgen]' (or: pip install mlcommons-loadgen)"
+SCENARIOS: tuple[str, ...] = ("single-stream", "multi-stream", "server", "offline")
+_LG_NAMES = {"single-stream": "SingleStream", "multi-stream": "MultiStream", "server": "Server", "offline": "Offline"}
+# Smallest query counts for which LoadGen's early-stopping check can pass with no query over the
+# bound (SingleStream p90: 64; MultiStream and Server p99: 662 and ~459). Fewer is always INVALID.
+_MIN_QUERIES = {"single-stream": 64, "multi-stream": 662, "server": 500, "offline": 1}
+# LoadGen sizes the single Offline query as 1.1 x expected QPS x min duration; a rate above that
+# ends the run early (INVALID: min duration not met), so the warm-up estimate gets headroom.
+_OFFLINE_HEADROOM = 1.5
+LOG_FILES = ("mlperf_log_summary.txt", "mlperf_log_detail.txt", "mlperf_log_accuracy.json", "mlperf_log_trace.json")
+
+
+def import_loadgen() -> Any:
+    """The ``mlperf_loadgen`` module, or BackendUnavailableError saying how to install it."""
+    try:
+        import mlperf_loadgen
+    except ImportError:
+        raise BackendUnavailableError("MLPerf LoadGen is not installed", hint=LOADGEN_HINT) from None
+    return mlperf_loadgen
+
+
+def loadgen_version() -> str | None:
+    """The installed mlcommons-loadgen version, None when it is absent."""
+    from importlib import metadata
+
+    try:
+        return metadata.version("mlcommons-loadgen")
+    except metadata.PackageNotFoundError:
+        return None
+
+
+@dataclass(frozen=True)
+class ScenarioOptions:
+    """What to ask of LoadGen. ``None`` fields are derived from the warm-up probe (and say so in the result)."""
+
+    scenario: str = "offline"
+    target_qps: float | None = None  # Server arrival rate; default half the warm-up throughput
+    p99_max_ms: float | None = None  # Server/MultiStream latency bound; default 3x the warm-up median
+    min_duration_s: float = 10.0
+    min_query_count: int | None = None  # default: the fewest queries early stopping can accept
+    samples_per_query: int = 8  # MultiStream
+    warmup_s: float = 2.0
+    find_peak: bool = False
+    peak_steps: int = 6
+    peak_run_s: float = 4.0
+    accuracy: bool = False
+    trace: bool = False
+    stall_s: float = 60.0  # no completion for this long while samples are outstanding: a failure
+
+    def __post_init__(self) -> None:
+        if self.scenario not in SCENARIOS:
+            raise ConfigError(f"invalid scenario {self.scenario!r}: expected one of {', '.join(SCENARIOS)}")
+        for name in ("target_qps", "p99_max_ms", "min_duration_s", "min_query_count", "peak_run_s", "stall_s"):
+            value = getattr(self, name)
+            if value is not None and value <= 0:
+                raise ConfigError(f"invalid {name.replace('_', ' ')} {value!r}: must be > 0")
+        if self.samples_per_query < 1 or self.peak_steps < 1:
+            raise ConfigError("samples per query and peak steps must be at least 1")
+        if self.find_peak and self.scenario != "server":
+            raise ConfigError("--find-peak searches Server arrival rates: use it with --scenario server")
+        if self.find_peak and self.accuracy:
+            raise ConfigError("--find-peak and --accuracy are separate runs: pick one")
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON form."""
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Probe:
+    """What the warm-up saw with the run's engine and requests: the source of derived settings."""
+
+    throughput: float
+    median_ms: float
+    p99_ms: float
+    count: int
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON form."""
+        return {
+            "throughput_fps": self.throughput,
+            "median_ms": self.median_ms,
+            "p99_ms": self.p99_ms,
+            "count": self.count,
+        }
+
+
+def probe(engine: Engine, input_sets: Sequence[InputSet], requests: int, seconds: float) -> Probe:
+    """Warm the engine up with its own closed loop and measure rate and latency on the way."""
+    from inferperf.measure.runner import Collector
+
+    col = Collector(RunLimits(time_s=max(seconds, 0.2), warmup_s=0))
+    engine.run_requests(input_sets, requests, col)
+    lat = np.asarray(col.latencies_ms)
+    if lat.size == 0:
+        raise BackendError("the warm-up completed no inference")
+    elapsed = max(max(col.done_at) - col.start, 1e-9)
+    return Probe(lat.size / elapsed, float(np.median(lat)), float(np.percentile(lat, 99)), int(lat.size))
+
+
+def settings_values(opts: ScenarioOptions, probe_: Probe, *, target_qps: float | None = None) -> dict[str, Any]:
+    """The TestSettings fields for a run, by LoadGen attribute name (plain values, JSON-ready)."""
+    min_queries = opts.min_query_count or _MIN_QUERIES[opts.scenario]
+    values: dict[str, Any] = {
+        "scenario": _LG_NAMES[opts.scenario],
+        "min_duration_ms": int(opts.min_duration_s * 1000),
+        "min_query_count": min_queries,
+    }
+    expected_ns = int(probe_.median_ms * 1e6)
+    if opts.scenario == "single-stream":
+        values["single_stream_expected_latency_ns"] = expected_ns
+    elif opts.scenario == "multi-stream":
+        values["multi_stream_samples_per_query"] = opts.samples_per_query
+        values["multi_stream_expected_latency_ns"] = expected_ns * opts.samples_per_query
+    elif opts.scenario == "server":
+        values["server_target_qps"] = target_qps or opts.target_qps or probe_.throughput / 2
+        values["server_target_latency_ns"] = int(latency_bound_ms(opts, probe_) * 1e6)
+    else:
+        values["offline_expected_qps"] = probe_.throughput * _OFFLINE_HEADROOM
+    return values
+
+
+def latency_bound_ms(opts: ScenarioOptions, probe_: Probe) -> float:
+    """The p99 bound: the user's, else 3x the warm-up's median request latency."""
+    return opts.p99_max_ms if opts.p99_max_ms is not None else 3 * probe_.median_ms
+
+
+def build_settings(lg: Any, values: dict[str, Any], accuracy: bool) -> Any:
+    """A LoadGen TestSettings from ``settings_values`` output."""
+    settings = lg.TestSettings()
+    settings.mode = lg.TestMode.AccuracyOnly if accuracy else lg.TestMode.PerformanceOnly
+    for key, value in values.items():
+        setattr(settings, key, getattr(lg.TestScenario, value) if key == "scenario" else value)
+    return settings
+
+
+class LoadGenSUT:
+    """LoadGen's queries onto an engine's asynchronous requests; completions reported from the callbacks.
+
+    ``respond_with_outputs`` (accuracy mode) sends each sample's first output to LoadGen, which
+    writes it to ``mlperf_log_accuracy.json``; in performance mode the responses carry no data.
+    """
+
+    def __init__(
+        self,
+        lg: Any,
+        engine: Engine,
+        input_sets: Sequence[InputSet],
+        requests: int,
+        *,
+        respond_with_outputs: bool = False,
+        stall_s: float = 60.0,
+    ) -> None:
+        self._lg = lg
+        self._sets = input_sets
+        self._respond = respond_with_outputs
+        self._stall_s = stall_s
+        self._pending: queue.SimpleQueue[list[Any] | None] = queue.SimpleQueue()
+        self._outstanding: set[int] = set()
+        self._last_activity = time.monotonic()
+        self._stop = threading.Event()
+        self.errors: list[str] = []
+        self.output_meta: tuple[str, tuple[int, ...]] | None = None  # dtype, shape of the first output
+        self._async: AsyncRequests = engine.start_async(requests, self._done)
+        self._threads = [
+            threading.Thread(target=self._feed, name="inferperf-sut-feed", daemon=True),
+            threading.Thread(target=self._watch, name="inferperf-sut-watch", daemon=True),
+        ]
+        for t in self._threads:
+            t.start()
+        self.handle = lg.ConstructSUT(self.issue_query, self.flush_queries)
+
+    def issue_query(self, samples: list[Any]) -> None:
+        """LoadGen's issue thread: hand over and return at once."""
+        self._pending.put(list(samples))
+
+    def flush_queries(self) -> None:
+        """Nothing is held back: every sample is submitted as soon as a request is free."""
+
+    def _feed(self) -> None:
+        sets, submit, outstanding = self._sets, self._async.submit, self._outstanding
+        while (samples := self._pending.get()) is not None:
+            for s in samples:
+                # Activity, so a sample arriving after a long idle gap (a slow Server rate) is no stall.
+                self._last_activity = time.monotonic()
+                outstanding.add(s.id)
+                try:
+                    submit(sets[s.index], s.id)
+                except Exception as exc:  # LoadGen waits for every sample: answer it, fail after the test
+                    self._fail(f"submit failed: {exc}", [s.id])
+
+    def _done(self, tag: int, outputs: dict[str, np.ndarray]) -> None:
+        self._last_activity = time.monotonic()
+        if tag not in self._outstanding:
+            return  # already answered by _fail: LoadGen must not hear of a sample twice
+        self._outstanding.discard(tag)
+        if not self._respond:
+            self._lg.QuerySamplesComplete([self._lg.QuerySampleResponse(tag, 0, 0)])
+            return
+        out = np.ascontiguousarray(next(iter(outputs.values())))
+        if self.output_meta is None:
+            self.output_meta = (out.dtype.str, tuple(out.shape))
+        # LoadGen copies the bytes into its accuracy log before QuerySamplesComplete returns.
+        self._lg.QuerySamplesComplete([self._lg.QuerySampleResponse(tag, out.ctypes.data, out.nbytes)])
+
+    def _watch(self) -> None:
+        # A runtime that fails an inference may never call back; LoadGen would then wait forever.
+        while not self._stop.wait(1.0):
+            if self._outstanding and time.monotonic() - self._last_activity > self._stall_s:
+                self._fail(f"no completion for {self._stall_s:.0f} s", list(self._outstanding))
+
+    def _fail(self, message: str, ids: list[int]) -> None:
+        self.errors.append(message)
+        for i in ids:
+            self._outstanding.discard(i)
+        self._lg.QuerySamplesComplete([self._lg.QuerySampleResponse(i, 0, 0) for i in ids])
+        self._last_activity = time.monotonic()
+
+    def close(self) -> None:
+        """Stop the threads, drain the runtime, free LoadGen's handle; runtime failures are raised here."""
+        self._pending.put(None)
+        self._stop.set()
+        for t in self._threads:
+            t.join()
+        self._lg.DestroySUT(self.handle)
+        self._async.wait_all()
+        if self.errors:
+            raise BackendError(f"the SUT failed: {self.errors[0]}")
+
+
+@dataclass
+class LoadGenRun:
+    """One LoadGen test's inputs: where its logs go and how it is set up."""
+
+    out_dir: Path
+    values: dict[str, Any]
+    accuracy: bool = False
+    trace: bool = False
+    stall_s: float = 60.0
+    output_meta: tuple[str, tuple[int, ...]] | None = field(default=None, init=False)
+
+
+def run_loadgen(engine: Engine, input_sets: Sequence[InputSet], requests: int, run: LoadGenRun) -> dict[str, Any]:
+    """One LoadGen test over ``input_sets``; returns the parsed result and keeps the logs in ``run.out_dir``."""
+    lg = import_loadgen()
+    run.out_dir.mkdir(parents=True, exist_ok=True)
+    count = len(input_sets)
+    # Samples live in memory already: nothing to load or unload.
+    qsl = lg.ConstructQSL(count, count, _no_op, _no_op)
+    sut = LoadGenSUT(lg, engine, input_sets, requests, respond_with_outputs=run.accuracy, stall_s=run.stall_s)
+    try:
+        lg.StartTestWithLogSettings(
+            sut.handle, qsl, build_settings(lg, run.values, run.accuracy), _log_settings(lg, run.out_dir, run.trace)
+        )
+    finally:
+        lg.DestroyQSL(qsl)
+        sut.close()
+    run.output_meta = sut.output_meta
+    return parse_logs(run.out_dir)
+
+
+def _no_op(_: list[int]) -> None:
+    return None
+
+
+def _log_settings(lg: Any, out_dir: Path, trace: bool) -> Any:
+    output = lg.LogOutputSettings()
+    output.outdir = str(out_dir)
+    output.copy_summary_to_stdout = False
+    settings = lg.LogSettings()
+    settings.log_output = output
+    settings.enable_trace = trace  # the trace grows ~200 kB a second; opt-in
+    return settings
+
+
+# ---------------------------------------------------------------- reading LoadGen's logs
+
+
+def read_detail_log(path: Path) -> dict[str, Any]:
+    """Every ``:::MLLOG`` key of LoadGen's detail log with its (last) value."""
+    try:
+        lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError as exc:
+        raise BackendError(f"cannot read LoadGen's log {path}: {exc.strerror}") from None
+    values: dict[str, Any] = {}
+    for line in lines:
+        _, sep, payload = line.partition(":::MLLOG ")
+        if not sep:
+            continue
+        try:
+            entry = json.loads(payload)
+        except json.JSONDecodeError:
+            continue  # LoadGen escapes its strings; a torn last line is all this can skip
+        values[str(entry.get("key"))] = entry.get("value")
+    return values
+
+
+_METRICS = {
+    "SingleStream": ("90th percentile latency", "result_90.00_percentile_latency_ns", "ms"),
+    "MultiStream": ("99th percentile per-query latency", "result_99.00_percentile_per_query_latency_ns", "ms"),
+    "Server": ("completed samples per second", "result_completed_samples_per_sec", "samples/s"),
+    "Offline": ("samples per second", "result_samples_per_second", "samples/s"),
+}
+_PERCENTILES = ("50.00", "90.00", "95.00", "97.00", "99.00", "99.90")
+
+
+def _ms(ns: Any) -> float | None:
+    return float(ns) / 1e6 if isinstance(ns, int | float) else None
+
+
+def _latencies(raw: dict[str, Any], kind: str = "") -> dict[str, float | None]:
+    out = {
+        "min": _ms(raw.get(f"result_min_{kind or ''}latency_ns")),
+        "mean": _ms(raw.get(f"result_mean_{kind or ''}latency_ns")),
+        "max": _ms(raw.get(f"result_max_{kind or ''}latency_ns")),
+    }
+    for p in _PERCENTILES:
+        name = "p" + p.rstrip("0").rstrip(".")
+        out[name] = _ms(raw.get(f"result_{p}_percentile_{'per_query_' if kind else ''}latency_ns"))
+    return out
+
+
+def why_invalid(raw: dict[str, Any]) -> list[str]:
+    """LoadGen's reasons for an INVALID result, one short line each."""
+    reasons = []
+    if raw.get("result_perf_constraints_met") is False:
+        reasons.append("performance constraints not met: the latency percentile is over the target")
+    if raw.get("result_min_duration_met") is False:
+        reasons.append("min duration not met")
+    if raw.get("result_min_queries_met") is False:
+        reasons.append("min query count not met")
+    if raw.get("early_stopping_met") is False:
+        reasons.append("early stopping not satisfied: " + " ".join(str(raw.get("early_stopping_result", "")).split()))
+    extra = str(raw.get("result_invalid_reason") or "").strip()
+    if extra:
+        reasons.append(extra)
+    return reasons
+
+
+def summarize_detail(raw: dict[str, Any]) -> dict[str, Any]:
+    """The figures a result document keeps from LoadGen's detail log."""
+    scenario = str(raw.get("effective_scenario") or raw.get("requested_scenario") or "")
+    if "result_validity" not in raw:
+        raise BackendError("LoadGen's detail log has no result (did the test finish?)")
+    name, key, unit = _METRICS.get(scenario, ("", "", ""))
+    value = raw.get(key)
+    metric = {"name": name, "value": _ms(value) if unit == "ms" else value, "unit": unit}
+    validity = str(raw["result_validity"])
+    doc: dict[str, Any] = {
+        "scenario": scenario,
+        "mode": raw.get("effective_test_mode"),
+        "validity": validity,
+        "valid": validity == "VALID",
+        "why_invalid": why_invalid(raw) if validity != "VALID" else [],
+        "metric": metric,
+        "latency_ms": _latencies(raw),
+        "query_count": raw.get("result_query_count"),
+        "samples_per_query": raw.get("effective_samples_per_query"),
+        "target_qps": raw.get("effective_target_qps"),
+        "target_latency_ms": _ms(raw.get("effective_target_latency_ns")) or None,
+        "target_latency_percentile": raw.get("effective_target_latency_percentile"),
+        "min_duration_ms": raw.get("effective_min_duration_ms"),
+        "min_query_count": raw.get("effective_min_query_count"),
+        "early_stopping": " ".join(str(raw.get("early_stopping_result") or "").split()) or None,
+        "loadgen_version": raw.get("loadgen_version"),
+        "errors": raw.get("num_errors"),
+    }
+    if scenario == "MultiStream":
+        doc["query_latency_ms"] = _latencies(raw, "query_")
+    if scenario == "Server":
+        doc["scheduled_samples_per_second"] = raw.get("result_scheduled_samples_per_sec")
+        doc["overlatency_query_count"] = raw.get("result_overlatency_query_count")
+    if scenario == "SingleStream":
+        doc["early_stopping_p90_ms"] = _ms(raw.get("early_stopping_latency_ss"))
+    return doc
+
+
+def parse_logs(out_dir: Path) -> dict[str, Any]:
+    """Summary of the LoadGen test whose logs are in ``out_dir``, with the log files it left."""
+    doc = summarize_detail(read_detail_log(out_dir / "mlperf_log_detail.txt"))
+    doc["logs"] = [str(out_dir / f) for f in LOG_FILES if (out_dir / f).exists()]
+    return doc
+
+
+# ---------------------------------------------------------------- accuracy mode
+
+
+def read_accuracy_log(path: Path, meta: tuple[str, tuple[int, ...]]) -> dict[int, np.ndarray]:
+    """qsl index -> the output LoadGen logged for it (the first response per index wins)."""
+    try:
+        entries = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise BackendError(f"cannot read LoadGen's accuracy log {path}: {exc}") from None
+    dtype, shape = np.dtype(meta[0]), meta[1]
+    outputs: dict[int, np.ndarray] = {}
+    for entry in entries:
+        index = int(entry["qsl_idx"])
+        if index not in outputs:
+            outputs[index] = np.frombuffer(bytes.fromhex(entry["data"]), dtype=dtype).reshape(shape)
+    return outputs
+
+
+def score_outputs(outputs: dict[int, np.ndarray], labels: np.ndarray) -> dict[str, Any]:
+    """Top-1/top-5 with Clopper-Pearson intervals, as the accuracy evaluator scores them."""
+    from inferperf.optimize.accuracy import AccuracyReport, topk_correct
+
+    missing = sorted(set(range(labels.shape[0])) - set(outputs))
+    if missing:
+        raise InputSpecError(f"LoadGen logged no output for {len(missing)} samples (first: {missing[0]})")
+    logits = np.stack([outputs[i].reshape(-1) for i in range(labels.shape[0])])
+    top5 = topk_correct(logits, labels, 5) if logits.shape[1] > 5 else None
+    report = AccuracyReport(len(labels), topk_correct(logits, labels, 1), top5, logits)
+    return report.to_dict()
+
+
+# ---------------------------------------------------------------- Server: the peak rate under a p99 bound
+
+
+RunAt = Callable[[float, int], dict[str, Any]]  # (target qps, step number) -> parsed LoadGen result
+
+
+def meets_bound(result: dict[str, Any], bound_ms: float) -> bool:
+    """A short run passes when its p99 is within the bound and the SUT kept up with the arrivals.
+
+    Short runs cannot satisfy early stopping, so LoadGen's VALID is not asked of them.
+    """
+    p99 = result["latency_ms"].get("p99")
+    done, scheduled = result.get("metric", {}).get("value"), result.get("scheduled_samples_per_second")
+    kept_up = not done or not scheduled or done >= 0.95 * scheduled
+    return p99 is not None and p99 <= bound_ms and kept_up
+
+
+def find_peak(run_at: RunAt, low: float, high: float, bound_ms: float, steps: int) -> dict[str, Any]:
+    """Bisect the arrival rate in [low, high] for the highest whose p99 meets ``bound_ms``."""
+    trials = []
+    best: float | None = None
+    for step in range(steps):
+        qps = (low + high) / 2
+        result = run_at(qps, step + 1)
+        ok = meets_bound(result, bound_ms)
+        trials.append(
+            {
+                "target_qps": qps,
+                "p99_ms": result["latency_ms"].get("p99"),
+                "meets_bound": ok,
+                "completed_qps": result["metric"]["value"],
+            }
+        )
+        if ok:
+            best, low = qps, qps
+        else:
+            high = qps
+    return {"bound_ms": bound_ms, "trials": trials, "peak_qps": best, "bracket": [low, high]}
+
+
+# ---------------------------------------------------------------- the whole test
+
+
+@dataclass(frozen=True)
+class ScenarioTarget:
+    """What a scenario runs: a backend, a model at static shapes, its inputs and, for accuracy, labels."""
+
+    backend: Backend
+    model: ModelInfo
+    shapes: dict[str, tuple[int, ...]]
+    input_sets: Sequence[InputSet]
+    config: RuntimeConfig
+    labels: np.ndarray | None = None
+
+
+Status = Callable[[str], None]
+
+
+def engine_scenario(opts: ScenarioOptions) -> Scenario:
+    """The runtime set-up a LoadGen scenario wants: one stream for SingleStream, throughput otherwise."""
+    return "latency" if opts.scenario == "single-stream" else "throughput"
+
+
+def run_scenario_test(
+    target: ScenarioTarget, opts: ScenarioOptions, out_dir: Path, status: Status | None = None
+) -> dict[str, Any]:
+    """Compile once, warm up (the probe), then the LoadGen test(s); the result document's body."""
+    say = status or _quiet
+    config = target.backend.configure(target.config, engine_scenario(opts))
+    say(f"compiling for {engine_scenario(opts)}")
+    engine = target.backend.compile(target.model, target.shapes, config)
+    try:
+        t0 = time.perf_counter()
+        engine.infer(target.input_sets[0])
+        first_ms = (time.perf_counter() - t0) * 1e3
+        requests = 1 if opts.scenario == "single-stream" else (config.requests or engine.default_requests())
+        say(f"warming up {opts.warmup_s:g} s with {requests} request(s) in flight")
+        warm = probe(engine, target.input_sets, requests, opts.warmup_s)
+        phases = {**engine.phases_ms, "first_inference": first_ms}
+        if opts.accuracy:
+            body = _accuracy_test(engine, target, requests, opts, warm, out_dir, say)
+        else:
+            body = _performance_test(engine, target.input_sets, requests, opts, warm, out_dir, say)
+        effective = {**engine.effective(), "requests_in_flight": requests}
+    finally:
+        engine.close()
+    return {"config": config.to_dict(), "effective": effective, "phases_ms": phases, "probe": warm.to_dict(), **body}
+
+
+def _quiet(_: str) -> None:
+    return None
+
+
+def _performance_test(
+    engine: Engine,
+    sets: Sequence[InputSet],
+    requests: int,
+    opts: ScenarioOptions,
+    warm: Probe,
+    out_dir: Path,
+    say: Status,
+) -> dict[str, Any]:
+    body: dict[str, Any] = {"derived": _derived(opts, warm)}
+    target_qps = None
+    if opts.find_peak:
+        peak = _find_peak(engine, sets, requests, opts, warm, out_dir, say)
+        body["peak"] = peak
+        target_qps = peak["peak_qps"]
+        if target_qps is None:
+            body["result"] = None
+            return body
+    values = settings_values(opts, warm, target_qps=target_qps)
+    say(f"LoadGen {values['scenario']} run" + (" (confirming the peak)" if opts.find_peak else ""))
+    body["settings"] = values
+    body["result"] = run_loadgen(
+        engine, sets, requests, LoadGenRun(out_dir / "loadgen", values, trace=opts.trace, stall_s=opts.stall_s)
+    )
+    return body
+
+
+def _derived(opts: ScenarioOptions, warm: Probe) -> dict[str, str]:
+    """Which settings came from the warm-up rather than from the user."""
+    notes = {}
+    if opts.scenario == "server" and opts.target_qps is None and not opts.find_peak:
+        notes["target_qps"] = "half the warm-up throughput"
+    if opts.scenario in ("server", "multi-stream") and opts.p99_max_ms is None:
+        notes["target_latency"] = "3x the warm-up median request latency"
+    if opts.scenario == "offline":
+        notes["offline_expected_qps"] = f"{_OFFLINE_HEADROOM}x the warm-up throughput"
+    if opts.min_query_count is None:
+        notes["min_query_count"] = "the fewest queries LoadGen's early stopping can accept"
+    return notes
+
+
+def _find_peak(
+    engine: Engine,
+    sets: Sequence[InputSet],
+    requests: int,
+    opts: ScenarioOptions,
+    warm: Probe,
+    out_dir: Path,
+    say: Status,
+) -> dict[str, Any]:
+    short = ScenarioOptions(
+        scenario="server", p99_max_ms=latency_bound_ms(opts, warm), min_duration_s=opts.peak_run_s, min_query_count=1
+    )
+
+    def run_at(qps: float, step: int) -> dict[str, Any]:
+        say(f"peak search {step}/{opts.peak_steps}: {qps:.2f} queries/s for {opts.peak_run_s:g} s")
+        values = settings_values(short, warm, target_qps=qps)
+        return run_loadgen(
+            engine, sets, requests, LoadGenRun(out_dir / "peak" / f"step-{step:02d}", values, stall_s=opts.stall_s)
+        )
+
+    # The closed loop's rate is the most any arrival rate can be served at.
+    return find_peak(run_at, 0.0, warm.throughput, latency_bound_ms(opts, warm), opts.peak_steps)
+
+
+def _accuracy_test(
+    engine: Engine,
+    target: ScenarioTarget,
+    requests: int,
+    opts: ScenarioOptions,
+    warm: Probe,
+    out_dir: Path,
+    say: Status,
+) -> dict[str, Any]:
+    if target.labels is None:
+        raise InputSpecError("accuracy mode needs labelled data (--data with labels, or 'builtin')")
+    values = settings_values(opts, warm)
+    run = LoadGenRun(out_dir / "accuracy", values, accuracy=True, stall_s=opts.stall_s)
+    say(f"LoadGen {values['scenario']} accuracy run over {len(target.input_sets)} samples")
+    result = run_loadgen(engine, target.input_sets, requests, run)
+    if run.output_meta is None:
+        raise BackendError("LoadGen issued no sample in accuracy mode")
+    outputs = read_accuracy_log(run.out_dir / "mlperf_log_accuracy.json", run.output_meta)
+    return {"settings": values, "result": result, "accuracy": score_outputs(outputs, target.labels)}

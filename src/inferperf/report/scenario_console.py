@@ -1,0 +1,105 @@
+"""Console view of an ``inferperf scenario`` (MLPerf LoadGen) result document. Reads the document only."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+_PERCENTILES = ("p50", "p90", "p95", "p99", "p99.9")
+
+
+def _num(value: Any, digits: int = 2) -> str:
+    return "-" if value is None else f"{value:.{digits}f}"
+
+
+def _metric(result: dict[str, Any]) -> str:
+    metric = result["metric"]
+    return f"{metric['name']}: {_num(metric['value'])} {metric['unit']}"
+
+
+def _validity(result: dict[str, Any]) -> str:
+    if result["valid"]:
+        return "[green]VALID[/green]"
+    return "[red]INVALID[/red]: " + escape("; ".join(result["why_invalid"]) or "no reason given")
+
+
+def render_scenario(doc: dict[str, Any], console: Console) -> None:
+    """Validity and why, the scenario's metric, latency percentiles, peak search, accuracy, log folder."""
+    console.print(
+        f"[bold]inferperf scenario[/bold] {doc['scenario']} on {escape(doc['backend'])}: "
+        f"{escape(str(doc['model']['path']))}",
+        highlight=False,
+    )
+    _config_line(doc, console)
+    if doc.get("peak"):
+        _render_peak(doc["peak"], console)
+    result = doc.get("result")
+    if result is None:
+        console.print("[red]no arrival rate met the latency bound: no confirming run[/red]")
+        return
+    console.print(_validity(result), highlight=False)
+    console.print(escape(_metric(result)), highlight=False)
+    _latency_table(result, console)
+    if doc.get("accuracy"):
+        _render_accuracy(doc["accuracy"], console)
+    for key, why in (doc.get("derived") or {}).items():
+        console.print(f"[dim]{key}: {escape(why)}[/dim]")
+    console.print(f"LoadGen logs: {escape(str(doc['out_dir']))}", highlight=False)
+
+
+def _config_line(doc: dict[str, Any], console: Console) -> None:
+    probe = doc["probe"]
+    eff = doc.get("effective", {})
+    settings = doc.get("settings") or {}
+    target = ""
+    if settings.get("server_target_qps"):
+        target = f", target {settings['server_target_qps']:.2f} queries/s"
+    if settings.get("server_target_latency_ns"):
+        target += f", p99 bound {settings['server_target_latency_ns'] / 1e6:.1f} ms"
+    console.print(
+        f"{eff.get('requests_in_flight')} request(s) in flight{target}; warm-up: "
+        f"{probe['throughput_fps']:.1f} FPS, median {probe['median_ms']:.2f} ms",
+        highlight=False,
+    )
+
+
+def _latency_table(result: dict[str, Any], console: Console) -> None:
+    table = Table(title="latency (ms, LoadGen)", title_justify="left")
+    table.add_column("")
+    for p in ("min", "mean", *_PERCENTILES, "max"):
+        table.add_column(p, justify="right")
+    rows = [("per sample", result["latency_ms"])]
+    if result.get("query_latency_ms"):
+        rows.append(("per query", result["query_latency_ms"]))
+    for label, lat in rows:
+        table.add_row(label, *(_num(lat.get(p)) for p in ("min", "mean", *_PERCENTILES, "max")))
+    console.print(table)
+    console.print(f"{result.get('query_count')} queries", highlight=False)
+
+
+def _render_peak(peak: dict[str, Any], console: Console) -> None:
+    table = Table(title=f"peak search (p99 bound {peak['bound_ms']:.1f} ms)", title_justify="left")
+    for col in ("target queries/s", "completed/s", "p99 ms", "meets bound"):
+        table.add_column(col, justify="right")
+    for t in peak["trials"]:
+        table.add_row(
+            _num(t["target_qps"]), _num(t["completed_qps"]), _num(t["p99_ms"]), "yes" if t["meets_bound"] else "no"
+        )
+    console.print(table)
+    best = peak["peak_qps"]
+    console.print(f"peak: {_num(best)} queries/s" if best is not None else "peak: none found", highlight=False)
+
+
+def _render_accuracy(acc: dict[str, Any], console: Console) -> None:
+    for key in ("top1", "top5"):
+        fig = acc.get(key)
+        if fig:
+            lo, hi = fig["ci95"]
+            console.print(
+                f"{key}: {fig['value'] * 100:.2f}% [{lo * 100:.2f}, {hi * 100:.2f}] of {acc['count']} "
+                f"({acc['ci_method']})",
+                highlight=False,
+            )

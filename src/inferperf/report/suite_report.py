@@ -1,0 +1,334 @@
+"""The suite's matrix: console table, Markdown, CSV and a self-contained HTML page.
+
+Rows are model x variant x backend; columns are median and p99 latency, throughput
+(each with its 95% interval), the ratios against the reference column (same model,
+reference backend and variant) with block-bootstrap intervals and verdicts, and the
+achieved fraction of the machine's measured peak where bench's ``compute`` block has it.
+"""
+
+from __future__ import annotations
+
+import csv
+import html
+import io
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from inferperf.errors import InferperfError
+from inferperf.report.compare import judge
+from inferperf.stats import bootstrap_ratio_ci, window_rates
+
+_HEADERS = (
+    "model",
+    "variant",
+    "backend",
+    "status",
+    "median ms [95% CI]",
+    "p99 ms",
+    "throughput FPS [95% CI]",
+    "tput vs ref [95% CI]",
+    "latency vs ref [95% CI]",
+    "% of peak",
+)
+
+
+# ---------------------------------------------------------------- ratios against the reference column
+
+
+def _run(doc: dict[str, Any], scenario: str) -> dict[str, Any] | None:
+    runs = {r["scenario"]: r for r in doc.get("runs", [])}
+    return runs.get(scenario) or next(iter(runs.values()), None)
+
+
+def _samples(run: dict[str, Any], metric: str) -> NDArray[np.float64]:
+    samples = run.get("samples") or {}
+    if metric == "throughput":
+        return window_rates(samples.get("completed_at_s", [])) * float(run.get("batch", 1))
+    return np.asarray(samples.get("latency_ms", []), dtype=float)
+
+
+_METRICS: dict[str, tuple[str, Callable[[NDArray[np.float64]], float], bool]] = {
+    # metric -> (scenario it comes from, statistic, higher is better)
+    "throughput": ("throughput", lambda w: float(np.mean(w)), True),
+    "latency_median": ("latency", lambda x: float(np.quantile(x, 0.5)), False),
+}
+
+
+def _ratio(ref: dict[str, Any], doc: dict[str, Any], metric: str, threshold: float) -> dict[str, Any] | None:
+    scenario, stat, higher = _METRICS[metric]
+    run_a, run_b = _run(ref, scenario), _run(doc, scenario)
+    if run_a is None or run_b is None:
+        return None
+    xa, xb = _samples(run_a, metric), _samples(run_b, metric)
+    if xa.size < 2 or xb.size < 2:
+        return None
+    ci = bootstrap_ratio_ci(xa, xb, stat)
+    return {"ratio": ci.value, "ci95": [ci.low, ci.high], "verdict": judge(ci, higher, threshold)}
+
+
+def _load(path: str | None) -> dict[str, Any] | None:
+    from inferperf.results.schema import load_document
+
+    if not path:
+        return None
+    try:
+        return load_document(path)
+    except InferperfError:
+        return None
+
+
+def add_ratios(suite: dict[str, Any], threshold: float = 0.02) -> dict[str, Any]:
+    """Each measured cell against its model's reference cell: ratio, 95% interval and verdict per metric."""
+    ref = suite["reference"]
+    measured = [c for c in suite["cells"] if c.get("file")]
+    refs = {
+        c["model"]: _load(c["file"])
+        for c in measured
+        if c["backend"] == ref["backend"] and c["variant"] == ref["variant"]
+    }
+    for cell in measured:
+        base, doc = refs.get(cell["model"]), _load(cell["file"])
+        if base is None or doc is None:
+            cell["vs_reference"] = None
+            continue
+        cell["vs_reference"] = {m: _ratio(base, doc, m, threshold) for m in _METRICS}
+    return suite
+
+
+# ---------------------------------------------------------------- rows
+
+
+def _ci(stat: dict[str, Any] | None, digits: int = 2) -> str:
+    if not stat:
+        return "-"
+    lo, hi = stat.get("ci95") or [None, None]
+    if lo is None or hi is None:
+        return f"{stat['value']:.{digits}f}"
+    return f"{stat['value']:.{digits}f} [{lo:.{digits}f}, {hi:.{digits}f}]"
+
+
+def _vs(cell: dict[str, Any], metric: str) -> str:
+    r = (cell.get("vs_reference") or {}).get(metric)
+    if not r:
+        return "-"
+    mark = {"faster": " +", "slower": " -"}.get(r["verdict"], " ~")
+    return f"{r['ratio']:.2f}x [{r['ci95'][0]:.2f}, {r['ci95'][1]:.2f}]{mark}"
+
+
+def _peak(summary: dict[str, Any]) -> str:
+    parts = []
+    if summary.get("fraction_of_peak") is not None:
+        parts.append(f"{summary['fraction_of_peak'] * 100:.0f}% fp32")
+    if summary.get("fraction_of_int8_peak") is not None:
+        parts.append(f"{summary['fraction_of_int8_peak'] * 100:.0f}% int8")
+    return ", ".join(parts) or "-"
+
+
+def rows(suite: dict[str, Any]) -> list[list[str]]:
+    """One row of text per cell, in the order of ``_HEADERS``."""
+    out = []
+    for cell in suite["cells"]:
+        s = cell.get("summary") or {}
+        status = cell["status"] if not cell.get("error") else f"{cell['status']}: {cell['error']}"
+        out.append(
+            [
+                cell["model"],
+                cell["variant"],
+                cell["backend"],
+                status,
+                _ci(s.get("latency_median_ms")),
+                _ci(s.get("latency_p99_ms")).split(" ")[0],
+                _ci(s.get("throughput_fps"), 1),
+                _vs(cell, "throughput"),
+                _vs(cell, "latency_median"),
+                _peak(s),
+            ]
+        )
+    return out
+
+
+def _title(suite: dict[str, Any]) -> str:
+    ref = suite["reference"]
+    return f"inferperf suite ({suite['executor']}); reference: {ref['backend']}:{ref['variant']}"
+
+
+_LEGEND = (
+    "Ratios are cell / reference (same model) with 95% block-bootstrap intervals; throughput ratio > 1 and "
+    "latency ratio < 1 are better; + faster, - slower, ~ no significant difference (2% noise floor). "
+    "% of peak: effective GFLOP/s (model FLOPs x throughput) over the measured matmul peak of `inferperf doctor`; "
+    "fast convolution algorithms can exceed 100%."
+)
+
+
+def render_console(suite: dict[str, Any], console: Console) -> None:
+    """The matrix as a rich table."""
+    table = Table(title=escape(_title(suite)), title_justify="left")
+    for h in _HEADERS:
+        table.add_column(h, justify="left" if h in ("model", "variant", "backend", "status") else "right")
+    for row in rows(suite):
+        table.add_row(*(escape(v) for v in row))
+    console.print(table)
+    console.print(_LEGEND, style="dim")
+
+
+def to_markdown(suite: dict[str, Any]) -> str:
+    """The matrix as a Markdown table, with its legend and variants."""
+    lines = [f"# {_title(suite)}", "", "| " + " | ".join(_HEADERS) + " |", "|" + "---|" * len(_HEADERS)]
+    lines += ["| " + " | ".join(v.replace("|", "/") for v in row) + " |" for row in rows(suite)]
+    lines += ["", _LEGEND, "", "## Variants", ""]
+    for v in suite.get("variants", []):
+        fid = (v.get("details") or {}).get("fidelity")
+        extra = f", cosine {fid['cosine_mean']:.4f}, top-1 agreement {fid['top1_agreement']:.3f}" if fid else ""
+        what = v.get("error") or f"{v['format']} {v['path']}{extra}"
+        lines.append(f"- {v['model']} {v['variant']}: {what}")
+    return "\n".join(lines) + "\n"
+
+
+_CSV_FIELDS = (
+    "model",
+    "variant",
+    "backend",
+    "status",
+    "error",
+    "latency_median_ms",
+    "latency_median_lo",
+    "latency_median_hi",
+    "latency_p99_ms",
+    "throughput_fps",
+    "throughput_lo",
+    "throughput_hi",
+    "throughput_vs_ref",
+    "throughput_vs_ref_lo",
+    "throughput_vs_ref_hi",
+    "throughput_verdict",
+    "latency_vs_ref",
+    "latency_vs_ref_lo",
+    "latency_vs_ref_hi",
+    "latency_verdict",
+    "effective_gflops",
+    "fraction_of_peak",
+    "fraction_of_int8_peak",
+    "node",
+    "file",
+)
+
+
+def _triple(stat: dict[str, Any] | None, key: str = "value") -> list[Any]:
+    if not stat:
+        return [None, None, None]
+    lo, hi = stat.get("ci95") or [None, None]
+    return [stat.get(key), lo, hi]
+
+
+def _csv_row(cell: dict[str, Any]) -> list[Any]:
+    s = cell.get("summary") or {}
+    vs = cell.get("vs_reference") or {}
+    tput, lat = vs.get("throughput"), vs.get("latency_median")
+    return [
+        cell["model"],
+        cell["variant"],
+        cell["backend"],
+        cell["status"],
+        cell.get("error"),
+        *_triple(s.get("latency_median_ms")),
+        (s.get("latency_p99_ms") or {}).get("value"),
+        *_triple(s.get("throughput_fps")),
+        *_triple(tput, "ratio"),
+        (tput or {}).get("verdict"),
+        *_triple(lat, "ratio"),
+        (lat or {}).get("verdict"),
+        (s.get("effective_gflops") or {}).get("value"),
+        s.get("fraction_of_peak"),
+        s.get("fraction_of_int8_peak"),
+        (cell.get("node") or {}).get("node_id"),
+        cell.get("file"),
+    ]
+
+
+def to_csv(suite: dict[str, Any]) -> str:
+    """One CSV line per cell, numbers as numbers (empty when absent)."""
+    buf = io.StringIO()
+    writer = csv.writer(buf)
+    writer.writerow(_CSV_FIELDS)
+    for cell in suite["cells"]:
+        writer.writerow(["" if v is None else v for v in _csv_row(cell)])
+    return buf.getvalue()
+
+
+# ---------------------------------------------------------------- HTML
+
+
+def _bars(suite: dict[str, Any], key: str, title: str, axis: str) -> Any:
+    """Grouped bars per model, one group member per backend:variant, error bars the 95% intervals."""
+    import plotly.graph_objects as go
+
+    fig = go.Figure()
+    series: dict[str, list[dict[str, Any]]] = {}
+    for cell in suite["cells"]:
+        if (cell.get("summary") or {}).get(key):
+            series.setdefault(f"{cell['backend']}:{cell['variant']}", []).append(cell)
+    for name, group in series.items():
+        stats = [c["summary"][key] for c in group]
+        lo = [s["value"] - (s.get("ci95") or [s["value"]])[0] for s in stats]
+        hi = [(s.get("ci95") or [None, s["value"]])[1] - s["value"] for s in stats]
+        fig.add_trace(
+            go.Bar(
+                name=name,
+                x=[c["model"] for c in group],
+                y=[s["value"] for s in stats],
+                error_y={"type": "data", "symmetric": False, "array": hi, "arrayminus": lo},
+            )
+        )
+    fig.update_layout(
+        title=title, barmode="group", yaxis_title=axis, template="plotly_white", height=420, margin={"t": 60}
+    )
+    return fig if fig.data else None
+
+
+def _html_table(suite: dict[str, Any]) -> str:
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in _HEADERS)
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(v)}</td>" for v in row) + "</tr>" for row in rows(suite))
+    return f"<table><tr>{head}</tr>{body}</table><p class='note'>{html.escape(_LEGEND)}</p>"
+
+
+def write_html(suite: dict[str, Any], path: str | Path) -> Path:
+    """The self-contained page: matrix table, throughput and latency bars, variants, environment."""
+    from inferperf.report.html import render_html
+
+    figs = [
+        _bars(suite, "throughput_fps", "Throughput per model (95% CI)", "inferences / s"),
+        _bars(suite, "latency_median_ms", "Median latency per model (95% CI)", "ms"),
+    ]
+    plots = "".join(
+        f.to_html(full_html=False, include_plotlyjs=False, config={"displaylogo": False}) for f in figs if f
+    )
+    variants = "<ul>" + "".join(f"<li>{html.escape(line[2:])}</li>" for line in _variant_lines(suite)) + "</ul>"
+    sections: list[tuple[str, dict[str, Any] | None, str]] = [
+        ("Matrix", None, _html_table(suite)),
+        ("Charts", None, plots),
+        ("Variants", None, variants),
+        ("Driver", {"environment": suite.get("environment")}, ""),  # its environment table closes the page
+    ]
+    return render_html(_title(suite), sections, path)
+
+
+def _variant_lines(suite: dict[str, Any]) -> list[str]:
+    return [line for line in to_markdown(suite).splitlines() if line.startswith("- ")]
+
+
+def write_reports(suite: dict[str, Any], out: Path) -> dict[str, str]:
+    """suite.md, suite.csv and suite.html in ``out``; their paths."""
+    from inferperf.results.schema import atomic_write_text
+
+    return {
+        "markdown": str(atomic_write_text(to_markdown(suite), out / "suite.md")),
+        "csv": str(atomic_write_text(to_csv(suite), out / "suite.csv")),
+        "html": str(write_html(suite, out / "suite.html")),
+    }

@@ -1,0 +1,292 @@
+"""LoadGen scenarios: settings, log parsing, peak search and scoring on fixed data; short real runs on tiny models."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from inferperf import api
+from inferperf.cli import app
+from inferperf.errors import BackendUnavailableError, ConfigError, InputSpecError
+from inferperf.measure import loadgen
+from inferperf.measure.loadgen import Probe, ScenarioOptions
+
+PROBE = Probe(throughput=200.0, median_ms=5.0, p99_ms=9.0, count=400)
+
+
+def _mllog(values: dict[str, Any]) -> str:
+    return "".join(f":::MLLOG {json.dumps({'key': k, 'value': v, 'time_ms': 0.1})}\n" for k, v in values.items())
+
+
+def _server_log(validity: str = "VALID", **extra: Any) -> dict[str, Any]:
+    return {
+        "effective_scenario": "Server",
+        "effective_test_mode": "PerformanceOnly",
+        "result_validity": validity,
+        "result_perf_constraints_met": True,
+        "result_min_duration_met": True,
+        "result_min_queries_met": True,
+        "early_stopping_met": True,
+        "result_invalid_reason": "",
+        "result_completed_samples_per_sec": 90.1,
+        "result_scheduled_samples_per_sec": 90.4,
+        "result_query_count": 93,
+        "result_min_latency_ns": 2_000_000,
+        "result_mean_latency_ns": 4_000_000,
+        "result_max_latency_ns": 8_000_000,
+        "result_50.00_percentile_latency_ns": 3_500_000,
+        "result_90.00_percentile_latency_ns": 6_000_000,
+        "result_99.00_percentile_latency_ns": 7_500_000,
+        "effective_target_latency_ns": 50_000_000,
+        **extra,
+    }
+
+
+# ---------------------------------------------------------------- pure parts (no LoadGen needed)
+
+
+def test_options_are_validated() -> None:
+    with pytest.raises(ConfigError, match="invalid scenario"):
+        ScenarioOptions(scenario="burst")
+    with pytest.raises(ConfigError, match="find-peak"):
+        ScenarioOptions(scenario="offline", find_peak=True)
+    with pytest.raises(ConfigError, match="target qps"):
+        ScenarioOptions(scenario="server", target_qps=0)
+
+
+def test_settings_per_scenario() -> None:
+    offline = loadgen.settings_values(ScenarioOptions(scenario="offline", min_duration_s=2), PROBE)
+    assert offline == {
+        "scenario": "Offline",
+        "min_duration_ms": 2000,
+        "min_query_count": 1,
+        "offline_expected_qps": 300.0,
+    }
+    server = loadgen.settings_values(ScenarioOptions(scenario="server"), PROBE)
+    assert server["server_target_qps"] == 100.0  # half the warm-up rate by default
+    assert server["server_target_latency_ns"] == 15_000_000  # 3x the warm-up median by default
+    assert server["min_query_count"] == 500
+    chosen = loadgen.settings_values(ScenarioOptions(scenario="server", target_qps=40, p99_max_ms=20), PROBE)
+    assert (chosen["server_target_qps"], chosen["server_target_latency_ns"]) == (40, 20_000_000)
+    assert (
+        loadgen.settings_values(ScenarioOptions(scenario="server"), PROBE, target_qps=7.5)["server_target_qps"] == 7.5
+    )
+    multi = loadgen.settings_values(ScenarioOptions(scenario="multi-stream", samples_per_query=4), PROBE)
+    assert multi["multi_stream_samples_per_query"] == 4
+    assert multi["multi_stream_expected_latency_ns"] == 20_000_000
+    single = loadgen.settings_values(ScenarioOptions(scenario="single-stream", min_query_count=10), PROBE)
+    assert single["single_stream_expected_latency_ns"] == 5_000_000 and single["min_query_count"] == 10
+
+
+def test_detail_log_is_read_into_the_result(tmp_path: Path) -> None:
+    (tmp_path / "mlperf_log_detail.txt").write_text(
+        "garbage line\n" + _mllog(_server_log()) + ':::MLLOG {"key": "torn', encoding="utf-8"
+    )
+    (tmp_path / "mlperf_log_summary.txt").write_text("summary", encoding="utf-8")
+    doc = loadgen.parse_logs(tmp_path)
+    assert doc["valid"] and doc["validity"] == "VALID" and doc["why_invalid"] == []
+    assert doc["metric"] == {"name": "completed samples per second", "value": 90.1, "unit": "samples/s"}
+    assert doc["latency_ms"]["p50"] == 3.5 and doc["latency_ms"]["p99"] == 7.5 and doc["latency_ms"]["p95"] is None
+    assert doc["target_latency_ms"] == 50.0
+    assert doc["scheduled_samples_per_second"] == 90.4
+    assert sorted(Path(p).name for p in doc["logs"]) == ["mlperf_log_detail.txt", "mlperf_log_summary.txt"]
+
+
+def test_invalid_says_why() -> None:
+    raw = _server_log(
+        "INVALID",
+        result_perf_constraints_met=False,
+        early_stopping_met=False,
+        early_stopping_result=" * Only processed 93 queries.\n * Need 366 more.",
+        result_invalid_reason="Reduce target QPS to improve latency. ",
+    )
+    doc = loadgen.summarize_detail(raw)
+    assert not doc["valid"]
+    assert doc["why_invalid"][0].startswith("performance constraints not met")
+    assert doc["why_invalid"][1] == "early stopping not satisfied: * Only processed 93 queries. * Need 366 more."
+    assert doc["why_invalid"][2] == "Reduce target QPS to improve latency."
+
+
+def test_scenario_metrics() -> None:
+    single = loadgen.summarize_detail(
+        {
+            "effective_scenario": "SingleStream",
+            "result_validity": "VALID",
+            "result_90.00_percentile_latency_ns": 2_500_000,
+        }
+    )
+    assert single["metric"] == {"name": "90th percentile latency", "value": 2.5, "unit": "ms"}
+    multi = loadgen.summarize_detail(
+        {
+            "effective_scenario": "MultiStream",
+            "result_validity": "VALID",
+            "result_99.00_percentile_per_query_latency_ns": 9_000_000,
+        }
+    )
+    assert multi["metric"]["value"] == 9.0 and multi["query_latency_ms"]["p99"] == 9.0
+    offline = loadgen.summarize_detail(
+        {"effective_scenario": "Offline", "result_validity": "VALID", "result_samples_per_second": 321.5}
+    )
+    assert offline["metric"] == {"name": "samples per second", "value": 321.5, "unit": "samples/s"}
+
+
+def test_unfinished_log_is_an_error(tmp_path: Path) -> None:
+    (tmp_path / "mlperf_log_detail.txt").write_text(_mllog({"effective_scenario": "Offline"}), encoding="utf-8")
+    with pytest.raises(loadgen.BackendError, match="no result"):
+        loadgen.parse_logs(tmp_path)
+
+
+def _fake_run(capacity: float) -> loadgen.RunAt:
+    def run_at(qps: float, step: int) -> dict[str, Any]:
+        p99 = 10.0 if qps <= capacity else 100.0
+        return {"latency_ms": {"p99": p99}, "metric": {"value": qps}, "scheduled_samples_per_second": qps}
+
+    return run_at
+
+
+def test_find_peak_bisects_to_the_bound() -> None:
+    peak = loadgen.find_peak(_fake_run(30.0), 0.0, 100.0, bound_ms=20.0, steps=6)
+    assert [t["meets_bound"] for t in peak["trials"]] == [False, True, False, False, True, True]
+    assert peak["peak_qps"] == pytest.approx(29.6875)
+    assert peak["bracket"][0] <= 30.0 <= peak["bracket"][1]
+    none = loadgen.find_peak(_fake_run(0.5), 0.0, 100.0, bound_ms=20.0, steps=3)
+    assert none["peak_qps"] is None
+
+
+def test_a_sut_that_falls_behind_fails_the_bound() -> None:
+    behind = {"latency_ms": {"p99": 1.0}, "metric": {"value": 50.0}, "scheduled_samples_per_second": 100.0}
+    assert not loadgen.meets_bound(behind, 20.0)
+    assert loadgen.meets_bound({**behind, "metric": {"value": 99.0}}, 20.0)
+
+
+def test_accuracy_log_is_decoded_and_scored(tmp_path: Path) -> None:
+    logits = np.eye(4, dtype=np.float32)[[0, 1, 2, 3, 1]][:, None, :]  # [5, 1, 4]: one batch-1 output each
+    entries = [{"seq_id": i, "qsl_idx": i, "data": logits[i].tobytes().hex()} for i in range(5)]
+    path = tmp_path / "mlperf_log_accuracy.json"
+    path.write_text(json.dumps(entries), encoding="utf-8")
+    outputs = loadgen.read_accuracy_log(path, (np.dtype(np.float32).str, (1, 4)))
+    score = loadgen.score_outputs(outputs, np.array([0, 1, 2, 3, 0]))
+    assert score["count"] == 5 and score["top1"]["correct"] == 4 and score["top5"] is None
+    lo, hi = score["top1"]["ci95"]
+    assert lo < 0.8 < hi
+    with pytest.raises(InputSpecError, match="no output for 1 samples"):
+        loadgen.score_outputs({i: outputs[i] for i in range(4)}, np.zeros(5, np.int64))
+
+
+def test_missing_loadgen_says_how_to_install(monkeypatch: pytest.MonkeyPatch, tiny_onnx: Path) -> None:
+    monkeypatch.setitem(sys.modules, "mlperf_loadgen", None)  # makes the import fail
+    with pytest.raises(BackendUnavailableError) as info:
+        loadgen.import_loadgen()
+    assert "pip install" in info.value.one_line()
+    result = CliRunner().invoke(app, ["scenario", str(tiny_onnx), "--backend", "onnxruntime"])
+    assert result.exit_code == 2
+    assert "LoadGen is not installed" in result.output and "mlcommons-loadgen" in result.output
+
+
+# ---------------------------------------------------------------- real LoadGen runs on a tiny model
+
+needs_loadgen = pytest.mark.skipif(loadgen.loadgen_version() is None, reason="mlcommons-loadgen is not installed")
+
+
+def _short(scenario: str, **kw: Any) -> ScenarioOptions:
+    base: dict[str, Any] = {"min_duration_s": 0.3, "min_query_count": 20, "warmup_s": 0.2, "peak_run_s": 0.3}
+    return ScenarioOptions(scenario=scenario, **{**base, **kw})
+
+
+@needs_loadgen
+@pytest.mark.parametrize("scenario", ["single-stream", "offline"])
+def test_scenario_runs_end_to_end(scenario: str, tiny_onnx: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    doc = api.scenario(tiny_onnx, backend="onnxruntime", options=_short(scenario), shape="1,16", out=out)
+    result = doc["result"]
+    assert doc["schema"] == "inferperf.result/1" and doc["kind"] == "scenario"
+    assert result["scenario"] == {"single-stream": "SingleStream", "offline": "Offline"}[scenario]
+    assert result["metric"]["value"] > 0 and result["latency_ms"]["p90"] > 0
+    assert result["query_count"] >= 1
+    assert (out / "loadgen" / "mlperf_log_summary.txt").exists() and (
+        out / "loadgen" / "mlperf_log_detail.txt"
+    ).exists()
+    assert json.loads((out / "scenario.json").read_text())["result"]["validity"] == result["validity"]
+    assert doc["effective"]["requests_in_flight"] == (
+        1 if scenario == "single-stream" else doc["effective"]["requests_in_flight"]
+    )
+
+
+@needs_loadgen
+@pytest.mark.slow
+def test_server_peak_and_multistream_on_openvino(tiny_onnx: Path, tmp_path: Path) -> None:
+    pytest.importorskip("openvino")
+    opts = _short("server", find_peak=True, peak_steps=2, p99_max_ms=50.0)
+    doc = api.scenario(tiny_onnx, backend="openvino", options=opts, shape="1,16", out=tmp_path / "s")
+    assert len(doc["peak"]["trials"]) == 2
+    assert (tmp_path / "s" / "peak" / "step-01" / "mlperf_log_detail.txt").exists()
+    if doc["peak"]["peak_qps"] is not None:  # a tiny model meets 50 ms at any rate the machine can schedule
+        assert doc["result"]["target_qps"] == pytest.approx(doc["peak"]["peak_qps"], rel=1e-3)
+    multi = api.scenario(
+        tiny_onnx,
+        backend="openvino",
+        options=_short("multi-stream", samples_per_query=4),
+        shape="1,16",
+        out=tmp_path / "m",
+    )
+    assert multi["result"]["samples_per_query"] == 4 and multi["result"]["query_latency_ms"]["p99"] > 0
+
+
+@needs_loadgen
+def test_accuracy_mode_scores_loadgen_outputs(tiny_onnx: Path, tmp_path: Path) -> None:
+    ort = pytest.importorskip("onnxruntime")
+    x = np.random.default_rng(1).standard_normal((24, 16)).astype(np.float32)
+    logits = ort.InferenceSession(str(tiny_onnx)).run(None, {"x": x})[0]
+    labels = logits.argmax(axis=1)
+    labels[:4] = (labels[:4] + 1) % 8  # four wrong labels: top-1 must come out 20/24
+    np.savez(tmp_path / "data.npz", x=x, labels=labels)
+    doc = api.scenario(
+        tiny_onnx,
+        backend="onnxruntime",
+        options=_short("offline", accuracy=True),
+        data=tmp_path / "data.npz",
+        out=tmp_path / "acc",
+    )
+    assert doc["accuracy"]["count"] == 24 and doc["accuracy"]["top1"]["correct"] == 20
+    assert doc["result"]["mode"] == "AccuracyOnly"
+    assert (tmp_path / "acc" / "accuracy" / "mlperf_log_accuracy.json").stat().st_size > 100
+
+
+@needs_loadgen
+def test_cli_scenario_writes_json(tiny_onnx: Path, tmp_path: Path) -> None:
+    args = [
+        "scenario",
+        str(tiny_onnx),
+        "--backend",
+        "onnxruntime",
+        "--scenario",
+        "server",
+        "--target-qps",
+        "50",
+        "--p99-max",
+        "100ms",
+        "--min-duration",
+        "0.3s",
+        "--min-queries",
+        "10",
+        "--warmup",
+        "0.2",
+        "--shape",
+        "1,16",
+        "--out",
+        str(tmp_path / "o"),
+        "--json",
+        str(tmp_path / "r.json"),
+    ]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    doc = json.loads((tmp_path / "r.json").read_text())
+    assert doc["settings"]["server_target_qps"] == 50.0
+    assert doc["result"]["target_latency_ms"] == 100.0
+    assert "completed samples per second" in result.output
