@@ -105,7 +105,13 @@ def server_checks(model: str, offline: dict[str, Any], median_ms: float, out: Pa
     rate = 0.8 * offline["result"]["metric"]["value"]
     bound = 3 * median_ms
     doc = scenario_run(
-        model, out / "server", scenario="server", target_qps=rate, p99_max_ms=bound, min_duration_s=seconds
+        model,
+        out / "server",
+        scenario="server",
+        target_qps=rate,
+        p99_max_ms=bound,
+        min_duration_s=seconds,
+        max_duration_s=45.0,
     )
     res = doc["result"]
     servers = int(doc["effective"]["requests_in_flight"])
@@ -126,6 +132,7 @@ def server_checks(model: str, offline: dict[str, Any], median_ms: float, out: Pa
         min_duration_s=seconds,
         peak_steps=5,
         peak_run_s=4.0,
+        max_duration_s=45.0,  # a low peak would otherwise need minutes to reach early stopping's count
     )
     confirm = peak["result"]
     print(

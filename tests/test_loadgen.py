@@ -80,6 +80,8 @@ def test_settings_per_scenario() -> None:
     multi = loadgen.settings_values(ScenarioOptions(scenario="multi-stream", samples_per_query=4), PROBE)
     assert multi["multi_stream_samples_per_query"] == 4
     assert multi["multi_stream_expected_latency_ns"] == 20_000_000
+    capped = loadgen.settings_values(ScenarioOptions(scenario="server", max_duration_s=60), PROBE)
+    assert capped["max_duration_ms"] == 60_000
     single = loadgen.settings_values(ScenarioOptions(scenario="single-stream", min_query_count=10), PROBE)
     assert single["single_stream_expected_latency_ns"] == 5_000_000 and single["min_query_count"] == 10
 
@@ -160,9 +162,15 @@ def test_find_peak_bisects_to_the_bound() -> None:
 
 
 def test_a_sut_that_falls_behind_fails_the_bound() -> None:
-    behind = {"latency_ms": {"p99": 1.0}, "metric": {"value": 50.0}, "scheduled_samples_per_second": 100.0}
+    behind = {
+        "latency_ms": {"p99": 1.0},
+        "metric": {"value": 50.0},
+        "scheduled_samples_per_second": 100.0,
+        "query_count": 100,
+    }
     assert not loadgen.meets_bound(behind, 20.0)
     assert loadgen.meets_bound({**behind, "metric": {"value": 99.0}}, 20.0)
+    assert loadgen.meets_bound({**behind, "query_count": 5}, 20.0)  # too few queries to judge a rate
 
 
 def test_accuracy_log_is_decoded_and_scored(tmp_path: Path) -> None:
@@ -290,3 +298,10 @@ def test_cli_scenario_writes_json(tiny_onnx: Path, tmp_path: Path) -> None:
     assert doc["settings"]["server_target_qps"] == 50.0
     assert doc["result"]["target_latency_ms"] == 100.0
     assert "completed samples per second" in result.output
+
+
+def test_accuracy_mode_log_has_no_validity() -> None:
+    doc = loadgen.summarize_detail(
+        {"effective_scenario": "Offline", "effective_test_mode": "AccuracyOnly", "effective_accuracy_sample_count": 24}
+    )
+    assert doc["mode"] == "AccuracyOnly" and doc["valid"] is None and doc["accuracy_sample_count"] == 24

@@ -940,6 +940,9 @@ def scenario(
     min_queries: Annotated[
         int | None, typer.Option(help="LoadGen minimum query count (default: what early stopping needs).")
     ] = None,
+    max_duration: Annotated[
+        str | None, typer.Option(help="Cap on each LoadGen run, e.g. 2m (a capped run may end INVALID).")
+    ] = None,
     samples_per_query: Annotated[int, typer.Option(help="MultiStream samples per query.")] = 8,
     warmup: Annotated[float, typer.Option(help="Warm-up seconds (also sizes Offline and the defaults).")] = 2.0,
     peak_steps: Annotated[int, typer.Option(help="--find-peak bisection steps.")] = 6,
@@ -968,6 +971,7 @@ def scenario(
             p99_max_ms=parse_milliseconds(p99_max, "--p99-max") if p99_max else None,
             min_duration_s=parse_seconds(min_duration, "--min-duration"),
             min_query_count=min_queries,
+            max_duration_s=parse_seconds(max_duration, "--max-duration") if max_duration else None,
             samples_per_query=samples_per_query,
             warmup_s=warmup,
             find_peak=find_peak,

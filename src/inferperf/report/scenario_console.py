@@ -40,11 +40,13 @@ def render_scenario(doc: dict[str, Any], console: Console) -> None:
     if result is None:
         console.print("[red]no arrival rate met the latency bound: no confirming run[/red]")
         return
-    console.print(_validity(result), highlight=False)
-    console.print(escape(_metric(result)), highlight=False)
-    _latency_table(result, console)
     if doc.get("accuracy"):
+        console.print(f"LoadGen accuracy mode: {result.get('accuracy_sample_count')} samples", highlight=False)
         _render_accuracy(doc["accuracy"], console)
+    else:
+        console.print(_validity(result), highlight=False)
+        console.print(escape(_metric(result)), highlight=False)
+        _latency_table(result, console)
     for key, why in (doc.get("derived") or {}).items():
         console.print(f"[dim]{key}: {escape(why)}[/dim]")
     console.print(f"LoadGen logs: {escape(str(doc['out_dir']))}", highlight=False)
