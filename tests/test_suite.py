@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import builtins
 import csv
 import io
@@ -160,8 +162,17 @@ def test_ray_missing_says_how_to_install(monkeypatch: pytest.MonkeyPatch, tmp_pa
 
 
 @pytest.mark.slow
-def test_ray_cluster_survives_a_killed_node(tmp_path: Path) -> None:
+@pytest.mark.skipif(
+    os.environ.get("INFERPERF_RAY_TESTS") != "1",
+    reason="starts a two-node Ray cluster (minutes on 2 cores, not yet verified here): set INFERPERF_RAY_TESTS=1",
+)
+def test_ray_cluster_survives_a_killed_node(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     pytest.importorskip("ray")
+    from ray._private import ray_constants
+
+    # Loopback only: Ray otherwise rewrites a 127.0.0.1 address to the machine's outward IP,
+    # where this cluster does not listen.
+    monkeypatch.setattr(ray_constants, "ENABLE_RAY_CLUSTER", False)
     from ray.cluster_utils import Cluster
 
     from inferperf.suite import ray_runner

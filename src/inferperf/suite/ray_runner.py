@@ -246,13 +246,8 @@ def run_on_ray(suite: Suite) -> dict[str, Any]:
     """Run ``suite`` on the Ray cluster at its ``ray_address``; the suite document."""
     ray = import_ray()
     options = suite.options
-    extra: dict[str, Any] = {}
-    if str(options.ray_address).rsplit(":", 1)[0] in ("127.0.0.1", "localhost"):
-        # A loopback cluster: the driver must join as 127.0.0.1 too, or it waits for a local
-        # node at the machine's outward address that never appears.
-        extra["_node_ip_address"] = "127.0.0.1"
     try:
-        ray.init(address=options.ray_address, log_to_driver=False, logging_level=logging.ERROR, **extra)
+        ray.init(address=options.ray_address, log_to_driver=False, logging_level=logging.ERROR)
     except (ConnectionError, RuntimeError, ValueError) as exc:
         raise ConfigError(f"cannot connect to the Ray cluster at {options.ray_address}: {first_line(exc)}") from None
     try:
