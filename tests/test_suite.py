@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import os
-
 import builtins
 import csv
 import io
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
