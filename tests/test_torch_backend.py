@@ -286,6 +286,7 @@ def _as_zoo(tiny_onnx: Path) -> Path:
 def test_bench_cross_checks_and_compares(
     perturb: float, agree: bool, tiny_onnx: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    _torch()  # skip without torch: the module below is only built once bench asks for it
     from inferperf.model import zoo
 
     model = _as_zoo(tiny_onnx)
