@@ -9,6 +9,7 @@ completion.
 
 from __future__ import annotations
 
+import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -18,7 +19,7 @@ import numpy as np
 
 from inferperf.backends.layers import LayerProfiler
 from inferperf.config import Knob, QuantizeOptions, RuntimeConfig, Scenario
-from inferperf.errors import ConfigError
+from inferperf.errors import BackendError, ConfigError, first_line
 from inferperf.model.flops import FlopCount
 from inferperf.model.info import ModelInfo
 
@@ -45,6 +46,50 @@ class AsyncRequests(ABC):
     @abstractmethod
     def wait_all(self) -> None:
         """Block until every submitted inference is done; a failure in any is raised here as BackendError."""
+
+
+class ThreadedRequests(AsyncRequests):
+    """``requests`` threads calling a thread-safe ``infer``; a semaphore makes submit block while all are busy.
+
+    For runtimes whose session or module may be called from several threads at once
+    (ONNX Runtime, torch) and that have no asynchronous API of their own.
+    """
+
+    def __init__(
+        self,
+        infer: Callable[[InputSet], dict[str, np.ndarray]],
+        requests: int,
+        on_done: Callable[[int, dict[str, np.ndarray]], None],
+        runtime: str,
+    ) -> None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        self._infer, self._on_done, self._runtime = infer, on_done, runtime
+        self._slots = threading.BoundedSemaphore(requests)
+        self._pool = ThreadPoolExecutor(requests, thread_name_prefix=f"inferperf-{runtime}")
+        self._errors: list[BaseException] = []
+
+    def _run(self, inputs: InputSet, tag: int) -> None:
+        try:
+            self._on_done(tag, self._infer(inputs))
+        except Exception as exc:  # re-raised in wait_all, in the driving thread
+            self._errors.append(exc)
+        finally:
+            self._slots.release()
+
+    def submit(self, inputs: InputSet, tag: int) -> None:
+        """Start one inference; blocks while every thread is busy."""
+        self._slots.acquire()
+        self._pool.submit(self._run, inputs, tag)
+
+    def wait_all(self) -> None:
+        """Wait for every submitted inference; the first failure is raised as BackendError."""
+        self._pool.shutdown(wait=True)
+        if self._errors:
+            exc = self._errors[0]
+            if isinstance(exc, BackendError):
+                raise exc
+            raise BackendError(f"{self._runtime} completion failed: {first_line(exc)}") from exc
 
 
 class Engine(ABC):

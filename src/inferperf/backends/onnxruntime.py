@@ -18,7 +18,7 @@ from typing import Any, ClassVar
 import numpy as np
 import psutil
 
-from inferperf.backends.base import AsyncRequests, Backend, Engine, InputSet, RequestSink
+from inferperf.backends.base import AsyncRequests, Backend, Engine, InputSet, RequestSink, ThreadedRequests
 from inferperf.backends.layers import LayerInfo, LayerProfiler, LayerRun, categorize
 from inferperf.config import Knob, QuantizeOptions, RuntimeConfig, Scenario
 from inferperf.errors import BackendError, BackendUnavailableError, ConfigError, InputSpecError, first_line
@@ -104,7 +104,7 @@ class OnnxRuntimeEngine(Engine):
 
     def start_async(self, requests: int, on_done: Callable[[int, dict[str, np.ndarray]], None]) -> AsyncRequests:
         # One session serves concurrent run() calls (it releases the GIL): a request is a thread.
-        return _OnnxRuntimeAsync(self, requests, on_done)
+        return ThreadedRequests(self.infer, requests, on_done, "ONNX Runtime")
 
     def effective(self) -> dict[str, Any]:
         opts = self._session.get_session_options()
@@ -118,41 +118,6 @@ class OnnxRuntimeEngine(Engine):
             "graph_optimization_level": str(opts.graph_optimization_level).rsplit(".", 1)[-1],
             **self._extra,
         }
-
-
-class _OnnxRuntimeAsync(AsyncRequests):
-    """``requests`` threads calling the session; a semaphore makes submit block while all are busy."""
-
-    def __init__(
-        self, engine: OnnxRuntimeEngine, requests: int, on_done: Callable[[int, dict[str, np.ndarray]], None]
-    ) -> None:
-        from concurrent.futures import ThreadPoolExecutor
-
-        self._engine = engine
-        self._on_done = on_done
-        self._slots = threading.BoundedSemaphore(requests)
-        self._pool = ThreadPoolExecutor(requests, thread_name_prefix="inferperf-ort")
-        self._errors: list[BaseException] = []
-
-    def _run(self, inputs: InputSet, tag: int) -> None:
-        try:
-            self._on_done(tag, self._engine.infer(inputs))
-        except Exception as exc:  # re-raised in wait_all, in the driving thread
-            self._errors.append(exc)
-        finally:
-            self._slots.release()
-
-    def submit(self, inputs: InputSet, tag: int) -> None:
-        self._slots.acquire()
-        self._pool.submit(self._run, inputs, tag)
-
-    def wait_all(self) -> None:
-        self._pool.shutdown(wait=True)
-        if self._errors:
-            exc = self._errors[0]
-            if isinstance(exc, BackendError):
-                raise exc
-            raise BackendError(f"ONNX Runtime completion failed: {first_line(exc)}") from exc
 
 
 class OnnxRuntimeBackend(Backend):

@@ -645,6 +645,7 @@ class OpenVINOLayerProfiler(LayerProfiler):
     def close(self) -> None:
         self._engine.close()
 
+
 def _int_or_none(value: Any) -> int | None:
     try:
         return int(value)

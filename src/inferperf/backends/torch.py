@@ -29,7 +29,7 @@ from typing import Any, ClassVar
 import numpy as np
 import psutil
 
-from inferperf.backends.base import AsyncRequests, Backend, Engine, InputSet, RequestSink
+from inferperf.backends.base import AsyncRequests, Backend, Engine, InputSet, RequestSink, ThreadedRequests
 from inferperf.config import Knob, RuntimeConfig, Scenario
 from inferperf.errors import BackendError, BackendUnavailableError, ConfigError, InputSpecError, ModelError, first_line
 from inferperf.model.info import ANY_RANK, ONNX, TORCH_EXPORT, TORCH_PICKLE, TORCHSCRIPT, ModelInfo, TensorSpec
@@ -338,7 +338,7 @@ class TorchEngine(Engine):
             raise BackendError(f"torch inference failed: {first_line(errors[0])}") from errors[0]
 
     def start_async(self, requests: int, on_done: Callable[[int, dict[str, np.ndarray]], None]) -> AsyncRequests:
-        return _TorchAsync(self, requests, on_done)
+        return ThreadedRequests(self.infer, requests, on_done, "torch")
 
     def effective(self) -> dict[str, Any]:
         torch = self._torch
@@ -351,41 +351,6 @@ class TorchEngine(Engine):
 
     def close(self) -> None:
         self._module = None
-
-
-class _TorchAsync(AsyncRequests):
-    """``requests`` threads calling the module; a semaphore makes submit block while all are busy."""
-
-    def __init__(
-        self, engine: TorchEngine, requests: int, on_done: Callable[[int, dict[str, np.ndarray]], None]
-    ) -> None:
-        from concurrent.futures import ThreadPoolExecutor
-
-        self._engine = engine
-        self._on_done = on_done
-        self._slots = threading.BoundedSemaphore(requests)
-        self._pool = ThreadPoolExecutor(requests, thread_name_prefix="inferperf-torch")
-        self._errors: list[BaseException] = []
-
-    def _run(self, inputs: InputSet, tag: int) -> None:
-        try:
-            self._on_done(tag, self._engine.infer(inputs))
-        except Exception as exc:  # re-raised in wait_all, in the driving thread
-            self._errors.append(exc)
-        finally:
-            self._slots.release()
-
-    def submit(self, inputs: InputSet, tag: int) -> None:
-        self._slots.acquire()
-        self._pool.submit(self._run, inputs, tag)
-
-    def wait_all(self) -> None:
-        self._pool.shutdown(wait=True)
-        if self._errors:
-            exc = self._errors[0]
-            if isinstance(exc, BackendError):
-                raise exc
-            raise BackendError(f"torch completion failed: {first_line(exc)}") from exc
 
 
 def _join_all(threads: list[threading.Thread], stop: threading.Event) -> None:
