@@ -10,8 +10,10 @@ completion.
 from __future__ import annotations
 
 import threading
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import Any, ClassVar, Protocol
 
@@ -22,6 +24,8 @@ from inferperf.config import Knob, QuantizeOptions, RuntimeConfig, Scenario
 from inferperf.errors import BackendError, ConfigError, first_line
 from inferperf.model.flops import FlopCount
 from inferperf.model.info import ModelInfo
+
+_JOIN_S = 0.2
 
 InputSet = dict[str, np.ndarray]
 
@@ -46,6 +50,59 @@ class AsyncRequests(ABC):
     @abstractmethod
     def wait_all(self) -> None:
         """Block until every submitted inference is done; a failure in any is raised here as BackendError."""
+
+
+def run_in_threads(
+    feeds: Sequence[Any],
+    requests: int,
+    sink: RequestSink,
+    call: Callable[[Any], object],
+    runtime: str,
+    context: Callable[[], AbstractContextManager[Any]] = nullcontext,
+) -> None:
+    """Closed loop for runtimes without an async API: each request in flight is a thread calling ``call``.
+
+    Thread i takes feeds i, i+requests, ... so the threads rotate through the inputs;
+    ``context`` is entered once per thread (torch's inference mode is thread-local).
+    A failure in any thread stops all and is raised here as BackendError.
+    """
+    stop = threading.Event()
+    errors: list[BaseException] = []
+
+    def worker(offset: int) -> None:
+        k = offset
+        try:
+            with context():
+                while not stop.is_set():
+                    t0 = time.perf_counter()
+                    call(feeds[k % len(feeds)])
+                    t1 = time.perf_counter()
+                    sink.record(t1, (t1 - t0) * 1e3)
+                    k += requests
+                    if sink.should_stop():
+                        stop.set()
+        except Exception as exc:  # recorded and re-raised in the driving thread
+            errors.append(exc)
+            stop.set()
+
+    threads = [threading.Thread(target=worker, args=(i,), daemon=True) for i in range(requests)]
+    for t in threads:
+        t.start()
+    _join_all(threads, stop)
+    if errors:
+        raise BackendError(f"{runtime} inference failed: {first_line(errors[0])}") from errors[0]
+
+
+def _join_all(threads: list[threading.Thread], stop: threading.Event) -> None:
+    try:
+        for t in threads:
+            while t.is_alive():
+                t.join(_JOIN_S)  # a timed join keeps Ctrl-C responsive; it blocks, never spins
+    except KeyboardInterrupt:
+        stop.set()
+        for t in threads:
+            t.join()
+        raise
 
 
 class ThreadedRequests(AsyncRequests):

@@ -8,7 +8,6 @@ calls safely.
 from __future__ import annotations
 
 import os
-import threading
 import time
 from collections.abc import Callable, Sequence
 from functools import partial
@@ -18,7 +17,15 @@ from typing import Any, ClassVar
 import numpy as np
 import psutil
 
-from inferperf.backends.base import AsyncRequests, Backend, Engine, InputSet, RequestSink, ThreadedRequests
+from inferperf.backends.base import (
+    AsyncRequests,
+    Backend,
+    Engine,
+    InputSet,
+    RequestSink,
+    ThreadedRequests,
+    run_in_threads,
+)
 from inferperf.backends.layers import LayerInfo, LayerProfiler, LayerRun, categorize
 from inferperf.config import Knob, QuantizeOptions, RuntimeConfig, Scenario
 from inferperf.errors import BackendError, BackendUnavailableError, ConfigError, InputSpecError, first_line
@@ -30,7 +37,6 @@ _GRAPH_LEVELS = {
     "extended": "ORT_ENABLE_EXTENDED",
     "all": "ORT_ENABLE_ALL",
 }
-_JOIN_S = 0.2
 
 
 def _physical_cores() -> int:
@@ -76,31 +82,8 @@ class OnnxRuntimeEngine(Engine):
 
     def run_requests(self, input_sets: Sequence[InputSet], requests: int, sink: RequestSink) -> None:
         feeds = [self._feed(s) for s in input_sets]
-        stop = threading.Event()
-        errors: list[BaseException] = []
-
-        def worker(offset: int) -> None:
-            k = offset
-            run, outputs = self._session.run, self._outputs
-            try:
-                while not stop.is_set():
-                    t0 = time.perf_counter()
-                    run(outputs, feeds[k % len(feeds)])
-                    t1 = time.perf_counter()
-                    sink.record(t1, (t1 - t0) * 1e3)
-                    k += requests
-                    if sink.should_stop():
-                        stop.set()
-            except Exception as exc:  # recorded and re-raised in the driving thread
-                errors.append(exc)
-                stop.set()
-
-        threads = [threading.Thread(target=worker, args=(i,), daemon=True) for i in range(requests)]
-        for t in threads:
-            t.start()
-        _join_all(threads, stop)
-        if errors:
-            raise BackendError(f"ONNX Runtime inference failed: {first_line(errors[0])}") from errors[0]
+        run, outputs = self._session.run, self._outputs
+        run_in_threads(feeds, requests, sink, lambda feed: run(outputs, feed), "ONNX Runtime")
 
     def start_async(self, requests: int, on_done: Callable[[int, dict[str, np.ndarray]], None]) -> AsyncRequests:
         # One session serves concurrent run() calls (it releases the GIL): a request is a thread.
@@ -344,18 +327,6 @@ class OnnxRuntimeBackend(Backend):
         phases: dict[str, float | None] = {"read": None, "compile": (time.perf_counter() - t0) * 1e3}
         engine = OnnxRuntimeEngine(session, phases, _physical_cores(), {"profiling": "enabled"})
         return OnnxRuntimeLayerProfiler(engine, session, workdir)
-
-
-def _join_all(threads: list[threading.Thread], stop: threading.Event) -> None:
-    try:
-        for t in threads:
-            while t.is_alive():
-                t.join(_JOIN_S)  # a timed join keeps Ctrl-C responsive; it blocks, never spins
-    except KeyboardInterrupt:
-        stop.set()
-        for t in threads:
-            t.join()
-        raise
 
 
 class _Reader:

@@ -18,7 +18,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import threading
 import time
 import warnings
 from collections.abc import Callable, Iterator, Sequence
@@ -29,7 +28,15 @@ from typing import Any, ClassVar
 import numpy as np
 import psutil
 
-from inferperf.backends.base import AsyncRequests, Backend, Engine, InputSet, RequestSink, ThreadedRequests
+from inferperf.backends.base import (
+    AsyncRequests,
+    Backend,
+    Engine,
+    InputSet,
+    RequestSink,
+    ThreadedRequests,
+    run_in_threads,
+)
 from inferperf.config import Knob, RuntimeConfig, Scenario
 from inferperf.errors import BackendError, BackendUnavailableError, ConfigError, InputSpecError, ModelError, first_line
 from inferperf.model.info import ANY_RANK, ONNX, TORCH_EXPORT, TORCH_PICKLE, TORCHSCRIPT, ModelInfo, TensorSpec
@@ -46,7 +53,6 @@ _PROPS: dict[str, tuple[str, ...]] = {
 }
 _NATIVE_BF16 = ("avx512_bf16", "amx_bf16")  # /proc/cpuinfo flags
 _NATIVE_BF16_NAMES = ("AVX-512 BF16", "AMX-BF16")  # the same, as collect_environment names them
-_JOIN_S = 0.2
 
 
 def _physical_cores() -> int:
@@ -310,32 +316,10 @@ class TorchEngine(Engine):
 
     def run_requests(self, input_sets: Sequence[InputSet], requests: int, sink: RequestSink) -> None:
         feeds = [self.tensors(s) for s in input_sets]
-        stop = threading.Event()
-        errors: list[BaseException] = []
-
-        def worker(offset: int) -> None:
-            k = offset
-            try:
-                with _run_context(self._torch, self._opts):
-                    module = self._module
-                    while not stop.is_set():
-                        t0 = time.perf_counter()
-                        module(*feeds[k % len(feeds)])
-                        t1 = time.perf_counter()
-                        sink.record(t1, (t1 - t0) * 1e3)
-                        k += requests
-                        if sink.should_stop():
-                            stop.set()
-            except Exception as exc:  # recorded and re-raised in the driving thread
-                errors.append(exc)
-                stop.set()
-
-        threads = [threading.Thread(target=worker, args=(i,), daemon=True) for i in range(requests)]
-        for t in threads:
-            t.start()
-        _join_all(threads, stop)
-        if errors:
-            raise BackendError(f"torch inference failed: {first_line(errors[0])}") from errors[0]
+        module = self._module
+        run_in_threads(
+            feeds, requests, sink, lambda feed: module(*feed), "torch", lambda: _run_context(self._torch, self._opts)
+        )
 
     def start_async(self, requests: int, on_done: Callable[[int, dict[str, np.ndarray]], None]) -> AsyncRequests:
         return ThreadedRequests(self.infer, requests, on_done, "torch")
@@ -351,18 +335,6 @@ class TorchEngine(Engine):
 
     def close(self) -> None:
         self._module = None
-
-
-def _join_all(threads: list[threading.Thread], stop: threading.Event) -> None:
-    try:
-        for t in threads:
-            while t.is_alive():
-                t.join(_JOIN_S)  # a timed join keeps Ctrl-C responsive; it blocks, never spins
-    except KeyboardInterrupt:
-        stop.set()
-        for t in threads:
-            t.join()
-        raise
 
 
 # ---------------------------------------------------------------- backend
