@@ -296,11 +296,18 @@ def zoo_list() -> list[dict[str, Any]]:
     return rows
 
 
-def zoo_export(name: str, *, fmt: str = "onnx", batch: str | int = "dynamic", out: str | Path | None = None) -> Path:
+def zoo_export(
+    name: str,
+    *,
+    fmt: str = "onnx",
+    batch: str | int = "dynamic",
+    out: str | Path | None = None,
+    dynamic_axes: bool = False,
+) -> Path:
     """Export a zoo model (or reuse the cached export); returns its path."""
     from inferperf.model import zoo
 
-    return zoo.export(name, fmt=fmt, batch=batch, out=out)
+    return zoo.export(name, fmt=fmt, batch=batch, out=out, dynamic_axes=dynamic_axes)
 
 
 def doctor(measure_peak: bool = True) -> dict[str, Any]:
@@ -783,7 +790,14 @@ def e2e(
             fusion = fuse_model(plugin, info_, plan, Path(save_fused) if save_fused else None, Path(tmp))
             fused_info = load_model_info(fusion["path"])
         fields = run_e2e(
-            plugin, target, items, dec, config or RuntimeConfig(), options or E2EOptions(), fused_info, postprocess,
+            plugin,
+            target,
+            items,
+            dec,
+            config or RuntimeConfig(),
+            options or E2EOptions(),
+            fused_info,
+            postprocess,
             progress,
         )
     if fusion is not None and "fused" in fields:
@@ -1097,5 +1111,75 @@ def compare_against_history(
         },
         "b": {"path": str(result), "model": new.get("model", {}).get("path"), "created": new.get("created")},
         "threshold": threshold,
+        **body,
+    }
+
+
+def dynamic(
+    model: str | Path,
+    shapes: str,
+    *,
+    backend: str = "openvino",
+    histogram: str | Path | None = None,
+    data: str | Path | None = None,
+    buckets: str | None = None,
+    options: Any = None,
+    config: RuntimeConfig | None = None,
+    int_range: tuple[int, int] | None = None,
+    progress: Progress | None = None,
+) -> dict[str, Any]:
+    """A dynamic-shape workload: per-group and overall results of each compile strategy on one seeded stream.
+
+    ``options`` is a measure.dynamic.DynamicOptions (strategies, stream length, rounds, requests, seed).
+    """
+    from inferperf.inputs.distribution import draw_stream, parse_buckets, resolve_shapes_option
+    from inferperf.measure.dynamic import DynamicOptions, run_dynamic
+
+    opts: DynamicOptions = options or DynamicOptions()
+    plugin = get_backend(backend)
+    info_ = load_model_info(model)
+    config = config or RuntimeConfig()
+    groups, source = resolve_shapes_option(info_, shapes, batch=config.batch, histogram=histogram, data=data)
+    edges = parse_buckets(buckets)
+    items = draw_stream(groups, opts.stream, opts.seed, edges)
+    if opts.requests == 1:
+        config = plugin.configure(config, "latency")
+    else:
+        config = plugin.configure(config.with_(requests=opts.requests), "throughput")
+    strategies = opts.strategies
+    skipped = []
+    if plugin.name != "openvino" and "bounded" in strategies:
+        # Interval dimensions are an OpenVINO feature: said in the result, not silently dropped.
+        strategies = tuple(s for s in strategies if s != "bounded")
+        skipped.append({"name": "bounded", "reason": "interval dimensions are an OpenVINO feature"})
+    if len(strategies) != len(opts.strategies):
+        opts = replace(opts, strategies=strategies)
+    body = run_dynamic(plugin, info_, items, groups, config.with_(backend=plugin.name), opts, int_range, progress)
+    return {
+        **_header("dynamic", plugin),
+        "model": info_.to_dict(),
+        "backend": plugin.name,
+        "config": config.to_dict(),
+        "shapes": {
+            "source": source,
+            "groups": [
+                {
+                    "label": g.label,
+                    "weight": g.weight,
+                    "dims": {n: list(d) for n, d in g.dims.items()},
+                    "ranges": {k: [v.range.low, v.range.high] for k, v in g.variables.items()},
+                    "histogram": {k: v.histogram.source for k, v in g.variables.items() if v.histogram},
+                }
+                for g in groups
+            ],
+        },
+        "stream": {
+            "count": len(items),
+            "seed": opts.seed,
+            "buckets": edges,
+            "items": [{"group": it.bin, "shapes": {n: list(s) for n, s in it.shapes.items()}} for it in items],
+        },
+        "options": {"strategies": list(opts.strategies), "rounds": opts.rounds, "requests": opts.requests},
+        "skipped": skipped,
         **body,
     }

@@ -5,6 +5,7 @@ Exit codes: 0 ok, 1 internal error, 2 user mistake, 3 runtime failure, 130 inter
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -190,10 +191,13 @@ def zoo_export(
     fmt: Annotated[str, typer.Option("--format", help="onnx or openvino.")] = "onnx",
     batch: Annotated[str, typer.Option(help="'dynamic' or a fixed batch size.")] = "dynamic",
     out_path: Annotated[Path | None, typer.Option("--out", help="Copy the export here.")] = None,
+    dynamic_axes: Annotated[
+        bool, typer.Option("--dynamic-axes", help="Also leave the sequence length open (same as zoo:NAME:dynamic).")
+    ] = False,
 ) -> None:
     """Build a zoo model (cached) and print its path."""
     with _errors():
-        path = api.zoo_export(name, fmt=fmt, batch=batch, out=out_path)
+        path = api.zoo_export(name, fmt=fmt, batch=batch, out=out_path, dynamic_axes=dynamic_axes)
         out.print(str(path))
 
 
@@ -451,6 +455,17 @@ def bench(
     requests: Annotated[int | None, typer.Option(help="Requests in flight (throughput).")] = None,
     batch: Annotated[int | None, typer.Option(help="Batch size (first dimension).")] = None,
     shape: Annotated[str | None, typer.Option(help="1,3,224,224 or name[1,3,224,224],other[1,128].")] = None,
+    shapes: Annotated[
+        str | None,
+        typer.Option(
+            help="Dynamic shapes: groups 'ids[1,32];ids[1,128]', a range 'ids[1,16..512]', or 'data'; "
+            "per-group results (see inferperf dynamic)."
+        ),
+    ] = None,
+    shape_histogram: Annotated[
+        Path | None, typer.Option(help="With --shapes: sizes of the ranged dim, CSV 'size,count' or JSON.")
+    ] = None,
+    stream: Annotated[int, typer.Option(help="With --shapes: inputs in the seeded shape stream.")] = 100,
     precision_hint: Annotated[
         str | None, typer.Option("--infer-precision", help="OpenVINO precision: f32, bf16, f16.")
     ] = None,
@@ -530,6 +545,22 @@ def bench(
             )
         )
         backends = [b.strip() for b in backend.split(",") if b.strip()]
+        if shapes is not None:
+            _bench_shapes(
+                model,
+                backends,
+                mode,
+                runtime,
+                shapes,
+                shape_histogram,
+                data,
+                stream,
+                seed,
+                repeats,
+                int_range,
+                json_path,
+            )
+            return
         bar, factory = _progress_factory(err)
         with bar:
             result = api.bench(
@@ -555,6 +586,57 @@ def bench(
             out.print(f"recorded in history as #{rid}")
         if result.errors:
             raise typer.Exit(3)
+
+
+def _emit_dynamic(doc: dict[str, Any], json_path: Path | None) -> None:
+    from inferperf.report.dynamic_console import render_dynamic
+
+    if json_path:  # written before rendering: a display problem never costs the measurement
+        save_json(doc, json_path)
+    render_dynamic(doc, out)
+    if json_path:
+        out.print(f"wrote {json_path}")
+
+
+def _bench_shapes(
+    model: str,
+    backends: list[str],
+    mode: str,
+    runtime: RuntimeConfig,
+    shapes: str,
+    histogram: Path | None,
+    data: str | None,
+    stream: int,
+    seed: int,
+    repeats: int | None,
+    int_range: str | None,
+    json_path: Path | None,
+) -> None:
+    """bench --shapes: the dynamic strategy alone on the seeded shape stream, results per shape group."""
+    from inferperf.measure.dynamic import DynamicOptions
+
+    if len(backends) != 1:
+        raise ConfigError("--shapes measures one backend at a time: give one --backend")
+    if mode not in ("latency", "throughput", "both"):
+        raise ConfigError(f"invalid mode {mode!r}: expected latency or throughput with --shapes")
+    if mode == "both":
+        out.print("--shapes measures one scenario: latency (use --mode throughput for the other)")
+    requests = 1 if mode != "throughput" else (runtime.requests or os.cpu_count() or 1)
+    options = DynamicOptions(strategies=("dynamic",), stream=stream, rounds=repeats or 3, requests=requests, seed=seed)
+    bar, status = _status_printer("bench --shapes")
+    with bar:
+        doc = api.dynamic(
+            model,
+            shapes,
+            backend=backends[0],
+            histogram=histogram,
+            data=data,
+            options=options,
+            config=runtime,
+            int_range=parse_int_range(int_range),
+            progress=lambda frac, text: status(f"{frac * 100:.0f}% {text}"),
+        )
+    _emit_dynamic(doc, json_path)
 
 
 def _tuned_config(doc: dict[str, Any]) -> dict[str, Any] | None:
@@ -719,6 +801,66 @@ def e2e(
 
 
 @app.command()
+def dynamic(
+    model: ModelArg = "builtin",
+    shapes: Annotated[
+        str,
+        typer.Option(
+            help="Shape groups: 'input_ids[1,32];input_ids[1,128]', a range 'input_ids[1,16..512]', "
+            "weights 'g1*3;g2', or 'data' (sizes from --data)."
+        ),
+    ] = "",
+    shape_histogram: Annotated[
+        Path | None, typer.Option(help="Sizes for the ranged dim: CSV 'size,count' rows or JSON {size: count}.")
+    ] = None,
+    data: Annotated[str | None, typer.Option(help="With --shapes data: image folder or .txt/.jsonl texts.")] = None,
+    backend: Annotated[str, typer.Option(help="openvino or onnxruntime.")] = "openvino",
+    strategies: Annotated[
+        str, typer.Option(help="Comma list of dynamic, buckets, largest, bounded (OpenVINO).")
+    ] = "dynamic,buckets,largest,bounded",
+    buckets: Annotated[str | None, typer.Option(help="Bucket sizes of the ranged dim (default powers of 2).")] = None,
+    stream: Annotated[int, typer.Option(help="Inputs in the stream (one pass).")] = 100,
+    rounds: Annotated[int, typer.Option(help="Measured passes per strategy, interleaved.")] = 3,
+    requests: Annotated[int, typer.Option(help="Requests in flight (1 = latency).")] = 1,
+    seed: Annotated[int, typer.Option(help="Seed of the shape stream and of the synthetic inputs.")] = 0,
+    int_range: Annotated[str | None, typer.Option(help="LOW,HIGH for synthetic integer inputs.")] = None,
+    json_path: JsonOpt = None,
+    html: Annotated[Path | None, typer.Option(help="Also write an HTML report with latency against size.")] = None,
+) -> None:
+    """Dynamic shapes: per-group latency on a seeded shape stream, and which way to compile for it wins."""
+    from inferperf.measure.dynamic import DynamicOptions
+
+    with _errors():
+        if not shapes.strip():
+            raise ConfigError("--shapes is required, e.g. --shapes 'input_ids[1,16..512]'")
+        options = DynamicOptions(
+            strategies=tuple(s.strip() for s in strategies.split(",") if s.strip()),
+            stream=stream,
+            rounds=rounds,
+            requests=requests,
+            seed=seed,
+        )
+        bar, status = _status_printer("dynamic")
+        with bar:
+            doc = api.dynamic(
+                model,
+                shapes,
+                backend=backend,
+                histogram=shape_histogram,
+                data=data,
+                buckets=buckets,
+                options=options,
+                int_range=parse_int_range(int_range),
+                progress=lambda frac, text: status(f"{frac * 100:.0f}% {text}"),
+            )
+        _emit_dynamic(doc, json_path)
+        if html:
+            from inferperf.report.html import report_for
+
+            out.print(f"wrote {report_for(doc, html)}")
+
+
+@app.command()
 def profile(
     models: Annotated[
         list[str] | None, typer.Argument(help="Model (default builtin); with --compare, two models A B.")
@@ -727,9 +869,7 @@ def profile(
     backend: Annotated[str, typer.Option(help="openvino or onnxruntime.")] = "openvino",
     top: Annotated[int, typer.Option(help="Rows in the layer and op-type tables.")] = 15,
     seconds: Annotated[float, typer.Option(help="Seconds of profiled inferences per model.")] = 5.0,
-    reference: Annotated[
-        float, typer.Option(help="Seconds of latency-mode run with counters off (0 skips it).")
-    ] = 3.0,
+    reference: Annotated[float, typer.Option(help="Seconds of latency-mode run with counters off (0 skips it).")] = 3.0,
     shape: Annotated[str | None, typer.Option(help="Static shape for dynamic inputs.")] = None,
     batch: Annotated[int | None, typer.Option(help="Batch size (first dimension).")] = None,
     hint: Annotated[str | None, typer.Option(help="OpenVINO hint (default latency).")] = None,
@@ -984,7 +1124,13 @@ def scenario(
         bar, status = _status_printer(f"scenario {scenario_name}")
         with bar:
             doc = api.scenario(
-                model, backend=backend, options=options, config=runtime, shape=shape, data=data, out=out_dir,
+                model,
+                backend=backend,
+                options=options,
+                config=runtime,
+                shape=shape,
+                data=data,
+                out=out_dir,
                 status=status,
             )
         render_scenario(doc, out)

@@ -28,6 +28,8 @@ from inferperf.model.info import ModelInfo
 _JOIN_S = 0.2
 
 InputSet = dict[str, np.ndarray]
+# A dimension to compile for: a fixed size, or (low, high) sizes where high None means unbounded.
+DimBound = int | tuple[int, int | None]
 
 
 class RequestSink(Protocol):
@@ -225,6 +227,17 @@ class Backend(ABC):
         ``on_phase("read")`` is called between reading and compiling (memory
         tracing samples there); runtimes that do both in one call skip it.
         """
+
+    def compile_dynamic(
+        self, model: ModelInfo, ranges: dict[str, tuple[DimBound, ...]], config: RuntimeConfig
+    ) -> Engine:
+        """Compile with open dimensions: each input's dims are a size or a (low, high) range.
+
+        The engine then accepts any shape within the ranges, one shape per request.
+        """
+        raise ConfigError(
+            f"backend {self.name} cannot compile a model with open dimensions: use openvino or onnxruntime"
+        )
 
     def quantize(
         self,

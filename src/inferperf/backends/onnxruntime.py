@@ -20,6 +20,7 @@ import psutil
 from inferperf.backends.base import (
     AsyncRequests,
     Backend,
+    DimBound,
     Engine,
     InputSet,
     RequestSink,
@@ -259,6 +260,19 @@ class OnnxRuntimeBackend(Backend):
             "compile": (t2 - t0) * 1e3 if by_path else (t2 - t1) * 1e3,
         }
         return OnnxRuntimeEngine(session, phases, _physical_cores(), {"cache": cache_state})
+
+    def compile_dynamic(
+        self, model: ModelInfo, ranges: dict[str, tuple[DimBound, ...]], config: RuntimeConfig
+    ) -> Engine:
+        """ONNX Runtime sessions take any shape the graph allows: only static dims are checked."""
+        for spec in model.inputs:
+            for i, (have, want) in enumerate(zip(spec.shape, ranges[spec.name], strict=True)):
+                if isinstance(have, int) and want != have:
+                    raise BackendError(
+                        f"onnxruntime cannot open input {spec.name!r} dim {i}: the model fixes it at {have}"
+                    )
+        shapes = {n: tuple(d if isinstance(d, int) else d[0] for d in dims) for n, dims in ranges.items()}
+        return self.compile(model, shapes, config)
 
     @staticmethod
     def _check_request(model: ModelInfo, config: RuntimeConfig) -> None:

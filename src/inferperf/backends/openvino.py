@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from functools import partial
 from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
 
-from inferperf.backends.base import AsyncRequests, Backend, Engine, InputSet, RequestSink
+from inferperf.backends.base import AsyncRequests, Backend, DimBound, Engine, InputSet, RequestSink
 from inferperf.backends.layers import LayerInfo, LayerProfiler, LayerRun, categorize
 from inferperf.config import Knob, QuantizeOptions, RuntimeConfig, Scenario
 from inferperf.errors import BackendError, BackendUnavailableError, ConfigError, InputSpecError
@@ -368,7 +368,7 @@ class OpenVINOBackend(Backend):
         self,
         core: Any,
         model: ModelInfo,
-        shapes: dict[str, tuple[int, ...]],
+        shapes: Mapping[str, Sequence[DimBound]],
         config: RuntimeConfig,
         props: dict[str, Any],
         on_phase: Callable[[str], None] | None,
@@ -432,10 +432,39 @@ class OpenVINOBackend(Backend):
                 by_op[kind] = by_op.get(kind, 0) + macs
         return FlopCount(sum(by_op.values()), params, by_op, tuple(unresolved))
 
-    @staticmethod
-    def _reshape(ov_model: Any, shapes: dict[str, tuple[int, ...]]) -> None:
+    def compile_dynamic(
+        self, model: ModelInfo, ranges: dict[str, tuple[DimBound, ...]], config: RuntimeConfig
+    ) -> Engine:
+        """Reshape to a PartialShape: an interval Dimension(low, high) where bounded, -1 where unbounded."""
         import openvino as ov
 
+        if config.compile_from == "path":
+            raise ConfigError("open dimensions need compiling from memory (the model is reshaped first)")
+        core = ov.Core()
+        if config.mmap is not None:
+            core.set_property({"ENABLE_MMAP": config.mmap})
+        props = build_properties(config)
+        compiled, phases = self._compile_memory(core, model, ranges, config, props, None)
+        requested = {"device": config.device, **{k: _jsonable(v) for k, v in props.items()}}
+        requested["input_ranges"] = {k: [list(d) if isinstance(d, tuple) else d for d in v] for k, v in ranges.items()}
+        return OpenVINOEngine(compiled, phases, requested, model)
+
+    @staticmethod
+    def _partial(shape: Sequence[DimBound]) -> Any:
+        import openvino as ov
+
+        dims = []
+        for d in shape:
+            if isinstance(d, int):
+                dims.append(ov.Dimension(d))
+            elif d[1] is None:
+                dims.append(ov.Dimension(-1))
+            else:
+                dims.append(ov.Dimension(d[0], d[1]))
+        return ov.PartialShape(dims)
+
+    @classmethod
+    def _reshape(cls, ov_model: Any, shapes: Mapping[str, Sequence[DimBound]]) -> None:
         wanted: dict[Any, Any] = {}
         for port in ov_model.inputs:
             name = _port_name(port, shapes)
@@ -443,8 +472,9 @@ class OpenVINOBackend(Backend):
             if shape is None:
                 raise InputSpecError(f"no shape resolved for OpenVINO input {name!r}")
             ps = port.get_partial_shape()
-            if ps.is_dynamic or tuple(ps.to_shape()) != shape:
-                wanted[port] = ov.PartialShape(list(shape))
+            static = all(isinstance(d, int) for d in shape)
+            if not static or ps.is_dynamic or tuple(ps.to_shape()) != tuple(shape):
+                wanted[port] = cls._partial(shape)
         if not wanted:
             return
         try:
@@ -505,7 +535,7 @@ def _first_line(exc: BaseException) -> str:
     return lines[-1] if lines else type(exc).__name__
 
 
-def _shape_text(shapes: dict[str, tuple[int, ...]]) -> str:
+def _shape_text(shapes: Mapping[str, Sequence[DimBound]]) -> str:
     return ",".join(f"{n}{list(s)}" for n, s in shapes.items())
 
 

@@ -127,9 +127,12 @@ def resolve_model_path(model: str | Path) -> Path:
     if str(model).startswith("zoo:"):
         from inferperf.model.zoo import export
 
-        # zoo:NAME has a dynamic batch; zoo:NAME@N is exported with a static batch N.
-        name, _, batch = str(model).partition("@")
-        return export(name, batch=batch or "dynamic")
+        # zoo:NAME has a dynamic batch; zoo:NAME@N is exported with a static batch N;
+        # zoo:NAME:dynamic also leaves the sequence (or other named axes) open.
+        text = str(model)
+        axes = text.endswith(":dynamic")
+        name, _, batch = text.removesuffix(":dynamic").partition("@")
+        return export(name, batch=batch or "dynamic", dynamic_axes=axes)
     path = Path(model).expanduser()
     if not path.exists():
         raise ModelError(f"model file not found: {path}")

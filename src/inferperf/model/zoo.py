@@ -37,6 +37,9 @@ class ZooInput:
     dtype: str = "float32"
     int_range: tuple[int, int] | None = None
     value: float | None = None
+    # Names of the dimensions after batch that a ``:dynamic`` export leaves open, with their upper
+    # bound (e.g. BERT's 512 positions); None where the dimension stays static.
+    axes: tuple[tuple[str, int] | None, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -141,6 +144,7 @@ def _whisper_encoder(names: list[str]) -> Any:
 
 _IMG = (ZooInput("pixel_values", (3, 224, 224)),)
 _SEQ = 128
+_SEQ_AXIS = (("sequence", 512),)  # BERT and DistilBERT have 512 position embeddings
 
 ENTRIES: dict[str, ZooEntry] = {
     e.name: e
@@ -197,9 +201,9 @@ ENTRIES: dict[str, ZooEntry] = {
             "bert_base",
             f"BERT-base uncased encoder, sequence {_SEQ}",
             (
-                ZooInput("input_ids", (_SEQ,), "int64", (0, 30521)),
-                ZooInput("attention_mask", (_SEQ,), "int64", value=1),
-                ZooInput("token_type_ids", (_SEQ,), "int64", value=0),
+                ZooInput("input_ids", (_SEQ,), "int64", (0, 30521), axes=_SEQ_AXIS),
+                ZooInput("attention_mask", (_SEQ,), "int64", value=1, axes=_SEQ_AXIS),
+                ZooInput("token_type_ids", (_SEQ,), "int64", value=0, axes=_SEQ_AXIS),
             ),
             _hf("BertConfig", "BertModel", "last_hidden_state"),
             11.2,
@@ -208,8 +212,8 @@ ENTRIES: dict[str, ZooEntry] = {
             "distilbert",
             f"DistilBERT-base uncased encoder, sequence {_SEQ}",
             (
-                ZooInput("input_ids", (_SEQ,), "int64", (0, 30521)),
-                ZooInput("attention_mask", (_SEQ,), "int64", value=1),
+                ZooInput("input_ids", (_SEQ,), "int64", (0, 30521), axes=_SEQ_AXIS),
+                ZooInput("attention_mask", (_SEQ,), "int64", value=1, axes=_SEQ_AXIS),
             ),
             _hf("DistilBertConfig", "DistilBertModel", "last_hidden_state"),
             5.6,
@@ -218,8 +222,8 @@ ENTRIES: dict[str, ZooEntry] = {
             "gpt2",
             f"GPT-2 small (124M) decoder, one forward pass at sequence {_SEQ}, no KV cache",
             (
-                ZooInput("input_ids", (_SEQ,), "int64", (0, 50256)),
-                ZooInput("attention_mask", (_SEQ,), "int64", value=1),
+                ZooInput("input_ids", (_SEQ,), "int64", (0, 50256), axes=(("sequence", 1024),)),
+                ZooInput("attention_mask", (_SEQ,), "int64", value=1, axes=(("sequence", 1024),)),
             ),
             _hf("GPT2Config", "GPT2Model", "last_hidden_state", use_cache=False),
             11.3,
@@ -305,18 +309,32 @@ def torch_module(name: str) -> Any:
     return entry.build([s.name for s in entry.inputs]).eval()
 
 
-def export(name: str, fmt: str = "onnx", batch: str | int = "dynamic", out: str | Path | None = None) -> Path:
-    """Export (or reuse the cached export of) a zoo model; returns the model file path."""
+def export(
+    name: str,
+    fmt: str = "onnx",
+    batch: str | int = "dynamic",
+    out: str | Path | None = None,
+    dynamic_axes: bool = False,
+) -> Path:
+    """Export (or reuse the cached export of) a zoo model; returns the model file path.
+
+    ``dynamic_axes`` leaves the entry's named axes (sequence length) open as well as the batch.
+    """
     entry = get_entry(name)
     if fmt not in ("onnx", "openvino"):
         raise ConfigError(f"invalid format {fmt!r}: onnx or openvino")
+    if dynamic_axes and not any(s.axes for s in entry.inputs):
+        raise ConfigError(f"zoo model {entry.name} has no dimension that can be exported dynamic")
     static = _parse_batch(batch)
-    key = hashlib.sha256(json.dumps([entry.name, static, RECIPE_VERSION, entry.revision]).encode()).hexdigest()[:10]
-    stem = f"{entry.name}-b{static or 'dyn'}-{key}"
+    parts: list[Any] = [entry.name, static, RECIPE_VERSION, entry.revision]
+    if dynamic_axes:
+        parts.append("axes")  # appended only when set, so existing exports keep their cache key
+    key = hashlib.sha256(json.dumps(parts).encode()).hexdigest()[:10]
+    stem = f"{entry.name}-b{static or 'dyn'}{'-sdyn' if dynamic_axes else ''}-{key}"
     onnx_path = cache_dir() / f"{stem}.onnx"
     if not onnx_path.exists():
         _require_torch(entry.name)
-        _export_onnx(entry, static, onnx_path)
+        _export_onnx(entry, static, onnx_path, dynamic_axes)
     target = onnx_path
     if fmt == "openvino":
         target = cache_dir() / f"{stem}.xml"
@@ -339,7 +357,32 @@ def _copy_out(src: Path, dst: Path) -> Path:
     return dst
 
 
-def _export_onnx(entry: ZooEntry, batch: int | None, path: Path) -> None:
+def _dynamic_axes(entry: ZooEntry, batch: int | None, axes: bool) -> dict[str, dict[int, str]] | None:
+    table: dict[str, dict[int, str]] = {}
+    for spec in entry.inputs:
+        dims = {} if batch else {0: "batch"}
+        if axes:
+            dims.update({i + 1: ax[0] for i, ax in enumerate(spec.axes) if ax is not None})
+        if dims:
+            table[spec.name] = dims
+    if not table:
+        return None
+    # The output keeps the batch axis name only: the exporter names any other open dims itself.
+    if not batch:
+        table["output"] = {0: "batch"}
+    return table
+
+
+def _bounds(entry: ZooEntry) -> dict[str, dict[str, list[int]]]:
+    # Upper bounds of the open axes (position embeddings), read back by the shape checks.
+    return {
+        s.name: {str(i + 1): [1, ax[1]] for i, ax in enumerate(s.axes) if ax is not None}
+        for s in entry.inputs
+        if any(s.axes)
+    }
+
+
+def _export_onnx(entry: ZooEntry, batch: int | None, path: Path, axes: bool = False) -> None:
     import onnx
     import torch
 
@@ -354,7 +397,7 @@ def _export_onnx(entry: ZooEntry, batch: int | None, path: Path) -> None:
         else:
             example.append(torch.randn(shape))
     names = [s.name for s in entry.inputs]
-    dynamic = None if batch else {n: {0: "batch"} for n in [*names, "output"]}
+    dynamic = _dynamic_axes(entry, batch, axes)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp.onnx")
     t0 = time.perf_counter()
@@ -386,6 +429,7 @@ def _export_onnx(entry: ZooEntry, batch: int | None, path: Path) -> None:
             "inferperf.inputs": json.dumps(hints),
             "inferperf.weights": "random (seed 0); speed-equivalent to the published model, outputs meaningless",
             "inferperf.export_s": f"{time.perf_counter() - t0:.1f}",
+            **({"inferperf.bounds": json.dumps(_bounds(entry))} if axes else {}),
         },
     )
     onnx.save(proto, str(tmp))

@@ -350,7 +350,50 @@ def profile_layers(doc: dict[str, Any]) -> Figure | None:
     return _layout(fig, "Hottest layers (mean time per inference; colour: precision it ran in)", "ms", "")
 
 
+def dynamic_latency_size(doc: dict[str, Any]) -> Figure | None:
+    """Median latency (95% CI) of each shape group against its mean input size, one line per strategy."""
+    go = _go()
+    fig = go.Figure()
+    for rec in doc.get("strategies", []):
+        groups = rec.get("groups") or []
+        if rec.get("status") != "ok" or not groups:
+            continue
+        vals = [_err(g["latency_ms"]["median"]) for g in groups]
+        fig.add_trace(
+            go.Scatter(
+                x=[g["mean_elements"] for g in groups],
+                y=[v for v, _, _ in vals],
+                error_y=_bars(vals),
+                mode="lines+markers",
+                name=rec["name"],
+                text=[g["group"] for g in groups],
+            )
+        )
+    if not fig.data:
+        return None
+    return _layout(fig, "Latency against input size, per shape group (median, 95% CI)", "input elements", "ms")
+
+
+def dynamic_strategies(doc: dict[str, Any]) -> Figure | None:
+    """Throughput of each strategy over the same stream (95% CI over interleaved passes)."""
+    go = _go()
+    ok = [r for r in doc.get("strategies", []) if r.get("status") == "ok"]
+    if not ok:
+        return None
+    vals = [_err(r["throughput"]) for r in ok]
+    fig = go.Figure(
+        go.Bar(
+            x=[r["name"] for r in ok],
+            y=[v for v, _, _ in vals],
+            error_y=_bars(vals),
+            text=[f"waste {r['padding_waste'] * 100:.0f}%, compile {r['compile_ms']:.0f} ms" for r in ok],
+        )
+    )
+    return _layout(fig, "Strategies on one shape stream: throughput (95% CI)", "strategy", "inputs / s")
+
+
 _BUILDERS: dict[str, tuple[Callable[[dict[str, Any]], Figure | None], ...]] = {
+    "dynamic": (dynamic_latency_size, dynamic_strategies),
     "e2e": (e2e_stages, e2e_throughput),
     "profile": (profile_layers,),
     "verify": (verify_bars,),

@@ -1,0 +1,438 @@
+"""Dynamic-shape workloads: one seeded shape stream, several ways to compile for it, compared side by side.
+
+Strategies (each fed the very same stream of inputs):
+
+- ``dynamic``: one engine with the varying dimensions left open (OpenVINO ``-1``;
+  an ONNX Runtime session as is); every input runs at its own shape.
+- ``bounded``: OpenVINO only: the open dimensions get an interval (low..high), which lets the
+  CPU plug-in size its buffers once.
+- ``buckets``: one static engine per bucket; each input is zero-padded up to its bucket
+  (masks padded with 0, so the model ignores the padding). The padded share of the
+  elements is the padding waste.
+- ``largest``: one static engine at the largest shape; every input is padded to it.
+
+Each strategy is compiled (compile time, resident memory it adds) and given one warm pass
+over the stream, in which every input whose engine-facing shape is new is timed apart
+(first-call cost: OpenVINO specialises kernels per shape on first sight). Then the
+strategies run ``rounds`` passes each, in rotating order, so the machine's drift hits all
+alike; the winner is named from the paired per-round throughput ratios.
+"""
+
+from __future__ import annotations
+
+import gc
+import math
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from inferperf.backends.base import AsyncRequests, Backend, DimBound, Engine, InputSet
+from inferperf.config import RuntimeConfig
+from inferperf.errors import BackendError, ConfigError, InferperfError
+from inferperf.inputs.distribution import ResolvedGroup, StreamItem, bin_order, bin_sizes
+from inferperf.inputs.providers import synthetic_inputs
+from inferperf.model.info import ModelInfo
+from inferperf.stats import between_repeats_half_width, paired_ratio_ci, summarize
+
+STRATEGIES = ("dynamic", "buckets", "largest", "bounded")
+Progress = Callable[[float, str], None]
+
+
+@dataclass(frozen=True)
+class DynamicOptions:
+    """What to compare and for how long."""
+
+    strategies: tuple[str, ...] = STRATEGIES
+    stream: int = 100  # inputs per pass
+    rounds: int = 3  # measured passes per strategy, interleaved
+    requests: int = 1  # in flight; 1 = latency scenario
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        unknown = [s for s in self.strategies if s not in STRATEGIES]
+        if unknown or not self.strategies:
+            raise ConfigError(f"unknown strategy {', '.join(unknown) or '(none)'}: choose from {', '.join(STRATEGIES)}")
+        if self.stream < 1 or self.rounds < 1 or self.requests < 1:
+            raise ConfigError("--stream, --rounds and --requests must be at least 1")
+
+
+@dataclass
+class Plan:
+    """A strategy made concrete: the engines to compile and, per input, the engine and the shapes it runs at."""
+
+    name: str
+    engines: list[dict[str, tuple[DimBound, ...]]]
+    route: list[int]
+    feed_shapes: list[dict[str, tuple[int, ...]]]
+
+    def padded(self, items: Sequence[StreamItem]) -> bool:
+        """Whether any input is padded."""
+        return any(f != it.shapes for f, it in zip(self.feed_shapes, items, strict=True))
+
+
+@dataclass
+class Live:
+    """A compiled strategy: its engines and measurements so far."""
+
+    plan: Plan
+    engines: list[Engine]
+    feeds: list[InputSet]
+    compile_ms: float
+    memory_added_mb: float | None
+    first_pass: dict[str, Any] = field(default_factory=dict)
+    rounds: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _dim_sets(items: Sequence[StreamItem], attr: str) -> dict[str, list[set[int]]]:
+    sets: dict[str, list[set[int]]] = {}
+    for item in items:
+        for name, shape in getattr(item, attr).items():
+            per = sets.setdefault(name, [set() for _ in shape])
+            for i, d in enumerate(shape):
+                per[i].add(d)
+    return sets
+
+
+def _open_ranges(
+    items: Sequence[StreamItem], groups: Sequence[ResolvedGroup], bounded: bool
+) -> dict[str, tuple[DimBound, ...]]:
+    """Every dim that varies over the stream is opened: to (low, high) of the groups when bounded."""
+    sets = _dim_sets(items, "shapes")
+    spans = _group_spans(groups)
+    out: dict[str, tuple[DimBound, ...]] = {}
+    for name, per in sets.items():
+        dims: list[DimBound] = []
+        for i, values in enumerate(per):
+            if len(values) == 1 and (name, i) not in spans:
+                dims.append(next(iter(values)))
+            elif bounded:
+                low, high = spans.get((name, i), (min(values), max(values)))
+                dims.append((min(low, *values), max(high, *values)))
+            else:
+                dims.append((1, None))
+        out[name] = tuple(dims)
+    return out
+
+
+def _group_spans(groups: Sequence[ResolvedGroup]) -> dict[tuple[str, int], tuple[int, int]]:
+    """(low, high) of every dim that a group leaves to a variable or that differs between groups."""
+    values: dict[tuple[str, int], list[int]] = {}
+    for g in groups:
+        for name, dims in g.dims.items():
+            for i, d in enumerate(dims):
+                if isinstance(d, str):
+                    rng = g.variables[d].range
+                    values.setdefault((name, i), []).extend([rng.low, rng.high])
+                else:
+                    values.setdefault((name, i), []).append(d)
+    return {k: (min(v), max(v)) for k, v in values.items() if min(v) != max(v)}
+
+
+def plan_strategy(name: str, items: Sequence[StreamItem], groups: Sequence[ResolvedGroup]) -> Plan:
+    """The engines and routing of one strategy over the stream."""
+    if name in ("dynamic", "bounded"):
+        ranges = _open_ranges(items, groups, bounded=name == "bounded")
+        return Plan(name, [ranges], [0] * len(items), [it.shapes for it in items])
+    if name == "buckets":
+        keys: dict[tuple[tuple[str, tuple[int, ...]], ...], int] = {}
+        route = []
+        for it in items:
+            key = tuple(sorted(it.bucket.items()))
+            route.append(keys.setdefault(key, len(keys)))
+        engines: list[dict[str, tuple[DimBound, ...]]] = [dict(k) for k in keys]
+        return Plan(name, engines, route, [it.bucket for it in items])
+    if name == "largest":
+        spans = _group_spans(groups)
+        top = {n: tuple(max(v) for v in per) for n, per in _dim_sets(items, "bucket").items()}
+        # The largest shape the distribution allows, not only the largest one drawn.
+        largest = {n: tuple(spans.get((n, i), (d, d))[1] for i, d in enumerate(s)) for n, s in top.items()}
+        return Plan(name, [dict(largest)], [0] * len(items), [largest for _ in items])
+    raise ConfigError(f"unknown strategy {name!r}")
+
+
+def padding_waste(items: Sequence[StreamItem], plan: Plan) -> float:
+    """Share of the elements fed that are padding."""
+    real = sum(math.prod(s) for it in items for s in it.shapes.values())
+    fed = sum(math.prod(s) for f in plan.feed_shapes for s in f.values())
+    return 1.0 - real / fed if fed else 0.0
+
+
+def stream_inputs(
+    info: ModelInfo, items: Sequence[StreamItem], seed: int, int_range: tuple[int, int] | None
+) -> list[InputSet]:
+    """One seeded synthetic input set per stream item, at the item's own shapes."""
+    return [
+        synthetic_inputs(info, it.shapes, sets=1, seed=seed * 1_000_003 + it.index, int_range=int_range)[0]
+        for it in items
+    ]
+
+
+def _pad(inputs: InputSet, shapes: dict[str, tuple[int, ...]]) -> InputSet:
+    out: InputSet = {}
+    for name, arr in inputs.items():
+        want = shapes[name]
+        if arr.shape == want:
+            out[name] = arr
+        else:
+            # Zeros: the pad token id and a mask of 0, so the model attends to the real tokens only.
+            out[name] = np.pad(arr, [(0, w - h) for h, w in zip(arr.shape, want, strict=True)])
+    return out
+
+
+def _rss_mb() -> float | None:
+    try:
+        import psutil
+    except ImportError:
+        return None
+    return float(psutil.Process().memory_info().rss) / 2**20
+
+
+def _compile_ms(engine: Engine) -> float:
+    return float(sum(v for v in engine.phases_ms.values() if v is not None))
+
+
+def compile_plan(
+    backend: Backend, info: ModelInfo, plan: Plan, inputs: Sequence[InputSet], config: RuntimeConfig
+) -> Live:
+    """Compile every engine of a plan; the padded feeds are made here, outside any timing."""
+    if plan.name == "bounded" and backend.name != "openvino":
+        raise ConfigError("the bounded strategy sets OpenVINO interval dimensions: it needs --backend openvino")
+    gc.collect()
+    before = _rss_mb()
+    engines: list[Engine] = []
+    try:
+        for ranges in plan.engines:
+            if all(isinstance(d, int) for dims in ranges.values() for d in dims):
+                static = {n: tuple(int(d) for d in dims if isinstance(d, int)) for n, dims in ranges.items()}
+                engines.append(backend.compile(info, static, config))
+            else:
+                engines.append(backend.compile_dynamic(info, ranges, config))
+    except BaseException:
+        for e in engines:
+            e.close()
+        raise
+    feeds = [_pad(x, f) for x, f in zip(inputs, plan.feed_shapes, strict=True)]
+    compile_ms = sum(_compile_ms(e) for e in engines)
+    return Live(plan, engines, feeds, compile_ms, before)
+
+
+class _Pass:
+    """One pass over the stream with ``requests`` in flight across the plan's engines (one shared limit)."""
+
+    def __init__(self, live: Live, requests: int) -> None:
+        self.live = live
+        self.slots = threading.BoundedSemaphore(requests)
+        self.start = [0.0] * len(live.feeds)
+        self.latency_ms = [math.nan] * len(live.feeds)
+        self.last_done = 0.0
+        self.asyncs: list[AsyncRequests] = [e.start_async(requests, self._done) for e in live.engines]
+
+    def _done(self, tag: int, outputs: dict[str, np.ndarray]) -> None:
+        now = time.perf_counter()
+        self.latency_ms[tag] = (now - self.start[tag]) * 1e3
+        self.last_done = max(self.last_done, now)
+        self.slots.release()
+
+    def run(self) -> tuple[list[float], float]:
+        """Latency per input (ms) and the pass's wall time (s)."""
+        t0 = time.perf_counter()
+        for i, feed in enumerate(self.live.feeds):
+            self.slots.acquire()
+            self.start[i] = time.perf_counter()
+            self.asyncs[self.live.plan.route[i]].submit(feed, i)
+        for a in self.asyncs:
+            a.wait_all()
+        if any(math.isnan(x) for x in self.latency_ms):
+            raise BackendError("an inference of the stream never completed")
+        return self.latency_ms, max(self.last_done, t0) - t0
+
+
+def warm_pass(live: Live, requests: int) -> None:
+    """The first pass after compiling: first sight of every shape, and the memory the strategy holds."""
+    latencies, wall = _Pass(live, requests).run()
+    after = _rss_mb()
+    before = live.memory_added_mb
+    live.memory_added_mb = None if after is None or before is None else after - before
+    seen: set[tuple[int, tuple[tuple[str, tuple[int, ...]], ...]]] = set()
+    first: list[int] = []
+    for i, (engine, shapes) in enumerate(zip(live.plan.route, live.plan.feed_shapes, strict=True)):
+        key = (engine, tuple(sorted(shapes.items())))
+        if key not in seen:
+            seen.add(key)
+            first.append(i)
+    live.first_pass = {"latency_ms": latencies, "wall_s": wall, "first_sight": first}
+
+
+def measured_pass(live: Live, requests: int) -> None:
+    """One measured pass; appended to the strategy's rounds."""
+    latencies, wall = _Pass(live, requests).run()
+    live.rounds.append({"latency_ms": latencies, "wall_s": wall, "throughput": len(latencies) / wall})
+
+
+def _bins(items: Sequence[StreamItem], rounds: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    order, sizes = bin_order(list(items)), bin_sizes(list(items))
+    out = []
+    for label in order:
+        idx = [i for i, it in enumerate(items) if it.bin == label]
+        lat = [r["latency_ms"][i] for r in rounds for i in idx]
+        summary = {**summarize(lat).to_dict(), "count": len(lat)}
+        out.append({"group": label, "inputs": len(idx), "mean_elements": sizes[label], "latency_ms": summary})
+    return out
+
+
+def _first_sight(items: Sequence[StreamItem], live: Live) -> dict[str, Any]:
+    """First inference on each new engine-facing shape against the steady median of its reporting group."""
+    first = live.first_pass["first_sight"]
+    lat = live.first_pass["latency_ms"]
+    steady: dict[str, float] = {}
+    for label in {it.bin for it in items}:
+        idx = [i for i, it in enumerate(items) if it.bin == label]
+        steady[label] = float(np.median([r["latency_ms"][i] for r in live.rounds for i in idx]))
+    ratios = [lat[i] / steady[items[i].bin] for i in first]
+    extra = [lat[i] - steady[items[i].bin] for i in first]
+    return {
+        "new_shapes": len(first),
+        "median_ratio": float(np.median(ratios)) if ratios else None,
+        "max_ratio": float(np.max(ratios)) if ratios else None,
+        "extra_ms_total": float(np.sum(extra)) if extra else 0.0,
+        "first_pass_s": live.first_pass["wall_s"],
+        "steady_pass_s": float(np.median([r["wall_s"] for r in live.rounds])),
+    }
+
+
+def summarize_strategy(items: Sequence[StreamItem], live: Live) -> dict[str, Any]:
+    """The JSON record of a measured strategy."""
+    tputs = [r["throughput"] for r in live.rounds]
+    mean = float(np.mean(tputs))
+    half = between_repeats_half_width(tputs)
+    pooled = [x for r in live.rounds for x in r["latency_ms"]]
+    return {
+        "name": live.plan.name,
+        "status": "ok",
+        "engines": [
+            {n: [list(d) if isinstance(d, tuple) else d for d in dims] for n, dims in e.items()}
+            for e in live.plan.engines
+        ],
+        "compile_ms": live.compile_ms,
+        "memory_added_mb": live.memory_added_mb,
+        "padding_waste": padding_waste(items, live.plan),
+        "throughput": {
+            "value": mean,
+            "ci95": [max(0.0, mean - half), mean + half],
+            "per_round": tputs,
+            "ci_method": f"t-interval over {len(tputs)} interleaved passes",
+        },
+        "latency_ms": summarize(pooled).to_dict(),
+        "groups": _bins(items, live.rounds),
+        "first_sight": _first_sight(items, live),
+        "effective": live.engines[0].effective() if live.engines else {},
+        "samples": {"latency_ms_per_round": [[round(x, 4) for x in r["latency_ms"]] for r in live.rounds]},
+    }
+
+
+def compare_strategies(records: list[dict[str, Any]]) -> dict[str, Any]:
+    """The best measured strategy by throughput, against each other one: paired per-round ratio and interval."""
+    ok = [r for r in records if r["status"] == "ok"]
+    if not ok:
+        return {"winner": None, "verdict": "no strategy ran"}
+    best = max(ok, key=lambda r: r["throughput"]["value"])
+    rivals = []
+    significant = True
+    for r in ok:
+        if r is best:
+            continue
+        ci = paired_ratio_ci(best["throughput"]["per_round"], r["throughput"]["per_round"])
+        sig = ci.low > 1.0
+        significant = significant and sig
+        rivals.append({"name": r["name"], "ratio": ci.value, "ci95": [ci.low, ci.high], "significant": sig})
+    if not rivals:
+        verdict = f"{best['name']} is the only strategy measured"
+    elif significant:
+        verdict = f"{best['name']} is fastest for this distribution, significantly ahead of every other strategy"
+    else:
+        tied = ", ".join(r["name"] for r in rivals if not r["significant"])
+        verdict = f"no significant winner: {best['name']} measured fastest, but not significantly ahead of {tied}"
+    return {"winner": best["name"] if significant else None, "fastest": best["name"], "vs": rivals, "verdict": verdict}
+
+
+def _failed(name: str, exc: InferperfError) -> dict[str, Any]:
+    return {"name": name, "status": "failed", "error": exc.one_line()}
+
+
+def _prepare(
+    backend: Backend,
+    info: ModelInfo,
+    items: Sequence[StreamItem],
+    groups: Sequence[ResolvedGroup],
+    config: RuntimeConfig,
+    options: DynamicOptions,
+    inputs: Sequence[InputSet],
+    records: dict[str, dict[str, Any]],
+    tick: Callable[[str], None],
+) -> list[Live]:
+    lives = []
+    for name in options.strategies:
+        try:
+            live = compile_plan(backend, info, plan_strategy(name, items, groups), inputs, config)
+            lives.append(live)
+            warm_pass(live, options.requests)
+        except InferperfError as exc:
+            records[name] = _failed(name, exc)
+        tick(f"{name}: compiled and warmed")
+    return lives
+
+
+def _rounds(
+    lives: list[Live], options: DynamicOptions, records: dict[str, dict[str, Any]], tick: Callable[[str], None]
+) -> None:
+    for r in range(options.rounds):
+        for k in range(len(lives)):
+            live = lives[(k + r) % len(lives)]  # rotating order: drift hits every strategy alike
+            if live.plan.name in records:
+                continue
+            try:
+                measured_pass(live, options.requests)
+            except InferperfError as exc:
+                records[live.plan.name] = _failed(live.plan.name, exc)
+            tick(f"round {r + 1}: {live.plan.name}")
+
+
+def run_dynamic(
+    backend: Backend,
+    info: ModelInfo,
+    items: Sequence[StreamItem],
+    groups: Sequence[ResolvedGroup],
+    config: RuntimeConfig,
+    options: DynamicOptions,
+    int_range: tuple[int, int] | None = None,
+    progress: Progress | None = None,
+) -> dict[str, Any]:
+    """Plan, compile, warm and measure every strategy; a strategy that fails is recorded and the others go on."""
+    inputs = stream_inputs(info, items, options.seed, int_range)
+    records: dict[str, dict[str, Any]] = {}
+    steps = len(options.strategies) * (1 + options.rounds)
+    done = 0
+
+    def tick(text: str) -> None:
+        nonlocal done
+        done += 1
+        if progress is not None:
+            progress(min(1.0, done / steps), text)
+
+    lives: list[Live] = []
+    try:
+        lives = _prepare(backend, info, items, groups, config, options, inputs, records, tick)
+        _rounds(lives, options, records, tick)
+        for live in lives:
+            if live.plan.name not in records:
+                records[live.plan.name] = summarize_strategy(items, live)
+    finally:
+        for live in lives:
+            for e in live.engines:
+                e.close()
+    ordered = [records[n] for n in options.strategies if n in records]
+    return {"strategies": ordered, "comparison": compare_strategies(ordered)}
