@@ -7,8 +7,15 @@ cell in flight per node, so no node ever runs two measurements at once. ``--node
 picks nodes by label: a custom resource name or a Ray node label (key, value or
 key=value). A cell runs in a fresh worker process on its node, whose bench records
 that node's own environment; results come back to this driver, which writes the
-files and the history. When a node dies, its cell goes back to the queue for
-another node (up to ``max_attempts``) and everything already finished stays.
+files and the history.
+
+A cell's task first reports that it is running, and where, then its result, so the
+driver knows which node a cell actually ran on. Ray itself never retries a cell
+(``max_retries=0``): when a node dies, this driver records the loss on the cell
+(``lost_nodes``), never sends that node anything again, and puts the cell back in the
+queue for another node, up to ``max_attempts`` sends in all (``attempts``); after that,
+or with no measuring node left, the cell is marked failed. Everything already finished
+stays: its file and history entry were written when its result came back.
 
 Ray is an optional extra (``pip install 'inferperf[ray]'``), imported only here.
 """
@@ -19,7 +26,9 @@ import logging
 import os
 import platform
 import time
-from collections import Counter, deque
+from collections import Counter, defaultdict, deque
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -114,10 +123,15 @@ def _materialize(job: dict[str, Any], shipped: list[Any]) -> dict[str, Any]:
     return {**job, "model": str(main)}
 
 
-def _cell_task(job: dict[str, Any], shipped: list[Any]) -> dict[str, Any]:
-    """A Ray task: one cell in a fresh worker process on this node."""
+def _cell_task(job: dict[str, Any], shipped: list[Any]) -> Iterator[dict[str, Any]]:
+    """A Ray generator task: one cell in a fresh worker process on this node.
+
+    It yields twice: ``running`` with this node as soon as it starts, then ``done`` with the result.
+    """
+    node = _here()
+    yield {"event": "running", "node": node}
     doc, error = run_cell(_materialize(job, shipped))
-    return {"doc": doc, "error": error, "node": _here()}
+    yield {"event": "done", "doc": doc, "error": error, "node": node}
 
 
 def _probe_task(backends: list[str]) -> dict[str, str]:
@@ -128,15 +142,29 @@ def _probe_task(backends: list[str]) -> dict[str, str]:
 # ---------------------------------------------------------------- driver side
 
 
+@dataclass
+class _Try:
+    """One send of a cell to a node."""
+
+    cell: Cell
+    job: dict[str, Any]
+    node_id: str
+    stream: Any  # the task's ObjectRefGenerator
+    running: dict[str, Any] | None = None  # the node as the task reported it once it began
+
+
 class _Scheduler:
     """At most one cell in flight per node; a dead node's cell is retried on another."""
 
     def __init__(self, ray: Any, nodes: list[dict[str, Any]], max_attempts: int, status: Status) -> None:
         self.ray = ray
-        self.idle = [n["node_id"] for n in nodes]
+        self.nodes = [n["node_id"] for n in nodes]
+        self.idle = list(self.nodes)
+        self.dead: set[str] = set()
         self.max_attempts = max_attempts
         self.status = status
-        self.attempts: Counter[str] = Counter()
+        self.attempts: Counter[str] = Counter()  # sends per cell
+        self.lost: defaultdict[str, list[dict[str, Any]]] = defaultdict(list)  # nodes that died under a cell
         self.shipped: dict[str, Any] = {}
         self.remote = ray.remote(_cell_task)
 
@@ -153,67 +181,90 @@ class _Scheduler:
 
         return self.remote.options(
             num_cpus=0,
+            num_returns="streaming",
             resources={SLOT: 1},
             scheduling_strategy=NodeAffinitySchedulingStrategy(node_id, soft=False),
-            max_retries=0,  # a retry goes to another node, decided here, not to the same one
+            max_retries=0,  # a retry goes to another node, decided and counted here, not to the same one
         ).remote(job, [self._ship(job)])
+
+    def _finish(
+        self, finish: Finish, cell: Cell, doc: dict[str, Any] | None, error: str | None, node: dict[str, Any] | None
+    ) -> None:
+        finish(cell, doc, error, node, attempts=self.attempts[cell.name], lost_nodes=list(self.lost[cell.name]))
 
     def run(self, pending: list[tuple[Cell, dict[str, Any]]], finish: Finish) -> None:
         queue = deque(pending)
-        flying: dict[Any, tuple[Cell, dict[str, Any], str]] = {}
+        flying: dict[Any, _Try] = {}
         while queue or flying:
             while queue and self.idle:
                 node_id = self.idle.pop(0)
                 cell, job = queue.popleft()
-                self.status(f"{cell.label()}: started on node {node_id[:8]}")
-                flying[self._submit(node_id, job)] = (cell, job, node_id)
+                self.attempts[cell.name] += 1
+                self.status(f"{cell.label()}: sent to node {node_id[:8]} (attempt {self.attempts[cell.name]})")
+                sent = _Try(cell, job, node_id, self._submit(node_id, job))
+                flying[sent.stream] = sent
             if not flying:
                 break
             ready, _ = self.ray.wait(list(flying), num_returns=1)
-            cell, job, node_id = flying.pop(ready[0])
-            self._collect(ready[0], cell, job, node_id, queue, finish)
+            sent = flying.pop(ready[0])
+            if self._step(sent, queue, finish):
+                flying[sent.stream] = sent
         for cell, _job in queue:
-            finish(cell, None, "no live Ray node left to run it", None)
+            self._finish(finish, cell, None, "no live Ray node left to run it", None)
 
-    def _collect(
-        self,
-        ref: Any,
-        cell: Cell,
-        job: dict[str, Any],
-        node_id: str,
-        queue: deque[tuple[Cell, dict[str, Any]]],
-        finish: Finish,
-    ) -> None:
+    def _step(self, sent: _Try, queue: deque[tuple[Cell, dict[str, Any]]], finish: Finish) -> bool:
+        """Take the task's next report; whether it is still in flight."""
+        cell = sent.cell
         try:
-            result = self.ray.get(ref)
+            event = self.ray.get(next(sent.stream))
+        except StopIteration:
+            event = {"event": "done", "doc": None, "error": "the Ray task ended without a result", "node": None}
         except self.ray.exceptions.RayError as exc:
-            if _survived(self.ray, node_id):
-                self.idle.append(node_id)
-                finish(cell, None, f"ray task failed: {first_line(exc)}", {"node_id": node_id})
-                return
-            self._lost(cell, job, node_id, queue, finish)
+            self._failed(sent, exc, queue, finish)
+            return False
+        if event["event"] == "running":
+            sent.running = event["node"]
+            self.status(f"{cell.label()}: running on node {sent.node_id[:8]} (pid {event['node'].get('pid')})")
+            return True
+        self.idle.append(sent.node_id)
+        self._finish(finish, cell, event["doc"], event["error"], event["node"] or sent.running)
+        return False
+
+    def _failed(self, sent: _Try, exc: Exception, queue: deque[tuple[Cell, dict[str, Any]]], finish: Finish) -> None:
+        """The task failed: by its own error on a live node, or because its node died."""
+        node = sent.running or {"node_id": sent.node_id}
+        if isinstance(exc, self.ray.exceptions.RayTaskError) or _survived(self.ray, sent.node_id):
+            self.idle.append(sent.node_id)
+            self._finish(finish, sent.cell, None, f"ray task failed: {first_line(exc)}", node)
             return
-        self.idle.append(node_id)
-        finish(cell, result["doc"], result["error"], result["node"])
+        self._lost(sent, exc, node, queue, finish)
 
     def _lost(
         self,
-        cell: Cell,
-        job: dict[str, Any],
-        node_id: str,
+        sent: _Try,
+        exc: Exception,
+        node: dict[str, Any],
         queue: deque[tuple[Cell, dict[str, Any]]],
         finish: Finish,
     ) -> None:
         """The node died under the cell: never use it again; retry the cell elsewhere while attempts remain."""
-        self.attempts[cell.name] += 1
-        if self.attempts[cell.name] < self.max_attempts and self._others(node_id):
-            self.status(f"{cell.label()}: node {node_id[:8]} lost, retrying on another node")
-            queue.appendleft((cell, job))
+        cell, short = sent.cell, sent.node_id[:8]
+        self.dead.add(sent.node_id)
+        when = "while running it" if sent.running else "before it started"
+        self.lost[cell.name].append(
+            {**node, "running": sent.running is not None, "attempt": self.attempts[cell.name], "error": first_line(exc)}
+        )
+        if self.attempts[cell.name] < self.max_attempts and self._others():
+            self.status(f"{cell.label()}: node {short} died {when}; retrying on another node")
+            queue.appendleft((cell, sent.job))
             return
-        finish(cell, None, f"node {node_id[:8]} died during the cell ({self.attempts[cell.name]} attempt(s))", None)
+        tries = self.attempts[cell.name]
+        self._finish(finish, cell, None, f"node {short} died {when} ({tries} attempt(s) in all)", node)
 
-    def _others(self, dead: str) -> list[str]:
-        return [n["NodeID"] for n in self.ray.nodes() if n.get("Alive") and n["NodeID"] != dead]
+    def _others(self) -> list[str]:
+        """Measuring nodes that have not died under a cell and that the cluster still calls alive."""
+        alive = {n["NodeID"] for n in self.ray.nodes() if n.get("Alive")}
+        return [n for n in self.nodes if n not in self.dead and n in alive]
 
 
 def ray_executor(ray: Any, nodes: list[dict[str, Any]], max_attempts: int, status: Status) -> Executor:

@@ -14,7 +14,7 @@ import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from inferperf.backends import get_backend
 from inferperf.errors import InferperfError
@@ -27,8 +27,29 @@ from inferperf.suite.plan import Cell, SuiteOptions, cell_job, cell_key, cells, 
 from inferperf.suite.variants import Variant, make_variant
 
 Status = Callable[[str], None]
-# (cell, job) pairs in, and for each a callback: finish(cell, document or None, error or None, node or None)
-Finish = Callable[[Cell, dict[str, Any] | None, str | None, dict[str, Any] | None], None]
+
+
+class Finish(Protocol):
+    """finish(cell, document or None, error or None, node or None): what became of one cell.
+
+    An executor that retries a cell elsewhere says how many ``attempts`` it took in all and
+    which nodes died under it (``lost_nodes``); without them each call counts as one attempt.
+    """
+
+    def __call__(
+        self,
+        cell: Cell,
+        doc: dict[str, Any] | None,
+        error: str | None,
+        node: dict[str, Any] | None,
+        /,
+        *,
+        attempts: int | None = None,
+        lost_nodes: list[dict[str, Any]] | None = None,
+    ) -> None: ...
+
+
+# (cell, job) pairs in, and for each one call of finish
 Executor = Callable[[list[tuple[Cell, dict[str, Any]]], Finish], None]
 
 
@@ -43,6 +64,7 @@ class Outcome:
     node: dict[str, Any] | None = None
     attempts: int = 0
     summary: dict[str, Any] | None = None
+    lost_nodes: list[dict[str, Any]] = field(default_factory=list)  # nodes that died while it ran there
 
     def to_dict(self) -> dict[str, Any]:
         """JSON form."""
@@ -54,6 +76,7 @@ class Outcome:
             "node": self.node,
             "attempts": self.attempts,
             "summary": self.summary,
+            "lost_nodes": self.lost_nodes,
         }
 
 
@@ -191,9 +214,20 @@ class Suite:
 
     # ------------------------------------------------------------------ results
 
-    def _finish(self, cell: Cell, doc: dict[str, Any] | None, error: str | None, node: dict[str, Any] | None) -> None:
+    def _finish(
+        self,
+        cell: Cell,
+        doc: dict[str, Any] | None,
+        error: str | None,
+        node: dict[str, Any] | None,
+        *,
+        attempts: int | None = None,
+        lost_nodes: list[dict[str, Any]] | None = None,
+    ) -> None:
         outcome = self.outcomes[cell.name]
-        outcome.attempts += 1
+        outcome.attempts = attempts if attempts is not None else outcome.attempts + 1
+        if lost_nodes is not None:
+            outcome.lost_nodes = list(lost_nodes)
         outcome.node = node
         if doc is None:
             outcome.status, outcome.error = "failed", error
@@ -205,7 +239,13 @@ class Suite:
     def _keep(self, cell: Cell, outcome: Outcome, doc: dict[str, Any], node: dict[str, Any] | None) -> None:
         doc.pop("worker_main_at", None)
         job_key = cell_key(cell, str(doc["model"].get("sha256")), self.options)
-        doc["suite_cell"] = {**cell.to_dict(), "key": job_key, "node": node}
+        doc["suite_cell"] = {
+            **cell.to_dict(),
+            "key": job_key,
+            "node": node,
+            "attempts": outcome.attempts,
+            "lost_nodes": outcome.lost_nodes,
+        }
         path = save_json(doc, self.cells_dir / f"{cell.name}.json")
         outcome.status, outcome.file, outcome.summary = "ok", str(path), cell_summary(doc)
         outcome.error = "; ".join(e["error"] for e in doc.get("errors") or []) or None
