@@ -1179,7 +1179,12 @@ def dynamic(
             "buckets": edges,
             "items": [{"group": it.bin, "shapes": {n: list(s) for n, s in it.shapes.items()}} for it in items],
         },
-        "options": {"strategies": list(opts.strategies), "rounds": opts.rounds, "requests": opts.requests},
+        "options": {
+            "strategies": list(opts.strategies),
+            "rounds": opts.rounds,
+            "requests": opts.requests,
+            "interleave": "per input" if opts.requests == 1 else "per pass",
+        },
         "skipped": skipped,
         **body,
     }

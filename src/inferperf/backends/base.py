@@ -53,6 +53,10 @@ class AsyncRequests(ABC):
     def wait_all(self) -> None:
         """Block until every submitted inference is done; a failure in any is raised here as BackendError."""
 
+    def failed(self) -> bool:
+        """Whether an inference has already failed (its error waits for ``wait_all``); cheap, never blocks."""
+        return False
+
 
 def run_in_threads(
     feeds: Sequence[Any],
@@ -124,6 +128,7 @@ class ThreadedRequests(AsyncRequests):
         from concurrent.futures import ThreadPoolExecutor
 
         self._infer, self._on_done, self._runtime = infer, on_done, runtime
+        self._requests = requests
         self._slots = threading.BoundedSemaphore(requests)
         self._pool = ThreadPoolExecutor(requests, thread_name_prefix=f"inferperf-{runtime}")
         self._errors: list[BaseException] = []
@@ -136,14 +141,23 @@ class ThreadedRequests(AsyncRequests):
         finally:
             self._slots.release()
 
+    def failed(self) -> bool:
+        return bool(self._errors)
+
     def submit(self, inputs: InputSet, tag: int) -> None:
         """Start one inference; blocks while every thread is busy."""
         self._slots.acquire()
         self._pool.submit(self._run, inputs, tag)
 
     def wait_all(self) -> None:
-        """Wait for every submitted inference; the first failure is raised as BackendError."""
-        self._pool.shutdown(wait=True)
+        """Wait for every submitted inference; the first failure is raised as BackendError.
+
+        Idle means every slot is free again; the pool stays up, so more can be submitted after.
+        """
+        for _ in range(self._requests):
+            self._slots.acquire()
+        for _ in range(self._requests):
+            self._slots.release()
         if self._errors:
             exc = self._errors[0]
             if isinstance(exc, BackendError):

@@ -168,6 +168,9 @@ class _OpenVINOAsync(AsyncRequests):
         except Exception as exc:  # raised from OpenVINO's thread would be lost: re-raised in wait_all
             self._errors.append(exc)
 
+    def failed(self) -> bool:
+        return bool(self._errors)
+
     def submit(self, inputs: InputSet, tag: int) -> None:
         try:
             idle = self._queue.get_idle_request_id()  # blocks until a request is free

@@ -13,9 +13,11 @@ Strategies (each fed the very same stream of inputs):
 
 Each strategy is compiled (compile time, resident memory it adds) and given one warm pass
 over the stream, in which every input whose engine-facing shape is new is timed apart
-(first-call cost: OpenVINO specialises kernels per shape on first sight). Then the
-strategies run ``rounds`` passes each, in rotating order, so the machine's drift hits all
-alike; the winner is named from the paired per-round throughput ratios.
+(first-call cost: OpenVINO specialises kernels per shape on first sight). Then come
+``rounds`` measured passes. With one request in flight every input runs on each strategy
+back to back, in rotating order (throughput is then 1 / mean latency); with more, the
+strategies take whole passes in rotating order. Either way the machine's drift hits all
+alike, and the winner is named from the paired per-round throughput ratios.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ from inferperf.model.info import ModelInfo
 from inferperf.stats import between_repeats_half_width, paired_ratio_ci, summarize
 
 STRATEGIES = ("dynamic", "buckets", "largest", "bounded")
+HANG_S = 600.0  # one inference taking longer than this is treated as hung
 Progress = Callable[[float, str], None]
 
 
@@ -85,6 +88,7 @@ class Live:
     memory_added_mb: float | None
     first_pass: dict[str, Any] = field(default_factory=dict)
     rounds: list[dict[str, Any]] = field(default_factory=list)
+    driver: _Driver | None = None
 
 
 def _dim_sets(items: Sequence[StreamItem], attr: str) -> dict[str, list[set[int]]]:
@@ -220,11 +224,17 @@ def compile_plan(
     return Live(plan, engines, feeds, compile_ms, before)
 
 
-class _Pass:
-    """One pass over the stream with ``requests`` in flight across the plan's engines (one shared limit)."""
+class _Driver:
+    """Feeds the stream with ``requests`` in flight across a plan's engines (one shared limit).
+
+    Made once per strategy: its engines' async requests live as long as the strategy, so every
+    pass reuses warm requests and buffers (new requests per pass would touch fresh memory, and
+    requests held by callback cycles would pile up).
+    """
 
     def __init__(self, live: Live, requests: int) -> None:
         self.live = live
+        self.requests = requests
         self.slots = threading.BoundedSemaphore(requests)
         self.start = [0.0] * len(live.feeds)
         self.latency_ms = [math.nan] * len(live.feeds)
@@ -237,23 +247,63 @@ class _Pass:
         self.last_done = max(self.last_done, now)
         self.slots.release()
 
+    def _acquire(self) -> None:
+        # A failed inference never calls back, so its slot never comes free: poll for failures
+        # (raised by wait_all) instead of waiting forever.
+        deadline = time.perf_counter() + HANG_S
+        while not self.slots.acquire(timeout=0.05):
+            if any(a.failed() for a in self.asyncs):
+                for a in self.asyncs:
+                    a.wait_all()
+            if time.perf_counter() > deadline:
+                raise BackendError(f"no inference of the stream completed within {HANG_S:.0f} s")
+
     def run(self) -> tuple[list[float], float]:
-        """Latency per input (ms) and the pass's wall time (s)."""
+        """One pass: latency per input (ms) and the pass's wall time (s)."""
+        self.latency_ms = [math.nan] * len(self.live.feeds)
+        self.last_done = 0.0
         t0 = time.perf_counter()
         for i, feed in enumerate(self.live.feeds):
-            self.slots.acquire()
+            self._acquire()
             self.start[i] = time.perf_counter()
             self.asyncs[self.live.plan.route[i]].submit(feed, i)
         for a in self.asyncs:
             a.wait_all()
         if any(math.isnan(x) for x in self.latency_ms):
             raise BackendError("an inference of the stream never completed")
-        return self.latency_ms, max(self.last_done, t0) - t0
+        return list(self.latency_ms), max(self.last_done, t0) - t0
+
+    def run_one(self, i: int) -> float:
+        """Input ``i`` alone, waited for: its latency in ms."""
+        self._acquire()
+        self.start[i] = time.perf_counter()
+        self.asyncs[self.live.plan.route[i]].submit(self.live.feeds[i], i)
+        self.asyncs[self.live.plan.route[i]].wait_all()
+        if math.isnan(self.latency_ms[i]):
+            raise BackendError("an inference of the stream never completed")
+        value = self.latency_ms[i]
+        self.latency_ms[i] = math.nan
+        return value
+
+
+def _driver(live: Live, requests: int) -> _Driver:
+    if live.driver is None:
+        live.driver = _Driver(live, requests)
+    return live.driver
+
+
+def close_live(live: Live) -> None:
+    """Drop the async requests, then the engines."""
+    live.driver = None
+    for e in live.engines:
+        e.close()
+    live.engines = []
+    gc.collect()
 
 
 def warm_pass(live: Live, requests: int) -> None:
     """The first pass after compiling: first sight of every shape, and the memory the strategy holds."""
-    latencies, wall = _Pass(live, requests).run()
+    latencies, wall = _driver(live, requests).run()
     after = _rss_mb()
     before = live.memory_added_mb
     live.memory_added_mb = None if after is None or before is None else after - before
@@ -269,7 +319,7 @@ def warm_pass(live: Live, requests: int) -> None:
 
 def measured_pass(live: Live, requests: int) -> None:
     """One measured pass; appended to the strategy's rounds."""
-    latencies, wall = _Pass(live, requests).run()
+    latencies, wall = _driver(live, requests).run()
     live.rounds.append({"latency_ms": latencies, "wall_s": wall, "throughput": len(latencies) / wall})
 
 
@@ -324,7 +374,7 @@ def summarize_strategy(items: Sequence[StreamItem], live: Live) -> dict[str, Any
             "value": mean,
             "ci95": [max(0.0, mean - half), mean + half],
             "per_round": tputs,
-            "ci_method": f"t-interval over {len(tputs)} interleaved passes",
+            "ci_method": f"t-interval over {len(tputs)} interleaved rounds",
         },
         "latency_ms": summarize(pooled).to_dict(),
         "groups": _bins(items, live.rounds),
@@ -390,6 +440,10 @@ def _rounds(
     lives: list[Live], options: DynamicOptions, records: dict[str, dict[str, Any]], tick: Callable[[str], None]
 ) -> None:
     for r in range(options.rounds):
+        if options.requests == 1:
+            _round_per_input(lives, r, records)
+            tick(f"round {r + 1} of {options.rounds}")
+            continue
         for k in range(len(lives)):
             live = lives[(k + r) % len(lives)]  # rotating order: drift hits every strategy alike
             if live.plan.name in records:
@@ -399,6 +453,32 @@ def _rounds(
             except InferperfError as exc:
                 records[live.plan.name] = _failed(live.plan.name, exc)
             tick(f"round {r + 1}: {live.plan.name}")
+
+
+def _round_per_input(lives: list[Live], r: int, records: dict[str, dict[str, Any]]) -> None:
+    """One request at a time: every input runs on each strategy back to back, in rotating order.
+
+    The machine drifts over minutes; strategies measured seconds apart on the same input see
+    the same machine, so their per-round ratios are tight where whole passes would not be.
+    """
+    active = [lv for lv in lives if lv.plan.name not in records]
+    n = len(active[0].feeds) if active else 0
+    lat = {lv.plan.name: [math.nan] * n for lv in active}
+    for i in range(n):
+        for k in range(len(active)):
+            live = active[(k + i + r) % len(active)]
+            if live.plan.name in records:
+                continue
+            try:
+                lat[live.plan.name][i] = _driver(live, 1).run_one(i)
+            except InferperfError as exc:
+                records[live.plan.name] = _failed(live.plan.name, exc)
+    for live in active:
+        if live.plan.name in records:
+            continue
+        values = lat[live.plan.name]
+        total_s = sum(values) / 1e3
+        live.rounds.append({"latency_ms": values, "wall_s": total_s, "throughput": n / total_s})
 
 
 def run_dynamic(
@@ -432,7 +512,6 @@ def run_dynamic(
                 records[live.plan.name] = summarize_strategy(items, live)
     finally:
         for live in lives:
-            for e in live.engines:
-                e.close()
+            close_live(live)
     ordered = [records[n] for n in options.strategies if n in records]
     return {"strategies": ordered, "comparison": compare_strategies(ordered)}

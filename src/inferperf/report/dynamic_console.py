@@ -80,7 +80,7 @@ def render_dynamic(doc: dict[str, Any], console: Console) -> None:
     console.print(
         f"[bold]{escape(doc['model']['path'])}[/bold] on {doc['backend']}: {stream['count']} inputs drawn from "
         f"{escape(doc['shapes']['source'])} (seed {stream['seed']}), {doc['options']['requests']} in flight, "
-        f"{doc['options']['rounds']} interleaved passes per strategy"
+        f"{doc['options']['rounds']} rounds, strategies interleaved {doc['options'].get('interleave', 'per pass')}"
     )
     for rec in doc["strategies"]:
         if rec["status"] == "ok":
