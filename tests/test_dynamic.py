@@ -371,3 +371,44 @@ def test_shapes_from_image_folder(tmp_path: Path) -> None:
     groups, source = resolve_shapes_option(load_model_info(model), "data", data=photos)
     assert [(g.dims["x"], g.weight) for g in groups] == [((1, 3, 8, 10), 2.0), ((1, 3, 12, 6), 1.0)]
     assert "sizes of the images" in source
+
+
+def _rec(name: str, per_round: list[float], memory: float = 100.0) -> dict[str, object]:
+    return {
+        "name": name,
+        "status": "ok",
+        "throughput": {"value": float(np.mean(per_round)), "per_round": per_round},
+        "memory_added_mb": memory,
+        "compile_ms": 10.0,
+    }
+
+
+def test_verdict_names_a_winner_or_the_tie() -> None:
+    from inferperf.measure.dynamic import compare_strategies
+
+    clear = compare_strategies([_rec("a", [10, 11, 10.5]), _rec("b", [5, 5.4, 5.1])])
+    assert clear["winner"] == "a" and "wins" in clear["verdict"] and clear["vs"][0]["significant"]
+    tie = compare_strategies(
+        [_rec("a", [10, 11, 10.5], 300), _rec("b", [10.4, 10.6, 10.4], 50), _rec("c", [3, 3.1, 3])]
+    )
+    assert tie["winner"] is None and tie["tied"] == ["b"]
+    assert "a and b tie" in tie["verdict"] and "ahead of c" in tie["verdict"] and "b holds the least" in tie["verdict"]
+    assert compare_strategies([{"name": "x", "status": "failed", "error": "e"}])["winner"] is None
+
+
+def test_engines_are_freed_after_a_run(two_input_onnx: Path) -> None:
+    # A completion callback held in native code (OpenVINO's AsyncInferQueue) forms a cycle Python cannot
+    # collect; without closing the requests, every run would keep its compiled models (OOM over many runs).
+    import gc
+
+    from inferperf.backends.openvino import OpenVINOEngine
+
+    def live_engines() -> int:
+        gc.collect()
+        return sum(1 for o in gc.get_objects() if isinstance(o, OpenVINOEngine))
+
+    before = live_engines()
+    options = DynamicOptions(strategies=("dynamic", "buckets"), stream=6, rounds=1)
+    for _ in range(2):
+        api.dynamic(two_input_onnx, "ids[1,2..9]", backend="openvino", options=options, int_range=INTS)
+    assert live_engines() == before

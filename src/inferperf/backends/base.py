@@ -57,6 +57,11 @@ class AsyncRequests(ABC):
         """Whether an inference has already failed (its error waits for ``wait_all``); cheap, never blocks."""
         return False
 
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release the requests. Runtimes that hold the completion callback in native code must drop it
+        here: the callback refers back to its owner, and a cycle through a native object is never collected,
+        so the compiled model behind it would stay in memory."""
+
 
 def run_in_threads(
     feeds: Sequence[Any],
@@ -143,6 +148,9 @@ class ThreadedRequests(AsyncRequests):
 
     def failed(self) -> bool:
         return bool(self._errors)
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True)
 
     def submit(self, inputs: InputSet, tag: int) -> None:
         """Start one inference; blocks while every thread is busy."""

@@ -171,6 +171,11 @@ class _OpenVINOAsync(AsyncRequests):
     def failed(self) -> bool:
         return bool(self._errors)
 
+    def close(self) -> None:
+        # The queue holds our callback in C++ (queue -> callback -> self -> queue): a cycle Python's
+        # collector cannot see. Dropping the queue here frees its requests and the compiled model.
+        self._queue = None
+
     def submit(self, inputs: InputSet, tag: int) -> None:
         try:
             idle = self._queue.get_idle_request_id()  # blocks until a request is free

@@ -294,6 +294,10 @@ def _driver(live: Live, requests: int) -> _Driver:
 
 def close_live(live: Live) -> None:
     """Drop the async requests, then the engines."""
+    if live.driver is not None:
+        for a in live.driver.asyncs:
+            a.close()
+        live.driver.asyncs = []
     live.driver = None
     for e in live.engines:
         e.close()
@@ -385,28 +389,43 @@ def summarize_strategy(items: Sequence[StreamItem], live: Live) -> dict[str, Any
 
 
 def compare_strategies(records: list[dict[str, Any]]) -> dict[str, Any]:
-    """The best measured strategy by throughput, against each other one: paired per-round ratio and interval."""
+    """The best measured strategy by throughput, against each other one: paired per-round ratio and interval.
+
+    Strategies the best one does not beat significantly tie with it at the top; the verdict names them,
+    and where they tie, the one that compiles faster and holds less memory is worth knowing too.
+    """
     ok = [r for r in records if r["status"] == "ok"]
     if not ok:
-        return {"winner": None, "verdict": "no strategy ran"}
+        return {"winner": None, "fastest": None, "tied": [], "vs": [], "verdict": "no strategy ran"}
     best = max(ok, key=lambda r: r["throughput"]["value"])
     rivals = []
-    significant = True
     for r in ok:
         if r is best:
             continue
         ci = paired_ratio_ci(best["throughput"]["per_round"], r["throughput"]["per_round"])
-        sig = ci.low > 1.0
-        significant = significant and sig
-        rivals.append({"name": r["name"], "ratio": ci.value, "ci95": [ci.low, ci.high], "significant": sig})
+        rivals.append({"name": r["name"], "ratio": ci.value, "ci95": [ci.low, ci.high], "significant": ci.low > 1.0})
+    tied = [r["name"] for r in rivals if not r["significant"]]
+    beaten = [f"{r['name']} (x{r['ratio']:.2f})" for r in rivals if r["significant"]]
     if not rivals:
         verdict = f"{best['name']} is the only strategy measured"
-    elif significant:
-        verdict = f"{best['name']} is fastest for this distribution, significantly ahead of every other strategy"
+    elif not tied:
+        verdict = f"{best['name']} wins for this distribution, significantly ahead of " + ", ".join(beaten)
     else:
-        tied = ", ".join(r["name"] for r in rivals if not r["significant"])
-        verdict = f"no significant winner: {best['name']} measured fastest, but not significantly ahead of {tied}"
-    return {"winner": best["name"] if significant else None, "fastest": best["name"], "vs": rivals, "verdict": verdict}
+        top = [best, *[r for r in ok if r["name"] in tied]]
+        lighter = min(top, key=lambda r: (r["memory_added_mb"] or 0.0, r["compile_ms"]))
+        verdict = (
+            f"no significant winner: {' and '.join(r['name'] for r in top)} tie at the top"
+            + (f", significantly ahead of {', '.join(beaten)}" if beaten else "")
+            + f"; of the tied, {lighter['name']} holds the least memory "
+            f"({lighter['memory_added_mb'] or 0:.0f} MB added, compile {lighter['compile_ms']:.0f} ms)"
+        )
+    return {
+        "winner": None if tied else best["name"],
+        "fastest": best["name"],
+        "tied": tied,
+        "vs": rivals,
+        "verdict": verdict,
+    }
 
 
 def _failed(name: str, exc: InferperfError) -> dict[str, Any]:

@@ -15,6 +15,7 @@ requests) and reports the latency an input sees, queues included, and the throug
 
 from __future__ import annotations
 
+import contextlib
 import io
 import itertools
 import math
@@ -593,9 +594,14 @@ class Pipeline:
         self.failed.wait(seconds)  # a blocking wait that ends early on a failure
         stop = time.perf_counter()
         self.stop.set()
-        for t in threads:
-            while t.is_alive():
-                t.join(_POLL_S)  # timed joins keep Ctrl-C responsive
+        try:
+            for t in threads:
+                while t.is_alive():
+                    t.join(_POLL_S)  # timed joins keep Ctrl-C responsive
+        finally:
+            with contextlib.suppress(InferperfError):
+                requests.wait_all()  # its failures were already recorded by the feeder
+            requests.close()
         if self.errors:
             exc = self.errors[0]
             raise exc if isinstance(exc, InferperfError) else InferperfError(f"pipeline failed: {exc!r}") from exc

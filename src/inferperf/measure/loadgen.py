@@ -269,7 +269,10 @@ class LoadGenSUT:
         for t in self._threads:
             t.join()
         self._lg.DestroySUT(self.handle)
-        self._async.wait_all()
+        try:
+            self._async.wait_all()
+        finally:
+            self._async.close()  # breaks the callback cycle, so find-peak's many runs do not pile up models
         if self.errors:
             raise BackendError(f"the SUT failed: {self.errors[0]}")
 
