@@ -85,7 +85,8 @@ class Live:
     engines: list[Engine]
     feeds: list[InputSet]
     compile_ms: float
-    memory_added_mb: float | None
+    rss_before_mb: float | None  # resident memory before compiling, for the memory the strategy adds
+    memory_added_mb: float | None = None
     first_pass: dict[str, Any] = field(default_factory=dict)
     rounds: list[dict[str, Any]] = field(default_factory=list)
     driver: _Driver | None = None
@@ -221,7 +222,7 @@ def compile_plan(
         raise
     feeds = [_pad(x, f) for x, f in zip(inputs, plan.feed_shapes, strict=True)]
     compile_ms = sum(_compile_ms(e) for e in engines)
-    return Live(plan, engines, feeds, compile_ms, before)
+    return Live(plan, engines, feeds, compile_ms, before)  # memory_added_mb is set by the warm pass
 
 
 class _Driver:
@@ -309,7 +310,7 @@ def warm_pass(live: Live, requests: int) -> None:
     """The first pass after compiling: first sight of every shape, and the memory the strategy holds."""
     latencies, wall = _driver(live, requests).run()
     after = _rss_mb()
-    before = live.memory_added_mb
+    before = live.rss_before_mb
     live.memory_added_mb = None if after is None or before is None else after - before
     seen: set[tuple[int, tuple[tuple[str, tuple[int, ...]], ...]]] = set()
     first: list[int] = []
