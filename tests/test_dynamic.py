@@ -412,3 +412,28 @@ def test_engines_are_freed_after_a_run(two_input_onnx: Path) -> None:
     for _ in range(2):
         api.dynamic(two_input_onnx, "ids[1,2..9]", backend="openvino", options=options, int_range=INTS)
     assert live_engines() == before
+
+
+# -- --shapes in compare --interleave ---------------------------------------------------------------
+
+
+def test_compare_interleave_over_a_shape_stream(two_input_onnx: Path, tmp_path: Path) -> None:
+    configs = []
+    for name, threads in (("a", 1), ("b", 2)):
+        path = tmp_path / f"{name}.json"
+        runtime = {"backend": "onnxruntime", "threads": threads}
+        path.write_text(json.dumps({"runtime": runtime, "model": str(two_input_onnx)}))
+        configs.append(str(path))
+    args = ["compare", *configs, "--interleave", "--rounds", "2", "--round-time", "0.2s", "--scenario", "latency"]
+    args += ["--shapes", "ids[1,4];ids[1,8..32]", "--stream", "12", "--int-range", "0,49"]
+    args += ["--json", str(tmp_path / "c.json")]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    doc = json.loads((tmp_path / "c.json").read_text())
+    assert doc["shapes"]["count"] == 12 and sum(doc["shapes"]["samples_per_group"].values()) == 12
+    assert doc["rows"] and all(len(c["throughput_fps_per_round"]) == 2 for c in doc["raw"])
+
+
+def test_compare_shapes_need_interleave(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["compare", "a.json", "b.json", "--shapes", "ids[1,4]"])
+    assert result.exit_code == 2 and "--shapes needs --interleave" in result.output

@@ -305,3 +305,82 @@ def test_accuracy_mode_log_has_no_validity() -> None:
         {"effective_scenario": "Offline", "effective_test_mode": "AccuracyOnly", "effective_accuracy_sample_count": 24}
     )
     assert doc["mode"] == "AccuracyOnly" and doc["valid"] is None and doc["accuracy_sample_count"] == 24
+
+
+# ---------------------------------------------------------------- --shapes: a QSL over several shapes
+
+
+@needs_loadgen
+@pytest.mark.parametrize(("scenario", "backend"), [("single-stream", "onnxruntime"), ("offline", "openvino")])
+def test_scenario_over_a_shape_stream_reports_per_group(
+    scenario: str, backend: str, two_input_onnx: Path, tmp_path: Path
+) -> None:
+    if backend == "openvino":
+        pytest.importorskip("openvino")
+    doc = api.scenario(
+        two_input_onnx,
+        backend=backend,
+        options=_short(scenario),
+        shapes="ids[1,4];ids[1,64]*3",
+        stream=40,
+        int_range=(0, 49),
+        out=tmp_path / "o",
+    )
+    assert doc["shapes"]["count"] == 40 and sum(doc["shapes"]["samples_per_group"].values()) == 40
+    assert doc["shapes"]["engine_dims"]["ids"][1] == [1, None]  # one engine, the sequence left open
+    groups = doc["result"]["per_group"]
+    assert [g["group"] for g in groups] == ["ids[1,4]", "ids[1,64]"]
+    # every sample LoadGen issued was timed and put in its group (SingleStream: one sample per query)
+    if scenario == "single-stream":
+        assert sum(g["samples"] for g in groups) == doc["result"]["query_count"]
+    assert all(g["samples"] > 0 and g["latency_ms"]["median"]["value"] > 0 for g in groups)
+    assert groups[0]["measured_from"] == ("issue" if scenario == "single-stream" else "submit")
+    saved = json.loads((tmp_path / "o" / "scenario.json").read_text())
+    assert saved["result"]["per_group"][1]["samples"] == groups[1]["samples"]
+
+
+@needs_loadgen
+@pytest.mark.parametrize(
+    ("extra", "fragment"),
+    [
+        (["--shape", "ids[1,4],mask[1,4]"], "leave out --shape"),
+        (["--accuracy"], "accuracy mode needs the labelled --data"),
+        (["--shapes", "ids[1,9..3]"], "low end above its high end"),
+    ],
+)
+def test_scenario_shapes_bad_input_is_one_line(
+    extra: list[str], fragment: str, two_input_onnx: Path, tmp_path: Path
+) -> None:
+    args = ["scenario", str(two_input_onnx), "--backend", "onnxruntime", "--out", str(tmp_path / "o")]
+    if "--shapes" not in extra:
+        args += ["--shapes", "ids[1,4];ids[1,8]"]
+    result = CliRunner().invoke(app, [*args, *extra])
+    assert result.exit_code == 2, result.output
+    assert fragment in result.output and "Traceback" not in result.output
+    assert not (tmp_path / "o" / "scenario.json").exists()
+
+
+@needs_loadgen
+def test_cli_scenario_shapes_prints_groups(two_input_onnx: Path, tmp_path: Path) -> None:
+    data = tmp_path / "texts.txt"
+    data.write_text("a short line\n" + "a much longer line of text with many more words in it than the first\n" * 3)
+    args = ["scenario", str(two_input_onnx), "--backend", "onnxruntime", "--scenario", "single-stream"]
+    args += ["--min-duration", "0.3s", "--min-queries", "20", "--warmup", "0.2", "--stream", "16"]
+    args += ["--shapes", "data", "--data", str(data), "--int-range", "0,49", "--out", str(tmp_path / "o")]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert "latency per shape group" in result.output
+    doc = json.loads((tmp_path / "o" / "scenario.json").read_text())
+    assert len(doc["result"]["per_group"]) >= 2 and doc["shapes"]["spec"] == "data"
+    page = tmp_path / "r.html"
+    shown = CliRunner().invoke(app, ["report", str(tmp_path / "o" / "scenario.json"), "--html", str(page)])
+    assert shown.exit_code == 0, shown.output
+    text = page.read_text()
+    assert "Latency per shape group" in text and "latency percentiles" in text
+
+
+def test_per_group_latency_sorts_samples_into_their_groups() -> None:
+    groups = loadgen.SampleGroups(["a", "b", "a", "b"], ["a", "b", "c"])
+    out = loadgen.per_group_latency(groups, [(0, 1.0), (2, 3.0), (1, 10.0), (0, 2.0)], "issue")
+    assert [(g["group"], g["samples"]) for g in out] == [("a", 3), ("b", 1), ("c", 0)]
+    assert out[0]["latency_ms"]["median"]["value"] == 2.0 and out[2]["latency_ms"] is None

@@ -200,3 +200,36 @@ def test_search_loop_with_a_stub_runner(tiny_onnx: Path, front: bool) -> None:
     best = ranked(runner.records, "throughput")[0]
     assert best.params == {"batch": 4, "streams": 2} and best.feasible
     assert all(not r.feasible for r in runner.records if r.params["batch"] == 8)
+
+
+@pytest.mark.slow
+def test_tune_over_a_shape_stream(two_input_onnx: Path, tmp_path: Path) -> None:
+    """--shapes: every trial runs one engine with open dims over the same seeded stream; batch is not searched."""
+    doc_path, cfg = tmp_path / "tune.json", tmp_path / "tuned.json"
+    args = ["tune", str(two_input_onnx), "--budget", "10s", "--trial-time", "0.2s", "--round-time", "0.3s"]
+    args += ["--finalists", "2", "--shapes", "ids[1,4];ids[1,8..64]*2", "--stream", "30", "--int-range", "0,49"]
+    args += ["--save-config", str(cfg), "--json", str(doc_path)]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    doc = json.loads(doc_path.read_text())
+    assert doc["shapes"]["count"] == 30 and sum(doc["shapes"]["samples_per_group"].values()) == 30
+    ok = [t for t in doc["trials"] if t["status"] == "ok"]
+    assert ok and all("batch" not in t["params"] for t in doc["trials"])
+    assert any("batch knob" in s for s in doc["skipped_targets"])
+    assert json.loads(cfg.read_text())["shapes"] == "ids[1,4];ids[1,8..64]*2"
+    assert "--shapes 'ids[1,4];ids[1,8..64]*2'" in " ".join(result.output.split())  # rich wraps long lines
+
+
+@pytest.mark.parametrize(
+    ("extra", "fragment"),
+    [
+        (["--shapes", "ids[1,4]", "--shape", "ids[1,4],mask[1,4]"], "leave out --shape"),
+        (["--shapes", "ids[1,40..4]"], "low end above its high end"),
+        (["--shapes", "ids[1,4]", "--data", "x.txt"], "use --shapes data"),
+        (["--shapes", "nope[1,4]"], "nope"),
+    ],
+)
+def test_tune_shapes_bad_input_is_one_line(extra: list[str], fragment: str, two_input_onnx: Path) -> None:
+    result = CliRunner().invoke(app, ["tune", str(two_input_onnx), "--budget", "5s", *extra])
+    assert result.exit_code == 2, result.output
+    assert fragment in result.output and "Traceback" not in result.output

@@ -619,11 +619,17 @@ def tune(
     seed: int = 0,
     progress: Callable[[float, str], None] | None = None,
     checkpoint: Callable[[dict[str, Any]], None] | None = None,
+    shapes: str | None = None,
+    histogram: str | Path | None = None,
+    data: str | Path | None = None,
+    stream: int = 100,
 ) -> dict[str, Any]:
     """Search the runtime knobs (and model variants) under latency and memory budgets; verify the winner.
 
     Returns a result document; ``recommendation.runtime`` is what ``bench --config`` reads back.
     The reference is the first backend's own defaults for the scenario on the first model.
+    With ``shapes`` (the ``--shapes`` grammar) every trial runs one engine with the varying dims open
+    over the same seeded stream of ``stream`` inputs, so the objective is that of the distribution.
     """
     from inferperf.optimize.tuner import Target, Tuner, build_targets
 
@@ -639,16 +645,90 @@ def tune(
     if not targets:
         raise ConfigError("nothing to tune: " + "; ".join(skipped))
     base = config or RuntimeConfig()
+    spec: dict[str, Any] = {
+        "shape": shape,
+        "npz": str(inputs) if inputs else None,
+        "int_range": int_range,
+        "values": input_values,
+        "seed": seed,
+    }
+    stream_doc = None
+    if shapes is not None:
+        targets, spec["shapes"], stream_doc = _tune_stream(targets, infos, base, spec, shapes, histogram, data, stream)
+        skipped.append("batch knob: with --shapes each input's shape comes from the stream")
     ref = targets[0]
     reference = Target(ref.backend, ref.variant, ref.info, (), name=f"reference ({ref.backend} {scenario} defaults)")
-    spec = {"shape": shape, "npz": str(inputs) if inputs else None, "int_range": int_range, "values": input_values}
-    tuner = Tuner(targets, reference, base, options, scenario, {**spec, "seed": seed})
+    tuner = Tuner(targets, reference, base, options, scenario, spec)
 
     def doc(body: dict[str, Any]) -> dict[str, Any]:
-        return {**_header("tune", plugins[0]), "model": infos[0][1].to_dict(), "skipped_targets": skipped, **body}
+        extra = {"shapes": stream_doc} if stream_doc else {}
+        return {
+            **_header("tune", plugins[0]),
+            "model": infos[0][1].to_dict(),
+            "skipped_targets": skipped,
+            **extra,
+            **body,
+        }
 
     result = tuner.run(progress, (lambda body: checkpoint(doc(body))) if checkpoint else None)
     return doc(result.to_dict())
+
+
+def _stream_spec(
+    infos: Sequence[ModelInfo],
+    shapes: str,
+    histogram: str | Path | None,
+    data: str | Path | None,
+    stream: int,
+    seed: int,
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """``--shapes`` for a worker: checked here, where errors are one line; and its record for the result."""
+    from inferperf.inputs.distribution import bin_order, draw_stream, resolve_shapes_option
+
+    if stream < 1:
+        raise ConfigError(f"--stream must be at least 1, got {stream}")
+    if data is not None and shapes.strip() != "data":
+        raise ConfigError("with --shapes, --data is only a source of sizes: use --shapes data")
+    for info_ in infos:
+        groups, source = resolve_shapes_option(info_, shapes, histogram=histogram, data=data)
+    items = draw_stream(groups, stream, seed)
+    order = bin_order(items)
+    spec = {
+        "text": shapes,
+        "histogram": str(histogram) if histogram else None,
+        "data": str(data) if data else None,
+        "stream": stream,
+    }
+    record = {
+        "spec": shapes,
+        "source": source,
+        "count": stream,
+        "seed": seed,
+        "samples_per_group": {b: sum(1 for it in items if it.bin == b) for b in order},
+    }
+    return spec, record
+
+
+def _tune_stream(
+    targets: list[Any],
+    infos: list[tuple[str, ModelInfo]],
+    base: RuntimeConfig,
+    spec: dict[str, Any],
+    shapes: str,
+    histogram: str | Path | None,
+    data: str | Path | None,
+    stream: int,
+) -> tuple[list[Any], dict[str, Any], dict[str, Any]]:
+    """The tuner's targets without the batch knob, and the stream for its workers."""
+    from inferperf.optimize.tuner import Target
+
+    if spec["shape"] is not None or spec["npz"] is not None or spec["values"]:
+        raise ConfigError("--shapes sets the shapes and draws the inputs: leave out --shape, --inputs and --input")
+    if base.batch != 1:
+        raise ConfigError("--shapes gives every input its own shape: --batch is not supported with it")
+    stream_spec, record = _stream_spec([i for _, i in infos], shapes, histogram, data, stream, int(spec["seed"]))
+    kept = [Target(t.backend, t.variant, t.info, tuple(k for k in t.knobs if k.name != "batch")) for t in targets]
+    return kept, stream_spec, record
 
 
 def profile(
@@ -857,8 +937,16 @@ def compare_interleaved(
     seconds: float = 3.0,
     threshold: float = 0.02,
     timeout_s: float = 1800.0,
+    shapes: str | None = None,
+    histogram: str | Path | None = None,
+    data: str | Path | None = None,
+    stream: int = 100,
+    int_range: tuple[int, int] | None = None,
 ) -> dict[str, Any]:
-    """Two config files measured A B A B ... in one worker; per-round paired ratios B/A with verdicts."""
+    """Two config files measured A B A B ... in one worker; per-round paired ratios B/A with verdicts.
+
+    With ``shapes`` both run one engine with the varying dims open over the same seeded shape stream.
+    """
     from inferperf.measure.worker import run_worker
     from inferperf.report.compare import compare_rounds
 
@@ -867,12 +955,17 @@ def compare_interleaved(
     if rounds < 2:
         raise ConfigError(f"invalid --rounds {rounds}: at least 2 are needed for an interval")
     cands = [_config_candidate(p, model, scenario) for p in (a, b)]
+    inputs: dict[str, Any] = {"seed": 0, "int_range": list(int_range) if int_range else None}
+    record = None
+    if shapes is not None:
+        infos = [ModelInfo.from_dict(c["model_info"]) for c in cands]
+        inputs["shapes"], record = _stream_spec(infos, shapes, histogram, data, stream, 0)
     job = {
         "task": "interleave",
         "scenario": scenario,
         "rounds": rounds,
         "seconds": seconds,
-        "inputs": {"seed": 0},
+        "inputs": inputs,
         "candidates": cands,
     }
     result = run_worker(job, timeout_s)
@@ -894,6 +987,7 @@ def compare_interleaved(
         "rounds": rounds,
         "seconds_per_round": seconds,
         "threshold": threshold,
+        **({"shapes": record} if record else {}),
         "raw": per,
         **body,
     }
@@ -943,11 +1037,17 @@ def scenario(
     seed: int = 0,
     out: str | Path = "inferperf-scenario",
     status: Callable[[str], None] | None = None,
+    shapes: str | None = None,
+    histogram: str | Path | None = None,
+    stream: int = 100,
+    int_range: tuple[int, int] | None = None,
 ) -> dict[str, Any]:
     """An MLPerf LoadGen scenario (single-stream, multi-stream, server, offline) as a result document.
 
     ``options`` is a ``measure.loadgen.ScenarioOptions``. LoadGen's log files are kept under ``out``,
-    where the result document is written too (``scenario.json``).
+    where the result document is written too (``scenario.json``). ``shapes`` (the ``--shapes``
+    grammar) makes the QSL a seeded stream of ``stream`` samples over those shapes, run on one
+    engine with the varying dims open; latency is then also reported per shape group.
     """
     from inferperf.measure.loadgen import ScenarioOptions, ScenarioTarget, import_loadgen, run_scenario_test
 
@@ -958,23 +1058,82 @@ def scenario(
     config = (config or RuntimeConfig()).with_(backend=plugin.name)
     if config.batch != 1:
         raise ConfigError("a LoadGen sample is one inference of batch 1: --batch is not supported here")
-    sets, labels, source = _scenario_inputs(info_, opts.accuracy, shape, inputs, data, seed)
-    shapes = {k: tuple(v.shape) for k, v in sets[0].items()}
-    target = ScenarioTarget(plugin, info_, shapes, sets, config, labels)
+    stream_doc: dict[str, Any] | None = None
+    if shapes is not None:
+        target, source, stream_doc = _scenario_stream(
+            plugin, info_, config, opts, shape, inputs, shapes, histogram, data, (stream, seed), int_range
+        )
+        sets = list(target.input_sets)
+    else:
+        sets, labels, source = _scenario_inputs(info_, opts.accuracy, shape, inputs, data, (seed, int_range))
+        target = ScenarioTarget(plugin, info_, {k: tuple(v.shape) for k, v in sets[0].items()}, sets, config, labels)
     out_dir = Path(out)
     body = run_scenario_test(target, opts, out_dir, status)
     doc = {
         **_header("scenario", plugin),
-        "model": {**info_.to_dict(), "shapes": {k: list(v) for k, v in shapes.items()}},
+        "model": {**info_.to_dict(), "shapes": {k: list(v) for k, v in target.shapes.items()}},
         "backend": plugin.name,
         "scenario": opts.scenario,
         "options": opts.to_dict(),
         "inputs": {"source": source, "count": len(sets)},
+        **({"shapes": stream_doc} if stream_doc else {}),
         "out_dir": str(out_dir),
         **body,
     }
     save_json(doc, out_dir / "scenario.json")
     return doc
+
+
+def _scenario_stream(
+    plugin: Backend,
+    info_: ModelInfo,
+    config: RuntimeConfig,
+    opts: Any,
+    shape: str | None,
+    inputs: str | Path | None,
+    shapes: str,
+    histogram: str | Path | None,
+    data: str | Path | None,
+    stream_seed: tuple[int, int],
+    int_range: tuple[int, int] | None,
+) -> tuple[Any, str, dict[str, Any]]:
+    """The QSL as a seeded shape stream: samples, the open dims of its one engine, each sample's group."""
+    from inferperf.inputs.distribution import bin_order, draw_stream, resolve_shapes_option
+    from inferperf.measure.dynamic import plan_strategy, stream_inputs
+    from inferperf.measure.loadgen import SampleGroups, ScenarioTarget
+
+    if opts.accuracy:
+        raise ConfigError("--shapes draws synthetic inputs: LoadGen accuracy mode needs the labelled --data as is")
+    if shape is not None or inputs is not None:
+        raise ConfigError("--shapes sets the shapes itself: leave out --shape and --inputs")
+    if data is not None and shapes.strip() != "data":
+        raise ConfigError("with --shapes, --data is only a source of sizes: use --shapes data")
+    stream, seed = stream_seed
+    groups, source = resolve_shapes_option(info_, shapes, batch=config.batch, histogram=histogram, data=data)
+    items = draw_stream(groups, stream, seed)
+    sets = stream_inputs(info_, items, seed, int_range)
+    ranges = plan_strategy("dynamic", items, groups).engines[0]
+    largest = max(items, key=lambda it: sum(int(np.prod(s)) for s in it.shapes.values()))
+    order = bin_order(items)
+    counts = {b: sum(1 for it in items if it.bin == b) for b in order}
+    target = ScenarioTarget(
+        plugin,
+        info_,
+        dict(largest.shapes),
+        sets,
+        config,
+        ranges=ranges,
+        groups=SampleGroups([it.bin for it in items], order),
+    )
+    stream_doc = {
+        "spec": shapes,
+        "source": source,
+        "seed": seed,
+        "count": len(items),
+        "samples_per_group": counts,
+        "engine_dims": {n: [list(d) if isinstance(d, tuple) else d for d in dims] for n, dims in ranges.items()},
+    }
+    return target, f"synthetic shape stream (seed {seed})", stream_doc
 
 
 def _scenario_inputs(
@@ -983,7 +1142,7 @@ def _scenario_inputs(
     shape: str | None,
     inputs: str | Path | None,
     data: str | Path | None,
-    seed: int,
+    seed_range: tuple[int, tuple[int, int] | None],
 ) -> tuple[list[dict[str, Any]], np.ndarray | None, str]:
     """The QSL's samples (batch 1 each), their labels in accuracy mode, and where they came from."""
     from inferperf.inputs.dataset import load_dataset, model_preprocess
@@ -993,8 +1152,9 @@ def _scenario_inputs(
         return dataset.batches(1), dataset.labels, dataset.source
     if data is not None:
         return _dataset_sets(info_, data, 1), None, str(data)
+    seed, int_range = seed_range
     shapes = resolve_shapes(info_, parse_shape_spec(shape), 1)
-    sets = build_input_sets(info_, shapes, npz=inputs, seed=seed)
+    sets = build_input_sets(info_, shapes, npz=inputs, seed=seed, int_range=int_range)
     return sets, None, str(inputs) if inputs else f"synthetic (seed {seed})"
 
 

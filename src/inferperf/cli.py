@@ -123,6 +123,10 @@ def _progress_factory(console: Console) -> tuple[Progress, Callable[[str], Calla
 
 ModelArg = Annotated[str, typer.Argument(help="Model file (.onnx, .xml IR) or 'builtin'.")]
 JsonOpt = Annotated[Path | None, typer.Option("--json", help="Write the versioned result JSON here.")]
+HistogramOpt = Annotated[
+    Path | None, typer.Option(help="With --shapes: sizes of the ranged dim, CSV 'size,count' or JSON.")
+]
+StreamOpt = Annotated[int, typer.Option(help="With --shapes: inputs in the seeded shape stream.")]
 
 
 @app.command()
@@ -462,10 +466,8 @@ def bench(
             "per-group results (see inferperf dynamic)."
         ),
     ] = None,
-    shape_histogram: Annotated[
-        Path | None, typer.Option(help="With --shapes: sizes of the ranged dim, CSV 'size,count' or JSON.")
-    ] = None,
-    stream: Annotated[int, typer.Option(help="With --shapes: inputs in the seeded shape stream.")] = 100,
+    shape_histogram: HistogramOpt = None,
+    stream: StreamOpt = 100,
     precision_hint: Annotated[
         str | None, typer.Option("--infer-precision", help="OpenVINO precision: f32, bf16, f16.")
     ] = None,
@@ -671,6 +673,16 @@ def tune(
     finalists: Annotated[int, typer.Option(help="Configurations verified side by side at the end.")] = 3,
     max_trials: Annotated[int | None, typer.Option(help="Cap on short trials.")] = None,
     shape: Annotated[str | None, typer.Option(help="1,3,224,224 or name[1,3,224,224],other[1,128].")] = None,
+    shapes: Annotated[
+        str | None,
+        typer.Option(
+            help="Tune for a shape distribution: every trial runs one engine with open dims over the same "
+            "seeded stream, e.g. 'input_ids[1,16..512]' or 'data' (sizes from --data)."
+        ),
+    ] = None,
+    shape_histogram: HistogramOpt = None,
+    data: Annotated[Path | None, typer.Option(help="With --shapes data: image folder or .txt/.jsonl texts.")] = None,
+    stream: StreamOpt = 100,
     inputs: Annotated[Path | None, typer.Option(help=".npz with arrays named like the inputs.")] = None,
     int_range: Annotated[str | None, typer.Option(help="LOW,HIGH for synthetic integer inputs.")] = None,
     seed: Annotated[int, typer.Option(help="Seed of the sampler and of synthetic inputs.")] = 0,
@@ -716,6 +728,10 @@ def tune(
                 seed=seed,
                 progress=factory("tuning"),
                 checkpoint=checkpoint,
+                shapes=shapes,
+                histogram=shape_histogram,
+                data=data,
+                stream=stream,
             )
         render_tune(doc, out)
         if json_path:
@@ -723,8 +739,12 @@ def tune(
             out.print(f"wrote {json_path}")
         tuned = _tuned_config(doc)
         if tuned:
+            again = ""
+            if doc.get("shapes"):
+                tuned["shapes"] = doc["shapes"]["spec"]  # the distribution it was tuned for
+                again = f" --shapes '{doc['shapes']['spec']}'"
             save_json(tuned, save_config)
-            out.print(f"wrote {save_config}: inferperf bench {tuned['model']} --config {save_config}")
+            out.print(f"wrote {save_config}: inferperf bench {tuned['model']}{again} --config {save_config}")
         if doc.get("interrupted"):
             raise typer.Exit(130)
         if not tuned:
@@ -943,6 +963,13 @@ def compare(
     scenario: Annotated[str, typer.Option(help="With --interleave: throughput or latency.")] = "throughput",
     rounds: Annotated[int, typer.Option(help="With --interleave: rounds of A then B.")] = 8,
     round_time: Annotated[str, typer.Option(help="With --interleave: seconds per config per round.")] = "3s",
+    shapes: Annotated[
+        str | None,
+        typer.Option(help="With --interleave: both over one seeded shape stream, e.g. 'input_ids[1,16..512]'."),
+    ] = None,
+    shape_histogram: HistogramOpt = None,
+    stream: StreamOpt = 100,
+    int_range: Annotated[str | None, typer.Option(help="With --interleave: LOW,HIGH for integer inputs.")] = None,
     threshold: Annotated[str, typer.Option(help="Noise threshold below which no difference is declared.")] = "2%",
     fail_if_slower: Annotated[
         str | None, typer.Option(help="Exit 1 when B is significantly slower by more than this, e.g. 5%.")
@@ -957,6 +984,8 @@ def compare(
     with _errors():
         noise = parse_fraction(threshold, "--threshold")
         gate = parse_fraction(fail_if_slower, "--fail-if-slower") if fail_if_slower else None
+        if shapes is not None and not interleave:
+            raise ConfigError("--shapes needs --interleave: results already measured keep the shapes they had")
         if against_history:
             if b is not None or interleave:
                 raise ConfigError("--against-history takes one result (the new one), without --interleave")
@@ -967,7 +996,17 @@ def compare(
             seconds = parse_seconds(round_time, "--round-time")
             with _status_printer("interleaving A and B")[0]:
                 doc = api.compare_interleaved(
-                    a, b, model=model, scenario=scenario, rounds=rounds, seconds=seconds, threshold=noise
+                    a,
+                    b,
+                    model=model,
+                    scenario=scenario,
+                    rounds=rounds,
+                    seconds=seconds,
+                    threshold=noise,
+                    shapes=shapes,
+                    histogram=shape_histogram,
+                    stream=stream,
+                    int_range=parse_int_range(int_range),
                 )
         else:
             doc = api.compare(a, b, threshold=noise)
@@ -1092,6 +1131,16 @@ def scenario(
     threads: Annotated[int | None, typer.Option(help="Inference threads (ORT: intra-op).")] = None,
     requests: Annotated[int | None, typer.Option(help="Requests in flight (not single-stream).")] = None,
     shape: Annotated[str | None, typer.Option(help="Static shape for dynamic inputs (batch 1).")] = None,
+    shapes: Annotated[
+        str | None,
+        typer.Option(
+            help="Samples over several shapes, one engine with open dims, latency per group: "
+            "'input_ids[1,32];input_ids[1,128]', 'input_ids[1,16..512]', or 'data' (sizes from --data)."
+        ),
+    ] = None,
+    shape_histogram: HistogramOpt = None,
+    stream: StreamOpt = 100,  # the QSL's samples
+    int_range: Annotated[str | None, typer.Option(help="LOW,HIGH for synthetic integer inputs.")] = None,
     data: Annotated[str | None, typer.Option(help="Real inputs: image folder, .npz/.npy, or 'builtin'.")] = None,
     trace: Annotated[bool, typer.Option(help="Keep LoadGen's trace log too (large).")] = False,
     out_dir: Annotated[Path, typer.Option("--out", help="Folder for LoadGen's logs and scenario.json.")] = Path(
@@ -1132,6 +1181,10 @@ def scenario(
                 data=data,
                 out=out_dir,
                 status=status,
+                shapes=shapes,
+                histogram=shape_histogram,
+                stream=stream,
+                int_range=parse_int_range(int_range),
             )
         render_scenario(doc, out)
         out.print(f"wrote {out_dir / 'scenario.json'}")

@@ -28,10 +28,11 @@ from typing import Any
 
 import numpy as np
 
-from inferperf.backends.base import AsyncRequests, Backend, Engine, InputSet
+from inferperf.backends.base import AsyncRequests, Backend, DimBound, Engine, InputSet
 from inferperf.config import RunLimits, RuntimeConfig, Scenario
 from inferperf.errors import BackendError, BackendUnavailableError, ConfigError, InputSpecError
 from inferperf.model.info import ModelInfo
+from inferperf.stats import summarize
 
 LOADGEN_HINT = "pip install 'inferperf[loadgen]' (or: pip install mlcommons-loadgen)"
 SCENARIOS: tuple[str, ...] = ("single-stream", "multi-stream", "server", "offline")
@@ -180,6 +181,35 @@ def build_settings(lg: Any, values: dict[str, Any], accuracy: bool) -> Any:
     return settings
 
 
+@dataclass(frozen=True)
+class SampleGroups:
+    """Each QSL sample's shape group (a label), and the labels in size order."""
+
+    of_sample: Sequence[str]
+    order: Sequence[str]
+
+
+def per_group_latency(
+    groups: SampleGroups, timings: Sequence[tuple[int, float]], measured_from: str
+) -> list[dict[str, Any]]:
+    """Per shape group: the samples' latencies (ms) with the usual intervals, from the SUT's own clock."""
+    by: dict[str, list[float]] = {g: [] for g in groups.order}
+    for index, ms in timings:
+        by[groups.of_sample[index]].append(ms)
+    out = []
+    for label in groups.order:
+        lat = by[label]
+        out.append(
+            {
+                "group": label,
+                "samples": len(lat),
+                "latency_ms": summarize(lat).to_dict() if lat else None,
+                "measured_from": measured_from,
+            }
+        )
+    return out
+
+
 class LoadGenSUT:
     """LoadGen's queries onto an engine's asynchronous requests; completions reported from the callbacks.
 
@@ -205,6 +235,11 @@ class LoadGenSUT:
         self._outstanding: set[int] = set()
         self._last_activity = time.monotonic()
         self._stop = threading.Event()
+        # Per sample (index, ms): from LoadGen's issue, or from the submit (Offline issues everything at
+        # once, so its issue-to-done times would only measure the queue). Appends are atomic in CPython.
+        self.measure_from = "issue"
+        self.timings: list[tuple[int, float]] = []
+        self._began: dict[int, tuple[int, float]] = {}
         self.errors: list[str] = []
         self.output_meta: tuple[str, tuple[int, ...]] | None = None  # dtype, shape of the first output
         self._async: AsyncRequests = engine.start_async(requests, self._done)
@@ -218,6 +253,10 @@ class LoadGenSUT:
 
     def issue_query(self, samples: list[Any]) -> None:
         """LoadGen's issue thread: hand over and return at once."""
+        if self.measure_from == "issue":
+            now = time.perf_counter()
+            for s in samples:
+                self._began[s.id] = (s.index, now)
         self._pending.put(list(samples))
 
     def flush_queries(self) -> None:
@@ -230,6 +269,8 @@ class LoadGenSUT:
                 # Activity, so a sample arriving after a long idle gap (a slow Server rate) is no stall.
                 self._last_activity = time.monotonic()
                 outstanding.add(s.id)
+                if self.measure_from == "submit":
+                    self._began[s.id] = (s.index, time.perf_counter())
                 try:
                     submit(sets[s.index], s.id)
                 except Exception as exc:  # LoadGen waits for every sample: answer it, fail after the test
@@ -240,6 +281,9 @@ class LoadGenSUT:
         if tag not in self._outstanding:
             return  # already answered by _fail: LoadGen must not hear of a sample twice
         self._outstanding.discard(tag)
+        began = self._began.pop(tag, None)
+        if began is not None:
+            self.timings.append((began[0], (time.perf_counter() - began[1]) * 1e3))
         if not self._respond:
             self._lg.QuerySamplesComplete([self._lg.QuerySampleResponse(tag, 0, 0)])
             return
@@ -286,6 +330,7 @@ class LoadGenRun:
     accuracy: bool = False
     trace: bool = False
     stall_s: float = 60.0
+    groups: SampleGroups | None = None
     output_meta: tuple[str, tuple[int, ...]] | None = field(default=None, init=False)
 
 
@@ -297,6 +342,8 @@ def run_loadgen(engine: Engine, input_sets: Sequence[InputSet], requests: int, r
     # Samples live in memory already: nothing to load or unload.
     qsl = lg.ConstructQSL(count, count, _no_op, _no_op)
     sut = LoadGenSUT(lg, engine, input_sets, requests, respond_with_outputs=run.accuracy, stall_s=run.stall_s)
+    if run.values.get("scenario") == "Offline":
+        sut.measure_from = "submit"
     try:
         lg.StartTestWithLogSettings(
             sut.handle, qsl, build_settings(lg, run.values, run.accuracy), _log_settings(lg, run.out_dir, run.trace)
@@ -305,7 +352,10 @@ def run_loadgen(engine: Engine, input_sets: Sequence[InputSet], requests: int, r
         lg.DestroyQSL(qsl)
         sut.close()
     run.output_meta = sut.output_meta
-    return parse_logs(run.out_dir)
+    result = parse_logs(run.out_dir)
+    if run.groups is not None:
+        result["per_group"] = per_group_latency(run.groups, sut.timings, sut.measure_from)
+    return result
 
 
 def _no_op(_: list[int]) -> None:
@@ -529,7 +579,11 @@ def find_peak(run_at: RunAt, low: float, high: float, bound_ms: float, steps: in
 
 @dataclass(frozen=True)
 class ScenarioTarget:
-    """What a scenario runs: a backend, a model at static shapes, its inputs and, for accuracy, labels."""
+    """What a scenario runs: a backend, a model at static shapes, its inputs and, for accuracy, labels.
+
+    With a shape stream (``--shapes``), ``ranges`` opens the varying dims (one dynamic engine) and
+    ``groups`` names each sample's shape group, so latency is reported per group too.
+    """
 
     backend: Backend
     model: ModelInfo
@@ -537,6 +591,8 @@ class ScenarioTarget:
     input_sets: Sequence[InputSet]
     config: RuntimeConfig
     labels: np.ndarray | None = None
+    ranges: dict[str, tuple[DimBound, ...]] | None = None
+    groups: SampleGroups | None = None
 
 
 Status = Callable[[str], None]
@@ -553,8 +609,11 @@ def run_scenario_test(
     """Compile once, warm up (the probe), then the LoadGen test(s); the result document's body."""
     say = status or _quiet
     config = target.backend.configure(target.config, engine_scenario(opts))
-    say(f"compiling for {engine_scenario(opts)}")
-    engine = target.backend.compile(target.model, target.shapes, config)
+    say(f"compiling for {engine_scenario(opts)}" + (" with open dims" if target.ranges else ""))
+    if target.ranges is not None:
+        engine = target.backend.compile_dynamic(target.model, target.ranges, config)
+    else:
+        engine = target.backend.compile(target.model, target.shapes, config)
     try:
         t0 = time.perf_counter()
         engine.infer(target.input_sets[0])
@@ -566,7 +625,7 @@ def run_scenario_test(
         if opts.accuracy:
             body = _accuracy_test(engine, target, requests, opts, warm, out_dir, say)
         else:
-            body = _performance_test(engine, target.input_sets, requests, opts, warm, out_dir, say)
+            body = _performance_test(engine, target, requests, opts, warm, out_dir, say)
         effective = {**engine.effective(), "requests_in_flight": requests}
     finally:
         engine.close()
@@ -579,13 +638,14 @@ def _quiet(_: str) -> None:
 
 def _performance_test(
     engine: Engine,
-    sets: Sequence[InputSet],
+    target: ScenarioTarget,
     requests: int,
     opts: ScenarioOptions,
     warm: Probe,
     out_dir: Path,
     say: Status,
 ) -> dict[str, Any]:
+    sets = target.input_sets
     body: dict[str, Any] = {"derived": _derived(opts, warm)}
     target_qps = None
     if opts.find_peak:
@@ -598,9 +658,8 @@ def _performance_test(
     values = settings_values(opts, warm, target_qps=target_qps)
     say(f"LoadGen {values['scenario']} run" + (" (confirming the peak)" if opts.find_peak else ""))
     body["settings"] = values
-    body["result"] = run_loadgen(
-        engine, sets, requests, LoadGenRun(out_dir / "loadgen", values, trace=opts.trace, stall_s=opts.stall_s)
-    )
+    run = LoadGenRun(out_dir / "loadgen", values, trace=opts.trace, stall_s=opts.stall_s, groups=target.groups)
+    body["result"] = run_loadgen(engine, sets, requests, run)
     return body
 
 

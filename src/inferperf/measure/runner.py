@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from inferperf.backends.base import Backend, InputSet
+from inferperf.backends.base import Backend, DimBound, InputSet
 from inferperf.config import RunLimits, RuntimeConfig, Scenario
 from inferperf.measure.environment import LoadMonitor
 from inferperf.model.info import ModelInfo
@@ -119,10 +119,18 @@ def run_scenario(
     scenario: Scenario,
     limits: RunLimits,
     progress: Progress | None = None,
+    ranges: dict[str, tuple[DimBound, ...]] | None = None,
 ) -> RunResult:
-    """Compile, time the first inference, warm up, measure the steady state."""
+    """Compile, time the first inference, warm up, measure the steady state.
+
+    With ``ranges`` the engine keeps those dims open and ``input_sets`` may differ in shape (a shape
+    stream, fed in order, over and over); ``shapes`` is then only what the result records.
+    """
     config = backend.configure(config, scenario)
-    engine = backend.compile(model, shapes, config)
+    if ranges is not None:
+        engine = backend.compile_dynamic(model, ranges, config)
+    else:
+        engine = backend.compile(model, shapes, config)
     try:
         phases = engine.phases_ms
         phases["first_inference"] = _first_inference_ms(engine.infer, input_sets[0])

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from inferperf.backends import get_backend
-from inferperf.backends.base import Engine, InputSet
+from inferperf.backends.base import DimBound, Engine, InputSet
 from inferperf.config import RunLimits, RuntimeConfig
 from inferperf.inputs import build_input_sets
 from inferperf.measure.runner import Collector, run_scenario
@@ -22,11 +22,18 @@ from inferperf.model import parse_shape_spec, resolve_shapes
 from inferperf.model.info import ModelInfo
 from inferperf.stats import quantile_ci
 
+Ranges = dict[str, tuple[DimBound, ...]] | None
 
-def _inputs(info: ModelInfo, job: dict[str, Any], batch: int) -> tuple[dict[str, tuple[int, ...]], list[InputSet]]:
+
+def _inputs(
+    info: ModelInfo, job: dict[str, Any], batch: int
+) -> tuple[dict[str, tuple[int, ...]], list[InputSet], Ranges]:
+    """The input sets of a trial; with a shape stream also the dims its one engine keeps open."""
     spec = job.get("inputs") or {}
-    shapes = resolve_shapes(info, parse_shape_spec(spec.get("shape")), batch)
     int_range = spec.get("int_range")
+    if spec.get("shapes"):
+        return shape_stream(info, spec["shapes"], int(spec.get("seed", 0)), tuple(int_range) if int_range else None)
+    shapes = resolve_shapes(info, parse_shape_spec(spec.get("shape")), batch)
     sets = build_input_sets(
         info,
         shapes,
@@ -35,7 +42,24 @@ def _inputs(info: ModelInfo, job: dict[str, Any], batch: int) -> tuple[dict[str,
         int_range=tuple(int_range) if int_range else None,
         values=spec.get("values"),
     )
-    return shapes, sets
+    return shapes, sets, None
+
+
+def shape_stream(
+    info: ModelInfo, spec: dict[str, Any], seed: int, int_range: tuple[int, int] | None
+) -> tuple[dict[str, tuple[int, ...]], list[InputSet], Ranges]:
+    """``--shapes`` as a seeded stream of input sets; the largest shape; the dims the engine leaves open.
+
+    ``spec``: ``text`` (the --shapes grammar), ``histogram``, ``data`` (a size source), ``stream`` (count).
+    """
+    from inferperf.inputs.distribution import draw_stream, resolve_shapes_option
+    from inferperf.measure.dynamic import plan_strategy, stream_inputs
+
+    groups, _ = resolve_shapes_option(info, spec["text"], histogram=spec.get("histogram"), data=spec.get("data"))
+    items = draw_stream(groups, int(spec.get("stream", 100)), seed)
+    largest = max(items, key=lambda it: sum(int(np.prod(s)) for s in it.shapes.values()))
+    ranges = plan_strategy("dynamic", items, groups).engines[0]
+    return dict(largest.shapes), stream_inputs(info, items, seed, int_range), ranges
 
 
 def trial_task(job: dict[str, Any]) -> dict[str, Any]:
@@ -44,9 +68,9 @@ def trial_task(job: dict[str, Any]) -> dict[str, Any]:
     backend = get_backend(job["backend"])
     info = ModelInfo.from_dict(job["model_info"])
     config = RuntimeConfig.from_dict(job["config"])
-    shapes, sets = _inputs(info, job, config.batch)
+    shapes, sets, ranges = _inputs(info, job, config.batch)
     limits = RunLimits(time_s=float(job["time_s"]), warmup_s=float(job.get("warmup_s", 0.5)))
-    run = run_scenario(backend, info, shapes, sets, config, job["scenario"], limits)
+    run = run_scenario(backend, info, shapes, sets, config, job["scenario"], limits, ranges=ranges)
     doc = run.to_dict()
     doc.pop("samples")  # the parent needs the summary; the samples would only fatten the pipe
     return {"run": doc, "peak_mb": hwm_mb() or rss_mb()}
@@ -72,8 +96,11 @@ def interleave_task(job: dict[str, Any]) -> dict[str, Any]:
             backend = get_backend(cand["backend"])
             info = ModelInfo.from_dict(cand["model_info"])
             config = backend.configure(RuntimeConfig.from_dict(cand["config"]), job["scenario"])
-            shapes, sets = _inputs(info, job, config.batch)
-            engine = backend.compile(info, shapes, config)
+            shapes, sets, ranges = _inputs(info, job, config.batch)
+            if ranges is not None:
+                engine = backend.compile_dynamic(info, ranges, config)
+            else:
+                engine = backend.compile(info, shapes, config)
             requests = 1 if job["scenario"] == "latency" else (config.requests or engine.default_requests())
             engines.append((engine, sets, requests, config.batch))
         return _rounds(engines, int(job["rounds"]), float(job["seconds"]))

@@ -350,6 +350,13 @@ def profile_layers(doc: dict[str, Any]) -> Figure | None:
     return _layout(fig, "Hottest layers (mean time per inference; colour: precision it ran in)", "ms", "")
 
 
+def _ci_line(x: Sequence[Any], vals: Sequence[tuple[float, float, float]], name: str, text: list[str]) -> Any:
+    """A line of values with their 95% intervals as error bars."""
+    return _go().Scatter(
+        x=list(x), y=[v for v, _, _ in vals], error_y=_bars(vals), mode="lines+markers", name=name, text=text
+    )
+
+
 def dynamic_latency_size(doc: dict[str, Any]) -> Figure | None:
     """Median latency (95% CI) of each shape group against its mean input size, one line per strategy."""
     go = _go()
@@ -359,16 +366,7 @@ def dynamic_latency_size(doc: dict[str, Any]) -> Figure | None:
         if rec.get("status") != "ok" or not groups:
             continue
         vals = [_err(g["latency_ms"]["median"]) for g in groups]
-        fig.add_trace(
-            go.Scatter(
-                x=[g["mean_elements"] for g in groups],
-                y=[v for v, _, _ in vals],
-                error_y=_bars(vals),
-                mode="lines+markers",
-                name=rec["name"],
-                text=[g["group"] for g in groups],
-            )
-        )
+        fig.add_trace(_ci_line([g["mean_elements"] for g in groups], vals, rec["name"], [g["group"] for g in groups]))
     if not fig.data:
         return None
     return _layout(fig, "Latency against input size, per shape group (median, 95% CI)", "input elements", "ms")
@@ -392,8 +390,39 @@ def dynamic_strategies(doc: dict[str, Any]) -> Figure | None:
     return _layout(fig, "Strategies on one shape stream: throughput (95% CI)", "strategy", "inputs / s")
 
 
+def scenario_latency(doc: dict[str, Any]) -> Figure | None:
+    """LoadGen's per-sample latency percentiles for the scenario, with the latency bound when there is one."""
+    go = _go()
+    result = doc.get("result") or {}
+    lat = result.get("latency_ms") or {}
+    keys = [k for k in ("p50", "p90", "p95", "p99", "p99.9") if lat.get(k) is not None]
+    if not keys:
+        return None
+    fig = go.Figure(go.Bar(x=keys, y=[lat[k] for k in keys], name="per sample"))
+    bound = result.get("target_latency_ms")
+    if bound:
+        fig.add_hline(y=bound, line_dash="dash", annotation_text=f"bound {bound:.0f} ms")
+    title = f"LoadGen {result.get('scenario', doc.get('scenario'))}: latency percentiles ({result.get('validity')})"
+    return _layout(fig, title, "percentile", "ms")
+
+
+def scenario_groups(doc: dict[str, Any]) -> Figure | None:
+    """With --shapes: median and p90 latency (95% CI) of each shape group, in size order."""
+    go = _go()
+    groups = [g for g in ((doc.get("result") or {}).get("per_group") or []) if g.get("latency_ms")]
+    if not groups:
+        return None
+    fig = go.Figure()
+    for key in ("median", "p90"):
+        vals = [_err(g["latency_ms"][key]) for g in groups]
+        fig.add_trace(_ci_line([g["group"] for g in groups], vals, key, [f"{g['samples']} samples" for g in groups]))
+    since = groups[0].get("measured_from", "issue")
+    return _layout(fig, f"Latency per shape group (SUT clock from {since}; 95% CI)", "shape group", "ms")
+
+
 _BUILDERS: dict[str, tuple[Callable[[dict[str, Any]], Figure | None], ...]] = {
     "dynamic": (dynamic_latency_size, dynamic_strategies),
+    "scenario": (scenario_latency, scenario_groups),
     "e2e": (e2e_stages, e2e_throughput),
     "profile": (profile_layers,),
     "verify": (verify_bars,),

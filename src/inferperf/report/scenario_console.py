@@ -47,6 +47,8 @@ def render_scenario(doc: dict[str, Any], console: Console) -> None:
         console.print(_validity(result), highlight=False)
         console.print(escape(_metric(result)), highlight=False)
         _latency_table(result, console)
+        if result.get("per_group"):
+            _groups_table(result["per_group"], console)
     for key, why in (doc.get("derived") or {}).items():
         console.print(f"[dim]{key}: {escape(why)}[/dim]")
     console.print(f"LoadGen logs: {escape(str(doc['out_dir']))}", highlight=False)
@@ -105,3 +107,26 @@ def _render_accuracy(acc: dict[str, Any], console: Console) -> None:
                 f"({acc['ci_method']})",
                 highlight=False,
             )
+
+
+def _ci(stat: dict[str, Any]) -> str:
+    lo, hi = stat["ci95"]
+    return f"{stat['value']:.2f} [{_num(lo)}, {_num(hi)}]"
+
+
+def _groups_table(groups: list[dict[str, Any]], console: Console) -> None:
+    """Latency per shape group (the SUT's clock: from LoadGen's issue, or from the submit for Offline)."""
+    since = groups[0]["measured_from"]
+    title = f"latency per shape group (ms, SUT clock from {'LoadGen issue' if since == 'issue' else 'submit'})"
+    table = Table(title=title, title_justify="left")
+    for col in ("group", "samples", "median [95% CI]", "p90 [95% CI]", "p99"):
+        table.add_column(col, justify="left" if col == "group" else "right")
+    for g in groups:
+        lat = g["latency_ms"]
+        if lat is None:
+            table.add_row(escape(g["group"]), "0", "-", "-", "-")
+            continue
+        table.add_row(
+            escape(g["group"]), str(g["samples"]), _ci(lat["median"]), _ci(lat["p90"]), _num(lat["p99"]["value"])
+        )
+    console.print(table)

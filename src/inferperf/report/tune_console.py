@@ -123,6 +123,14 @@ def render_tune(doc: dict[str, Any], console: Console) -> None:
     )
     for skipped in doc.get("skipped_targets", []):
         console.print(f"  skipped {escape(skipped)}")
+    if doc.get("shapes"):
+        sh = doc["shapes"]
+        groups = ", ".join(f"{escape(k)}: {v}" for k, v in sh["samples_per_group"].items())
+        console.print(
+            f"tuned for a shape stream ({escape(sh['source'])}): {sh['count']} inputs, one engine with open dims; "
+            f"inputs per group: {groups}",
+            highlight=False,
+        )
     console.print(_trial_table(doc))
     _failures(doc, console)
     _final(doc, console)
