@@ -233,3 +233,21 @@ def test_tune_shapes_bad_input_is_one_line(extra: list[str], fragment: str, two_
     result = CliRunner().invoke(app, ["tune", str(two_input_onnx), "--budget", "5s", *extra])
     assert result.exit_code == 2, result.output
     assert fragment in result.output and "Traceback" not in result.output
+
+
+def test_a_trial_over_a_shape_stream_measures_one_whole_pass(two_input_onnx: Path) -> None:
+    from inferperf.measure.trials import trial_task
+
+    info = load_model_info(two_input_onnx)
+    inputs = {**INPUTS, "int_range": [0, 49], "shapes": {"text": "ids[1,4];ids[1,8..64]", "stream": 9}}
+    job = {
+        "backend": "onnxruntime",
+        "model_info": info.to_dict(),
+        "config": RuntimeConfig(backend="onnxruntime").to_dict(),
+        "scenario": "latency",
+        "time_s": 0.01,  # far shorter than a pass: the pass wins
+        "warmup_s": 0.01,
+        "inputs": inputs,
+    }
+    run = trial_task(job)["run"]
+    assert run["count"] >= 9 and run["stop_reason"] == "iterations budget"

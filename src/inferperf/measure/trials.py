@@ -69,16 +69,24 @@ def trial_task(job: dict[str, Any]) -> dict[str, Any]:
     info = ModelInfo.from_dict(job["model_info"])
     config = RuntimeConfig.from_dict(job["config"])
     shapes, sets, ranges = _inputs(info, job, config.batch)
-    limits = RunLimits(time_s=float(job["time_s"]), warmup_s=float(job.get("warmup_s", 0.5)))
+    warmup_s = float(job.get("warmup_s", 0.5))
+    if ranges is not None:
+        # A shape stream is measured in whole passes: a time window would see only its first inputs,
+        # and each trial would be judged on a different share of the distribution.
+        limits = RunLimits(iterations=len(sets), warmup_s=warmup_s)
+    else:
+        limits = RunLimits(time_s=float(job["time_s"]), warmup_s=warmup_s)
     run = run_scenario(backend, info, shapes, sets, config, job["scenario"], limits, ranges=ranges)
     doc = run.to_dict()
     doc.pop("samples")  # the parent needs the summary; the samples would only fatten the pipe
     return {"run": doc, "peak_mb": hwm_mb() or rss_mb()}
 
 
-def _round(engine: Engine, sets: list[InputSet], requests: int, seconds: float) -> tuple[float, list[float]]:
+def _round(
+    engine: Engine, sets: list[InputSet], requests: int, seconds: float, whole_pass: bool = False
+) -> tuple[float, list[float]]:
     engine.run_requests(sets, requests, Collector(RunLimits(time_s=min(0.5, seconds / 4))))  # re-warm after a switch
-    col = Collector(RunLimits(time_s=seconds))
+    col = Collector(RunLimits(iterations=len(sets)) if whole_pass else RunLimits(time_s=seconds))
     engine.run_requests(sets, requests, col)
     span = max(max(col.done_at) - col.start, 1e-9)
     return len(col.done_at) / span, col.latencies_ms
@@ -103,13 +111,18 @@ def interleave_task(job: dict[str, Any]) -> dict[str, Any]:
                 engine = backend.compile(info, shapes, config)
             requests = 1 if job["scenario"] == "latency" else (config.requests or engine.default_requests())
             engines.append((engine, sets, requests, config.batch))
-        return _rounds(engines, int(job["rounds"]), float(job["seconds"]))
+            if ranges is not None:  # first sight of every shape before any round is measured
+                engine.run_requests(sets, requests, Collector(RunLimits(iterations=len(sets))))
+        stream = bool((job.get("inputs") or {}).get("shapes"))
+        return _rounds(engines, int(job["rounds"]), float(job["seconds"]), stream)
     finally:
         for engine, *_ in engines:
             engine.close()
 
 
-def _rounds(engines: list[tuple[Engine, list[InputSet], int, int]], rounds: int, seconds: float) -> dict[str, Any]:
+def _rounds(
+    engines: list[tuple[Engine, list[InputSet], int, int]], rounds: int, seconds: float, whole_pass: bool = False
+) -> dict[str, Any]:
     n = len(engines)
     tput: list[list[float]] = [[] for _ in range(n)]
     medians: list[list[float]] = [[] for _ in range(n)]
@@ -119,7 +132,7 @@ def _rounds(engines: list[tuple[Engine, list[InputSet], int, int]], rounds: int,
         for k in range(n):
             i = (k + r) % n  # rotate who goes first, so no candidate always follows the same one
             engine, sets, requests, batch = engines[i]
-            fps, latencies = _round(engine, sets, requests, seconds)
+            fps, latencies = _round(engine, sets, requests, seconds, whole_pass)
             tput[i].append(fps * batch)
             medians[i].append(float(np.median(latencies)))
             lat[i].extend(latencies)

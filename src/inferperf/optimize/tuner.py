@@ -446,6 +446,13 @@ class Tuner:
         return min(_RUNG1_SIZE, max(2, fresh // 4))
 
     def _round_s(self) -> float:
+        stream = (self.inputs.get("shapes") or {}).get("stream")
+        if stream:
+            # A shape stream is measured in whole passes: a round lasts one pass, whatever --round-time says.
+            rates = [float(r.throughput["value"]) for r in self.runner.records if r.status == "ok" and r.throughput]
+            rates = [x for x in rates if x > 0]
+            if rates:
+                return float(np.median([int(stream) / x for x in rates]))
         return self.options.round_s or max(2.0, self.options.trial_s)
 
     def _reserve_s(self) -> float:
