@@ -965,7 +965,10 @@ def compare(
     round_time: Annotated[str, typer.Option(help="With --interleave: seconds per config per round.")] = "3s",
     shapes: Annotated[
         str | None,
-        typer.Option(help="With --interleave: both over one seeded shape stream, e.g. 'input_ids[1,16..512]'."),
+        typer.Option(
+            help="With --interleave: both over one seeded shape stream, e.g. 'input_ids[1,16..512]'; "
+            "each round is one whole pass of it (not --round-time)."
+        ),
     ] = None,
     shape_histogram: HistogramOpt = None,
     stream: StreamOpt = 100,
