@@ -269,3 +269,54 @@ def test_cli_profile_and_compare(ref_kernel_onnx: Path, tmp_path: Path) -> None:
     assert all(r["speedup"] is not None for r in doc["comparison"]["rows"])
     res = runner.invoke(app, ["profile", "--compare", str(ref_kernel_onnx)])
     assert res.exit_code == 2 and "exactly two models" in res.output
+
+
+# ---------------------------------------------------------------- --shapes: one profile per shape group
+
+
+@pytest.mark.parametrize("backend", ["onnxruntime", "openvino"])
+def test_profile_per_shape_group_and_growth(backend: str, two_input_onnx: Path) -> None:
+    if backend == "openvino":
+        pytest.importorskip("openvino")
+    doc = api.profile_shapes(
+        two_input_onnx, "ids[1,512];ids[1,8]", backend=backend, seconds=0.3, warmup_s=0.1, int_range=(0, 49)
+    )
+    assert doc["kind"] == "profile-shapes"
+    assert [g["group"] for g in doc["groups"]] == ["ids[1,8]", "ids[1,512]"]  # in size order
+    assert [g["elements"] for g in doc["groups"]] == [16, 1024]  # ids and mask follow the same sequence
+    assert all(g["iterations"] > 0 and g["totals"]["layer_sum_ms"] > 0 for g in doc["groups"])
+    first = doc["scaling"][0]
+    assert first["op_type"] == "all layers" and len(first["mean_ms"]) == 2
+    assert first["growth_exponent"] is not None and math.isfinite(first["growth_exponent"])
+    assert all(0 <= s <= 1.0001 for row in doc["scaling"][1:] for s in row["share"] if not math.isnan(s))
+
+
+def test_growth_exponent_of_known_curves() -> None:
+    from inferperf.measure.profile import shape_scaling
+
+    def group(elements: int, ms: dict[str, float]) -> dict[str, Any]:
+        rows = [{"op_type": k, "mean_ms": v} for k, v in ms.items()]
+        return {"elements": elements, "by_op_type": rows, "totals": {"layer_sum_ms": sum(ms.values())}}
+
+    rows = shape_scaling([group(10, {"MatMul": 1.0, "Softmax": 0.1}), group(100, {"MatMul": 10.0, "Softmax": 10.0})])
+    by = {r["op_type"]: r for r in rows}
+    assert by["MatMul"]["growth_exponent"] == pytest.approx(1.0)
+    assert by["Softmax"]["growth_exponent"] == pytest.approx(2.0)
+    assert rows[0]["op_type"] == "all layers" and by["MatMul"]["share"][1] == pytest.approx(0.5)
+
+
+def test_profile_shapes_errors_are_one_line(two_input_onnx: Path) -> None:
+    runner = CliRunner()
+    res = runner.invoke(app, ["profile", str(two_input_onnx), "--shapes", "ids[1,4..64]", "--backend", "onnxruntime"])
+    assert res.exit_code == 2 and "takes fixed groups" in res.output and "Traceback" not in res.output
+    res = runner.invoke(app, ["profile", str(two_input_onnx), "--shapes", "ids[1,4]", "--shape", "ids[1,4]"])
+    assert res.exit_code == 2 and "leave out --compare and --shape" in res.output
+
+
+def test_cli_profile_shapes_prints_growth(two_input_onnx: Path, tmp_path: Path) -> None:
+    args = ["profile", str(two_input_onnx), "--backend", "onnxruntime", "--shapes", "ids[1,8];ids[1,256]"]
+    args += ["--seconds", "0.3", "--int-range", "0,49", "--json", str(tmp_path / "p.json")]
+    res = CliRunner().invoke(app, args)
+    assert res.exit_code == 0, res.output
+    assert "growth exponent" in res.output
+    assert json.loads((tmp_path / "p.json").read_text())["scaling"][0]["op_type"] == "all layers"

@@ -786,6 +786,68 @@ def profile(
     }
 
 
+def profile_shapes(
+    model: str | Path,
+    shapes: str,
+    *,
+    backend: str = "openvino",
+    config: RuntimeConfig | None = None,
+    seconds: float = 5.0,
+    warmup_s: float = 1.0,
+    seed: int = 0,
+    int_range: tuple[int, int] | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> dict[str, Any]:
+    """Per-layer profile of each fixed shape group (``--shapes`` grammar), and how each op type's time
+    grows with the input across the groups (which layers scale worse than the input)."""
+    from inferperf.inputs.distribution import resolve_shapes_option
+    from inferperf.measure.profile import ProfileLimits, collect, shape_scaling, summarize_run
+
+    plugin = get_backend(backend)
+    cfg = plugin.configure((config or RuntimeConfig()).with_(backend=plugin.name), "latency")
+    info_ = load_model_info(model)
+    groups, source = resolve_shapes_option(info_, shapes, batch=cfg.batch)
+    ranged = [g.label for g in groups if g.variables]
+    if ranged:
+        raise ConfigError(
+            f"profile --shapes takes fixed groups, like 'input_ids[1,32];input_ids[1,512]': {ranged[0]} is a range"
+        )
+    limits = ProfileLimits(seconds=seconds, warmup_s=warmup_s)
+    out = []
+    for g in groups:
+        shape = g.shape_for({})
+        if progress is not None:
+            progress(f"profiling {g.label}")
+        sets = build_input_sets(info_, shape, seed=seed, int_range=int_range)
+        profiler = plugin.profile_layers(info_, shape, cfg)
+        try:
+            summary = summarize_run(collect([profiler], sets, limits, progress)[0])
+        finally:
+            profiler.close()
+        out.append(
+            {
+                "group": g.label,
+                "shapes": {k: list(v) for k, v in shape.items()},
+                "elements": int(sum(int(np.prod(v)) for v in shape.values())),
+                "iterations": summary["iterations"],
+                "totals": summary["totals"],
+                "by_op_type": summary["by_op_type"],
+                "layers": summary["layers"][:20],
+            }
+        )
+    out.sort(key=lambda d: d["elements"])
+    return {
+        **_header("profile-shapes", plugin),
+        "model": info_.to_dict(),
+        "backend": plugin.name,
+        "config": cfg.to_dict(),
+        "shapes": {"spec": shapes, "source": source},
+        "limits": {"seconds": seconds, "warmup_s": warmup_s},
+        "groups": out,
+        "scaling": shape_scaling(out),
+    }
+
+
 def _profile_doc(
     plugin: Backend,
     info_: ModelInfo,

@@ -891,6 +891,14 @@ def profile(
     seconds: Annotated[float, typer.Option(help="Seconds of profiled inferences per model.")] = 5.0,
     reference: Annotated[float, typer.Option(help="Seconds of latency-mode run with counters off (0 skips it).")] = 3.0,
     shape: Annotated[str | None, typer.Option(help="Static shape for dynamic inputs.")] = None,
+    shapes: Annotated[
+        str | None,
+        typer.Option(
+            help="Profile each fixed shape group, e.g. 'input_ids[1,32];input_ids[1,512]', and show how each "
+            "op type's time grows with the input."
+        ),
+    ] = None,
+    int_range: Annotated[str | None, typer.Option(help="LOW,HIGH for synthetic integer inputs.")] = None,
     batch: Annotated[int | None, typer.Option(help="Batch size (first dimension).")] = None,
     hint: Annotated[str | None, typer.Option(help="OpenVINO hint (default latency).")] = None,
     streams: Annotated[int | None, typer.Option(help="OpenVINO NUM_STREAMS.")] = None,
@@ -904,12 +912,14 @@ def profile(
     json_path: JsonOpt = None,
 ) -> None:
     """Per-layer time, kernel and precision; layer sum vs latency; findings on why it is not faster."""
-    from inferperf.report.profile_console import render_profile, render_profile_compare
+    from inferperf.report.profile_console import render_profile, render_profile_compare, render_profile_shapes
 
     with _errors():
         names = models or ["builtin"]
         if compare != (len(names) == 2) or len(names) > 2:
             raise ConfigError("give one model, or --compare with exactly two models (A B)")
+        if shapes is not None and (compare or shape is not None):
+            raise ConfigError("--shapes profiles one model at each of its groups: leave out --compare and --shape")
         runtime = RuntimeConfig(
             hint=hint,  # type: ignore[arg-type]  # validated by RuntimeConfig
             streams=streams,
@@ -919,6 +929,22 @@ def profile(
             properties=_properties(prop),
         )
         bar, status = _status_printer("profile")
+        if shapes is not None:
+            with bar:
+                doc = api.profile_shapes(
+                    names[0],
+                    shapes,
+                    backend=backend,
+                    config=runtime,
+                    seconds=seconds,
+                    int_range=parse_int_range(int_range),
+                    progress=status,
+                )
+            render_profile_shapes(doc, out, top)
+            if json_path:
+                save_json(doc, json_path)
+                out.print(f"wrote {json_path}")
+            return
         with bar:
             doc = api.profile(
                 names[0],

@@ -325,3 +325,32 @@ def _compare_groups(a: list[dict[str, Any]], b: list[dict[str, Any]]) -> list[di
         )
     out += [{"op_type": k, "a_ms": None, "b_ms": v, "speedup": None} for k, v in b_ms.items()]
     return out
+
+
+def shape_scaling(groups: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Per op type, time at each shape group and how it grows with the input: the slope of log(ms)
+    against log(input elements), least squares over the groups (1: like the input; 2: quadratic, the
+    way attention scores grow with sequence length). Op types missing from a group count 0 ms there
+    and get no slope. The first row is the sum over all layers."""
+    sizes = np.log(np.asarray([float(g["elements"]) for g in groups]))
+    types: dict[str, list[float]] = {}
+    for i, g in enumerate(groups):
+        for row in g["by_op_type"]:
+            types.setdefault(str(row["op_type"]), [0.0] * len(groups))[i] = float(row["mean_ms"])
+    totals_ms = [float(g["totals"]["layer_sum_ms"]) for g in groups]
+    rows = [_scaling_row("all layers", totals_ms, totals_ms, sizes)]
+    ordered = sorted(types.items(), key=lambda kv: -kv[1][-1])
+    rows += [_scaling_row(name, ms, totals_ms, sizes) for name, ms in ordered]
+    return rows
+
+
+def _scaling_row(name: str, ms: list[float], totals_ms: list[float], log_sizes: np.ndarray) -> dict[str, Any]:
+    slope = None
+    if len(ms) > 1 and all(v > 0 for v in ms) and float(np.ptp(log_sizes)) > 0:
+        slope = float(np.polyfit(log_sizes, np.log(np.asarray(ms)), 1)[0])
+    return {
+        "op_type": name,
+        "mean_ms": ms,
+        "share": [v / t if t > 0 else math.nan for v, t in zip(ms, totals_ms, strict=True)],
+        "growth_exponent": slope,
+    }

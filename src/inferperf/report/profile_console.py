@@ -189,3 +189,48 @@ def render_profile_compare(doc: dict[str, Any], console: Console, top: int = 15)
         console.print(f"[bold]{label}[/bold]: " + _precision_lines(side["profile"]["precision"])[0])
         render_findings(side["findings"], console)
     console.print(f"[dim]{escape(cmp['method'])}[/dim]")
+
+
+def render_profile_shapes(doc: dict[str, Any], console: Console, top: int) -> None:
+    """Per shape group: layer sum against latency; per op type: time at each group and its growth exponent."""
+    groups = doc["groups"]
+    console.print(
+        f"[bold]inferperf profile[/bold] {escape(str(doc['model']['path']))} on {escape(doc['backend'])}, "
+        f"{len(groups)} shape groups ({escape(doc['shapes']['spec'])})",
+        highlight=False,
+    )
+    for g in groups:
+        t = g["totals"]
+        console.print(
+            f"  {escape(g['group'])}: {g['iterations']} profiled inferences, layer sum {_ms(t['layer_sum_ms'], 2)} ms, "
+            f"median latency {_ms(t['latency_ms']['value'], 2)} ms",
+            highlight=False,
+        )
+    table = Table(title="time per op type (mean ms per inference) and its growth with the input", title_justify="left")
+    table.add_column("op type")
+    for g in groups:
+        table.add_column(escape(g["group"]), justify="right")
+    table.add_column("share (largest)", justify="right")
+    table.add_column("growth exponent", justify="right")
+    for row in doc["scaling"][: top + 1]:
+        slope = row["growth_exponent"]
+        table.add_row(
+            escape(row["op_type"]),
+            *(_ms(v, 2) for v in row["mean_ms"]),
+            _pct(row["share"][-1]),
+            "-" if slope is None else f"{slope:.2f}",
+        )
+    console.print(table)
+    overall = doc["scaling"][0]["growth_exponent"]
+    if overall is not None:
+        faster = [
+            r["op_type"]
+            for r in doc["scaling"][1:]
+            if r["growth_exponent"] is not None and r["growth_exponent"] > overall + 0.25 and r["share"][-1] >= 0.02
+        ]
+        console.print(
+            f"[dim]growth exponent: slope of log(time) against log(input elements); 1 grows like the input, "
+            f"2 quadratically. All layers: {overall:.2f}.[/dim]"
+        )
+        if faster:
+            console.print("grows faster than the model as a whole: " + escape(", ".join(faster)), highlight=False)
