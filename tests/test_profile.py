@@ -320,3 +320,7 @@ def test_cli_profile_shapes_prints_growth(two_input_onnx: Path, tmp_path: Path) 
     assert res.exit_code == 0, res.output
     assert "growth exponent" in res.output
     assert json.loads((tmp_path / "p.json").read_text())["scaling"][0]["op_type"] == "all layers"
+    page = tmp_path / "p.html"
+    shown = CliRunner().invoke(app, ["report", str(tmp_path / "p.json"), "--html", str(page)])
+    assert shown.exit_code == 0, shown.output
+    assert "Time per op type against input size" in page.read_text()

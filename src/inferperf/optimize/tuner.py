@@ -526,6 +526,8 @@ class Tuner:
     def _round_plan(self, n: int) -> tuple[int, float]:
         seconds = self._round_s()
         left = self.options.budget_s - self.elapsed() - n * 3.0  # compile and start-up, roughly
+        if (self.inputs.get("shapes") or {}).get("stream"):
+            left -= n * seconds  # each candidate's warm pass over the shape stream
         rounds = int(left // (n * (seconds + 0.5))) if left > 0 else 0
         return min(max(rounds, _MIN_ROUNDS), 10), seconds
 

@@ -350,6 +350,28 @@ def profile_layers(doc: dict[str, Any]) -> Figure | None:
     return _layout(fig, "Hottest layers (mean time per inference; colour: precision it ran in)", "ms", "")
 
 
+def profile_growth(doc: dict[str, Any]) -> Figure | None:
+    """profile --shapes: time per op type against input elements, log-log, so a steeper line grows faster."""
+    go = _go()
+    groups = doc.get("groups") or []
+    rows = (doc.get("scaling") or [])[:9]
+    if len(groups) < 2 or not rows:
+        return None
+    x = [g["elements"] for g in groups]
+    fig = go.Figure()
+    for row in rows:
+        slope = row.get("growth_exponent")
+        label = f"{row['op_type']} (exponent {slope:.2f})" if slope is not None else row["op_type"]
+        fig.add_trace(
+            go.Scatter(x=x, y=row["mean_ms"], mode="lines+markers", name=label, text=[g["group"] for g in groups])
+        )
+    fig.update_xaxes(type="log")
+    fig.update_yaxes(type="log")
+    return _layout(
+        fig, "Time per op type against input size (log-log: slope = growth exponent)", "input elements", "ms"
+    )
+
+
 def _ci_line(x: Sequence[Any], vals: Sequence[tuple[float, float, float]], name: str, text: list[str]) -> Any:
     """A line of values with their 95% intervals as error bars."""
     return _go().Scatter(
@@ -425,6 +447,7 @@ _BUILDERS: dict[str, tuple[Callable[[dict[str, Any]], Figure | None], ...]] = {
     "scenario": (scenario_latency, scenario_groups),
     "e2e": (e2e_stages, e2e_throughput),
     "profile": (profile_layers,),
+    "profile-shapes": (profile_growth,),
     "verify": (verify_bars,),
     "bench": (latency_cdf, throughput_bars),
     "sweep": (sweep_curve,),
