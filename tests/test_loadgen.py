@@ -328,6 +328,7 @@ def test_scenario_over_a_shape_stream_reports_per_group(
     )
     assert doc["shapes"]["count"] == 40 and sum(doc["shapes"]["samples_per_group"].values()) == 40
     assert doc["shapes"]["engine_dims"]["ids"][1] == [1, None]  # one engine, the sequence left open
+    assert doc["probe"]["count"] >= 40  # the warm-up that sizes the scenario saw the whole stream
     groups = doc["result"]["per_group"]
     assert [g["group"] for g in groups] == ["ids[1,4]", "ids[1,64]"]
     # every sample LoadGen issued was timed and put in its group (SingleStream: one sample per query)

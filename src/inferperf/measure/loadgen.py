@@ -130,11 +130,18 @@ class Probe:
         }
 
 
-def probe(engine: Engine, input_sets: Sequence[InputSet], requests: int, seconds: float) -> Probe:
-    """Warm the engine up with its own closed loop and measure rate and latency on the way."""
+def probe(
+    engine: Engine, input_sets: Sequence[InputSet], requests: int, seconds: float, whole_pass: bool = False
+) -> Probe:
+    """Warm the engine up with its own closed loop and measure rate and latency on the way.
+
+    ``whole_pass`` (a shape stream): run the whole QSL once instead, so the rate and median that size
+    the scenario are those of the mix, and every shape has been seen once before LoadGen starts.
+    """
     from inferperf.measure.runner import Collector
 
-    col = Collector(RunLimits(time_s=max(seconds, 0.2), warmup_s=0))
+    limits = RunLimits(iterations=len(input_sets)) if whole_pass else RunLimits(time_s=max(seconds, 0.2))
+    col = Collector(limits)
     engine.run_requests(input_sets, requests, col)
     lat = np.asarray(col.latencies_ms)
     if lat.size == 0:
@@ -619,8 +626,9 @@ def run_scenario_test(
         engine.infer(target.input_sets[0])
         first_ms = (time.perf_counter() - t0) * 1e3
         requests = 1 if opts.scenario == "single-stream" else (config.requests or engine.default_requests())
-        say(f"warming up {opts.warmup_s:g} s with {requests} request(s) in flight")
-        warm = probe(engine, target.input_sets, requests, opts.warmup_s)
+        span = f"one pass over the {len(target.input_sets)}-sample stream" if target.ranges else f"{opts.warmup_s:g} s"
+        say(f"warming up: {span} with {requests} request(s) in flight")
+        warm = probe(engine, target.input_sets, requests, opts.warmup_s, whole_pass=target.ranges is not None)
         phases = {**engine.phases_ms, "first_inference": first_ms}
         if opts.accuracy:
             body = _accuracy_test(engine, target, requests, opts, warm, out_dir, say)
