@@ -622,7 +622,7 @@ def tune(
     shapes: str | None = None,
     histogram: str | Path | None = None,
     data: str | Path | None = None,
-    stream: int = 100,
+    stream: int = 32,
 ) -> dict[str, Any]:
     """Search the runtime knobs (and model variants) under latency and memory budgets; verify the winner.
 

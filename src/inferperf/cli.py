@@ -682,7 +682,9 @@ def tune(
     ] = None,
     shape_histogram: HistogramOpt = None,
     data: Annotated[Path | None, typer.Option(help="With --shapes data: image folder or .txt/.jsonl texts.")] = None,
-    stream: StreamOpt = 100,
+    stream: Annotated[
+        int, typer.Option(help="With --shapes: inputs in the stream; each trial warms on one pass and measures one.")
+    ] = 32,
     inputs: Annotated[Path | None, typer.Option(help=".npz with arrays named like the inputs.")] = None,
     int_range: Annotated[str | None, typer.Option(help="LOW,HIGH for synthetic integer inputs.")] = None,
     seed: Annotated[int, typer.Option(help="Seed of the sampler and of synthetic inputs.")] = 0,
