@@ -681,18 +681,14 @@ def _stream_spec(
     data: str | Path | None,
     stream: int,
     seed: int,
-) -> tuple[dict[str, Any], dict[str, Any]]:
-    """``--shapes`` for a worker: checked here, where errors are one line; and its record for the result."""
-    from inferperf.inputs.distribution import bin_order, draw_stream, resolve_shapes_option
+) -> tuple[dict[str, Any], tuple[Any, dict[str, Any]]]:
+    """``--shapes`` checked here, where errors are one line: the spec a worker redraws the stream from,
+    the stream (on the first model) and its record for the result."""
+    from inferperf.measure.dynamic import plan_stream
 
-    if stream < 1:
-        raise ConfigError(f"--stream must be at least 1, got {stream}")
     if data is not None and shapes.strip() != "data":
         raise ConfigError("with --shapes, --data is only a source of sizes: use --shapes data")
-    for info_ in infos:
-        groups, source = resolve_shapes_option(info_, shapes, histogram=histogram, data=data)
-    items = draw_stream(groups, stream, seed)
-    order = bin_order(items)
+    plans = [plan_stream(i, shapes, stream=stream, seed=seed, histogram=histogram, data=data) for i in infos]
     spec = {
         "text": shapes,
         "histogram": str(histogram) if histogram else None,
@@ -701,12 +697,12 @@ def _stream_spec(
     }
     record = {
         "spec": shapes,
-        "source": source,
+        "source": plans[0].source,
         "count": stream,
         "seed": seed,
-        "samples_per_group": {b: sum(1 for it in items if it.bin == b) for b in order},
+        "samples_per_group": plans[0].per_group(),
     }
-    return spec, record
+    return spec, (plans[0], record)
 
 
 def _tune_stream(
@@ -726,7 +722,7 @@ def _tune_stream(
         raise ConfigError("--shapes sets the shapes and draws the inputs: leave out --shape, --inputs and --input")
     if base.batch != 1:
         raise ConfigError("--shapes gives every input its own shape: --batch is not supported with it")
-    stream_spec, record = _stream_spec([i for _, i in infos], shapes, histogram, data, stream, int(spec["seed"]))
+    stream_spec, (_, record) = _stream_spec([i for _, i in infos], shapes, histogram, data, stream, int(spec["seed"]))
     kept = [Target(t.backend, t.variant, t.info, tuple(k for k in t.knobs if k.name != "batch")) for t in targets]
     return kept, stream_spec, record
 
@@ -1021,7 +1017,7 @@ def compare_interleaved(
     record = None
     if shapes is not None:
         infos = [ModelInfo.from_dict(c["model_info"]) for c in cands]
-        inputs["shapes"], record = _stream_spec(infos, shapes, histogram, data, stream, 0)
+        inputs["shapes"], (_, record) = _stream_spec(infos, shapes, histogram, data, stream, 0)
     job = {
         "task": "interleave",
         "scenario": scenario,
@@ -1160,42 +1156,21 @@ def _scenario_stream(
     int_range: tuple[int, int] | None,
 ) -> tuple[Any, str, dict[str, Any]]:
     """The QSL as a seeded shape stream: samples, the open dims of its one engine, each sample's group."""
-    from inferperf.inputs.distribution import bin_order, draw_stream, resolve_shapes_option
-    from inferperf.measure.dynamic import plan_strategy, stream_inputs
+    from inferperf.inputs.distribution import bin_order
+    from inferperf.measure.dynamic import stream_inputs
     from inferperf.measure.loadgen import SampleGroups, ScenarioTarget
 
     if opts.accuracy:
         raise ConfigError("--shapes draws synthetic inputs: LoadGen accuracy mode needs the labelled --data as is")
     if shape is not None or inputs is not None:
         raise ConfigError("--shapes sets the shapes itself: leave out --shape and --inputs")
-    if data is not None and shapes.strip() != "data":
-        raise ConfigError("with --shapes, --data is only a source of sizes: use --shapes data")
     stream, seed = stream_seed
-    groups, source = resolve_shapes_option(info_, shapes, batch=config.batch, histogram=histogram, data=data)
-    items = draw_stream(groups, stream, seed)
-    sets = stream_inputs(info_, items, seed, int_range)
-    ranges = plan_strategy("dynamic", items, groups).engines[0]
-    largest = max(items, key=lambda it: sum(int(np.prod(s)) for s in it.shapes.values()))
-    order = bin_order(items)
-    counts = {b: sum(1 for it in items if it.bin == b) for b in order}
-    target = ScenarioTarget(
-        plugin,
-        info_,
-        dict(largest.shapes),
-        sets,
-        config,
-        ranges=ranges,
-        groups=SampleGroups([it.bin for it in items], order),
-    )
-    stream_doc = {
-        "spec": shapes,
-        "source": source,
-        "seed": seed,
-        "count": len(items),
-        "samples_per_group": counts,
-        "engine_dims": {n: [list(d) if isinstance(d, tuple) else d for d in dims] for n, dims in ranges.items()},
-    }
-    return target, f"synthetic shape stream (seed {seed})", stream_doc
+    plan, record = _stream_spec([info_], shapes, histogram, data, stream, seed)[1]
+    sets = stream_inputs(info_, plan.items, seed, int_range)
+    groups = SampleGroups([it.bin for it in plan.items], bin_order(plan.items))
+    target = ScenarioTarget(plugin, info_, plan.largest, sets, config, ranges=plan.ranges, groups=groups)
+    record["engine_dims"] = {n: [list(d) if isinstance(d, tuple) else d for d in v] for n, v in plan.ranges.items()}
+    return target, f"synthetic shape stream (seed {seed})", record
 
 
 def _scenario_inputs(

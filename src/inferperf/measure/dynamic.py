@@ -28,6 +28,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -35,7 +36,14 @@ import numpy as np
 from inferperf.backends.base import AsyncRequests, Backend, DimBound, Engine, InputSet
 from inferperf.config import RuntimeConfig
 from inferperf.errors import BackendError, ConfigError, InferperfError
-from inferperf.inputs.distribution import ResolvedGroup, StreamItem, bin_order, bin_sizes
+from inferperf.inputs.distribution import (
+    ResolvedGroup,
+    StreamItem,
+    bin_order,
+    bin_sizes,
+    draw_stream,
+    resolve_shapes_option,
+)
 from inferperf.inputs.providers import synthetic_inputs
 from inferperf.model.info import ModelInfo
 from inferperf.stats import between_repeats_half_width, paired_ratio_ci, summarize
@@ -157,6 +165,37 @@ def plan_strategy(name: str, items: Sequence[StreamItem], groups: Sequence[Resol
         largest = {n: tuple(spans.get((n, i), (d, d))[1] for i, d in enumerate(s)) for n, s in top.items()}
         return Plan(name, [dict(largest)], [0] * len(items), [largest for _ in items])
     raise ConfigError(f"unknown strategy {name!r}")
+
+
+@dataclass(frozen=True)
+class StreamPlan:
+    """A ``--shapes`` stream for commands that run it on one engine with the varying dims open."""
+
+    items: list[StreamItem]
+    source: str
+    ranges: dict[str, tuple[DimBound, ...]]  # the one engine's dims
+    largest: dict[str, tuple[int, ...]]  # the largest input's shapes, for the record
+
+    def per_group(self) -> dict[str, int]:
+        """Inputs per reporting group, in size order."""
+        return {b: sum(1 for it in self.items if it.bin == b) for b in bin_order(self.items)}
+
+
+def plan_stream(
+    info: ModelInfo,
+    text: str,
+    *,
+    stream: int,
+    seed: int,
+    histogram: str | Path | None = None,
+    data: str | Path | None = None,
+    batch: int = 1,
+) -> StreamPlan:
+    """Resolve ``--shapes`` against the model, draw the seeded stream, open the dims it varies."""
+    groups, source = resolve_shapes_option(info, text, batch=batch, histogram=histogram, data=data)
+    items = draw_stream(groups, stream, seed)
+    largest = max(items, key=lambda it: sum(math.prod(s) for s in it.shapes.values()))
+    return StreamPlan(items, source, plan_strategy("dynamic", items, groups).engines[0], dict(largest.shapes))
 
 
 def padding_waste(items: Sequence[StreamItem], plan: Plan) -> float:

@@ -52,14 +52,17 @@ def shape_stream(
 
     ``spec``: ``text`` (the --shapes grammar), ``histogram``, ``data`` (a size source), ``stream`` (count).
     """
-    from inferperf.inputs.distribution import draw_stream, resolve_shapes_option
-    from inferperf.measure.dynamic import plan_strategy, stream_inputs
+    from inferperf.measure.dynamic import plan_stream, stream_inputs
 
-    groups, _ = resolve_shapes_option(info, spec["text"], histogram=spec.get("histogram"), data=spec.get("data"))
-    items = draw_stream(groups, int(spec.get("stream", 100)), seed)
-    largest = max(items, key=lambda it: sum(int(np.prod(s)) for s in it.shapes.values()))
-    ranges = plan_strategy("dynamic", items, groups).engines[0]
-    return dict(largest.shapes), stream_inputs(info, items, seed, int_range), ranges
+    plan = plan_stream(
+        info,
+        spec["text"],
+        stream=int(spec.get("stream", 100)),
+        seed=seed,
+        histogram=spec.get("histogram"),
+        data=spec.get("data"),
+    )
+    return plan.largest, stream_inputs(info, plan.items, seed, int_range), plan.ranges
 
 
 def trial_task(job: dict[str, Any]) -> dict[str, Any]:
