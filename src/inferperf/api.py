@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -422,19 +422,28 @@ def quantize(
     rounds: int = 3,
     seconds: float = 5.0,
     warn: Callable[[str], None] | None = None,
+    shapes: GuardStream | None = None,
 ) -> dict[str, Any]:
-    """INT8 quantization guarded by accuracy (or output fidelity), with an interleaved speed check."""
+    """INT8 quantization guarded by accuracy (or output fidelity), with an interleaved speed check.
+
+    With ``shapes``, calibration and guard inputs are drawn from the shape distribution, and the
+    speed check runs FP32 and INT8 on its stream with the varying dims open.
+    """
     from inferperf.inputs.dataset import Dataset, load_dataset
-    from inferperf.optimize.quantize import quantize_model
+    from inferperf.optimize.quantize import Split, quantize_model
 
     plugin = get_backend(backend)
     info_ = load_model_info(model)
     source = data if data is not None else ("builtin" if str(model) == "builtin" else None)
-    if source is not None:
+    dataset: Dataset | Split
+    if shapes is not None:
+        subset = (options or QuantizeOptions()).subset_size
+        dataset = _guard_stream(info_, shapes, data, shape, min(subset, SYNTHETIC_CALIBRATION), warn)
+    elif source is not None:
         dataset = load_dataset(source, info_)
     else:
-        shapes = resolve_shapes(info_, parse_shape_spec(shape), 1)
-        sets = build_input_sets(info_, shapes, sets=128, seed=0)
+        fixed = resolve_shapes(info_, parse_shape_spec(shape), 1)
+        sets = build_input_sets(info_, fixed, sets=128, seed=0)
         dataset = Dataset({k: np.concatenate([s[k] for s in sets]) for k in sets[0]}, None, "synthetic inputs")
         if warn is not None:
             warn(
@@ -455,9 +464,48 @@ def quantize(
         out=target,
         rounds=rounds,
         seconds=seconds,
-        synthetic=source is None,
+        synthetic=shapes is not None or source is None,
     )
     return {**_header("quantize", plugin), "model": info_.to_dict(), "backend": plugin.name, **fields}
+
+
+SYNTHETIC_CALIBRATION = 64  # synthetic calibration inputs, with or without --shapes (half of 128 drawn)
+
+
+@dataclass(frozen=True)
+class GuardStream:
+    """``--shapes`` for the optimizations: the distribution, and how many held-out inputs to draw."""
+
+    text: str
+    histogram: str | Path | None = None
+    stream: int = 32
+    seed: int = 0
+
+
+def _guard_stream(
+    info_: ModelInfo,
+    spec: GuardStream,
+    data: str | Path | None,
+    shape: str | None,
+    calibration: int,
+    warn: Callable[[str], None] | None,
+) -> Any:
+    """A split whose calibration and held-out inputs are synthetic, at the shapes of the distribution."""
+    from inferperf.optimize.quantize import stream_split
+
+    if data is not None:
+        raise ConfigError("--shapes draws synthetic inputs at the distribution's shapes: leave out --data")
+    if shape is not None:
+        raise ConfigError("--shapes and --shape both set the shapes: give one")
+    split = stream_split(
+        info_, spec.text, calibration=calibration, held_out=spec.stream, seed=spec.seed, histogram=spec.histogram
+    )
+    if warn is not None:
+        warn(
+            "--shapes: judging on SYNTHETIC inputs drawn at the distribution's shapes; accuracy cannot be "
+            "checked, only output fidelity against FP32, per shape group."
+        )
+    return split
 
 
 def _guard_data(
@@ -491,6 +539,7 @@ def prune(
     rounds: int = 3,
     seconds: float = 5.0,
     warn: Callable[[str], None] | None = None,
+    shapes: GuardStream | None = None,
 ) -> dict[str, Any]:
     """Magnitude sparsity on weights, judged for accuracy and re-measured side by side."""
     import tempfile
@@ -500,13 +549,18 @@ def prune(
 
     plugin = get_backend(backend)
     info_ = load_model_info(model)
-    dataset, synthetic = _guard_data(info_, model, data, shape, warn)
     target = Path(out) if out else Path.cwd() / f"{info_.path.stem}-sparse{int(sparsity * 100)}.onnx"
     if target.resolve() in {f.resolve() for f in info_.files}:
         raise ConfigError(f"--out {target} would overwrite the original model")
     sparse_props = plugin.sparse_weight_properties(sparsity)
     # Calibration samples are needed only for the INT8 sparse variant; the guard keeps the rest.
-    split = split_data(dataset, 300 if sparse_props else 0)
+    if shapes is not None:
+        split = _guard_stream(info_, shapes, data, shape, SYNTHETIC_CALIBRATION if sparse_props else 0, warn)
+        data_record = {"source": "shape stream (synthetic inputs)", "synthetic": True}
+    else:
+        dataset, synthetic = _guard_data(info_, model, data, shape, warn)
+        split = split_data(dataset, 300 if sparse_props else 0)
+        data_record = {"source": dataset.source, "synthetic": synthetic}
     with tempfile.TemporaryDirectory(prefix="inferperf-prune-") as tmp:
         pruned = Path(tmp) / target.name
         details = sparsify(info_, sparsity, pruned)
@@ -522,7 +576,7 @@ def prune(
         **_header("prune", plugin),
         "model": info_.to_dict(),
         "backend": plugin.name,
-        "data": {"source": dataset.source, "synthetic": synthetic},
+        "data": data_record,
         **fields,
     }
 
@@ -571,6 +625,7 @@ def precision(
     rounds: int = 3,
     seconds: float = 5.0,
     warn: Callable[[str], None] | None = None,
+    shapes: GuardStream | None = None,
 ) -> dict[str, Any]:
     """Inference-precision hints (bf16, f16) against f32: accuracy, speed, and native support on this CPU."""
     from inferperf.optimize.prune import precision_support
@@ -578,7 +633,13 @@ def precision(
 
     plugin = get_backend(backend)
     info_ = load_model_info(model)
-    dataset, synthetic = _guard_data(info_, model, data, shape, warn)
+    if shapes is not None:
+        split = _guard_stream(info_, shapes, data, shape, 0, warn)
+        data_record = {"source": "shape stream (synthetic inputs)", "synthetic": True}
+    else:
+        dataset, synthetic = _guard_data(info_, model, data, shape, warn)
+        split = split_data(dataset, 0)
+        data_record = {"source": dataset.source, "synthetic": synthetic}
     features = collect_environment()["cpu"]["features"]
     candidates = []
     for p in precisions:
@@ -587,9 +648,7 @@ def precision(
         candidates.append(
             Candidate(info_.path, f"inference precision {p}", {"support": support}, {"inference_precision": p})
         )
-    fields = judge(
-        plugin, info_, split_data(dataset, 0), candidates, max_drop=max_drop, out=None, rounds=rounds, seconds=seconds
-    )
+    fields = judge(plugin, info_, split, candidates, max_drop=max_drop, out=None, rounds=rounds, seconds=seconds)
     for row, p in zip(fields["candidates"], precisions, strict=True):
         # Say plainly what ran: a CPU plug-in may accept the hint and still compute in f32.
         reported = row.get("effective", {}).get("INFERENCE_PRECISION_HINT")
@@ -600,7 +659,7 @@ def precision(
         **_header("precision", plugin),
         "model": info_.to_dict(),
         "backend": plugin.name,
-        "data": {"source": dataset.source, "synthetic": synthetic},
+        "data": data_record,
         **fields,
     }
 

@@ -127,6 +127,25 @@ HistogramOpt = Annotated[
     Path | None, typer.Option(help="With --shapes: sizes of the ranged dim, CSV 'size,count' or JSON.")
 ]
 StreamOpt = Annotated[int, typer.Option(help="With --shapes: inputs in the seeded shape stream.")]
+GuardShapesOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--shapes",
+        help="Judge on synthetic inputs drawn from a shape distribution, e.g. 'input_ids[1,16..512]': "
+        "fidelity and speed per shape group, one open-dims engine per model.",
+    ),
+]
+GuardStreamOpt = Annotated[
+    int, typer.Option("--stream", help="With --shapes: held-out inputs, also the speed check's stream.")
+]
+
+
+def _guard_shapes(shapes: str | None, histogram: Path | None, stream: int) -> api.GuardStream | None:
+    if shapes is None:
+        if histogram is not None:
+            raise ConfigError("--shape-histogram needs --shapes with a range")
+        return None
+    return api.GuardStream(shapes, histogram, stream)
 
 
 @app.command()
@@ -293,12 +312,16 @@ def quantize(
         bool, typer.Option("--accuracy-control/--no-accuracy-control", help="NNCF: also try accuracy control.")
     ] = True,
     shape: Annotated[str | None, typer.Option(help="Static shape for synthetic calibration inputs.")] = None,
+    shapes: GuardShapesOpt = None,
+    shape_histogram: HistogramOpt = None,
+    stream: GuardStreamOpt = 32,
     rounds: Annotated[int, typer.Option(help="Interleaved FP32/INT8 speed rounds.")] = 3,
-    seconds: Annotated[float, typer.Option(help="Seconds per speed run.")] = 5.0,
+    seconds: Annotated[float, typer.Option(help="Seconds per speed run (without --shapes).")] = 5.0,
     json_path: JsonOpt = None,
 ) -> None:
     """INT8 quantization with an accuracy guard, measured side by side against FP32."""
     with _errors():
+        guard_stream = _guard_shapes(shapes, shape_histogram, stream)
         options = QuantizeOptions(
             method=method,
             preset=preset,
@@ -322,6 +345,7 @@ def quantize(
                 rounds=rounds,
                 seconds=seconds,
                 warn=lambda m: err.print(f"[bold yellow]warning:[/bold yellow] {escape(m)}"),
+                shapes=guard_stream,
             )
         render_quantize(doc, out)
         _save_result(doc, json_path)
@@ -340,12 +364,16 @@ def prune(
     max_drop: Annotated[float, typer.Option(help="Largest accepted drop.")] = 0.01,
     out_path: Annotated[Path | None, typer.Option("--out", help="Where the accepted sparse model goes.")] = None,
     shape: Annotated[str | None, typer.Option(help="Static shape for synthetic inputs.")] = None,
+    shapes: GuardShapesOpt = None,
+    shape_histogram: HistogramOpt = None,
+    stream: GuardStreamOpt = 32,
     rounds: Annotated[int, typer.Option(help="Interleaved dense/sparse speed rounds.")] = 3,
-    seconds: Annotated[float, typer.Option(help="Seconds per speed run.")] = 5.0,
+    seconds: Annotated[float, typer.Option(help="Seconds per speed run (without --shapes).")] = 5.0,
     json_path: JsonOpt = None,
 ) -> None:
     """Magnitude sparsity on weights, with its accuracy and a side-by-side speed check."""
     with _errors():
+        guard_stream = _guard_shapes(shapes, shape_histogram, stream)
         bar, status = _status_printer("prune")
         with bar:
             status("pruning, scoring and measuring")
@@ -360,6 +388,7 @@ def prune(
                 rounds=rounds,
                 seconds=seconds,
                 warn=_warn,
+                shapes=guard_stream,
             )
         render_quantize(doc, out)
         _save_result(doc, json_path)
@@ -375,12 +404,16 @@ def precision(
     ] = None,
     max_drop: Annotated[float, typer.Option(help="Largest accepted drop.")] = 0.01,
     shape: Annotated[str | None, typer.Option(help="Static shape for synthetic inputs.")] = None,
+    shapes: GuardShapesOpt = None,
+    shape_histogram: HistogramOpt = None,
+    stream: GuardStreamOpt = 32,
     rounds: Annotated[int, typer.Option(help="Interleaved f32/candidate speed rounds.")] = 3,
-    seconds: Annotated[float, typer.Option(help="Seconds per speed run.")] = 5.0,
+    seconds: Annotated[float, typer.Option(help="Seconds per speed run (without --shapes).")] = 5.0,
     json_path: JsonOpt = None,
 ) -> None:
     """Inference-precision hints against f32: accuracy, speed, and whether this CPU runs them natively."""
     with _errors():
+        guard_stream = _guard_shapes(shapes, shape_histogram, stream)
         bar, status = _status_printer("precision")
         with bar:
             status("scoring and measuring")
@@ -394,6 +427,7 @@ def precision(
                 rounds=rounds,
                 seconds=seconds,
                 warn=_warn,
+                shapes=guard_stream,
             )
         render_quantize(doc, out)
         if json_path:

@@ -500,7 +500,7 @@ def _rounds(
 ) -> None:
     for r in range(options.rounds):
         if options.requests == 1:
-            _round_per_input(lives, r, records)
+            round_per_input(lives, r, records)
             tick(f"round {r + 1} of {options.rounds}")
             continue
         for k in range(len(lives)):
@@ -514,7 +514,7 @@ def _rounds(
             tick(f"round {r + 1}: {live.plan.name}")
 
 
-def _round_per_input(lives: list[Live], r: int, records: dict[str, dict[str, Any]]) -> None:
+def round_per_input(lives: list[Live], r: int, records: dict[str, dict[str, Any]]) -> None:
     """One request at a time: every input runs on each strategy back to back, in rotating order.
 
     The machine drifts over minutes; strategies measured seconds apart on the same input see

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import shutil
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -20,11 +20,26 @@ import numpy as np
 
 from inferperf.backends.base import Backend, InputSet
 from inferperf.config import QuantizeOptions, RunLimits, RuntimeConfig
-from inferperf.errors import ConfigError, InputSpecError
+from inferperf.errors import BackendError, ConfigError, InputSpecError
 from inferperf.inputs.dataset import Dataset
+from inferperf.inputs.distribution import bin_order
+from inferperf.measure.dynamic import StreamPlan
 from inferperf.measure.runner import run_scenario
 from inferperf.model.info import ModelInfo, load_model_info
 from inferperf.stats import paired_ratio_ci
+
+
+@dataclass(frozen=True)
+class StreamSplit:
+    """``--shapes`` without data: held-out inputs drawn at the shapes of the distribution.
+
+    The guard and the speed check run on one engine per model with the varying dims open, so an
+    optimization is judged on the shapes it will see, group by group, not at one fixed shape.
+    """
+
+    plan: StreamPlan  # the held-out stream: its items (shape, group) and the dims the engines keep open
+    inputs: list[InputSet]
+    record: dict[str, Any]  # how the calibration and held-out streams were drawn, for the result
 
 
 @dataclass(frozen=True)
@@ -32,9 +47,16 @@ class Split:
     """Calibration input sets, and the held-out data the guard scores on."""
 
     calibration: list[InputSet]
-    held_out: Dataset
+    held_out: Dataset | None  # None when the held-out inputs are a shape stream
     labelled: bool
     calibration_labels: list[int] | None = None
+    stream: StreamSplit | None = None
+
+    def held_out_count(self) -> int:
+        """Samples the guard scores on."""
+        if self.stream is not None:
+            return len(self.stream.inputs)
+        return len(self.held_out) if self.held_out is not None else 0
 
 
 def split_data(data: Dataset, calibration_size: int) -> Split:
@@ -51,30 +73,112 @@ def split_data(data: Dataset, calibration_size: int) -> Split:
     return Split(calib, held, labels is not None, calib_labels)
 
 
+def stream_split(
+    info: ModelInfo,
+    text: str,
+    *,
+    calibration: int,
+    held_out: int,
+    seed: int = 0,
+    histogram: str | Path | None = None,
+    int_range: tuple[int, int] | None = None,
+) -> Split:
+    """Synthetic calibration and held-out inputs, each a seeded stream drawn from ``--shapes``.
+
+    Calibrating at one fixed shape sets the activation ranges of that shape only; drawn from the
+    distribution, the ranges cover the lengths the model will see. The two streams use different
+    seeds, so the guard never scores a calibration input.
+    """
+    from inferperf.measure.dynamic import plan_stream, stream_inputs
+
+    if text.strip() == "data":
+        raise ConfigError(
+            "--shapes data takes sizes from --data, which here is the calibration data: give groups or a range"
+        )
+    if held_out < 2:
+        raise ConfigError(f"invalid --stream {held_out}: the guard needs at least 2 held-out inputs")
+    held = plan_stream(info, text, stream=held_out, seed=seed, histogram=histogram)
+    calib_sets: list[InputSet] = []
+    calib_groups: dict[str, int] = {}
+    if calibration > 0:
+        calib = plan_stream(info, text, stream=calibration, seed=seed + 1, histogram=histogram)
+        calib_sets, calib_groups = stream_inputs(info, calib.items, seed + 1, int_range), calib.per_group()
+    record = {
+        "spec": text,
+        "source": held.source,
+        "seed": seed,
+        "held_out_per_group": held.per_group(),
+        "calibration_per_group": calib_groups,
+    }
+    inputs = stream_inputs(info, held.items, seed, int_range)
+    return Split(calib_sets, None, False, None, StreamSplit(held, inputs, record))
+
+
+Outputs = np.ndarray | list[np.ndarray]  # [N, K] at one shape; one flat row per sample on a shape stream
+
+
 def _outputs(
-    backend: Backend, info: ModelInfo, data: Dataset, config: RuntimeConfig
-) -> tuple[np.ndarray, bool, dict[str, Any]]:
-    """First output per sample, flattened; whether it is a classifier's [1, classes] row; effective config."""
-    shapes = {name: (1, *arr.shape[1:]) for name, arr in data.samples.items()}
-    engine = backend.compile(info, shapes, config)
+    backend: Backend, info: ModelInfo, split: Split, config: RuntimeConfig
+) -> tuple[Outputs, bool, dict[str, Any]]:
+    """First output per held-out sample, flattened; whether it is a classifier's [1, classes] row; effective config."""
+    if split.stream is not None:
+        engine = backend.compile_dynamic(info, split.stream.plan.ranges, config)
+        sets = split.stream.inputs
+    else:
+        assert split.held_out is not None
+        shapes = {name: (1, *arr.shape[1:]) for name, arr in split.held_out.samples.items()}
+        engine = backend.compile(info, shapes, config)
+        sets = split.held_out.batches(1)
     try:
-        outs = [next(iter(engine.infer(s).values())) for s in data.batches(1)]
+        outs = [next(iter(engine.infer(s).values())) for s in sets]
         effective = engine.effective()
     finally:
         engine.close()
-    return np.concatenate(outs).reshape(len(data), -1), outs[0].ndim == 2, effective
+    classifier = outs[0].ndim == 2
+    if split.stream is not None:
+        return [o.reshape(-1) for o in outs], classifier, effective
+    return np.concatenate(outs).reshape(len(sets), -1), classifier, effective
 
 
-def fidelity(reference: np.ndarray, candidate: np.ndarray) -> dict[str, float]:
-    """Cosine similarity (mean over samples), max abs difference, and top-1 agreement."""
-    num = (reference * candidate).sum(axis=1)
-    den = np.linalg.norm(reference, axis=1) * np.linalg.norm(candidate, axis=1)
-    cos = np.where(den > 0, num / np.maximum(den, 1e-30), 1.0)
+def _rows(outputs: Outputs) -> list[np.ndarray]:
+    return [np.asarray(r, dtype=np.float64).reshape(-1) for r in outputs]
+
+
+def fidelity(reference: Outputs, candidate: Outputs, groups: list[str] | None = None) -> dict[str, Any]:
+    """Cosine similarity (mean over samples), max abs difference, and top-1 agreement.
+
+    Samples may differ in size (a shape stream); with ``groups`` (a label per sample) the same
+    figures are also given per shape group, since a quantized model can hold at one length and
+    drift at another.
+    """
+    ref, cand = _rows(reference), _rows(candidate)
+    cos = np.array([_cosine(a, b) for a, b in zip(ref, cand, strict=True)])
+    diff = np.array([float(np.abs(a - b).max()) for a, b in zip(ref, cand, strict=True)])
+    agree = np.array([int(a.argmax()) == int(b.argmax()) for a, b in zip(ref, cand, strict=True)])
+    out: dict[str, Any] = _fidelity_figures(cos, diff, agree)
+    if groups is not None:
+        order = list(dict.fromkeys(groups))
+        out["per_group"] = {
+            g: {
+                **_fidelity_figures(*(x[[i for i, h in enumerate(groups) if h == g]] for x in (cos, diff, agree))),
+                "samples": groups.count(g),
+            }
+            for g in order
+        }
+    return out
+
+
+def _cosine(a: np.ndarray, b: np.ndarray) -> float:
+    den = float(np.linalg.norm(a) * np.linalg.norm(b))
+    return float(a @ b) / den if den > 0 else 1.0
+
+
+def _fidelity_figures(cos: np.ndarray, diff: np.ndarray, agree: np.ndarray) -> dict[str, float]:
     return {
         "cosine_mean": float(cos.mean()),
         "cosine_min": float(cos.min()),
-        "max_abs_diff": float(np.abs(reference - candidate).max()),
-        "top1_agreement": float((reference.argmax(axis=1) == candidate.argmax(axis=1)).mean()),
+        "max_abs_diff": float(diff.max()),
+        "top1_agreement": float(agree.mean()),
     }
 
 
@@ -108,6 +212,75 @@ def _speed(
     }
 
 
+def _stream_speed(
+    backend: Backend,
+    fp32: ModelInfo,
+    cand: ModelInfo,
+    stream: StreamSplit,
+    rounds: int,
+    config: RuntimeConfig,
+    cand_config: RuntimeConfig,
+) -> dict[str, Any]:
+    """FP32 and the candidate on the held-out shape stream, one open-dims engine each.
+
+    One request at a time, every input on both models back to back in rotating order (as
+    ``inferperf dynamic`` does): the two see the same machine within milliseconds, so the
+    per-round ratios stay tight on a drifting host. Whole-stream and per-group speed-ups.
+    """
+    from inferperf.measure.dynamic import Live, Plan, close_live, compile_plan, round_per_input, warm_pass
+
+    items = stream.plan.items
+    plan = Plan("fp32", [stream.plan.ranges], [0] * len(items), [dict(it.shapes) for it in items])
+    lives: list[Live] = []
+    records: dict[str, dict[str, Any]] = {}
+    try:
+        for name, model, cfg in (("fp32", fp32, config), ("candidate", cand, cand_config)):
+            live = compile_plan(backend, model, replace(plan, name=name), stream.inputs, cfg)
+            lives.append(live)
+            warm_pass(live, 1)  # first sight of every shape, before anything is measured
+        for r in range(rounds):
+            round_per_input(lives, r, records)
+        if records:
+            raise BackendError(next(iter(records.values()))["error"])
+        per_round = {lv.plan.name: [rd["latency_ms"] for rd in lv.rounds] for lv in lives}
+    finally:
+        for live in lives:
+            close_live(live)
+    return _stream_speed_record(items, per_round, rounds)
+
+
+def _stream_speed_record(items: list[Any], per_round: dict[str, list[list[float]]], rounds: int) -> dict[str, Any]:
+    def tput(lat: list[float], idx: list[int]) -> float:
+        return len(idx) / (sum(lat[i] for i in idx) / 1e3)
+
+    every = list(range(len(items)))
+    tp = {k: [tput(r, every) for r in v] for k, v in per_round.items()}
+    speedup = paired_ratio_ci(tp["candidate"], tp["fp32"])
+    groups = []
+    for label in bin_order(items):
+        idx = [i for i, it in enumerate(items) if it.bin == label]
+        g = {k: [tput(r, idx) for r in v] for k, v in per_round.items()}
+        ci = paired_ratio_ci(g["candidate"], g["fp32"])
+        med = {k: float(np.median([r[i] for r in v for i in idx])) for k, v in per_round.items()}
+        groups.append(
+            {
+                "group": label,
+                "inputs": len(idx),
+                "median_latency_ms": med,
+                "speedup": {**ci.to_dict(), "method": ci.method},
+            }
+        )
+    return {
+        "rounds": rounds,
+        "scenario": "shape stream, one request at a time, FP32 and candidate back to back per input",
+        "stream_inputs": len(items),
+        "throughput_fps": tp,
+        "median_latency_ms": {k: [float(np.median(r)) for r in v] for k, v in per_round.items()},
+        "throughput_speedup": {**speedup.to_dict(), "method": speedup.method},
+        "per_group": groups,
+    }
+
+
 @dataclass(frozen=True)
 class Candidate:
     """An optimized variant: a model file and/or runtime settings, judged against FP32."""
@@ -121,7 +294,7 @@ class Candidate:
 def quantize_model(
     backend: Backend,
     info: ModelInfo,
-    data: Dataset,
+    data: Dataset | Split,
     options: QuantizeOptions,
     *,
     max_drop: float,
@@ -130,13 +303,18 @@ def quantize_model(
     seconds: float = 5.0,
     synthetic: bool = False,
 ) -> dict[str, Any]:
-    """Quantize, guard, measure; copy the winner to ``out``. Returns the result fields."""
-    split = split_data(data, options.subset_size)
+    """Quantize, guard, measure; copy the winner to ``out``. Returns the result fields.
+
+    ``data`` is split here, or comes split already (a shape stream: see ``stream_split``).
+    """
+    split = data if isinstance(data, Split) else split_data(data, options.subset_size)
+    source = "shape stream (synthetic inputs)" if isinstance(data, Split) else data.source
     with tempfile.TemporaryDirectory(prefix="inferperf-quant-") as tmp:
         made = backend.quantize(info, split.calibration, Path(tmp), options, split.calibration_labels)
         candidates = [Candidate(path, label, details) for path, label, details in made]
         fields = judge(backend, info, split, candidates, max_drop=max_drop, out=out, rounds=rounds, seconds=seconds)
-    return {"calibration": {"samples": len(split.calibration), "source": data.source, "synthetic": synthetic}, **fields}
+    calibration = {"samples": len(split.calibration), "source": source, "synthetic": synthetic}
+    return {"calibration": calibration, **fields}
 
 
 def judge(
@@ -154,9 +332,15 @@ def judge(
     if max_drop < 0:
         raise ConfigError(f"invalid --max-drop {max_drop}: must be >= 0")
     config = RuntimeConfig(backend=backend.name)
-    bench_sets = split.held_out.batches(1)[:16]
+    if split.stream is not None:
+        bench_sets: list[InputSet] = []
+        peak_shapes = split.stream.plan.largest  # memory at the stream's largest input: the peak it will see
+    else:
+        assert split.held_out is not None
+        bench_sets = split.held_out.batches(1)[:16]
+        peak_shapes = {k: tuple(v.shape) for k, v in bench_sets[0].items()}
     reference = _reference(backend, info, split, config)
-    reference["peak_memory_mb"] = _peak_mb(backend, info, bench_sets[0], config)
+    reference["peak_memory_mb"] = _peak_mb(backend, info, peak_shapes, config)
     rows = [
         _judge(backend, info, c, split, reference, config, max_drop, bench_sets, rounds, seconds) for c in candidates
     ]
@@ -169,8 +353,12 @@ def judge(
             winner["written_to"] = str(_save(path, out))
     for row in rows:
         row.pop("_path", None)
+    held: dict[str, Any] = {"samples": split.held_out_count(), "labelled": split.labelled}
+    if split.stream is not None:
+        held["shapes"] = split.stream.record
+        held["peak_memory_at"] = {k: list(v) for k, v in peak_shapes.items()}
     return {
-        "held_out": {"samples": len(split.held_out), "labelled": split.labelled},
+        "held_out": held,
         "guard": _guard_name(split.labelled, bool(reference["classifier"])),
         "max_drop": max_drop,
         "fp32": {k: v for k, v in reference.items() if k not in ("logits", "classifier")},
@@ -180,10 +368,11 @@ def judge(
 
 
 def _reference(backend: Backend, info: ModelInfo, split: Split, config: RuntimeConfig) -> dict[str, Any]:
-    logits, classifier, _ = _outputs(backend, info, split.held_out, config)
+    logits, classifier, _ = _outputs(backend, info, split, config)
     ref: dict[str, Any] = {"logits": logits, "size_bytes": info.size_bytes, "classifier": classifier}
-    if split.labelled and split.held_out.labels is not None:
-        ref["top1"] = float((logits.argmax(axis=1) == split.held_out.labels).mean())
+    labels = split.held_out.labels if split.held_out is not None else None
+    if split.labelled and labels is not None and isinstance(logits, np.ndarray):
+        ref["top1"] = float((logits.argmax(axis=1) == labels).mean())
     return ref
 
 
@@ -201,7 +390,8 @@ def _judge(
 ) -> dict[str, Any]:
     cand = fp32 if c.path.resolve() == fp32.path.resolve() else load_model_info(c.path)
     cand_config = config.with_(**c.config)
-    logits, _, effective = _outputs(backend, cand, split.held_out, cand_config)
+    logits, _, effective = _outputs(backend, cand, split, cand_config)
+    groups = [it.bin for it in split.stream.plan.items] if split.stream is not None else None
     row: dict[str, Any] = {
         "label": c.label,
         "details": c.details,
@@ -209,10 +399,14 @@ def _judge(
         "config_changes": c.config,
         "_path": str(c.path),
         "effective": effective,
-        "fidelity": fidelity(reference["logits"], logits),
+        "fidelity": fidelity(reference["logits"], logits, groups),
     }
-    if "top1" in reference and split.held_out.labels is not None:
-        top1 = float((logits.argmax(axis=1) == split.held_out.labels).mean())
+    if split.stream is not None:  # groups in size order, as every other per-group table
+        per = row["fidelity"]["per_group"]
+        row["fidelity"]["per_group"] = {g: per[g] for g in bin_order(split.stream.plan.items)}
+    labels = split.held_out.labels if split.held_out is not None else None
+    if "top1" in reference and labels is not None and isinstance(logits, np.ndarray):
+        top1 = float((logits.argmax(axis=1) == labels).mean())
         row["top1"], row["drop"] = top1, reference["top1"] - top1
     elif reference["classifier"]:
         row["drop"] = 1.0 - row["fidelity"]["top1_agreement"]
@@ -222,14 +416,21 @@ def _judge(
     if not row["accepted"]:
         row["rejected_because"] = f"drop {row['drop']:.4f} exceeds --max-drop {max_drop}"
         return row
-    row["speed"] = _speed(backend, fp32, cand, bench_sets, rounds, seconds, config, cand_config)
-    row["peak_memory_mb"] = _peak_mb(backend, cand, bench_sets[0], cand_config)
+    if split.stream is not None:
+        row["speed"] = _stream_speed(backend, fp32, cand, split.stream, rounds, config, cand_config)
+        peak_shapes = split.stream.plan.largest
+    else:
+        row["speed"] = _speed(backend, fp32, cand, bench_sets, rounds, seconds, config, cand_config)
+        peak_shapes = {k: tuple(v.shape) for k, v in bench_sets[0].items()}
+    row["peak_memory_mb"] = _peak_mb(backend, cand, peak_shapes, cand_config)
     sp = row["speed"]["throughput_speedup"]
     row["significant_speedup"] = sp["ci95"][0] > 1.0
     return row
 
 
-def _peak_mb(backend: Backend, info: ModelInfo, inputs: InputSet, config: RuntimeConfig) -> float | None:
+def _peak_mb(
+    backend: Backend, info: ModelInfo, shapes: dict[str, tuple[int, ...]], config: RuntimeConfig
+) -> float | None:
     """Peak resident memory of a fresh process that compiles and runs the model (None if it failed)."""
     from inferperf.measure.worker import run_worker
 
@@ -239,7 +440,7 @@ def _peak_mb(backend: Backend, info: ModelInfo, inputs: InputSet, config: Runtim
         "model_info": info.to_dict(),
         "backend": backend.name,
         "config": config.to_dict(),
-        "shapes": {k: list(v.shape) for k, v in inputs.items()},
+        "shapes": {k: list(v) for k, v in shapes.items()},
         "steady_s": 1.0,
         "leak_iterations": 1,
     }

@@ -439,6 +439,31 @@ def render_quantize(doc: dict[str, Any], console: Console) -> None:
         )
     for c in doc["candidates"]:
         _candidate_notes(c, console)
+        if "per_group" in c["fidelity"]:
+            _group_table(c, console)
+
+
+def _group_table(c: dict[str, Any], console: Console) -> None:
+    """--shapes: fidelity and speed per shape group, since either can hold at one size and slip at another."""
+    speed = {g["group"]: g for g in c.get("speed", {}).get("per_group", [])}
+    table = Table(title=f"{escape(c['label'])}: per shape group", show_header=True)
+    for col in ("group", "held out", "cosine mean", "cosine min", "top-1 agree", "FP32 ms", "cand. ms", "speed-up"):
+        table.add_column(col, justify="left" if col == "group" else "right")
+    for group, fid in c["fidelity"]["per_group"].items():
+        sp = speed.get(group)
+        med = sp["median_latency_ms"] if sp else {}
+        up = sp["speedup"] if sp else None
+        table.add_row(
+            escape(group),
+            str(fid["samples"]),
+            f"{fid['cosine_mean']:.4f}",
+            f"{fid['cosine_min']:.4f}",
+            f"{fid['top1_agreement'] * 100:.1f}%",
+            f"{med['fp32']:.1f}" if med else "-",
+            f"{med['candidate']:.1f}" if med else "-",
+            f"{up['value']:.2f}x [{up['ci95'][0]:.2f}, {up['ci95'][1]:.2f}]" if up else "-",
+        )
+    console.print(table)
 
 
 def _candidate_notes(c: dict[str, Any], console: Console) -> None:

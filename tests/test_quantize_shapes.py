@@ -1,0 +1,184 @@
+"""Optimizations judged on a shape distribution: quantize, prune and precision with --shapes."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from inferperf import api
+from inferperf.cli import app
+from inferperf.config import QuantizeOptions
+from inferperf.errors import ConfigError, InputSpecError
+from inferperf.model import load_model_info
+from inferperf.optimize.quantize import fidelity, stream_split
+
+from .conftest import _save, make_matmul_model
+
+SHAPES = "x[1,2..64,16]"
+FAST = {"rounds": 2, "seconds": 0.3}
+runner = CliRunner()
+
+
+@pytest.fixture
+def seq_onnx(tmp_path: Path) -> Path:
+    """x[batch, seq, 16] @ W[16, 32] + b -> Relu: a token-wise layer with an open sequence axis."""
+    return _save(make_matmul_model(("batch", "seq", 16), hidden=32), tmp_path / "seq.onnx")
+
+
+def test_fidelity_over_ragged_rows_per_group() -> None:
+    ref = [np.array([1.0, 0.0]), np.array([1.0, 2.0, 3.0]), np.array([0.0, 5.0, 1.0, 1.0])]
+    cand = [np.array([1.0, 0.0]), np.array([-1.0, -2.0, -3.0]), np.array([0.0, 4.0, 1.0, 1.0])]
+    got = fidelity(ref, cand, ["short", "long", "long"])
+    assert got["top1_agreement"] == pytest.approx(2 / 3)
+    assert got["cosine_min"] == pytest.approx(-1.0)
+    assert got["max_abs_diff"] == pytest.approx(6.0)
+    assert got["per_group"]["short"] == {
+        "cosine_mean": 1.0,
+        "cosine_min": 1.0,
+        "max_abs_diff": 0.0,
+        "top1_agreement": 1.0,
+        "samples": 1,
+    }
+    assert got["per_group"]["long"]["samples"] == 2
+    assert got["per_group"]["long"]["top1_agreement"] == pytest.approx(0.5)
+
+
+def test_stream_split_is_seeded_and_keeps_calibration_apart(seq_onnx: Path) -> None:
+    info = load_model_info(seq_onnx)
+    a = stream_split(info, SHAPES, calibration=10, held_out=8, seed=3)
+    b = stream_split(info, SHAPES, calibration=10, held_out=8, seed=3)
+    assert a.stream is not None and b.stream is not None
+    assert [x["x"].shape for x in a.stream.inputs] == [x["x"].shape for x in b.stream.inputs]
+    assert all(np.array_equal(x["x"], y["x"]) for x, y in zip(a.stream.inputs, b.stream.inputs, strict=True))
+    assert len(a.calibration) == 10 and a.held_out_count() == 8
+    held = {x["x"].tobytes() for x in a.stream.inputs}
+    assert not held & {x["x"].tobytes() for x in a.calibration}  # the guard never scores a calibration input
+    assert len({x["x"].shape[1] for x in a.calibration}) > 1  # calibrated across lengths, not at one
+    assert sum(a.stream.record["calibration_per_group"].values()) == 10
+
+
+def _check_stream_doc(doc: dict[str, object], stream: int) -> None:
+    held = doc["held_out"]
+    assert isinstance(held, dict)
+    assert held["samples"] == stream and held["shapes"]["spec"] == SHAPES
+    assert held["peak_memory_at"]["x"][1] <= 64
+    groups = list(held["shapes"]["held_out_per_group"])
+    assert len(groups) > 1
+    for row in doc["candidates"]:  # type: ignore[attr-defined]
+        assert list(row["fidelity"]["per_group"]) == groups  # size order, as the stream reports them
+        if row["accepted"]:
+            speed = row["speed"]
+            assert [g["group"] for g in speed["per_group"]] == groups
+            assert len(speed["throughput_fps"]["fp32"]) == FAST["rounds"]
+            assert all(g["speedup"]["value"] > 0 for g in speed["per_group"])
+
+
+def test_onnxruntime_quantize_over_a_shape_stream(seq_onnx: Path, tmp_path: Path) -> None:
+    warnings: list[str] = []
+    doc = api.quantize(
+        seq_onnx,
+        backend="onnxruntime",
+        out=tmp_path / "q.onnx",
+        options=QuantizeOptions(activation_type="u8", subset_size=20),
+        warn=warnings.append,
+        shapes=api.GuardStream(SHAPES, stream=12),
+        max_drop=1.0,
+        **FAST,
+    )
+    assert warnings and "SYNTHETIC" in warnings[0]
+    assert doc["calibration"]["samples"] == 20 and doc["calibration"]["synthetic"]
+    assert doc["guard"] == "output fidelity: 1 - mean cosine"
+    _check_stream_doc(doc, 12)
+    row = doc["candidates"][0]
+    assert row["fidelity"]["cosine_mean"] > 0.9  # a token-wise MatMul quantizes well at every length
+
+
+@pytest.mark.skipif(importlib.util.find_spec("nncf") is None, reason="NNCF not installed")
+def test_openvino_nncf_quantize_over_a_shape_stream(seq_onnx: Path, tmp_path: Path) -> None:
+    doc = api.quantize(
+        seq_onnx,
+        backend="openvino",
+        out=tmp_path / "q.xml",
+        options=QuantizeOptions(subset_size=16, accuracy_control=False),
+        shapes=api.GuardStream(SHAPES, stream=10),
+        max_drop=1.0,
+        **FAST,
+    )
+    assert doc["calibration"]["samples"] == 16
+    _check_stream_doc(doc, 10)
+
+
+def test_precision_over_a_shape_stream(seq_onnx: Path) -> None:
+    doc = api.precision(seq_onnx, precisions=["f32"], shapes=api.GuardStream(SHAPES, stream=8), max_drop=1.0, **FAST)
+    _check_stream_doc(doc, 8)
+    row = doc["candidates"][0]
+    assert row["fidelity"]["cosine_min"] > 0.9999  # f32 against f32: the same numbers at every length
+    assert doc["data"]["synthetic"]
+
+
+def test_prune_over_a_shape_stream(seq_onnx: Path, tmp_path: Path) -> None:
+    doc = api.prune(
+        seq_onnx,
+        backend="onnxruntime",
+        out=tmp_path / "p.onnx",
+        shapes=api.GuardStream(SHAPES, stream=8),
+        max_drop=1.0,
+        **FAST,
+    )
+    _check_stream_doc(doc, 8)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "fragment"),
+    [
+        ({"data": "x.npz"}, ConfigError, "leave out --data"),
+        ({"shape": "1,8,16"}, ConfigError, "give one"),
+        ({"shapes": api.GuardStream("data")}, ConfigError, "give groups or a range"),
+        ({"shapes": api.GuardStream(SHAPES, stream=1)}, ConfigError, "at least 2 held-out"),
+        ({"shapes": api.GuardStream("x[1,2..64,15]")}, InputSpecError, "is static 16 in the model"),
+        ({"shapes": api.GuardStream("x[1,64..2,16]")}, InputSpecError, "low end above its high end"),
+    ],
+)
+def test_bad_shapes_are_clear(
+    seq_onnx: Path, tmp_path: Path, kwargs: dict[str, object], error: type, fragment: str
+) -> None:
+    args: dict[str, object] = {"shapes": api.GuardStream(SHAPES), **kwargs}
+    with pytest.raises(error, match=fragment):
+        api.quantize(seq_onnx, backend="onnxruntime", out=tmp_path / "q.onnx", **args, **FAST)  # type: ignore[arg-type]
+    assert not (tmp_path / "q.onnx").exists()
+
+
+def test_cli_quantize_shapes_json_and_errors(seq_onnx: Path, tmp_path: Path) -> None:
+    out_json = tmp_path / "q.json"
+    args = ["quantize", str(seq_onnx), "--backend", "onnxruntime", "--activations", "u8", "--max-drop", "1"]
+    args += [
+        "--shapes",
+        SHAPES,
+        "--stream",
+        "6",
+        "--rounds",
+        "2",
+        "--subset-size",
+        "8",
+        "--out",
+        str(tmp_path / "q.onnx"),
+    ]
+    result = runner.invoke(app, [*args, "--json", str(out_json)])
+    assert result.exit_code in (0, 3), result.output  # 3: no significant speed-up on a model this small
+    assert "per shape group" in result.output
+    doc = json.loads(out_json.read_text())
+    assert doc["held_out"]["samples"] == 6
+    bad = tmp_path / "bad.json"
+    for extra, fragment in (
+        (["--shapes", "x[1,0..5,16]"], "must start at 1"),
+        (["--shape-histogram", str(tmp_path / "h.csv")], "needs --shapes"),
+    ):
+        result = runner.invoke(app, ["quantize", str(seq_onnx), "--backend", "onnxruntime", *extra, "--json", str(bad)])
+        assert result.exit_code == 2 and fragment in result.output and "Traceback" not in result.output
+        assert len(result.output.strip().splitlines()) == 1
+        assert not bad.exists()
