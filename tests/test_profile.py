@@ -132,6 +132,16 @@ def test_precision_report_counts_float_compute_in_quantized_model() -> None:
     assert codes["float-layers-in-quantized-model"].severity == "high"
 
 
+def test_int8_glue_in_a_float_model_is_not_quantization() -> None:
+    # OpenVINO runs BERT's attention-mask Where/Gather on booleans in int8: the model is still float.
+    layers = [_layer("where", "Subgraph", "int8"), _layer("fc", "FullyConnected", "f32")]
+    summary = summarize_run(_run(layers, [[0.1, 5.0]], [1], [5.2]))
+    assert not summary["precision"]["quantized"]
+    assert "float-layers-in-quantized-model" not in {f.code for f in diagnose(summary)}
+    layers = [_layer("fq", "FakeQuantize", "f32"), _layer("fc", "FullyConnected", "f32")]
+    assert summarize_run(_run(layers, [[0.1, 5.0]], [1], [5.2]))["precision"]["quantized"]
+
+
 def test_diagnosis_rules_fire_on_their_evidence_only() -> None:
     slow = _layer("lrn", "LRN", slow="reference kernel ref_any_f32")
     memory = [_layer("t1", "Transpose"), _layer("t2", "Reshape"), _layer("c", "Convolution")]

@@ -379,16 +379,35 @@ def memory(
     leak_iterations: int = 1000,
     timeout_s: float = 600.0,
     progress: Callable[[str], None] | None = None,
+    shapes: GuardStream | None = None,
 ) -> dict[str, Any]:
-    """Memory per phase for each configuration that changes it, each in a fresh process."""
+    """Memory per phase for each configuration that changes it, each in a fresh process.
+
+    With ``shapes`` every worker runs one open-dims engine over the seeded shape stream: a pass that
+    meets each shape first, steady state over the stream, and the leak check cycling it.
+    """
     import psutil
 
+    from inferperf.measure.dynamic import plan_stream
     from inferperf.measure.memory import run_memory, sweep_configs
 
     plugin = get_backend(backend)
     models = [load_model_info(model), *(load_model_info(v) for v in variants)]
     base = (config or RuntimeConfig()).with_(backend=plugin.name)
     cores = psutil.cpu_count(logical=False) or 1
+    stream = None
+    record = None
+    if shapes is not None:
+        if shape is not None or batches:
+            raise ConfigError("--shapes sets every input's shape: leave out --shape and --batches")
+        plans = [
+            plan_stream(m, shapes.text, stream=shapes.stream, seed=shapes.seed, histogram=shapes.histogram)
+            for m in models
+        ]
+        spec = {"text": shapes.text, "histogram": str(shapes.histogram) if shapes.histogram else None}
+        stream = ({**spec, "stream": shapes.stream}, [p.largest for p in plans])
+        record = {"spec": shapes.text, "source": plans[0].source, "count": shapes.stream, "seed": shapes.seed}
+        record["samples_per_group"] = plans[0].per_group()
     configs = sweep_configs(plugin, base, cores, list(batches))
     rows = run_memory(
         plugin,
@@ -399,12 +418,14 @@ def memory(
         leak_iterations=leak_iterations,
         timeout_s=timeout_s,
         progress=progress,
+        stream=stream,
     )
     return {
         **_header("memory", plugin),
         "model": models[0].to_dict(),
         "variants": [m.to_dict() for m in models[1:]],
         "backend": plugin.name,
+        **({"shapes": record} if record else {}),
         "rows": rows,
         "method": "VmRSS samples between phases; peaks from VmHWM reset via /proc/self/clear_refs before each phase",
     }

@@ -268,10 +268,20 @@ def memory(
     steady: Annotated[float, typer.Option(help="Seconds of steady-state throughput per configuration.")] = 3.0,
     leak_iterations: Annotated[int, typer.Option(help="Inferences in the leak check (capped at 20 s).")] = 1000,
     timeout: Annotated[float, typer.Option(help="Seconds before a worker is killed.")] = 600.0,
+    shapes: Annotated[
+        str | None,
+        typer.Option(
+            help="Run one engine with open dims over a seeded shape stream, e.g. 'input_ids[1,16..512]': "
+            "the memory new shapes add, then steady state and the leak check cycling the stream."
+        ),
+    ] = None,
+    shape_histogram: HistogramOpt = None,
+    stream: StreamOpt = 32,
     json_path: JsonOpt = None,
 ) -> None:
     """Memory per phase (import, read, compile, first inference, steady state, leak) per configuration."""
     with _errors():
+        guard_stream = _guard_shapes(shapes, shape_histogram, stream)
         sizes = [int(b) for b in _floats(batches, "batches", int) or ()]
         bar, status = _status_printer("memory")
         with bar:
@@ -285,6 +295,7 @@ def memory(
                 leak_iterations=leak_iterations,
                 timeout_s=timeout,
                 progress=status,
+                shapes=guard_stream,
             )
         render_memory(doc, out)
         if json_path:

@@ -251,7 +251,11 @@ class Backend(ABC):
         """
 
     def compile_dynamic(
-        self, model: ModelInfo, ranges: dict[str, tuple[DimBound, ...]], config: RuntimeConfig
+        self,
+        model: ModelInfo,
+        ranges: dict[str, tuple[DimBound, ...]],
+        config: RuntimeConfig,
+        on_phase: Callable[[str], None] | None = None,
     ) -> Engine:
         """Compile with open dimensions: each input's dims are a size or a (low, high) range.
 

@@ -262,7 +262,11 @@ class OnnxRuntimeBackend(Backend):
         return OnnxRuntimeEngine(session, phases, _physical_cores(), {"cache": cache_state})
 
     def compile_dynamic(
-        self, model: ModelInfo, ranges: dict[str, tuple[DimBound, ...]], config: RuntimeConfig
+        self,
+        model: ModelInfo,
+        ranges: dict[str, tuple[DimBound, ...]],
+        config: RuntimeConfig,
+        on_phase: Callable[[str], None] | None = None,
     ) -> Engine:
         """ONNX Runtime sessions take any shape the graph allows: only static dims are checked."""
         for spec in model.inputs:
@@ -272,7 +276,7 @@ class OnnxRuntimeBackend(Backend):
                         f"onnxruntime cannot open input {spec.name!r} dim {i}: the model fixes it at {have}"
                     )
         shapes = {n: tuple(d if isinstance(d, int) else d[0] for d in dims) for n, dims in ranges.items()}
-        return self.compile(model, shapes, config)
+        return self.compile(model, shapes, config, on_phase)
 
     @staticmethod
     def _check_request(model: ModelInfo, config: RuntimeConfig) -> None:

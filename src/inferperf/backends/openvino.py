@@ -441,7 +441,11 @@ class OpenVINOBackend(Backend):
         return FlopCount(sum(by_op.values()), params, by_op, tuple(unresolved))
 
     def compile_dynamic(
-        self, model: ModelInfo, ranges: dict[str, tuple[DimBound, ...]], config: RuntimeConfig
+        self,
+        model: ModelInfo,
+        ranges: dict[str, tuple[DimBound, ...]],
+        config: RuntimeConfig,
+        on_phase: Callable[[str], None] | None = None,
     ) -> Engine:
         """Reshape to a PartialShape: an interval Dimension(low, high) where bounded, -1 where unbounded."""
         import openvino as ov
@@ -452,7 +456,7 @@ class OpenVINOBackend(Backend):
         if config.mmap is not None:
             core.set_property({"ENABLE_MMAP": config.mmap})
         props = build_properties(config)
-        compiled, phases = self._compile_memory(core, model, ranges, config, props, None)
+        compiled, phases = self._compile_memory(core, model, ranges, config, props, on_phase)
         requested = {"device": config.device, **{k: _jsonable(v) for k, v in props.items()}}
         requested["input_ranges"] = {k: [list(d) if isinstance(d, tuple) else d for d in v] for k, v in ranges.items()}
         return OpenVINOEngine(compiled, phases, requested, model)

@@ -38,15 +38,20 @@ def run_memory(
     leak_iterations: int,
     timeout_s: float,
     progress: Callable[[str], None] | None = None,
+    stream: tuple[dict[str, Any], list[dict[str, tuple[int, ...]]]] | None = None,
 ) -> list[dict[str, Any]]:
-    """One fresh worker per (model variant, configuration); failures are rows too."""
+    """One fresh worker per (model variant, configuration); failures are rows too.
+
+    ``stream``: a ``--shapes`` spec for the worker, and each model's largest input shapes (the record's).
+    """
     rows: list[dict[str, Any]] = []
-    for model in models:
+    for m, model in enumerate(models):
         for label, config in configs:
             if progress is not None:
                 progress(f"{model.path.name}: {label}")
-            shapes = resolve_shapes(model, spec, config.batch)
+            shapes = stream[1][m] if stream else resolve_shapes(model, spec, config.batch)
             job = {
+                **({"inputs": {"shapes": stream[0], "seed": 0}} if stream else {}),
                 "task": "memory",
                 "model": str(model.path),
                 "model_info": model.to_dict(),

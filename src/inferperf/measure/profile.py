@@ -24,6 +24,7 @@ from inferperf.stats import quantile_ci, ratio_of_medians_ci
 
 LOW_PRECISION = ("int8", "int4")
 FLOAT_PRECISION = ("f32", "bf16", "f16", "f64")
+QUANTIZE_OPS = ("FakeQuantize", "QuantizeLinear", "DequantizeLinear", "DynamicQuantizeLinear")
 _CHUNK_S = 0.2  # interleaving granularity: short enough that drift hits A and B alike
 
 
@@ -171,7 +172,11 @@ def precision_report(layers: list[dict[str, Any]]) -> dict[str, Any]:
     by_compute: dict[str, float] = {}
     for layer in compute:
         by_compute[layer["precision"]] = by_compute.get(layer["precision"], 0.0) + layer["mean_ms"] / compute_ms
-    quantized = any(layer["precision"] in LOW_PRECISION for layer in layers)
+    # A float model runs some glue in int8 too (OpenVINO's mask Where/Gather on booleans): only
+    # compute layers in low precision, or explicit (de)quantize ops, make a model quantized.
+    quantized = any(layer["precision"] in LOW_PRECISION for layer in compute) or any(
+        layer["op_type"] in QUANTIZE_OPS for layer in layers
+    )
     float_compute = [layer for layer in compute if layer["precision"] in FLOAT_PRECISION]
     return {
         "by_precision": group_layers(layers, "precision"),

@@ -118,29 +118,34 @@ class _Peaks:
         self.points[name] = rss_mb()
 
 
-def _steady(engine: Any, inputs: dict[str, Any], seconds: float, requests: int | None) -> tuple[float, int]:
+def _steady(engine: Any, sets: list[dict[str, Any]], seconds: float, requests: int | None) -> tuple[float, int]:
     from inferperf.config import RunLimits
     from inferperf.measure.runner import Collector
 
     col = Collector(RunLimits(time_s=seconds, warmup_s=0))
     n = requests or engine.default_requests()
-    engine.run_requests([inputs], n, col)
+    engine.run_requests(sets, n, col)
     return len(col.done_at) / max(max(col.done_at) - col.start, 1e-9), n
 
 
-def _leak(engine: Any, inputs: dict[str, Any], iterations: int, cap_s: float) -> dict[str, float]:
-    for _ in range(min(100, iterations)):
-        engine.infer(inputs)  # let allocators and caches settle first
+def _leak(engine: Any, sets: list[dict[str, Any]], iterations: int, cap_s: float) -> dict[str, float]:
+    for i in range(min(100, iterations)):
+        engine.infer(sets[i % len(sets)])  # let allocators and caches settle first
     before, t0, done = rss_mb(), time.perf_counter(), 0
     while done < iterations and time.perf_counter() - t0 < cap_s:
-        engine.infer(inputs)
+        engine.infer(sets[done % len(sets)])
         done += 1
     grown = rss_mb() - before
     return {"iterations": done, "growth_mb": grown, "growth_mb_per_1000": grown / max(done, 1) * 1000}
 
 
 def memory_task(job: dict[str, Any]) -> dict[str, Any]:
-    """RSS after import, read and compile; peaks of compile, first inference and steady state; leak check."""
+    """RSS after import, read and compile; peaks of compile, first inference and steady state; leak check.
+
+    With a shape stream (``job["inputs"]["shapes"]``) the engine keeps the varying dims open and
+    runs the stream: the first pass meets every shape for the first time, so the memory it adds is
+    what new shapes cost; the leak check then cycles the stream, where memory should stay flat.
+    """
     import numpy as np
 
     peaks = _Peaks()
@@ -154,17 +159,29 @@ def memory_task(job: dict[str, Any]) -> dict[str, Any]:
             peaks.rss("after_read_mb")
             peaks.start()
 
-    engine = backend.compile(info, shapes, config, on_phase=on_phase)
+    stream = (job.get("inputs") or {}).get("shapes")
+    sets: list[dict[str, Any]]
+    if stream:
+        from inferperf.measure.trials import shape_stream
+
+        _, sets, ranges = shape_stream(info, stream, int(job["inputs"].get("seed", 0)), None)
+        assert ranges is not None
+        engine = backend.compile_dynamic(info, ranges, config, on_phase=on_phase)
+    else:
+        engine = backend.compile(info, shapes, config, on_phase=on_phase)
+        sets = [{s.name: np.ones(shapes[s.name], dtype=s.dtype) for s in info.inputs}]
     peaks.peak("compile_peak_mb")
     peaks.rss("after_compile_mb")
-    inputs = {s.name: np.ones(shapes[s.name], dtype=s.dtype) for s in info.inputs}
     peaks.start()
-    engine.infer(inputs)
+    engine.infer(sets[0])
     peaks.peak("first_inference_peak_mb")
+    extra: dict[str, Any] = {}
+    if stream:
+        extra["stream"] = _first_pass(engine, sets, peaks)
     peaks.start()
-    fps, requests = _steady(engine, inputs, float(job.get("steady_s", 3.0)), config.requests)
+    fps, requests = _steady(engine, sets, float(job.get("steady_s", 3.0)), config.requests)
     peaks.peak("steady_peak_mb")
-    leak = _leak(engine, inputs, int(job.get("leak_iterations", 1000)), float(job.get("leak_cap_s", 20.0)))
+    leak = _leak(engine, sets, int(job.get("leak_iterations", 1000)), float(job.get("leak_cap_s", 20.0)))
     return {
         **peaks.points,
         "peak_mb": max(peaks.overall, hwm_mb() or 0.0),
@@ -173,6 +190,24 @@ def memory_task(job: dict[str, Any]) -> dict[str, Any]:
         "requests_in_flight": requests,
         "leak": leak,
         "effective": engine.effective(),
+        **extra,
+    }
+
+
+def _first_pass(engine: Any, sets: list[dict[str, Any]], peaks: _Peaks) -> dict[str, Any]:
+    """Every input of the stream once: the memory that first sight of each shape adds."""
+    before = rss_mb()
+    peaks.start()
+    shapes_seen = {tuple((k, v.shape) for k, v in sorted(x.items())) for x in sets}
+    for x in sets:
+        engine.infer(x)
+    peaks.peak("first_pass_peak_mb")
+    after = rss_mb()
+    return {
+        "inputs": len(sets),
+        "distinct_shapes": len(shapes_seen),
+        "first_pass_growth_mb": after - before,
+        "first_pass_growth_mb_per_shape": (after - before) / max(len(shapes_seen) - 1, 1),
     }
 
 

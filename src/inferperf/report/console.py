@@ -382,7 +382,27 @@ def render_memory(doc: dict[str, Any], console: Console) -> None:
             f"{r['throughput_fps']:.1f}",
         )
     console.print(table)
+    if "shapes" in doc:
+        _memory_stream(doc, console)
     console.print(f"[dim]{escape(doc['method'])}[/dim]")
+
+
+def _memory_stream(doc: dict[str, Any], console: Console) -> None:
+    """--shapes: what meeting new shapes costs, apart from the steady state that follows."""
+    sh = doc["shapes"]
+    groups = ", ".join(f"{escape(g)}: {n}" for g, n in sh["samples_per_group"].items())
+    console.print(f"shape stream {escape(sh['spec'])}: {sh['count']} inputs ({groups}); one engine with open dims")
+    for r in doc["rows"]:
+        st = r.get("stream")
+        if not r["ok"] or not st:
+            continue
+        console.print(
+            f"  {escape(Path(r['model']).name)} / {escape(r['label'])}: first pass over {st['distinct_shapes']} "
+            f"distinct shapes {st['first_pass_growth_mb']:+.0f} MiB "
+            f"({st['first_pass_growth_mb_per_shape']:+.2f} MiB per new shape), peak "
+            f"{r.get('first_pass_peak_mb') or 0:.0f} MiB; then cycling the stream "
+            f"{r['leak']['growth_mb_per_1000']:+.1f} MiB per 1000 inferences"
+        )
 
 
 def render_quantize(doc: dict[str, Any], console: Console) -> None:

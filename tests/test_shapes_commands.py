@@ -1,4 +1,4 @@
-"""Optimizations judged on a shape distribution: quantize, prune and precision with --shapes."""
+"""--shapes beyond bench and dynamic: quantize, prune, precision and memory judged on a shape distribution."""
 
 from __future__ import annotations
 
@@ -182,3 +182,35 @@ def test_cli_quantize_shapes_json_and_errors(seq_onnx: Path, tmp_path: Path) -> 
         assert result.exit_code == 2 and fragment in result.output and "Traceback" not in result.output
         assert len(result.output.strip().splitlines()) == 1
         assert not bad.exists()
+
+
+# -- memory ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("backend", ["onnxruntime", "openvino"])
+def test_memory_over_a_shape_stream(seq_onnx: Path, backend: str) -> None:
+    doc = api.memory(
+        seq_onnx, backend=backend, shapes=api.GuardStream(SHAPES, stream=12), steady_s=0.3, leak_iterations=50
+    )
+    assert doc["shapes"]["spec"] == SHAPES and sum(doc["shapes"]["samples_per_group"].values()) == 12
+    assert doc["rows"] and all(r["ok"] for r in doc["rows"]), [r["error"] for r in doc["rows"]]
+    for r in doc["rows"]:
+        st = r["stream"]
+        assert st["inputs"] == 12 and 1 < st["distinct_shapes"] <= 12
+        assert r["leak"]["iterations"] == 50
+        assert r["config"]["backend"] == backend
+        assert isinstance(st["first_pass_growth_mb"], float)
+        assert (r["first_pass_peak_mb"] is not None) == r["peaks_exact"]  # a peak only where VmHWM can be reset
+
+
+def test_memory_shapes_errors_and_cli(seq_onnx: Path, tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="leave out --shape and --batches"):
+        api.memory(seq_onnx, backend="onnxruntime", shapes=api.GuardStream(SHAPES), batches=[2])
+    with pytest.raises(InputSpecError, match="low end above its high end"):
+        api.memory(seq_onnx, backend="onnxruntime", shapes=api.GuardStream("x[1,9..3,16]"))
+    out_json = tmp_path / "m.json"
+    args = ["memory", str(seq_onnx), "--backend", "onnxruntime", "--shapes", SHAPES, "--stream", "6"]
+    result = runner.invoke(app, [*args, "--steady", "0.2", "--leak-iterations", "20", "--json", str(out_json)])
+    assert result.exit_code == 0, result.output
+    assert "distinct shapes" in result.output and "per new shape" in result.output
+    assert json.loads(out_json.read_text())["shapes"]["count"] == 6
