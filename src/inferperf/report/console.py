@@ -396,14 +396,12 @@ def _memory_stream(doc: dict[str, Any], console: Console) -> None:
         st = r.get("stream")
         if not r["ok"] or not st:
             continue
-        per = st["growth_mb_per_other_shape"]
         console.print(
             f"  {escape(Path(r['model']).name)} / {escape(r['label'])}: first pass over {st['distinct_shapes']} "
             f"distinct shapes {st['first_pass_growth_mb']:+.0f} MiB: the largest input first "
             f"{st['largest_input_growth_mb']:+.0f} MiB (buffers at the top size), the {st['other_new_shapes']} "
-            f"other new shapes {st['other_shapes_growth_mb']:+.0f} MiB"
-            + (f" ({per:+.2f} MiB per shape)" if per is not None else "")
-            + f"; peak {r.get('first_pass_peak_mb') or 0:.0f} MiB; then cycling the stream "
+            f"other new shapes {st['other_shapes_growth_mb']:+.0f} MiB; peak "
+            f"{r.get('first_pass_peak_mb') or 0:.0f} MiB; then cycling the stream "
             f"{r['leak']['growth_mb_per_1000']:+.1f} MiB per 1000 inferences"
         )
 
