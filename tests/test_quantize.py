@@ -126,6 +126,7 @@ def test_synthetic_calibration_warns_and_uses_fidelity(tiny_onnx: Path, tmp_path
     )
     assert warnings and "SYNTHETIC" in warnings[0]
     assert doc["calibration"]["synthetic"] and doc["guard"].startswith("output fidelity")
+    assert all(c["details"]["support"] for c in doc["candidates"])  # native, or why INT8 may not pay here
 
 
 @pytest.mark.skipif(importlib.util.find_spec("nncf") is None, reason="NNCF not installed")
@@ -195,3 +196,12 @@ def test_prune_on_openvino_adds_sparse_int8_variants(tiny_onnx: Path, tmp_path: 
     decompressed = doc["candidates"][2]
     assert decompressed["config_changes"] == {"properties": {"CPU_SPARSE_WEIGHTS_DECOMPRESSION_RATE": "0.45"}}
     assert "sparse decompression vs dense INT8 kernels" in decompressed.get("note", "")
+
+
+def test_int8_support_is_stated_for_the_cpu() -> None:
+    from inferperf.optimize.prune import precision_support
+
+    assert precision_support("int8", ["AVX2", "AVX-512 VNNI"]) == "native"
+    assert precision_support("int8", ["AVX2", "AMX-INT8"]) == "native"
+    text = precision_support("int8", ["SSE4.2", "AVX", "AVX2", "FMA"])  # this session's AMD EPYC
+    assert text.startswith("no INT8 dot-product instructions") and "AVX-VNNI" in text

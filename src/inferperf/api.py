@@ -451,6 +451,7 @@ def quantize(
     speed check runs FP32 and INT8 on its stream with the varying dims open.
     """
     from inferperf.inputs.dataset import Dataset, load_dataset
+    from inferperf.optimize.prune import precision_support
     from inferperf.optimize.quantize import Split, quantize_model
 
     plugin = get_backend(backend)
@@ -487,6 +488,9 @@ def quantize(
         seconds=seconds,
         synthetic=shapes is not None or source is None,
     )
+    support = precision_support("int8", collect_environment()["cpu"]["features"])
+    for row in fields["candidates"]:
+        row["details"]["support"] = support  # says why INT8 may not pay off on this CPU
     return {**_header("quantize", plugin), "model": info_.to_dict(), "backend": plugin.name, **fields}
 
 

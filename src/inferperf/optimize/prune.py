@@ -16,7 +16,12 @@ from inferperf.errors import ConfigError, ModelError
 from inferperf.model.info import ONNX, ModelInfo
 
 _WEIGHTED = {"Conv": 1, "MatMul": 1, "Gemm": 1, "ConvTranspose": 1}
-_NATIVE = {"bf16": ("AVX-512 BF16", "AMX-BF16"), "f16": ("AVX-512 FP16", "AMX-FP16"), "f32": ("SSE4.2",)}
+_NATIVE = {
+    "bf16": ("AVX-512 BF16", "AMX-BF16"),
+    "f16": ("AVX-512 FP16", "AMX-FP16"),
+    "f32": ("SSE4.2",),
+    "int8": ("AVX-512 VNNI", "AVX-VNNI", "AMX-INT8"),
+}
 
 
 def sparsify(info: ModelInfo, sparsity: float, out: Path) -> dict[str, Any]:
@@ -63,4 +68,11 @@ def precision_support(precision: str, cpu_features: list[str]) -> str:
     if any(f in cpu_features for f in _NATIVE.get(precision, ())):
         return "native"
     need = " or ".join(_NATIVE.get(precision, ("?",)))
+    if precision == "int8":
+        # Without a dot-product instruction, INT8 needs multiply-add-and-widen sequences (AVX2
+        # vpmaddubsw + vpmaddwd): little or no faster than FP32 FMA once (de)quantization is paid.
+        return (
+            f"no INT8 dot-product instructions on this CPU (needs {need}): INT8 runs on AVX2/AVX-512 "
+            "multiply-add sequences and may gain little over FP32, or lose"
+        )
     return f"not native on this CPU (needs {need}): the runtime emulates it or falls back to f32"
