@@ -215,3 +215,34 @@ def test_memory_shapes_errors_and_cli(seq_onnx: Path, tmp_path: Path) -> None:
     text = " ".join(result.output.split())  # the console wraps at 80 columns
     assert "distinct shapes" in text and "the largest input first" in text
     assert json.loads(out_json.read_text())["shapes"]["count"] == 6
+
+
+# -- coldstart ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("backend", ["onnxruntime", "openvino"])
+def test_coldstart_meets_each_group_in_a_fresh_process(seq_onnx: Path, backend: str) -> None:
+    spec = "x[1,4,16];x[1,32,16];x[1,64,16]"
+    doc = api.coldstart(seq_onnx, backend=backend, runs=2, shapes=api.GuardStream(spec, stream=12))
+    assert doc["shapes"]["groups"] == ["x[1,4,16]", "x[1,32,16]", "x[1,64,16]"]  # size order
+    assert doc["model"]["shapes"]["x"] == [1, 64, 16]  # the record names the largest
+    base = doc["variants"][0]
+    assert base["runs"] == 2 and not base["failures"]
+    assert [g["group"] for g in base["groups"]] == doc["shapes"]["groups"]
+    for g in base["groups"]:
+        assert len(g["first_ms"]["samples"]) == 2 and g["first_over_second"]["value"] > 0
+    # the first group's first inference is the process's first inference
+    assert base["groups"][0]["first_ms"]["samples"] == base["phases"]["first_inference_ms"]["samples"]
+
+
+def test_coldstart_shapes_errors_and_cli(seq_onnx: Path, tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="give one"):
+        api.coldstart(seq_onnx, backend="onnxruntime", runs=1, shape="1,8,16", shapes=api.GuardStream(SHAPES))
+    out_json = tmp_path / "c.json"
+    args = ["coldstart", str(seq_onnx), "--backend", "onnxruntime", "--runs", "1", "--shapes", SHAPES]
+    result = runner.invoke(app, [*args, "--json", str(out_json)])
+    assert result.exit_code == 0, result.output
+    assert "first sight of each shape group" in " ".join(result.output.split())
+    assert json.loads(out_json.read_text())["variants"][0]["groups"]
+    bad = runner.invoke(app, ["coldstart", str(seq_onnx), "--shapes", "x[1,2..64]", "--json", str(tmp_path / "b.json")])
+    assert bad.exit_code == 2 and "Traceback" not in bad.output and not (tmp_path / "b.json").exists()

@@ -340,21 +340,39 @@ def coldstart(
     config: RuntimeConfig | None = None,
     timeout_s: float = 300.0,
     progress: Callable[[str], None] | None = None,
+    shapes: GuardStream | None = None,
 ) -> dict[str, Any]:
-    """First-inference latency in fresh processes, per start-up variant, as a result document."""
+    """First-inference latency in fresh processes, per start-up variant, as a result document.
+
+    With ``shapes`` the engine keeps the varying dims open, and each run also meets one shape of
+    every group for the first time: the first inference at each against the second.
+    """
     from inferperf.measure.coldstart import build_variants, run_coldstart, speedups
+    from inferperf.measure.dynamic import plan_stream
 
     if runs < 1:
         raise ConfigError(f"invalid --runs {runs}: must be at least 1")
     plugin = get_backend(backend)
     info_ = load_model_info(model)
     cfg = plugin.configure((config or RuntimeConfig()).with_(backend=plugin.name), "latency")
-    shapes = resolve_shapes(info_, parse_shape_spec(shape), cfg.batch)
+    inputs = record = None
+    if shapes is not None:
+        if shape is not None:
+            raise ConfigError("--shapes and --shape both set the shapes: give one")
+        plan = plan_stream(info_, shapes.text, stream=shapes.stream, seed=shapes.seed, histogram=shapes.histogram)
+        fixed = plan.largest
+        spec = {"text": shapes.text, "histogram": str(shapes.histogram) if shapes.histogram else None}
+        inputs = {"shapes": {**spec, "stream": shapes.stream}, "seed": shapes.seed}
+        record = {"spec": shapes.text, "source": plan.source, "count": shapes.stream, "seed": shapes.seed}
+        record["groups"] = list(plan.per_group())
+    else:
+        fixed = resolve_shapes(info_, parse_shape_spec(shape), cfg.batch)
     variants, lacks = build_variants(plugin, cfg, str(cache_dir) if cache_dir else None)
-    run_coldstart(plugin, info_, shapes, variants, runs, timeout_s, progress)
+    run_coldstart(plugin, info_, fixed, variants, runs, timeout_s, progress, inputs)
     return {
         **_header("coldstart", plugin),
-        "model": {**info_.to_dict(), "shapes": {k: list(v) for k, v in shapes.items()}},
+        **({"shapes": record} if record else {}),
+        "model": {**info_.to_dict(), "shapes": {k: list(v) for k, v in fixed.items()}},
         "backend": plugin.name,
         "runs_per_variant": runs,
         "variants": [v.summary() for v in variants],

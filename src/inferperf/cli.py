@@ -243,15 +243,32 @@ def coldstart(
     runs: Annotated[int, typer.Option(help="Fresh processes per variant.")] = 5,
     cache_dir: Annotated[Path | None, typer.Option(help="Model cache folder: measures cold vs warm cache.")] = None,
     shape: Annotated[str | None, typer.Option(help="Static shape for dynamic inputs.")] = None,
+    shapes: Annotated[
+        str | None,
+        typer.Option(
+            help="Keep the varying dims open, e.g. 'input_ids[1,32];input_ids[1,512]': first inference at the "
+            "smallest group, then the first and second inference at one shape of every other group."
+        ),
+    ] = None,
+    shape_histogram: HistogramOpt = None,
+    stream: Annotated[int, typer.Option(help="With --shapes: inputs drawn to find each group's shape.")] = 100,
     timeout: Annotated[float, typer.Option(help="Seconds before a worker is killed.")] = 300.0,
     json_path: JsonOpt = None,
 ) -> None:
     """First-inference latency (import, read, compile, first and second inference) in fresh processes."""
     with _errors():
+        guard_stream = _guard_shapes(shapes, shape_histogram, stream)
         bar, status = _status_printer("coldstart")
         with bar:
             doc = api.coldstart(
-                model, backend=backend, runs=runs, cache_dir=cache_dir, shape=shape, timeout_s=timeout, progress=status
+                model,
+                backend=backend,
+                runs=runs,
+                cache_dir=cache_dir,
+                shape=shape,
+                timeout_s=timeout,
+                progress=status,
+                shapes=guard_stream,
             )
         render_coldstart(doc, out)
         if json_path:

@@ -67,7 +67,25 @@ class Variant:
             "failures": self.failures,
             "phases": phases,
             "effective": self.runs[-1].get("effective") if self.runs else None,
+            **({"groups": self._groups()} if self.runs and "groups" in self.runs[0] else {}),
         }
+
+    def _groups(self) -> list[dict[str, Any]]:
+        """--shapes: per shape group, the first inference at it (a new shape) against the second."""
+        out = []
+        for i, first in enumerate(self.runs[0]["groups"]):
+            rows = [r["groups"][i] for r in self.runs]
+            a, b = [g["first_ms"] for g in rows], [g["second_ms"] for g in rows]
+            ratios = sorted(x / y for x, y in zip(a, b, strict=True) if y > 0)
+            out.append(
+                {
+                    "group": first["group"],
+                    "first_ms": {**median_ci_small(a).to_dict(), "samples": a},
+                    "second_ms": {**median_ci_small(b).to_dict(), "samples": b},
+                    "first_over_second": {**median_ci_small(ratios).to_dict(), "samples": ratios},
+                }
+            )
+        return out
 
 
 def build_variants(backend: Backend, config: RuntimeConfig, cache_dir: str | None) -> tuple[list[Variant], list[str]]:
@@ -107,8 +125,12 @@ def run_coldstart(
     runs: int,
     timeout_s: float,
     progress: Callable[[str], None] | None = None,
+    inputs: dict[str, Any] | None = None,
 ) -> None:
-    """Run every variant ``runs`` times, interleaved, each in a fresh worker."""
+    """Run every variant ``runs`` times, interleaved, each in a fresh worker.
+
+    ``inputs``: a ``--shapes`` stream for the worker (see ``coldstart_task``).
+    """
     for round_ in range(runs):
         for v in variants:
             if v.skipped:
@@ -124,6 +146,7 @@ def run_coldstart(
                 "backend": backend.name,
                 "config": v.config.to_dict(),
                 "shapes": {k: list(s) for k, s in shapes.items()},
+                **({"inputs": inputs} if inputs else {}),
             }
             v.record(run_worker(job, timeout_s))
             if not v.runs and v.failures and v.failures[-1].startswith(_CONFIG_ERROR):

@@ -198,6 +198,23 @@ def plan_stream(
     return StreamPlan(items, source, plan_strategy("dynamic", items, groups).engines[0], dict(largest.shapes))
 
 
+def group_shapes(
+    info: ModelInfo, spec: dict[str, Any], seed: int
+) -> tuple[list[tuple[str, dict[str, tuple[int, ...]]]], dict[str, tuple[DimBound, ...]]]:
+    """One shape per reporting group of a ``--shapes`` stream (its first input there), in size order,
+    and the dims an engine must keep open for them all."""
+    plan = plan_stream(
+        info,
+        spec["text"],
+        stream=int(spec.get("stream", 100)),
+        seed=seed,
+        histogram=spec.get("histogram"),
+        data=spec.get("data"),
+    )
+    first = {b: next(dict(it.shapes) for it in plan.items if it.bin == b) for b in bin_order(plan.items)}
+    return list(first.items()), plan.ranges
+
+
 def padding_waste(items: Sequence[StreamItem], plan: Plan) -> float:
     """Share of the elements fed that are padding."""
     real = sum(math.prod(s) for it in items for s in it.shapes.values())

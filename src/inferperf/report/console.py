@@ -328,6 +328,12 @@ def render_coldstart(doc: dict[str, Any], console: Console) -> None:
                 f"warm-cache speedup of {phase.replace('_', ' ')}{escape(route)}: {s['value']:.2f}x "
                 f"[{lo:.2f}, {hi:.2f}] {verdict}"
             )
+    _coldstart_failures(doc, console)
+    if "shapes" in doc:
+        _coldstart_groups(doc, console)
+
+
+def _coldstart_failures(doc: dict[str, Any], console: Console) -> None:
     for v in doc["variants"]:
         for f in sorted(set(v["failures"])):
             times = v["failures"].count(f)
@@ -335,6 +341,28 @@ def render_coldstart(doc: dict[str, Any], console: Console) -> None:
             console.print(f"[red]failed[/red] {escape(v['label'])} x{times}{skipped}: {escape(f)}")
     for lack in doc.get("runtime_lacks", []):
         console.print(f"[yellow]{doc['backend']} lacks[/yellow] {escape(lack)}")
+
+
+def _coldstart_groups(doc: dict[str, Any], console: Console) -> None:
+    """--shapes: the first inference at each group's shape (new to the engine) against the second."""
+    table = Table(
+        title=f"first sight of each shape group, open dims ({escape(doc['shapes']['spec'])}; medians over runs)",
+        title_justify="left",
+    )
+    for col in ("variant", "group", "first ms", "second ms", "first / second [95% CI]"):
+        table.add_column(col, justify="left" if col in ("variant", "group") else "right")
+    for v in doc["variants"]:
+        for g in v.get("groups", []):
+            r = g["first_over_second"]
+            table.add_row(
+                escape(v["label"]),
+                escape(g["group"]),
+                f"{g['first_ms']['value']:.1f}",
+                f"{g['second_ms']['value']:.1f}",
+                f"x{r['value']:.2f} [{r['ci95'][0]:.2f}, {r['ci95'][1]:.2f}]",
+            )
+    console.print(table)
+    console.print("[dim]the first group's first inference is the process's first; the others follow it[/dim]")
 
 
 def render_memory(doc: dict[str, Any], console: Console) -> None:
