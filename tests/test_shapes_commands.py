@@ -16,6 +16,7 @@ from inferperf.config import QuantizeOptions
 from inferperf.errors import ConfigError, InputSpecError
 from inferperf.model import load_model_info
 from inferperf.optimize.quantize import fidelity, stream_split
+from inferperf.report.html import figures_for
 
 from .conftest import _save, make_matmul_model
 
@@ -96,6 +97,8 @@ def test_onnxruntime_quantize_over_a_shape_stream(seq_onnx: Path, tmp_path: Path
     _check_stream_doc(doc, 12)
     row = doc["candidates"][0]
     assert row["fidelity"]["cosine_mean"] > 0.9  # a token-wise MatMul quantizes well at every length
+    titles = [f.layout.title.text for f in figures_for(doc)]
+    assert any("per shape group" in t for t in titles), titles
 
 
 @pytest.mark.skipif(importlib.util.find_spec("nncf") is None, reason="NNCF not installed")
@@ -233,6 +236,7 @@ def test_coldstart_meets_each_group_in_a_fresh_process(seq_onnx: Path, backend: 
         assert len(g["first_ms"]["samples"]) == 2 and g["first_over_second"]["value"] > 0
     # the first group's first inference is the process's first inference
     assert base["groups"][0]["first_ms"]["samples"] == base["phases"]["first_inference_ms"]["samples"]
+    assert any("First sight" in f.layout.title.text for f in figures_for(doc))
 
 
 def test_coldstart_shapes_errors_and_cli(seq_onnx: Path, tmp_path: Path) -> None:

@@ -442,6 +442,37 @@ def scenario_groups(doc: dict[str, Any]) -> Figure | None:
     return _layout(fig, f"Latency per shape group (SUT clock from {since}; 95% CI)", "shape group", "ms")
 
 
+def quantize_groups(doc: dict[str, Any]) -> Figure | None:
+    """--shapes: each measured candidate's speed-up over FP32 per shape group (95% CI), fidelity as hover text."""
+    fig = _go().Figure()
+    for c in doc.get("candidates", []):
+        groups = c.get("speed", {}).get("per_group") or []
+        if not groups:
+            continue
+        fid = c.get("fidelity", {}).get("per_group", {})
+        text = [f"cosine {fid.get(g['group'], {}).get('cosine_mean', float('nan')):.4f}" for g in groups]
+        vals = [_err(g["speedup"]) for g in groups]
+        fig.add_trace(_ci_line([g["group"] for g in groups], vals, c["label"], text))
+    if not fig.data:
+        return None
+    fig.add_hline(y=1.0, line_dash="dot", annotation_text="FP32")
+    return _layout(fig, "Speed-up over FP32 per shape group (paired rounds, 95% CI)", "shape group", "x FP32")
+
+
+def coldstart_groups(doc: dict[str, Any]) -> Figure | None:
+    """--shapes: first against second inference at each group's shape, per start-up variant (medians, 95% CI)."""
+    fig = _go().Figure()
+    for v in doc.get("variants", []):
+        groups = v.get("groups") or []
+        if groups:
+            vals = [_err(g["first_over_second"]) for g in groups]
+            text = [f"{g['first_ms']['value']:.1f} vs {g['second_ms']['value']:.1f} ms" for g in groups]
+            fig.add_trace(_ci_line([g["group"] for g in groups], vals, v["label"], text))
+    if not fig.data:
+        return None
+    return _layout(fig, "First sight of each shape in a fresh process: first / second inference", "shape group", "x")
+
+
 _BUILDERS: dict[str, tuple[Callable[[dict[str, Any]], Figure | None], ...]] = {
     "dynamic": (dynamic_latency_size, dynamic_strategies),
     "scenario": (scenario_latency, scenario_groups),
@@ -451,10 +482,10 @@ _BUILDERS: dict[str, tuple[Callable[[dict[str, Any]], Figure | None], ...]] = {
     "verify": (verify_bars,),
     "bench": (latency_cdf, throughput_bars),
     "sweep": (sweep_curve,),
-    "coldstart": (coldstart_phases,),
+    "coldstart": (coldstart_phases, coldstart_groups),
     "memory": (memory_scatter,),
     "tune": (pareto_scatter,),
-    "quantize": (accuracy_speed,),
+    "quantize": (accuracy_speed, quantize_groups),
 }
 
 
