@@ -250,3 +250,39 @@ def test_coldstart_shapes_errors_and_cli(seq_onnx: Path, tmp_path: Path) -> None
     assert json.loads(out_json.read_text())["variants"][0]["groups"]
     bad = runner.invoke(app, ["coldstart", str(seq_onnx), "--shapes", "x[1,2..64]", "--json", str(tmp_path / "b.json")])
     assert bad.exit_code == 2 and "Traceback" not in bad.output and not (tmp_path / "b.json").exists()
+
+
+# -- optimize -------------------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_optimize_over_a_shape_stream(seq_onnx: Path, tmp_path: Path) -> None:
+    out = tmp_path / "opt"
+    args = ["optimize", str(seq_onnx), "--out", str(out), "--budget", "20s", "--time-scale", "0.05"]
+    result = runner.invoke(app, [*args, "--shapes", SHAPES, "--stream", "8", "--max-drop", "99%"])
+    assert result.exit_code in (0, 3), result.output
+    doc = json.loads((out / "optimize.json").read_text())
+    assert doc["options"]["shapes"] == SHAPES
+    steps = {s["name"]: s for s in doc["steps"]}
+    assert all(s["status"] in ("ok", "skipped") for s in steps.values()), [s.get("error") for s in steps.values()]
+    kinds = {name: json.loads(Path(s["path"]).read_text()) for name, s in steps.items() if s["path"]}
+    assert kinds["baseline"]["kind"] == "dynamic" and kinds["baseline"]["backend"] == "onnxruntime"
+    names = [st["name"] for st in kinds["bench"]["strategies"]]
+    assert names == ["dynamic", "bounded", "buckets", "largest"]  # how to compile for the stream
+    assert kinds["memory"]["shapes"]["count"] == 8 and kinds["coldstart"]["variants"][0]["groups"]
+    assert kinds["quantize"]["held_out"]["shapes"]["spec"] == SHAPES
+    assert kinds["tune"]["shapes"]["spec"] == SHAPES
+    if "verify" in kinds:
+        assert kinds["sweep"]["points"][0]["series"].endswith("(tuned, shape stream)")
+        assert "speedup" in doc["headline"]
+    assert "Compile strategies on the shape stream" in (out / "report.html").read_text()
+
+
+def test_optimize_shapes_bad_input(seq_onnx: Path, tmp_path: Path) -> None:
+    out = tmp_path / "opt"
+    for extra, fragment in (
+        (["--shapes", "x[1,64..2,16]"], "low end above its high end"),
+        (["--shape-histogram", str(tmp_path / "h.csv")], "needs --shapes"),
+    ):
+        result = runner.invoke(app, ["optimize", str(seq_onnx), "--out", str(out), *extra])
+        assert result.exit_code == 2 and fragment in result.output and "Traceback" not in result.output

@@ -1171,7 +1171,12 @@ def optimize(
     options = options or OptimizeOptions()
     for name in options.backends:
         get_backend(name)  # fail fast, before minutes of work
-    load_model_info(model)
+    info_ = load_model_info(model)
+    if options.shapes is not None:
+        from inferperf.measure.dynamic import plan_stream
+
+        # Bad --shapes is one line now, not a failure inside every step later.
+        plan_stream(info_, options.shapes, stream=options.stream, seed=0, histogram=options.shape_histogram)
     out_dir = Path(out)
     pipeline = Pipeline(model, out_dir, options, status)
     try:

@@ -1151,6 +1151,15 @@ def optimize(
     time_scale: Annotated[
         float, typer.Option(help="Multiply every measuring time (e.g. 0.2 for a quick, rougher look).")
     ] = 1.0,
+    shapes: Annotated[
+        str | None,
+        typer.Option(
+            help="Optimize for a shape distribution, e.g. 'input_ids[1,16..512]': every step runs one seeded "
+            "stream with the varying dims open (bench compares compile strategies on it)."
+        ),
+    ] = None,
+    shape_histogram: HistogramOpt = None,
+    stream: StreamOpt = 32,
 ) -> None:
     """The whole flow: doctor, baseline, bench, cold start, memory, INT8, tuning, verification, report."""
     from inferperf.config import OptimizeOptions, parse_fraction, parse_megabytes, parse_milliseconds, parse_seconds
@@ -1164,6 +1173,9 @@ def optimize(
             budget_s=parse_seconds(budget, "--budget"),
             backends=tuple(b.strip() for b in backend.split(",") if b.strip()),
             time_scale=time_scale,
+            shapes=shapes,
+            shape_histogram=str(shape_histogram) if shape_histogram else None,
+            stream=stream,
         )
         bar, factory = _progress_factory(err)
         tasks: dict[str, Callable[[float, str], None]] = {}

@@ -310,6 +310,9 @@ class OptimizeOptions:
     verify_rounds: int = 6
     verify_round_s: float = 3.0
     time_scale: float = 1.0  # multiplies every measuring time (tests and quick looks use < 1)
+    shapes: str | None = None  # --shapes: every step on one seeded shape stream, the varying dims open
+    shape_histogram: str | None = None
+    stream: int = 32
 
     def __post_init__(self) -> None:
         _check_positive("budget", self.budget_s)
@@ -320,6 +323,10 @@ class OptimizeOptions:
             raise ConfigError(f"invalid max drop {self.max_drop!r}: expected a fraction in [0, 1)")
         if self.verify_rounds < 2:
             raise ConfigError("verification needs at least 2 rounds")
+        if self.shapes is None and self.shape_histogram is not None:
+            raise ConfigError("--shape-histogram needs --shapes with a range")
+        if self.stream < 2:
+            raise ConfigError(f"invalid --stream {self.stream}: at least 2 inputs")
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-ready dict with every field."""

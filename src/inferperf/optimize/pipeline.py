@@ -114,13 +114,43 @@ class Pipeline:
         self.step(
             "memory",
             "memory per phase",
-            lambda: api.memory(self.model, steady_s=self.scaled(2.0), leak_iterations=int(self.scaled(300))),
+            lambda: api.memory(
+                self.model,
+                steady_s=self.scaled(2.0),
+                leak_iterations=int(self.scaled(300)),
+                shapes=self.guard_stream(),
+            ),
         )
         self.step("quantize", "INT8 with accuracy guard", lambda: self._quantize(api))
         self.step("tune", "tuning variants and runtime knobs", lambda: self._tune(api))
         self.step("sweep", "latency-throughput sweep", lambda: self._sweep(api))
         self.step("verify", "verification against the baseline", lambda: self._verify(info))
         self.step("accuracy", "accuracy of the winner", lambda: self._accuracy(api))
+
+    def guard_stream(self) -> Any:
+        """``--shapes`` for the steps that take one (api.GuardStream), or None."""
+        from inferperf import api
+
+        o = self.options
+        return api.GuardStream(o.shapes, o.shape_histogram, o.stream) if o.shapes else None
+
+    def stream_spec(self) -> dict[str, Any]:
+        """The shape stream as a worker redraws it (see measure.trials.shape_stream)."""
+        o = self.options
+        return {"text": o.shapes, "histogram": o.shape_histogram, "data": None, "stream": o.stream}
+
+    def _dynamic(
+        self, api: Any, backend: str, strategies: tuple[str, ...], config: RuntimeConfig | None
+    ) -> dict[str, Any]:
+        from inferperf.measure.dynamic import DynamicOptions
+
+        opts = DynamicOptions(strategies=strategies, stream=self.options.stream, rounds=2)
+        o = self.options
+        return dict(
+            api.dynamic(
+                self.model, str(o.shapes), backend=backend, histogram=o.shape_histogram, options=opts, config=config
+            )
+        )
 
     def _doctor(self) -> dict[str, Any]:
         from inferperf import api
@@ -135,6 +165,8 @@ class Pipeline:
         return RuntimeConfig(backend="onnxruntime", threads=self.cores, requests=1, batch=1)
 
     def _baseline(self, api: Any) -> dict[str, Any]:
+        if self.options.shapes:
+            return self._dynamic(api, "onnxruntime", ("dynamic",), self.baseline_config())
         limits = self.limits(8.0)
         result = api.bench(
             self.model, backends=("onnxruntime",), mode="throughput", config=self.baseline_config(), limits=limits
@@ -142,18 +174,30 @@ class Pipeline:
         return dict(result.to_dict())
 
     def _bench(self, api: Any) -> dict[str, Any]:
+        if self.options.shapes:
+            # On a shape stream the first question is how to compile for it: every strategy on one stream.
+            backend = "openvino" if "openvino" in self.options.backends else self.options.backends[0]
+            return self._dynamic(api, backend, ("dynamic", "bounded", "buckets", "largest"), None)
         limits = self.limits(5.0)
         return dict(api.bench(self.model, backends=self.options.backends, mode="both", limits=limits).to_dict())
 
     def _coldstart(self, api: Any) -> dict[str, Any]:
         cache = self.out / "model-cache"
-        return dict(api.coldstart(self.model, runs=3, cache_dir=cache))
+        return dict(api.coldstart(self.model, runs=3, cache_dir=cache, shapes=self.guard_stream()))
 
     def _quantize(self, api: Any) -> dict[str, Any]:
         out = self.out / "work" / "model-int8.xml"
+        # With data, the data's own inputs calibrate and judge; without, the shape stream's synthetic ones.
+        shapes = self.guard_stream() if self.options.data is None else None
         return dict(
             api.quantize(
-                self.model, data=self.options.data, max_drop=self.options.max_drop, out=out, rounds=3, seconds=3.0
+                self.model,
+                data=self.options.data,
+                max_drop=self.options.max_drop,
+                out=out,
+                rounds=3,
+                seconds=3.0,
+                shapes=shapes,
             )
         )
 
@@ -183,6 +227,9 @@ class Pipeline:
                 variants=[variant] if variant else [],
                 options=options,
                 progress=progress,
+                shapes=self.options.shapes,
+                histogram=self.options.shape_histogram,
+                stream=self.options.stream,
             )
         )
 
@@ -195,6 +242,8 @@ class Pipeline:
         rec = self.winner()
         if rec is None:
             return None
+        if self.options.shapes:
+            return self._stream_sweep(api, rec)
         base = RuntimeConfig.from_dict(rec["runtime"])
         points = []
         for requests in (1, 2, 4, 8):
@@ -217,6 +266,36 @@ class Pipeline:
             )
         return {**_mini_header("sweep", result.environment), "model": rec["model"], "points": points}
 
+    def _stream_sweep(self, api: Any, rec: dict[str, Any]) -> dict[str, Any]:
+        """Requests in flight over the shape stream, on the winner's open-dims engine."""
+        from inferperf.measure.dynamic import DynamicOptions
+
+        base = RuntimeConfig.from_dict(rec["runtime"])
+        points = []
+        doc: dict[str, Any] = {}
+        for requests in (1, 2, 4):
+            opts = DynamicOptions(strategies=("dynamic",), stream=self.options.stream, rounds=2, requests=requests)
+            doc = api.dynamic(
+                rec["model"],
+                str(self.options.shapes),
+                backend=base.backend,
+                histogram=self.options.shape_histogram,
+                options=opts,
+                config=base.with_(requests=requests),
+            )
+            strat = doc["strategies"][0]
+            if strat["status"] != "ok":
+                raise VerificationError(f"sweep at {requests} requests failed: {strat['error']}")
+            points.append(
+                {
+                    "series": f"{rec['target']} (tuned, shape stream)",
+                    "requests": requests,
+                    "throughput_fps": strat["throughput"],
+                    "latency_ms": strat["latency_ms"],
+                }
+            )
+        return {**_mini_header("sweep", doc.get("environment")), "model": rec["model"], "points": points}
+
     def _verify(self, info: Any) -> dict[str, Any] | None:
         rec = self.winner()
         if rec is None:
@@ -231,7 +310,7 @@ class Pipeline:
             "scenario": "throughput",
             "rounds": self.options.verify_rounds,
             "seconds": self.scaled(self.options.verify_round_s),
-            "inputs": {"seed": 0},
+            "inputs": {"seed": 0, **({"shapes": self.stream_spec()} if self.options.shapes else {})},
             "candidates": cands,
         }
         result = run_worker(job, 1800)

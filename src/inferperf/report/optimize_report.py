@@ -85,7 +85,9 @@ def write_reports(doc: dict[str, Any], step_docs: dict[str, dict[str, Any]], out
     sections: list[tuple[str, dict[str, Any] | None, str]] = []
     for name, title in _SECTIONS:
         if name in step_docs:
-            sections.append((title, step_docs[name], ""))
+            dynamic = step_docs[name].get("kind") == "dynamic"  # --shapes: bench compares compile strategies
+            shown = "Compile strategies on the shape stream: latency per group and throughput" if dynamic else title
+            sections.append((shown, step_docs[name], ""))
     if "doctor" in step_docs:
         sections.append(("Machine", step_docs["doctor"], _warnings(step_docs["doctor"])))
     page = render_html(f"inferperf optimize: {Path(doc['model']).name}", sections, out / "report.html", intro)
