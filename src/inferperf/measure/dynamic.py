@@ -53,6 +53,9 @@ HANG_S = 600.0  # one inference taking longer than this is treated as hung
 Progress = Callable[[float, str], None]
 
 
+NOISE_FLOOR = 0.02  # a lead under 2% is not called a win (compare's default threshold, the noise floor here)
+
+
 @dataclass(frozen=True)
 class DynamicOptions:
     """What to compare and for how long."""
@@ -448,7 +451,8 @@ def summarize_strategy(items: Sequence[StreamItem], live: Live) -> dict[str, Any
 def compare_strategies(records: list[dict[str, Any]]) -> dict[str, Any]:
     """The best measured strategy by throughput, against each other one: paired per-round ratio and interval.
 
-    Strategies the best one does not beat significantly tie with it at the top; the verdict names them,
+    Strategies the best one does not beat significantly, and by at least ``NOISE_FLOOR``, tie with it at the
+    top; the verdict names them,
     and where they tie, the one that compiles faster and holds less memory is worth knowing too.
     """
     ok = [r for r in records if r["status"] == "ok"]
@@ -460,7 +464,9 @@ def compare_strategies(records: list[dict[str, Any]]) -> dict[str, Any]:
         if r is best:
             continue
         ci = paired_ratio_ci(best["throughput"]["per_round"], r["throughput"]["per_round"])
-        rivals.append({"name": r["name"], "ratio": ci.value, "ci95": [ci.low, ci.high], "significant": ci.low > 1.0})
+        # Ahead means ahead beyond the noise floor too: a 1% lead on a tight interval is still a tie in practice.
+        ahead = ci.low > 1.0 and ci.value >= 1.0 + NOISE_FLOOR
+        rivals.append({"name": r["name"], "ratio": ci.value, "ci95": [ci.low, ci.high], "significant": ahead})
     tied = [r["name"] for r in rivals if not r["significant"]]
     beaten = [f"{r['name']} (x{r['ratio']:.2f})" for r in rivals if r["significant"]]
     if not rivals:
