@@ -205,3 +205,30 @@ def test_int8_support_is_stated_for_the_cpu() -> None:
     assert precision_support("int8", ["AVX2", "AMX-INT8"]) == "native"
     text = precision_support("int8", ["SSE4.2", "AVX", "AVX2", "FMA"])  # this session's AMD EPYC
     assert text.startswith("no INT8 dot-product instructions") and "AVX-VNNI" in text
+
+
+def test_transformer_detection_for_nncf_mode(tiny_onnx: Path, tmp_path: Path) -> None:
+    import onnx
+    from onnx import TensorProto, helper
+
+    from inferperf.model import load_model_info
+    from inferperf.optimize.quantize import looks_like_transformer
+
+    nodes = [
+        helper.make_node("MatMul", ["x", "x_t"], ["scores"]),
+        helper.make_node("Softmax", ["scores"], ["probs"], axis=-1),
+        helper.make_node("MatMul", ["probs", "x"], ["ctx"]),
+        helper.make_node("LayerNormalization", ["ctx", "gamma"], ["y"], axis=-1),
+    ]
+    graph = helper.make_graph(
+        [helper.make_node("Transpose", ["x"], ["x_t"], perm=[0, 2, 1]), *nodes],
+        "attention",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 8, 16])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 8, 16])],
+        [helper.make_tensor("gamma", TensorProto.FLOAT, [16], [1.0] * 16)],
+    )
+    path = tmp_path / "attn.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(path))
+    assert looks_like_transformer(load_model_info(path))
+    assert not looks_like_transformer(load_model_info(tiny_onnx))  # MatMul + Relu: no attention
+    assert not looks_like_transformer(load_model_info("builtin"))  # a CNN

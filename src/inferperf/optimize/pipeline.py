@@ -187,8 +187,12 @@ class Pipeline:
 
     def _quantize(self, api: Any) -> dict[str, Any]:
         out = self.out / "work" / "model-int8.xml"
+        from inferperf.config import QuantizeOptions
+        from inferperf.optimize.quantize import looks_like_transformer
+
         # With data, the data's own inputs calibrate and judge; without, the shape stream's synthetic ones.
         shapes = self.guard_stream() if self.options.data is None else None
+        transformer = looks_like_transformer(load_model_info(self.model))
         return dict(
             api.quantize(
                 self.model,
@@ -198,6 +202,7 @@ class Pipeline:
                 rounds=3,
                 seconds=3.0,
                 shapes=shapes,
+                options=QuantizeOptions(transformer=transformer),
             )
         )
 
