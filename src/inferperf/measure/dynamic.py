@@ -201,12 +201,10 @@ def plan_stream(
     return StreamPlan(items, source, plan_strategy("dynamic", items, groups).engines[0], dict(largest.shapes))
 
 
-def group_shapes(
-    info: ModelInfo, spec: dict[str, Any], seed: int
-) -> tuple[list[tuple[str, dict[str, tuple[int, ...]]]], dict[str, tuple[DimBound, ...]]]:
-    """One shape per reporting group of a ``--shapes`` stream (its first input there), in size order,
-    and the dims an engine must keep open for them all."""
-    plan = plan_stream(
+def plan_from_spec(info: ModelInfo, spec: dict[str, Any], seed: int) -> StreamPlan:
+    """The stream a worker redraws from a job's spec: ``text`` (the --shapes grammar), ``histogram``,
+    ``data`` (a size source), ``stream`` (count)."""
+    return plan_stream(
         info,
         spec["text"],
         stream=int(spec.get("stream", 100)),
@@ -214,6 +212,14 @@ def group_shapes(
         histogram=spec.get("histogram"),
         data=spec.get("data"),
     )
+
+
+def group_shapes(
+    info: ModelInfo, spec: dict[str, Any], seed: int
+) -> tuple[list[tuple[str, dict[str, tuple[int, ...]]]], dict[str, tuple[DimBound, ...]]]:
+    """One shape per reporting group of a ``--shapes`` stream (its first input there), in size order,
+    and the dims an engine must keep open for them all."""
+    plan = plan_from_spec(info, spec, seed)
     first = {b: next(dict(it.shapes) for it in plan.items if it.bin == b) for b in bin_order(plan.items)}
     return list(first.items()), plan.ranges
 

@@ -52,16 +52,9 @@ def shape_stream(
 
     ``spec``: ``text`` (the --shapes grammar), ``histogram``, ``data`` (a size source), ``stream`` (count).
     """
-    from inferperf.measure.dynamic import plan_stream, stream_inputs
+    from inferperf.measure.dynamic import plan_from_spec, stream_inputs
 
-    plan = plan_stream(
-        info,
-        spec["text"],
-        stream=int(spec.get("stream", 100)),
-        seed=seed,
-        histogram=spec.get("histogram"),
-        data=spec.get("data"),
-    )
+    plan = plan_from_spec(info, spec, seed)
     return plan.largest, stream_inputs(info, plan.items, seed, int_range), plan.ranges
 
 
