@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import time
 from pathlib import Path
 from typing import Any
 
@@ -101,11 +102,17 @@ def test_report_opens_in_headless_chromium(bench_doc: dict[str, Any], tmp_path: 
     driver = webdriver.Chrome(options=opts, service=service)
     try:
         driver.get(page.resolve().as_uri())
-        driver.implicitly_wait(10)
-        rendered = driver.execute_script(
+        count = (
             "return Array.from(document.querySelectorAll('.js-plotly-plot'))"
             ".filter(d => d.querySelector('svg.main-svg') && d.querySelectorAll('.trace').length > 0).length"
         )
+        # Plotly draws asynchronously after the load event; on a busy machine the first look can come
+        # before it has: poll (up to 30 s) instead of reading once.
+        deadline = time.monotonic() + 30
+        rendered = driver.execute_script(count)
+        while rendered < expected and time.monotonic() < deadline:
+            time.sleep(0.2)
+            rendered = driver.execute_script(count)
         errors = [e for e in driver.get_log("browser") if e["level"] == "SEVERE"]
         urls = []
         for entry in driver.get_log("performance"):
