@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -9,6 +10,42 @@ import numpy as np
 import onnx
 import pytest
 from onnx import TensorProto, helper, numpy_helper
+
+
+def _ov_honours(precision: str) -> str | None:
+    """None when OpenVINO on this CPU runs float models at ``precision``; else why not."""
+    try:
+        import openvino as ov
+    except ImportError:
+        return "OpenVINO is not installed"
+    model = make_matmul_model()
+    model.ir_version = 8
+    core = ov.Core()
+    compiled = core.compile_model(
+        core.read_model(model.SerializeToString(), b""), "CPU", {"INFERENCE_PRECISION_HINT": precision}
+    )
+    ran = compiled.get_property("INFERENCE_PRECISION_HINT").get_type_name()
+    if ran == precision:
+        return None
+    caps = core.get_property("CPU", "OPTIMIZATION_CAPABILITIES")
+    return f"this CPU cannot run OpenVINO at {precision} (it ran {ran}; capabilities {', '.join(caps)})"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """With INFERPERF_OV_DEFAULT_PRECISION set, precision tests run as a CPU with that default would run
+    them, or skip with the reason where this CPU cannot (bf16 needs AVX-512 or AMX in OpenVINO)."""
+    from inferperf.backends.openvino import DEFAULT_PRECISION_ENV
+
+    wanted = os.environ.get(DEFAULT_PRECISION_ENV)
+    if not wanted:
+        return
+    reason = _ov_honours(wanted)
+    if reason is None:
+        return
+    skip = pytest.mark.skip(reason=f"{DEFAULT_PRECISION_ENV}={wanted}: {reason}")
+    for item in items:
+        if "precision" in item.keywords:
+            item.add_marker(skip)
 
 
 def _save(model: onnx.ModelProto, path: Path) -> Path:
@@ -100,3 +137,28 @@ def ir_model(tmp_path: Path, tiny_onnx: Path) -> Path:
     out.parent.mkdir()
     ov.save_model(ov.convert_model(str(tiny_onnx)), str(out))
     return out
+
+
+def make_image_model() -> onnx.ModelProto:
+    """x[N,3,H,W] -> Conv 3x3 (3->8) -> Relu -> GlobalAveragePool: batch and spatial dims all open."""
+    rng = np.random.default_rng(0)
+    w = numpy_helper.from_array(rng.standard_normal((8, 3, 3, 3)).astype(np.float32), "w")
+    nodes = [
+        helper.make_node("Conv", ["x", "w"], ["c"], pads=[1, 1, 1, 1]),
+        helper.make_node("Relu", ["c"], ["r"]),
+        helper.make_node("GlobalAveragePool", ["r"], ["y"]),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "tiny_image",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 3, "H", "W"])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 8, 1, 1])],
+        [w],
+    )
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+
+
+@pytest.fixture
+def image_onnx(tmp_path: Path) -> Path:
+    """Open batch and spatial dims, like a text recognizer: x[N,3,H,W] -> y[N,8,1,1]."""
+    return _save(make_image_model(), tmp_path / "image.onnx")

@@ -33,19 +33,42 @@ def test_registry() -> None:
         get_backend("tensorflow")
 
 
-@pytest.mark.parametrize("name", BACKENDS)
-def test_backends_agree_on_outputs(name: str, tiny_onnx: Path) -> None:
-    engine, sets = _compile(name, tiny_onnx, batch=3)
-    out = engine.infer(sets[0])["y"]
-    x = sets[0]["x"]
+# Tolerance by the precision the runtime reports it executed: bf16 keeps 8 bits of mantissa.
+_RTOL = {"f32": 1e-4, "bf16": 3e-2, "f16": 5e-3}
+
+
+def _reported_precision(engine) -> str:  # type: ignore[no-untyped-def]
+    return str(engine.effective().get("INFERENCE_PRECISION_HINT") or "f32")
+
+
+def _expected(path: Path, x: np.ndarray) -> np.ndarray:
     import onnx
     from onnx import numpy_helper
 
-    init = {t.name: numpy_helper.to_array(t) for t in onnx.load(str(tiny_onnx)).graph.initializer}
-    expected = np.maximum(x @ init["w"] + init["b"], 0)
+    init = {t.name: numpy_helper.to_array(t) for t in onnx.load(str(path)).graph.initializer}
+    return np.maximum(x @ init["w"] + init["b"], 0)
+
+
+@pytest.mark.precision
+@pytest.mark.parametrize("name", BACKENDS)
+def test_backends_agree_on_outputs(name: str, tiny_onnx: Path) -> None:
+    """At the runtime's default precision, judged by the precision it reports (bf16 on AMX/AVX-512 BF16 CPUs)."""
+    engine, sets = _compile(name, tiny_onnx, batch=3)
+    out = engine.infer(sets[0])["y"]
+    expected = _expected(tiny_onnx, sets[0]["x"])
+    rtol = _RTOL[_reported_precision(engine)]
     assert out.shape == (3, 8)
-    np.testing.assert_allclose(out, expected, rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(out, expected, rtol=rtol, atol=rtol * float(np.abs(expected).max()))
     assert set(engine.phases_ms) >= {"read", "compile"}
+
+
+@pytest.mark.precision
+def test_openvino_pinned_f32_matches_numpy_at_full_precision(tiny_onnx: Path) -> None:
+    """``inference_precision=f32`` holds whatever the CPU's default: tight tolerance, reported f32."""
+    pytest.importorskip("openvino")
+    engine, sets = _compile("openvino", tiny_onnx, RuntimeConfig(backend="openvino", inference_precision="f32"), 3)
+    assert _reported_precision(engine) == "f32"
+    np.testing.assert_allclose(engine.infer(sets[0])["y"], _expected(tiny_onnx, sets[0]["x"]), rtol=1e-4, atol=1e-4)
 
 
 @pytest.mark.parametrize("name", BACKENDS)

@@ -211,3 +211,30 @@ def test_public_api_names_resolve() -> None:
 
     for name in inferperf.__all__:
         assert getattr(inferperf, name) is not None
+
+
+_COMPILING = ("bench", "accuracy", "coldstart", "memory", "quantize", "prune", "tune", "e2e", "dynamic", "profile")
+
+
+@pytest.mark.parametrize("command", [*_COMPILING, "scenario", "precision"])
+def test_every_compiling_command_takes_the_runtime_options(command: str) -> None:
+    import re
+
+    result = runner.invoke(app, [command, "--help"], env={"COLUMNS": "200", "NO_COLOR": "1"})
+    assert result.exit_code == 0, result.output
+    text = re.sub(r"\x1b\[[0-9;]*m", "", result.output)
+    assert "--config" in text and "--property" in text
+    if command != "precision":  # precision sweeps --precision itself against a pinned f32
+        assert "--infer-precision" in text
+
+
+def test_accuracy_pinned_f32_through_openvino_matches_onnxruntime(monkeypatch: pytest.MonkeyPatch) -> None:
+    from inferperf import api
+    from inferperf.backends.openvino import DEFAULT_PRECISION_ENV
+    from inferperf.config import RuntimeConfig
+
+    monkeypatch.setenv(DEFAULT_PRECISION_ENV, "bf16")  # as on a bf16-default CPU: the pin must win
+    ov = api.accuracy(backend="openvino", batch=8, config=RuntimeConfig(inference_precision="f32"))
+    ort = api.accuracy(backend="onnxruntime", batch=8)
+    assert ov["executed_precision"] == "f32" and ort["executed_precision"] == "f32"
+    assert ov["top1"]["value"] == pytest.approx(ort["top1"]["value"], abs=1 / ov["count"])

@@ -102,3 +102,30 @@ def test_builtin_model_accuracy_on_builtin_split(tmp_path: Path) -> None:
 
     ort = json.loads(out.read_text())
     assert abs(ort["top1"]["value"] - doc["top1"]["value"]) <= 0.002
+
+
+def test_fp32_peak_probe_pins_f32_where_bf16_is_the_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    from inferperf.backends import get_backend
+    from inferperf.backends.openvino import DEFAULT_PRECISION_ENV
+    from inferperf.measure.peak import backend_matmul_probe
+
+    monkeypatch.setenv(DEFAULT_PRECISION_ENV, "bf16")  # act as an AMX / AVX-512 BF16 CPU
+    _, executed = backend_matmul_probe(get_backend("openvino"), n=64, seconds=0.1)
+    assert executed == "f32"
+    _, asked_bf16 = backend_matmul_probe(get_backend("openvino"), n=64, seconds=0.1, precision="bf16")
+    assert asked_bf16 in ("bf16", "f32")  # f32 where the CPU has no bf16: read, never assumed
+
+
+def test_peak_probe_that_ran_another_precision_is_not_recorded_under_its_label(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from inferperf import diagnose
+    from inferperf.backends import get_backend
+
+    monkeypatch.setattr(diagnose, "backend_matmul_probe", lambda *a, **k: (100.0, "f32"))
+    peaks: dict[str, object] = {}
+    diagnose._probe(peaks, get_backend("openvino"), "bf16_gflops", 0.1, int8=False, precision="bf16")
+    assert peaks["openvino_bf16_gflops"] is None
+    assert "ran f32" in str(peaks["notes"])
+    diagnose._probe(peaks, get_backend("openvino"), "fp32_gflops", 0.1, int8=False, precision="f32")
+    assert peaks["openvino_fp32_gflops"] == 100.0

@@ -14,10 +14,11 @@ from inferperf.backends import Backend, get_backend
 from inferperf.config import MODES, OptimizeOptions, QuantizeOptions, RunLimits, RuntimeConfig, Scenario, TuneOptions
 from inferperf.errors import BackendError, ConfigError, InferperfError
 from inferperf.inputs import build_input_sets
+from inferperf.inputs.providers import check_inputs_fit
 from inferperf.measure.environment import collect_environment
 from inferperf.measure.peak import load_cached_peak
-from inferperf.measure.runner import Progress, merge_repeats, run_scenario
-from inferperf.model import ModelInfo, load_model_info, parse_shape_spec, resolve_shapes
+from inferperf.measure.runner import Progress, fit_config, merge_repeats, run_scenario
+from inferperf.model import ModelInfo, fed_batch, load_model_info, parse_shape_spec, reconcile_batch, resolve_shapes
 from inferperf.model.flops import FlopCount
 from inferperf.results.schema import SCHEMA, BenchResult, RunResult, save_json
 
@@ -68,6 +69,9 @@ def bench(
         shapes = {k: tuple(v.shape) for k, v in input_sets[0].items()}
     else:
         input_sets = build_input_sets(info_, shapes, npz=inputs, seed=seed, int_range=int_range, values=input_values)
+        shapes = {k: tuple(v.shape) for k, v in input_sets[0].items()}
+    # Items per inference come from the tensors fed, never from the batch field alone.
+    config = fit_config(info_, input_sets, config)
     environment = collect_environment()
     runs: list[RunResult] = []
     errors: list[dict[str, str]] = []
@@ -196,14 +200,20 @@ def _compute(run: RunResult, macs: int, peak: dict[str, Any] | None) -> dict[str
         "note": "model FLOPs (2 x MACs of Conv/MatMul/Gemm) / time; fast algorithms (Winograd) can exceed "
         "a matmul-measured peak",
     }
-    peak_value = (peak or {}).get("fp32_peak_gflops")
+    # The fraction is taken against the peak of the precision the run executed: a bf16 run against an
+    # f32 peak would read as up to twice the hardware's use.
+    executed = run.effective.get("executed_precision") or "f32"
+    label = "bf16" if executed == "bf16" else "fp32"
+    peak_value = (peak or {}).get(f"{label}_peak_gflops")
     if peak_value:
         out["peak_gflops"] = peak_value
         out["fraction_of_peak"] = out["effective_gflops"]["value"] / peak_value
-        out["peak_source"] = "inferperf doctor (cached FP32 matmul peak)"
+        out["peak_source"] = f"inferperf doctor (cached {label.upper()} matmul peak; the run executed {executed})"
     else:
         out["fraction_of_peak"] = None
-        out["peak_source"] = "not measured: run 'inferperf doctor' once to measure this machine's peak"
+        out["peak_source"] = (
+            f"no {label.upper()} peak measured: run 'inferperf doctor' once to measure this machine's peak"
+        )
     return out
 
 
@@ -313,7 +323,7 @@ def zoo_export(
 def doctor(measure_peak: bool = True) -> dict[str, Any]:
     """Installed runtimes, CPU facts, measured peaks and noise; caches the peak for bench."""
     from inferperf import diagnose as doc_mod
-    from inferperf.measure.peak import peak_cache_path
+    from inferperf.measure.peak import PEAK_PROBE_VERSION, peak_cache_path
 
     doc = doc_mod.doctor(measure_peak=measure_peak)
     doc["created"] = _created()
@@ -321,6 +331,7 @@ def doctor(measure_peak: bool = True) -> dict[str, Any]:
         save_json(
             {
                 **doc["peak"],
+                "probe": PEAK_PROBE_VERSION,
                 "cpu_model": doc["environment"]["cpu"]["model"],
                 "versions": _runtime_versions(doc["environment"]),
                 "created": doc["created"],
@@ -367,6 +378,7 @@ def coldstart(
         record["groups"] = list(plan.per_group())
     else:
         fixed = resolve_shapes(info_, parse_shape_spec(shape), cfg.batch)
+        check_inputs_fit(info_, fixed, 1)
     variants, lacks = build_variants(plugin, cfg, str(cache_dir) if cache_dir else None)
     run_coldstart(plugin, info_, fixed, variants, runs, timeout_s, progress, inputs)
     return {
@@ -462,8 +474,12 @@ def quantize(
     seconds: float = 5.0,
     warn: Callable[[str], None] | None = None,
     shapes: GuardStream | None = None,
+    config: RuntimeConfig | None = None,
 ) -> dict[str, Any]:
     """INT8 quantization guarded by accuracy (or output fidelity), with an interleaved speed check.
+
+    ``config`` is the runtime config of the float reference and of the candidates (its precision,
+    read back, is named in ``fp32.executed_precision``).
 
     With ``shapes``, calibration and guard inputs are drawn from the shape distribution, and the
     speed check runs FP32 and INT8 on its stream with the varying dims open.
@@ -505,6 +521,7 @@ def quantize(
         rounds=rounds,
         seconds=seconds,
         synthetic=shapes is not None or source is None,
+        config=config,
     )
     support = precision_support("int8", collect_environment()["cpu"]["features"])
     for row in fields["candidates"]:
@@ -583,6 +600,7 @@ def prune(
     seconds: float = 5.0,
     warn: Callable[[str], None] | None = None,
     shapes: GuardStream | None = None,
+    config: RuntimeConfig | None = None,
 ) -> dict[str, Any]:
     """Magnitude sparsity on weights, judged for accuracy and re-measured side by side."""
     import tempfile
@@ -610,7 +628,9 @@ def prune(
         cands = [Candidate(pruned, f"magnitude sparsity {sparsity:.0%}", details)]
         if sparse_props:
             cands += _sparse_int8(plugin, load_model_info(pruned), split, Path(tmp), sparse_props, details)
-        fields = judge(plugin, info_, split, cands, max_drop=max_drop, out=target, rounds=rounds, seconds=seconds)
+        fields = judge(
+            plugin, info_, split, cands, max_drop=max_drop, out=target, rounds=rounds, seconds=seconds, config=config
+        )
     row = fields["candidates"][0]
     if row.get("accepted") and not row.get("significant_speedup"):
         row["note"] = "no significant speed-up: the runtime's dense kernels do not skip zero weights"
@@ -669,6 +689,7 @@ def precision(
     seconds: float = 5.0,
     warn: Callable[[str], None] | None = None,
     shapes: GuardStream | None = None,
+    config: RuntimeConfig | None = None,
 ) -> dict[str, Any]:
     """Inference-precision hints (bf16, f16) against f32: accuracy, speed, and native support on this CPU."""
     from inferperf.optimize.prune import precision_support
@@ -691,7 +712,13 @@ def precision(
         candidates.append(
             Candidate(info_.path, f"inference precision {p}", {"support": support}, {"inference_precision": p})
         )
-    fields = judge(plugin, info_, split, candidates, max_drop=max_drop, out=None, rounds=rounds, seconds=seconds)
+    if config is not None and config.inference_precision not in (None, "f32"):
+        raise ConfigError("precision compares each --precision against f32: leave inference_precision out of --config")
+    # The reference is pinned to f32: on a bf16-default CPU an unpinned "f32" reference would run bf16.
+    reference = (config or RuntimeConfig()).with_(inference_precision="f32" if plugin.name == "openvino" else None)
+    fields = judge(
+        plugin, info_, split, candidates, max_drop=max_drop, out=None, rounds=rounds, seconds=seconds, config=reference
+    )
     for row, p in zip(fields["candidates"], precisions, strict=True):
         # Say plainly what ran: a CPU plug-in may accept the hint and still compute in f32.
         reported = row.get("effective", {}).get("INFERENCE_PRECISION_HINT")
@@ -758,6 +785,10 @@ def tune(
     if shapes is not None:
         targets, spec["shapes"], stream_doc = _tune_stream(targets, infos, base, spec, shapes, histogram, data, stream)
         skipped.append("batch knob: with --shapes each input's shape comes from the stream")
+    else:
+        targets, reason = _batch_knob(targets, infos, base, spec)
+        if reason:
+            skipped.append(f"batch knob: {reason}")
     ref = targets[0]
     reference = Target(ref.backend, ref.variant, ref.info, (), name=f"reference ({ref.backend} {scenario} defaults)")
     tuner = Tuner(targets, reference, base, options, scenario, spec)
@@ -774,6 +805,31 @@ def tune(
 
     result = tuner.run(progress, (lambda body: checkpoint(doc(body))) if checkpoint else None)
     return doc(result.to_dict())
+
+
+def _batch_knob(
+    targets: list[Any], infos: list[tuple[str, ModelInfo]], base: RuntimeConfig, spec: dict[str, Any]
+) -> tuple[list[Any], str | None]:
+    """The targets, without the batch knob where the batch dim cannot change; and why it was dropped.
+
+    Given shapes or an inputs file fix every input's dim 0: a trial at another batch would feed the
+    same tensors and count items that never ran (or be refused), so the knob is not searched. The
+    shapes are resolved here once, so a batch in ``base`` that conflicts with them is a one-line error.
+    """
+    from inferperf.optimize.tuner import Target
+
+    if spec["npz"] is not None:
+        reason = "the inputs file fixes every input's shape; batch is not searched"
+    elif spec["shape"] is not None:
+        fed = {
+            reconcile_batch(i, resolve_shapes(i, parse_shape_spec(spec["shape"]), base.batch), base.batch)
+            for _, i in infos
+        }
+        reason = f"the given shape fixes the batch dim to {', '.join(map(str, sorted(fed)))}; batch is not searched"
+    else:
+        return targets, None
+    kept = [Target(t.backend, t.variant, t.info, tuple(k for k in t.knobs if k.name != "batch")) for t in targets]
+    return kept, reason
 
 
 def _stream_spec(
@@ -1231,7 +1287,14 @@ def scenario(
         sets = list(target.input_sets)
     else:
         sets, labels, source = _scenario_inputs(info_, opts.accuracy, shape, inputs, data, (seed, int_range))
-        target = ScenarioTarget(plugin, info_, {k: tuple(v.shape) for k, v in sets[0].items()}, sets, config, labels)
+        fed = {k: tuple(v.shape) for k, v in sets[0].items()}
+        if fed_batch(info_, fed) != 1:
+            # LoadGen counts samples: a sample of batch 8 would be reported as one.
+            raise ConfigError(
+                f"a LoadGen sample is one inference of batch 1, the inputs hold batch {fed_batch(info_, fed)} "
+                f"({', '.join(f'{k}{list(v)}' for k, v in fed.items())}): give dim 0 = 1"
+            )
+        target = ScenarioTarget(plugin, info_, fed, sets, config, labels)
     out_dir = Path(out)
     body = run_scenario_test(target, opts, out_dir, status)
     doc = {

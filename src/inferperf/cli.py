@@ -86,6 +86,17 @@ def _properties(items: list[str] | None) -> dict[str, str]:
     return props
 
 
+def _runtime(
+    config_file: Path | None, precision: str | None, props: list[str] | None, **flags: Any
+) -> RuntimeConfig | None:
+    """The RuntimeConfig of --config, --infer-precision, --property (and any other flags given); None if none."""
+    file_runtime, _ = load_config_file(config_file) if config_file else ({}, {})
+    file_runtime.pop("backend", None)  # the command's --backend decides
+    given = {"inference_precision": precision, "properties": _properties(props) or None, **flags}
+    merged = _merge(file_runtime, given)
+    return RuntimeConfig.from_dict(merged) if merged else None
+
+
 def _floats(text: str | None, name: str, kind: type = float) -> tuple[Any, ...] | None:
     if text is None:
         return None
@@ -123,6 +134,19 @@ def _progress_factory(console: Console) -> tuple[Progress, Callable[[str], Calla
 
 ModelArg = Annotated[str, typer.Argument(help="Model file (.onnx, .xml IR) or 'builtin'.")]
 JsonOpt = Annotated[Path | None, typer.Option("--json", help="Write the versioned result JSON here.")]
+# The runtime options every command that compiles a model takes, declared once.
+InferPrecisionOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--infer-precision",
+        help="Float precision to execute: f32, bf16, f16 (default: the runtime's choice for this CPU; "
+        "OpenVINO picks bf16 where the CPU has AMX or AVX-512 BF16).",
+    ),
+]
+PropertyOpt = Annotated[list[str] | None, typer.Option("--property", help="Runtime property KEY=VALUE (repeatable).")]
+ConfigFileOpt = Annotated[
+    Path | None, typer.Option("--config", help="JSON runtime config (bench --config format); options here win.")
+]
 HistogramOpt = Annotated[
     Path | None, typer.Option(help="With --shapes: sizes of the ranged dim, CSV 'size,count' or JSON.")
 ]
@@ -180,6 +204,9 @@ def accuracy(
     scale: Annotated[str | None, typer.Option(help="Per-channel scale (pixel units), e.g. 58.4,57.1,57.4.")] = None,
     layout: Annotated[str | None, typer.Option(help="NCHW or NHWC.")] = None,
     color: Annotated[str | None, typer.Option(help="RGB, BGR or GRAY.")] = None,
+    precision_hint: InferPrecisionOpt = None,
+    prop: PropertyOpt = None,
+    config: ConfigFileOpt = None,
     json_path: JsonOpt = None,
 ) -> None:
     """Top-1 (and top-5) accuracy over labelled data, with exact binomial 95% intervals."""
@@ -191,7 +218,8 @@ def accuracy(
             "layout": layout,
             "color": color,
         }
-        doc = api.accuracy(model, data=data, backend=backend, batch=batch, preprocess=pre)
+        runtime = _runtime(config, precision_hint, prop)
+        doc = api.accuracy(model, data=data, backend=backend, batch=batch, preprocess=pre, config=runtime)
         render_accuracy(doc, out)
         if json_path:
             save_json(doc, json_path)
@@ -253,6 +281,9 @@ def coldstart(
     shape_histogram: HistogramOpt = None,
     stream: Annotated[int, typer.Option(help="With --shapes: inputs drawn to find each group's shape.")] = 100,
     timeout: Annotated[float, typer.Option(help="Seconds before a worker is killed.")] = 300.0,
+    precision_hint: InferPrecisionOpt = None,
+    prop: PropertyOpt = None,
+    config: ConfigFileOpt = None,
     json_path: JsonOpt = None,
 ) -> None:
     """First-inference latency (import, read, compile, first and second inference) in fresh processes."""
@@ -269,6 +300,7 @@ def coldstart(
                 timeout_s=timeout,
                 progress=status,
                 shapes=guard_stream,
+                config=_runtime(config, precision_hint, prop),
             )
         render_coldstart(doc, out)
         if json_path:
@@ -294,6 +326,9 @@ def memory(
     ] = None,
     shape_histogram: HistogramOpt = None,
     stream: StreamOpt = 32,
+    precision_hint: InferPrecisionOpt = None,
+    prop: PropertyOpt = None,
+    config: ConfigFileOpt = None,
     json_path: JsonOpt = None,
 ) -> None:
     """Memory per phase (import, read, compile, first inference, steady state, leak) per configuration."""
@@ -313,6 +348,7 @@ def memory(
                 timeout_s=timeout,
                 progress=status,
                 shapes=guard_stream,
+                config=_runtime(config, precision_hint, prop),
             )
         render_memory(doc, out)
         if json_path:
@@ -345,6 +381,9 @@ def quantize(
     stream: GuardStreamOpt = 32,
     rounds: Annotated[int, typer.Option(help="Interleaved FP32/INT8 speed rounds.")] = 3,
     seconds: Annotated[float, typer.Option(help="Seconds per speed run (without --shapes).")] = 5.0,
+    precision_hint: InferPrecisionOpt = None,
+    prop: PropertyOpt = None,
+    config: ConfigFileOpt = None,
     json_path: JsonOpt = None,
 ) -> None:
     """INT8 quantization with an accuracy guard, measured side by side against FP32."""
@@ -374,6 +413,7 @@ def quantize(
                 seconds=seconds,
                 warn=lambda m: err.print(f"[bold yellow]warning:[/bold yellow] {escape(m)}"),
                 shapes=guard_stream,
+                config=_runtime(config, precision_hint, prop),
             )
         render_quantize(doc, out)
         _save_result(doc, json_path)
@@ -397,6 +437,9 @@ def prune(
     stream: GuardStreamOpt = 32,
     rounds: Annotated[int, typer.Option(help="Interleaved dense/sparse speed rounds.")] = 3,
     seconds: Annotated[float, typer.Option(help="Seconds per speed run (without --shapes).")] = 5.0,
+    precision_hint: InferPrecisionOpt = None,
+    prop: PropertyOpt = None,
+    config: ConfigFileOpt = None,
     json_path: JsonOpt = None,
 ) -> None:
     """Magnitude sparsity on weights, with its accuracy and a side-by-side speed check."""
@@ -417,6 +460,7 @@ def prune(
                 seconds=seconds,
                 warn=_warn,
                 shapes=guard_stream,
+                config=_runtime(config, precision_hint, prop),
             )
         render_quantize(doc, out)
         _save_result(doc, json_path)
@@ -437,6 +481,8 @@ def precision(
     stream: GuardStreamOpt = 32,
     rounds: Annotated[int, typer.Option(help="Interleaved f32/candidate speed rounds.")] = 3,
     seconds: Annotated[float, typer.Option(help="Seconds per speed run (without --shapes).")] = 5.0,
+    prop: PropertyOpt = None,
+    config: ConfigFileOpt = None,
     json_path: JsonOpt = None,
 ) -> None:
     """Inference-precision hints against f32: accuracy, speed, and whether this CPU runs them natively."""
@@ -456,6 +502,7 @@ def precision(
                 seconds=seconds,
                 warn=_warn,
                 shapes=guard_stream,
+                config=_runtime(config, None, prop),
             )
         render_quantize(doc, out)
         if json_path:
@@ -753,6 +800,9 @@ def tune(
     save_config: Annotated[
         Path, typer.Option("--save-config", help="Where the recommended config goes (for bench --config).")
     ] = Path("tuned-config.json"),
+    precision_hint: InferPrecisionOpt = None,
+    prop: PropertyOpt = None,
+    config: ConfigFileOpt = None,
     json_path: JsonOpt = None,
 ) -> None:
     """Search runtime knobs and model variants under latency/memory budgets; verify the winner side by side."""
@@ -796,6 +846,7 @@ def tune(
                 histogram=shape_histogram,
                 data=data,
                 stream=stream,
+                config=_runtime(config, precision_hint, prop),
             )
         render_tune(doc, out)
         if json_path:
@@ -841,6 +892,9 @@ def e2e(
     save_fused: Annotated[
         Path | None, typer.Option(help="Write the fused model here (.xml for openvino, .onnx for onnxruntime).")
     ] = None,
+    precision_hint: InferPrecisionOpt = None,
+    prop: PropertyOpt = None,
+    config: ConfigFileOpt = None,
     json_path: JsonOpt = None,
 ) -> None:
     """Where end-to-end time goes: decode, pre-processing, copy, inference, post-processing; pipelined; fused."""
@@ -877,6 +931,7 @@ def e2e(
                 fuse=fuse,
                 save_fused=save_fused,
                 progress=status,
+                config=_runtime(config, precision_hint, prop),
             )
         render_e2e(doc, out)
         if json_path:
@@ -908,6 +963,9 @@ def dynamic(
     requests: Annotated[int, typer.Option(help="Requests in flight (1 = latency).")] = 1,
     seed: Annotated[int, typer.Option(help="Seed of the shape stream and of the synthetic inputs.")] = 0,
     int_range: Annotated[str | None, typer.Option(help="LOW,HIGH for synthetic integer inputs.")] = None,
+    precision_hint: InferPrecisionOpt = None,
+    prop: PropertyOpt = None,
+    config: ConfigFileOpt = None,
     json_path: JsonOpt = None,
     html: Annotated[Path | None, typer.Option(help="Also write an HTML report with latency against size.")] = None,
 ) -> None:
@@ -936,6 +994,7 @@ def dynamic(
                 options=options,
                 int_range=parse_int_range(int_range),
                 progress=lambda frac, text: status(f"{frac * 100:.0f}% {text}"),
+                config=_runtime(config, precision_hint, prop),
             )
         _emit_dynamic(doc, json_path)
         if html:
@@ -967,12 +1026,9 @@ def profile(
     hint: Annotated[str | None, typer.Option(help="OpenVINO hint (default latency).")] = None,
     streams: Annotated[int | None, typer.Option(help="OpenVINO NUM_STREAMS.")] = None,
     threads: Annotated[int | None, typer.Option(help="Inference threads (ORT: intra-op).")] = None,
-    precision_hint: Annotated[
-        str | None, typer.Option("--infer-precision", help="OpenVINO precision: f32, bf16, f16.")
-    ] = None,
-    prop: Annotated[
-        list[str] | None, typer.Option("--property", help="Runtime property KEY=VALUE (repeatable).")
-    ] = None,
+    precision_hint: InferPrecisionOpt = None,
+    prop: PropertyOpt = None,
+    config: ConfigFileOpt = None,
     json_path: JsonOpt = None,
 ) -> None:
     """Per-layer time, kernel and precision; layer sum vs latency; findings on why it is not faster."""
@@ -984,14 +1040,7 @@ def profile(
             raise ConfigError("give one model, or --compare with exactly two models (A B)")
         if shapes is not None and (compare or shape is not None):
             raise ConfigError("--shapes profiles one model at each of its groups: leave out --compare and --shape")
-        runtime = RuntimeConfig(
-            hint=hint,  # type: ignore[arg-type]  # validated by RuntimeConfig
-            streams=streams,
-            threads=threads,
-            batch=batch or 1,
-            inference_precision=precision_hint,
-            properties=_properties(prop),
-        )
+        runtime = _runtime(config, precision_hint, prop, hint=hint, streams=streams, threads=threads, batch=batch)
         bar, status = _status_printer("profile")
         if shapes is not None:
             with bar:
@@ -1251,6 +1300,9 @@ def scenario(
     out_dir: Annotated[Path, typer.Option("--out", help="Folder for LoadGen's logs and scenario.json.")] = Path(
         "inferperf-scenario"
     ),
+    precision_hint: InferPrecisionOpt = None,
+    prop: PropertyOpt = None,
+    config: ConfigFileOpt = None,
     json_path: JsonOpt = None,
 ) -> None:
     """MLPerf LoadGen scenarios: validity, the scenario's metric and latency percentiles; logs kept."""
@@ -1274,7 +1326,7 @@ def scenario(
             accuracy=accuracy_mode,
             trace=trace,
         )
-        runtime = RuntimeConfig(hint=hint, streams=streams, threads=threads, requests=requests)  # type: ignore[arg-type]
+        runtime = _runtime(config, precision_hint, prop, hint=hint, streams=streams, threads=threads, requests=requests)
         bar, status = _status_printer(f"scenario {scenario_name}")
         with bar:
             doc = api.scenario(

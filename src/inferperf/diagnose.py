@@ -14,7 +14,7 @@ import psutil
 from inferperf.backends import backend_names, get_backend
 from inferperf.errors import BackendError, BackendUnavailableError
 from inferperf.measure.environment import collect_environment
-from inferperf.measure.peak import backend_matmul_gflops, numpy_matmul_gflops
+from inferperf.measure.peak import backend_matmul_probe, numpy_matmul_gflops
 
 _EXTRAS = {"torch": "torch", "transformers": "transformers (zoo exports)", "PIL": "Pillow (image data)"}
 
@@ -157,15 +157,36 @@ def _peaks(seconds: float) -> dict[str, Any]:
             continue
         if not backend.supports_format("onnx"):  # the peak runs a one-MatMul ONNX model
             continue
-        for label, int8 in (("fp32_gflops", False), ("int8_gops", True)):
-            try:
-                peaks[f"{name}_{label}"] = backend_matmul_gflops(backend, seconds=seconds, int8=int8)
-            except BackendError as exc:
-                peaks[f"{name}_{label}"] = None
-                peaks.setdefault("errors", []).append(f"{name} {label}: {exc.one_line()}")
+        _probe(peaks, backend, "fp32_gflops", seconds, int8=False, precision="f32")
+        _probe(peaks, backend, "int8_gops", seconds, int8=True, precision=None)
+        if name == "openvino":  # the only backend with a bf16 hint; labelled by what actually ran
+            _probe(peaks, backend, "bf16_gflops", seconds, int8=False, precision="bf16")
     fp32 = [v for k, v in peaks.items() if k.endswith("fp32_gflops") and isinstance(v, float)]
+    bf16 = [v for k, v in peaks.items() if k.endswith("bf16_gflops") and isinstance(v, float)]
     peaks["fp32_peak_gflops"] = max(fp32) if fp32 else None
+    peaks["bf16_peak_gflops"] = max(bf16) if bf16 else None
     return peaks
+
+
+def _probe(peaks: dict[str, Any], backend: Any, label: str, seconds: float, int8: bool, precision: str | None) -> None:
+    """One labelled matmul probe; a probe that ran another precision than its label is not recorded as it."""
+    key = f"{backend.name}_{label}"
+    try:
+        value, executed = backend_matmul_probe(backend, seconds=seconds, int8=int8, precision=precision)
+    except BackendError as exc:
+        peaks[key] = None
+        peaks.setdefault("errors", []).append(f"{backend.name} {label}: {exc.one_line()}")
+        return
+    if precision is not None and executed is not None and executed != precision:
+        peaks[key] = None
+        peaks.setdefault("notes", []).append(
+            f"{backend.name} {label}: asked {precision}, the runtime ran {executed} (this CPU has no native "
+            f"{precision}); not recorded as a {precision} peak"
+        )
+        return
+    peaks[key] = value
+    if executed is not None:
+        peaks.setdefault("executed_precision", {})[key] = executed
 
 
 def doctor(measure_peak: bool = True, seconds: float = 2.0) -> dict[str, Any]:

@@ -52,3 +52,10 @@ def first_line(exc: BaseException) -> str:
     """The first non-empty line of an exception's message (runtimes raise multi-line texts)."""
     lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
     return lines[0] if lines else type(exc).__name__
+
+
+class InvariantError(RuntimeError):
+    """A measurement broke one of inferperf's own invariants: a bug of ours (exit 1), never a user's mistake.
+
+    Deliberately outside InferperfError, so the CLI reports it as an internal error with its message.
+    """

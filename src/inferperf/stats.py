@@ -129,7 +129,7 @@ def throughput_ci(
     completion_times: ArrayLike,
     start: float,
     end: float,
-    items_per_completion: int = 1,
+    items_per_completion: float = 1.0,
     confidence: float = CONFIDENCE,
     windows: int = DEFAULT_BLOCKS,
 ) -> Interval:

@@ -100,6 +100,7 @@ class OnnxRuntimeEngine(Engine):
             "inter_op_num_threads": opts.inter_op_num_threads or "default",
             "execution_mode": str(opts.execution_mode).rsplit(".", 1)[-1],
             "graph_optimization_level": str(opts.graph_optimization_level).rsplit(".", 1)[-1],
+            "executed_precision": "f32",  # the CPU provider computes float models in f32 on every CPU
             **self._extra,
         }
 

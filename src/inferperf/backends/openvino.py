@@ -8,6 +8,7 @@ start it), so the harness costs what benchmark_app costs and no more.
 from __future__ import annotations
 
 import math
+import os
 import time
 from collections.abc import Callable, Mapping, Sequence
 from functools import partial
@@ -44,6 +45,16 @@ def _jsonable(value: Any) -> Any:
     return name if isinstance(name, str) else str(value)
 
 
+DEFAULT_PRECISION_ENV = "INFERPERF_OV_DEFAULT_PRECISION"
+_PRECISION_NAMES = {"float32": "f32", "bfloat16": "bf16", "float16": "f16"}
+
+
+def _short_precision(value: Any) -> str:
+    """``f32``/``bf16``/``f16`` from what OpenVINO reads back (a type name; f32 when it says nothing)."""
+    text = str(value or "f32").lower()
+    return _PRECISION_NAMES.get(text, text)
+
+
 def build_properties(config: RuntimeConfig) -> dict[str, Any]:
     """The compile properties a RuntimeConfig asks of OpenVINO (hint ``none`` sets no hint)."""
     props: dict[str, Any] = {}
@@ -55,6 +66,10 @@ def build_properties(config: RuntimeConfig) -> dict[str, Any]:
         props["INFERENCE_NUM_THREADS"] = config.threads
     if config.inference_precision is not None:
         props["INFERENCE_PRECISION_HINT"] = config.inference_precision
+    elif os.environ.get(DEFAULT_PRECISION_ENV):
+        # Acts as a CPU whose default is another precision (bf16 on AMX or AVX-512 BF16 parts), so the
+        # test suite can be run as such a CPU would run it; an explicit precision still wins.
+        props["INFERENCE_PRECISION_HINT"] = os.environ[DEFAULT_PRECISION_ENV]
     if config.cache_dir is not None:
         props["CACHE_DIR"] = config.cache_dir
     if config.pinning is not None:
@@ -144,6 +159,8 @@ class OpenVINOEngine(Engine):
                 out[key] = _jsonable(self._compiled.get_property(key))
             except RuntimeError:
                 continue  # not every device or version exposes every key
+        # The float precision the plug-in chose: bf16 by default on AMX / AVX-512 BF16 CPUs.
+        out["executed_precision"] = _short_precision(out.get("INFERENCE_PRECISION_HINT"))
         return out
 
 

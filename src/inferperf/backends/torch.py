@@ -330,6 +330,7 @@ class TorchEngine(Engine):
             "intra_op_num_threads": torch.get_num_threads(),
             "inter_op_num_threads": torch.get_num_interop_threads(),
             **{k: v for k, v in asdict(self._opts).items() if k not in ("threads", "inter_op_threads")},
+            "executed_precision": "bf16" if self._opts.autocast_bf16 else "f32",
             **self._extra,
         }
 

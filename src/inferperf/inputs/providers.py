@@ -8,6 +8,7 @@ seeded, so a run is reproducible.
 from __future__ import annotations
 
 import json
+import math
 import zipfile
 from pathlib import Path
 
@@ -58,13 +59,54 @@ def _random_array(
         np_dtype = np.dtype(dtype)
     except TypeError:
         raise InputSpecError(f"cannot make synthetic data of element type {dtype}: pass --inputs FILE.npz") from None
+    # Drawn in the input's own dtype (or float32 for narrower floats): a float64 draw cast afterwards
+    # needed twice the memory of the input, and more than the machine had for large shapes.
     if np.issubdtype(np_dtype, np.integer):
         info = np.iinfo(np_dtype)
         low, high = max(int_range[0], info.min), min(int_range[1], info.max)
-        return rng.integers(low, high, size=shape, endpoint=True).astype(np_dtype)
+        return rng.integers(low, high, size=shape, endpoint=True, dtype=np_dtype)
     if np.issubdtype(np_dtype, np.floating):
-        return rng.standard_normal(size=shape).astype(np_dtype)
+        draw = np_dtype if np_dtype in (np.dtype(np.float32), np.dtype(np.float64)) else np.dtype(np.float32)
+        return rng.standard_normal(size=shape, dtype=draw).astype(np_dtype, copy=False)
     raise InputSpecError(f"cannot make synthetic data of element type {dtype}: pass --inputs FILE.npz")
+
+
+def _itemsize(dtype: str) -> int:
+    try:
+        return max(np.dtype("bool" if dtype == "bool" else dtype).itemsize, 1)
+    except TypeError:
+        return 4  # an element type numpy lacks (bf16, ...): about the size of a float
+
+
+def input_bytes(info: ModelInfo, shapes: dict[str, tuple[int, ...]]) -> int:
+    """Bytes one input set of these shapes takes."""
+    return sum(math.prod(shapes[s.name]) * _itemsize(s.dtype) for s in info.inputs if s.name in shapes)
+
+
+def refuse_over_memory(need: int, what: str) -> None:
+    """A one-line InputSpecError when ``need`` bytes exceed the memory available now (nothing allocated)."""
+    import psutil
+
+    available = int(psutil.virtual_memory().available)
+    if need > available:
+        raise InputSpecError(
+            f"{what} need {_gib(need)} but only {_gib(available)} of memory is available: "
+            "use a smaller shape, batch or stream"
+        )
+
+
+def check_inputs_fit(info: ModelInfo, shapes: dict[str, tuple[int, ...]], sets: int) -> None:
+    """Refuse, before allocating, input sets the machine's free memory cannot hold.
+
+    ``sets`` copies of every input, plus one for the runtime's own copy while it runs: a shape
+    like 1,3,60000,60000 otherwise ended in numpy's MemoryError (or the OOM killer) deep inside a run.
+    """
+    shown = ", ".join(f"{s.name}{list(shapes[s.name])} {s.dtype}" for s in info.inputs if s.name in shapes)
+    refuse_over_memory(input_bytes(info, shapes) * (sets + 1), f"the inputs ({sets} sets of {shown}, + 1 in use)")
+
+
+def _gib(n: int) -> str:
+    return f"{n / 2**30:.1f} GiB" if n >= 2**30 else f"{n / 2**20:.1f} MiB"
 
 
 def _model_hints(info: ModelInfo) -> dict[str, dict[str, object]]:
@@ -94,6 +136,7 @@ def synthetic_inputs(
     values = dict(values or {})
     for name in values:
         info.input(name)  # raises with the real names when wrong
+    check_inputs_fit(info, shapes, sets)
     ranges: dict[str, tuple[int, int]] = {}
     for name, hint in _model_hints(info).items():
         if hint.get("value") is not None and name not in values:

@@ -57,11 +57,11 @@ def compare_arrays(ref: np.ndarray, other: np.ndarray, tol: dict[str, float]) ->
 
 def _outputs(
     plugin: Backend, info: ModelInfo, shapes: dict[str, tuple[int, ...]], inputs: InputSet, config: RuntimeConfig
-) -> dict[str, np.ndarray]:
+) -> tuple[dict[str, np.ndarray], str]:
     cfg = plugin.configure(config.with_(backend=plugin.name), "latency")
     engine = plugin.compile(info, shapes, cfg)
     try:
-        return engine.infer(inputs)
+        return engine.infer(inputs), str(engine.effective().get("executed_precision") or "f32")
     finally:
         engine.close()
 
@@ -87,17 +87,25 @@ def cross_check(
     config: RuntimeConfig,
     on_backend: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
-    """Every backend's outputs on ``inputs`` against the first backend's that ran (its latency config)."""
-    tol = tolerance_for(config.inference_precision)
+    """Every backend's outputs on ``inputs`` against the first backend's that ran (its latency config).
+
+    The tolerance follows the precisions the backends *executed* (read back from each), not the one
+    asked for: OpenVINO runs bf16 by default on AMX / AVX-512 BF16 CPUs, and its outputs then differ
+    from ONNX Runtime's f32 by bf16's rounding. ``precisions`` names each backend's and ``note`` says
+    so in words when they differ.
+    """
     results: dict[str, dict[str, np.ndarray]] = {}
+    precisions: dict[str, str] = {}
     errors: list[dict[str, str]] = []
     for plugin in plugins:
         if on_backend is not None:
             on_backend(plugin.name)
         try:
-            results[plugin.name] = _outputs(plugin, info, shapes, inputs, config)
+            results[plugin.name], precisions[plugin.name] = _outputs(plugin, info, shapes, inputs, config)
         except InferperfError as exc:
             errors.append({"backend": plugin.name, "error": exc.one_line()})
+    reduced = sorted({p for p in precisions.values() if p != "f32"})
+    tol = tolerance_for(reduced[0] if reduced else config.inference_precision)
     if not results:
         return {"reference": None, "agree": None, "pairs": [], "errors": errors, "tolerance": tol}
     ref_name, ref = next(iter(results.items()))
@@ -109,9 +117,23 @@ def cross_check(
         "agree": all(p["agree"] for p in pairs),
         "pairs": pairs,
         "errors": errors,
+        "precisions": precisions,
+        "note": _precision_note(precisions, config.inference_precision),
         "method": "max |a-b| over all elements (also relative to max |reference|) and cosine similarity of the "
         "flattened outputs, matched by position",
     }
+
+
+def _precision_note(precisions: dict[str, str], asked: str | None) -> str | None:
+    """Plain words when the backends executed different float precisions; None when they all ran the same."""
+    if len(set(precisions.values())) <= 1:
+        return None
+    ran = ", ".join(f"{b} {p}" for b, p in precisions.items())
+    default = "by default on this CPU " if asked is None else ""
+    return (
+        f"the backends ran different precisions ({ran}) {default}: outputs are compared at the looser "
+        "tolerance; --infer-precision f32 compares at full precision"
+    )
 
 
 def _ratio(base: RunResult, other: RunResult) -> dict[str, Any]:

@@ -44,7 +44,7 @@ from inferperf.inputs.distribution import (
     draw_stream,
     resolve_shapes_option,
 )
-from inferperf.inputs.providers import synthetic_inputs
+from inferperf.inputs.providers import input_bytes, refuse_over_memory, synthetic_inputs
 from inferperf.model.info import ModelInfo
 from inferperf.stats import between_repeats_half_width, paired_ratio_ci, summarize
 
@@ -235,6 +235,8 @@ def stream_inputs(
     info: ModelInfo, items: Sequence[StreamItem], seed: int, int_range: tuple[int, int] | None
 ) -> list[InputSet]:
     """One seeded synthetic input set per stream item, at the item's own shapes."""
+    need = sum(input_bytes(info, it.shapes) for it in items) + max(input_bytes(info, it.shapes) for it in items)
+    refuse_over_memory(need, f"the stream's {len(items)} input sets")
     return [
         synthetic_inputs(info, it.shapes, sets=1, seed=seed * 1_000_003 + it.index, int_range=int_range)[0]
         for it in items

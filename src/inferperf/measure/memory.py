@@ -12,9 +12,10 @@ from typing import Any
 
 from inferperf.backends.base import Backend
 from inferperf.config import RuntimeConfig
+from inferperf.inputs.providers import check_inputs_fit
 from inferperf.measure.worker import run_worker
 from inferperf.model.info import ModelInfo, load_model_info
-from inferperf.model.shapes import resolve_shapes
+from inferperf.model.shapes import reconcile_batch, resolve_shapes
 
 
 def sweep_configs(
@@ -26,6 +27,20 @@ def sweep_configs(
         if b != base.batch:
             configs.append((f"batch {b}", backend.configure(base.with_(batch=b), "throughput")))
     return configs
+
+
+def _planned(
+    model: ModelInfo,
+    spec: dict[str | None, tuple[int, ...]],
+    config: RuntimeConfig,
+    largest: dict[str, tuple[int, ...]] | None,
+) -> tuple[dict[str, tuple[int, ...]], RuntimeConfig]:
+    """The shapes a worker feeds and the config with its batch reconciled to them."""
+    if largest is not None:
+        return largest, config
+    shapes = resolve_shapes(model, spec, config.batch)
+    check_inputs_fit(model, shapes, 1)
+    return shapes, config.with_(batch=reconcile_batch(model, shapes, config.batch))
 
 
 def run_memory(
@@ -45,11 +60,17 @@ def run_memory(
     ``stream``: a ``--shapes`` spec for the worker, and each model's largest input shapes (the record's).
     """
     rows: list[dict[str, Any]] = []
+    # Every (model, configuration) resolves its shapes before any worker starts: a batch that
+    # conflicts with a given shape is a one-line refusal, not a failure after minutes of rows.
+    planned = [
+        [_planned(model, spec, config, stream[1][m] if stream else None) for _, config in configs]
+        for m, model in enumerate(models)
+    ]
     for m, model in enumerate(models):
-        for label, config in configs:
+        for c, (label, _) in enumerate(configs):
+            shapes, config = planned[m][c]
             if progress is not None:
                 progress(f"{model.path.name}: {label}")
-            shapes = stream[1][m] if stream else resolve_shapes(model, spec, config.batch)
             job = {
                 **({"inputs": {"shapes": stream[0], "seed": 0}} if stream else {}),
                 "task": "memory",

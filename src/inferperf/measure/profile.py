@@ -95,7 +95,10 @@ def summarize_run(run: LayerRun) -> dict[str, Any]:
         raise ConfigError(f"{run.backend} reported no executed layers: nothing to profile")
     times = np.asarray(run.times_ms, dtype=np.float64)
     weights = np.asarray(run.block_sizes, dtype=np.float64)
-    means = weights @ times / weights.sum()
+    # OpenVINO reports each layer's running average in whole microseconds, and block times are
+    # differences of average x count: a sub-microsecond layer can come out slightly negative, which
+    # pushed other op types' shares above 1 on tiny bf16 models. No layer takes negative time.
+    means = np.maximum(weights @ times / weights.sum(), 0.0)
     per_inference = bool(np.all(weights == 1))  # medians and tails need one row per inference
     total = float(means.sum()) or 1.0
     layers = []

@@ -17,8 +17,10 @@ import numpy as np
 
 from inferperf.backends.base import Backend, DimBound, InputSet
 from inferperf.config import RunLimits, RuntimeConfig, Scenario
+from inferperf.errors import InputSpecError, InvariantError
 from inferperf.measure.environment import LoadMonitor
 from inferperf.model.info import ModelInfo
+from inferperf.model.shapes import fed_batch, reconcile_batch
 from inferperf.results.schema import RunResult
 from inferperf.stats import QUANTILE_METHOD, between_repeats_half_width, quantile_ci, summarize, throughput_ci
 
@@ -126,6 +128,9 @@ def run_scenario(
     With ``ranges`` the engine keeps those dims open and ``input_sets`` may differ in shape (a shape
     stream, fed in order, over and over); ``shapes`` is then only what the result records.
     """
+    per_set = items_per_set(model, input_sets, config.batch)
+    if len(set(per_set)) == 1:
+        config = config.with_(batch=per_set[0])  # the recorded config says what was fed
     config = backend.configure(config, scenario)
     if ranges is not None:
         engine = backend.compile_dynamic(model, ranges, config)
@@ -147,7 +152,54 @@ def run_scenario(
         effective = {**engine.effective(), "requests_in_flight": requests}
     finally:
         engine.close()
-    return _result(backend.name, scenario, config, effective, phases, collector, load)
+    fed = {k: list(v.shape) for k, v in input_sets[0].items()}
+    return _result(backend.name, scenario, config, effective, phases, collector, load, (per_set, fed))
+
+
+def fit_config(model: ModelInfo, input_sets: Sequence[InputSet], config: RuntimeConfig) -> RuntimeConfig:
+    """``config`` with its batch set to what the input sets feed (the one place the two are reconciled).
+
+    ``--shape 8,...`` with the default batch computes 8 items per inference; a batch other than 1
+    that the tensors do not hold is refused (InputSpecError, naming both). A stream whose batch dim
+    varies keeps batch 1 in the config: its items are counted per input set.
+    """
+    per_set = {fed_batch(model, {k: tuple(v.shape) for k, v in s.items()}) for s in input_sets}
+    if len(per_set) > 1:
+        if config.batch != 1:
+            raise InputSpecError(
+                f"batch {config.batch} conflicts with inputs whose batch dim varies ({sorted(per_set)})"
+            )
+        return config
+    shapes = {k: tuple(v.shape) for k, v in input_sets[0].items()}
+    return config.with_(batch=reconcile_batch(model, shapes, config.batch))
+
+
+def items_per_set(model: ModelInfo, input_sets: Sequence[InputSet], batch: int) -> list[int]:
+    """Items each input set computes (its tensors' batch dim), checked against the config's batch.
+
+    The invariant every measured run keeps: items counted = inferences x batch dim of the fed
+    tensors. A config batch of 1 is the default and defers to the tensors; any other batch the
+    tensors do not hold means a caller lost track of what it feeds (a bug): failing here keeps it
+    from printing a throughput of items that were never computed.
+    """
+    per_set = [fed_batch(model, {k: tuple(v.shape) for k, v in s.items()}) for s in input_sets]
+    if batch != 1 and (per_set[0] if len(set(per_set)) == 1 else 1) != batch:
+        raise InvariantError(
+            f"the config says batch {batch} but the fed tensors hold batch {per_set[0]} "
+            f"({', '.join(f'{k}{list(v.shape)}' for k, v in input_sets[0].items())}): throughput would "
+            "count items that were never computed"
+        )
+    return per_set
+
+
+def items_completed(per_set: Sequence[int], count: int) -> int:
+    """Items in the first ``count`` inferences of a rotation through sets of ``per_set`` items.
+
+    Engines feed the sets in order, round and round, and every started request completes, so
+    this is exact for the whole run even when a shape stream varies the batch dim.
+    """
+    whole, rest = divmod(count, len(per_set))
+    return whole * sum(per_set) + sum(per_set[:rest])
 
 
 def _result(
@@ -158,10 +210,13 @@ def _result(
     phases: dict[str, float | None],
     col: Collector,
     load: dict[str, object],
+    fed: tuple[list[int], dict[str, list[int]]],
 ) -> RunResult:
     lat = np.asarray(col.latencies_ms)
     end = max(col.done_at)
-    tput = throughput_ci(col.done_at, col.start, end, items_per_completion=config.batch)
+    per_set, fed_shapes = fed
+    items = items_completed(per_set, lat.size)
+    tput = throughput_ci(col.done_at, col.start, end, items_per_completion=items / lat.size)
     return RunResult(
         backend=backend,
         scenario=scenario,
@@ -174,8 +229,10 @@ def _result(
         duration_s=end - col.start,
         converged=col.converged,
         stop_reason=col.stop_reason,
-        batch=config.batch,
+        batch=per_set[0] if len(set(per_set)) == 1 else 1,
         load=load,
+        items=items,
+        fed_shapes=fed_shapes,
         samples={
             "latency_ms": [round(float(x), 6) for x in lat],
             "completed_at_s": [round(t - col.start, 6) for t in col.done_at],
@@ -202,7 +259,7 @@ def merge_repeats(runs: list[RunResult]) -> RunResult:
         per = [r.latency_ms[key]["value"] for r in runs]
         latency[key] = _widen(latency[key], latency[key]["value"], between_repeats_half_width(per))
     latency["ci_method"] = f"{QUANTILE_METHOD} on pooled samples, widened by the t-interval of {len(runs)} repeats"
-    items = sum(r.count * r.batch for r in runs)
+    items = sum(r.items_counted() for r in runs)
     duration = sum(r.duration_s for r in runs)
     per_tput = [r.throughput_fps["value"] for r in runs]
     value = items / duration

@@ -215,12 +215,24 @@ def memory_task(job: dict[str, Any]) -> dict[str, Any]:
         **peaks.points,
         "peak_mb": max(peaks.overall, hwm_mb() or 0.0),
         "peaks_exact": peaks.exact,
-        "throughput_fps": fps * config.batch,
+        "throughput_fps": fps * _items_per_inference(info, sets, config),
         "requests_in_flight": requests,
         "leak": leak,
         "effective": engine.effective(),
         **extra,
     }
+
+
+def _items_per_inference(info: Any, sets: list[dict[str, Any]], config: Any) -> float:
+    """Mean items per inference over the sets fed in turn: the fed tensors' batch dim, never the config's
+    alone (a single set is checked against the config's batch; a stream's own dims are what ran)."""
+    from inferperf.measure.runner import items_per_set
+    from inferperf.model.shapes import fed_batch
+
+    if len(sets) == 1:
+        return float(items_per_set(info, sets, config.batch)[0])
+    per_set = [fed_batch(info, {k: tuple(v.shape) for k, v in s.items()}) for s in sets]
+    return sum(per_set) / len(per_set)
 
 
 def _first_pass(engine: Any, sets: list[dict[str, Any]], peaks: _Peaks) -> dict[str, Any]:

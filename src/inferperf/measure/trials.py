@@ -16,7 +16,7 @@ from inferperf.backends import get_backend
 from inferperf.backends.base import DimBound, Engine, InputSet
 from inferperf.config import RunLimits, RuntimeConfig
 from inferperf.inputs import build_input_sets
-from inferperf.measure.runner import Collector, run_scenario
+from inferperf.measure.runner import Collector, fit_config, items_per_set, run_scenario
 from inferperf.measure.tasks import hwm_mb, reset_hwm, rss_mb
 from inferperf.model import parse_shape_spec, resolve_shapes
 from inferperf.model.info import ModelInfo
@@ -65,6 +65,7 @@ def trial_task(job: dict[str, Any]) -> dict[str, Any]:
     info = ModelInfo.from_dict(job["model_info"])
     config = RuntimeConfig.from_dict(job["config"])
     shapes, sets, ranges = _inputs(info, job, config.batch)
+    config = fit_config(info, sets, config)
     warmup_s = float(job.get("warmup_s", 0.5))
     if ranges is not None:
         # A shape stream is measured in whole passes: a time window would see only its first inputs,
@@ -94,19 +95,21 @@ def interleave_task(job: dict[str, Any]) -> dict[str, Any]:
     Each round gives every candidate the same machine state in turn, so the
     per-round ratios cancel the slow drifts that swamp pooled comparisons.
     """
-    engines: list[tuple[Engine, list[InputSet], int, int]] = []
+    engines: list[tuple[Engine, list[InputSet], int, float]] = []
     try:
         for cand in job["candidates"]:
             backend = get_backend(cand["backend"])
             info = ModelInfo.from_dict(cand["model_info"])
             config = backend.configure(RuntimeConfig.from_dict(cand["config"]), job["scenario"])
             shapes, sets, ranges = _inputs(info, job, config.batch)
+            config = fit_config(info, sets, config)
             if ranges is not None:
                 engine = backend.compile_dynamic(info, ranges, config)
             else:
                 engine = backend.compile(info, shapes, config)
             requests = 1 if job["scenario"] == "latency" else (config.requests or engine.default_requests())
-            engines.append((engine, sets, requests, config.batch))
+            per_set = items_per_set(info, sets, config.batch)
+            engines.append((engine, sets, requests, sum(per_set) / len(per_set)))
             if ranges is not None:  # first sight of every shape before any round is measured
                 engine.run_requests(sets, requests, Collector(RunLimits(iterations=len(sets))))
         stream = bool((job.get("inputs") or {}).get("shapes"))
@@ -117,7 +120,7 @@ def interleave_task(job: dict[str, Any]) -> dict[str, Any]:
 
 
 def _rounds(
-    engines: list[tuple[Engine, list[InputSet], int, int]], rounds: int, seconds: float, whole_pass: bool = False
+    engines: list[tuple[Engine, list[InputSet], int, float]], rounds: int, seconds: float, whole_pass: bool = False
 ) -> dict[str, Any]:
     n = len(engines)
     tput: list[list[float]] = [[] for _ in range(n)]

@@ -45,6 +45,7 @@ class AccuracyReport:
     top1: int
     top5: int | None
     logits: np.ndarray
+    executed_precision: str = "f32"  # the float precision the runtime reported it ran
 
     def figure(self, correct: int) -> dict[str, Any]:
         """``{"value": p, "ci95": [lo, hi], "correct": c}`` for a count of correct answers."""
@@ -58,6 +59,7 @@ class AccuracyReport:
             "top1": self.figure(self.top1),
             "top5": self.figure(self.top5) if self.top5 is not None else None,
             "ci_method": "Clopper-Pearson exact binomial",
+            "executed_precision": self.executed_precision,
         }
 
 
@@ -69,8 +71,9 @@ def evaluate(backend: Backend, info: ModelInfo, data: Dataset, config: RuntimeCo
     engine = backend.compile(info, shapes, config.with_(batch=batch))
     try:
         outputs = [next(iter(engine.infer(inputs).values())) for inputs in data.batches(batch)]
+        precision = str(engine.effective().get("executed_precision") or "f32")
     finally:
         engine.close()
     logits = np.concatenate(outputs)[: len(data)].reshape(len(data), -1)
     top5 = topk_correct(logits, data.labels, 5) if logits.shape[1] > 5 else None
-    return AccuracyReport(len(data), topk_correct(logits, data.labels, 1), top5, logits)
+    return AccuracyReport(len(data), topk_correct(logits, data.labels, 1), top5, logits, precision)

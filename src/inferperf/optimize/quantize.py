@@ -327,6 +327,7 @@ def quantize_model(
     rounds: int = 3,
     seconds: float = 5.0,
     synthetic: bool = False,
+    config: RuntimeConfig | None = None,
 ) -> dict[str, Any]:
     """Quantize, guard, measure; copy the winner to ``out``. Returns the result fields.
 
@@ -337,7 +338,9 @@ def quantize_model(
     with tempfile.TemporaryDirectory(prefix="inferperf-quant-") as tmp:
         made = backend.quantize(info, split.calibration, Path(tmp), options, split.calibration_labels)
         candidates = [Candidate(path, label, details) for path, label, details in made]
-        fields = judge(backend, info, split, candidates, max_drop=max_drop, out=out, rounds=rounds, seconds=seconds)
+        fields = judge(
+            backend, info, split, candidates, max_drop=max_drop, out=out, rounds=rounds, seconds=seconds, config=config
+        )
     calibration = {"samples": len(split.calibration), "source": source, "synthetic": synthetic}
     return {"calibration": calibration, **fields}
 
@@ -352,11 +355,16 @@ def judge(
     out: Path | None,
     rounds: int,
     seconds: float,
+    config: RuntimeConfig | None = None,
 ) -> dict[str, Any]:
-    """Guard every candidate on the held-out data, measure the accepted ones, keep the fastest."""
+    """Guard every candidate on the held-out data, measure the accepted ones, keep the fastest.
+
+    The reference runs at ``config`` (the runtime's defaults when None): its executed precision is
+    read back and named, since an "FP32" reference that a bf16-default CPU ran in bf16 is not FP32.
+    """
     if max_drop < 0:
         raise ConfigError(f"invalid --max-drop {max_drop}: must be >= 0")
-    config = RuntimeConfig(backend=backend.name)
+    config = (config or RuntimeConfig()).with_(backend=backend.name)
     if split.stream is not None:
         bench_sets: list[InputSet] = []
         peak_shapes = split.stream.plan.largest  # memory at the stream's largest input: the peak it will see
@@ -393,8 +401,20 @@ def judge(
 
 
 def _reference(backend: Backend, info: ModelInfo, split: Split, config: RuntimeConfig) -> dict[str, Any]:
-    logits, classifier, _ = _outputs(backend, info, split, config)
-    ref: dict[str, Any] = {"logits": logits, "size_bytes": info.size_bytes, "classifier": classifier}
+    logits, classifier, effective = _outputs(backend, info, split, config)
+    precision = str(effective.get("executed_precision") or "f32")
+    ref: dict[str, Any] = {
+        "logits": logits,
+        "size_bytes": info.size_bytes,
+        "classifier": classifier,
+        "executed_precision": precision,
+        "precision_requested": config.inference_precision or "runtime default",
+    }
+    if precision != "f32":
+        ref["precision_note"] = (
+            f"the float reference ran {precision} (the runtime's default on this CPU), not f32: candidates are "
+            "judged against it; inference_precision=f32 judges against full precision"
+        )
     labels = split.held_out.labels if split.held_out is not None else None
     if split.labelled and labels is not None and isinstance(logits, np.ndarray):
         ref["top1"] = float((logits.argmax(axis=1) == labels).mean())

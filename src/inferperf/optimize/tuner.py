@@ -162,7 +162,14 @@ class TrialRunner:
             run = result.data["run"]
             rec.throughput, rec.latency = run["throughput_fps"], run["latency_ms"]
             rec.peak_mb = float(result.data["peak_mb"])
-            rec.config = {**rec.config, "effective": run["effective"]}
+            # What the trial fed and counted, as the worker saw it: the config's batch is reconciled
+            # with the tensors there, so a recommendation never claims a batch that did not run.
+            rec.config = {
+                **rec.config,
+                "batch": run["config"].get("batch", rec.config.get("batch")),
+                "effective": run["effective"],
+                "fed_shapes": run.get("fed_shapes"),
+            }
             self._judge(rec)
         self.records.append(rec)
         return rec
@@ -533,7 +540,7 @@ class Tuner:
 
     def _candidate(self, rec: TrialRecord) -> dict[str, Any]:
         target = self.reference if rec.target == self.reference.key else self.search.targets[rec.target]
-        config = {k: v for k, v in rec.config.items() if k != "effective"}
+        config = {k: v for k, v in rec.config.items() if k not in ("effective", "fed_shapes")}
         return {"backend": target.backend, "model_info": target.info.to_dict(), "config": config}
 
     def _conclude(
@@ -611,8 +618,9 @@ class Tuner:
             "model": str(target.info.path),
             "scenario": self.scenario,
             "params": rec.params,
-            "runtime": {k: v for k, v in rec.config.items() if k != "effective"},
+            "runtime": {k: v for k, v in rec.config.items() if k not in ("effective", "fed_shapes")},
             "effective": rec.config.get("effective"),
+            "fed_shapes": rec.config.get("fed_shapes"),
         }
 
 

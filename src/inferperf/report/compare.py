@@ -15,6 +15,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from inferperf.errors import ConfigError
+from inferperf.results.schema import items_per_inference
 from inferperf.stats import Interval, bootstrap_ratio_ci, paired_ratio_ci, window_rates
 
 # metric -> (statistic over the raw samples, True when higher is better)
@@ -51,7 +52,7 @@ def _samples(run: dict[str, Any], metric: str) -> NDArray[np.float64]:
     samples = run.get("samples") or {}
     if metric == "throughput_fps":
         rates = window_rates(samples.get("completed_at_s", []))
-        return rates * float(run.get("batch", 1))
+        return rates * items_per_inference(run)
     return np.asarray(samples.get("latency_ms", []), dtype=float)
 
 

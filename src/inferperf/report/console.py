@@ -161,6 +161,11 @@ def render_backend_comparison(result: BenchResult, console: Console) -> None:
             )
     console.print(table)
     cross = result.cross_check or {}
+    if cross.get("precisions"):
+        ran = ", ".join(f"{b} {p}" for b, p in cross["precisions"].items())
+        console.print(f"executed precision: {escape(ran)}")
+    if cross.get("note"):
+        console.print(f"[yellow]{escape(cross['note'])}[/yellow]")
     if cross.get("agree") is False:
         console.print("[red]outputs differ beyond tolerance: a faster backend may be wrong[/red]")
     method = result.comparison[0]["ci_method"]
@@ -209,8 +214,14 @@ def render_accuracy(doc: dict[str, Any], console: Console) -> None:
     data = doc["data"]
     console.print(
         f"[bold]accuracy[/bold] of {escape(doc['model']['path'])} on {escape(data['source'])} "
-        f"({data['count']} samples) through {doc['backend']}, batch {doc['batch']}"
+        f"({data['count']} samples) through {doc['backend']}, batch {doc['batch']}, "
+        f"executed precision {doc.get('executed_precision', 'f32')}"
     )
+    if doc.get("executed_precision", "f32") != "f32":
+        console.print(
+            f"[yellow]{doc['backend']} ran {doc['executed_precision']}, the runtime's default on this CPU, not f32: "
+            "--infer-precision f32 measures full-precision accuracy[/yellow]"
+        )
     console.print(f"top-1 {_pct(doc['top1'])}")
     if doc.get("top5"):
         console.print(f"top-5 {_pct(doc['top5'])}")
@@ -250,6 +261,8 @@ def render_doctor(doc: dict[str, Any], console: Console) -> None:
                 console.print(f"  {key}: {value:.1f}")
         for e in peak.get("errors", []):
             console.print(f"  [red]{escape(e)}[/red]")
+        for n in peak.get("notes", []):
+            console.print(f"  [yellow]{escape(n)}[/yellow]")
     load = doc["load"]
     console.print(
         f"[bold]machine now[/bold]: load {load['loadavg_1m']:.2f}, steal {load['steal_percent']:.1f}%, "
@@ -443,8 +456,12 @@ def render_quantize(doc: dict[str, Any], console: Console) -> None:
         f"[bold]{doc['kind']}[/bold] {escape(doc['model']['path'])} with {doc['backend']}: {calib}"
         f"guard on {doc['held_out']['samples']} held-out ({guard}, max drop {doc['max_drop']})"
     )
+    executed = ref.get("executed_precision", "f32")
+    console.print(f"float reference executed in {executed} ({ref.get('precision_requested', 'runtime default')})")
+    if ref.get("precision_note"):
+        console.print(f"[yellow]{escape(ref['precision_note'])}[/yellow]")
     if "top1" in ref:
-        console.print(f"FP32 top-1 {ref['top1'] * 100:.2f}%")
+        console.print(f"float reference ({executed}) top-1 {ref['top1'] * 100:.2f}%")
     if ref.get("peak_memory_mb"):
         console.print(f"FP32 peak memory {ref['peak_memory_mb']:.0f} MiB (fresh process: compile + run)")
     table = Table(show_header=True)

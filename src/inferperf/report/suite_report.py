@@ -23,6 +23,7 @@ from rich.table import Table
 
 from inferperf.errors import InferperfError
 from inferperf.report.compare import judge
+from inferperf.results.schema import items_per_inference
 from inferperf.stats import bootstrap_ratio_ci, window_rates
 
 _HEADERS = (
@@ -50,7 +51,7 @@ def _run(doc: dict[str, Any], scenario: str) -> dict[str, Any] | None:
 def _samples(run: dict[str, Any], metric: str) -> NDArray[np.float64]:
     samples = run.get("samples") or {}
     if metric == "throughput":
-        return window_rates(samples.get("completed_at_s", [])) * float(run.get("batch", 1))
+        return window_rates(samples.get("completed_at_s", [])) * items_per_inference(run)
     return np.asarray(samples.get("latency_ms", []), dtype=float)
 
 

@@ -27,6 +27,14 @@ from inferperf.errors import ResultError
 SCHEMA = "inferperf.result/1"
 
 
+def items_per_inference(run: dict[str, Any]) -> float:
+    """Mean items per inference of a run document (``items / count``; ``batch`` in older documents)."""
+    items, count = run.get("items"), run.get("count")
+    if items is not None and count:
+        return float(items) / float(count)
+    return float(run.get("batch", 1))
+
+
 @dataclass(frozen=True)
 class RunResult:
     """One backend x scenario measurement, with its raw samples."""
@@ -47,6 +55,18 @@ class RunResult:
     samples: dict[str, list[float]] = field(repr=False)
     compute: dict[str, Any] | None = None
     repeats: list[dict[str, Any]] | None = None
+    # Items computed over the run (inferences x the fed tensors' batch dim) and the shapes fed;
+    # None in documents written before they were recorded, where ``count * batch`` stands in.
+    items: int | None = None
+    fed_shapes: dict[str, list[int]] | None = None
+
+    def items_counted(self) -> int:
+        """Items this run computed: recorded, or (older documents) inferences x batch."""
+        return self.items if self.items is not None else self.count * self.batch
+
+    def items_per_inference(self) -> float:
+        """Mean items per inference (constant unless a shape stream varies the batch dim)."""
+        return self.items_counted() / self.count if self.count else float(self.batch)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON form."""
@@ -60,6 +80,8 @@ class RunResult:
             "throughput_fps": self.throughput_fps,
             "count": self.count,
             "batch": self.batch,
+            "items": self.items,
+            "fed_shapes": self.fed_shapes,
             "duration_s": self.duration_s,
             "converged": self.converged,
             "stop_reason": self.stop_reason,
@@ -90,6 +112,8 @@ class RunResult:
                 samples={k: list(v) for k, v in data["samples"].items()},
                 compute=data.get("compute"),
                 repeats=data.get("repeats"),
+                items=None if data.get("items") is None else int(data["items"]),
+                fed_shapes=data.get("fed_shapes"),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise ResultError(f"malformed run in result document: {exc!r}") from None
