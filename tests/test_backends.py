@@ -221,3 +221,23 @@ def test_bench_repeats_cli(tiny_onnx: Path, tmp_path: Path) -> None:
     assert run.repeats is not None and len(run.repeats) == 3
     assert run.count == sum(r["count"] for r in run.repeats)
     assert run.stop_reason.startswith("3 repeats")
+
+
+def test_precision_note_names_each_backend_and_the_difference() -> None:
+    from inferperf.measure.crosscheck import _precision_note
+
+    assert _precision_note({"openvino": "f32", "onnxruntime": "f32"}, None, 1e-6) is None
+    note = _precision_note({"openvino": "bf16", "onnxruntime": "f32"}, None, 0.0175)
+    assert note is not None
+    assert "openvino ran bf16 by default on this CPU" in note and "0.0175" in note and "--infer-precision f32" in note
+
+
+def test_optimize_headline_lists_executed_precisions() -> None:
+    from inferperf.optimize.pipeline import executed_precisions
+
+    docs = [
+        {"runs": [{"backend": "openvino", "effective": {"executed_precision": "bf16"}}]},
+        {"runs": [{"backend": "onnxruntime", "effective": {"executed_precision": "f32"}}]},
+        {"kind": "doctor"},
+    ]
+    assert executed_precisions(docs) == {"onnxruntime": ["f32"], "openvino": ["bf16"]}

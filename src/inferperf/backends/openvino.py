@@ -7,9 +7,11 @@ start it), so the harness costs what benchmark_app costs and no more.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import time
+import weakref
 from collections.abc import Callable, Mapping, Sequence
 from functools import partial
 from pathlib import Path
@@ -164,6 +166,32 @@ class OpenVINOEngine(Engine):
         return out
 
 
+class _Relay:
+    """The only Python object OpenVINO's threads hold: a callable that forwards to its target until cut.
+
+    OpenVINO keeps the completion callback in C++ and its executor threads hold copies of it for a moment
+    after a request completes, so the last reference to the callback can be released on one of those
+    threads, after ``wait_all`` has returned. If the callback owned the engine (our bound method does, and
+    callers' ``on_done`` closures often do), that release destroys the compiled model on its own executor
+    thread, whose destructor joins that thread: ``std::system_error: Resource deadlock avoided`` and an
+    abort. Cutting ``target`` on our thread before the queue goes leaves the runtime threads holding
+    nothing but this empty relay.
+    """
+
+    __slots__ = ("__weakref__", "target")
+
+    def __init__(self, target: Callable[[Any, int], None]) -> None:
+        self.target: Callable[[Any, int], None] | None = target
+
+    def __call__(self, request: Any, tag: int) -> None:
+        target = self.target
+        if target is not None:
+            target(request, tag)
+
+
+_RELEASE_WAIT_S = 2.0
+
+
 class _OpenVINOAsync(AsyncRequests):
     """An AsyncInferQueue fed one input at a time; completions go to a callback with their tag."""
 
@@ -175,8 +203,11 @@ class _OpenVINOAsync(AsyncRequests):
         self._engine = engine
         self._on_done = on_done
         self._errors: list[BaseException] = []
-        self._queue = ov.AsyncInferQueue(engine._compiled, requests)
-        self._queue.set_callback(self._done)
+        self._queue: Any = ov.AsyncInferQueue(engine._compiled, requests)
+        relay = _Relay(self._done)
+        self._queue.set_callback(relay)
+        self._relay = weakref.ref(relay)  # only OpenVINO owns it: its death says every copy was released
+        del relay
 
     def _done(self, request: Any, tag: int) -> None:
         try:
@@ -189,9 +220,25 @@ class _OpenVINOAsync(AsyncRequests):
         return bool(self._errors)
 
     def close(self) -> None:
-        # The queue holds our callback in C++ (queue -> callback -> self -> queue): a cycle Python's
-        # collector cannot see. Dropping the queue here frees its requests and the compiled model.
+        """Drain, cut the relay, drop the queue here, then wait until OpenVINO's threads let go of the relay.
+
+        The queue holds our callback in C++ (queue -> callback -> self -> queue), a cycle Python's collector
+        cannot see, so it must be dropped by hand. The wait matters for the next step too: a compiled model
+        destroyed while a runtime thread still needs the GIL to release its copy of the callback would
+        join that thread with the GIL held, and hang.
+        """
+        if self._queue is None:
+            return
+        with contextlib.suppress(RuntimeError):  # failures were reported by wait_all already
+            self._queue.wait_all()
+        relay = self._relay()
+        if relay is not None:
+            relay.target = None
+        del relay
         self._queue = None
+        deadline = time.perf_counter() + _RELEASE_WAIT_S
+        while self._relay() is not None and time.perf_counter() < deadline:
+            time.sleep(0.0005)  # the GIL is free while we sleep: the thread that holds the copy can drop it
 
     def submit(self, inputs: InputSet, tag: int) -> None:
         try:

@@ -118,21 +118,26 @@ def cross_check(
         "pairs": pairs,
         "errors": errors,
         "precisions": precisions,
-        "note": _precision_note(precisions, config.inference_precision),
+        "note": _precision_note(precisions, config.inference_precision, _largest_diff(pairs)),
         "method": "max |a-b| over all elements (also relative to max |reference|) and cosine similarity of the "
         "flattened outputs, matched by position",
     }
 
 
-def _precision_note(precisions: dict[str, str], asked: str | None) -> str | None:
+def _largest_diff(pairs: list[dict[str, Any]]) -> float | None:
+    diffs = [o["max_abs_diff"] for p in pairs for o in p.get("outputs", []) if "max_abs_diff" in o]
+    return max(diffs) if diffs else None
+
+
+def _precision_note(precisions: dict[str, str], asked: str | None, diff: float | None) -> str | None:
     """Plain words when the backends executed different float precisions; None when they all ran the same."""
     if len(set(precisions.values())) <= 1:
         return None
-    ran = ", ".join(f"{b} {p}" for b, p in precisions.items())
-    default = "by default on this CPU " if asked is None else ""
+    default = " by default on this CPU" if asked is None else ""
+    ran = ", ".join(f"{b} ran {p}{default if p != 'f32' else ''}" for b, p in precisions.items())
+    by = f" by up to {diff:.3g}" if diff is not None else ""
     return (
-        f"the backends ran different precisions ({ran}) {default}: outputs are compared at the looser "
-        "tolerance; --infer-precision f32 compares at full precision"
+        f"{ran}; outputs differ{by}, compared at the looser tolerance; --infer-precision f32 compares at full precision"
     )
 
 

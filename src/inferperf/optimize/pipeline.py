@@ -420,7 +420,22 @@ def headline(p: Pipeline) -> dict[str, Any]:
     if acc:
         out["accuracy_drop"] = acc["drop"]
         out["accuracy_ok"] = acc["drop"] <= p.options.max_drop
+    out["executed_precision"] = executed_precisions(s.doc for s in p.steps if s.doc)
+    cross = next((d["cross_check"] for s in p.steps if (d := s.doc) and d.get("cross_check")), None)
+    if cross and cross.get("note"):
+        out["precision_note"] = cross["note"]
     return out
+
+
+def executed_precisions(docs: Any) -> dict[str, list[str]]:
+    """Per backend, the float precisions its measured runs executed (as each runtime reported them)."""
+    seen: dict[str, set[str]] = {}
+    for doc in docs:
+        for run in doc.get("runs", []) if isinstance(doc, dict) else []:
+            precision = (run.get("effective") or {}).get("executed_precision")
+            if precision:
+                seen.setdefault(str(run.get("backend") or run.get("config", {}).get("backend")), set()).add(precision)
+    return {backend: sorted(p) for backend, p in sorted(seen.items())}
 
 
 def _geo(values: list[float]) -> float:

@@ -29,6 +29,11 @@ def _headline_lines(doc: dict[str, Any]) -> list[str]:
     if "accuracy_drop" in h:
         ok = "within" if h["accuracy_ok"] else "OVER"
         lines.append(f"- Top-1 change of the winner: {_pct(-h['accuracy_drop'])} ({ok} the allowed drop)")
+    if h.get("executed_precision"):
+        ran = "; ".join(f"{b} {', '.join(p)}" for b, p in h["executed_precision"].items())
+        lines.append(f"- Float precision executed (as each runtime reports it): {ran}")
+    if h.get("precision_note"):
+        lines.append(f"- {h['precision_note']}")
     if h.get("winner"):
         w = h["winner"]
         settings = ", ".join(f"{k.removeprefix('property:')}={v}" for k, v in w["params"].items() if v is not None)
