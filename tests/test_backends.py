@@ -202,7 +202,7 @@ def test_merge_repeats_widens_intervals_with_between_repeat_spread(tiny_onnx: Pa
     assert merged.count == 2 * base.count and merged.repeats is not None and len(merged.repeats) == 2
     lo, hi = merged.latency_ms["median"]["ci95"]
     assert lo <= base.latency_ms["median"]["value"] and hi >= base.latency_ms["median"]["value"] * 1.5
-    assert "2 repeats" in merged.latency_ms["ci_method"]
+    assert "2 runs" in merged.latency_ms["ci_method"] and merged.latency_ms["median"]["covers"] == "runs"
     assert merged.duration_s == pytest.approx(2 * base.duration_s)
     assert merge_repeats([base]) is base
 

@@ -141,3 +141,31 @@ def test_inputs_larger_than_memory_are_refused_before_allocating(image_onnx: Pat
     assert "GiB" in result.output and "x[1, 3, 60000, 60000] float32" in result.output
     assert "Traceback" not in result.output and not out.exists()
     assert info.inputs[0].dtype == "float32"
+
+
+def test_harness_figures_from_latencies_and_wall_time() -> None:
+    import numpy as np
+
+    from inferperf.measure.runner import harness_figures
+
+    # 1000 inferences of 0.5 ms in 0.55 s with one request: 91% busy, 50 us lost each.
+    h = harness_figures(np.full(1000, 0.5), 0.55, 1)
+    assert h["busy_fraction"] == pytest.approx(0.5 / 0.55)
+    assert h["gap_us_per_inference"] == pytest.approx(50.0)
+    assert "50 us per inference" in h["note"] and "understated by up to 9%" in h["note"]
+    # 4 requests in flight, each busy the whole second: no note.
+    quiet = harness_figures(np.full(400, 10.0), 1.0, 4)
+    assert quiet["busy_fraction"] == pytest.approx(1.0) and "note" not in quiet
+    assert harness_figures(np.array([]), 1.0, 1)["busy_fraction"] is None
+
+
+@pytest.mark.parametrize("backend", ["openvino", "onnxruntime"])
+def test_every_run_reports_its_busy_fraction(tiny_onnx: Path, backend: str) -> None:
+    from inferperf import api
+    from inferperf.config import RunLimits
+
+    result = api.bench(tiny_onnx, backends=[backend], limits=RunLimits(time_s=0.3, warmup_s=0.05), shape="1,16")
+    for run in result.runs:
+        h = run.harness
+        assert h is not None and 0.0 < h["busy_fraction"] <= 1.05
+        assert h["requests"] == run.effective["requests_in_flight"]

@@ -77,27 +77,30 @@ def bench(
     errors: list[dict[str, str]] = []
     for plugin in plugins:
         environment["versions"].update(plugin.versions())
-    # Repeats are interleaved (all runs of repeat 1, then of repeat 2, ...) so that slow shifts
-    # of the machine spread over every backend and scenario instead of hitting one.
+    # Runs are interleaved (every backend and scenario once, then again, ...) so that slow shifts of the
+    # machine spread over all of them instead of hitting one; see RunLimits.runs_plan for how many.
     per_key: dict[tuple[str, str], list[RunResult]] = {}
     failed: set[tuple[str, str]] = set()
-    for repeat in range(limits.repeats):
+    least, most, each = limits.runs_plan()
+    repeat = 0
+    while repeat < most and (repeat < least or _needs_more_runs(per_key)):
         for plugin in plugins:
             for scenario in scenarios:
                 key = (plugin.name, scenario)
                 if key in failed:
                     continue
-                suffix = f" (repeat {repeat + 1}/{limits.repeats})" if limits.repeats > 1 else ""
+                suffix = f" (run {repeat + 1}/{least}{'+' if most > least else ''})" if most > 1 else ""
                 progress = progress_factory(f"{plugin.name} {scenario}{suffix}") if progress_factory else None
                 try:
                     run = run_scenario(
-                        plugin, info_, shapes, input_sets, config.with_(backend=plugin.name), scenario, limits, progress
+                        plugin, info_, shapes, input_sets, config.with_(backend=plugin.name), scenario, each, progress
                     )
                 except BackendError as exc:
                     failed.add(key)
                     errors.append({"backend": plugin.name, "scenario": scenario, "error": exc.one_line()})
                     continue
                 per_key.setdefault(key, []).append(run)
+        repeat += 1
     runs = [merge_repeats(v) for v in per_key.values()]
     if not runs and errors:
         raise BackendError(errors[0]["error"])
@@ -121,6 +124,21 @@ def bench(
         cross_check=cross,
         comparison=comparison,
     )
+
+
+def _needs_more_runs(per_key: dict[tuple[str, str], list[RunResult]]) -> bool:
+    """Another round of runs helps where an interval is wider than RUNS_PRECISION and the between-run
+    part set its width (more samples per run would not narrow it; more runs do)."""
+    from inferperf.config import RUNS_PRECISION
+
+    for runs in per_key.values():
+        merged = merge_repeats(runs)
+        for stat in (merged.latency_ms["median"], merged.throughput_fps):
+            value, (lo, hi) = stat["value"], stat["ci95"]
+            wide = value > 0 and hi is not None and max(value - lo, hi - value) / value > RUNS_PRECISION
+            if wide and stat.get("dominant") == "between runs":
+                return True
+    return False
 
 
 def _across_backends(
@@ -1122,7 +1140,7 @@ def compare(a: str | Path, b: str | Path, *, threshold: float = 0.02) -> dict[st
         "created": _created(),
         "a": {"path": str(a), "model": doc_a.get("model", {}).get("path"), "created": doc_a.get("created")},
         "b": {"path": str(b), "model": doc_b.get("model", {}).get("path"), "created": doc_b.get("created")},
-        "threshold": threshold,
+        "threshold_given": threshold,
         **body,
     }
 
@@ -1477,7 +1495,7 @@ def compare_against_history(
             "created": old.get("created"),
         },
         "b": {"path": str(result), "model": new.get("model", {}).get("path"), "created": new.get("created")},
-        "threshold": threshold,
+        "threshold_given": threshold,
         **body,
     }
 

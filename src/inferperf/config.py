@@ -90,6 +90,11 @@ class RuntimeConfig:
         return cast(RuntimeConfig, _from_dict(cls, data))
 
 
+AUTO_RUNS = 5  # t(4) = 2.78: the fewest runs whose between-run interval stays informative
+MAX_RUNS = 10
+RUNS_PRECISION = 0.02  # combined half-width / estimate that stops adding runs
+
+
 @dataclass(frozen=True)
 class RunLimits:
     """When to stop measuring.
@@ -108,7 +113,9 @@ class RunLimits:
     max_time_s: float = 60.0
     warmup_s: float = 1.0
     check_every_s: float = 0.5
-    repeats: int = 1
+    # Independent runs (fresh compile each). None: 1 with a fixed --time/--iterations budget; with adaptive
+    # stopping, AUTO_RUNS to MAX_RUNS runs sharing about the budget one long run used to take.
+    repeats: int | None = None
 
     def __post_init__(self) -> None:
         _check_positive("time", self.time_s)
@@ -123,6 +130,29 @@ class RunLimits:
     def adaptive(self) -> bool:
         """True when neither a time nor an iteration budget was given."""
         return self.time_s is None and self.iterations is None
+
+    def runs_plan(self) -> tuple[int, int, RunLimits]:
+        """(runs at least, runs at most, the limits of each run).
+
+        An interval from one run describes that run's samples; a rerun lands elsewhere by the machine's
+        run-to-run variation (thread placement, memory layout, frequency, neighbours). So the adaptive
+        default measures AUTO_RUNS short independent runs and adds runs, up to MAX_RUNS, while the
+        between-run part dominates an interval wider than RUNS_PRECISION; each run's own stop is scaled
+        so the whole takes about what one long run took. A fixed budget keeps its meaning: one run of it.
+        """
+        if self.repeats is not None:
+            return self.repeats, self.repeats, self
+        if not self.adaptive:
+            return 1, 1, self
+        each = replace(
+            self,
+            min_time_s=self.min_time_s / AUTO_RUNS,
+            max_time_s=self.max_time_s / AUTO_RUNS,
+            min_count=max(20, self.min_count // 2),
+            warmup_s=min(self.warmup_s, 0.3),
+            repeats=1,
+        )
+        return AUTO_RUNS, MAX_RUNS, each
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-ready dict with every field."""

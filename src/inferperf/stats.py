@@ -19,6 +19,7 @@ import itertools
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -236,6 +237,45 @@ def between_repeats_half_width(values: ArrayLike, confidence: float = CONFIDENCE
         return 0.0
     t = float(sps.t.ppf(0.5 + confidence / 2, x.size - 1))
     return t * float(np.std(x, ddof=1)) / math.sqrt(x.size)
+
+
+def runs_interval(
+    value: float, per_run: ArrayLike, per_run_half_widths: ArrayLike, confidence: float = CONFIDENCE
+) -> dict[str, Any]:
+    """A two-level interval for an estimate from R independent runs (fresh compile each).
+
+    ``between``: the t-interval half-width over the R per-run estimates. Each run's estimate carries its
+    own sampling noise plus that run's offset (thread placement, memory layout, frequency, neighbours),
+    so this one covers both levels, and it is the one a rerun is judged by. ``within``: the half-width
+    the samples alone would give the mean of R runs (root-sum-square of each run's half-width over R).
+    The reported half-width is the larger, centred on ``value``; ``dominant`` says which level set it.
+    """
+    x, w = _as_array(per_run), _as_array(per_run_half_widths)
+    between = between_repeats_half_width(x, confidence)
+    within = float(np.sqrt(np.sum(w**2)) / w.size) if w.size else 0.0
+    half = max(between, within)
+    return {
+        "value": value,
+        "ci95": [value - half, value + half],
+        "covers": "runs" if x.size > 1 else "samples",
+        "runs": int(x.size),
+        "within_half": within,
+        "between_half": between,
+        "dominant": "between runs" if between > within else "within runs",
+    }
+
+
+def welch_ratio_ci(a: ArrayLike, b: ArrayLike, confidence: float = CONFIDENCE) -> Interval:
+    """Ratio of geometric means b/a of two independent sets of per-run figures, Welch t-interval on logs."""
+    la, lb = np.log(_as_array(a)), np.log(_as_array(b))
+    va, vb = float(np.var(la, ddof=1)) / la.size, float(np.var(lb, ddof=1)) / lb.size
+    diff = float(lb.mean() - la.mean())
+    se = math.sqrt(va + vb)
+    if se == 0:
+        return Interval(math.exp(diff), math.exp(diff), math.exp(diff), "Welch t on log per-run figures")
+    dof = (va + vb) ** 2 / (va**2 / (la.size - 1) + vb**2 / (lb.size - 1))
+    t = float(sps.t.ppf(0.5 + confidence / 2, dof))
+    return Interval(math.exp(diff), math.exp(diff - t * se), math.exp(diff + t * se), "Welch t on log per-run figures")
 
 
 def paired_ratio_ci(numerator: ArrayLike, denominator: ArrayLike, confidence: float = CONFIDENCE) -> Interval:

@@ -22,7 +22,7 @@ from inferperf.measure.environment import LoadMonitor
 from inferperf.model.info import ModelInfo
 from inferperf.model.shapes import fed_batch, reconcile_batch
 from inferperf.results.schema import RunResult
-from inferperf.stats import QUANTILE_METHOD, between_repeats_half_width, quantile_ci, summarize, throughput_ci
+from inferperf.stats import QUANTILE_METHOD, quantile_ci, runs_interval, summarize, throughput_ci
 
 # progress(fraction done in [0, 1], short status text)
 Progress = Callable[[float, str], None]
@@ -202,6 +202,44 @@ def items_completed(per_set: Sequence[int], count: int) -> int:
     return whole * sum(per_set) + sum(per_set[:rest])
 
 
+BUSY_GOAL = 0.97  # below this, the harness (not the model) is a visible part of the result
+
+
+def harness_figures(latencies_ms: np.ndarray, duration_s: float, requests: int) -> dict[str, Any]:
+    """The fraction of wall time the ``requests`` slots had an inference in flight, and the rest per inference.
+
+    busy = throughput x mean latency / requests = sum(latency) / (duration x requests). What is missing
+    from 1 is time between one completion and the next start: the harness's own work (callbacks, the
+    GIL, bookkeeping). It needs no second run, so it is free of machine noise between runs.
+    """
+    count = int(latencies_ms.size)
+    if count == 0 or duration_s <= 0 or requests < 1:
+        return {"busy_fraction": None, "requests": requests}
+    in_flight_s = float(latencies_ms.sum()) / 1e3
+    busy = in_flight_s / (duration_s * requests)
+    gap_us = max(0.0, duration_s * requests - in_flight_s) / count * 1e6
+    out: dict[str, Any] = {
+        "busy_fraction": busy,
+        "gap_us_per_inference": gap_us,
+        "requests": requests,
+        "method": "sum of request latencies / (wall time x requests in flight)",
+    }
+    if busy < BUSY_GOAL:
+        out["note"] = (
+            f"requests were in flight {busy:.0%} of the time: the harness cost {gap_us:.0f} us per inference "
+            f"between a completion and the next start; throughput is understated by up to {1 - busy:.0%}"
+        )
+    return out
+
+
+def _covers_samples(latency: dict[str, Any]) -> dict[str, Any]:
+    """One run's intervals describe its own samples: one compile, one process, one stretch of time."""
+    for key in ("median", "p90", "p95", "p99"):
+        if isinstance(latency.get(key), dict):
+            latency[key]["covers"] = "samples"
+    return latency
+
+
 def _result(
     backend: str,
     scenario: Scenario,
@@ -223,8 +261,8 @@ def _result(
         config=config.to_dict(),
         effective=effective,
         phases_ms=phases,
-        latency_ms=summarize(lat).to_dict(),
-        throughput_fps={**tput.to_dict(), "ci_method": tput.method},
+        latency_ms=_covers_samples(summarize(lat).to_dict()),
+        throughput_fps={**tput.to_dict(), "ci_method": tput.method, "covers": "samples"},
         count=int(lat.size),
         duration_s=end - col.start,
         converged=col.converged,
@@ -233,6 +271,7 @@ def _result(
         load=load,
         items=items,
         fed_shapes=fed_shapes,
+        harness=harness_figures(lat, end - col.start, int(str(effective.get("requests_in_flight", 1)))),
         samples={
             "latency_ms": [round(float(x), 6) for x in lat],
             "completed_at_s": [round(t - col.start, 6) for t in col.done_at],
@@ -240,49 +279,56 @@ def _result(
     )
 
 
-def _widen(stat: dict[str, Any], center: float, half: float) -> dict[str, Any]:
+def _half(stat: dict[str, Any]) -> float:
     lo, hi = stat["ci95"]
-    return {
-        "value": stat["value"],
-        "ci95": [min(lo, center - half), max(hi if hi is not None else math.inf, center + half)],
-    }
+    hi = hi if hi is not None else math.inf
+    return float(max(stat["value"] - lo, hi - stat["value"]))
+
+
+def _two_level(pooled: dict[str, Any], per_run: list[dict[str, Any]]) -> dict[str, Any]:
+    """The pooled estimate with the union of its own interval and the runs-level one (see stats.runs_interval)."""
+    level = runs_interval(pooled["value"], [s["value"] for s in per_run], [_half(s) for s in per_run])
+    lo, hi = pooled["ci95"]
+    level["ci95"] = [min(lo, level["ci95"][0]), max(hi if hi is not None else math.inf, level["ci95"][1])]
+    return {**pooled, **level}
 
 
 def merge_repeats(runs: list[RunResult]) -> RunResult:
-    """One run from R repeats: pooled samples, intervals widened by the between-repeat spread."""
+    """One run from R independent runs: pooled samples, two-level intervals (within and between runs)."""
     if len(runs) == 1:
         return runs[0]
     first = runs[0]
     lat = np.concatenate([np.asarray(r.samples["latency_ms"]) for r in runs])
     latency: dict[str, Any] = summarize(lat).to_dict()
     for key in ("median", "p90", "p95", "p99"):
-        per = [r.latency_ms[key]["value"] for r in runs]
-        latency[key] = _widen(latency[key], latency[key]["value"], between_repeats_half_width(per))
-    latency["ci_method"] = f"{QUANTILE_METHOD} on pooled samples, widened by the t-interval of {len(runs)} repeats"
+        latency[key] = _two_level(latency[key], [r.latency_ms[key] for r in runs])
+    latency["ci_method"] = (
+        f"{QUANTILE_METHOD} on pooled samples, joined with the t-interval over the {len(runs)} runs' estimates"
+    )
     items = sum(r.items_counted() for r in runs)
     duration = sum(r.duration_s for r in runs)
-    per_tput = [r.throughput_fps["value"] for r in runs]
     value = items / duration
-    within = max(r.throughput_fps["value"] - r.throughput_fps["ci95"][0] for r in runs) / math.sqrt(len(runs))
-    half = max(between_repeats_half_width(per_tput), within)
+    tput = _two_level({"value": value, "ci95": [value, value]}, [r.throughput_fps for r in runs])
     offsets = np.cumsum([0.0] + [r.duration_s for r in runs[:-1]])
     done = [t + off for r, off in zip(runs, offsets, strict=True) for t in r.samples["completed_at_s"]]
     return replace(
         first,
         latency_ms=latency,
         throughput_fps={
-            "value": value,
-            "ci95": [max(0.0, value - half), value + half],
-            "ci_method": f"max(between-repeat t-interval, within-run batch means) over {len(runs)} repeats",
+            **tput,
+            "ci95": [max(0.0, tput["ci95"][0]), tput["ci95"][1]],
+            "ci_method": f"t-interval over {len(runs)} runs' throughputs, at least their within-run batch means",
         },
         count=int(lat.size),
         duration_s=duration,
         converged=all(r.converged for r in runs) if first.converged is not None else None,
         stop_reason=f"{len(runs)} repeats: " + ", ".join(sorted({r.stop_reason for r in runs})),
         samples={"latency_ms": [float(x) for x in lat], "completed_at_s": [round(t, 6) for t in done]},
+        harness=harness_figures(lat, duration, int((first.harness or {}).get("requests", 1))),
         repeats=[
             {
                 "median_ms": r.latency_ms["median"]["value"],
+                "p90_ms": r.latency_ms["p90"]["value"],
                 "p99_ms": r.latency_ms["p99"]["value"],
                 "throughput_fps": r.throughput_fps["value"],
                 "count": r.count,

@@ -8,6 +8,7 @@ measurement, which cancel the machine's drift.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -16,7 +17,7 @@ from numpy.typing import NDArray
 
 from inferperf.errors import ConfigError
 from inferperf.results.schema import items_per_inference
-from inferperf.stats import Interval, bootstrap_ratio_ci, paired_ratio_ci, window_rates
+from inferperf.stats import Interval, bootstrap_ratio_ci, paired_ratio_ci, welch_ratio_ci, window_rates
 
 # metric -> (statistic over the raw samples, True when higher is better)
 _METRICS: dict[str, tuple[Callable[[NDArray[np.float64]], float], bool]] = {
@@ -61,33 +62,93 @@ def _slowdown(ci: Interval, higher_better: bool) -> float:
     return 1 / ci.value - 1 if higher_better else ci.value - 1
 
 
+# metric -> its per-run figure in a result's "repeats" list
+_PER_RUN = {
+    "throughput_fps": "throughput_fps",
+    "latency_median_ms": "median_ms",
+    "latency_p90_ms": "p90_ms",
+    "latency_p99_ms": "p99_ms",
+}
+UNREPLICATED = (
+    "one or both results hold a single run: the verdict compares samples, and cannot separate a change from "
+    "rerun-to-rerun noise; measure both with the default adaptive bench (several runs), --repeats, or use "
+    "compare --interleave"
+)
+
+
+def _per_run(run: dict[str, Any], metric: str) -> list[float]:
+    scale = items_per_inference(run) if metric == "throughput_fps" else 1.0
+    return [float(r[_PER_RUN[metric]]) * scale for r in run.get("repeats") or [] if r.get(_PER_RUN[metric])]
+
+
+def run_noise(docs: list[dict[str, Any]]) -> float | None:
+    """The machine's rerun noise: pooled standard deviation of log per-run figures over replicated runs."""
+    squares, dof = 0.0, 0
+    for doc in docs:
+        for run in doc.get("runs", []):
+            for metric in _PER_RUN:
+                x = np.log(_per_run(run, metric)) if _per_run(run, metric) else np.array([])
+                if x.size >= 2:
+                    squares += float(np.sum((x - x.mean()) ** 2))
+                    dof += x.size - 1
+    return math.sqrt(squares / dof) if dof else None
+
+
 def compare_docs(a: dict[str, Any], b: dict[str, Any], threshold: float = 0.02) -> dict[str, Any]:
-    """Every metric of every run the two bench results share: B/A with interval and verdict."""
+    """Every metric of every run the two bench results share: B/A with interval and verdict.
+
+    Where both sides hold independent runs, the ratio's interval is a Welch t-interval over their per-run
+    figures (it carries the rerun noise), and a change must also exceed the machine's measured rerun noise
+    (never less than ``threshold``). Otherwise it is a block bootstrap over one run's samples, and the
+    result says that this cannot tell a change from rerun noise.
+    """
     runs_a, runs_b = _runs(a, "A"), _runs(b, "B")
     shared = [k for k in runs_a if k in runs_b]
     if not shared:
         raise ConfigError("the two results share no (backend, scenario) run to compare")
-    rows = []
+    noise = run_noise([a, b])
+    floor = max(threshold, noise) if noise is not None else threshold
+    rows, unreplicated = [], False
     for key in shared:
         for metric, (stat, higher) in _METRICS.items():
-            xa, xb = _samples(runs_a[key], metric), _samples(runs_b[key], metric)
-            if xa.size < 2 or xb.size < 2:
-                continue
-            ci = bootstrap_ratio_ci(xa, xb, stat)
+            ra, rb = _per_run(runs_a[key], metric), _per_run(runs_b[key], metric)
+            if len(ra) >= 2 and len(rb) >= 2:
+                ci, replicated = welch_ratio_ci(ra, rb), True
+                va, vb = math.exp(float(np.mean(np.log(ra)))), math.exp(float(np.mean(np.log(rb))))
+            else:
+                xa, xb = _samples(runs_a[key], metric), _samples(runs_b[key], metric)
+                if xa.size < 2 or xb.size < 2:
+                    continue
+                ci, replicated = bootstrap_ratio_ci(xa, xb, stat), False
+                va, vb = stat(xa), stat(xb)
+                unreplicated = True
             rows.append(
                 {
                     "backend": key[0],
                     "scenario": key[1],
                     "metric": metric,
-                    "a": stat(xa),
-                    "b": stat(xb),
+                    "a": va,
+                    "b": vb,
                     "ratio": ci.value,
                     "ci95": [ci.low, ci.high],
-                    "verdict": judge(ci, higher, threshold),
+                    "verdict": judge(ci, higher, floor if replicated else threshold),
                     "slowdown": _slowdown(ci, higher),
+                    "covers": "runs" if replicated else "samples",
                 }
             )
-    return {"method": "block bootstrap over raw samples (latencies; throughput per time window)", "rows": rows}
+    out: dict[str, Any] = {
+        "method": "Welch t-interval over per-run figures where both sides hold several runs; otherwise a block "
+        "bootstrap over raw samples (latencies; throughput per time window)",
+        "rows": rows,
+        "rerun_noise": noise,
+        "threshold": floor,
+        "threshold_source": "measured rerun noise of these results (pooled sd of log per-run figures)"
+        if noise is not None and noise > threshold
+        else "the given threshold",
+    }
+    if unreplicated:
+        out["warning"] = UNREPLICATED
+    return out
 
 
 def compare_rounds(

@@ -52,6 +52,22 @@ def _stop(run: RunResult) -> str:
     return "NO (cap)" if run.converged is False else run.stop_reason
 
 
+def _coverage(result: BenchResult) -> str:
+    """What the printed intervals cover: one run's samples, or independent runs (and which level dominated)."""
+    parts = []
+    for r in result.runs:
+        med = r.latency_ms["median"]
+        if med.get("covers") == "runs":
+            parts.append(f"{r.backend} {r.scenario}: {med['runs']} runs, {med['dominant']} dominate the median's")
+        else:
+            parts.append(f"{r.backend} {r.scenario}: one run's samples")
+    return (
+        "Intervals cover " + "; ".join(parts) + ". Runs are independent (fresh compile each, interleaved), so "
+        "their interval holds across reruns; one run's does not include rerun-to-rerun variation "
+        "(a fixed --time/--iterations budget makes one run; --repeats N makes N)."
+    )
+
+
 def render_bench(result: BenchResult, console: Console) -> None:
     """Results table (latency and throughput with 95% intervals), config and phases, environment."""
     table = Table(title=f"inferperf bench: {escape(str(result.model['path']))}", title_justify="left")
@@ -92,6 +108,11 @@ def render_bench(result: BenchResult, console: Console) -> None:
         )
     console.print(setup)
     render_backend_comparison(result, console)
+    console.print(f"[dim]{escape(_coverage(result))}[/dim]")
+    for r in result.runs:
+        note = (r.harness or {}).get("note")
+        if note:
+            console.print(f"[yellow]harness[/yellow] {r.backend} {r.scenario}: {escape(note)}")
     for err in result.errors:
         console.print(f"[red]failed[/red] {err['backend']} {err['scenario']}: {escape(err['error'])}")
     cpu = result.environment["cpu"]

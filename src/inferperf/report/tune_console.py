@@ -141,7 +141,12 @@ def render_tune(doc: dict[str, Any], console: Console) -> None:
 
 def render_compare(doc: dict[str, Any], console: Console) -> None:
     """One row per run and metric: A, B, ratio B/A with its interval, verdict."""
-    table = Table(title=f"B / A ({escape(doc['method'])}; noise threshold {doc['threshold'] * 100:g}%)")
+    noise = doc.get("rerun_noise")
+    measured = f", measured rerun noise {noise * 100:.1f}%" if noise is not None else ""
+    table = Table(
+        title=f"B / A ({escape(doc['method'])}; threshold {doc['threshold'] * 100:.1f}%{measured})",
+        title_justify="left",
+    )
     for col in ("backend", "scenario", "metric", "A", "B", "B/A [95% CI]", "verdict"):
         table.add_column(col)
     colours = {"faster": "green", "slower": "red"}
@@ -158,3 +163,5 @@ def render_compare(doc: dict[str, Any], console: Console) -> None:
             f"[{colour}]{r['verdict']}[/{colour}]",
         )
     console.print(table)
+    if doc.get("warning"):
+        console.print(f"[yellow]note:[/yellow] {escape(doc['warning'])}")

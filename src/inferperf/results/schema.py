@@ -59,6 +59,8 @@ class RunResult:
     # None in documents written before they were recorded, where ``count * batch`` stands in.
     items: int | None = None
     fed_shapes: dict[str, list[int]] | None = None
+    # How much of the wall time a request was in flight (see measure/runner.py harness_figures).
+    harness: dict[str, Any] | None = None
 
     def items_counted(self) -> int:
         """Items this run computed: recorded, or (older documents) inferences x batch."""
@@ -82,6 +84,7 @@ class RunResult:
             "batch": self.batch,
             "items": self.items,
             "fed_shapes": self.fed_shapes,
+            "harness": self.harness,
             "duration_s": self.duration_s,
             "converged": self.converged,
             "stop_reason": self.stop_reason,
@@ -113,6 +116,7 @@ class RunResult:
                 compute=data.get("compute"),
                 repeats=data.get("repeats"),
                 items=None if data.get("items") is None else int(data["items"]),
+                harness=data.get("harness"),
                 fed_shapes=data.get("fed_shapes"),
             )
         except (KeyError, TypeError, ValueError) as exc:
