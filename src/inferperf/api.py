@@ -127,8 +127,8 @@ def bench(
 
 
 def _needs_more_runs(per_key: dict[tuple[str, str], list[RunResult]]) -> bool:
-    """Another round of runs helps where an interval is wider than RUNS_PRECISION and the between-run
-    part set its width (more samples per run would not narrow it; more runs do)."""
+    """Another round of runs where an interval is still wider than RUNS_PRECISION (each run has a fixed
+    length, so more runs is the only way to narrow it, whichever level dominates)."""
     from inferperf.config import RUNS_PRECISION
 
     for runs in per_key.values():
@@ -136,7 +136,7 @@ def _needs_more_runs(per_key: dict[tuple[str, str], list[RunResult]]) -> bool:
         for stat in (merged.latency_ms["median"], merged.throughput_fps):
             value, (lo, hi) = stat["value"], stat["ci95"]
             wide = value > 0 and hi is not None and max(value - lo, hi - value) / value > RUNS_PRECISION
-            if wide and stat.get("dominant") == "between runs":
+            if wide:
                 return True
     return False
 

@@ -135,23 +135,17 @@ class RunLimits:
         """(runs at least, runs at most, the limits of each run).
 
         An interval from one run describes that run's samples; a rerun lands elsewhere by the machine's
-        run-to-run variation (thread placement, memory layout, frequency, neighbours). So the adaptive
-        default measures AUTO_RUNS short independent runs and adds runs, up to MAX_RUNS, while the
-        between-run part dominates an interval wider than RUNS_PRECISION; each run's own stop is scaled
-        so the whole takes about what one long run took. A fixed budget keeps its meaning: one run of it.
+        run-to-run variation (thread placement, memory layout, frequency, neighbours), which more samples
+        in the same run never reveal. So the adaptive default spends its time on AUTO_RUNS short
+        independent runs of a fixed length (``min_time_s`` / AUTO_RUNS each, short warm-up) and adds runs,
+        up to MAX_RUNS, while the combined interval is wider than RUNS_PRECISION. A fixed budget keeps
+        its meaning: one run of it; ``repeats`` makes that many.
         """
         if self.repeats is not None:
             return self.repeats, self.repeats, self
         if not self.adaptive:
             return 1, 1, self
-        each = replace(
-            self,
-            min_time_s=self.min_time_s / AUTO_RUNS,
-            max_time_s=self.max_time_s / AUTO_RUNS,
-            min_count=max(20, self.min_count // 2),
-            warmup_s=min(self.warmup_s, 0.3),
-            repeats=1,
-        )
+        each = replace(self, time_s=self.min_time_s / AUTO_RUNS, warmup_s=min(self.warmup_s, 0.3), repeats=1)
         return AUTO_RUNS, MAX_RUNS, each
 
     def to_dict(self) -> dict[str, Any]:
