@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from inferperf import api
 from inferperf.cli import app
-from inferperf.measure.tasks import hwm_mb, reset_hwm, rss_mb
+from inferperf.measure.rss import hwm_mb, reset_hwm, rss_mb
 from inferperf.measure.worker import run_worker
 
 runner = CliRunner()

@@ -16,7 +16,6 @@ releases the GIL inside its kernels.
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import time
 import warnings
@@ -38,13 +37,18 @@ from inferperf.backends.base import (
     run_in_threads,
 )
 from inferperf.config import Knob, RuntimeConfig, Scenario
-from inferperf.errors import BackendError, BackendUnavailableError, ConfigError, InputSpecError, ModelError, first_line
-from inferperf.model.info import ANY_RANK, ONNX, TORCH_EXPORT, TORCH_PICKLE, TORCHSCRIPT, ModelInfo, TensorSpec
+from inferperf.errors import BackendError, ConfigError, InputSpecError, first_line
+from inferperf.model.info import ONNX, TORCH_EXPORT, TORCH_PICKLE, TORCHSCRIPT, ModelInfo
+from inferperf.model.torch_files import (  # noqa: F401 - read_torch_model is re-exported
+    INSTALL_HINT,
+    META_FILE,
+    _import_torch,
+    _load_export,
+    _load_script,
+    read_torch_model,
+    refuse_pickle,
+)
 
-INSTALL_HINT = "pip install 'inferperf[torch]'"
-# Written into a TorchScript archive with torch.jit.save(..., _extra_files={META_FILE: json}) it names
-# the inputs' shapes and dtypes, which TorchScript itself does not keep.
-META_FILE = "inferperf.json"
 _PROPS: dict[str, tuple[str, ...]] = {
     "torch.compile": ("eager", "inductor"),
     "torch.compile_mode": ("default", "max-autotune-no-cudagraphs"),
@@ -59,14 +63,6 @@ def _physical_cores() -> int:
     return psutil.cpu_count(logical=False) or os.cpu_count() or 1
 
 
-def _import_torch() -> Any:
-    try:
-        import torch
-    except ImportError:
-        raise BackendUnavailableError("backend torch is not installed", hint=INSTALL_HINT) from None
-    return torch
-
-
 def cpu_has_native_bf16() -> bool:
     """True when the CPU computes bf16 in hardware (AVX-512 BF16 or AMX); elsewhere torch emulates it, slowly."""
     try:
@@ -75,97 +71,6 @@ def cpu_has_native_bf16() -> bool:
         return False
     flags = set(text.split())
     return any(f in flags for f in _NATIVE_BF16)
-
-
-# ---------------------------------------------------------------- reading model files
-
-
-def read_torch_model(path: Path, fmt: str) -> tuple[tuple[TensorSpec, ...], tuple[TensorSpec, ...], dict[str, str]]:
-    """Inputs, outputs and metadata of a torch model file, loaded the safe way for its format."""
-    if fmt == TORCH_PICKLE:
-        refuse_pickle(path)
-    if fmt == TORCH_EXPORT:
-        return _export_specs(_load_export(path))
-    module, extra = _load_script(path)
-    return _script_specs(module, extra)
-
-
-def refuse_pickle(path: Path) -> None:
-    """Always raises: a torch.save file is not a model inferperf can run; say why in one line."""
-    torch = _import_torch()
-    try:
-        obj = torch.load(str(path), weights_only=True, map_location="cpu")
-    except Exception as exc:  # UnpicklingError, or anything a hostile file triggers in the safe unpickler
-        raise ModelError(
-            f"refusing to load {path}: it is a pickle that weights_only loading rejected "
-            f"({type(exc).__name__}); unpickling it could run arbitrary code",
-            hint="save the model with torch.jit.save or torch.export.save",
-        ) from None
-    raise ModelError(
-        f"{path} holds only weights ({type(obj).__name__}), not a model to run",
-        hint="save the model with torch.jit.save or torch.export.save, or use a zoo: model",
-    )
-
-
-def _load_script(path: Path) -> tuple[Any, dict[str, str]]:
-    torch = _import_torch()
-    extra = {META_FILE: ""}
-    try:
-        module = torch.jit.load(str(path), map_location="cpu", _extra_files=extra)
-    except Exception as exc:  # torch raises RuntimeError and others for corrupt archives
-        raise ModelError(f"cannot load TorchScript archive {path}: {first_line(exc)}") from None
-    return module, extra
-
-
-def _load_export(path: Path) -> Any:
-    torch = _import_torch()
-    try:
-        return torch.export.load(str(path))
-    except Exception as exc:  # torch raises many types for a corrupt or incompatible archive
-        raise ModelError(f"cannot load exported program {path}: {first_line(exc)}") from None
-
-
-def _meta_specs(items: Any, what: str) -> tuple[TensorSpec, ...]:
-    try:
-        return tuple(TensorSpec(str(d["name"]), str(d.get("dtype", "float32")), tuple(d["shape"])) for d in items)
-    except (KeyError, TypeError) as exc:
-        raise ModelError(f"{META_FILE} in the TorchScript archive has a malformed {what} entry: {exc!r}") from None
-
-
-def _script_specs(
-    module: Any, extra: dict[str, str]
-) -> tuple[tuple[TensorSpec, ...], tuple[TensorSpec, ...], dict[str, str]]:
-    if extra.get(META_FILE):
-        try:
-            meta = json.loads(extra[META_FILE])
-        except ValueError as exc:
-            raise ModelError(f"{META_FILE} in the TorchScript archive is not JSON: {exc}") from None
-        outputs = _meta_specs(meta.get("outputs", [{"name": "output", "shape": [ANY_RANK]}]), "output")
-        return _meta_specs(meta.get("inputs", []), "input"), outputs, {"inferperf.shapes": "recorded"}
-    # TorchScript keeps argument names, not shapes: the user gives them with --shape.
-    args = [a.name for a in module.forward.schema.arguments[1:]]
-    inputs = tuple(TensorSpec(name, "float32", (ANY_RANK,)) for name in args)
-    return inputs, (TensorSpec("output", "float32", (ANY_RANK,)),), {"inferperf.shapes": "not recorded"}
-
-
-def _fake_spec(name: str, val: Any) -> TensorSpec:
-    dims = tuple(d if isinstance(d, int) else "?" for d in (getattr(val, "shape", ()) or ()))
-    dtype = str(getattr(val, "dtype", "torch.float32")).removeprefix("torch.")
-    return TensorSpec(name, dtype, dims)
-
-
-def _export_specs(ep: Any) -> tuple[tuple[TensorSpec, ...], tuple[TensorSpec, ...], dict[str, str]]:
-    sig = ep.graph_signature
-    nodes = {n.name: n for n in ep.graph.nodes}
-    inputs = tuple(_fake_spec(name, nodes[name].meta.get("val")) for name in sig.user_inputs)
-    out_node = next(n for n in ep.graph.nodes if n.op == "output")
-    vals = [getattr(a, "meta", {}).get("val") for a in out_node.args[0]]
-    n_user = len(sig.user_outputs)
-    outputs = tuple(_fake_spec(str(name), val) for name, val in zip(sig.user_outputs, vals[-n_user:], strict=True))
-    return inputs, outputs, {}
-
-
-# ---------------------------------------------------------------- options
 
 
 @dataclass(frozen=True)

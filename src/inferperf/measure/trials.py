@@ -16,8 +16,8 @@ from inferperf.backends import get_backend
 from inferperf.backends.base import DimBound, Engine, InputSet
 from inferperf.config import RunLimits, RuntimeConfig
 from inferperf.inputs import build_input_sets
+from inferperf.measure.rss import hwm_mb, reset_hwm, rss_mb
 from inferperf.measure.runner import Collector, fit_config, items_per_set, run_scenario
-from inferperf.measure.tasks import hwm_mb, reset_hwm, rss_mb
 from inferperf.model import parse_shape_spec, resolve_shapes
 from inferperf.model.info import ModelInfo
 from inferperf.stats import quantile_ci

@@ -15,15 +15,37 @@ from typing import Any
 
 from inferperf.errors import ModelError
 
-Dim = int | str  # an int is static; a str names a dynamic dimension ("?" when unnamed)
-ONNX = "onnx"
-OPENVINO_IR = "openvino_ir"
-TORCHSCRIPT = "torchscript"  # torch.jit.save archive
-TORCH_EXPORT = "torch_export"  # torch.export.save archive (.pt2)
-TORCH_PICKLE = "torch_pickle"  # torch.save checkpoint: never unpickled beyond weights_only
-TORCH_FORMATS = (TORCHSCRIPT, TORCH_EXPORT, TORCH_PICKLE)
-# A shape of exactly (ANY_RANK,) means the file does not record the rank (TorchScript): --shape gives it.
-ANY_RANK = "..."
+# Re-exported: format names and TensorSpec live in model.specs (no imports of ours), so every layer can use
+# them without importing this module.
+from inferperf.model.specs import (
+    ANY_RANK,
+    ONNX,
+    OPENVINO_IR,
+    TORCH_EXPORT,
+    TORCH_FORMATS,
+    TORCH_PICKLE,
+    TORCHSCRIPT,
+    Dim,
+    TensorSpec,
+)
+
+__all__ = [
+    "ANY_RANK",
+    "BUILTIN_NAMES",
+    "ONNX",
+    "OPENVINO_IR",
+    "TORCHSCRIPT",
+    "TORCH_EXPORT",
+    "TORCH_FORMATS",
+    "TORCH_PICKLE",
+    "Dim",
+    "ModelInfo",
+    "TensorSpec",
+    "detect_format",
+    "load_model_info",
+    "resolve_model_path",
+]
+
 BUILTIN_NAMES = ("builtin",)
 _DATA_DIR = Path(__file__).parent / "data"
 
@@ -43,33 +65,6 @@ _IR_TYPES = {
     "u8": "uint8",
     "boolean": "bool",
 }
-
-
-@dataclass(frozen=True)
-class TensorSpec:
-    """One model input or output: name, numpy element type name, and shape."""
-
-    name: str
-    dtype: str
-    shape: tuple[Dim, ...]
-
-    @property
-    def dynamic_dims(self) -> list[int]:
-        """Indices of the dimensions that are not fixed."""
-        return [i for i, d in enumerate(self.shape) if not isinstance(d, int)]
-
-    def shape_text(self) -> str:
-        """Shape as text with dynamic dimensions marked, e.g. ``[batch?,3,224,224]``."""
-        return "[" + ",".join(str(d) if isinstance(d, int) else f"{d}?" for d in self.shape) + "]"
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON form; dynamic dimensions stay strings."""
-        return {"name": self.name, "dtype": self.dtype, "shape": list(self.shape), "dynamic": bool(self.dynamic_dims)}
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> TensorSpec:
-        """Inverse of to_dict."""
-        return cls(str(data["name"]), str(data["dtype"]), tuple(data["shape"]))
 
 
 @dataclass(frozen=True)
@@ -188,7 +183,7 @@ def load_model_info(model: str | Path, *, with_hash: bool = True) -> ModelInfo:
         inputs, outputs, files = _read_ir(path)
     elif fmt in TORCH_FORMATS:
         # Only the torch backend imports torch; it loads each kind the safe way (never a bare unpickle).
-        from inferperf.backends.torch import read_torch_model
+        from inferperf.model.torch_files import read_torch_model
 
         inputs, outputs, metadata = read_torch_model(path, fmt)
         files = (path,)
