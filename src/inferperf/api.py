@@ -733,7 +733,7 @@ def precision(
     if config is not None and config.inference_precision not in (None, "f32"):
         raise ConfigError("precision compares each --precision against f32: leave inference_precision out of --config")
     # The reference is pinned to f32: on a bf16-default CPU an unpinned "f32" reference would run bf16.
-    reference = (config or RuntimeConfig()).with_(inference_precision="f32" if plugin.name == "openvino" else None)
+    reference = (config or RuntimeConfig()).with_(inference_precision="f32")
     fields = judge(
         plugin, info_, split, candidates, max_drop=max_drop, out=None, rounds=rounds, seconds=seconds, config=reference
     )

@@ -12,7 +12,7 @@ import numpy as np
 import psutil
 
 from inferperf.backends import backend_names, get_backend
-from inferperf.errors import BackendError, BackendUnavailableError
+from inferperf.errors import BackendError, BackendUnavailableError, ConfigError
 from inferperf.measure.environment import collect_environment
 from inferperf.measure.peak import backend_matmul_probe, numpy_matmul_gflops
 
@@ -159,8 +159,7 @@ def _peaks(seconds: float) -> dict[str, Any]:
             continue
         _probe(peaks, backend, "fp32_gflops", seconds, int8=False, precision="f32")
         _probe(peaks, backend, "int8_gops", seconds, int8=True, precision=None)
-        if name == "openvino":  # the only backend with a bf16 hint; labelled by what actually ran
-            _probe(peaks, backend, "bf16_gflops", seconds, int8=False, precision="bf16")
+        _probe(peaks, backend, "bf16_gflops", seconds, int8=False, precision="bf16")  # labelled by what ran
     fp32 = [v for k, v in peaks.items() if k.endswith("fp32_gflops") and isinstance(v, float)]
     bf16 = [v for k, v in peaks.items() if k.endswith("bf16_gflops") and isinstance(v, float)]
     peaks["fp32_peak_gflops"] = max(fp32) if fp32 else None
@@ -173,6 +172,8 @@ def _probe(peaks: dict[str, Any], backend: Any, label: str, seconds: float, int8
     key = f"{backend.name}_{label}"
     try:
         value, executed = backend_matmul_probe(backend, seconds=seconds, int8=int8, precision=precision)
+    except ConfigError:
+        return  # the runtime has no such precision hint (ONNX Runtime and bf16): nothing to probe
     except BackendError as exc:
         peaks[key] = None
         peaks.setdefault("errors", []).append(f"{backend.name} {label}: {exc.one_line()}")

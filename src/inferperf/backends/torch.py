@@ -39,15 +39,7 @@ from inferperf.backends.base import (
 from inferperf.config import Knob, RuntimeConfig, Scenario
 from inferperf.errors import BackendError, ConfigError, InputSpecError, first_line
 from inferperf.model.info import ONNX, TORCH_EXPORT, TORCH_PICKLE, TORCHSCRIPT, ModelInfo
-from inferperf.model.torch_files import (  # noqa: F401 - read_torch_model is re-exported
-    INSTALL_HINT,
-    META_FILE,
-    _import_torch,
-    _load_export,
-    _load_script,
-    read_torch_model,
-    refuse_pickle,
-)
+from inferperf.model.torch_files import INSTALL_HINT, import_torch, load_export, load_script, refuse_pickle
 
 _PROPS: dict[str, tuple[str, ...]] = {
     "torch.compile": ("eager", "inductor"),
@@ -167,7 +159,7 @@ class TorchEngine(Engine):
     def __init__(
         self, module: Any, info: ModelInfo, opts: TorchOptions, phases: dict[str, float | None], extra: dict[str, Any]
     ) -> None:
-        self._torch = _import_torch()
+        self._torch = import_torch()
         self._module = module
         self._inputs = [s.name for s in info.inputs]
         self._output_names = [s.name for s in info.outputs]
@@ -254,10 +246,10 @@ class TorchBackend(Backend):
     default_compile: ClassVar[str] = "eager"
 
     def check_available(self) -> None:
-        _import_torch()
+        import_torch()
 
     def versions(self) -> dict[str, str]:
-        torch = _import_torch()
+        torch = import_torch()
         return {"torch": str(torch.__version__)}
 
     def supports_format(self, fmt: str) -> bool:
@@ -292,7 +284,7 @@ class TorchBackend(Backend):
         config: RuntimeConfig,
         on_phase: Callable[[str], None] | None = None,
     ) -> Engine:
-        torch = _import_torch()
+        torch = import_torch()
         opts = parse_options(config, self.default_compile)
         _set_threads(torch, opts)
         t0 = time.perf_counter()
@@ -311,9 +303,9 @@ class TorchBackend(Backend):
     def _read(model: ModelInfo) -> tuple[Any, str]:
         """The module to run and where it came from; refuses ONNX files that are not zoo exports."""
         if model.format == TORCHSCRIPT:
-            return _load_script(model.path)[0], "torch.jit.load"
+            return load_script(model.path)[0], "torch.jit.load"
         if model.format == TORCH_EXPORT:
-            return _load_export(model.path).module(), "torch.export.load"
+            return load_export(model.path).module(), "torch.export.load"
         if model.format == TORCH_PICKLE:
             refuse_pickle(model.path)
         zoo_name = model.metadata.get("inferperf.zoo")

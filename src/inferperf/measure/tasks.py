@@ -190,11 +190,8 @@ def _items_per_inference(info: Any, sets: list[dict[str, Any]], config: Any) -> 
     """Mean items per inference over the sets fed in turn: the fed tensors' batch dim, never the config's
     alone (a single set is checked against the config's batch; a stream's own dims are what ran)."""
     from inferperf.measure.runner import items_per_set
-    from inferperf.model.shapes import fed_batch
 
-    if len(sets) == 1:
-        return float(items_per_set(info, sets, config.batch)[0])
-    per_set = [fed_batch(info, {k: tuple(v.shape) for k, v in s.items()}) for s in sets]
+    per_set = items_per_set(info, sets, config.batch if len(sets) == 1 else 1)
     return sum(per_set) / len(per_set)
 
 

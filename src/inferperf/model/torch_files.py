@@ -19,7 +19,8 @@ INSTALL_HINT = "pip install 'inferperf[torch]'"
 META_FILE = "inferperf.json"
 
 
-def _import_torch() -> Any:
+def import_torch() -> Any:
+    """The torch module, or BackendUnavailableError with the install hint."""
     try:
         import torch
     except ImportError:
@@ -32,14 +33,14 @@ def read_torch_model(path: Path, fmt: str) -> tuple[tuple[TensorSpec, ...], tupl
     if fmt == TORCH_PICKLE:
         refuse_pickle(path)
     if fmt == TORCH_EXPORT:
-        return _export_specs(_load_export(path))
-    module, extra = _load_script(path)
+        return _export_specs(load_export(path))
+    module, extra = load_script(path)
     return _script_specs(module, extra)
 
 
 def refuse_pickle(path: Path) -> None:
     """Always raises: a torch.save file is not a model inferperf can run; say why in one line."""
-    torch = _import_torch()
+    torch = import_torch()
     try:
         obj = torch.load(str(path), weights_only=True, map_location="cpu")
     except Exception as exc:  # UnpicklingError, or anything a hostile file triggers in the safe unpickler
@@ -54,8 +55,8 @@ def refuse_pickle(path: Path) -> None:
     )
 
 
-def _load_script(path: Path) -> tuple[Any, dict[str, str]]:
-    torch = _import_torch()
+def load_script(path: Path) -> tuple[Any, dict[str, str]]:
+    torch = import_torch()
     extra = {META_FILE: ""}
     try:
         module = torch.jit.load(str(path), map_location="cpu", _extra_files=extra)
@@ -64,8 +65,8 @@ def _load_script(path: Path) -> tuple[Any, dict[str, str]]:
     return module, extra
 
 
-def _load_export(path: Path) -> Any:
-    torch = _import_torch()
+def load_export(path: Path) -> Any:
+    torch = import_torch()
     try:
         return torch.export.load(str(path))
     except Exception as exc:  # torch raises many types for a corrupt or incompatible archive

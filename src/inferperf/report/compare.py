@@ -87,7 +87,7 @@ def run_noise(docs: list[dict[str, Any]]) -> float | None:
     for doc in docs:
         for run in doc.get("runs", []):
             for metric in _PER_RUN:
-                x = np.log(_per_run(run, metric)) if _per_run(run, metric) else np.array([])
+                x = np.log(np.asarray(_per_run(run, metric), dtype=float))
                 if x.size >= 2:
                     squares += float(np.sum((x - x.mean()) ** 2))
                     dof += x.size - 1
