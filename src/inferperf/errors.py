@@ -59,3 +59,20 @@ class InvariantError(RuntimeError):
 
     Deliberately outside InferperfError, so the CLI reports it as an internal error with its message.
     """
+
+
+# Errors raised below the CLI name parameters as Python callers know them, written `param`; the CLI
+# shows them as its flags (`int_range` -> --int-range). One spelling rule, so no message names a flag.
+_FLAG_RENAMES = {"histogram": "shape-histogram", "input_values": "input", "inputs": "inputs"}
+
+
+def as_flags(message: str) -> str:
+    """``message`` with every `param` written as the command line's flag."""
+    import re
+
+    def flag(match: re.Match[str]) -> str:
+        name = match.group(1)
+        return "--" + _FLAG_RENAMES.get(name, name.replace("_", "-"))
+
+    return re.sub(r"`([a-z][a-z0-9_]*)`", flag, message)
+
