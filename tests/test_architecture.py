@@ -7,20 +7,7 @@ from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[1] / "src" / "inferperf"
 
-# The one cycle left (issue 23): the API calls the optimize flow and the suite, which call the API back.
-# It goes when bench's measuring core moves below the command layer; nothing may join or add to it.
-KNOWN = {
-    frozenset(
-        {
-            "inferperf.api",
-            "inferperf.optimize.pipeline",
-            "inferperf.suite",
-            "inferperf.suite.cell",
-            "inferperf.suite.ray_runner",
-            "inferperf.suite.runner",
-        }
-    )
-}
+KNOWN: set[frozenset[str]] = set()  # no cycle is allowed
 
 
 def _module_graph() -> dict[str, set[str]]:
@@ -67,3 +54,54 @@ def test_no_import_cycles_beyond_the_known_one() -> None:
 
 def test_the_cycle_finder_finds_a_cycle() -> None:
     assert _cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [frozenset({"a", "b", "c"})]
+
+
+def _backend_names() -> set[str]:
+    from inferperf.backends import _ALIASES, _REGISTRY
+
+    return set(_REGISTRY) | set(_ALIASES)
+
+
+# Comparisons with a backend's name string that are not about a backend (what the operand is, and why).
+NOT_BACKENDS = {("model/zoo.py", "fmt")}  # the zoo's export format "openvino" (IR), not a runtime
+
+
+def _named(node: ast.expr, names: set[str]) -> bool:
+    if isinstance(node, ast.Constant):
+        return node.value in names
+    if isinstance(node, ast.Tuple | ast.List | ast.Set):
+        return any(_named(e, names) for e in node.elts)
+    return False
+
+
+def _name_comparisons(source: str, rel: str, names: set[str]) -> list[str]:
+    """``x == "openvino"``, ``x in ("onnxruntime", ...)``, ... in one module's source, with their operands."""
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if not isinstance(node, ast.Compare):
+            continue
+        operands = [node.left, *node.comparators]
+        if not any(_named(o, names) for o in operands):
+            continue
+        other = next(ast.unparse(o) for o in operands if not _named(o, names))
+        if (rel, other) not in NOT_BACKENDS:
+            found.append(f"{rel}:{node.lineno}: {ast.unparse(node)}")
+    return found
+
+
+def test_no_backend_name_comparisons_outside_backends() -> None:
+    """Backend knowledge stays in backends/: elsewhere code asks a backend, it does not test its name."""
+    names = _backend_names()
+    found = [
+        hit
+        for path in sorted(PACKAGE.rglob("*.py"))
+        if "backends" not in path.relative_to(PACKAGE).parts
+        for hit in _name_comparisons(path.read_text(encoding="utf-8"), path.relative_to(PACKAGE).as_posix(), names)
+    ]
+    assert not found, "backend names compared outside backends/: " + "; ".join(found)
+
+
+def test_the_name_finder_finds_them() -> None:
+    source = 'def f(b, fmt):\n    return b.name != "openvino" or b in ("ort", "x") or fmt == "openvino"\n'
+    hits = _name_comparisons(source, "model/zoo.py", {"openvino", "ort"})
+    assert [h.split(": ", 1)[1] for h in hits] == ["b.name != 'openvino'", "b in ('ort', 'x')"]

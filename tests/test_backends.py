@@ -233,7 +233,7 @@ def test_precision_note_names_each_backend_and_the_difference() -> None:
 
 
 def test_optimize_headline_lists_executed_precisions() -> None:
-    from inferperf.optimize.pipeline import executed_precisions
+    from inferperf.commands.optimize_flow import executed_precisions
 
     docs = [
         {"runs": [{"backend": "openvino", "effective": {"executed_precision": "bf16"}}]},

@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 from inferperf import api
 from inferperf.backends import get_backend
 from inferperf.cli import app
+from inferperf.commands.tune import _batch_knob
 from inferperf.config import RunLimits, RuntimeConfig
 from inferperf.errors import InputSpecError, InvariantError
 from inferperf.measure.runner import items_completed, run_scenario
@@ -112,10 +113,10 @@ def test_tuner_does_not_search_batch_over_a_given_shape(image_onnx: Path) -> Non
     assert any(k.name == "batch" for k in knobs)
     targets = [Target("openvino", "model", info, knobs)]
     spec = {"shape": "1,3,8,16", "npz": None}
-    kept, reason = api._batch_knob(targets, [("model", info)], RuntimeConfig(), spec)
+    kept, reason = _batch_knob(targets, [("model", info)], RuntimeConfig(), spec)
     assert all(k.name != "batch" for k in kept[0].knobs)
     assert reason is not None and "fixes the batch dim to 1" in reason
-    kept, reason = api._batch_knob(targets, [("model", info)], RuntimeConfig(), {"shape": None, "npz": None})
+    kept, reason = _batch_knob(targets, [("model", info)], RuntimeConfig(), {"shape": None, "npz": None})
     assert reason is None and any(k.name == "batch" for k in kept[0].knobs)
 
 

@@ -120,7 +120,7 @@ def test_npz_inputs_and_int_range(two_input_onnx: Path, tmp_path: Path) -> None:
         (["bench", "{tiny}", "--shape", "1,16,3"], 2, "rank 3"),
         (["bench", "{two}"], 2, "has dynamic dim 1 (seq)"),
         (["bench", "{tiny}", "--inputs", "{tmp}/wrong.npz"], 2, "unknown ['z'], missing ['x']"),
-        (["bench", "{tiny}", "--mode", "fast"], 2, "invalid mode 'fast'"),
+        (["bench", "{tiny}", "--mode", "fast"], 2, "invalid --mode 'fast'"),
         (["bench", "{tiny}", "--hint", "speed"], 2, "invalid hint 'speed'"),
         (["bench", "{tiny}", "--streams", "0"], 2, "invalid streams 0"),
         (["bench", "{tiny}", "--config", "{tmp}/notes.xml"], 2, "cannot read config file"),

@@ -79,7 +79,7 @@ def test_buckets_parse_and_defaults() -> None:
     assert default_buckets(DimRange(16, 512)) == [16, 32, 64, 128, 256, 512]
     assert default_buckets(DimRange(20, 100)) == [32, 64, 100]
     assert parse_buckets("256, 64,128") == [64, 128, 256]
-    with pytest.raises(InputSpecError, match="--buckets"):
+    with pytest.raises(InputSpecError, match="`buckets`"):
         parse_buckets("64,abc")
     with pytest.raises(InputSpecError, match="positive"):
         parse_buckets("0,64")
@@ -199,7 +199,7 @@ def test_shapes_from_text_data(tmp_path: Path, two_input_onnx: Path) -> None:
     groups, source = resolve_shapes_option(load_model_info(two_input_onnx), "data", data=texts)
     assert "lengths of the texts" in source
     assert {it.shapes["ids"][1] for it in draw_stream(groups, 100, seed=0)} == {3, 4, 14}
-    with pytest.raises(InputSpecError, match="needs --data"):
+    with pytest.raises(InputSpecError, match="needs `data`"):
         resolve_shapes_option(load_model_info(two_input_onnx), "data")
 
 

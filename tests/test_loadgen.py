@@ -54,7 +54,7 @@ def _server_log(validity: str = "VALID", **extra: Any) -> dict[str, Any]:
 def test_options_are_validated() -> None:
     with pytest.raises(ConfigError, match="invalid scenario"):
         ScenarioOptions(scenario="burst")
-    with pytest.raises(ConfigError, match="find-peak"):
+    with pytest.raises(ConfigError, match="find_peak"):
         ScenarioOptions(scenario="offline", find_peak=True)
     with pytest.raises(ConfigError, match="target qps"):
         ScenarioOptions(scenario="server", target_qps=0)
@@ -321,8 +321,7 @@ def test_scenario_over_a_shape_stream_reports_per_group(
         two_input_onnx,
         backend=backend,
         options=_short(scenario),
-        shapes="ids[1,4];ids[1,64]*3",
-        stream=40,
+        shapes=api.ShapeSpec("ids[1,4];ids[1,64]*3", stream=40),
         int_range=(0, 49),
         out=tmp_path / "o",
     )

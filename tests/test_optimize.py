@@ -10,9 +10,9 @@ from typer.testing import CliRunner
 
 from inferperf import api
 from inferperf.cli import app
+from inferperf.commands.optimize_flow import Pipeline
 from inferperf.config import OptimizeOptions
 from inferperf.errors import BackendError
-from inferperf.optimize.pipeline import Pipeline
 
 
 def test_failed_step_recorded_and_interrupt_keeps_partial_report(

@@ -87,7 +87,7 @@ def test_onnxruntime_quantize_over_a_shape_stream(seq_onnx: Path, tmp_path: Path
         out=tmp_path / "q.onnx",
         options=QuantizeOptions(activation_type="u8", subset_size=20),
         warn=warnings.append,
-        shapes=api.GuardStream(SHAPES, stream=12),
+        shapes=api.ShapeSpec(SHAPES, stream=12),
         max_drop=1.0,
         **FAST,
     )
@@ -108,7 +108,7 @@ def test_openvino_nncf_quantize_over_a_shape_stream(seq_onnx: Path, tmp_path: Pa
         backend="openvino",
         out=tmp_path / "q.xml",
         options=QuantizeOptions(subset_size=16, accuracy_control=False),
-        shapes=api.GuardStream(SHAPES, stream=10),
+        shapes=api.ShapeSpec(SHAPES, stream=10),
         max_drop=1.0,
         **FAST,
     )
@@ -117,7 +117,7 @@ def test_openvino_nncf_quantize_over_a_shape_stream(seq_onnx: Path, tmp_path: Pa
 
 
 def test_precision_over_a_shape_stream(seq_onnx: Path) -> None:
-    doc = api.precision(seq_onnx, precisions=["f32"], shapes=api.GuardStream(SHAPES, stream=8), max_drop=1.0, **FAST)
+    doc = api.precision(seq_onnx, precisions=["f32"], shapes=api.ShapeSpec(SHAPES, stream=8), max_drop=1.0, **FAST)
     _check_stream_doc(doc, 8)
     row = doc["candidates"][0]
     assert row["fidelity"]["cosine_min"] > 0.9999  # f32 against f32: the same numbers at every length
@@ -129,7 +129,7 @@ def test_prune_over_a_shape_stream(seq_onnx: Path, tmp_path: Path) -> None:
         seq_onnx,
         backend="onnxruntime",
         out=tmp_path / "p.onnx",
-        shapes=api.GuardStream(SHAPES, stream=8),
+        shapes=api.ShapeSpec(SHAPES, stream=8),
         max_drop=1.0,
         **FAST,
     )
@@ -139,18 +139,18 @@ def test_prune_over_a_shape_stream(seq_onnx: Path, tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("kwargs", "error", "fragment"),
     [
-        ({"data": "x.npz"}, ConfigError, "leave out --data"),
+        ({"data": "x.npz"}, ConfigError, "leave out `data`"),
         ({"shape": "1,8,16"}, ConfigError, "give one"),
-        ({"shapes": api.GuardStream("data")}, ConfigError, "give groups or a range"),
-        ({"shapes": api.GuardStream(SHAPES, stream=1)}, ConfigError, "at least 2 held-out"),
-        ({"shapes": api.GuardStream("x[1,2..64,15]")}, InputSpecError, "is static 16 in the model"),
-        ({"shapes": api.GuardStream("x[1,64..2,16]")}, InputSpecError, "low end above its high end"),
+        ({"shapes": api.ShapeSpec("data")}, ConfigError, "give groups or a range"),
+        ({"shapes": api.ShapeSpec(SHAPES, stream=1)}, ConfigError, "at least 2 held-out"),
+        ({"shapes": api.ShapeSpec("x[1,2..64,15]")}, InputSpecError, "is static 16 in the model"),
+        ({"shapes": api.ShapeSpec("x[1,64..2,16]")}, InputSpecError, "low end above its high end"),
     ],
 )
 def test_bad_shapes_are_clear(
     seq_onnx: Path, tmp_path: Path, kwargs: dict[str, object], error: type, fragment: str
 ) -> None:
-    args: dict[str, object] = {"shapes": api.GuardStream(SHAPES), **kwargs}
+    args: dict[str, object] = {"shapes": api.ShapeSpec(SHAPES, stream=32), **kwargs}
     with pytest.raises(error, match=fragment):
         api.quantize(seq_onnx, backend="onnxruntime", out=tmp_path / "q.onnx", **args, **FAST)  # type: ignore[arg-type]
     assert not (tmp_path / "q.onnx").exists()
@@ -193,7 +193,7 @@ def test_cli_quantize_shapes_json_and_errors(seq_onnx: Path, tmp_path: Path) -> 
 @pytest.mark.parametrize("backend", ["onnxruntime", "openvino"])
 def test_memory_over_a_shape_stream(seq_onnx: Path, backend: str) -> None:
     doc = api.memory(
-        seq_onnx, backend=backend, shapes=api.GuardStream(SHAPES, stream=12), steady_s=0.3, leak_iterations=50
+        seq_onnx, backend=backend, shapes=api.ShapeSpec(SHAPES, stream=12), steady_s=0.3, leak_iterations=50
     )
     assert doc["shapes"]["spec"] == SHAPES and sum(doc["shapes"]["samples_per_group"].values()) == 12
     assert doc["rows"] and all(r["ok"] for r in doc["rows"]), [r["error"] for r in doc["rows"]]
@@ -207,10 +207,10 @@ def test_memory_over_a_shape_stream(seq_onnx: Path, backend: str) -> None:
 
 
 def test_memory_shapes_errors_and_cli(seq_onnx: Path, tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="leave out --shape and --batches"):
-        api.memory(seq_onnx, backend="onnxruntime", shapes=api.GuardStream(SHAPES), batches=[2])
+    with pytest.raises(ConfigError, match="leave out `shape` and `batches`"):
+        api.memory(seq_onnx, backend="onnxruntime", shapes=api.ShapeSpec(SHAPES, stream=32), batches=[2])
     with pytest.raises(InputSpecError, match="low end above its high end"):
-        api.memory(seq_onnx, backend="onnxruntime", shapes=api.GuardStream("x[1,9..3,16]"))
+        api.memory(seq_onnx, backend="onnxruntime", shapes=api.ShapeSpec("x[1,9..3,16]"))
     out_json = tmp_path / "m.json"
     args = ["memory", str(seq_onnx), "--backend", "onnxruntime", "--shapes", SHAPES, "--stream", "6"]
     result = runner.invoke(app, [*args, "--steady", "0.2", "--leak-iterations", "20", "--json", str(out_json)])
@@ -226,12 +226,12 @@ def test_memory_shapes_errors_and_cli(seq_onnx: Path, tmp_path: Path) -> None:
 @pytest.mark.parametrize("backend", ["onnxruntime", "openvino"])
 def test_coldstart_meets_each_group_in_a_fresh_process(seq_onnx: Path, backend: str) -> None:
     spec = "x[1,4,16];x[1,32,16];x[1,64,16]"
-    doc = api.coldstart(seq_onnx, backend=backend, runs=2, shapes=api.GuardStream(spec, stream=12))
-    assert doc["shapes"]["groups"] == ["x[1,4,16]", "x[1,32,16]", "x[1,64,16]"]  # size order
+    doc = api.coldstart(seq_onnx, backend=backend, runs=2, shapes=api.ShapeSpec(spec, stream=12))
+    assert list(doc["shapes"]["samples_per_group"]) == ["x[1,4,16]", "x[1,32,16]", "x[1,64,16]"]  # size order
     assert doc["model"]["shapes"]["x"] == [1, 64, 16]  # the record names the largest
     base = doc["variants"][0]
     assert base["runs"] == 2 and not base["failures"]
-    assert [g["group"] for g in base["groups"]] == doc["shapes"]["groups"]
+    assert [g["group"] for g in base["groups"]] == list(doc["shapes"]["samples_per_group"])
     for g in base["groups"]:
         assert len(g["first_ms"]["samples"]) == 2 and g["first_over_second"]["value"] > 0
     # the first group's first inference is the process's first inference
@@ -241,7 +241,7 @@ def test_coldstart_meets_each_group_in_a_fresh_process(seq_onnx: Path, backend: 
 
 def test_coldstart_shapes_errors_and_cli(seq_onnx: Path, tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="give one"):
-        api.coldstart(seq_onnx, backend="onnxruntime", runs=1, shape="1,8,16", shapes=api.GuardStream(SHAPES))
+        api.coldstart(seq_onnx, backend="onnxruntime", runs=1, shape="1,8,16", shapes=api.ShapeSpec(SHAPES, stream=32))
     out_json = tmp_path / "c.json"
     args = ["coldstart", str(seq_onnx), "--backend", "onnxruntime", "--runs", "1", "--shapes", SHAPES]
     result = runner.invoke(app, [*args, "--json", str(out_json)])

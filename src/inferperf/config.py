@@ -348,9 +348,9 @@ class OptimizeOptions:
         if self.verify_rounds < 2:
             raise ConfigError("verification needs at least 2 rounds")
         if self.shapes is None and self.shape_histogram is not None:
-            raise ConfigError("--shape-histogram needs --shapes with a range")
+            raise ConfigError("`shape_histogram` needs `shapes` with a range")
         if self.stream < 2:
-            raise ConfigError(f"invalid --stream {self.stream}: at least 2 inputs")
+            raise ConfigError(f"invalid `stream` {self.stream}: at least 2 inputs")
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-ready dict with every field."""

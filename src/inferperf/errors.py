@@ -75,4 +75,3 @@ def as_flags(message: str) -> str:
         return "--" + _FLAG_RENAMES.get(name, name.replace("_", "-"))
 
     return re.sub(r"`([a-z][a-z0-9_]*)`", flag, message)
-

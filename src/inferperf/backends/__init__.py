@@ -17,6 +17,10 @@ _REGISTRY: dict[str, str] = {
 _ALIASES = {"ov": "openvino", "ort": "onnxruntime", "pytorch": "torch", "torch.compile": "torch-inductor"}
 
 
+# The packages whose versions change a runtime's measured peak (the doctor's cache is keyed on them).
+PEAK_PACKAGES = ("openvino", "onnxruntime", "numpy")
+
+
 def backend_names() -> list[str]:
     """Every registered backend name."""
     return list(_REGISTRY)
@@ -34,4 +38,4 @@ def get_backend(name: str, *, check: bool = True) -> Backend:
     return backend
 
 
-__all__ = ["Backend", "Engine", "RequestSink", "backend_names", "get_backend"]
+__all__ = ["PEAK_PACKAGES", "Backend", "Engine", "RequestSink", "backend_names", "get_backend"]

@@ -219,6 +219,12 @@ class Backend(ABC):
 
     name: ClassVar[str]
     install_hint: ClassVar[str]
+    # The property a compiled model reads back as the float precision it executes (None: not exposed).
+    precision_property: ClassVar[str | None] = None
+    # Whether a compiled model may keep a dim open between bounds ([1..512]): the "bounded" strategy.
+    bounded_dims: ClassVar[bool] = False
+    # Read-back properties worth a word in a one-line summary of a run: (property, short label).
+    knob_labels: ClassVar[tuple[tuple[str, str], ...]] = ()
 
     @abstractmethod
     def check_available(self) -> None:

@@ -110,6 +110,7 @@ class OnnxRuntimeBackend(Backend):
 
     name: ClassVar[str] = "onnxruntime"
     install_hint: ClassVar[str] = "pip install onnxruntime"
+    knob_labels: ClassVar[tuple[tuple[str, str], ...]] = (("intra_op_num_threads", "threads"),)
 
     def check_available(self) -> None:
         try:
@@ -282,7 +283,7 @@ class OnnxRuntimeBackend(Backend):
     @staticmethod
     def _check_request(model: ModelInfo, config: RuntimeConfig) -> None:
         if model.format != ONNX:
-            raise ConfigError(f"onnxruntime cannot load a {model.format} model: use --backend openvino")
+            raise ConfigError(f"onnxruntime cannot load a {model.format} model: use `backend` openvino")
         if config.device.upper() != "CPU":
             raise ConfigError(f"onnxruntime backend runs on CPU only here, not {config.device}")
         if config.mmap is not None:

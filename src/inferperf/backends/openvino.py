@@ -287,6 +287,14 @@ class OpenVINOBackend(Backend):
 
     name: ClassVar[str] = "openvino"
     install_hint: ClassVar[str] = "pip install openvino"
+    precision_property: ClassVar[str | None] = "INFERENCE_PRECISION_HINT"
+    bounded_dims: ClassVar[bool] = True
+    knob_labels: ClassVar[tuple[tuple[str, str], ...]] = (
+        ("NUM_STREAMS", "streams"),
+        ("INFERENCE_NUM_THREADS", "threads"),
+        ("PERFORMANCE_HINT", "hint"),
+        ("INFERENCE_PRECISION_HINT", "prec"),
+    )
 
     def check_available(self) -> None:
         try:

@@ -315,7 +315,7 @@ class TorchBackend(Backend):
             return torch_module(zoo_name), f"zoo:{zoo_name} torch module (seed 0, same weights as the export)"
         raise ConfigError(
             f"torch cannot run a {model.format} file: it runs zoo: models, TorchScript (.pt) and exported "
-            "programs (.pt2); use --backend openvino or onnxruntime"
+            "programs (.pt2); use `backend` openvino or onnxruntime"
         )
 
     @staticmethod

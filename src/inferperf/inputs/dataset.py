@@ -212,3 +212,11 @@ def load_dataset(data: str | Path, info: ModelInfo, spec: PreprocessSpec | None 
     except (OSError, ValueError, zipfile.BadZipFile) as exc:
         raise InputSpecError(f"cannot read data file {path}: {exc}") from None
     return _from_arrays(arrays, "builtin validation split" if str(data) == "builtin" else str(path), info, spec)
+
+
+MAX_DATA_SETS = 64  # rotating this many real batches defeats caches; more only costs memory
+
+
+def dataset_sets(info: ModelInfo, data: str | Path, batch: int) -> list[dict[str, Any]]:
+    """Up to MAX_DATA_SETS batches of ``batch`` real samples from ``data``, to rotate through in a run."""
+    return load_dataset(data, info).batches(batch)[:MAX_DATA_SETS]

@@ -277,7 +277,7 @@ def _tensor(info: ModelInfo, name: str | None) -> TensorSpec:
         return info.inputs[0]
     known = {s.name: s for s in info.inputs}
     if name not in known:
-        raise InputSpecError(f"--shapes names unknown input {name!r}; inputs are {', '.join(sorted(known))}")
+        raise InputSpecError(f"`shapes` names unknown input {name!r}; inputs are {', '.join(sorted(known))}")
     return known[name]
 
 
@@ -289,14 +289,14 @@ def _check_dim(spec: TensorSpec, i: int, want: DimSpec, bounds: dict[tuple[str, 
         shown = want.text() if isinstance(want, DimRange) else str(want)
         raise InputSpecError(
             f"shape outside the model's bounds: input {spec.name!r} dim {i} is static {have} in the model, "
-            f"--shapes asks for {shown}"
+            f"`shapes` asks for {shown}"
         )
     bound = bounds.get((spec.name, i))
     if bound is not None and (low < bound[0] or high > bound[1]):
         shown = want.text() if isinstance(want, DimRange) else str(want)
         raise InputSpecError(
             f"shape outside the model's bounds: input {spec.name!r} dim {i} ({have}) accepts "
-            f"{bound[0]}..{bound[1]}, --shapes asks for {shown}"
+            f"{bound[0]}..{bound[1]}, `shapes` asks for {shown}"
         )
 
 
@@ -345,7 +345,7 @@ def _follow(
     spec: TensorSpec, fixed: dict[str, int], variables: dict[str, Variable], batch: int, text: str
 ) -> tuple[int | str, ...]:
     if spec.shape == (ANY_RANK,):
-        raise InputSpecError(f"the model does not record the shape of input {spec.name!r}: name it in --shapes")
+        raise InputSpecError(f"the model does not record the shape of input {spec.name!r}: name it in `shapes`")
     out: list[int | str] = []
     for i, have in enumerate(spec.shape):
         key = _var_key(spec, i)
@@ -401,9 +401,9 @@ def parse_buckets(text: str | None) -> list[int] | None:
     try:
         sizes = sorted({int(t) for t in text.split(",") if t.strip()})
     except ValueError:
-        raise InputSpecError(f"bad --buckets {text!r}: expected sizes like 64,128,256,512") from None
+        raise InputSpecError(f"bad `buckets` {text!r}: expected sizes like 64,128,256,512") from None
     if not sizes or sizes[0] <= 0:
-        raise InputSpecError(f"bad --buckets {text!r}: sizes must be positive")
+        raise InputSpecError(f"bad `buckets` {text!r}: sizes must be positive")
     return sizes
 
 
@@ -546,8 +546,8 @@ def groups_from_data(info: ModelInfo, data: str | Path, batch: int = 1) -> tuple
         group = ShapeGroup({spec.name: dims}, 1.0, f"{spec.name}[{batch},{rng.text() if rng else lengths[0]}]")
         return [resolve_group(info, group, batch, hist if rng else None)], hist.source
     if not path.exists():
-        raise InputSpecError(f"--data not found: {path}")
-    raise InputSpecError(f"--shapes data needs an image folder or a .txt/.jsonl file of texts, not {path}")
+        raise InputSpecError(f"`data` not found: {path}")
+    raise InputSpecError(f"`shapes` 'data' needs an image folder or a .txt/.jsonl file of texts, not {path}")
 
 
 def _sequence_input(info: ModelInfo) -> TensorSpec:
@@ -593,13 +593,13 @@ def resolve_shapes_option(
     """``--shapes`` (+ ``--shape-histogram`` / ``--data``) -> groups bound to the model, and where they came from."""
     if text.strip() == DATA:
         if data is None:
-            raise InputSpecError("--shapes data needs --data (an image folder or a text file)")
+            raise InputSpecError("`shapes` 'data' needs `data` (an image folder or a text file)")
         if histogram is not None:
-            raise InputSpecError("--shapes data takes its sizes from --data: drop --shape-histogram")
+            raise InputSpecError("`shapes` 'data' takes its sizes from `data`: drop `histogram`")
         return groups_from_data(info, data, batch)
     hist = load_histogram(histogram) if histogram is not None else None
     groups = [resolve_group(info, g, batch, hist) for g in parse_shape_groups(text)]
     if hist is not None and not any(g.variables for g in groups):
-        raise InputSpecError("--shape-histogram needs a ranged dimension in --shapes, like input_ids[1,16..512]")
+        raise InputSpecError("`histogram` needs a ranged dimension in `shapes`, like input_ids[1,16..512]")
     source = f"--shapes {text}" + (f" with sizes from {hist.source}" if hist else "")
     return groups, source

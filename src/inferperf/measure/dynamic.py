@@ -71,7 +71,7 @@ class DynamicOptions:
         if unknown or not self.strategies:
             raise ConfigError(f"unknown strategy {', '.join(unknown) or '(none)'}: choose from {', '.join(STRATEGIES)}")
         if self.stream < 1 or self.rounds < 1 or self.requests < 1:
-            raise ConfigError("--stream, --rounds and --requests must be at least 1")
+            raise ConfigError("`stream`, --rounds and --requests must be at least 1")
 
 
 @dataclass
@@ -271,8 +271,8 @@ def compile_plan(
     backend: Backend, info: ModelInfo, plan: Plan, inputs: Sequence[InputSet], config: RuntimeConfig
 ) -> Live:
     """Compile every engine of a plan; the padded feeds are made here, outside any timing."""
-    if plan.name == "bounded" and backend.name != "openvino":
-        raise ConfigError("the bounded strategy sets OpenVINO interval dimensions: it needs --backend openvino")
+    if plan.name == "bounded" and not backend.bounded_dims:
+        raise ConfigError(f"the bounded strategy needs interval dimensions, which {backend.name} does not have")
     gc.collect()
     before = _rss_mb()
     engines: list[Engine] = []

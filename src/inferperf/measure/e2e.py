@@ -91,10 +91,10 @@ class ImageItem:
 def load_items(images: str | Path | None, data: str | Path | None) -> tuple[list[ImageItem], str]:
     """Image files from a folder (and its class subfolders), or raw ``images`` arrays (.npz, ``builtin``)."""
     if images is not None and data is not None:
-        raise ConfigError("give --images or --data, not both")
+        raise ConfigError("give `images` or `data`, not both")
     source = images if images is not None else data
     if source is None:
-        raise ConfigError("no inputs: pass --images DIR (or --data DIR|FILE.npz|builtin)")
+        raise ConfigError("no inputs: pass `images` DIR (or `data` DIR|FILE.npz|builtin)")
     path = BUILTIN_DATA if str(source) == "builtin" else Path(source).expanduser()
     if not path.exists():
         raise InputSpecError(f"inputs not found: {path}")

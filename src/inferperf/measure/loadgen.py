@@ -102,9 +102,9 @@ class ScenarioOptions:
         if self.samples_per_query < 1 or self.peak_steps < 1:
             raise ConfigError("samples per query and peak steps must be at least 1")
         if self.find_peak and self.scenario != "server":
-            raise ConfigError("--find-peak searches Server arrival rates: use it with --scenario server")
+            raise ConfigError("`find_peak` searches Server arrival rates: use it with `scenario` server")
         if self.find_peak and self.accuracy:
-            raise ConfigError("--find-peak and --accuracy are separate runs: pick one")
+            raise ConfigError("`find_peak` and `accuracy` are separate runs: pick one")
 
     def to_dict(self) -> dict[str, Any]:
         """JSON form."""
@@ -723,7 +723,7 @@ def _accuracy_test(
     say: Status,
 ) -> dict[str, Any]:
     if target.labels is None:
-        raise InputSpecError("accuracy mode needs labelled data (--data with labels, or 'builtin')")
+        raise InputSpecError("accuracy mode needs labelled data (`data` with labels, or 'builtin')")
     values = settings_values(opts, warm)
     run = LoadGenRun(out_dir / "accuracy", values, accuracy=True, stall_s=opts.stall_s)
     say(f"LoadGen {values['scenario']} accuracy run over {len(target.input_sets)} samples")

@@ -63,13 +63,13 @@ def resolve_shapes(info: ModelInfo, spec: ShapeSpec, batch: int = 1) -> dict[str
     if None in spec:
         if len(info.inputs) != 1:
             names = ", ".join(s.name for s in info.inputs)
-            raise InputSpecError(f"model has {len(info.inputs)} inputs ({names}): use --shape name[dims],...")
+            raise InputSpecError(f"model has {len(info.inputs)} inputs ({names}): use `shape` name[dims],...")
         spec = {info.inputs[0].name: spec[None]}
     known = {s.name for s in info.inputs}
     unknown = [n for n in spec if n not in known]
     if unknown:
         raise InputSpecError(
-            f"--shape names unknown input(s) {', '.join(map(str, unknown))}; inputs are {', '.join(sorted(known))}"
+            f"`shape` names unknown input(s) {', '.join(map(str, unknown))}; inputs are {', '.join(sorted(known))}"
         )
     shapes: dict[str, tuple[int, ...]] = {}
     for tensor in info.inputs:
@@ -85,7 +85,7 @@ def resolve_shapes(info: ModelInfo, spec: ShapeSpec, batch: int = 1) -> dict[str
         if tensor.shape == (ANY_RANK,):
             raise InputSpecError(
                 f"the model file does not record the shape of input {tensor.name!r}: give it with "
-                f"--shape {tensor.name}[...]"
+                f"`shape` {tensor.name}[...]"
             )
         dims = list(tensor.shape)
         if dims and (not isinstance(dims[0], int) or batch != 1):
@@ -94,7 +94,7 @@ def resolve_shapes(info: ModelInfo, spec: ShapeSpec, batch: int = 1) -> dict[str
         if open_dims:
             raise InputSpecError(
                 f"input {tensor.name!r} {tensor.shape_text()} has dynamic {', '.join(open_dims)}: "
-                f"fix it with --shape {tensor.name}[...]"
+                f"fix it with `shape` {tensor.name}[...]"
             )
         shapes[tensor.name] = tuple(int(d) for d in dims)
     return shapes

@@ -26,16 +26,21 @@ def _opt(v: float | None) -> str:
 def _knobs(run: RunResult) -> str:
     eff = run.effective
     parts = [f"req={eff.get('requests_in_flight')}"]
-    for key, label in (
-        ("NUM_STREAMS", "streams"),
-        ("INFERENCE_NUM_THREADS", "threads"),
-        ("intra_op_num_threads", "threads"),
-        ("PERFORMANCE_HINT", "hint"),
-        ("INFERENCE_PRECISION_HINT", "prec"),
-    ):
+    for key, label in _knob_labels(run.backend):
         if key in eff:
             parts.append(f"{label}={eff[key]}")
     return " ".join(parts)
+
+
+def _knob_labels(backend: str) -> tuple[tuple[str, str], ...]:
+    """The backend's own names for its read-back knobs (none for a backend this install does not know)."""
+    from inferperf.backends import get_backend
+    from inferperf.errors import InferperfError
+
+    try:
+        return get_backend(backend, check=False).knob_labels
+    except InferperfError:
+        return ()
 
 
 def _gflops(run: RunResult) -> str:

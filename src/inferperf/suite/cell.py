@@ -21,10 +21,10 @@ from inferperf.measure.worker import SENTINEL, run_worker
 
 def bench_job(job: dict[str, Any]) -> dict[str, Any]:
     """Run the job's bench in this process; the result document as a dict."""
-    from inferperf import api
     from inferperf.config import RunLimits, RuntimeConfig
+    from inferperf.measure.bench import bench
 
-    result = api.bench(
+    result = bench(
         job["model"],
         backends=[job["backend"]],
         mode=job["mode"],
@@ -45,11 +45,10 @@ def _int8_peak(doc: dict[str, Any]) -> None:
     bench compares every model with the FP32 matmul peak; for an INT8 model the fair ceiling is
     the runtime's INT8 matmul peak, which doctor measures too.
     """
-    from inferperf.measure.environment import package_versions
+    from inferperf.measure.compute import runtime_versions
     from inferperf.measure.peak import load_cached_peak
 
-    versions = {k: v for k, v in package_versions().items() if k in ("openvino", "onnxruntime", "numpy")}
-    peak = load_cached_peak(doc["environment"]["cpu"]["model"], versions) or {}
+    peak = load_cached_peak(doc["environment"]["cpu"]["model"], runtime_versions(doc["environment"])) or {}
     for run in doc["runs"]:
         compute, int8 = run.get("compute"), peak.get(f"{run['backend']}_int8_gops")
         if compute and int8:

@@ -19,10 +19,38 @@ from typing import Any
 
 from inferperf.config import OptimizeOptions, RunLimits, RuntimeConfig, TuneOptions
 from inferperf.errors import InferperfError
+from inferperf.measure.target import ShapeSpec, header
 from inferperf.measure.worker import run_worker
 from inferperf.model import load_model_info
 from inferperf.results.schema import save_json
 from inferperf.stats import paired_ratio_ci
+
+
+def _commands() -> Any:
+    """The commands the flow runs, by name (the flow sits beside them, below the public façade)."""
+    from types import SimpleNamespace
+
+    from inferperf.commands import guarded, inspect, startup, tune, workloads
+    from inferperf.measure.bench import bench
+
+    return SimpleNamespace(
+        bench=bench,
+        doctor=inspect.doctor,
+        accuracy=inspect.accuracy,
+        coldstart=startup.coldstart,
+        memory=startup.memory,
+        quantize=guarded.quantize,
+        tune=tune.tune,
+        dynamic=workloads.dynamic,
+    )
+
+
+def _bounded_first(backends: tuple[str, ...]) -> str:
+    """The first backend that can keep dims open between bounds (so every strategy runs), else the first."""
+    from inferperf.backends import get_backend
+
+    return next((b for b in backends if get_backend(b, check=False).bounded_dims), backends[0])
+
 
 # status(step title, short text)
 Status = Callable[[str, str], None]
@@ -104,8 +132,7 @@ class Pipeline:
 
     def run(self) -> None:
         """Every step in order. KeyboardInterrupt propagates after being recorded."""
-        from inferperf import api
-
+        api = _commands()
         info = load_model_info(self.model)
         self.step("doctor", "doctor check", self._doctor)
         self.step("baseline", "baseline (ONNX Runtime defaults)", lambda: self._baseline(api))
@@ -127,12 +154,10 @@ class Pipeline:
         self.step("verify", "verification against the baseline", lambda: self._verify(info))
         self.step("accuracy", "accuracy of the winner", lambda: self._accuracy(api))
 
-    def guard_stream(self) -> Any:
-        """``--shapes`` for the steps that take one (api.GuardStream), or None."""
-        from inferperf import api
-
+    def guard_stream(self) -> ShapeSpec | None:
+        """``--shapes`` for the steps that take one, or None."""
         o = self.options
-        return api.GuardStream(o.shapes, o.shape_histogram, o.stream) if o.shapes else None
+        return ShapeSpec(o.shapes, o.shape_histogram, o.stream) if o.shapes else None
 
     def stream_spec(self) -> dict[str, Any]:
         """The shape stream as a worker redraws it (see measure.trials.shape_stream)."""
@@ -145,17 +170,10 @@ class Pipeline:
         from inferperf.measure.dynamic import DynamicOptions
 
         opts = DynamicOptions(strategies=strategies, stream=self.options.stream, rounds=2)
-        o = self.options
-        return dict(
-            api.dynamic(
-                self.model, str(o.shapes), backend=backend, histogram=o.shape_histogram, options=opts, config=config
-            )
-        )
+        return dict(api.dynamic(self.model, self.guard_stream(), backend=backend, options=opts, config=config))
 
     def _doctor(self) -> dict[str, Any]:
-        from inferperf import api
-
-        doc: dict[str, Any] = api.doctor(measure_peak=False)
+        doc: dict[str, Any] = _commands().doctor(measure_peak=False)
         self.cores = int(doc["environment"]["cpu"]["cores"] or 1)
         return doc
 
@@ -176,7 +194,7 @@ class Pipeline:
     def _bench(self, api: Any) -> dict[str, Any]:
         if self.options.shapes:
             # On a shape stream the first question is how to compile for it: every strategy on one stream.
-            backend = "openvino" if "openvino" in self.options.backends else self.options.backends[0]
+            backend = _bounded_first(self.options.backends)
             return self._dynamic(api, backend, ("dynamic", "bounded", "buckets", "largest"), None)
         limits = self.limits(5.0)
         return dict(api.bench(self.model, backends=self.options.backends, mode="both", limits=limits).to_dict())
@@ -232,9 +250,7 @@ class Pipeline:
                 variants=[variant] if variant else [],
                 options=options,
                 progress=progress,
-                shapes=self.options.shapes,
-                histogram=self.options.shape_histogram,
-                stream=self.options.stream,
+                shapes=self.guard_stream(),
             )
         )
 
@@ -269,7 +285,7 @@ class Pipeline:
                     "latency_ms": run.latency_ms,
                 }
             )
-        return {**_mini_header("sweep", result.environment), "model": rec["model"], "points": points}
+        return {**header("sweep", environment=result.environment), "model": rec["model"], "points": points}
 
     def _stream_sweep(self, api: Any, rec: dict[str, Any]) -> dict[str, Any]:
         """Requests in flight over the shape stream, on the winner's open-dims engine."""
@@ -282,9 +298,8 @@ class Pipeline:
             opts = DynamicOptions(strategies=("dynamic",), stream=self.options.stream, rounds=2, requests=requests)
             doc = api.dynamic(
                 rec["model"],
-                str(self.options.shapes),
+                self.guard_stream() or "",
                 backend=base.backend,
-                histogram=self.options.shape_histogram,
                 options=opts,
                 config=base.with_(requests=requests),
             )
@@ -299,7 +314,7 @@ class Pipeline:
                     "latency_ms": strat["latency_ms"],
                 }
             )
-        return {**_mini_header("sweep", doc.get("environment")), "model": rec["model"], "points": points}
+        return {**header("sweep", environment=doc.get("environment")), "model": rec["model"], "points": points}
 
     def _verify(self, info: Any) -> dict[str, Any] | None:
         rec = self.winner()
@@ -324,7 +339,7 @@ class Pipeline:
         base, win = (c["throughput_fps_per_round"] for c in result.data["candidates"])
         ci = paired_ratio_ci(win, base)
         return {
-            **_mini_header("verify", None),
+            **header("verify"),
             "rounds": self.options.verify_rounds,
             "seconds_per_round": self.options.verify_round_s,
             "labels": ["baseline (ONNX Runtime defaults)", f"winner: {rec['target']}"],
@@ -350,7 +365,7 @@ class Pipeline:
             rec["model"], data=data, backend=rec["backend"], config=cfg.with_(batch=1, requests=None), preprocess=prep
         )
         return {
-            **_mini_header("accuracy-check", None),
+            **header("accuracy-check"),
             "data": data,
             "baseline": ref,
             "winner": win,
@@ -394,20 +409,6 @@ def _top1(doc: dict[str, Any]) -> float:
     return float(top1["value"] if isinstance(top1, dict) else top1)
 
 
-def _mini_header(kind: str, environment: dict[str, Any] | None) -> dict[str, Any]:
-    import datetime as dt
-
-    from inferperf.measure.environment import collect_environment
-    from inferperf.results.schema import SCHEMA
-
-    return {
-        "schema": SCHEMA,
-        "kind": kind,
-        "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        "environment": environment or collect_environment(),
-    }
-
-
 def headline(p: Pipeline) -> dict[str, Any]:
     """The figures a reader wants first: speed-up over the baseline, accuracy drop, what won."""
     verify, acc, rec = p.doc("verify"), p.doc("accuracy"), p.winner()
@@ -448,7 +449,7 @@ def result_document(p: Pipeline, artifacts: dict[str, str]) -> dict[str, Any]:
     """The optimize run's own result: options, steps (with their files), headline, artifacts."""
     env = next((s.doc["environment"] for s in p.steps if s.doc and s.doc.get("environment")), None)
     return {
-        **_mini_header("optimize", env),
+        **header("optimize", environment=env),
         "model": p.model,
         "options": p.options.to_dict(),
         "steps": [s.to_dict() for s in p.steps],

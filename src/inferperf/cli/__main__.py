@@ -1,0 +1,5 @@
+"""``python -m inferperf.cli``."""
+
+from inferperf.cli.common import main
+
+main()

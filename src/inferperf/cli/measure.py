@@ -1,0 +1,542 @@
+"""Commands that measure a model as it runs: bench, e2e, dynamic, profile, scenario.
+
+Registered on the app in ``cli/__init__.py``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.console import Console
+
+from inferperf import api
+from inferperf.cli.common import (
+    Command,
+    Render,
+    command,
+    csv_list,
+    out,
+    percent,
+    preprocess,
+    run_limits,
+    runtime_config,
+    shape_spec,
+)
+from inferperf.cli.options import (
+    AccuracyModeOpt,
+    BackendOpt,
+    BatchOpt,
+    BenchBackendsOpt,
+    BenchConfigOpt,
+    BenchInferPrecisionOpt,
+    BenchShapesOpt,
+    BenchThreadsOpt,
+    BucketsOpt,
+    ColorOpt,
+    CompareModelsOpt,
+    ConfigFileOpt,
+    ConfigModelArg,
+    DecoderOpt,
+    DeviceOpt,
+    DynamicHistogramOpt,
+    DynamicHtmlOpt,
+    DynamicRequestsOpt,
+    DynamicRoundsOpt,
+    DynamicSeedOpt,
+    DynamicShapesOpt,
+    DynamicStreamOpt,
+    ExecutionModeOpt,
+    FindPeakOpt,
+    FuseOpt,
+    GraphOptimizationOpt,
+    HintOpt,
+    HistogramOpt,
+    ImageDataOpt,
+    ImagesOpt,
+    InferPrecisionOpt,
+    InputDataOpt,
+    InputsOpt,
+    InputValueOpt,
+    InterOpThreadsOpt,
+    IntRangeOpt,
+    IterationsOpt,
+    JsonOpt,
+    LayoutOpt,
+    MaxDurationOpt,
+    MaxTimeOpt,
+    MeanOpt,
+    MinDurationOpt,
+    MinQueriesOpt,
+    ModelArg,
+    ModelCacheOpt,
+    ModeOpt,
+    NamedShapeOpt,
+    PeakRunOpt,
+    PeakStepsOpt,
+    PinningOpt,
+    PipelinedRequestsOpt,
+    PipelinedSecondsOpt,
+    PrepThreadsOpt,
+    ProfileHintOpt,
+    ProfileModelsArg,
+    ProfileSecondsOpt,
+    ProfileShapesOpt,
+    PropertyOpt,
+    QueueSizeOpt,
+    RecordHistoryOpt,
+    ReferenceSecondsOpt,
+    RepeatsOpt,
+    RequestsOpt,
+    SamplesPerQueryOpt,
+    SaveFusedOpt,
+    ScaleOpt,
+    ScenarioBackendOpt,
+    ScenarioHintOpt,
+    ScenarioNameOpt,
+    ScenarioOutOpt,
+    ScenarioP99MaxOpt,
+    ScenarioRequestsOpt,
+    ScenarioShapeOpt,
+    ScenarioShapesOpt,
+    ScenarioWarmupOpt,
+    SeedOpt,
+    SequentialSecondsOpt,
+    ShapeOpt,
+    ShapesDataOpt,
+    SizeOpt,
+    StopPrecisionOpt,
+    StrategiesOpt,
+    StreamOpt,
+    StreamsOpt,
+    TargetQpsOpt,
+    ThreadsOpt,
+    TimeOpt,
+    TopKOpt,
+    TopOpt,
+    TraceOpt,
+    WarmupOpt,
+)
+from inferperf.config import RunLimits, RuntimeConfig, load_config_file, parse_milliseconds, parse_seconds
+from inferperf.errors import ConfigError
+from inferperf.inputs import parse_input_values, parse_int_range
+from inferperf.report.console import render_bench
+
+
+def bench(
+    model: ConfigModelArg = None,
+    backend: BenchBackendsOpt = None,
+    mode: ModeOpt = "both",
+    hint: HintOpt = None,
+    streams: StreamsOpt = None,
+    threads: BenchThreadsOpt = None,
+    requests: RequestsOpt = None,
+    batch: BatchOpt = None,
+    shape: NamedShapeOpt = None,
+    shapes: BenchShapesOpt = None,
+    shape_histogram: HistogramOpt = None,
+    stream: StreamOpt = 100,
+    precision_hint: BenchInferPrecisionOpt = None,
+    inter_op_threads: InterOpThreadsOpt = None,
+    execution_mode: ExecutionModeOpt = None,
+    graph_optimization: GraphOptimizationOpt = None,
+    cache_dir: ModelCacheOpt = None,
+    pinning: PinningOpt = None,
+    device: DeviceOpt = None,
+    prop: PropertyOpt = None,
+    time_s: TimeOpt = None,
+    iterations: IterationsOpt = None,
+    precision: StopPrecisionOpt = None,
+    max_time: MaxTimeOpt = None,
+    warmup: WarmupOpt = None,
+    repeats: RepeatsOpt = None,
+    inputs: InputsOpt = None,
+    data: InputDataOpt = None,
+    int_range: IntRangeOpt = None,
+    input_value: InputValueOpt = None,
+    seed: SeedOpt = 0,
+    config: BenchConfigOpt = None,
+    json_path: JsonOpt = None,
+    history: RecordHistoryOpt = False,
+) -> None:
+    """Latency and throughput with 95% confidence intervals, on OpenVINO, ONNX Runtime and/or PyTorch.
+
+    With several backends, outputs are cross-checked and a table gives each one's ratios to the first.
+    """
+    with command(json_path) as cmd:
+        file_runtime, file_limits = load_config_file(config) if config else ({}, {})
+        # A tuned config names its backend and model: used unless the command line says otherwise.
+        backends = csv_list(backend or file_runtime.get("backend") or "openvino")
+        model = model or (_config_model(config) if config else None) or "builtin"
+        runtime = (
+            runtime_config(
+                file_runtime,
+                precision_hint,
+                prop,
+                file_backend=True,
+                hint=hint,
+                streams=streams,
+                threads=threads,
+                requests=requests,
+                batch=batch,
+                inter_op_threads=inter_op_threads,
+                execution_mode=execution_mode,
+                graph_optimization=graph_optimization,
+                cache_dir=cache_dir,
+                pinning=pinning,
+                device=device,
+            )
+            or RuntimeConfig()
+        )
+        limits = run_limits(
+            file_limits,
+            time_s=time_s,
+            iterations=iterations,
+            precision=precision,
+            max_time_s=max_time,
+            warmup_s=warmup,
+            repeats=repeats,
+        )
+        if shapes is not None:
+            _bench_shapes(
+                cmd, model, backends, mode, runtime, shapes, shape_histogram, data, stream, seed, repeats, int_range
+            )
+            return
+        _bench_run(
+            cmd, model, backends, mode, runtime, limits, shape, inputs, int_range, input_value, seed, data, history
+        )
+
+
+def _config_model(path: Path) -> str | None:
+    """The model a --config file names (a tuned config does), if any."""
+    try:
+        value = json.loads(path.read_text(encoding="utf-8")).get("model")
+    except (OSError, ValueError, AttributeError):
+        return None  # load_config_file already reported what is wrong with the file
+    return value if isinstance(value, str) else None
+
+
+def _bench_run(
+    cmd: Command,
+    model: str,
+    backends: list[str],
+    mode: str,
+    runtime: RuntimeConfig,
+    limits: RunLimits,
+    shape: str | None,
+    inputs: Path | None,
+    int_range: str | None,
+    input_value: list[str] | None,
+    seed: int,
+    data: str | None,
+    history: bool,
+) -> None:
+    """bench on fixed shapes: the table (and --json), recorded in the history with --history; exit 3 if a run failed."""
+    with cmd.bars() as factory:
+        result = api.bench(
+            model,
+            backends=backends,
+            mode=mode,
+            config=runtime,
+            limits=limits,
+            shape=shape,
+            inputs=inputs,
+            int_range=parse_int_range(int_range),
+            input_values=parse_input_values(input_value),
+            seed=seed,
+            data=data,
+            progress_factory=factory,
+        )
+    cmd.show(result.to_dict(), lambda _, console: render_bench(result, console))
+    if history:
+        rid = api.history_record(result.to_dict(), source="bench")
+        out.print(f"recorded in history as #{rid}")
+    if result.errors:
+        raise typer.Exit(3)
+
+
+def _bench_shapes(
+    cmd: Command,
+    model: str,
+    backends: list[str],
+    mode: str,
+    runtime: RuntimeConfig,
+    shapes: str,
+    histogram: Path | None,
+    data: str | None,
+    stream: int,
+    seed: int,
+    repeats: int | None,
+    int_range: str | None,
+) -> None:
+    """bench --shapes: the dynamic strategy alone on the seeded shape stream, results per shape group."""
+    from inferperf.measure.dynamic import DynamicOptions
+    from inferperf.report.dynamic_console import render_dynamic
+
+    if len(backends) != 1:
+        raise ConfigError("--shapes measures one backend at a time: give one --backend")
+    if mode not in ("latency", "throughput", "both"):
+        raise ConfigError(f"invalid mode {mode!r}: expected latency or throughput with --shapes")
+    if mode == "both":
+        out.print("--shapes measures one scenario: latency (use --mode throughput for the other)")
+    requests = 1 if mode != "throughput" else (runtime.requests or os.cpu_count() or 1)
+    options = DynamicOptions(strategies=("dynamic",), stream=stream, rounds=repeats or 3, requests=requests, seed=seed)
+    with cmd.status("bench --shapes") as status:
+        doc = api.dynamic(
+            model,
+            shape_spec(shapes, histogram, stream, data, seed) or shapes,
+            backend=backends[0],
+            options=options,
+            config=runtime,
+            int_range=parse_int_range(int_range),
+            progress=percent(status),
+        )
+    cmd.show(doc, render_dynamic, save_first=True)
+
+
+def e2e(
+    model: ModelArg = "builtin",
+    images: ImagesOpt = None,
+    data: ImageDataOpt = None,
+    backend: BackendOpt = "openvino",
+    decoder: DecoderOpt = "pillow",
+    size: SizeOpt = None,
+    mean: MeanOpt = None,
+    scale: ScaleOpt = None,
+    layout: LayoutOpt = None,
+    color: ColorOpt = None,
+    seconds: SequentialSecondsOpt = 20.0,
+    pipelined_seconds: PipelinedSecondsOpt = 10.0,
+    prep_threads: PrepThreadsOpt = None,
+    requests: PipelinedRequestsOpt = None,
+    queue_size: QueueSizeOpt = None,
+    top_k: TopKOpt = 5,
+    fuse: FuseOpt = True,
+    save_fused: SaveFusedOpt = None,
+    precision_hint: InferPrecisionOpt = None,
+    prop: PropertyOpt = None,
+    config: ConfigFileOpt = None,
+    json_path: JsonOpt = None,
+) -> None:
+    """Where end-to-end time goes: decode, pre-processing, copy, inference, post-processing; pipelined; fused."""
+    from inferperf.measure.e2e import E2EOptions
+    from inferperf.report.e2e_console import render_e2e
+
+    with command(json_path) as cmd:
+        pre = preprocess(size, mean, scale, layout, color)
+        options = E2EOptions(
+            seconds=seconds,
+            pipelined_seconds=pipelined_seconds,
+            prep_threads=prep_threads,
+            requests=requests,
+            queue_size=queue_size,
+            top_k=top_k,
+        )
+        with cmd.status("e2e", "compiling") as status:
+            doc = api.e2e(
+                model,
+                images=images,
+                data=data,
+                backend=backend,
+                decoder=decoder,
+                preprocess=pre,
+                options=options,
+                fuse=fuse,
+                save_fused=save_fused,
+                progress=status,
+                config=runtime_config(config, precision_hint, prop),
+            )
+        cmd.show(doc, render_e2e)
+
+
+def dynamic(
+    model: ModelArg = "builtin",
+    shapes: DynamicShapesOpt = "",
+    shape_histogram: DynamicHistogramOpt = None,
+    data: ShapesDataOpt = None,
+    backend: BackendOpt = "openvino",
+    strategies: StrategiesOpt = "dynamic,buckets,largest,bounded",
+    buckets: BucketsOpt = None,
+    stream: DynamicStreamOpt = 100,
+    rounds: DynamicRoundsOpt = 3,
+    requests: DynamicRequestsOpt = 1,
+    seed: DynamicSeedOpt = 0,
+    int_range: IntRangeOpt = None,
+    precision_hint: InferPrecisionOpt = None,
+    prop: PropertyOpt = None,
+    config: ConfigFileOpt = None,
+    json_path: JsonOpt = None,
+    html: DynamicHtmlOpt = None,
+) -> None:
+    """Dynamic shapes: per-group latency on a seeded shape stream, and which way to compile for it wins."""
+    from inferperf.measure.dynamic import DynamicOptions
+    from inferperf.report.dynamic_console import render_dynamic
+
+    with command(json_path) as cmd:
+        if not shapes.strip():
+            raise ConfigError("--shapes is required, e.g. --shapes 'input_ids[1,16..512]'")
+        strategy_names = tuple(csv_list(strategies))
+        options = DynamicOptions(strategies=strategy_names, stream=stream, rounds=rounds, requests=requests, seed=seed)
+        with cmd.status("dynamic") as status:
+            doc = api.dynamic(
+                model,
+                shape_spec(shapes, shape_histogram, stream, data, seed) or shapes,
+                backend=backend,
+                buckets=buckets,
+                options=options,
+                int_range=parse_int_range(int_range),
+                progress=percent(status),
+                config=runtime_config(config, precision_hint, prop),
+            )
+        cmd.show(doc, render_dynamic, save_first=True)
+        if html:
+            from inferperf.report.html import report_for
+
+            out.print(f"wrote {report_for(doc, html)}")
+
+
+def profile(
+    models: ProfileModelsArg = None,
+    compare: CompareModelsOpt = False,
+    backend: BackendOpt = "openvino",
+    top: TopOpt = 15,
+    seconds: ProfileSecondsOpt = 5.0,
+    reference: ReferenceSecondsOpt = 3.0,
+    shape: ShapeOpt = None,
+    shapes: ProfileShapesOpt = None,
+    int_range: IntRangeOpt = None,
+    batch: BatchOpt = None,
+    hint: ProfileHintOpt = None,
+    streams: StreamsOpt = None,
+    threads: ThreadsOpt = None,
+    precision_hint: InferPrecisionOpt = None,
+    prop: PropertyOpt = None,
+    config: ConfigFileOpt = None,
+    json_path: JsonOpt = None,
+) -> None:
+    """Per-layer time, kernel and precision; layer sum vs latency; findings on why it is not faster."""
+    from inferperf.report.profile_console import render_profile, render_profile_compare, render_profile_shapes
+
+    with command(json_path) as cmd:
+        names = _profile_models(models, compare, shapes, shape)
+        runtime = runtime_config(config, precision_hint, prop, hint=hint, streams=streams, threads=threads, batch=batch)
+        if shapes is not None:
+            with cmd.status("profile") as status:
+                doc = api.profile_shapes(
+                    names[0],
+                    shapes,
+                    backend=backend,
+                    config=runtime,
+                    seconds=seconds,
+                    int_range=parse_int_range(int_range),
+                    progress=status,
+                )
+            cmd.show(doc, partial(render_profile_shapes, top=top))
+            return
+        with cmd.status("profile") as status:
+            doc = api.profile(
+                names[0],
+                compare_with=names[1] if compare else None,
+                backend=backend,
+                config=runtime,
+                shape=shape,
+                seconds=seconds,
+                reference_s=reference,
+                progress=status,
+            )
+        cmd.show(doc, partial(render_profile_compare if compare else render_profile, top=top))
+
+
+def _profile_models(models: list[str] | None, compare: bool, shapes: str | None, shape: str | None) -> list[str]:
+    """The models to profile: one, or two with --compare (none given: builtin)."""
+    names = models or ["builtin"]
+    if compare != (len(names) == 2) or len(names) > 2:
+        raise ConfigError("give one model, or --compare with exactly two models (A B)")
+    if shapes is not None and (compare or shape is not None):
+        raise ConfigError("--shapes profiles one model at each of its groups: leave out --compare and --shape")
+    return names
+
+
+def scenario(
+    model: ModelArg = "builtin",
+    scenario_name: ScenarioNameOpt = "offline",
+    backend: ScenarioBackendOpt = "openvino",
+    target_qps: TargetQpsOpt = None,
+    p99_max: ScenarioP99MaxOpt = None,
+    find_peak: FindPeakOpt = False,
+    accuracy_mode: AccuracyModeOpt = False,
+    min_duration: MinDurationOpt = "10s",
+    min_queries: MinQueriesOpt = None,
+    max_duration: MaxDurationOpt = None,
+    samples_per_query: SamplesPerQueryOpt = 8,
+    warmup: ScenarioWarmupOpt = 2.0,
+    peak_steps: PeakStepsOpt = 6,
+    peak_run: PeakRunOpt = "4s",
+    hint: ScenarioHintOpt = None,
+    streams: StreamsOpt = None,
+    threads: ThreadsOpt = None,
+    requests: ScenarioRequestsOpt = None,
+    shape: ScenarioShapeOpt = None,
+    shapes: ScenarioShapesOpt = None,
+    shape_histogram: HistogramOpt = None,
+    stream: StreamOpt = 100,  # the QSL's samples
+    int_range: IntRangeOpt = None,
+    data: InputDataOpt = None,
+    trace: TraceOpt = False,
+    out_dir: ScenarioOutOpt = Path("inferperf-scenario"),
+    precision_hint: InferPrecisionOpt = None,
+    prop: PropertyOpt = None,
+    config: ConfigFileOpt = None,
+    json_path: JsonOpt = None,
+) -> None:
+    """MLPerf LoadGen scenarios: validity, the scenario's metric and latency percentiles; logs kept."""
+    from inferperf.measure.loadgen import ScenarioOptions
+
+    with command(json_path) as cmd:
+        options = ScenarioOptions(
+            scenario=scenario_name,
+            target_qps=target_qps,
+            p99_max_ms=parse_milliseconds(p99_max, "--p99-max") if p99_max else None,
+            min_duration_s=parse_seconds(min_duration, "--min-duration"),
+            min_query_count=min_queries,
+            max_duration_s=parse_seconds(max_duration, "--max-duration") if max_duration else None,
+            samples_per_query=samples_per_query,
+            warmup_s=warmup,
+            find_peak=find_peak,
+            peak_steps=peak_steps,
+            peak_run_s=parse_seconds(peak_run, "--peak-run"),
+            accuracy=accuracy_mode,
+            trace=trace,
+        )
+        runtime = runtime_config(
+            config, precision_hint, prop, hint=hint, streams=streams, threads=threads, requests=requests
+        )
+        with cmd.status(f"scenario {scenario_name}") as status:
+            doc = api.scenario(
+                model,
+                backend=backend,
+                options=options,
+                config=runtime,
+                shape=shape,
+                data=data,
+                out=out_dir,
+                status=status,
+                shapes=shape_spec(shapes, shape_histogram, stream, data),
+                int_range=parse_int_range(int_range),
+            )
+        cmd.show(doc, _scenario_render(out_dir), announce=False)
+
+
+def _scenario_render(out_dir: Path) -> Render:
+    """The scenario's console report, then where LoadGen's logs and scenario.json are."""
+    from inferperf.report.scenario_console import render_scenario
+
+    def render(doc: dict[str, Any], console: Console) -> None:
+        render_scenario(doc, console)
+        console.print(f"wrote {out_dir / 'scenario.json'}")
+
+    return render

@@ -1,0 +1,415 @@
+"""Commands that make a model or its configuration faster: quantize, prune, precision, tune, optimize.
+
+Registered on the app in ``cli/__init__.py``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from inferperf import api
+from inferperf.cli.common import BarFactory, Update, command, csv_list, out, runtime_config, shape_spec, warn
+from inferperf.cli.options import (
+    AccuracyControlOpt,
+    ActivationsOpt,
+    BackendOpt,
+    CalibrationDataOpt,
+    CalibrationShapeOpt,
+    ConfigFileOpt,
+    FinalistsOpt,
+    FrontOpt,
+    GuardDataOpt,
+    GuardShapesOpt,
+    GuardStreamOpt,
+    HistogramOpt,
+    IgnoreOpt,
+    InferPrecisionOpt,
+    InputsOpt,
+    Int8OutOpt,
+    IntRangeOpt,
+    JsonOpt,
+    MaxDropOpt,
+    MaxTrialsOpt,
+    MemoryMaxOpt,
+    MethodOpt,
+    ModelArg,
+    NamedShapeOpt,
+    ObjectiveOpt,
+    OptimizeBackendsOpt,
+    OptimizeBudgetOpt,
+    OptimizeDataOpt,
+    OptimizeMaxDropOpt,
+    OptimizeOutOpt,
+    OptimizeShapesOpt,
+    P99MaxOpt,
+    PrecisionBackendOpt,
+    PrecisionRoundsOpt,
+    PrecisionsOpt,
+    PresetOpt,
+    PropertyOpt,
+    PruneRoundsOpt,
+    QuantizeBackendOpt,
+    QuantizeMaxDropOpt,
+    QuantizeRoundsOpt,
+    SaveConfigOpt,
+    ShapesDataPathOpt,
+    SparseOutOpt,
+    SparsityOpt,
+    SpeedSecondsOpt,
+    StreamOpt,
+    SubsetSizeOpt,
+    SyntheticShapeOpt,
+    TimeScaleOpt,
+    TransformerOpt,
+    TrialTimeOpt,
+    TuneBackendsOpt,
+    TuneBudgetOpt,
+    TuneSeedOpt,
+    TuneShapesOpt,
+    TuneStreamOpt,
+    TuneVariantsOpt,
+    VerifyRoundTimeOpt,
+)
+from inferperf.config import (
+    OptimizeOptions,
+    QuantizeOptions,
+    TuneOptions,
+    parse_fraction,
+    parse_megabytes,
+    parse_milliseconds,
+    parse_seconds,
+)
+from inferperf.inputs import parse_int_range
+from inferperf.report.console import render_quantize
+from inferperf.results.schema import save_json
+
+
+def quantize(
+    model: ModelArg = "builtin",
+    backend: QuantizeBackendOpt = "openvino",
+    data: CalibrationDataOpt = None,
+    max_drop: QuantizeMaxDropOpt = 0.01,
+    out_path: Int8OutOpt = None,
+    method: MethodOpt = "auto",
+    preset: PresetOpt = "performance",
+    subset_size: SubsetSizeOpt = 300,
+    transformer: TransformerOpt = False,
+    ignore: IgnoreOpt = None,
+    activations: ActivationsOpt = "auto",
+    accuracy_control: AccuracyControlOpt = True,
+    shape: CalibrationShapeOpt = None,
+    shapes: GuardShapesOpt = None,
+    shape_histogram: HistogramOpt = None,
+    stream: GuardStreamOpt = 32,
+    rounds: QuantizeRoundsOpt = 3,
+    seconds: SpeedSecondsOpt = 5.0,
+    precision_hint: InferPrecisionOpt = None,
+    prop: PropertyOpt = None,
+    config: ConfigFileOpt = None,
+    json_path: JsonOpt = None,
+) -> None:
+    """INT8 quantization with an accuracy guard, measured side by side against FP32."""
+    with command(json_path) as cmd:
+        guard_stream = shape_spec(shapes, shape_histogram, stream)
+        options = _quantize_options(method, preset, subset_size, transformer, ignore, activations, accuracy_control)
+        with cmd.status("quantize", "calibrating, scoring and measuring"):
+            doc = api.quantize(
+                model,
+                backend=backend,
+                data=data,
+                max_drop=max_drop,
+                out=out_path,
+                options=options,
+                shape=shape,
+                rounds=rounds,
+                seconds=seconds,
+                warn=warn,
+                shapes=guard_stream,
+                config=runtime_config(config, precision_hint, prop),
+            )
+        cmd.show(doc, render_quantize, also=_models_written(doc))
+        if doc["winner"] is None:
+            raise typer.Exit(3)
+
+
+def _quantize_options(
+    method: str,
+    preset: str,
+    subset_size: int,
+    transformer: bool,
+    ignore: list[str] | None,
+    activations: str,
+    accuracy_control: bool,
+) -> QuantizeOptions:
+    return QuantizeOptions(
+        method=method,
+        preset=preset,
+        subset_size=subset_size,
+        transformer=transformer,
+        ignored=tuple(ignore or ()),
+        activation_type=activations,
+        accuracy_control=accuracy_control,
+    )
+
+
+def _models_written(doc: dict[str, Any]) -> list[Path]:
+    """The result also goes next to each optimized model that was written, as MODEL.json."""
+    return [Path(c["written_to"]).with_suffix(".json") for c in doc["candidates"] if c.get("written_to")]
+
+
+def prune(
+    model: ModelArg = "builtin",
+    sparsity: SparsityOpt = 0.5,
+    backend: BackendOpt = "openvino",
+    data: GuardDataOpt = None,
+    max_drop: MaxDropOpt = 0.01,
+    out_path: SparseOutOpt = None,
+    shape: SyntheticShapeOpt = None,
+    shapes: GuardShapesOpt = None,
+    shape_histogram: HistogramOpt = None,
+    stream: GuardStreamOpt = 32,
+    rounds: PruneRoundsOpt = 3,
+    seconds: SpeedSecondsOpt = 5.0,
+    precision_hint: InferPrecisionOpt = None,
+    prop: PropertyOpt = None,
+    config: ConfigFileOpt = None,
+    json_path: JsonOpt = None,
+) -> None:
+    """Magnitude sparsity on weights, with its accuracy and a side-by-side speed check."""
+    with command(json_path) as cmd:
+        guard_stream = shape_spec(shapes, shape_histogram, stream)
+        with cmd.status("prune", "pruning, scoring and measuring"):
+            doc = api.prune(
+                model,
+                sparsity=sparsity,
+                backend=backend,
+                data=data,
+                max_drop=max_drop,
+                out=out_path,
+                shape=shape,
+                rounds=rounds,
+                seconds=seconds,
+                warn=warn,
+                shapes=guard_stream,
+                config=runtime_config(config, precision_hint, prop),
+            )
+        cmd.show(doc, render_quantize, also=_models_written(doc))
+
+
+def precision(
+    model: ModelArg = "builtin",
+    precisions: PrecisionsOpt = "bf16,f16",
+    backend: PrecisionBackendOpt = "openvino",
+    data: GuardDataOpt = None,
+    max_drop: MaxDropOpt = 0.01,
+    shape: SyntheticShapeOpt = None,
+    shapes: GuardShapesOpt = None,
+    shape_histogram: HistogramOpt = None,
+    stream: GuardStreamOpt = 32,
+    rounds: PrecisionRoundsOpt = 3,
+    seconds: SpeedSecondsOpt = 5.0,
+    prop: PropertyOpt = None,
+    config: ConfigFileOpt = None,
+    json_path: JsonOpt = None,
+) -> None:
+    """Inference-precision hints against f32: accuracy, speed, and whether this CPU runs them natively."""
+    with command(json_path) as cmd:
+        guard_stream = shape_spec(shapes, shape_histogram, stream)
+        with cmd.status("precision", "scoring and measuring"):
+            doc = api.precision(
+                model,
+                precisions=csv_list(precisions),
+                backend=backend,
+                data=data,
+                max_drop=max_drop,
+                shape=shape,
+                rounds=rounds,
+                seconds=seconds,
+                warn=warn,
+                shapes=guard_stream,
+                config=runtime_config(config, None, prop),  # --precision sweeps the precision itself
+            )
+        cmd.show(doc, render_quantize, announce=False)
+
+
+def tune(
+    model: ModelArg = "builtin",
+    backend: TuneBackendsOpt = "openvino",
+    objective: ObjectiveOpt = "throughput",
+    p99_max: P99MaxOpt = None,
+    memory_max: MemoryMaxOpt = None,
+    budget: TuneBudgetOpt = "5m",
+    trial_time: TrialTimeOpt = "2s",
+    round_time: VerifyRoundTimeOpt = None,
+    variants: TuneVariantsOpt = None,
+    front: FrontOpt = False,
+    finalists: FinalistsOpt = 3,
+    max_trials: MaxTrialsOpt = None,
+    shape: NamedShapeOpt = None,
+    shapes: TuneShapesOpt = None,
+    shape_histogram: HistogramOpt = None,
+    data: ShapesDataPathOpt = None,
+    stream: TuneStreamOpt = 32,
+    inputs: InputsOpt = None,
+    int_range: IntRangeOpt = None,
+    seed: TuneSeedOpt = 0,
+    save_config: SaveConfigOpt = Path("tuned-config.json"),
+    precision_hint: InferPrecisionOpt = None,
+    prop: PropertyOpt = None,
+    config: ConfigFileOpt = None,
+    json_path: JsonOpt = None,
+) -> None:
+    """Search runtime knobs and model variants under latency/memory budgets; verify the winner side by side."""
+    from inferperf.report.tune_console import render_tune
+
+    with command(json_path) as cmd:
+        options = _tune_options(
+            objective, p99_max, memory_max, budget, trial_time, round_time, front, seed, finalists, max_trials
+        )
+        with cmd.bars() as factory:
+            doc = api.tune(
+                model,
+                backends=csv_list(backend),
+                variants=csv_list(variants),
+                options=options,
+                shape=shape,
+                inputs=inputs,
+                int_range=parse_int_range(int_range),
+                seed=seed,
+                progress=factory("tuning"),
+                checkpoint=cmd.checkpoint,  # every finished trial survives a Ctrl-C or a crash
+                shapes=shape_spec(shapes, shape_histogram, stream, data, seed),
+                config=runtime_config(config, precision_hint, prop),
+            )
+        cmd.show(doc, render_tune)
+        saved = _save_tuned_config(doc, save_config)
+        if doc.get("interrupted"):
+            raise typer.Exit(130)
+        if not saved:
+            raise typer.Exit(3)
+
+
+def _tune_options(
+    objective: str,
+    p99_max: str | None,
+    memory_max: str | None,
+    budget: str,
+    trial_time: str,
+    round_time: str | None,
+    front: bool,
+    seed: int,
+    finalists: int,
+    max_trials: int | None,
+) -> TuneOptions:
+    return TuneOptions(
+        objective=objective,
+        p99_max_ms=parse_milliseconds(p99_max, "--p99-max") if p99_max else None,
+        memory_max_mb=parse_megabytes(memory_max, "--memory-max") if memory_max else None,
+        budget_s=parse_seconds(budget, "--budget"),
+        trial_s=parse_seconds(trial_time, "--trial-time"),
+        round_s=parse_seconds(round_time, "--round-time") if round_time else None,
+        front=front,
+        seed=seed,
+        finalists=finalists,
+        max_trials=max_trials,
+    )
+
+
+def _save_tuned_config(doc: dict[str, Any], path: Path) -> bool:
+    """Write tune's recommendation as a config bench --config reads back; False if there is none."""
+    rec = doc.get("recommendation")
+    if not rec:
+        return False
+    tuned = {
+        "runtime": rec["runtime"],
+        "limits": {},
+        "model": rec["model"],
+        "scenario": rec["scenario"],
+        "source": "inferperf tune",
+        "verified": rec["verified"],
+        "meets_constraints": rec["meets_constraints"],
+    }
+    again = ""
+    if doc.get("shapes"):
+        tuned["shapes"] = doc["shapes"]["spec"]  # the distribution it was tuned for
+        again = f" --shapes '{doc['shapes']['spec']}'"
+    save_json(tuned, path)
+    out.print(f"wrote {path}: inferperf bench {tuned['model']}{again} --config {path}")
+    return True
+
+
+def optimize(
+    model: ModelArg = "builtin",
+    data: OptimizeDataOpt = None,
+    p99_max: P99MaxOpt = None,
+    memory_max: MemoryMaxOpt = None,
+    max_drop: OptimizeMaxDropOpt = "1%",
+    budget: OptimizeBudgetOpt = "10m",
+    backend: OptimizeBackendsOpt = "openvino,onnxruntime",
+    out_dir: OptimizeOutOpt = Path("inferperf-optimize"),
+    time_scale: TimeScaleOpt = 1.0,
+    shapes: OptimizeShapesOpt = None,
+    shape_histogram: HistogramOpt = None,
+    stream: StreamOpt = 32,
+) -> None:
+    """The whole flow: doctor, baseline, bench, cold start, memory, INT8, tuning, verification, report."""
+    with command() as cmd:
+        options = _optimize_options(
+            data, p99_max, memory_max, max_drop, budget, backend, time_scale, shapes, shape_histogram, stream
+        )
+        try:
+            with cmd.bars() as factory:
+                doc = api.optimize(model, options=options, out=out_dir, status=_step_bars(factory))
+        except KeyboardInterrupt:
+            out.print(f"interrupted: partial results, summary.md and report.html are in {out_dir}")
+            raise
+        out.print((out_dir / "summary.md").read_text(encoding="utf-8"))
+        out.print(f"wrote {out_dir}/ (report.html, summary.md, optimize.json, one JSON per step)")
+        failed = [s for s in doc["steps"] if s["status"] == "failed"]
+        if "speedup" not in doc["headline"]:
+            raise typer.Exit(3)
+        if failed:
+            warn(f"{len(failed)} step(s) failed: " + ", ".join(s["name"] for s in failed))
+
+
+def _optimize_options(
+    data: str | None,
+    p99_max: str | None,
+    memory_max: str | None,
+    max_drop: str,
+    budget: str,
+    backend: str,
+    time_scale: float,
+    shapes: str | None,
+    shape_histogram: Path | None,
+    stream: int,
+) -> OptimizeOptions:
+    return OptimizeOptions(
+        data=data,
+        p99_max_ms=parse_milliseconds(p99_max, "--p99-max") if p99_max else None,
+        memory_max_mb=parse_megabytes(memory_max, "--memory-max") if memory_max else None,
+        max_drop=parse_fraction(max_drop, "--max-drop"),
+        budget_s=parse_seconds(budget, "--budget"),
+        backends=tuple(csv_list(backend)),
+        time_scale=time_scale,
+        shapes=shapes,
+        shape_histogram=str(shape_histogram) if shape_histogram else None,
+        stream=stream,
+    )
+
+
+def _step_bars(factory: BarFactory) -> Callable[[str, str], None]:
+    """optimize's status(step, text): a bar per step, full once the step is done."""
+    bars: dict[str, Update] = {}
+
+    def status(title: str, text: str) -> None:
+        if title not in bars:
+            bars[title] = factory(title)
+        done = 1.0 if text in ("ok", "skipped") or text.startswith("failed") else 0.0
+        bars[title](done, text[:60])
+
+    return status

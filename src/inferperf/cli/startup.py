@@ -1,0 +1,102 @@
+"""Commands on what a model costs before and around steady state: coldstart, memory.
+
+Registered on the app in ``cli/__init__.py``.
+"""
+
+from __future__ import annotations
+
+from inferperf import api
+from inferperf.cli.common import command, numbers, runtime_config, shape_spec
+from inferperf.cli.options import (
+    BackendOpt,
+    BatchesOpt,
+    ColdCacheDirOpt,
+    ColdstartShapesOpt,
+    ColdstartStreamOpt,
+    ConfigFileOpt,
+    HistogramOpt,
+    InferPrecisionOpt,
+    JsonOpt,
+    LeakIterationsOpt,
+    MemoryShapesOpt,
+    ModelArg,
+    PropertyOpt,
+    RunsOpt,
+    ShapeOpt,
+    SteadyOpt,
+    StreamOpt,
+    TimeoutOpt,
+    VariantOpt,
+)
+from inferperf.report.console import render_coldstart, render_memory
+
+
+def coldstart(
+    model: ModelArg = "builtin",
+    backend: BackendOpt = "openvino",
+    runs: RunsOpt = 5,
+    cache_dir: ColdCacheDirOpt = None,
+    shape: ShapeOpt = None,
+    shapes: ColdstartShapesOpt = None,
+    shape_histogram: HistogramOpt = None,
+    stream: ColdstartStreamOpt = 100,
+    timeout: TimeoutOpt = 300.0,
+    precision_hint: InferPrecisionOpt = None,
+    prop: PropertyOpt = None,
+    config: ConfigFileOpt = None,
+    json_path: JsonOpt = None,
+) -> None:
+    """First-inference latency (import, read, compile, first and second inference) in fresh processes."""
+    with command(json_path) as cmd:
+        guard_stream = shape_spec(shapes, shape_histogram, stream)
+        with cmd.status("coldstart") as status:
+            doc = api.coldstart(
+                model,
+                backend=backend,
+                runs=runs,
+                cache_dir=cache_dir,
+                shape=shape,
+                timeout_s=timeout,
+                progress=status,
+                shapes=guard_stream,
+                config=runtime_config(config, precision_hint, prop),
+            )
+        cmd.show(doc, render_coldstart, announce=False)
+
+
+def memory(
+    model: ModelArg = "builtin",
+    backend: BackendOpt = "openvino",
+    variant: VariantOpt = None,
+    batches: BatchesOpt = None,
+    shape: ShapeOpt = None,
+    steady: SteadyOpt = 3.0,
+    leak_iterations: LeakIterationsOpt = 1000,
+    timeout: TimeoutOpt = 600.0,
+    shapes: MemoryShapesOpt = None,
+    shape_histogram: HistogramOpt = None,
+    stream: StreamOpt = 32,
+    precision_hint: InferPrecisionOpt = None,
+    prop: PropertyOpt = None,
+    config: ConfigFileOpt = None,
+    json_path: JsonOpt = None,
+) -> None:
+    """Memory per phase (import, read, compile, first inference, steady state, leak) per configuration."""
+    with command(json_path) as cmd:
+        guard_stream = shape_spec(shapes, shape_histogram, stream)
+        sizes = [int(b) for b in numbers(batches, "batches", int) or ()]
+        with cmd.status("memory") as status:
+            doc = api.memory(
+                model,
+                backend=backend,
+                variants=variant or [],
+                batches=sizes,
+                shape=shape,
+                steady_s=steady,
+                leak_iterations=leak_iterations,
+                timeout_s=timeout,
+                progress=status,
+                shapes=guard_stream,
+                config=runtime_config(config, precision_hint, prop),
+            )
+        cmd.show(doc, render_memory, announce=False)

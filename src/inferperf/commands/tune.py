@@ -1,0 +1,142 @@
+"""The runtime-configuration search (tune)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from inferperf.backends import get_backend
+from inferperf.config import RuntimeConfig, TuneOptions
+from inferperf.errors import ConfigError
+from inferperf.measure.environment import collect_environment
+from inferperf.measure.target import ShapeSpec, as_spec, header, plan_streams
+from inferperf.model import ModelInfo, load_model_info, parse_shape_spec, reconcile_batch, resolve_shapes
+
+TUNE_STREAM = 32  # inputs in the stream every trial runs, when `shapes` is a text
+
+
+def tune(
+    model: str | Path = "builtin",
+    *,
+    backends: Sequence[str] = ("openvino",),
+    variants: Sequence[str | Path] = (),
+    options: TuneOptions | None = None,
+    config: RuntimeConfig | None = None,
+    shape: str | None = None,
+    inputs: str | Path | None = None,
+    int_range: tuple[int, int] | None = None,
+    input_values: dict[str, float] | None = None,
+    seed: int = 0,
+    progress: Callable[[float, str], None] | None = None,
+    checkpoint: Callable[[dict[str, Any]], None] | None = None,
+    shapes: ShapeSpec | str | None = None,
+) -> dict[str, Any]:
+    """Search the runtime knobs (and model variants) under latency and memory budgets; verify the winner.
+
+    Returns a result document; ``recommendation.runtime`` is what ``bench --config`` reads back.
+    The reference is the first backend's own defaults for the scenario on the first model.
+    With ``shapes`` (the ``--shapes`` grammar) every trial runs one engine with the varying dims open
+    over the same seeded stream of inputs (32 when ``shapes`` is a text), so the objective is that of
+    the distribution.
+    """
+    from inferperf.optimize.tuner import Target, Tuner
+
+    options = options or TuneOptions()
+    scenario = "throughput" if options.objective == "throughput" else "latency"
+    plugins = [get_backend(name) for name in backends]
+    infos = [("model", load_model_info(model))]
+    for path in variants:
+        infos.append((Path(str(path)).stem, load_model_info(path)))
+    base = config or RuntimeConfig()
+    spec: dict[str, Any] = {
+        "shape": shape,
+        "npz": str(inputs) if inputs else None,
+        "int_range": int_range,
+        "values": input_values,
+        "seed": seed,
+    }
+    targets, skipped, stream_doc = _targets(
+        plugins, infos, scenario, base, spec, as_spec(shapes, stream=TUNE_STREAM, seed=seed)
+    )
+    ref = targets[0]
+    reference = Target(ref.backend, ref.variant, ref.info, (), name=f"reference ({ref.backend} {scenario} defaults)")
+    tuner = Tuner(targets, reference, base, options, scenario, spec)
+
+    def doc(body: dict[str, Any]) -> dict[str, Any]:
+        extra = {"shapes": stream_doc} if stream_doc else {}
+        return {
+            **header("tune", plugins[0]),
+            "model": infos[0][1].to_dict(),
+            "skipped_targets": skipped,
+            **extra,
+            **body,
+        }
+
+    result = tuner.run(progress, (lambda body: checkpoint(doc(body))) if checkpoint else None)
+    return doc(result.to_dict())
+
+
+def _targets(
+    plugins: Sequence[Any],
+    infos: list[tuple[str, ModelInfo]],
+    scenario: str,
+    base: RuntimeConfig,
+    spec: dict[str, Any],
+    stream: ShapeSpec | None,
+) -> tuple[list[Any], list[str], dict[str, Any] | None]:
+    """What the tuner searches (backend x variant, with their knobs), what it skips and why, the stream's record."""
+    from inferperf.optimize.tuner import build_targets
+
+    cpu = collect_environment()["cpu"]
+    targets, skipped = build_targets(plugins, infos, scenario, int(cpu["cores"] or 1), cpu["features"])
+    if not targets:
+        raise ConfigError("nothing to tune: " + "; ".join(skipped))
+    if stream is not None:
+        targets, spec["shapes"], record = _tune_stream(targets, infos, base, spec, stream)
+        return targets, [*skipped, "batch knob: with --shapes each input's shape comes from the stream"], record
+    targets, reason = _batch_knob(targets, infos, base, spec)
+    return targets, [*skipped, *([f"batch knob: {reason}"] if reason else [])], None
+
+
+def _batch_knob(
+    targets: list[Any], infos: list[tuple[str, ModelInfo]], base: RuntimeConfig, spec: dict[str, Any]
+) -> tuple[list[Any], str | None]:
+    """The targets, without the batch knob where the batch dim cannot change; and why it was dropped.
+
+    Given shapes or an inputs file fix every input's dim 0: a trial at another batch would feed the
+    same tensors and count items that never ran (or be refused), so the knob is not searched. The
+    shapes are resolved here once, so a batch in ``base`` that conflicts with them is a one-line error.
+    """
+    from inferperf.optimize.tuner import Target
+
+    if spec["npz"] is not None:
+        reason = "the inputs file fixes every input's shape; batch is not searched"
+    elif spec["shape"] is not None:
+        fed = {
+            reconcile_batch(i, resolve_shapes(i, parse_shape_spec(spec["shape"]), base.batch), base.batch)
+            for _, i in infos
+        }
+        reason = f"the given shape fixes the batch dim to {', '.join(map(str, sorted(fed)))}; batch is not searched"
+    else:
+        return targets, None
+    kept = [Target(t.backend, t.variant, t.info, tuple(k for k in t.knobs if k.name != "batch")) for t in targets]
+    return kept, reason
+
+
+def _tune_stream(
+    targets: list[Any], infos: list[tuple[str, ModelInfo]], base: RuntimeConfig, spec: dict[str, Any], stream: ShapeSpec
+) -> tuple[list[Any], dict[str, Any], dict[str, Any]]:
+    """The tuner's targets without the batch knob, and the stream for its workers."""
+    from inferperf.optimize.tuner import Target
+
+    if spec["shape"] is not None or spec["npz"] is not None or spec["values"]:
+        raise ConfigError(
+            "`shapes` sets the shapes and draws the inputs: leave out `shape`, `inputs` and `input_values`"
+        )
+    if base.batch != 1:
+        raise ConfigError("`shapes` gives every input its own shape: `batch` is not supported with it")
+    spec["seed"] = stream.seed  # the workers redraw the stream with the spec's seed
+    _, record = plan_streams([i for _, i in infos], stream)
+    kept = [Target(t.backend, t.variant, t.info, tuple(k for k in t.knobs if k.name != "batch")) for t in targets]
+    return kept, stream.to_dict(), record

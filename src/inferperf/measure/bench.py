@@ -1,0 +1,174 @@
+"""bench's measuring core: every (backend, scenario) run, interleaved, merged, with its compute rate.
+
+The command layer (``inferperf.commands``) and the suite's cells call it; it resolves names itself
+so that a cell in a fresh worker process runs exactly what ``inferperf bench`` runs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from inferperf.backends import Backend, get_backend
+from inferperf.config import RunLimits, RuntimeConfig, Scenario
+from inferperf.errors import BackendError
+from inferperf.inputs import build_input_sets
+from inferperf.inputs.dataset import dataset_sets
+from inferperf.measure.compute import compute_fields, macs_per_item, runtime_versions
+from inferperf.measure.environment import collect_environment
+from inferperf.measure.peak import load_cached_peak
+from inferperf.measure.runner import Progress, fit_config, merge_repeats, run_scenario
+from inferperf.measure.target import ProgressFactory, created, modes
+from inferperf.model import ModelInfo, load_model_info, parse_shape_spec, resolve_shapes
+from inferperf.results.schema import BenchResult, RunResult
+
+
+def bench(
+    model: str | Path,
+    *,
+    backends: Sequence[str] = ("openvino",),
+    mode: str = "both",
+    config: RuntimeConfig | None = None,
+    limits: RunLimits | None = None,
+    shape: str | None = None,
+    inputs: str | Path | None = None,
+    int_range: tuple[int, int] | None = None,
+    input_values: dict[str, float] | None = None,
+    seed: int = 0,
+    data: str | Path | None = None,
+    progress_factory: ProgressFactory | None = None,
+) -> BenchResult:
+    """Measure latency and/or throughput of ``model`` on each backend.
+
+    Every (backend, scenario) pair is compiled and measured apart. A runtime
+    failure in one run is recorded in ``errors`` and the others still run;
+    when no run succeeds, the first failure is raised.
+    """
+    config = config or RuntimeConfig()
+    limits = limits or RunLimits()
+    scenarios = modes(mode)
+    plugins = [get_backend(name) for name in backends]  # fail fast on unknown/missing
+    info_ = load_model_info(model)
+    if data is not None:
+        input_sets = dataset_sets(info_, data, config.batch)
+    else:
+        shapes = resolve_shapes(info_, parse_shape_spec(shape), config.batch)
+        input_sets = build_input_sets(info_, shapes, npz=inputs, seed=seed, int_range=int_range, values=input_values)
+    shapes = {k: tuple(v.shape) for k, v in input_sets[0].items()}
+    # Items per inference come from the tensors fed, never from the batch field alone.
+    config = fit_config(info_, input_sets, config)
+    environment = collect_environment()
+    for plugin in plugins:
+        environment["versions"].update(plugin.versions())
+    runs, errors = _interleaved_runs(plugins, scenarios, (info_, shapes, input_sets), config, limits, progress_factory)
+    macs = macs_per_item(info_, shapes, config.batch)
+    if macs is not None:
+        peak = load_cached_peak(environment["cpu"]["model"], runtime_versions(environment))
+        runs = [replace(r, compute=compute_fields(r, macs, peak)) for r in runs]
+    model_doc: dict[str, Any] = {
+        **info_.to_dict(),
+        "shapes": {k: list(v) for k, v in shapes.items()},
+        "macs_per_item": macs,
+    }
+    cross, comparison = _across_backends(plugins, info_, shapes, input_sets[0], config, runs, progress_factory)
+    return BenchResult(
+        model=model_doc,
+        environment=environment,
+        limits=limits.to_dict(),
+        runs=tuple(runs),
+        created=created(),
+        errors=tuple(errors),
+        cross_check=cross,
+        comparison=comparison,
+    )
+
+
+def _interleaved_runs(
+    plugins: Sequence[Backend],
+    scenarios: Sequence[Scenario],
+    fed: tuple[ModelInfo, dict[str, tuple[int, ...]], list[dict[str, Any]]],
+    config: RuntimeConfig,
+    limits: RunLimits,
+    progress_factory: ProgressFactory | None,
+) -> tuple[list[RunResult], list[dict[str, str]]]:
+    """Every (backend, scenario) run, merged over its repeats; and the failures, recorded, not raised.
+
+    Runs are interleaved (every backend and scenario once, then again, ...) so that slow shifts of the
+    machine spread over all of them instead of hitting one; see RunLimits.runs_plan for how many.
+    """
+    info_, shapes, input_sets = fed
+    errors: list[dict[str, str]] = []
+    per_key: dict[tuple[str, str], list[RunResult]] = {}
+    failed: set[tuple[str, str]] = set()
+    least, most, each = limits.runs_plan()
+    repeat = 0
+    while repeat < most and (repeat < least or _needs_more_runs(per_key)):
+        for plugin in plugins:
+            for scenario in scenarios:
+                key = (plugin.name, scenario)
+                if key in failed:
+                    continue
+                suffix = f" (run {repeat + 1}/{least}{'+' if most > least else ''})" if most > 1 else ""
+                progress = progress_factory(f"{plugin.name} {scenario}{suffix}") if progress_factory else None
+                try:
+                    run = run_scenario(
+                        plugin, info_, shapes, input_sets, config.with_(backend=plugin.name), scenario, each, progress
+                    )
+                except BackendError as exc:
+                    failed.add(key)
+                    errors.append({"backend": plugin.name, "scenario": scenario, "error": exc.one_line()})
+                    continue
+                per_key.setdefault(key, []).append(run)
+        repeat += 1
+    runs = [merge_repeats(v) for v in per_key.values()]
+    if not runs and errors:
+        raise BackendError(errors[0]["error"])
+    return runs, errors
+
+
+def _needs_more_runs(per_key: dict[tuple[str, str], list[RunResult]]) -> bool:
+    """Another round of runs where an interval is still wider than RUNS_PRECISION (each run has a fixed
+    length, so more runs is the only way to narrow it, whichever level dominates)."""
+    from inferperf.config import RUNS_PRECISION
+
+    for runs in per_key.values():
+        merged = merge_repeats(runs)
+        for stat in (merged.latency_ms["median"], merged.throughput_fps):
+            value, (lo, hi) = stat["value"], stat["ci95"]
+            wide = value > 0 and hi is not None and max(value - lo, hi - value) / value > RUNS_PRECISION
+            if wide:
+                return True
+    return False
+
+
+def _across_backends(
+    plugins: Sequence[Backend],
+    info_: ModelInfo,
+    shapes: dict[str, tuple[int, ...]],
+    inputs: dict[str, Any],
+    config: RuntimeConfig,
+    runs: Sequence[RunResult],
+    progress_factory: ProgressFactory | None,
+) -> tuple[dict[str, Any] | None, list[dict[str, Any]] | None]:
+    """With several backends: do their outputs agree on one input set, and the speed ratios to the first."""
+    from inferperf.measure.crosscheck import backend_ratios, cross_check
+
+    if len(plugins) < 2:
+        return None, None
+
+    current: list[Progress] = []
+
+    def on_backend(name: str) -> None:
+        for done in current:
+            done(1.0, "done")
+        update = progress_factory(f"{name} cross-check") if progress_factory else None
+        current[:] = [update] if update is not None else []
+        for started in current:
+            started(0.0, "compiling, one inference")
+
+    cross = cross_check(plugins, info_, shapes, inputs, config, on_backend)
+    for done in current:
+        done(1.0, "done")
+    return cross, backend_ratios(runs)
