@@ -90,7 +90,8 @@ def test_openvino_reads_back_effective_config(tiny_onnx: Path) -> None:
     assert eff["PERFORMANCE_HINT"] == "THROUGHPUT"
     assert eff["INFERENCE_PRECISION_HINT"] == "f32"
     assert eff["INFERENCE_NUM_THREADS"] in (0, 1, 2)
-    assert engine.default_requests() == eff["OPTIMAL_NUMBER_OF_INFER_REQUESTS"]
+    # One request queued behind each of the runtime's optimum (a Python host restarts a request late).
+    assert engine.default_requests() == 2 * eff["OPTIMAL_NUMBER_OF_INFER_REQUESTS"]
 
 
 def test_onnxruntime_reports_session_options(tiny_onnx: Path) -> None:

@@ -84,7 +84,7 @@ class OnnxRuntimeEngine(Engine):
     def run_requests(self, input_sets: Sequence[InputSet], requests: int, sink: RequestSink) -> None:
         feeds = [self._feed(s) for s in input_sets]
         run, outputs = self._session.run, self._outputs
-        run_in_threads(feeds, requests, sink, lambda feed: run(outputs, feed), "ONNX Runtime")
+        run_in_threads(feeds, requests, sink, partial(run, outputs), "ONNX Runtime")
 
     def start_async(self, requests: int, on_done: Callable[[int, dict[str, np.ndarray]], None]) -> AsyncRequests:
         # One session serves concurrent run() calls (it releases the GIL): a request is a thread.
