@@ -9,6 +9,7 @@ parameters (written like `shapes`); the CLI shows them as its flags.
 from __future__ import annotations
 
 from inferperf.commands.compare import compare, compare_against_history, compare_interleaved
+from inferperf.commands.generate import generate
 from inferperf.commands.guarded import precision, prune, quantize
 from inferperf.commands.inspect import accuracy, doctor, flops, info, zoo_export, zoo_list
 from inferperf.commands.optimize import optimize
@@ -18,9 +19,11 @@ from inferperf.commands.startup import coldstart, memory
 from inferperf.commands.tune import tune
 from inferperf.commands.workloads import dynamic, e2e, scenario
 from inferperf.measure.bench import bench
+from inferperf.measure.generate import GenerateOptions
 from inferperf.measure.target import ProgressFactory, ShapeSpec
 
 __all__ = [
+    "GenerateOptions",
     "ProgressFactory",
     "ShapeSpec",
     "accuracy",
@@ -33,6 +36,7 @@ __all__ = [
     "dynamic",
     "e2e",
     "flops",
+    "generate",
     "history_export",
     "history_list",
     "history_record",

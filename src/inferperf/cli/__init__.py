@@ -7,7 +7,7 @@ per family of commands holds the commands. They are registered here, in the orde
 
 from __future__ import annotations
 
-from inferperf.cli import inspect, measure, optimizations, results, startup
+from inferperf.cli import generate, inspect, measure, optimizations, results, startup
 from inferperf.cli.common import app, main
 
 __all__ = ["app", "main"]
@@ -31,6 +31,7 @@ for _command in (
     optimizations.optimize,
     measure.scenario,
     results.suite,
+    generate.generate,
 ):
     app.command()(_command)
 app.add_typer(inspect.zoo_app, name="zoo")

@@ -481,3 +481,25 @@ ZooOutOpt = Annotated[Path | None, typer.Option("--out", help="Copy the export h
 DynamicAxesOpt = Annotated[
     bool, typer.Option("--dynamic-axes", help="Also leave the sequence length open (same as zoo:NAME:dynamic).")
 ]
+
+# --- generate -------------------------------------------------------------------------------------
+LlmModelArg = Annotated[
+    str,
+    typer.Argument(
+        help="Folder exported for OpenVINO GenAI (optimum-cli export openvino --task text-generation-with-past) "
+        "or 'builtin' (a tiny random-weight Llama: measures the machinery, not a real model)."
+    ),
+]
+GenerateBackendsOpt = Annotated[str, typer.Option("--backend", help="openvino-genai (transformers: not built yet).")]
+PromptTokensOpt = Annotated[str, typer.Option("--prompt-tokens", help="Prompt lengths in tokens, e.g. 128,512,2048.")]
+NewTokensOpt = Annotated[int, typer.Option("--new-tokens", help="Tokens generated per request (EOS ignored).")]
+TextDataOpt = Annotated[
+    Path | None, typer.Option("--data", help="Text to cut prompts from: .txt, or .jsonl with a 'text' field.")
+]
+LevelTimeOpt = Annotated[float, typer.Option("--time", help="Seconds of requests per prompt length, at most.")]
+MinRequestsOpt = Annotated[int, typer.Option("--min-requests", help="Requests per prompt length, at least.")]
+PromptSeedOpt = Annotated[int, typer.Option("--seed", help="Seed of where prompts are cut from the text.")]
+LlmDeviceOpt = Annotated[str, typer.Option("--device", help="OpenVINO device.")]
+PrefixCachingOpt = Annotated[
+    bool, typer.Option("--prefix-caching", help="Keep GenAI's prompt-prefix KV cache on (off: TTFT is the prefill).")
+]

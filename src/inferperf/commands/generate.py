@@ -1,0 +1,110 @@
+"""``generate``: decoder-LLM serving figures (TTFT, TPOT, ITL, end to end) per prompt length."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from inferperf.errors import BackendUnavailableError, ConfigError
+from inferperf.measure.generate import GenerateOptions, Pipeline, Prompts, corpus_text, import_genai, run_level
+from inferperf.measure.target import header
+
+BUILTIN_LLM = Path(__file__).resolve().parents[1] / "model" / "data" / "tiny-llm"
+BACKENDS = ("openvino-genai",)
+NOT_YET = {"transformers": "transformers' generate is not built yet (it needs the torch extra); use openvino-genai"}
+
+
+def generate(
+    model: str | Path = "builtin",
+    *,
+    backends: Sequence[str] = ("openvino-genai",),
+    options: GenerateOptions | None = None,
+    data: str | Path | None = None,
+    device: str = "CPU",
+    progress: Callable[[str], None] | None = None,
+) -> dict[str, Any]:
+    """One request at a time, fixed prompt and output lengths: per prompt length, TTFT, TPOT, ITL,
+    end to end, prefill and decode tokens/s with 95% intervals, and the pipeline's own figures beside.
+
+    ``model`` is a folder exported for OpenVINO GenAI (``optimum-cli export openvino --task
+    text-generation-with-past``), or ``builtin``: a tiny random-weight Llama made by
+    ``scripts/make_tiny_llm.py`` (its figures measure the machinery, not a real model's speed).
+    """
+    opts = options or GenerateOptions()
+    _check_backends(backends)
+    import_genai()  # fail fast, with the install hint, before reading any text
+    folder = BUILTIN_LLM if str(model) == "builtin" else Path(model)
+    text, source = corpus_text(data)
+    pipe = Pipeline(folder, device, opts.prefix_caching)
+    prompts = Prompts(pipe.encode(text), opts.seed)
+    levels = [run_level(pipe, prompts, n, opts, pipe.decode, progress) for n in opts.prompt_tokens]
+    doc = header("generate")
+    doc["environment"]["versions"].update(_versions())
+    return {
+        **doc,
+        "model": _model_doc(folder, str(model) == "builtin"),
+        "backend": "openvino-genai",
+        "device": device,
+        "options": opts.to_dict(),
+        "prompts": {"source": source, "text_tokens": len(prompts.ids), "seed": opts.seed},
+        "load_ms": pipe.load_ms,
+        "levels": levels,
+        "definitions": {
+            "ttft_ms": "generate call to the first token handed to the streamer; the prompt goes in as token ids",
+            "ttft_with_tokenization_ms": "ttft_ms + the measured tokenization of the prompt's text",
+            "tpot_ms": "per request, mean gap between generated tokens, first token excluded",
+            "e2e_per_token_ms": "per request, end to end / output tokens (the other TPOT definition)",
+            "itl_ms": "every gap between two consecutive tokens, pooled over requests",
+        },
+    }
+
+
+def _check_backends(backends: Sequence[str]) -> None:
+    for name in backends:
+        if name in NOT_YET:
+            raise BackendUnavailableError(NOT_YET[name])
+        if name not in BACKENDS:
+            raise ConfigError(f"unknown generate backend {name!r}: choose from {', '.join(BACKENDS)}")
+
+
+def _versions() -> dict[str, str]:
+    from importlib import metadata
+
+    out = {}
+    for package in ("openvino-genai", "openvino-tokenizers"):
+        try:
+            out[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            continue
+    return out
+
+
+def _model_doc(folder: Path, builtin: bool) -> dict[str, Any]:
+    """Where the model is, its files' sha256 (model weights first), and its config's architecture."""
+    import json
+
+    files = sorted(p for p in folder.iterdir() if p.is_file())
+    digest = hashlib.sha256()
+    for p in sorted(files, key=lambda p: (p.name != "openvino_model.bin", p.name)):
+        digest.update(p.read_bytes())
+    config: dict[str, Any] = {}
+    if (folder / "config.json").exists():
+        config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+    keys = (
+        "model_type",
+        "hidden_size",
+        "num_hidden_layers",
+        "num_attention_heads",
+        "num_key_value_heads",
+        "vocab_size",
+        "max_position_embeddings",
+    )
+    return {
+        "path": str(folder),
+        "builtin": builtin,
+        "sha256": digest.hexdigest(),
+        "size_bytes": sum(p.stat().st_size for p in files),
+        "architecture": {k: config[k] for k in keys if k in config},
+    }

@@ -1,0 +1,385 @@
+"""Generative (decoder LLM) serving figures for one request at a time: TTFT, TPOT, ITL, end to end.
+
+Every request has a fixed prompt length (exact token ids cut from real text) and a fixed output
+length (EOS ignored), so runs compare. Each generated token's time is taken when the pipeline hands
+it to our streamer, on the generating thread, not derived by dividing a total. Per prompt length,
+requests repeat (after a warm-up) until the median TTFT and TPOT are known to ``precision`` or the
+time budget ends; every figure carries a 95% interval. The pipeline's own PerfMetrics of the same
+requests are kept beside ours as a cross-check.
+
+Definitions (per request, all from the request's start = the call to ``generate``):
+- TTFT: time to the first generated token (prefill + first decode step), without tokenization
+  (the prompt is given as token ids); ``ttft_with_tokenization_ms`` adds the prompt's measured
+  tokenization time.
+- ITL: every gap between two consecutive generated tokens.
+- TPOT: mean ITL of the request, first token excluded = (t_last - t_first) / (n - 1).
+  The other common definition, end to end / n, is reported as ``e2e_per_token_ms``, named.
+- prefill tokens/s: prompt tokens / TTFT; decode tokens/s: (n - 1) / (t_last - t_first).
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from inferperf.errors import BackendError, BackendUnavailableError, ConfigError, InputSpecError
+from inferperf.stats import median_ci_small, summarize
+
+INSTALL_HINT = "pip install 'inferperf[genai]' (openvino-genai, openvino-tokenizers)"
+MODEL_FILES = ("openvino_model.xml", "openvino_tokenizer.xml", "openvino_detokenizer.xml")
+
+
+@dataclass(frozen=True)
+class GenerateOptions:
+    """What to run: prompt lengths, output length, and how long to keep measuring each length."""
+
+    prompt_tokens: tuple[int, ...] = (128,)
+    new_tokens: int = 64
+    min_requests: int = 5
+    max_requests: int = 200
+    time_s: float = 20.0  # per prompt length, after the warm-up
+    precision: float = 0.02  # stop once the medians of TTFT and TPOT are known to +-2%
+    warmup: int = 1
+    seed: int = 0
+    prefix_caching: bool = False  # GenAI's prompt-prefix KV cache: off, so TTFT measures the prefill
+
+    def __post_init__(self) -> None:
+        if not self.prompt_tokens or any(n < 1 for n in self.prompt_tokens):
+            raise ConfigError(f"invalid `prompt_tokens` {self.prompt_tokens}: give positive token counts")
+        if self.new_tokens < 2:
+            raise ConfigError(f"invalid `new_tokens` {self.new_tokens}: at least 2 (a TPOT needs two tokens)")
+        if self.min_requests < 2 or self.max_requests < self.min_requests:
+            raise ConfigError("`min_requests` must be at least 2 and at most `max_requests`")
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON form."""
+        return {
+            "prompt_tokens": list(self.prompt_tokens),
+            "new_tokens": self.new_tokens,
+            "min_requests": self.min_requests,
+            "max_requests": self.max_requests,
+            "time_s": self.time_s,
+            "precision": self.precision,
+            "warmup": self.warmup,
+            "seed": self.seed,
+            "prefix_caching": self.prefix_caching,
+        }
+
+
+@dataclass
+class Request:
+    """One generate call's timestamps (perf_counter seconds) and what the pipeline said of it."""
+
+    prompt_tokens: int
+    start: float
+    token_times: list[float] = field(default_factory=list)
+    end: float = 0.0
+    tokenization_ms: float = 0.0
+    pipeline: dict[str, float] = field(default_factory=dict)
+
+    def figures(self) -> dict[str, float]:
+        """The request's own figures, in ms and tokens/s."""
+        t = self.token_times
+        n = len(t)
+        ttft = (t[0] - self.start) * 1e3
+        decode_s = t[-1] - t[0]
+        return {
+            "ttft_ms": ttft,
+            "ttft_with_tokenization_ms": ttft + self.tokenization_ms,
+            "tpot_ms": decode_s * 1e3 / (n - 1),
+            "e2e_ms": (self.end - self.start) * 1e3,
+            "e2e_per_token_ms": (self.end - self.start) * 1e3 / n,
+            "prefill_tokens_per_s": self.prompt_tokens / (ttft / 1e3),
+            "decode_tokens_per_s": (n - 1) / decode_s if decode_s > 0 else math.inf,
+            "output_tokens": float(n),
+        }
+
+    def gaps_ms(self) -> list[float]:
+        """Every inter-token latency of the request."""
+        return [(b - a) * 1e3 for a, b in itertools.pairwise(self.token_times)]
+
+
+def import_genai() -> Any:
+    """openvino_genai, or a one-line error saying how to install it."""
+    try:
+        import openvino_genai
+    except ImportError:
+        raise BackendUnavailableError("backend openvino-genai is not installed", hint=INSTALL_HINT) from None
+    return openvino_genai
+
+
+def check_model_folder(path: Path) -> None:
+    """A folder exported for OpenVINO GenAI: the model and its tokenizer and detokenizer as IR."""
+    if not path.is_dir():
+        raise InputSpecError(f"a generative model is a folder (optimum-cli export openvino ...), not {path}")
+    missing = [f for f in MODEL_FILES if not (path / f).exists()]
+    if missing:
+        raise InputSpecError(
+            f"{path} lacks {', '.join(missing)}: export it with 'optimum-cli export openvino --task "
+            "text-generation-with-past' with openvino-tokenizers installed"
+        )
+
+
+class Pipeline:
+    """An OpenVINO GenAI LLMPipeline, its load time, and its tokenizer."""
+
+    def __init__(self, folder: Path, device: str = "CPU", prefix_caching: bool = False) -> None:
+        genai = import_genai()
+        check_model_folder(folder)
+        # GenAI caches KV blocks of prompt prefixes it has seen (on by default on CPU): a prompt that
+        # repeats a prefix then skips most of its prefill (2048 tokens: TTFT 33 ms -> under 2 ms), so
+        # TTFT would measure the cache, not the prefill. Off unless asked for, and recorded.
+        scheduler = genai.SchedulerConfig()
+        scheduler.enable_prefix_caching = prefix_caching
+        self.prefix_caching = prefix_caching
+        t0 = time.perf_counter()
+        try:
+            self.pipe = genai.LLMPipeline(str(folder), device, scheduler_config=scheduler)
+        except RuntimeError as exc:
+            raise BackendError(f"OpenVINO GenAI could not load {folder}: {str(exc).splitlines()[0]}") from exc
+        self.load_ms = (time.perf_counter() - t0) * 1e3
+        self.genai = genai
+        self.tokenizer = self.pipe.get_tokenizer()
+
+    def encode(self, text: str) -> list[int]:
+        """Token ids of ``text`` without special tokens."""
+        ids = self.tokenizer.encode(text, add_special_tokens=False).input_ids.data
+        return [int(i) for i in np.asarray(ids).ravel()]
+
+    def decode(self, ids: Sequence[int]) -> str:
+        """The text of ``ids``."""
+        return str(self.tokenizer.decode(list(ids)))
+
+    def generate(self, ids: Sequence[int], new_tokens: int) -> Request:
+        """One request on exactly ``ids``, exactly ``new_tokens`` out (EOS ignored), timed per token."""
+        import openvino as ov
+
+        genai = self.genai
+        tensor = ov.Tensor(np.asarray([ids], dtype=np.int64))
+        inputs = genai.TokenizedInputs(tensor, ov.Tensor(np.ones((1, len(ids)), dtype=np.int64)))
+        config = genai.GenerationConfig()
+        config.max_new_tokens = config.min_new_tokens = new_tokens
+        config.ignore_eos = True
+        config.do_sample = False
+        streamer = _streamer(genai)
+        request = Request(len(ids), time.perf_counter())
+        try:
+            result = self.pipe.generate(inputs, config, streamer)
+        except RuntimeError as exc:
+            raise BackendError(f"OpenVINO GenAI generate failed: {str(exc).splitlines()[0]}") from exc
+        request.end = time.perf_counter()
+        request.token_times = streamer.times
+        request.pipeline = _perf_metrics(result.perf_metrics)
+        return request
+
+
+def _stamps_class(genai: Any) -> type:
+    class Stamps(genai.StreamerBase):
+        """Takes the time of every token the pipeline hands over; keeps no text (no detokenizing cost)."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.times: list[float] = []
+
+        def write(self, token: Any) -> Any:
+            now = time.perf_counter()
+            count = len(token) if isinstance(token, list) else 1
+            self.times.extend([now] * count)
+            return genai.StreamingStatus.RUNNING
+
+        def end(self) -> None:
+            return None
+
+    return Stamps
+
+
+_STAMPS: dict[int, type] = {}
+
+
+def _streamer(genai: Any) -> Any:
+    """A fresh timestamping streamer (its class is made once: it subclasses the runtime's base)."""
+    return _STAMPS.setdefault(id(genai), _stamps_class(genai))()
+
+
+def _perf_metrics(metrics: Any) -> dict[str, float]:
+    """The pipeline's own view of the request (ms), for the cross-check."""
+    return {
+        "ttft_ms": float(metrics.get_ttft().mean),
+        "tpot_ms": float(metrics.get_tpot().mean),
+        "generate_ms": float(metrics.get_generate_duration().mean),
+        "output_tokens": float(metrics.get_num_generated_tokens()),
+        "input_tokens": float(metrics.get_num_input_tokens()),
+    }
+
+
+# ---------------------------------------------------------------- prompts
+
+
+def corpus_text(data: str | Path | None) -> tuple[str, str]:
+    """Real text to cut prompts from, and where it came from.
+
+    ``data`` is a text file (.txt; .jsonl with a "text" field per line); without it, the docstrings of
+    Python's own standard library modules, which every install ships.
+    """
+    if data is not None:
+        return _read_texts(Path(data)), str(data)
+    import importlib
+
+    parts = []
+    for name in _STDLIB_MODULES:
+        try:
+            doc = importlib.import_module(name).__doc__
+        except ImportError:
+            continue
+        if doc:
+            parts.append(doc.strip())
+    return "\n\n".join(parts), "docstrings of Python standard library modules"
+
+
+_STDLIB_MODULES = (
+    "argparse", "asyncio", "collections", "contextlib", "csv", "dataclasses", "datetime", "decimal",
+    "difflib", "email", "enum", "fractions", "functools", "heapq", "http", "inspect", "io", "itertools",
+    "json", "logging", "mailbox", "multiprocessing", "pathlib", "pickle", "pprint", "random", "re",
+    "shutil", "socket", "sqlite3", "statistics", "string", "subprocess", "tarfile", "textwrap",
+    "threading", "timeit", "turtle", "typing", "unittest", "urllib", "uuid", "warnings", "zipfile",
+)  # fmt: skip
+
+
+def _read_texts(path: Path) -> str:
+    import json
+
+    if not path.is_file():
+        raise InputSpecError(f"`data` not found: {path}")
+    raw = path.read_text(encoding="utf-8", errors="replace")
+    if path.suffix == ".jsonl":
+        try:
+            return "\n\n".join(str(json.loads(line)["text"]) for line in raw.splitlines() if line.strip())
+        except (ValueError, KeyError, TypeError):
+            raise InputSpecError(f"{path}: each line must be a JSON object with a 'text' field") from None
+    if not raw.strip():
+        raise InputSpecError(f"{path} holds no text")
+    return raw
+
+
+class Prompts:
+    """Prompts of exact token counts, cut at seeded offsets from the tokenized text (wrapping around)."""
+
+    def __init__(self, ids: Sequence[int], seed: int) -> None:
+        if len(ids) < 16:
+            raise InputSpecError("the prompt text tokenizes to fewer than 16 tokens: give more text with `data`")
+        self.ids = list(ids)
+        self.rng = np.random.default_rng(seed)
+
+    def draw(self, n: int) -> list[int]:
+        """``n`` consecutive token ids from a random place in the text."""
+        start = int(self.rng.integers(len(self.ids)))
+        reps = -(-(start + n) // len(self.ids))
+        return (self.ids * reps)[start : start + n]
+
+
+# ---------------------------------------------------------------- one prompt length
+
+
+Progress = Callable[[str], None]
+
+
+def run_level(
+    pipe: Pipeline,
+    prompts: Prompts,
+    prompt_tokens: int,
+    opts: GenerateOptions,
+    text_of: Callable[[list[int]], str],
+    progress: Progress | None = None,
+) -> dict[str, Any]:
+    """Requests of one prompt length until converged or out of time; their figures with intervals."""
+    for _ in range(opts.warmup):
+        pipe.generate(prompts.draw(prompt_tokens), opts.new_tokens)
+    requests: list[Request] = []
+    started = time.perf_counter()
+    reason = "time budget"
+    while len(requests) < opts.max_requests:
+        ids = prompts.draw(prompt_tokens)
+        tokenization_ms = _tokenization_ms(pipe, text_of(ids))
+        request = pipe.generate(ids, opts.new_tokens)
+        request.tokenization_ms = tokenization_ms
+        _check(request, prompt_tokens, opts.new_tokens)
+        requests.append(request)
+        if progress is not None:
+            progress(f"prompt {prompt_tokens} tokens: {len(requests)} requests")
+        if len(requests) >= opts.min_requests and _converged(requests, opts.precision):
+            reason = f"converged (medians to +-{opts.precision:.0%})"
+            break
+        if time.perf_counter() - started >= opts.time_s and len(requests) >= opts.min_requests:
+            break
+    else:
+        reason = "request cap"
+    return summarize_level(requests, prompt_tokens, reason)
+
+
+def _tokenization_ms(pipe: Pipeline, text: str) -> float:
+    t0 = time.perf_counter()
+    pipe.encode(text)
+    return (time.perf_counter() - t0) * 1e3
+
+
+def _check(request: Request, prompt_tokens: int, new_tokens: int) -> None:
+    """A request must produce what was asked: otherwise every per-token figure counts the wrong thing."""
+    got = len(request.token_times)
+    if got != new_tokens:
+        raise BackendError(
+            f"asked for exactly {new_tokens} new tokens (EOS ignored), the streamer saw {got}: "
+            "this pipeline does not honour min_new_tokens/ignore_eos"
+        )
+    seen = request.pipeline.get("input_tokens")
+    if seen is not None and int(seen) != prompt_tokens:
+        raise BackendError(f"the pipeline saw a {int(seen)}-token prompt, {prompt_tokens} were given")
+
+
+def _converged(requests: list[Request], precision: float) -> bool:
+    for key in ("ttft_ms", "tpot_ms"):
+        values = [r.figures()[key] for r in requests]
+        if median_ci_small(values).relative_half_width() > precision:
+            return False
+    return True
+
+
+def summarize_level(requests: list[Request], prompt_tokens: int, stop_reason: str) -> dict[str, Any]:
+    """Per-request figures summarised (median, p90, p99 with 95% intervals), pooled ITL, the cross-check."""
+    per = [r.figures() for r in requests]
+    out: dict[str, Any] = {"prompt_tokens": prompt_tokens, "requests": len(requests), "stop_reason": stop_reason}
+    for key in per[0]:
+        if key == "output_tokens":
+            continue
+        values = np.array([p[key] for p in per])
+        out[key] = {**summarize(values).to_dict(), "median": median_ci_small(values).to_dict()}
+    gaps = np.array([g for r in requests for g in r.gaps_ms()])
+    out["itl_ms"] = {**summarize(gaps).to_dict(), "count": int(gaps.size)}
+    wall = sum(r.end - r.start for r in requests)
+    out["output_tokens_per_s"] = sum(len(r.token_times) for r in requests) / wall
+    out["requests_per_s"] = len(requests) / wall
+    out["pipeline_perf_metrics"] = _agreement(requests, per)
+    out["raw"] = [
+        {**{k: round(v, 4) for k, v in p.items()}, "pipeline": r.pipeline} for p, r in zip(per, requests, strict=True)
+    ]
+    return out
+
+
+def _agreement(requests: list[Request], per: list[dict[str, float]]) -> dict[str, Any]:
+    """Our TTFT and TPOT against the pipeline's own PerfMetrics of the same requests (median ratio)."""
+    out: dict[str, Any] = {}
+    for key in ("ttft_ms", "tpot_ms"):
+        ratios = [p[key] / r.pipeline[key] for p, r in zip(per, requests, strict=True) if r.pipeline.get(key)]
+        if ratios:
+            out[f"{key}_ours_over_pipeline"] = float(np.median(ratios))
+    out["note"] = (
+        "ratios near 1 mean both clocks agree; ours runs from the generate call to the streamer's "
+        "callback, the pipeline's from its own start to the token's sampling"
+    )
+    return out

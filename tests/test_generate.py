@@ -1,0 +1,120 @@
+"""generate: per-token figures from timestamps, exact prompt and output lengths, one-line errors."""
+
+from __future__ import annotations
+
+import itertools
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from inferperf import api
+from inferperf.cli import app
+from inferperf.errors import BackendError, ConfigError
+from inferperf.measure.generate import GenerateOptions, Prompts, Request, _check, summarize_level
+
+runner = CliRunner()
+
+
+def _request(prompt: int, start: float, first: float, gap: float, n: int, end_pad: float = 0.001) -> Request:
+    times = [start + first + i * gap for i in range(n)]
+    return Request(prompt, start, times, times[-1] + end_pad, 0.5, {"ttft_ms": first * 1e3, "tpot_ms": gap * 1e3})
+
+
+def test_request_figures_follow_the_definitions() -> None:
+    r = _request(100, 10.0, 0.050, 0.010, 5)
+    f = r.figures()
+    assert f["ttft_ms"] == pytest.approx(50.0)
+    assert f["tpot_ms"] == pytest.approx(10.0)  # first token excluded
+    assert f["e2e_ms"] == pytest.approx(50 + 40 + 1)
+    assert f["e2e_per_token_ms"] == pytest.approx(91 / 5)  # the other definition, named apart
+    assert f["prefill_tokens_per_s"] == pytest.approx(100 / 0.05)
+    assert f["decode_tokens_per_s"] == pytest.approx(4 / 0.04)
+    assert f["ttft_with_tokenization_ms"] == pytest.approx(50.5)
+    assert r.gaps_ms() == pytest.approx([10.0] * 4)
+
+
+def test_level_summary_pools_every_gap_and_cross_checks() -> None:
+    requests = [_request(64, float(i), 0.02 + 0.001 * i, 0.005, 8) for i in range(6)]
+    level = summarize_level(requests, 64, "test")
+    assert level["itl_ms"]["count"] == 6 * 7
+    assert (
+        level["ttft_ms"]["median"]["ci95"][0]
+        <= level["ttft_ms"]["median"]["value"]
+        <= level["ttft_ms"]["median"]["ci95"][1]
+    )
+    assert level["pipeline_perf_metrics"]["ttft_ms_ours_over_pipeline"] == pytest.approx(1.0)
+    assert level["tpot_ms"]["median"]["value"] == pytest.approx(5.0)
+    assert len(level["raw"]) == 6
+
+
+def test_a_short_output_is_refused() -> None:
+    with pytest.raises(BackendError, match="exactly 8 new tokens"):
+        _check(_request(16, 0.0, 0.01, 0.01, 5), 16, 8)
+    with pytest.raises(BackendError, match="17-token prompt, 16 were given"):
+        r = _request(16, 0.0, 0.01, 0.01, 8)
+        r.pipeline["input_tokens"] = 17.0
+        _check(r, 16, 8)
+
+
+def test_prompts_have_exact_lengths_and_wrap() -> None:
+    prompts = Prompts(list(range(40)), seed=3)
+    for n in (1, 16, 40, 100):
+        ids = prompts.draw(n)
+        assert len(ids) == n
+        assert all((b - a) % 40 == 1 for a, b in itertools.pairwise(ids))  # consecutive text
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [{"prompt_tokens": ()}, {"prompt_tokens": (0,)}, {"new_tokens": 1}, {"min_requests": 1}],
+)
+def test_bad_options_are_one_line(kwargs: dict[str, object]) -> None:
+    with pytest.raises(ConfigError):
+        GenerateOptions(**kwargs)  # type: ignore[arg-type]
+
+
+def test_cli_errors_are_one_line(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["generate", "--backend", "transformers"])
+    assert result.exit_code == 2 and "not built yet" in result.output and "Traceback" not in result.output
+    result = runner.invoke(app, ["generate", "--new-tokens", "1"])
+    assert result.exit_code == 2 and "--new-tokens" in result.output
+    pytest.importorskip("openvino_genai")
+    result = runner.invoke(app, ["generate", str(tmp_path), "--json", str(tmp_path / "g.json")])
+    assert result.exit_code == 2 and "lacks openvino_model.xml" in result.output
+    assert not (tmp_path / "g.json").exists()
+
+
+def test_generate_on_the_builtin_model(tmp_path: Path) -> None:
+    pytest.importorskip("openvino_genai")
+    opts = GenerateOptions(prompt_tokens=(16, 200), new_tokens=8, min_requests=3, time_s=0.2)
+    doc = api.generate("builtin", options=opts)
+    assert [lv["prompt_tokens"] for lv in doc["levels"]] == [16, 200]
+    for level in doc["levels"]:
+        assert level["requests"] >= 3
+        assert level["itl_ms"]["count"] == level["requests"] * 7
+        assert level["ttft_ms"]["median"]["value"] < level["e2e_ms"]["median"]["value"]
+        for raw in level["raw"]:
+            assert raw["output_tokens"] == 8 and raw["pipeline"]["input_tokens"] == level["prompt_tokens"]
+        ratio = level["pipeline_perf_metrics"]["ttft_ms_ours_over_pipeline"]
+        assert 0.5 < ratio < 2.0  # both clocks see the same prefill
+    out = tmp_path / "g.json"
+    result = runner.invoke(
+        app,
+        [
+            "generate",
+            "--prompt-tokens",
+            "16",
+            "--new-tokens",
+            "4",
+            "--min-requests",
+            "2",
+            "--time",
+            "0.1",
+            "--json",
+            str(out),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert json.loads(out.read_text())["kind"] == "generate" and "TTFT" in result.output
