@@ -80,6 +80,9 @@ def test_cli_errors_are_one_line(tmp_path: Path) -> None:
     assert result.exit_code == 2 and "not built yet" in result.output and "Traceback" not in result.output
     result = runner.invoke(app, ["generate", "--new-tokens", "1"])
     assert result.exit_code == 2 and "--new-tokens" in result.output
+    result = runner.invoke(app, ["generate", "--prompt-tokens", "4090", "--new-tokens", "8"])
+    assert result.exit_code == 2 and "need 4098 positions; the model has 4096" in result.output
+    assert "--prompt-tokens" in result.output
     pytest.importorskip("openvino_genai")
     result = runner.invoke(app, ["generate", str(tmp_path), "--json", str(tmp_path / "g.json")])
     assert result.exit_code == 2 and "lacks openvino_model.xml" in result.output

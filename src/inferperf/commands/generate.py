@@ -36,6 +36,8 @@ def generate(
     _check_backends(backends)
     import_genai()  # fail fast, with the install hint, before reading any text
     folder = BUILTIN_LLM if str(model) == "builtin" else Path(model)
+    model_doc = _model_doc(folder, str(model) == "builtin")
+    _check_context(model_doc, opts)
     text, source = corpus_text(data)
     pipe = Pipeline(folder, device, opts.prefix_caching)
     prompts = Prompts(pipe.encode(text), opts.seed)
@@ -44,7 +46,7 @@ def generate(
     doc["environment"]["versions"].update(_versions())
     return {
         **doc,
-        "model": _model_doc(folder, str(model) == "builtin"),
+        "model": model_doc,
         "backend": "openvino-genai",
         "device": device,
         "options": opts.to_dict(),
@@ -69,6 +71,17 @@ def _check_backends(backends: Sequence[str]) -> None:
             raise ConfigError(f"unknown generate backend {name!r}: choose from {', '.join(BACKENDS)}")
 
 
+def _check_context(model_doc: dict[str, Any], opts: GenerateOptions) -> None:
+    """A prompt and its output must fit the model's context (its config's max_position_embeddings)."""
+    limit = model_doc["architecture"].get("max_position_embeddings")
+    longest = max(opts.prompt_tokens) + opts.new_tokens
+    if limit is not None and longest > int(limit):
+        raise ConfigError(
+            f"a {max(opts.prompt_tokens)}-token prompt and {opts.new_tokens} new tokens need {longest} positions; "
+            f"the model has {limit} (max_position_embeddings): lower `prompt_tokens` or `new_tokens`"
+        )
+
+
 def _versions() -> dict[str, str]:
     from importlib import metadata
 
@@ -85,6 +98,9 @@ def _model_doc(folder: Path, builtin: bool) -> dict[str, Any]:
     """Where the model is, its files' sha256 (model weights first), and its config's architecture."""
     import json
 
+    from inferperf.measure.generate import check_model_folder
+
+    check_model_folder(folder)
     files = sorted(p for p in folder.iterdir() if p.is_file())
     digest = hashlib.sha256()
     for p in sorted(files, key=lambda p: (p.name != "openvino_model.bin", p.name)):
