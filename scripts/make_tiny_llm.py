@@ -83,6 +83,10 @@ KEEP = {
 }
 
 
+# Kept from the Hugging Face folder, so transformers loads the same weights (generate's cross-check).
+HF_KEEP = {"model.safetensors", "tokenizer.json"}
+
+
 def stdlib_docstrings() -> Iterator[str]:
     """Docstrings of the top-level stdlib modules, their classes and functions."""
     stdlib = Path(sysconfig.get_paths()["stdlib"])
@@ -219,6 +223,8 @@ def main() -> None:
         args.out.mkdir(parents=True)
         for name in sorted(KEEP):
             shutil.copyfile(ov_dir / name, args.out / name)
+        for name in sorted(HF_KEEP):
+            shutil.copyfile(hf_dir / name, args.out / name)
 
     # Stable JSON (sorted keys) so that a rerun gives the same files.
     for name in ("config.json", "generation_config.json", "tokenizer_config.json", "special_tokens_map.json"):

@@ -76,14 +76,17 @@ def test_bad_options_are_one_line(kwargs: dict[str, object]) -> None:
 
 
 def test_cli_errors_are_one_line(tmp_path: Path) -> None:
-    result = runner.invoke(app, ["generate", "--backend", "transformers"])
-    assert result.exit_code == 2 and "not built yet" in result.output and "Traceback" not in result.output
+    result = runner.invoke(app, ["generate", "--backend", "tensorflow"])
+    assert result.exit_code == 2 and "unknown generate backend" in result.output and "Traceback" not in result.output
     result = runner.invoke(app, ["generate", "--new-tokens", "1"])
     assert result.exit_code == 2 and "--new-tokens" in result.output
     result = runner.invoke(app, ["generate", "--prompt-tokens", "4090", "--new-tokens", "8"])
     assert result.exit_code == 2 and "need 4098 positions; the model has 4096" in result.output
     assert "--prompt-tokens" in result.output
     pytest.importorskip("openvino_genai")
+    result = runner.invoke(app, ["generate", str(tmp_path), "--json", str(tmp_path / "g.json")])
+    assert result.exit_code == 2 and "folder with its config.json" in result.output
+    (tmp_path / "config.json").write_text("{}")
     result = runner.invoke(app, ["generate", str(tmp_path), "--json", str(tmp_path / "g.json")])
     assert result.exit_code == 2 and "lacks openvino_model.xml" in result.output
     assert not (tmp_path / "g.json").exists()
@@ -93,8 +96,8 @@ def test_generate_on_the_builtin_model(tmp_path: Path) -> None:
     pytest.importorskip("openvino_genai")
     opts = GenerateOptions(prompt_tokens=(16, 200), new_tokens=8, min_requests=3, time_s=0.2)
     doc = api.generate("builtin", options=opts)
-    assert [lv["prompt_tokens"] for lv in doc["levels"]] == [16, 200]
-    for level in doc["levels"]:
+    assert [lv["prompt_tokens"] for lv in doc["results"][0]["levels"]] == [16, 200]
+    for level in doc["results"][0]["levels"]:
         assert level["requests"] >= 3
         assert level["itl_ms"]["count"] == level["requests"] * 7
         assert level["ttft_ms"]["median"]["value"] < level["e2e_ms"]["median"]["value"]
@@ -121,3 +124,16 @@ def test_generate_on_the_builtin_model(tmp_path: Path) -> None:
     )
     assert result.exit_code == 0, result.output
     assert json.loads(out.read_text())["kind"] == "generate" and "TTFT" in result.output
+
+
+def test_both_backends_compute_the_same_model() -> None:
+    pytest.importorskip("openvino_genai")
+    pytest.importorskip("transformers")
+    opts = GenerateOptions(prompt_tokens=(24,), new_tokens=6, min_requests=2, time_s=0.1)
+    doc = api.generate("builtin", backends=("openvino-genai", "transformers"), options=opts)
+    assert [r["backend"] for r in doc["results"]] == ["openvino-genai", "transformers"]
+    hf = doc["results"][1]["levels"][0]
+    assert hf["itl_ms"]["count"] == hf["requests"] * 5 and "pipeline_perf_metrics" not in hf
+    cross = doc["cross_check"]["against"]["transformers"]
+    assert cross["prefill_logits_cosine_min"] > 0.9999  # same weights, f32 on both
+    assert cross["greedy_token_agreement"] == 1.0

@@ -490,7 +490,9 @@ LlmModelArg = Annotated[
         "or 'builtin' (a tiny random-weight Llama: measures the machinery, not a real model)."
     ),
 ]
-GenerateBackendsOpt = Annotated[str, typer.Option("--backend", help="openvino-genai (transformers: not built yet).")]
+GenerateBackendsOpt = Annotated[
+    str, typer.Option("--backend", help="openvino-genai and/or transformers (comma-separated; cross-checked).")
+]
 PromptTokensOpt = Annotated[str, typer.Option("--prompt-tokens", help="Prompt lengths in tokens, e.g. 128,512,2048.")]
 NewTokensOpt = Annotated[int, typer.Option("--new-tokens", help="Tokens generated per request (EOS ignored).")]
 TextDataOpt = Annotated[

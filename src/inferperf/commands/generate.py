@@ -7,13 +7,19 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from inferperf.errors import BackendUnavailableError, ConfigError
-from inferperf.measure.generate import GenerateOptions, Pipeline, Prompts, corpus_text, import_genai, run_level
+from inferperf.backends.generative import GenerativePipeline, check_generative_installed, get_generative
+from inferperf.errors import ConfigError, InputSpecError
+from inferperf.measure.generate import GenerateOptions, Prompts, corpus_text, cross_check, run_level
 from inferperf.measure.target import header
 
 BUILTIN_LLM = Path(__file__).resolve().parents[1] / "model" / "data" / "tiny-llm"
-BACKENDS = ("openvino-genai",)
-NOT_YET = {"transformers": "transformers' generate is not built yet (it needs the torch extra); use openvino-genai"}
+DEFINITIONS = {
+    "ttft_ms": "generate call to the first token handed to the streamer; the prompt goes in as token ids",
+    "ttft_with_tokenization_ms": "ttft_ms + the measured tokenization of the prompt's text",
+    "tpot_ms": "per request, mean gap between generated tokens, first token excluded",
+    "e2e_per_token_ms": "per request, end to end / output tokens (the other TPOT definition)",
+    "itl_ms": "every gap between two consecutive tokens, pooled over requests",
+}
 
 
 def generate(
@@ -25,50 +31,56 @@ def generate(
     device: str = "CPU",
     progress: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
-    """One request at a time, fixed prompt and output lengths: per prompt length, TTFT, TPOT, ITL,
-    end to end, prefill and decode tokens/s with 95% intervals, and the pipeline's own figures beside.
+    """One request at a time, fixed prompt and output lengths: per backend and prompt length, TTFT, TPOT,
+    ITL, end to end, prefill and decode tokens/s with 95% intervals (and GenAI's own figures beside).
+    With several backends, a cross-check on the same prompts: next-token logit cosine, greedy agreement.
 
     ``model`` is a folder exported for OpenVINO GenAI (``optimum-cli export openvino --task
-    text-generation-with-past``), or ``builtin``: a tiny random-weight Llama made by
-    ``scripts/make_tiny_llm.py`` (its figures measure the machinery, not a real model's speed).
+    text-generation-with-past``; with the Hugging Face files beside it for ``transformers``), or
+    ``builtin``: a tiny random-weight Llama made by ``scripts/make_tiny_llm.py`` (its figures measure
+    the machinery, not a real model's speed).
     """
     opts = options or GenerateOptions()
-    _check_backends(backends)
-    import_genai()  # fail fast, with the install hint, before reading any text
+    for name in backends:
+        check_generative_installed(name)  # fail fast, with the install hint, before loading anything
     folder = BUILTIN_LLM if str(model) == "builtin" else Path(model)
     model_doc = _model_doc(folder, str(model) == "builtin")
     _check_context(model_doc, opts)
     text, source = corpus_text(data)
-    pipe = Pipeline(folder, device, opts.prefix_caching)
-    prompts = Prompts(pipe.encode(text), opts.seed)
-    levels = [run_level(pipe, prompts, n, opts, pipe.decode, progress) for n in opts.prompt_tokens]
     doc = header("generate")
-    doc["environment"]["versions"].update(_versions())
+    pipes: list[GenerativePipeline] = []
+    results = []
+    for name in backends:
+        if progress is not None:
+            progress(f"loading {name}")
+        pipe = get_generative(name, folder, device, opts.prefix_caching)
+        prompts = Prompts(pipe.encode(text), opts.seed)  # the same text and seed: the same prompts
+        levels = [run_level(pipe, prompts, n, opts, pipe.decode, progress) for n in opts.prompt_tokens]
+        results.append({"backend": name, "load_ms": pipe.load_ms, "levels": levels})
+        doc["environment"]["versions"].update(pipe.versions())
+        pipes.append(pipe)
     return {
         **doc,
         "model": model_doc,
-        "backend": "openvino-genai",
         "device": device,
         "options": opts.to_dict(),
         "prompts": {"source": source, "text_tokens": len(prompts.ids), "seed": opts.seed},
-        "load_ms": pipe.load_ms,
-        "levels": levels,
-        "definitions": {
-            "ttft_ms": "generate call to the first token handed to the streamer; the prompt goes in as token ids",
-            "ttft_with_tokenization_ms": "ttft_ms + the measured tokenization of the prompt's text",
-            "tpot_ms": "per request, mean gap between generated tokens, first token excluded",
-            "e2e_per_token_ms": "per request, end to end / output tokens (the other TPOT definition)",
-            "itl_ms": "every gap between two consecutive tokens, pooled over requests",
-        },
+        "results": results,
+        "cross_check": _cross(pipes, text, opts, progress),
+        "definitions": DEFINITIONS,
     }
 
 
-def _check_backends(backends: Sequence[str]) -> None:
-    for name in backends:
-        if name in NOT_YET:
-            raise BackendUnavailableError(NOT_YET[name])
-        if name not in BACKENDS:
-            raise ConfigError(f"unknown generate backend {name!r}: choose from {', '.join(BACKENDS)}")
+def _cross(
+    pipes: list[GenerativePipeline], text: str, opts: GenerateOptions, progress: Callable[[str], None] | None
+) -> dict[str, Any] | None:
+    """With several backends: the same three prompts (shortest length) through each, against the first."""
+    if len(pipes) < 2:
+        return None
+    if progress is not None:
+        progress("cross-check")
+    sample = Prompts(pipes[0].encode(text), opts.seed + 1)
+    return cross_check(pipes, [sample.draw(min(opts.prompt_tokens)) for _ in range(3)])
 
 
 def _check_context(model_doc: dict[str, Any], opts: GenerateOptions) -> None:
@@ -82,25 +94,12 @@ def _check_context(model_doc: dict[str, Any], opts: GenerateOptions) -> None:
         )
 
 
-def _versions() -> dict[str, str]:
-    from importlib import metadata
-
-    out = {}
-    for package in ("openvino-genai", "openvino-tokenizers"):
-        try:
-            out[package] = metadata.version(package)
-        except metadata.PackageNotFoundError:
-            continue
-    return out
-
-
 def _model_doc(folder: Path, builtin: bool) -> dict[str, Any]:
     """Where the model is, its files' sha256 (model weights first), and its config's architecture."""
     import json
 
-    from inferperf.measure.generate import check_model_folder
-
-    check_model_folder(folder)
+    if not folder.is_dir() or not (folder / "config.json").exists():
+        raise InputSpecError(f"a generative model is a folder with its config.json (exported LLM), not {folder}")
     files = sorted(p for p in folder.iterdir() if p.is_file())
     digest = hashlib.sha256()
     for p in sorted(files, key=lambda p: (p.name != "openvino_model.bin", p.name)):

@@ -19,21 +19,17 @@ Definitions (per request, all from the request's start = the call to ``generate`
 
 from __future__ import annotations
 
-import itertools
-import math
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from inferperf.errors import BackendError, BackendUnavailableError, ConfigError, InputSpecError
+from inferperf.backends.generative import GenerativePipeline, Request
+from inferperf.errors import BackendError, ConfigError, InputSpecError
 from inferperf.stats import median_ci_small, summarize
-
-INSTALL_HINT = "pip install 'inferperf[genai]' (openvino-genai, openvino-tokenizers)"
-MODEL_FILES = ("openvino_model.xml", "openvino_tokenizer.xml", "openvino_detokenizer.xml")
 
 
 @dataclass(frozen=True)
@@ -71,152 +67,6 @@ class GenerateOptions:
             "seed": self.seed,
             "prefix_caching": self.prefix_caching,
         }
-
-
-@dataclass
-class Request:
-    """One generate call's timestamps (perf_counter seconds) and what the pipeline said of it."""
-
-    prompt_tokens: int
-    start: float
-    token_times: list[float] = field(default_factory=list)
-    end: float = 0.0
-    tokenization_ms: float = 0.0
-    pipeline: dict[str, float] = field(default_factory=dict)
-
-    def figures(self) -> dict[str, float]:
-        """The request's own figures, in ms and tokens/s."""
-        t = self.token_times
-        n = len(t)
-        ttft = (t[0] - self.start) * 1e3
-        decode_s = t[-1] - t[0]
-        return {
-            "ttft_ms": ttft,
-            "ttft_with_tokenization_ms": ttft + self.tokenization_ms,
-            "tpot_ms": decode_s * 1e3 / (n - 1),
-            "e2e_ms": (self.end - self.start) * 1e3,
-            "e2e_per_token_ms": (self.end - self.start) * 1e3 / n,
-            "prefill_tokens_per_s": self.prompt_tokens / (ttft / 1e3),
-            "decode_tokens_per_s": (n - 1) / decode_s if decode_s > 0 else math.inf,
-            "output_tokens": float(n),
-        }
-
-    def gaps_ms(self) -> list[float]:
-        """Every inter-token latency of the request."""
-        return [(b - a) * 1e3 for a, b in itertools.pairwise(self.token_times)]
-
-
-def import_genai() -> Any:
-    """openvino_genai, or a one-line error saying how to install it."""
-    try:
-        import openvino_genai
-    except ImportError:
-        raise BackendUnavailableError("backend openvino-genai is not installed", hint=INSTALL_HINT) from None
-    return openvino_genai
-
-
-def check_model_folder(path: Path) -> None:
-    """A folder exported for OpenVINO GenAI: the model and its tokenizer and detokenizer as IR."""
-    if not path.is_dir():
-        raise InputSpecError(f"a generative model is a folder (optimum-cli export openvino ...), not {path}")
-    missing = [f for f in MODEL_FILES if not (path / f).exists()]
-    if missing:
-        raise InputSpecError(
-            f"{path} lacks {', '.join(missing)}: export it with 'optimum-cli export openvino --task "
-            "text-generation-with-past' with openvino-tokenizers installed"
-        )
-
-
-class Pipeline:
-    """An OpenVINO GenAI LLMPipeline, its load time, and its tokenizer."""
-
-    def __init__(self, folder: Path, device: str = "CPU", prefix_caching: bool = False) -> None:
-        genai = import_genai()
-        check_model_folder(folder)
-        # GenAI caches KV blocks of prompt prefixes it has seen (on by default on CPU): a prompt that
-        # repeats a prefix then skips most of its prefill (2048 tokens: TTFT 33 ms -> under 2 ms), so
-        # TTFT would measure the cache, not the prefill. Off unless asked for, and recorded.
-        scheduler = genai.SchedulerConfig()
-        scheduler.enable_prefix_caching = prefix_caching
-        self.prefix_caching = prefix_caching
-        t0 = time.perf_counter()
-        try:
-            self.pipe = genai.LLMPipeline(str(folder), device, scheduler_config=scheduler)
-        except RuntimeError as exc:
-            raise BackendError(f"OpenVINO GenAI could not load {folder}: {str(exc).splitlines()[0]}") from exc
-        self.load_ms = (time.perf_counter() - t0) * 1e3
-        self.genai = genai
-        self.tokenizer = self.pipe.get_tokenizer()
-
-    def encode(self, text: str) -> list[int]:
-        """Token ids of ``text`` without special tokens."""
-        ids = self.tokenizer.encode(text, add_special_tokens=False).input_ids.data
-        return [int(i) for i in np.asarray(ids).ravel()]
-
-    def decode(self, ids: Sequence[int]) -> str:
-        """The text of ``ids``."""
-        return str(self.tokenizer.decode(list(ids)))
-
-    def generate(self, ids: Sequence[int], new_tokens: int) -> Request:
-        """One request on exactly ``ids``, exactly ``new_tokens`` out (EOS ignored), timed per token."""
-        import openvino as ov
-
-        genai = self.genai
-        tensor = ov.Tensor(np.asarray([ids], dtype=np.int64))
-        inputs = genai.TokenizedInputs(tensor, ov.Tensor(np.ones((1, len(ids)), dtype=np.int64)))
-        config = genai.GenerationConfig()
-        config.max_new_tokens = config.min_new_tokens = new_tokens
-        config.ignore_eos = True
-        config.do_sample = False
-        streamer = _streamer(genai)
-        request = Request(len(ids), time.perf_counter())
-        try:
-            result = self.pipe.generate(inputs, config, streamer)
-        except RuntimeError as exc:
-            raise BackendError(f"OpenVINO GenAI generate failed: {str(exc).splitlines()[0]}") from exc
-        request.end = time.perf_counter()
-        request.token_times = streamer.times
-        request.pipeline = _perf_metrics(result.perf_metrics)
-        return request
-
-
-def _stamps_class(genai: Any) -> type:
-    class Stamps(genai.StreamerBase):
-        """Takes the time of every token the pipeline hands over; keeps no text (no detokenizing cost)."""
-
-        def __init__(self) -> None:
-            super().__init__()
-            self.times: list[float] = []
-
-        def write(self, token: Any) -> Any:
-            now = time.perf_counter()
-            count = len(token) if isinstance(token, list) else 1
-            self.times.extend([now] * count)
-            return genai.StreamingStatus.RUNNING
-
-        def end(self) -> None:
-            return None
-
-    return Stamps
-
-
-_STAMPS: dict[int, type] = {}
-
-
-def _streamer(genai: Any) -> Any:
-    """A fresh timestamping streamer (its class is made once: it subclasses the runtime's base)."""
-    return _STAMPS.setdefault(id(genai), _stamps_class(genai))()
-
-
-def _perf_metrics(metrics: Any) -> dict[str, float]:
-    """The pipeline's own view of the request (ms), for the cross-check."""
-    return {
-        "ttft_ms": float(metrics.get_ttft().mean),
-        "tpot_ms": float(metrics.get_tpot().mean),
-        "generate_ms": float(metrics.get_generate_duration().mean),
-        "output_tokens": float(metrics.get_num_generated_tokens()),
-        "input_tokens": float(metrics.get_num_input_tokens()),
-    }
 
 
 # ---------------------------------------------------------------- prompts
@@ -291,7 +141,7 @@ Progress = Callable[[str], None]
 
 
 def run_level(
-    pipe: Pipeline,
+    pipe: GenerativePipeline,
     prompts: Prompts,
     prompt_tokens: int,
     opts: GenerateOptions,
@@ -323,7 +173,7 @@ def run_level(
     return summarize_level(requests, prompt_tokens, reason)
 
 
-def _tokenization_ms(pipe: Pipeline, text: str) -> float:
+def _tokenization_ms(pipe: GenerativePipeline, text: str) -> float:
     t0 = time.perf_counter()
     pipe.encode(text)
     return (time.perf_counter() - t0) * 1e3
@@ -364,7 +214,8 @@ def summarize_level(requests: list[Request], prompt_tokens: int, stop_reason: st
     wall = sum(r.end - r.start for r in requests)
     out["output_tokens_per_s"] = sum(len(r.token_times) for r in requests) / wall
     out["requests_per_s"] = len(requests) / wall
-    out["pipeline_perf_metrics"] = _agreement(requests, per)
+    if any(r.pipeline for r in requests):
+        out["pipeline_perf_metrics"] = _agreement(requests, per)
     out["raw"] = [
         {**{k: round(v, 4) for k, v in p.items()}, "pipeline": r.pipeline} for p, r in zip(per, requests, strict=True)
     ]
@@ -383,3 +234,40 @@ def _agreement(requests: list[Request], per: list[dict[str, float]]) -> dict[str
         "callback, the pipeline's from its own start to the token's sampling"
     )
     return out
+
+
+# ---------------------------------------------------------------- cross-check between runtimes
+
+
+def cross_check(
+    pipes: Sequence[GenerativePipeline], prompts: Sequence[list[int]], new_tokens: int = 16
+) -> dict[str, Any]:
+    """Do the runtimes compute the same model? On the same prompts: the cosine of the next-token logits
+    after the prefill, and how many greedy tokens agree, each runtime against the first."""
+    ref = pipes[0]
+    out: dict[str, Any] = {"reference": ref.name, "prompts": len(prompts), "new_tokens": new_tokens, "against": {}}
+    ref_logits = [ref.prefill_logits(p) for p in prompts]
+    ref_tokens = [ref.greedy_tokens(p, new_tokens) for p in prompts]
+    for pipe in pipes[1:]:
+        cosines = [_cosine(a, pipe.prefill_logits(p)) for a, p in zip(ref_logits, prompts, strict=True)]
+        tokens = [pipe.greedy_tokens(p, new_tokens) for p in prompts]
+        same = [
+            sum(x == y for x, y in zip(a, b, strict=False)) / new_tokens
+            for a, b in zip(ref_tokens, tokens, strict=True)
+        ]
+        prefix = [
+            next((i for i, (x, y) in enumerate(zip(a, b, strict=False)) if x != y), new_tokens)
+            for a, b in zip(ref_tokens, tokens, strict=True)
+        ]
+        out["against"][pipe.name] = {
+            "prefill_logits_cosine_min": min(cosines),
+            "prefill_logits_cosine": cosines,
+            "greedy_token_agreement": float(np.mean(same)),
+            "greedy_agreeing_prefix_min": min(prefix),
+        }
+    return out
+
+
+def _cosine(a: np.ndarray, b: np.ndarray) -> float:
+    a64, b64 = a.astype(np.float64), b.astype(np.float64)
+    return float(a64 @ b64 / (np.linalg.norm(a64) * np.linalg.norm(b64)))

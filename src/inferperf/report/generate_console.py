@@ -17,28 +17,38 @@ def _ci(stat: dict[str, Any], digits: int = 2) -> str:
 
 
 def render_generate(doc: dict[str, Any], console: Console) -> None:
-    """Model, load time, and per prompt length: TTFT, TPOT, ITL p99, end to end, tokens/s, the cross-check."""
+    """Model, and per backend and prompt length: TTFT, TPOT, ITL p99, end to end, tokens/s; the cross-checks."""
     model = doc["model"]
     arch = model.get("architecture", {})
     console.print(
-        f"[bold]inferperf generate[/bold] on {escape(doc['backend'])} ({escape(doc['device'])}): "
-        f"{escape(model['path'])}"
-        + (" [yellow](built-in tiny random-weight model)[/yellow]" if model["builtin"] else ""),
+        f"[bold]inferperf generate[/bold] ({escape(doc['device'])}): {escape(model['path'])}"
+        + (" [yellow](built-in tiny random-weight model)[/yellow]" * model["builtin"]),
         highlight=False,
     )
     if arch:
         console.print("  " + ", ".join(f"{k}={v}" for k, v in arch.items()), highlight=False)
     opts = doc["options"]
     console.print(
-        f"  {opts['new_tokens']} new tokens per request (EOS ignored), prompts from "
-        f"{escape(doc['prompts']['source'])}; load {doc['load_ms']:.0f} ms",
+        f"  {opts['new_tokens']} new tokens per request (EOS ignored, greedy), prompts from "
+        f"{escape(doc['prompts']['source'])}",
         highlight=False,
     )
-    table = Table(title="medians over requests ±95% CI, ms unless said", show_header=True)
+    for result in doc["results"]:
+        _table(result, console)
+    console.print(
+        "[dim]TPOT: mean gap after the first token; prefill/decode in tokens/s; /GenAI: our TTFT/TPOT over the "
+        "pipeline's own PerfMetrics for the same requests; TTFT with tokenization in the JSON[/dim]"
+    )
+    if doc.get("cross_check"):
+        _cross(doc["cross_check"], console)
+
+
+def _table(result: dict[str, Any], console: Console) -> None:
+    table = Table(title=f"{result['backend']} (load {result['load_ms']:.0f} ms): medians ±95% CI, ms", show_header=True)
     for col in ("prompt", "req", "TTFT", "TPOT", "ITL p99", "e2e", "prefill/s", "decode/s", "/GenAI"):
         table.add_column(col, justify="right")
-    for level in doc["levels"]:
-        agree = level["pipeline_perf_metrics"]
+    for level in result["levels"]:
+        agree = level.get("pipeline_perf_metrics") or {}
         table.add_row(
             str(level["prompt_tokens"]),
             str(level["requests"]),
@@ -48,10 +58,16 @@ def render_generate(doc: dict[str, Any], console: Console) -> None:
             _ci(level["e2e_ms"]["median"], 1),
             f"{level['prefill_tokens_per_s']['median']['value']:.0f}",
             f"{level['decode_tokens_per_s']['median']['value']:.0f}",
-            "/".join(f"{v:.2f}" for k, v in agree.items() if k.endswith("_over_pipeline")),
+            "/".join(f"{v:.2f}" for k, v in agree.items() if k.endswith("_over_pipeline")) or "-",
         )
     console.print(table)
-    console.print(
-        "[dim]TPOT: mean gap after the first token; prefill/decode in tokens/s; /GenAI: our TTFT/TPOT over the "
-        "pipeline's own PerfMetrics for the same requests; TTFT with tokenization in the JSON[/dim]"
-    )
+
+
+def _cross(cross: dict[str, Any], console: Console) -> None:
+    for name, c in cross["against"].items():
+        console.print(
+            f"cross-check {escape(name)} vs {escape(cross['reference'])} on {cross['prompts']} prompts: next-token "
+            f"logit cosine >= {c['prefill_logits_cosine_min']:.6f}, greedy tokens agree "
+            f"{c['greedy_token_agreement'] * 100:.0f}% ({cross['new_tokens']} each)",
+            highlight=False,
+        )

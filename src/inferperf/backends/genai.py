@@ -1,0 +1,182 @@
+"""OpenVINO GenAI's LLMPipeline as a generative pipeline (``--backend openvino-genai``)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+
+from inferperf.backends.generative import GenerativePipeline, Request, missing
+from inferperf.errors import BackendError, InputSpecError
+
+INSTALL_HINT = "pip install 'inferperf[genai]' (openvino-genai, openvino-tokenizers)"
+MODEL_FILES = ("openvino_model.xml", "openvino_tokenizer.xml", "openvino_detokenizer.xml")
+
+
+def import_genai() -> Any:
+    """openvino_genai, or a one-line error saying how to install it."""
+    try:
+        import openvino_genai
+    except ImportError:
+        raise missing("openvino-genai", INSTALL_HINT) from None
+    return openvino_genai
+
+
+def check_model_folder(path: Path) -> None:
+    """A folder exported for OpenVINO GenAI: the model and its tokenizer and detokenizer as IR."""
+    if not path.is_dir():
+        raise InputSpecError(f"a generative model is a folder (optimum-cli export openvino ...), not {path}")
+    missing = [f for f in MODEL_FILES if not (path / f).exists()]
+    if missing:
+        raise InputSpecError(
+            f"{path} lacks {', '.join(missing)}: export it with 'optimum-cli export openvino --task "
+            "text-generation-with-past' with openvino-tokenizers installed"
+        )
+
+
+class GenAIPipeline(GenerativePipeline):
+    """An OpenVINO GenAI LLMPipeline, its load time, and its tokenizer."""
+
+    name: ClassVar[str] = "openvino-genai"
+    reports_own_metrics: ClassVar[bool] = True
+
+    @staticmethod
+    def check_available() -> None:
+        """Raise the install hint when openvino_genai cannot be imported."""
+        import_genai()
+
+    def __init__(self, folder: Path, device: str = "CPU", prefix_caching: bool = False) -> None:
+        genai = import_genai()
+        check_model_folder(folder)
+        self.folder, self.device = folder, device
+        self._logits_model: Any = None
+        # GenAI caches KV blocks of prompt prefixes it has seen (on by default on CPU): a prompt that
+        # repeats a prefix then skips most of its prefill (2048 tokens: TTFT 33 ms -> under 2 ms), so
+        # TTFT would measure the cache, not the prefill. Off unless asked for, and recorded.
+        scheduler = genai.SchedulerConfig()
+        scheduler.enable_prefix_caching = prefix_caching
+        self.prefix_caching = prefix_caching
+        t0 = time.perf_counter()
+        try:
+            self.pipe = genai.LLMPipeline(str(folder), device, scheduler_config=scheduler)
+        except RuntimeError as exc:
+            raise BackendError(f"OpenVINO GenAI could not load {folder}: {str(exc).splitlines()[0]}") from exc
+        self.load_ms = (time.perf_counter() - t0) * 1e3
+        self.genai = genai
+        self.tokenizer = self.pipe.get_tokenizer()
+
+    def encode(self, text: str) -> list[int]:
+        """Token ids of ``text`` without special tokens."""
+        ids = self.tokenizer.encode(text, add_special_tokens=False).input_ids.data
+        return [int(i) for i in np.asarray(ids).ravel()]
+
+    def decode(self, ids: Sequence[int]) -> str:
+        """The text of ``ids``."""
+        return str(self.tokenizer.decode(list(ids)))
+
+    def _request(self, ids: Sequence[int], new_tokens: int) -> tuple[Any, Any]:
+        """The prompt as token ids and a greedy config of exactly ``new_tokens`` (EOS ignored)."""
+        import openvino as ov
+
+        genai = self.genai
+        tensor = ov.Tensor(np.asarray([ids], dtype=np.int64))
+        inputs = genai.TokenizedInputs(tensor, ov.Tensor(np.ones((1, len(ids)), dtype=np.int64)))
+        config = genai.GenerationConfig()
+        config.max_new_tokens = config.min_new_tokens = new_tokens
+        config.ignore_eos = True
+        config.do_sample = False
+        return inputs, config
+
+    def generate(self, ids: Sequence[int], new_tokens: int) -> Request:
+        genai = self.genai
+        inputs, config = self._request(ids, new_tokens)
+        streamer = _streamer(genai)
+        request = Request(len(ids), time.perf_counter())
+        try:
+            result = self.pipe.generate(inputs, config, streamer)
+        except RuntimeError as exc:
+            raise BackendError(f"OpenVINO GenAI generate failed: {str(exc).splitlines()[0]}") from exc
+        request.end = time.perf_counter()
+        request.token_times = streamer.times
+        request.pipeline = _perf_metrics(result.perf_metrics)
+        return request
+
+    def greedy_tokens(self, ids: Sequence[int], new_tokens: int) -> list[int]:
+        inputs, config = self._request(ids, new_tokens)
+        return [int(t) for t in self.pipe.generate(inputs, config).tokens[0]]
+
+    def prefill_logits(self, ids: Sequence[int]) -> np.ndarray:
+        """The exported model run directly (stateful: its KV state reset first), logits of the last position."""
+        import openvino as ov
+
+        if self._logits_model is None:
+            compiled = ov.Core().compile_model(
+                str(self.folder / "openvino_model.xml"), self.device, {"INFERENCE_PRECISION_HINT": "f32"}
+            )
+            self._logits_model = compiled.create_infer_request()
+        request = self._logits_model
+        request.reset_state()
+        n = len(ids)
+        feed = {
+            "input_ids": np.asarray([ids], dtype=np.int64),
+            "attention_mask": np.ones((1, n), dtype=np.int64),
+            "position_ids": np.arange(n, dtype=np.int64)[None, :],
+            "beam_idx": np.zeros(1, dtype=np.int32),
+        }
+        names = {name for port in request.model_inputs for name in port.get_names()}
+        out = request.infer({k: v for k, v in feed.items() if k in names})
+        logits: np.ndarray = np.asarray(out[0], dtype=np.float32)  # the export's first output: logits
+        return np.asarray(logits[0, -1], dtype=np.float32)
+
+    def versions(self) -> dict[str, str]:
+        from importlib import metadata
+
+        out = {}
+        for package in ("openvino", "openvino-genai", "openvino-tokenizers"):
+            try:
+                out[package] = metadata.version(package)
+            except metadata.PackageNotFoundError:
+                continue
+        return out
+
+
+def _stamps_class(genai: Any) -> type:
+    class Stamps(genai.StreamerBase):
+        """Takes the time of every token the pipeline hands over; keeps no text (no detokenizing cost)."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.times: list[float] = []
+
+        def write(self, token: Any) -> Any:
+            now = time.perf_counter()
+            count = len(token) if isinstance(token, list) else 1
+            self.times.extend([now] * count)
+            return genai.StreamingStatus.RUNNING
+
+        def end(self) -> None:
+            return None
+
+    return Stamps
+
+
+_STAMPS: dict[int, type] = {}
+
+
+def _streamer(genai: Any) -> Any:
+    """A fresh timestamping streamer (its class is made once: it subclasses the runtime's base)."""
+    return _STAMPS.setdefault(id(genai), _stamps_class(genai))()
+
+
+def _perf_metrics(metrics: Any) -> dict[str, float]:
+    """The pipeline's own view of the request (ms), for the cross-check."""
+    return {
+        "ttft_ms": float(metrics.get_ttft().mean),
+        "tpot_ms": float(metrics.get_tpot().mean),
+        "generate_ms": float(metrics.get_generate_duration().mean),
+        "output_tokens": float(metrics.get_num_generated_tokens()),
+        "input_tokens": float(metrics.get_num_input_tokens()),
+    }

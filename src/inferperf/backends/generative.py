@@ -1,0 +1,124 @@
+"""Generative (decoder LLM) pipelines: one interface over OpenVINO GenAI and transformers, found by name.
+
+A pipeline takes exact prompt token ids and returns a ``Request``: the time of each generated token as
+the runtime hands it over (its streamer callback), never a total divided. The measuring is
+``inferperf.measure.generate``; what a runtime can do and how it is called stays here.
+"""
+
+from __future__ import annotations
+
+import importlib
+import itertools
+import math
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import ClassVar
+
+import numpy as np
+
+from inferperf.errors import BackendUnavailableError, ConfigError
+
+# name -> "module:Class"; each module imports its runtime only when a pipeline is made.
+_REGISTRY = {
+    "openvino-genai": "inferperf.backends.genai:GenAIPipeline",
+    "transformers": "inferperf.backends.hf_generate:TransformersPipeline",
+}
+
+
+@dataclass
+class Request:
+    """One generate call's timestamps (perf_counter seconds) and what the pipeline said of it."""
+
+    prompt_tokens: int
+    start: float
+    token_times: list[float] = field(default_factory=list)
+    end: float = 0.0
+    tokenization_ms: float = 0.0
+    pipeline: dict[str, float] = field(default_factory=dict)
+
+    def figures(self) -> dict[str, float]:
+        """The request's own figures, in ms and tokens/s."""
+        t = self.token_times
+        n = len(t)
+        ttft = (t[0] - self.start) * 1e3
+        decode_s = t[-1] - t[0]
+        return {
+            "ttft_ms": ttft,
+            "ttft_with_tokenization_ms": ttft + self.tokenization_ms,
+            "tpot_ms": decode_s * 1e3 / (n - 1),
+            "e2e_ms": (self.end - self.start) * 1e3,
+            "e2e_per_token_ms": (self.end - self.start) * 1e3 / n,
+            "prefill_tokens_per_s": self.prompt_tokens / (ttft / 1e3),
+            "decode_tokens_per_s": (n - 1) / decode_s if decode_s > 0 else math.inf,
+            "output_tokens": float(n),
+        }
+
+    def gaps_ms(self) -> list[float]:
+        """Every inter-token latency of the request."""
+        return [(b - a) * 1e3 for a, b in itertools.pairwise(self.token_times)]
+
+
+class GenerativePipeline(ABC):
+    """A loaded model with its tokenizer, generating one request at a time."""
+
+    name: ClassVar[str]
+    load_ms: float
+    # The pipeline's own per-request figures (PerfMetrics), when the runtime keeps them.
+    reports_own_metrics: ClassVar[bool] = False
+
+    @abstractmethod
+    def encode(self, text: str) -> list[int]:
+        """Token ids of ``text`` without special tokens."""
+
+    @abstractmethod
+    def decode(self, ids: Sequence[int]) -> str:
+        """The text of ``ids``."""
+
+    @abstractmethod
+    def generate(self, ids: Sequence[int], new_tokens: int) -> Request:
+        """One request on exactly ``ids``, exactly ``new_tokens`` out (EOS ignored, greedy), timed per token."""
+
+    @abstractmethod
+    def greedy_tokens(self, ids: Sequence[int], new_tokens: int) -> list[int]:
+        """The greedy continuation's token ids (for the cross-check)."""
+
+    @abstractmethod
+    def prefill_logits(self, ids: Sequence[int]) -> np.ndarray:
+        """The logits of the next token after ``ids`` (float32, [vocab])."""
+
+    @abstractmethod
+    def versions(self) -> dict[str, str]:
+        """Package versions that decide what runs."""
+
+
+def generative_names() -> list[str]:
+    """Every generative backend's name."""
+    return list(_REGISTRY)
+
+
+def get_generative(name: str, folder: Path, device: str = "CPU", prefix_caching: bool = False) -> GenerativePipeline:
+    """The pipeline called ``name`` on the model in ``folder`` (loading it: its load time is recorded)."""
+    if name not in _REGISTRY:
+        raise ConfigError(f"unknown generate backend {name!r}: choose from {', '.join(_REGISTRY)}")
+    module_name, _, cls_name = _REGISTRY[name].partition(":")
+    cls = getattr(importlib.import_module(module_name), cls_name)
+    pipeline: GenerativePipeline = cls(folder, device, prefix_caching)
+    return pipeline
+
+
+def check_generative_installed(name: str) -> None:
+    """Fail fast, with the install hint, when the runtime of ``name`` is missing."""
+    if name not in _REGISTRY:
+        raise ConfigError(f"unknown generate backend {name!r}: choose from {', '.join(_REGISTRY)}")
+    module_name, _, cls_name = _REGISTRY[name].partition(":")
+    getattr(importlib.import_module(module_name), cls_name).check_available()
+
+
+def missing(name: str, hint: str) -> BackendUnavailableError:
+    """The error for a runtime that is not installed."""
+    return BackendUnavailableError(f"backend {name} is not installed", hint=hint)
+
+
+__all__ = ["GenerativePipeline", "Request", "check_generative_installed", "generative_names", "get_generative"]
