@@ -46,6 +46,10 @@ class TransformersPipeline(GenerativePipeline):
         if not (folder / "config.json").exists() or not weights:
             raise InputSpecError(f"{folder} has no Hugging Face weights (config.json and model.safetensors)")
         self.torch = torch
+        # Its progress bars and the "longer than the maximum sequence length" notice (our prompt text is
+        # tokenized whole, then cut) would interleave with inferperf's own output.
+        transformers.utils.logging.set_verbosity_error()
+        transformers.utils.logging.disable_progress_bar()
         t0 = time.perf_counter()
         try:
             self.model = transformers.AutoModelForCausalLM.from_pretrained(
