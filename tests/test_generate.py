@@ -6,6 +6,7 @@ import itertools
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 from typer.testing import CliRunner
 
@@ -137,3 +138,47 @@ def test_both_backends_compute_the_same_model() -> None:
     cross = doc["cross_check"]["against"]["transformers"]
     assert cross["prefill_logits_cosine_min"] > 0.9999  # same weights, f32 on both
     assert cross["greedy_token_agreement"] == 1.0
+
+
+# -- serving under load ------------------------------------------------------------------------------
+
+
+def test_arrival_processes_are_seeded_and_have_the_asked_rate() -> None:
+    from inferperf.measure.serving import arrival_times
+
+    assert arrival_times(4.0, 5, "constant", 0).tolist() == pytest.approx([0.0, 0.25, 0.5, 0.75, 1.0])
+    poisson = arrival_times(10.0, 4000, "poisson", 1)
+    assert poisson[0] == 0.0 and np.all(np.diff(poisson) >= 0)
+    assert np.mean(np.diff(poisson)) == pytest.approx(0.1, rel=0.05)
+    bursty = np.diff(arrival_times(10.0, 4000, "gamma:0.25", 1))
+    assert np.std(bursty) / np.mean(bursty) == pytest.approx(2.0, rel=0.1)  # CV = 1/sqrt(shape)
+    assert arrival_times(10.0, 50, "poisson", 7).tolist() == arrival_times(10.0, 50, "poisson", 7).tolist()
+    for bad in ("gamma:0", "gamma:x", "uniform"):
+        with pytest.raises(ConfigError, match="arrivals"):
+            arrival_times(1.0, 3, bad, 0)
+
+
+def test_slo_attainment_and_goodput_count_requests_meeting_every_bound() -> None:
+    from inferperf.measure.serving import Load, Served, ServeOptions, summarize_load
+
+    fast = [Served(_request(64, float(i), 0.010, 0.002, 8), float(i)) for i in range(3)]
+    slow = [Served(_request(64, float(i), 0.050, 0.002, 8), float(i)) for i in range(3, 4)]
+    opts = ServeOptions(loads=(Load("concurrency", 2),), new_tokens=8, requests=4, ttft_max_ms=20.0)
+    level = summarize_load([*fast, *slow], Load("concurrency", 2), 2.0, opts)
+    assert level["slo"]["attainment"] == 0.75
+    assert level["slo"]["goodput_requests_per_s"] == pytest.approx(1.5)
+    assert level["requests_per_s"] == pytest.approx(2.0) and level["itl_ms"]["count"] == 4 * 7
+
+
+def test_serving_runs_every_level_to_the_end() -> None:
+    pytest.importorskip("openvino_genai")
+    loads = (api.Load("concurrency", 1), api.Load("concurrency", 3), api.Load("rate", 200.0))
+    opts = api.ServeOptions(loads=loads, prompt_tokens=32, new_tokens=6, requests=9, tpot_max_ms=1e6)
+    doc = api.serve("builtin", options=opts)
+    assert [lv["load"]["label"] for lv in doc["levels"]] == ["concurrency 1", "concurrency 3", "200 req/s"]
+    for level in doc["levels"]:
+        assert level["requests"] == 9 and level["itl_ms"]["count"] == 9 * 5
+        assert level["ttft_ms"]["median"]["value"] <= level["e2e_ms"]["median"]["value"]
+        assert level["slo"]["attainment"] == 1.0
+    result = runner.invoke(app, ["generate", "--concurrency", "2", "--prompt-tokens", "16,32"])
+    assert result.exit_code == 2 and "--prompt-tokens" in result.output

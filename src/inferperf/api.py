@@ -9,7 +9,7 @@ parameters (written like `shapes`); the CLI shows them as its flags.
 from __future__ import annotations
 
 from inferperf.commands.compare import compare, compare_against_history, compare_interleaved
-from inferperf.commands.generate import generate
+from inferperf.commands.generate import generate, serve
 from inferperf.commands.guarded import precision, prune, quantize
 from inferperf.commands.inspect import accuracy, doctor, flops, info, zoo_export, zoo_list
 from inferperf.commands.optimize import optimize
@@ -20,11 +20,14 @@ from inferperf.commands.tune import tune
 from inferperf.commands.workloads import dynamic, e2e, scenario
 from inferperf.measure.bench import bench
 from inferperf.measure.generate import GenerateOptions
+from inferperf.measure.serving import Load, ServeOptions
 from inferperf.measure.target import ProgressFactory, ShapeSpec
 
 __all__ = [
     "GenerateOptions",
+    "Load",
     "ProgressFactory",
+    "ServeOptions",
     "ShapeSpec",
     "accuracy",
     "bench",
@@ -50,6 +53,7 @@ __all__ = [
     "prune",
     "quantize",
     "scenario",
+    "serve",
     "suite",
     "tune",
     "zoo_export",

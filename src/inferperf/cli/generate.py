@@ -1,10 +1,15 @@
-"""``generate``: decoder-LLM serving figures. Registered on the app in ``cli/__init__.py``."""
+"""``generate``: decoder-LLM figures, one request at a time or serving under load. Registered in ``cli/__init__.py``."""
 
 from __future__ import annotations
+
+from typing import Any
 
 from inferperf import api
 from inferperf.cli.common import command, csv_list, numbers
 from inferperf.cli.options import (
+    ArrivalsOpt,
+    ConcurrencyOpt,
+    E2eMaxOpt,
     GenerateBackendsOpt,
     JsonOpt,
     LevelTimeOpt,
@@ -15,9 +20,14 @@ from inferperf.cli.options import (
     PrefixCachingOpt,
     PromptSeedOpt,
     PromptTokensOpt,
+    RateOpt,
+    ServeRequestsOpt,
     TextDataOpt,
+    TpotMaxOpt,
+    TtftMaxOpt,
 )
-from inferperf.report.generate_console import render_generate
+from inferperf.errors import ConfigError
+from inferperf.report.generate_console import render_generate, render_serving
 
 
 def generate(
@@ -31,20 +41,43 @@ def generate(
     seed: PromptSeedOpt = 0,
     device: LlmDeviceOpt = "CPU",
     prefix_caching: PrefixCachingOpt = False,
+    concurrency: ConcurrencyOpt = None,
+    rate: RateOpt = None,
+    arrivals: ArrivalsOpt = "poisson",
+    requests: ServeRequestsOpt = 32,
+    ttft_max: TtftMaxOpt = None,
+    tpot_max: TpotMaxOpt = None,
+    e2e_max: E2eMaxOpt = None,
     json_path: JsonOpt = None,
 ) -> None:
-    """Time to first token, time per output token, inter-token gaps and tokens/s per prompt length."""
+    """Time to first token, time per output token, inter-token gaps and tokens/s per prompt length;
+    with --concurrency/--rate, serving under load (continuous batching), goodput under SLOs."""
+    lengths = numbers(prompt_tokens, "prompt-tokens", int) or (128,)
     with command(json_path) as cmd:
+        if concurrency is not None or rate is not None:
+            loads = _loads(concurrency, rate)
+            if len(lengths) > 1 or csv_list(backend) != ["openvino-genai"]:
+                raise ConfigError("serving runs one `prompt_tokens` length on openvino-genai's continuous batching")
+            options: Any = api.ServeOptions(
+                loads=loads, prompt_tokens=lengths[0], new_tokens=new_tokens, requests=requests, arrivals=arrivals,
+                seed=seed, ttft_max_ms=ttft_max, tpot_max_ms=tpot_max, e2e_max_ms=e2e_max,
+            )  # fmt: skip
+            with cmd.status("serving") as status:
+                doc = api.serve(model, options=options, data=data, device=device, progress=status)
+            cmd.show(doc, render_serving)
+            return
         options = api.GenerateOptions(
-            prompt_tokens=numbers(prompt_tokens, "prompt-tokens", int) or (128,),
-            new_tokens=new_tokens,
-            min_requests=min_requests,
-            time_s=time_s,
-            seed=seed,
+            prompt_tokens=lengths, new_tokens=new_tokens, min_requests=min_requests, time_s=time_s, seed=seed,
             prefix_caching=prefix_caching,
-        )
+        )  # fmt: skip
         with cmd.status("generate") as status:
             doc = api.generate(
                 model, backends=csv_list(backend), options=options, data=data, device=device, progress=status
             )
         cmd.show(doc, render_generate)
+
+
+def _loads(concurrency: str | None, rate: str | None) -> tuple[Any, ...]:
+    """--concurrency levels, then --rate levels, as the API's Load records."""
+    levels = [api.Load("concurrency", c) for c in numbers(concurrency, "concurrency", int) or ()]
+    return (*levels, *(api.Load("rate", r) for r in numbers(rate, "rate") or ()))

@@ -505,3 +505,12 @@ LlmDeviceOpt = Annotated[str, typer.Option("--device", help="OpenVINO device.")]
 PrefixCachingOpt = Annotated[
     bool, typer.Option("--prefix-caching", help="Keep GenAI's prompt-prefix KV cache on (off: TTFT is the prefill).")
 ]
+ConcurrencyOpt = Annotated[
+    str | None, typer.Option("--concurrency", help="Serve: requests kept in flight, per level, e.g. 1,2,4,8.")
+]
+RateOpt = Annotated[str | None, typer.Option("--rate", help="Serve: open-loop arrivals per second, per level.")]
+ArrivalsOpt = Annotated[str, typer.Option("--arrivals", help="Serve: poisson, constant or gamma:SHAPE (seeded).")]
+ServeRequestsOpt = Annotated[int, typer.Option("--requests", help="Serve: requests per load level.")]
+TtftMaxOpt = Annotated[float | None, typer.Option("--ttft-max", help="Serve: TTFT SLO, ms (for goodput).")]
+TpotMaxOpt = Annotated[float | None, typer.Option("--tpot-max", help="Serve: TPOT SLO, ms (for goodput).")]
+E2eMaxOpt = Annotated[float | None, typer.Option("--e2e-max", help="Serve: end-to-end SLO, ms (for goodput).")]

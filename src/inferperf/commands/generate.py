@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from inferperf.backends.generative import GenerativePipeline, check_generative_installed, get_generative
 from inferperf.errors import ConfigError, InputSpecError
 from inferperf.measure.generate import GenerateOptions, Prompts, corpus_text, cross_check, run_level
+from inferperf.measure.serving import ServeOptions
 from inferperf.measure.target import header
 
 BUILTIN_LLM = Path(__file__).resolve().parents[1] / "model" / "data" / "tiny-llm"
@@ -68,6 +70,46 @@ def generate(
         "results": results,
         "cross_check": _cross(pipes, text, opts, progress),
         "definitions": DEFINITIONS,
+    }
+
+
+def serve(
+    model: str | Path = "builtin",
+    *,
+    options: ServeOptions | None = None,
+    data: str | Path | None = None,
+    device: str = "CPU",
+    progress: Callable[[str], None] | None = None,
+) -> dict[str, Any]:
+    """Serving under load through OpenVINO GenAI's continuous batching: per load level (concurrency or
+    arrival rate), TTFT from arrival, TPOT, ITL and end-to-end percentiles, tokens/s, requests/s,
+    goodput and SLO attainment, KV-cache use."""
+    from inferperf.measure.serving import Engine, Load, run_load
+
+    opts = options or ServeOptions()
+    check_generative_installed("openvino-genai")
+    folder = BUILTIN_LLM if str(model) == "builtin" else Path(model)
+    model_doc = _model_doc(folder, str(model) == "builtin")
+    _check_context(model_doc, GenerateOptions(prompt_tokens=(opts.prompt_tokens,), new_tokens=opts.new_tokens))
+    text, source = corpus_text(data)
+    engine = Engine(folder, device, opts)
+    prompts = Prompts(engine.encode(text), opts.seed)
+    draw = lambda: prompts.draw(opts.prompt_tokens)  # noqa: E731 - the levels' one prompt source
+    run_load(engine, draw, Load("concurrency", 1), replace(opts, requests=2))  # warm-up, not kept
+    levels = []
+    for load in opts.loads:
+        if progress is not None:
+            progress(f"serving at {load.label}")
+        levels.append(run_load(engine, draw, load, opts))
+    return {
+        **header("generate-serving"),
+        "model": model_doc,
+        "backend": "openvino-genai (ContinuousBatchingPipeline)",
+        "device": device,
+        "options": opts.to_dict(),
+        "prompts": {"source": source, "text_tokens": len(prompts.ids), "seed": opts.seed},
+        "load_ms": engine.load_ms,
+        "levels": levels,
     }
 
 

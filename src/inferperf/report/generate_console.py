@@ -71,3 +71,33 @@ def _cross(cross: dict[str, Any], console: Console) -> None:
             f"{c['greedy_token_agreement'] * 100:.0f}% ({cross['new_tokens']} each)",
             highlight=False,
         )
+
+
+def render_serving(doc: dict[str, Any], console: Console) -> None:
+    """Per load level: TTFT and TPOT percentiles, end to end, throughput, goodput and SLO attainment."""
+    opts = doc["options"]
+    console.print(
+        f"[bold]inferperf generate[/bold] serving on {escape(doc['backend'])} ({escape(doc['device'])}): "
+        f"{escape(doc['model']['path'])}; {opts['requests']} requests per level, {opts['prompt_tokens']}-token "
+        f"prompts, {opts['new_tokens']} new tokens, arrivals {escape(opts['arrivals'])}",
+        highlight=False,
+    )
+    slo = {k: v for k, v in opts["slo"].items() if v is not None}
+    table = Table(title="TTFT from arrival; ms; p50 / p99", show_header=True)
+    for col in ("load", "TTFT", "TPOT", "ITL p99", "e2e p99", "tok/s", "req/s", "SLO met", "goodput/s"):
+        table.add_column(col, justify="right")
+    for level in doc["levels"]:
+        table.add_row(
+            level["load"]["label"],
+            f"{level['ttft_ms']['median']['value']:.2f} / {level['ttft_ms']['p99']['value']:.2f}",
+            f"{level['tpot_ms']['median']['value']:.3f} / {level['tpot_ms']['p99']['value']:.3f}",
+            f"{level['itl_ms']['p99']['value']:.3f}",
+            f"{level['e2e_ms']['p99']['value']:.1f}",
+            f"{level['output_tokens_per_s']:.0f}",
+            f"{level['requests_per_s']:.1f}",
+            f"{level['slo']['attainment'] * 100:.0f}%" if slo else "-",
+            f"{level['slo']['goodput_requests_per_s']:.1f}" if slo else "-",
+        )
+    console.print(table)
+    if slo:
+        console.print("SLOs: " + ", ".join(f"{k} {v:g}" for k, v in slo.items()), highlight=False)

@@ -1,0 +1,242 @@
+"""Serving a decoder LLM under load: closed-loop concurrency and open-loop arrivals, through OpenVINO GenAI's
+continuous-batching pipeline (one scheduler step batches every active request).
+
+One thread drives the pipeline: it submits requests when they arrive (open loop: seeded arrival times;
+closed loop: a new request the moment one finishes), runs ``step()``, and stamps every token a step
+produced with the step's end, the moment it became readable. TTFT runs from the request's *scheduled*
+arrival, so time a request waited because the engine was busy counts, as it would for a client; the
+part spent before the driver could even submit it is reported apart (``submit_delay_ms``).
+
+Goodput: completed requests per second that met every given SLO (TTFT, TPOT, end to end).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from inferperf.backends.generative import Request
+from inferperf.errors import BackendError, ConfigError
+from inferperf.stats import summarize
+
+
+@dataclass(frozen=True)
+class Load:
+    """One load level: ``concurrency`` requests kept in flight, or ``rate`` arrivals per second."""
+
+    kind: str  # "concurrency" | "rate"
+    value: float
+
+    @property
+    def label(self) -> str:
+        """How the level is named in reports."""
+        return f"concurrency {int(self.value)}" if self.kind == "concurrency" else f"{self.value:g} req/s"
+
+
+@dataclass(frozen=True)
+class ServeOptions:
+    """The load levels, the requests each runs, their lengths, the arrival process, the SLOs and the engine."""
+
+    loads: tuple[Load, ...] = (Load("concurrency", 1), Load("concurrency", 4))
+    prompt_tokens: int = 128
+    new_tokens: int = 64
+    requests: int = 32
+    arrivals: str = "poisson"  # poisson | constant | gamma:SHAPE (shape < 1: burstier than Poisson)
+    seed: int = 0
+    ttft_max_ms: float | None = None
+    tpot_max_ms: float | None = None
+    e2e_max_ms: float | None = None
+    cache_gb: float = 1.0
+    max_num_seqs: int = 64
+
+    def __post_init__(self) -> None:
+        if not self.loads:
+            raise ConfigError("give `concurrency` levels or `rates`")
+        for load in self.loads:
+            if load.value <= 0 or (load.kind == "concurrency" and load.value != int(load.value)):
+                raise ConfigError(f"invalid load {load.label}: concurrency is a positive integer, a rate positive")
+        if self.requests < 2 or self.new_tokens < 2:
+            raise ConfigError("`requests` and `new_tokens` must be at least 2")
+        gamma_shape(self.arrivals)  # validates the name
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON form."""
+        return {
+            "loads": [{"kind": load.kind, "value": load.value} for load in self.loads],
+            "prompt_tokens": self.prompt_tokens,
+            "new_tokens": self.new_tokens,
+            "requests": self.requests,
+            "arrivals": self.arrivals,
+            "seed": self.seed,
+            "slo": {"ttft_max_ms": self.ttft_max_ms, "tpot_max_ms": self.tpot_max_ms, "e2e_max_ms": self.e2e_max_ms},
+            "engine": {"cache_gb": self.cache_gb, "max_num_seqs": self.max_num_seqs, "prefix_caching": False},
+        }
+
+
+def gamma_shape(arrivals: str) -> float | None:
+    """The gamma shape of an arrival process name (None: constant gaps); Poisson is shape 1."""
+    if arrivals == "poisson":
+        return 1.0
+    if arrivals == "constant":
+        return None
+    name, _, value = arrivals.partition(":")
+    try:
+        shape = float(value)
+    except ValueError:
+        shape = -1.0
+    if name != "gamma" or shape <= 0:
+        raise ConfigError(f"invalid `arrivals` {arrivals!r}: poisson, constant or gamma:SHAPE (SHAPE > 0)")
+    return shape
+
+
+def arrival_times(rate: float, n: int, arrivals: str, seed: int) -> np.ndarray:
+    """Seconds from the start at which each of ``n`` requests arrives, mean gap 1/rate."""
+    shape = gamma_shape(arrivals)
+    if shape is None:
+        gaps = np.full(n, 1.0 / rate)
+    else:
+        gaps = np.random.default_rng(seed).gamma(shape, 1.0 / (rate * shape), size=n)
+    gaps[0] = 0.0  # the first request arrives at the start
+    return np.cumsum(gaps)
+
+
+class Engine:
+    """OpenVINO GenAI's ContinuousBatchingPipeline with a greedy, fixed-length config."""
+
+    def __init__(self, folder: Path, device: str, opts: ServeOptions) -> None:
+        from inferperf.backends.genai import check_model_folder, import_genai
+
+        genai = import_genai()
+        check_model_folder(folder)
+        scheduler = genai.SchedulerConfig()
+        scheduler.enable_prefix_caching = False  # repeated prefixes would skip prefills: TTFT would lie
+        scheduler.cache_size = max(1, round(opts.cache_gb))
+        scheduler.max_num_seqs = opts.max_num_seqs
+        t0 = time.perf_counter()
+        try:
+            self.pipe = genai.ContinuousBatchingPipeline(str(folder), scheduler, device)
+        except RuntimeError as exc:
+            raise BackendError(f"OpenVINO GenAI could not load {folder}: {str(exc).splitlines()[0]}") from exc
+        self.load_ms = (time.perf_counter() - t0) * 1e3
+        self.config = genai.GenerationConfig()
+        self.config.max_new_tokens = self.config.min_new_tokens = opts.new_tokens
+        self.config.ignore_eos = True
+        self.config.do_sample = False
+        self.finished = genai.GenerationStatus.FINISHED
+        self.tokenizer = self.pipe.get_tokenizer()
+
+    def encode(self, text: str) -> list[int]:
+        """Token ids of ``text`` without special tokens."""
+        ids = self.tokenizer.encode(text, add_special_tokens=False).input_ids.data
+        return [int(i) for i in np.asarray(ids).ravel()]
+
+    def submit(self, request_id: int, ids: Sequence[int]) -> Any:
+        import openvino as ov
+
+        return self.pipe.add_request(request_id, ov.Tensor(np.asarray([ids], dtype=np.int64)), self.config)
+
+    def cache(self) -> dict[str, float]:
+        m = self.pipe.get_metrics()
+        return {
+            "max_cache_usage_percent": float(m.max_cache_usage),
+            "avg_cache_usage_percent": float(m.avg_cache_usage),
+        }
+
+
+@dataclass
+class Served:
+    """A request under load: its timestamps (``request.start`` = scheduled arrival) and when it was submitted."""
+
+    request: Request
+    submitted: float
+    handle: Any = None
+
+
+def run_load(engine: Engine, prompts: Callable[[], list[int]], load: Load, opts: ServeOptions) -> dict[str, Any]:
+    """Every request of one load level, to the end; their figures summarised, goodput and SLO attainment."""
+    n = opts.requests
+    arrive = arrival_times(load.value, n, opts.arrivals, opts.seed) if load.kind == "rate" else None
+    queue = [prompts() for _ in range(n)]
+    active: dict[int, Served] = {}
+    done: list[Served] = []
+    t0 = time.perf_counter()
+    nxt = 0
+    while len(done) < n:
+        nxt = _submit_due(engine, queue, active, nxt, load, arrive, t0)
+        if not active:
+            time.sleep(max(0.0, t0 + float(arrive[nxt]) - time.perf_counter()) if arrive is not None else 0.0)
+            continue
+        try:
+            engine.pipe.step()
+        except RuntimeError as exc:
+            raise BackendError(f"OpenVINO GenAI step failed: {str(exc).splitlines()[0]}") from exc
+        _collect(engine, active, done, time.perf_counter())
+    wall = max(s.request.end for s in done) - t0
+    return summarize_load(done, load, wall, opts) | {"engine_cache": engine.cache()}
+
+
+def _submit_due(
+    engine: Engine, queue: list[list[int]], active: dict[int, Served], nxt: int, load: Load, arrive: Any, t0: float
+) -> int:
+    """Submit what is due now: arrivals whose time has come, or enough to keep ``concurrency`` in flight."""
+    now = time.perf_counter()
+    while nxt < len(queue):
+        if arrive is not None:
+            if t0 + float(arrive[nxt]) > now:
+                break
+            scheduled = t0 + float(arrive[nxt])
+        elif len(active) >= int(load.value):
+            break
+        else:
+            scheduled = now
+        served = Served(Request(len(queue[nxt]), scheduled), time.perf_counter())
+        served.handle = engine.submit(nxt, queue[nxt])
+        active[nxt] = served
+        nxt += 1
+    return nxt
+
+
+def _collect(engine: Engine, active: dict[int, Served], done: list[Served], stamp: float) -> None:
+    """Stamp every token the last step made readable; move finished requests to ``done``."""
+    for rid, served in list(active.items()):
+        handle = served.handle
+        while handle.can_read():
+            outputs = handle.read()
+            count = sum(len(out.generated_ids) for out in outputs.values())
+            served.request.token_times.extend([stamp] * count)
+        if handle.get_status() == engine.finished:
+            served.request.end = stamp
+            done.append(active.pop(rid))
+
+
+def summarize_load(done: list[Served], load: Load, wall_s: float, opts: ServeOptions) -> dict[str, Any]:
+    """Percentiles of TTFT (from arrival), TPOT, ITL and end to end; throughput, goodput, SLO attainment."""
+    short = [s for s in done if len(s.request.token_times) != opts.new_tokens]
+    if short:
+        got = len(short[0].request.token_times)
+        raise BackendError(f"asked for exactly {opts.new_tokens} new tokens, a request got {got}")
+    per = [s.request.figures() for s in done]
+    out: dict[str, Any] = {"load": {"kind": load.kind, "value": load.value, "label": load.label}, "requests": len(done)}
+    for key in ("ttft_ms", "tpot_ms", "e2e_ms"):
+        out[key] = summarize(np.array([p[key] for p in per])).to_dict()
+    gaps = np.array([g for s in done for g in s.request.gaps_ms()])
+    out["itl_ms"] = {**summarize(gaps).to_dict(), "count": int(gaps.size)}
+    delays = np.array([(s.submitted - s.request.start) * 1e3 for s in done])
+    out["submit_delay_ms"] = {"median": float(np.median(delays)), "max": float(np.max(delays))}
+    tokens = sum(len(s.request.token_times) for s in done)
+    out["wall_s"] = wall_s
+    out["output_tokens_per_s"] = tokens / wall_s
+    out["requests_per_s"] = len(done) / wall_s
+    met = [_meets(p, opts) for p in per]
+    out["slo"] = {"attainment": sum(met) / len(met), "goodput_requests_per_s": sum(met) / wall_s}
+    return out
+
+
+def _meets(figures: dict[str, float], opts: ServeOptions) -> bool:
+    limits = (("ttft_ms", opts.ttft_max_ms), ("tpot_ms", opts.tpot_max_ms), ("e2e_ms", opts.e2e_max_ms))
+    return all(bound is None or figures[key] <= bound for key, bound in limits)
