@@ -182,3 +182,15 @@ def test_serving_runs_every_level_to_the_end() -> None:
         assert level["slo"]["attainment"] == 1.0
     result = runner.invoke(app, ["generate", "--concurrency", "2", "--prompt-tokens", "16,32"])
     assert result.exit_code == 2 and "--prompt-tokens" in result.output
+
+
+def test_peak_search_needs_an_slo_and_converges_below_capacity() -> None:
+    pytest.importorskip("openvino_genai")
+    opts = api.ServeOptions(loads=(), prompt_tokens=16, new_tokens=4, requests=6)
+    with pytest.raises(ConfigError, match="needs an SLO"):
+        api.serve("builtin", options=opts, find_peak=True)
+    loose = api.ServeOptions(loads=(), prompt_tokens=16, new_tokens=4, requests=6, e2e_max_ms=1e6)
+    peak = api.serve("builtin", options=loose, find_peak=True)["peak"]
+    assert all(t["met"] for t in peak["trials"])  # nothing can miss a bound of 1000 s
+    assert peak["capacity_requests_per_s"] * 0.95 < peak["rate"] < peak["capacity_requests_per_s"]
+    assert peak["confirmed"] and peak["confirm"]["requests"] == 12

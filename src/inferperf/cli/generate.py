@@ -21,6 +21,7 @@ from inferperf.cli.options import (
     PromptSeedOpt,
     PromptTokensOpt,
     RateOpt,
+    ServeFindPeakOpt,
     ServeRequestsOpt,
     TextDataOpt,
     TpotMaxOpt,
@@ -48,13 +49,14 @@ def generate(
     ttft_max: TtftMaxOpt = None,
     tpot_max: TpotMaxOpt = None,
     e2e_max: E2eMaxOpt = None,
+    find_peak: ServeFindPeakOpt = False,
     json_path: JsonOpt = None,
 ) -> None:
     """Time to first token, time per output token, inter-token gaps and tokens/s per prompt length;
     with --concurrency/--rate, serving under load (continuous batching), goodput under SLOs."""
     lengths = numbers(prompt_tokens, "prompt-tokens", int) or (128,)
     with command(json_path) as cmd:
-        if concurrency is not None or rate is not None:
+        if concurrency is not None or rate is not None or find_peak:
             loads = _loads(concurrency, rate)
             if len(lengths) > 1 or csv_list(backend) != ["openvino-genai"]:
                 raise ConfigError("serving runs one `prompt_tokens` length on openvino-genai's continuous batching")
@@ -63,7 +65,7 @@ def generate(
                 seed=seed, ttft_max_ms=ttft_max, tpot_max_ms=tpot_max, e2e_max_ms=e2e_max,
             )  # fmt: skip
             with cmd.status("serving") as status:
-                doc = api.serve(model, options=options, data=data, device=device, progress=status)
+                doc = api.serve(model, options=options, data=data, device=device, find_peak=find_peak, progress=status)
             cmd.show(doc, render_serving)
             return
         options = api.GenerateOptions(

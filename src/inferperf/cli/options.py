@@ -514,3 +514,6 @@ ServeRequestsOpt = Annotated[int, typer.Option("--requests", help="Serve: reques
 TtftMaxOpt = Annotated[float | None, typer.Option("--ttft-max", help="Serve: TTFT SLO, ms (for goodput).")]
 TpotMaxOpt = Annotated[float | None, typer.Option("--tpot-max", help="Serve: TPOT SLO, ms (for goodput).")]
 E2eMaxOpt = Annotated[float | None, typer.Option("--e2e-max", help="Serve: end-to-end SLO, ms (for goodput).")]
+ServeFindPeakOpt = Annotated[
+    bool, typer.Option("--find-peak", help="Serve: bisect the highest arrival rate whose p99s meet the SLOs.")
+]

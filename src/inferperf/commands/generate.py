@@ -79,12 +79,15 @@ def serve(
     options: ServeOptions | None = None,
     data: str | Path | None = None,
     device: str = "CPU",
+    find_peak: bool = False,
     progress: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
     """Serving under load through OpenVINO GenAI's continuous batching: per load level (concurrency or
     arrival rate), TTFT from arrival, TPOT, ITL and end-to-end percentiles, tokens/s, requests/s,
-    goodput and SLO attainment, KV-cache use."""
+    goodput and SLO attainment, KV-cache use. With ``find_peak``, also the highest arrival rate whose
+    p99s meet the SLOs (bisected, then confirmed by a run twice as long)."""
     from inferperf.measure.serving import Engine, Load, run_load
+    from inferperf.measure.serving import find_peak as search_peak
 
     opts = options or ServeOptions()
     check_generative_installed("openvino-genai")
@@ -101,6 +104,7 @@ def serve(
         if progress is not None:
             progress(f"serving at {load.label}")
         levels.append(run_load(engine, draw, load, opts))
+    peak = search_peak(engine, draw, opts, progress=progress) if find_peak else None
     return {
         **header("generate-serving"),
         "model": model_doc,
@@ -110,6 +114,7 @@ def serve(
         "prompts": {"source": source, "text_tokens": len(prompts.ids), "seed": opts.seed},
         "load_ms": engine.load_ms,
         "levels": levels,
+        "peak": peak,
     }
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -55,8 +55,6 @@ class ServeOptions:
     max_num_seqs: int = 64
 
     def __post_init__(self) -> None:
-        if not self.loads:
-            raise ConfigError("give `concurrency` levels or `rates`")
         for load in self.loads:
             if load.value <= 0 or (load.kind == "concurrency" and load.value != int(load.value)):
                 raise ConfigError(f"invalid load {load.label}: concurrency is a positive integer, a rate positive")
@@ -240,3 +238,41 @@ def summarize_load(done: list[Served], load: Load, wall_s: float, opts: ServeOpt
 def _meets(figures: dict[str, float], opts: ServeOptions) -> bool:
     limits = (("ttft_ms", opts.ttft_max_ms), ("tpot_ms", opts.tpot_max_ms), ("e2e_ms", opts.e2e_max_ms))
     return all(bound is None or figures[key] <= bound for key, bound in limits)
+
+
+# ---------------------------------------------------------------- the highest rate that meets the SLOs
+
+
+def meets_p99(level: dict[str, Any], opts: ServeOptions) -> bool:
+    """Whether a level's p99 TTFT, TPOT and end to end are all within the given SLOs."""
+    bounds = (("ttft_ms", opts.ttft_max_ms), ("tpot_ms", opts.tpot_max_ms), ("e2e_ms", opts.e2e_max_ms))
+    return all(bound is None or level[key]["p99"]["value"] <= bound for key, bound in bounds)
+
+
+def find_peak(
+    engine: Engine, prompts: Callable[[], list[int]], opts: ServeOptions, steps: int = 6, progress: Any = None
+) -> dict[str, Any]:
+    """Bisect the arrival rate for the highest one whose p99s meet every SLO, then confirm it with a run of
+    twice the requests. The search starts from the closed-loop capacity at ``max_num_seqs`` in flight
+    (no arrival rate above it can be served) and halves the bracket ``steps`` times."""
+    if opts.ttft_max_ms is None and opts.tpot_max_ms is None and opts.e2e_max_ms is None:
+        raise ConfigError("finding the peak rate needs an SLO: `ttft_max_ms`, `tpot_max_ms` or `e2e_max_ms`")
+    capacity = run_load(engine, prompts, Load("concurrency", opts.max_num_seqs), opts)["requests_per_s"]
+    lo, hi = 0.0, capacity
+    trials = []
+    for _ in range(steps):
+        rate = (lo + hi) / 2
+        if progress is not None:
+            progress(f"peak search: {rate:.3g} req/s")
+        level = run_load(engine, prompts, Load("rate", rate), opts)
+        met = meets_p99(level, opts)
+        trials.append(
+            {"rate": rate, "met": met, **{k: level[k]["p99"]["value"] for k in ("ttft_ms", "tpot_ms", "e2e_ms")}}
+        )
+        lo, hi = (rate, hi) if met else (lo, rate)
+    out: dict[str, Any] = {"capacity_requests_per_s": capacity, "trials": trials, "rate": lo if lo > 0 else None}
+    if lo > 0:
+        confirm = replace(opts, requests=2 * opts.requests)
+        out["confirm"] = run_load(engine, prompts, Load("rate", lo), confirm)
+        out["confirmed"] = meets_p99(out["confirm"], opts)
+    return out

@@ -101,3 +101,14 @@ def render_serving(doc: dict[str, Any], console: Console) -> None:
     console.print(table)
     if slo:
         console.print("SLOs: " + ", ".join(f"{k} {v:g}" for k, v in slo.items()), highlight=False)
+    peak = doc.get("peak")
+    if peak:
+        if peak["rate"] is None:
+            console.print("[red]no arrival rate met the SLOs at p99[/red]")
+        else:
+            word = "confirmed" if peak.get("confirmed") else "[red]NOT confirmed[/red] by the longer run"
+            console.print(
+                f"peak: {peak['rate']:.3g} req/s meets the SLOs at p99 ({word}); closed-loop capacity "
+                f"{peak['capacity_requests_per_s']:.3g} req/s; {len(peak['trials'])} bisection steps",
+                highlight=False,
+            )
