@@ -107,6 +107,13 @@ def test_generate_on_the_builtin_model(tmp_path: Path) -> None:
         ratio = level["pipeline_perf_metrics"]["ttft_ms_ours_over_pipeline"]
         assert 0.5 < ratio < 2.0  # both clocks see the same prefill
     out = tmp_path / "g.json"
+    from inferperf.report.compare import compare_docs
+
+    same = compare_docs(doc, doc)
+    assert len(same["rows"]) == 2 * 4 and {r["verdict"] for r in same["rows"]} == {"no significant difference"}
+    other = {**doc, "options": {**doc["options"], "new_tokens": 9}}
+    with pytest.raises(ConfigError, match="not comparable"):
+        compare_docs(doc, other)
     result = runner.invoke(
         app,
         [

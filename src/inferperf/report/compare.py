@@ -102,6 +102,8 @@ def compare_docs(a: dict[str, Any], b: dict[str, Any], threshold: float = 0.02) 
     (never less than ``threshold``). Otherwise it is a block bootstrap over one run's samples, and the
     result says that this cannot tell a change from rerun noise.
     """
+    if a.get("kind") == "generate" and b.get("kind") == "generate":
+        return compare_generate(a, b, threshold)
     runs_a, runs_b = _runs(a, "A"), _runs(b, "B")
     shared = [k for k in runs_a if k in runs_b]
     if not shared:
@@ -149,6 +151,58 @@ def compare_docs(a: dict[str, Any], b: dict[str, Any], threshold: float = 0.02) 
     if unreplicated:
         out["warning"] = UNREPLICATED
     return out
+
+
+# generate metric -> higher is better
+_GENERATE_METRICS = {"ttft_ms": False, "tpot_ms": False, "e2e_ms": False, "decode_tokens_per_s": True}
+
+
+def _levels(doc: dict[str, Any]) -> dict[tuple[str, str], dict[str, Any]]:
+    return {
+        (r["backend"], f"prompt {lv['prompt_tokens']}"): lv for r in doc.get("results") or [] for lv in r["levels"]
+    }
+
+
+def compare_generate(a: dict[str, Any], b: dict[str, Any], threshold: float = 0.02) -> dict[str, Any]:
+    """Two generate results: per backend and prompt length, B/A of the median TTFT, TPOT, end to end and
+    decode tokens/s over their requests, with a bootstrap interval and a verdict."""
+    levels_a, levels_b = _levels(a), _levels(b)
+    shared = [k for k in levels_a if k in levels_b]
+    if not shared:
+        raise ConfigError("the two generate results share no (backend, prompt length) to compare")
+    if a["options"]["new_tokens"] != b["options"]["new_tokens"]:
+        raise ConfigError(
+            f"A generated {a['options']['new_tokens']} tokens per request, B {b['options']['new_tokens']}: "
+            "TPOT and end to end are not comparable"
+        )
+    rows = []
+    for key in shared:
+        for metric, higher in _GENERATE_METRICS.items():
+            xa = np.asarray([r[metric] for r in levels_a[key]["raw"]], dtype=float)
+            xb = np.asarray([r[metric] for r in levels_b[key]["raw"]], dtype=float)
+            ci = bootstrap_ratio_ci(xa, xb, lambda x: float(np.median(x)))
+            rows.append(
+                {
+                    "backend": key[0],
+                    "scenario": key[1],
+                    "metric": metric,
+                    "a": float(np.median(xa)),
+                    "b": float(np.median(xb)),
+                    "ratio": ci.value,
+                    "ci95": [ci.low, ci.high],
+                    "verdict": judge(ci, higher, threshold),
+                    "slowdown": _slowdown(ci, higher),
+                    "covers": "requests",
+                }
+            )
+    return {
+        "method": "ratio of medians over requests, block bootstrap interval",
+        "rows": rows,
+        "threshold": threshold,
+        "threshold_source": "the given threshold",
+        "warning": "each side is one invocation: requests replicate within it, not across reruns; "
+        "a verdict cannot tell a change from rerun-to-rerun drift of the machine",
+    }
 
 
 def compare_rounds(
