@@ -29,9 +29,9 @@ _TPUT = re.compile(r"Throughput:\s+([\d.]+)\s+FPS")
 _MEDIAN = re.compile(r"Median:\s+([\d.]+)\s+ms")
 
 
-def run_benchmark_app(model: Path, hint: str, seconds: float) -> tuple[float, float]:
+def run_benchmark_app(model: Path, hint: str, seconds: float, nireq: int) -> tuple[float, float]:
     exe = shutil.which("benchmark_app") or str(Path(sys.executable).parent / "benchmark_app")
-    cmd = [exe, "-m", str(model), "-d", "CPU", "-hint", hint, "-t", str(int(seconds))]
+    cmd = [exe, "-m", str(model), "-d", "CPU", "-hint", hint, "-t", str(int(seconds)), "-nireq", str(nireq)]
     proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
     text = proc.stdout + proc.stderr
     tput, median = _TPUT.search(text), _MEDIAN.search(text)
@@ -40,13 +40,14 @@ def run_benchmark_app(model: Path, hint: str, seconds: float) -> tuple[float, fl
     return float(tput.group(1)), float(median.group(1))
 
 
-def run_inferperf(model: Path, hint: str, seconds: float, warmup: float) -> tuple[float, float]:
+def run_inferperf(model: Path, hint: str, seconds: float, warmup: float) -> tuple[float, float, int]:
     doc = inferperf_bench(
         model,
         ["--backend", "openvino", "--mode", hint, "--hint", hint, "--time", str(seconds), "--warmup", str(warmup)],
     )
     run = doc["runs"][0]
-    return float(run["throughput_fps"]["value"]), float(run["latency_ms"]["median"]["value"])
+    requests = int(run["effective"].get("requests_in_flight") or 1)
+    return float(run["throughput_fps"]["value"]), float(run["latency_ms"]["median"]["value"]), requests
 
 
 def main() -> int:
@@ -61,19 +62,22 @@ def main() -> int:
     ok = True
     for hint in args.hints.split(","):
         tput_ratios, lat_ratios = [], []
+        # benchmark_app keeps as many requests in flight as inferperf does (inferperf's throughput default
+        # is twice OpenVINO's optimum, see OpenVINOEngine.default_requests): the same work, two drivers.
+        nireq = run_inferperf(model, hint, 1.0, 0.0)[2]
         for rnd in range(args.rounds):
             order = ["inferperf", "benchmark_app"] if rnd % 2 == 0 else ["benchmark_app", "inferperf"]
             got = {}
             for tool in order:
                 if tool == "inferperf":
-                    got[tool] = run_inferperf(model, hint, args.time, args.warmup)
+                    got[tool] = run_inferperf(model, hint, args.time, args.warmup)[:2]
                 else:
-                    got[tool] = run_benchmark_app(model, hint, args.time)
+                    got[tool] = run_benchmark_app(model, hint, args.time, nireq)
             (ti, li), (tb, lb) = got["inferperf"], got["benchmark_app"]
             tput_ratios.append(ti / tb)
             lat_ratios.append(li / lb)
             print(
-                f"[{hint}] round {rnd + 1}: inferperf {ti:.2f} FPS median {li:.2f} ms | "
+                f"[{hint}] round {rnd + 1} ({nireq} in flight): inferperf {ti:.2f} FPS median {li:.2f} ms | "
                 f"benchmark_app {tb:.2f} FPS median {lb:.2f} ms | ratios tput {ti / tb:.3f} lat {li / lb:.3f}",
                 flush=True,
             )
