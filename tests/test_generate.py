@@ -201,3 +201,26 @@ def test_peak_search_needs_an_slo_and_converges_below_capacity() -> None:
     assert all(t["met"] for t in peak["trials"])  # nothing can miss a bound of 1000 s
     assert peak["capacity_requests_per_s"] * 0.95 < peak["rate"] < peak["capacity_requests_per_s"]
     assert peak["confirmed"] and peak["confirm"]["requests"] == 12
+
+
+# -- weight compression ------------------------------------------------------------------------------
+
+
+def test_weight_compression_is_judged_and_measured(tmp_path: Path) -> None:
+    pytest.importorskip("openvino_genai")
+    opts = GenerateOptions(prompt_tokens=(32,), new_tokens=6, min_requests=3, time_s=0.1)
+    doc = api.compress_llm("builtin", modes=("int8", "int4_sym"), group_size=32, out=tmp_path, options=opts, rounds=2)
+    fp32, int8, int4 = doc["variants"]
+    assert int8["weights_bytes"] < fp32["weights_bytes"] / 3 and int4["weights_bytes"] < int8["weights_bytes"]
+    assert (tmp_path / "int8" / "openvino_model.xml").exists() and (
+        tmp_path / "int8" / "openvino_tokenizer.xml"
+    ).exists()
+    assert int8["fidelity"]["logit_cosine_min"] > 0.999 and int4["fidelity"]["logit_cosine_min"] > 0.95
+    for mode in ("int8", "int4_sym"):
+        lo, hi = doc["speed"]["speedup"][mode]["tpot_ms"]["ci95"]
+        assert lo <= doc["speed"]["speedup"][mode]["tpot_ms"]["value"] <= hi
+    assert len(doc["speed"]["per_round"]["fp32"]["tpot_ms"]) == 2
+    result = runner.invoke(app, ["llm-compress", "--modes", "int3", "--out", str(tmp_path / "x")])
+    assert result.exit_code == 2 and "unknown weight compression 'int3'" in result.output
+    result = runner.invoke(app, ["llm-compress", "--rounds", "1", "--out", str(tmp_path / "x")])
+    assert result.exit_code == 2 and "--rounds" in result.output

@@ -9,7 +9,7 @@ parameters (written like `shapes`); the CLI shows them as its flags.
 from __future__ import annotations
 
 from inferperf.commands.compare import compare, compare_against_history, compare_interleaved
-from inferperf.commands.generate import generate, serve
+from inferperf.commands.generate import compress_llm, generate, serve
 from inferperf.commands.guarded import precision, prune, quantize
 from inferperf.commands.inspect import accuracy, doctor, flops, info, zoo_export, zoo_list
 from inferperf.commands.optimize import optimize
@@ -35,6 +35,7 @@ __all__ = [
     "compare",
     "compare_against_history",
     "compare_interleaved",
+    "compress_llm",
     "doctor",
     "dynamic",
     "e2e",

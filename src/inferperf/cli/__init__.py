@@ -32,6 +32,7 @@ for _command in (
     measure.scenario,
     results.suite,
     generate.generate,
+    generate.llm_compress,
 ):
     app.command()(_command)
 app.add_typer(inspect.zoo_app, name="zoo")

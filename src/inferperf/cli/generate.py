@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from inferperf import api
 from inferperf.cli.common import command, csv_list, numbers
 from inferperf.cli.options import (
     ArrivalsOpt,
+    CompressModesOpt,
+    CompressOutOpt,
     ConcurrencyOpt,
     E2eMaxOpt,
     GenerateBackendsOpt,
+    GroupSizeOpt,
     JsonOpt,
     LevelTimeOpt,
     LlmDeviceOpt,
@@ -21,14 +25,16 @@ from inferperf.cli.options import (
     PromptSeedOpt,
     PromptTokensOpt,
     RateOpt,
+    RatioOpt,
     ServeFindPeakOpt,
     ServeRequestsOpt,
+    SpeedRoundsOpt,
     TextDataOpt,
     TpotMaxOpt,
     TtftMaxOpt,
 )
 from inferperf.errors import ConfigError
-from inferperf.report.generate_console import render_generate, render_serving
+from inferperf.report.generate_console import render_compress, render_generate, render_serving
 
 
 def generate(
@@ -83,3 +89,30 @@ def _loads(concurrency: str | None, rate: str | None) -> tuple[Any, ...]:
     """--concurrency levels, then --rate levels, as the API's Load records."""
     levels = [api.Load("concurrency", c) for c in numbers(concurrency, "concurrency", int) or ()]
     return (*levels, *(api.Load("rate", r) for r in numbers(rate, "rate") or ()))
+
+
+def llm_compress(
+    model: LlmModelArg = "builtin",
+    modes: CompressModesOpt = "int8,int4_sym",
+    group_size: GroupSizeOpt = 128,
+    ratio: RatioOpt = 1.0,
+    out: CompressOutOpt = Path("inferperf-llm-compress"),
+    prompt_tokens: PromptTokensOpt = "128",
+    new_tokens: NewTokensOpt = 32,
+    time_s: LevelTimeOpt = 3.0,
+    rounds: SpeedRoundsOpt = 3,
+    data: TextDataOpt = None,
+    seed: PromptSeedOpt = 0,
+    device: LlmDeviceOpt = "CPU",
+    json_path: JsonOpt = None,
+) -> None:
+    """Decoder-LLM weight compression (NNCF): fidelity on held-out text, TTFT/TPOT speed-ups interleaved."""
+    lengths = numbers(prompt_tokens, "prompt-tokens", int) or (128,)
+    with command(json_path) as cmd:
+        options = api.GenerateOptions(prompt_tokens=lengths[:1], new_tokens=new_tokens, time_s=time_s, seed=seed)
+        with cmd.status("llm-compress") as status:
+            doc = api.compress_llm(
+                model, modes=csv_list(modes), group_size=group_size, ratio=ratio, out=out, data=data,
+                options=options, rounds=rounds, device=device, progress=status,
+            )  # fmt: skip
+        cmd.show(doc, render_compress)

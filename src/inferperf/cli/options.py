@@ -517,3 +517,10 @@ E2eMaxOpt = Annotated[float | None, typer.Option("--e2e-max", help="Serve: end-t
 ServeFindPeakOpt = Annotated[
     bool, typer.Option("--find-peak", help="Serve: bisect the highest arrival rate whose p99s meet the SLOs.")
 ]
+CompressModesOpt = Annotated[
+    str, typer.Option("--modes", help="Weight compression: int8, int8_sym, int4_sym, int4_asym (comma-separated).")
+]
+GroupSizeOpt = Annotated[int, typer.Option("--group-size", help="INT4 group size (input channels per scale).")]
+RatioOpt = Annotated[float, typer.Option("--ratio", help="INT4: share of the layers in INT4 (the rest INT8).")]
+CompressOutOpt = Annotated[Path, typer.Option("--out", help="Folder for the compressed models.")]
+SpeedRoundsOpt = Annotated[int, typer.Option("--rounds", help="Interleaved speed rounds (every variant per round).")]

@@ -8,6 +8,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from inferperf.backends.generative import GenerativePipeline, check_generative_installed, get_generative
 from inferperf.errors import ConfigError, InputSpecError
 from inferperf.measure.generate import GenerateOptions, Prompts, corpus_text, cross_check, run_level
@@ -169,4 +171,62 @@ def _model_doc(folder: Path, builtin: bool) -> dict[str, Any]:
         "sha256": digest.hexdigest(),
         "size_bytes": sum(p.stat().st_size for p in files),
         "architecture": {k: config[k] for k in keys if k in config},
+    }
+
+
+def compress_llm(
+    model: str | Path = "builtin",
+    *,
+    modes: Sequence[str] = ("int8", "int4_sym"),
+    group_size: int = 128,
+    ratio: float = 1.0,
+    out: str | Path = "inferperf-llm-compress",
+    data: str | Path | None = None,
+    options: GenerateOptions | None = None,
+    rounds: int = 3,
+    device: str = "CPU",
+    progress: Callable[[str], None] | None = None,
+) -> dict[str, Any]:
+    """Weight compression of a decoder LLM with NNCF (INT8, INT4 sym/asym), each variant judged on held-out
+    text against the uncompressed model (logit cosine, next-token top-1 and greedy agreement) and measured
+    interleaved with it: TTFT and TPOT speed-ups with paired 95% intervals, and the memory traffic decode
+    achieved (weight bytes / TPOT). The compressed models are written under ``out``."""
+    from inferperf.optimize.llm_weights import MODES, compress, fidelity, interleaved_speed
+
+    opts = options or GenerateOptions(prompt_tokens=(128,), new_tokens=32, time_s=3.0, min_requests=5)
+    if rounds < 2:
+        raise ConfigError(f"invalid `rounds` {rounds}: at least 2 are needed for an interval")
+    unknown = [m for m in modes if m not in MODES]
+    if unknown or not modes:
+        raise ConfigError(
+            f"unknown weight compression {unknown[0] if unknown else ''!r}: choose from {', '.join(MODES)}"
+        )
+    check_generative_installed("openvino-genai")
+    folder = BUILTIN_LLM if str(model) == "builtin" else Path(model)
+    model_doc = _model_doc(folder, str(model) == "builtin")
+    _check_context(model_doc, opts)
+    fp32 = {"mode": "fp32", "path": str(folder), "weights_bytes": (folder / "openvino_model.bin").stat().st_size}
+    variants: list[dict[str, Any]] = [fp32]
+    for mode in modes:
+        if progress is not None:
+            progress(f"compressing {mode}")
+        variants.append(compress(folder, mode, Path(out) / mode, group_size, ratio))
+    pipes = {str(v["mode"]): get_generative("openvino-genai", Path(v["path"]), device) for v in variants}
+    text, source = corpus_text(data)
+    held_out = Prompts(pipes["fp32"].encode(text), opts.seed + 7)  # other places than the speed prompts
+    sample = [held_out.draw(opts.prompt_tokens[0]) for _ in range(8)]
+    for v in variants[1:]:
+        v["fidelity"] = fidelity(pipes["fp32"], pipes[v["mode"]], sample)
+    speed = interleaved_speed(pipes, Prompts(pipes["fp32"].encode(text), opts.seed), opts, rounds, progress)
+    for v in variants:
+        tpot_s = float(np.median(speed["per_round"][v["mode"]]["tpot_ms"])) / 1e3
+        v["decode_weight_traffic_gb_per_s"] = v["weights_bytes"] / tpot_s / 1e9
+    return {
+        **header("llm-compress"),
+        "model": model_doc,
+        "device": device,
+        "options": {**opts.to_dict(), "rounds": rounds, "group_size": group_size, "ratio": ratio},
+        "prompts": {"source": source},
+        "variants": variants,
+        "speed": speed,
     }

@@ -158,9 +158,7 @@ _GENERATE_METRICS = {"ttft_ms": False, "tpot_ms": False, "e2e_ms": False, "decod
 
 
 def _levels(doc: dict[str, Any]) -> dict[tuple[str, str], dict[str, Any]]:
-    return {
-        (r["backend"], f"prompt {lv['prompt_tokens']}"): lv for r in doc.get("results") or [] for lv in r["levels"]
-    }
+    return {(r["backend"], f"prompt {lv['prompt_tokens']}"): lv for r in doc.get("results") or [] for lv in r["levels"]}
 
 
 def compare_generate(a: dict[str, Any], b: dict[str, Any], threshold: float = 0.02) -> dict[str, Any]:

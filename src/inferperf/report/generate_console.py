@@ -112,3 +112,38 @@ def render_serving(doc: dict[str, Any], console: Console) -> None:
                 f"{peak['capacity_requests_per_s']:.3g} req/s; {len(peak['trials'])} bisection steps",
                 highlight=False,
             )
+
+
+def render_compress(doc: dict[str, Any], console: Console) -> None:
+    """Per variant: weight bytes, fidelity against FP32, TTFT and TPOT speed-ups with intervals, decode traffic."""
+    console.print(
+        f"[bold]inferperf llm-compress[/bold] ({escape(doc['device'])}): {escape(doc['model']['path'])}",
+        highlight=False,
+    )
+    speed = doc["speed"]
+    table = Table(title=f"against fp32; {speed['rounds']} interleaved rounds; speed-up = fp32 time / variant time")
+    for col in ("variant", "weights MB", "logit cos min", "top-1 agree", "TTFT speed-up", "TPOT speed-up", "GB/s"):
+        table.add_column(col, justify="right")
+    for v in doc["variants"]:
+        fid, up = v.get("fidelity") or {}, speed["speedup"].get(v["mode"]) or {}
+        table.add_row(
+            v["mode"],
+            f"{v['weights_bytes'] / 1e6:.2f}",
+            f"{fid['logit_cosine_min']:.5f}" if fid else "-",
+            f"{fid['next_token_top1_agreement'] * 100:.0f}%" if fid else "-",
+            _speedup(up.get("ttft_ms")),
+            _speedup(up.get("tpot_ms")),
+            f"{v['decode_weight_traffic_gb_per_s']:.2f}",
+        )
+    console.print(table)
+    console.print(
+        "[dim]GB/s: weight bytes / median TPOT, the memory traffic decode achieved (decode reads every weight "
+        "once per token)[/dim]"
+    )
+
+
+def _speedup(stat: dict[str, Any] | None) -> str:
+    if not stat:
+        return "-"
+    lo, hi = stat["ci95"]
+    return f"{stat['value']:.2f} [{lo:.2f}, {hi:.2f}]"

@@ -1,0 +1,104 @@
+"""Weight compression of a decoder LLM (NNCF), judged like ``quantize``: fidelity first, then speed, interleaved.
+
+Fidelity is measured on held-out text against the uncompressed model: the next-token logits after each
+prompt (cosine) and their top-1 token, and the greedy continuation. Speed is measured in rounds, every
+variant once per round in turn, so the machine's drift hits all of them; the speed-ups of TTFT and of
+TPOT over the uncompressed model are paired per round and carry a t-interval over the rounds. Decode
+reads every weight once per token, so weight bytes / TPOT is the memory traffic decode achieved.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from inferperf.backends.generative import GenerativePipeline
+from inferperf.errors import ConfigError
+from inferperf.measure.generate import GenerateOptions, Prompts, run_level
+from inferperf.stats import paired_ratio_ci
+
+# inferperf's names -> NNCF's CompressWeightsMode member names
+MODES = {"int8": "INT8_ASYM", "int8_sym": "INT8_SYM", "int4_sym": "INT4_SYM", "int4_asym": "INT4_ASYM"}
+
+
+def compress(folder: Path, mode: str, out: Path, group_size: int = 128, ratio: float = 1.0) -> dict[str, Any]:
+    """``folder``'s model with its weights compressed (NNCF) into ``out``, beside copies of its other files."""
+    import nncf
+    import openvino as ov
+
+    if mode not in MODES:
+        raise ConfigError(f"unknown weight compression {mode!r}: choose from {', '.join(MODES)}")
+    out.mkdir(parents=True, exist_ok=True)
+    for item in folder.iterdir():
+        if item.is_file() and not item.name.startswith("openvino_model."):
+            shutil.copyfile(item, out / item.name)
+    logging.getLogger("nncf").setLevel(logging.WARNING)  # its per-layer statistics table is not our report
+    t0 = time.perf_counter()
+    model = ov.Core().read_model(str(folder / "openvino_model.xml"))
+    kwargs: dict[str, Any] = {"mode": getattr(nncf.CompressWeightsMode, MODES[mode])}
+    if mode.startswith("int4"):
+        kwargs |= {"group_size": group_size, "ratio": ratio}
+    compressed = nncf.compress_weights(model, **kwargs)
+    ov.save_model(compressed, str(out / "openvino_model.xml"), compress_to_fp16=False)
+    return {
+        "mode": mode,
+        "nncf_mode": MODES[mode],
+        **({"group_size": group_size, "ratio": ratio} if mode.startswith("int4") else {}),
+        "seconds": time.perf_counter() - t0,
+        "weights_bytes": (out / "openvino_model.bin").stat().st_size,
+        "path": str(out),
+    }
+
+
+def fidelity(
+    ref: GenerativePipeline, cand: GenerativePipeline, prompts: Sequence[list[int]], new_tokens: int = 16
+) -> dict[str, Any]:
+    """Next-token logit cosine and top-1 agreement after each prompt; greedy agreement over ``new_tokens``."""
+    cosines, top1, greedy = [], [], []
+    for ids in prompts:
+        a, b = ref.prefill_logits(ids).astype(np.float64), cand.prefill_logits(ids).astype(np.float64)
+        cosines.append(float(a @ b / (np.linalg.norm(a) * np.linalg.norm(b))))
+        top1.append(int(np.argmax(a)) == int(np.argmax(b)))
+        ga, gb = ref.greedy_tokens(ids, new_tokens), cand.greedy_tokens(ids, new_tokens)
+        greedy.append(sum(x == y for x, y in zip(ga, gb, strict=False)) / new_tokens)
+    return {
+        "prompts": len(prompts),
+        "logit_cosine_min": min(cosines),
+        "logit_cosine_median": float(np.median(cosines)),
+        "next_token_top1_agreement": sum(top1) / len(top1),
+        "greedy_token_agreement": float(np.mean(greedy)),
+        "note": "random weights make these figures about the arithmetic, not about text quality; "
+        "perplexity needs real weights",
+    }
+
+
+def interleaved_speed(
+    pipes: dict[str, GenerativePipeline],
+    prompts: Prompts,
+    opts: GenerateOptions,
+    rounds: int,
+    progress: Callable[[str], None] | None = None,
+) -> dict[str, Any]:
+    """Per round, every variant's median TTFT and TPOT (one level at opts.prompt_tokens[0], opts.time_s);
+    speed-ups over the first variant paired by round, with t-intervals."""
+    per: dict[str, dict[str, list[float]]] = {name: {"ttft_ms": [], "tpot_ms": []} for name in pipes}
+    for r in range(rounds):
+        for name, pipe in pipes.items():
+            if progress is not None:
+                progress(f"speed round {r + 1}/{rounds}: {name}")
+            level = run_level(pipe, prompts, opts.prompt_tokens[0], opts, pipe.decode)
+            for key in ("ttft_ms", "tpot_ms"):
+                per[name][key].append(float(level[key]["median"]["value"]))
+    base = next(iter(pipes))
+    out: dict[str, Any] = {"rounds": rounds, "per_round": per, "speedup_over": base, "speedup": {}}
+    for name in list(pipes)[1:]:
+        out["speedup"][name] = {
+            key: paired_ratio_ci(per[base][key], per[name][key]).to_dict() for key in ("ttft_ms", "tpot_ms")
+        }
+    return out
