@@ -139,7 +139,25 @@ def train_tokenizer(tmp: Path):
     return hf
 
 
-def build_model(tmp: Path, tokenizer) -> None:
+# Presets: the committed tiny model, and Qwen2.5-0.5B's transformer stack (24 layers, hidden 896, 14 heads,
+# 2 KV heads, MLP 4864) with this 1k vocabulary: 0.36 B parameters, 1.4 GB at fp32, for decode figures
+# where weight traffic dominates (built into build/, never committed).
+PRESETS = {
+    "tiny": MODEL,
+    "qwen2.5-0.5b-stack": {
+        "hidden_size": 896,
+        "intermediate_size": 4864,
+        "num_hidden_layers": 24,
+        "num_attention_heads": 14,
+        "num_key_value_heads": 2,
+        "max_position_embeddings": 4096,
+        "rope_theta": 1000000.0,
+        "tie_word_embeddings": True,
+    },
+}
+
+
+def build_model(tmp: Path, tokenizer, preset: str = "tiny") -> None:
     import torch
     from transformers import GenerationConfig, LlamaConfig, LlamaForCausalLM
 
@@ -149,7 +167,7 @@ def build_model(tmp: Path, tokenizer) -> None:
         bos_token_id=tokenizer.bos_token_id,
         eos_token_id=tokenizer.eos_token_id,
         pad_token_id=tokenizer.pad_token_id,
-        **MODEL,
+        **PRESETS[preset],
     )
     model = LlamaForCausalLM(config).eval()
     model.generation_config = GenerationConfig(
@@ -191,6 +209,7 @@ def export(tmp: Path, out_tmp: Path) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, default=OUT)
+    parser.add_argument("--preset", choices=sorted(PRESETS), default="tiny")
     args = parser.parse_args()
 
     # Fully offline: never reach a model hub (set before transformers is imported).
@@ -212,7 +231,7 @@ def main() -> None:
         hf_dir = Path(work) / "hf"
         ov_dir = Path(work) / "ov"
         tokenizer = train_tokenizer(hf_dir)
-        build_model(hf_dir, tokenizer)
+        build_model(hf_dir, tokenizer, args.preset)
         export(hf_dir, ov_dir)
 
         missing = sorted(KEEP - {p.name for p in ov_dir.iterdir()})
