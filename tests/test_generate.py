@@ -189,6 +189,24 @@ def test_serving_runs_every_level_to_the_end() -> None:
         assert level["slo"]["attainment"] == 1.0
     result = runner.invoke(app, ["generate", "--concurrency", "2", "--prompt-tokens", "16,32"])
     assert result.exit_code == 2 and "--prompt-tokens" in result.output
+    result = runner.invoke(app, ["generate", "--concurrency", "2", "--prompt-tokens", "16", "--prompt-tokens-max", "8"])
+    assert result.exit_code == 2 and "--prompt-tokens-max" in result.output
+
+
+def test_serving_lengths_drawn_from_a_range() -> None:
+    pytest.importorskip("openvino_genai")
+    from inferperf.measure.serving import request_lengths
+
+    opts = api.ServeOptions(
+        loads=(api.Load("concurrency", 4),), prompt_tokens=8, prompt_tokens_max=40, new_tokens=3,
+        new_tokens_max=9, requests=12,
+    )  # fmt: skip
+    drawn = request_lengths(opts, 0)
+    assert drawn == request_lengths(opts, 0) and len({p for p, _ in drawn}) > 3
+    assert all(8 <= p <= 40 and 3 <= o <= 9 for p, o in drawn)
+    level = api.serve("builtin", options=opts)["levels"][0]
+    assert level["itl_ms"]["count"] == sum(o - 1 for _, o in drawn)  # every request got its own length
+    assert level["lengths"]["new_tokens"]["min"] == min(o for _, o in drawn)
 
 
 def test_peak_search_needs_an_slo_and_converges_below_capacity() -> None:

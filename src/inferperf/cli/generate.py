@@ -20,9 +20,11 @@ from inferperf.cli.options import (
     LlmDeviceOpt,
     LlmModelArg,
     MinRequestsOpt,
+    NewTokensMaxOpt,
     NewTokensOpt,
     PrefixCachingOpt,
     PromptSeedOpt,
+    PromptTokensMaxOpt,
     PromptTokensOpt,
     RateOpt,
     RatioOpt,
@@ -56,6 +58,8 @@ def generate(
     tpot_max: TpotMaxOpt = None,
     e2e_max: E2eMaxOpt = None,
     find_peak: ServeFindPeakOpt = False,
+    prompt_tokens_max: PromptTokensMaxOpt = None,
+    new_tokens_max: NewTokensMaxOpt = None,
     json_path: JsonOpt = None,
 ) -> None:
     """Time to first token, time per output token, inter-token gaps and tokens/s per prompt length;
@@ -68,6 +72,7 @@ def generate(
                 raise ConfigError("serving runs one `prompt_tokens` length on openvino-genai's continuous batching")
             options: Any = api.ServeOptions(
                 loads=loads, prompt_tokens=lengths[0], new_tokens=new_tokens, requests=requests, arrivals=arrivals,
+                prompt_tokens_max=prompt_tokens_max, new_tokens_max=new_tokens_max,
                 seed=seed, ttft_max_ms=ttft_max, tpot_max_ms=tpot_max, e2e_max_ms=e2e_max,
             )  # fmt: skip
             with cmd.status("serving") as status:

@@ -524,3 +524,9 @@ GroupSizeOpt = Annotated[int, typer.Option("--group-size", help="INT4 group size
 RatioOpt = Annotated[float, typer.Option("--ratio", help="INT4: share of the layers in INT4 (the rest INT8).")]
 CompressOutOpt = Annotated[Path, typer.Option("--out", help="Folder for the compressed models.")]
 SpeedRoundsOpt = Annotated[int, typer.Option("--rounds", help="Interleaved speed rounds (every variant per round).")]
+PromptTokensMaxOpt = Annotated[
+    int | None, typer.Option("--prompt-tokens-max", help="Serve: prompt lengths uniform up to this (seeded).")
+]
+NewTokensMaxOpt = Annotated[
+    int | None, typer.Option("--new-tokens-max", help="Serve: output lengths uniform up to this (seeded).")
+]

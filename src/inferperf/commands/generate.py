@@ -95,11 +95,14 @@ def serve(
     check_generative_installed("openvino-genai")
     folder = BUILTIN_LLM if str(model) == "builtin" else Path(model)
     model_doc = _model_doc(folder, str(model) == "builtin")
-    _check_context(model_doc, GenerateOptions(prompt_tokens=(opts.prompt_tokens,), new_tokens=opts.new_tokens))
+    longest = GenerateOptions(
+        prompt_tokens=(opts.prompt_tokens_max or opts.prompt_tokens,), new_tokens=opts.new_tokens_max or opts.new_tokens
+    )
+    _check_context(model_doc, longest)
     text, source = corpus_text(data)
     engine = Engine(folder, device, opts)
     prompts = Prompts(engine.encode(text), opts.seed)
-    draw = lambda: prompts.draw(opts.prompt_tokens)  # noqa: E731 - the levels' one prompt source
+    draw = prompts.draw  # the levels' one prompt source: draw(n) -> n consecutive token ids
     run_load(engine, draw, Load("concurrency", 1), replace(opts, requests=2))  # warm-up, not kept
     levels = []
     for load in opts.loads:

@@ -45,6 +45,9 @@ class ServeOptions:
     loads: tuple[Load, ...] = (Load("concurrency", 1), Load("concurrency", 4))
     prompt_tokens: int = 128
     new_tokens: int = 64
+    # With a max, each request's length is drawn uniformly (seeded) from [the value above, max].
+    prompt_tokens_max: int | None = None
+    new_tokens_max: int | None = None
     requests: int = 32
     arrivals: str = "poisson"  # poisson | constant | gamma:SHAPE (shape < 1: burstier than Poisson)
     seed: int = 0
@@ -58,8 +61,14 @@ class ServeOptions:
         for load in self.loads:
             if load.value <= 0 or (load.kind == "concurrency" and load.value != int(load.value)):
                 raise ConfigError(f"invalid load {load.label}: concurrency is a positive integer, a rate positive")
-        if self.requests < 2 or self.new_tokens < 2:
-            raise ConfigError("`requests` and `new_tokens` must be at least 2")
+        if self.requests < 2 or self.new_tokens < 2 or self.prompt_tokens < 1:
+            raise ConfigError("`requests` and `new_tokens` must be at least 2, `prompt_tokens` at least 1")
+        for low, high, name in (
+            (self.prompt_tokens, self.prompt_tokens_max, "prompt_tokens_max"),
+            (self.new_tokens, self.new_tokens_max, "new_tokens_max"),
+        ):
+            if high is not None and high < low:
+                raise ConfigError(f"invalid `{name}` {high}: below the lower end {low}")
         gamma_shape(self.arrivals)  # validates the name
 
     def to_dict(self) -> dict[str, Any]:
@@ -68,6 +77,9 @@ class ServeOptions:
             "loads": [{"kind": load.kind, "value": load.value} for load in self.loads],
             "prompt_tokens": self.prompt_tokens,
             "new_tokens": self.new_tokens,
+            "prompt_tokens_max": self.prompt_tokens_max,
+            "new_tokens_max": self.new_tokens_max,
+            "lengths": "fixed" if self.prompt_tokens_max is None and self.new_tokens_max is None else "uniform",
             "requests": self.requests,
             "arrivals": self.arrivals,
             "seed": self.seed,
@@ -90,6 +102,15 @@ def gamma_shape(arrivals: str) -> float | None:
     if name != "gamma" or shape <= 0:
         raise ConfigError(f"invalid `arrivals` {arrivals!r}: poisson, constant or gamma:SHAPE (SHAPE > 0)")
     return shape
+
+
+def request_lengths(opts: ServeOptions, seed: int) -> list[tuple[int, int]]:
+    """Each request's (prompt tokens, new tokens): fixed, or uniform between the value and its max (seeded)."""
+    rng = np.random.default_rng(seed + 1)
+    n = opts.requests
+    prompts = rng.integers(opts.prompt_tokens, (opts.prompt_tokens_max or opts.prompt_tokens) + 1, size=n)
+    outputs = rng.integers(opts.new_tokens, (opts.new_tokens_max or opts.new_tokens) + 1, size=n)
+    return [(int(p), int(o)) for p, o in zip(prompts, outputs, strict=True)]
 
 
 def arrival_times(rate: float, n: int, arrivals: str, seed: int) -> np.ndarray:
@@ -121,10 +142,8 @@ class Engine:
         except RuntimeError as exc:
             raise BackendError(f"OpenVINO GenAI could not load {folder}: {str(exc).splitlines()[0]}") from exc
         self.load_ms = (time.perf_counter() - t0) * 1e3
-        self.config = genai.GenerationConfig()
-        self.config.max_new_tokens = self.config.min_new_tokens = opts.new_tokens
-        self.config.ignore_eos = True
-        self.config.do_sample = False
+        self.genai = genai
+        self._configs: dict[int, Any] = {}
         self.finished = genai.GenerationStatus.FINISHED
         self.tokenizer = self.pipe.get_tokenizer()
 
@@ -133,10 +152,18 @@ class Engine:
         ids = self.tokenizer.encode(text, add_special_tokens=False).input_ids.data
         return [int(i) for i in np.asarray(ids).ravel()]
 
-    def submit(self, request_id: int, ids: Sequence[int]) -> Any:
+    def submit(self, request_id: int, ids: Sequence[int], new_tokens: int) -> Any:
+        """Start a request of exactly ``new_tokens`` (greedy, EOS ignored)."""
         import openvino as ov
 
-        return self.pipe.add_request(request_id, ov.Tensor(np.asarray([ids], dtype=np.int64)), self.config)
+        if new_tokens not in self._configs:
+            config = self.genai.GenerationConfig()
+            config.max_new_tokens = config.min_new_tokens = new_tokens
+            config.ignore_eos = True
+            config.do_sample = False
+            self._configs[new_tokens] = config
+        tensor = ov.Tensor(np.asarray([ids], dtype=np.int64))
+        return self.pipe.add_request(request_id, tensor, self._configs[new_tokens])
 
     def cache(self) -> dict[str, float]:
         m = self.pipe.get_metrics()
@@ -152,14 +179,16 @@ class Served:
 
     request: Request
     submitted: float
+    expected: int | None = None  # new tokens asked for (None: the options' fixed count)
     handle: Any = None
 
 
-def run_load(engine: Engine, prompts: Callable[[], list[int]], load: Load, opts: ServeOptions) -> dict[str, Any]:
-    """Every request of one load level, to the end; their figures summarised, goodput and SLO attainment."""
+def run_load(engine: Engine, prompts: Callable[[int], list[int]], load: Load, opts: ServeOptions) -> dict[str, Any]:
+    """Every request of one load level, to the end; their figures summarised, goodput and SLO attainment.
+    ``prompts(n)`` gives ``n`` prompt token ids."""
     n = opts.requests
     arrive = arrival_times(load.value, n, opts.arrivals, opts.seed) if load.kind == "rate" else None
-    queue = [prompts() for _ in range(n)]
+    queue = [(prompts(p), o) for p, o in request_lengths(opts, opts.seed)]
     active: dict[int, Served] = {}
     done: list[Served] = []
     t0 = time.perf_counter()
@@ -179,7 +208,13 @@ def run_load(engine: Engine, prompts: Callable[[], list[int]], load: Load, opts:
 
 
 def _submit_due(
-    engine: Engine, queue: list[list[int]], active: dict[int, Served], nxt: int, load: Load, arrive: Any, t0: float
+    engine: Engine,
+    queue: list[tuple[list[int], int]],
+    active: dict[int, Served],
+    nxt: int,
+    load: Load,
+    arrive: Any,
+    t0: float,
 ) -> int:
     """Submit what is due now: arrivals whose time has come, or enough to keep ``concurrency`` in flight."""
     now = time.perf_counter()
@@ -192,8 +227,9 @@ def _submit_due(
             break
         else:
             scheduled = now
-        served = Served(Request(len(queue[nxt]), scheduled), time.perf_counter())
-        served.handle = engine.submit(nxt, queue[nxt])
+        ids, new_tokens = queue[nxt]
+        served = Served(Request(len(ids), scheduled), time.perf_counter(), new_tokens)
+        served.handle = engine.submit(nxt, ids, new_tokens)
         active[nxt] = served
         nxt += 1
     return nxt
@@ -214,12 +250,17 @@ def _collect(engine: Engine, active: dict[int, Served], done: list[Served], stam
 
 def summarize_load(done: list[Served], load: Load, wall_s: float, opts: ServeOptions) -> dict[str, Any]:
     """Percentiles of TTFT (from arrival), TPOT, ITL and end to end; throughput, goodput, SLO attainment."""
-    short = [s for s in done if len(s.request.token_times) != opts.new_tokens]
-    if short:
-        got = len(short[0].request.token_times)
-        raise BackendError(f"asked for exactly {opts.new_tokens} new tokens, a request got {got}")
+    for s in done:
+        asked = s.expected or opts.new_tokens
+        if len(s.request.token_times) != asked:
+            got = len(s.request.token_times)
+            raise BackendError(f"asked for exactly {asked} new tokens, a request got {got}")
     per = [s.request.figures() for s in done]
     out: dict[str, Any] = {"load": {"kind": load.kind, "value": load.value, "label": load.label}, "requests": len(done)}
+    out["lengths"] = {
+        "prompt_tokens": _spread([s.request.prompt_tokens for s in done]),
+        "new_tokens": _spread([len(s.request.token_times) for s in done]),
+    }
     for key in ("ttft_ms", "tpot_ms", "e2e_ms"):
         out[key] = summarize(np.array([p[key] for p in per])).to_dict()
     gaps = np.array([g for s in done for g in s.request.gaps_ms()])
@@ -250,7 +291,7 @@ def meets_p99(level: dict[str, Any], opts: ServeOptions) -> bool:
 
 
 def find_peak(
-    engine: Engine, prompts: Callable[[], list[int]], opts: ServeOptions, steps: int = 6, progress: Any = None
+    engine: Engine, prompts: Callable[[int], list[int]], opts: ServeOptions, steps: int = 6, progress: Any = None
 ) -> dict[str, Any]:
     """Bisect the arrival rate for the highest one whose p99s meet every SLO, then confirm it with a run of
     twice the requests. The search starts from the closed-loop capacity at ``max_num_seqs`` in flight
@@ -276,3 +317,7 @@ def find_peak(
         out["confirm"] = run_load(engine, prompts, Load("rate", lo), confirm)
         out["confirmed"] = meets_p99(out["confirm"], opts)
     return out
+
+
+def _spread(values: list[int]) -> dict[str, float]:
+    return {"min": float(min(values)), "median": float(np.median(values)), "max": float(max(values))}
