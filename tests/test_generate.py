@@ -238,6 +238,7 @@ def test_weight_compression_is_judged_and_measured(tmp_path: Path) -> None:
         lo, hi = doc["speed"]["speedup"][mode]["tpot_ms"]["ci95"]
         assert lo <= doc["speed"]["speedup"][mode]["tpot_ms"]["value"] <= hi
     assert len(doc["speed"]["per_round"]["fp32"]["tpot_ms"]) == 2
+    assert doc["memory"]["copy_gb_per_s"] > 0 and fp32["fraction_of_memory_copy"] > 0
     result = runner.invoke(app, ["llm-compress", "--modes", "int3", "--out", str(tmp_path / "x")])
     assert result.exit_code == 2 and "unknown weight compression 'int3'" in result.output
     result = runner.invoke(app, ["llm-compress", "--rounds", "1", "--out", str(tmp_path / "x")])

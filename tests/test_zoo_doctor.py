@@ -129,3 +129,9 @@ def test_peak_probe_that_ran_another_precision_is_not_recorded_under_its_label(
     assert "ran f32" in str(peaks["notes"])
     diagnose._probe(peaks, get_backend("openvino"), "fp32_gflops", 0.1, int8=False, precision="f32")
     assert peaks["openvino_fp32_gflops"] == 100.0
+
+
+def test_memory_copy_probe_moves_bytes_at_a_positive_rate() -> None:
+    from inferperf.measure.peak import memory_copy_gb_per_s
+
+    assert memory_copy_gb_per_s(megabytes=64, repeats=2) > 0

@@ -14,7 +14,7 @@ import psutil
 from inferperf.backends import backend_names, get_backend
 from inferperf.errors import BackendError, BackendUnavailableError, ConfigError
 from inferperf.measure.environment import collect_environment
-from inferperf.measure.peak import backend_matmul_probe, numpy_matmul_gflops
+from inferperf.measure.peak import backend_matmul_probe, memory_copy_gb_per_s, numpy_matmul_gflops
 
 _EXTRAS = {"torch": "torch", "transformers": "transformers (zoo exports)", "PIL": "Pillow (image data)"}
 
@@ -204,4 +204,8 @@ def doctor(measure_peak: bool = True, seconds: float = 2.0) -> dict[str, Any]:
     }
     if measure_peak:
         doc["peak"] = _peaks(seconds)
+        doc["memory"] = {
+            "copy_gb_per_s": memory_copy_gb_per_s(),
+            "method": "numpy copy of 512 MiB, one thread, bytes read + written, best of 5",
+        }
     return doc

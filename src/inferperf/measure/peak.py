@@ -36,6 +36,23 @@ def numpy_matmul_gflops(n: int = 2048, seconds: float = 1.0) -> float:
     return best
 
 
+def memory_copy_gb_per_s(megabytes: int = 512, repeats: int = 5) -> float:
+    """Best of ``repeats`` copies of a ``megabytes`` array (numpy, one thread), counting bytes read and written.
+
+    Arrays far larger than any cache, so main memory is what is timed. A reference for how fast this machine
+    moves memory, the ceiling of bandwidth-bound work such as an LLM's decode (which reads every weight once
+    per token); several threads may go somewhat past a one-thread copy.
+    """
+    src = np.ones(megabytes * (1 << 20) // 8, dtype=np.float64)
+    dst = np.empty_like(src)
+    best = 0.0
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        np.copyto(dst, src)
+        best = max(best, 2 * src.nbytes / (time.perf_counter() - t0) / 1e9)
+    return best
+
+
 def matmul_onnx(path: Path, n: int, int8: bool) -> Path:
     """Write the one-MatMul model (QDQ-wrapped when ``int8``)."""
     import onnx

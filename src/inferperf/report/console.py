@@ -289,6 +289,11 @@ def render_doctor(doc: dict[str, Any], console: Console) -> None:
             console.print(f"  [red]{escape(e)}[/red]")
         for n in peak.get("notes", []):
             console.print(f"  [yellow]{escape(n)}[/yellow]")
+    if doc.get("memory"):
+        console.print(
+            f"[bold]memory[/bold]: copies at {doc['memory']['copy_gb_per_s']:.1f} GB/s (one thread, read + "
+            "written): the ceiling of bandwidth-bound work such as an LLM's decode"
+        )
     load = doc["load"]
     console.print(
         f"[bold]machine now[/bold]: load {load['loadavg_1m']:.2f}, steal {load['steal_percent']:.1f}%, "

@@ -137,8 +137,8 @@ def render_compress(doc: dict[str, Any], console: Console) -> None:
         )
     console.print(table)
     console.print(
-        "[dim]GB/s: weight bytes / median TPOT, the memory traffic decode achieved (decode reads every weight "
-        "once per token)[/dim]"
+        f"[dim]GB/s: weight bytes / median TPOT, the memory traffic decode achieved (decode reads every weight "
+        f"once per token); this machine copies memory at {doc['memory']['copy_gb_per_s']:.1f} GB/s (one thread)[/dim]"
     )
 
 
