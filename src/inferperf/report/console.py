@@ -267,18 +267,8 @@ def render_zoo(rows: list[dict[str, Any]], console: Console) -> None:
     console.print(table)
 
 
-def render_doctor(doc: dict[str, Any], console: Console) -> None:
-    """Installed pieces, CPU, peaks, and warnings with advice."""
-    cpu = doc["environment"]["cpu"]
-    console.print(
-        f"[bold]CPU[/bold] {escape(str(cpu['model']))}: {cpu['cores']} cores, {cpu['logical_cpus']} "
-        f"logical; features: {', '.join(cpu['features']) or '-'}"
-    )
-    for name, item in doc["installed"].items():
-        if item["installed"]:
-            console.print(f"  [green]ok[/green] {name}: {', '.join(f'{k} {v}' for k, v in item['versions'].items())}")
-        else:
-            console.print(f"  [yellow]missing[/yellow] {name}: {escape(str(item['how']))}")
+def _render_peaks(doc: dict[str, Any], console: Console) -> None:
+    """The measured matmul peaks (with their errors and notes) and the memory copy rate, when measured."""
     peak = doc.get("peak")
     if peak:
         console.print("[bold]measured matmul peaks[/bold] (all cores):")
@@ -294,6 +284,21 @@ def render_doctor(doc: dict[str, Any], console: Console) -> None:
             f"[bold]memory[/bold]: copies at {doc['memory']['copy_gb_per_s']:.1f} GB/s (one thread, read + "
             "written): the ceiling of bandwidth-bound work such as an LLM's decode"
         )
+
+
+def render_doctor(doc: dict[str, Any], console: Console) -> None:
+    """Installed pieces, CPU, peaks, and warnings with advice."""
+    cpu = doc["environment"]["cpu"]
+    console.print(
+        f"[bold]CPU[/bold] {escape(str(cpu['model']))}: {cpu['cores']} cores, {cpu['logical_cpus']} "
+        f"logical; features: {', '.join(cpu['features']) or '-'}"
+    )
+    for name, item in doc["installed"].items():
+        if item["installed"]:
+            console.print(f"  [green]ok[/green] {name}: {', '.join(f'{k} {v}' for k, v in item['versions'].items())}")
+        else:
+            console.print(f"  [yellow]missing[/yellow] {name}: {escape(str(item['how']))}")
+    _render_peaks(doc, console)
     load = doc["load"]
     console.print(
         f"[bold]machine now[/bold]: load {load['loadavg_1m']:.2f}, steal {load['steal_percent']:.1f}%, "
