@@ -14,7 +14,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -93,27 +93,23 @@ class GenerativePipeline(ABC):
         """Package versions that decide what runs."""
 
 
-def generative_names() -> list[str]:
-    """Every generative backend's name."""
-    return list(_REGISTRY)
+def _pipeline_class(name: str) -> Any:
+    """The class registered as ``name`` (its module imports its runtime lazily, in its methods)."""
+    if name not in _REGISTRY:
+        raise ConfigError(f"unknown generate backend {name!r}: choose from {', '.join(_REGISTRY)}")
+    module_name, _, cls_name = _REGISTRY[name].partition(":")
+    return getattr(importlib.import_module(module_name), cls_name)
 
 
 def get_generative(name: str, folder: Path, device: str = "CPU", prefix_caching: bool = False) -> GenerativePipeline:
     """The pipeline called ``name`` on the model in ``folder`` (loading it: its load time is recorded)."""
-    if name not in _REGISTRY:
-        raise ConfigError(f"unknown generate backend {name!r}: choose from {', '.join(_REGISTRY)}")
-    module_name, _, cls_name = _REGISTRY[name].partition(":")
-    cls = getattr(importlib.import_module(module_name), cls_name)
-    pipeline: GenerativePipeline = cls(folder, device, prefix_caching)
+    pipeline: GenerativePipeline = _pipeline_class(name)(folder, device, prefix_caching)
     return pipeline
 
 
 def check_generative_installed(name: str) -> None:
     """Fail fast, with the install hint, when the runtime of ``name`` is missing."""
-    if name not in _REGISTRY:
-        raise ConfigError(f"unknown generate backend {name!r}: choose from {', '.join(_REGISTRY)}")
-    module_name, _, cls_name = _REGISTRY[name].partition(":")
-    getattr(importlib.import_module(module_name), cls_name).check_available()
+    _pipeline_class(name).check_available()
 
 
 def missing(name: str, hint: str) -> BackendUnavailableError:
@@ -121,4 +117,4 @@ def missing(name: str, hint: str) -> BackendUnavailableError:
     return BackendUnavailableError(f"backend {name} is not installed", hint=hint)
 
 
-__all__ = ["GenerativePipeline", "Request", "check_generative_installed", "generative_names", "get_generative"]
+__all__ = ["GenerativePipeline", "Request", "check_generative_installed", "get_generative"]

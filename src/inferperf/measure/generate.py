@@ -249,7 +249,7 @@ def cross_check(
     ref_logits = [ref.prefill_logits(p) for p in prompts]
     ref_tokens = [ref.greedy_tokens(p, new_tokens) for p in prompts]
     for pipe in pipes[1:]:
-        cosines = [_cosine(a, pipe.prefill_logits(p)) for a, p in zip(ref_logits, prompts, strict=True)]
+        cosines = [cosine(a, pipe.prefill_logits(p)) for a, p in zip(ref_logits, prompts, strict=True)]
         tokens = [pipe.greedy_tokens(p, new_tokens) for p in prompts]
         same = [
             sum(x == y for x, y in zip(a, b, strict=False)) / new_tokens
@@ -268,6 +268,7 @@ def cross_check(
     return out
 
 
-def _cosine(a: np.ndarray, b: np.ndarray) -> float:
+def cosine(a: np.ndarray, b: np.ndarray) -> float:
+    """Cosine of two vectors, in float64."""
     a64, b64 = a.astype(np.float64), b.astype(np.float64)
     return float(a64 @ b64 / (np.linalg.norm(a64) * np.linalg.norm(b64)))

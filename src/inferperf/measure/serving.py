@@ -144,7 +144,9 @@ class Engine:
         self.load_ms = (time.perf_counter() - t0) * 1e3
         self.genai = genai
         self._configs: dict[int, Any] = {}
-        self.finished = genai.GenerationStatus.FINISHED
+        # Any status but RUNNING ends a request (FINISHED, or IGNORED/CANCEL/STOP by the pipeline): a request
+        # the pipeline dropped must end the level, and then fails its length check, instead of hanging it.
+        self.running = genai.GenerationStatus.RUNNING
         self.tokenizer = self.pipe.get_tokenizer()
 
     def encode(self, text: str) -> list[int]:
@@ -243,7 +245,7 @@ def _collect(engine: Engine, active: dict[int, Served], done: list[Served], stam
             outputs = handle.read()
             count = sum(len(out.generated_ids) for out in outputs.values())
             served.request.token_times.extend([stamp] * count)
-        if handle.get_status() == engine.finished:
+        if handle.get_status() != engine.running:
             served.request.end = stamp
             done.append(active.pop(rid))
 

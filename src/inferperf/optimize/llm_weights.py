@@ -20,7 +20,7 @@ import numpy as np
 
 from inferperf.backends.generative import GenerativePipeline
 from inferperf.errors import ConfigError
-from inferperf.measure.generate import GenerateOptions, Prompts, run_level
+from inferperf.measure.generate import GenerateOptions, Prompts, cosine, run_level
 from inferperf.stats import paired_ratio_ci
 
 # inferperf's names -> NNCF's CompressWeightsMode member names
@@ -62,8 +62,8 @@ def fidelity(
     """Next-token logit cosine and top-1 agreement after each prompt; greedy agreement over ``new_tokens``."""
     cosines, top1, greedy = [], [], []
     for ids in prompts:
-        a, b = ref.prefill_logits(ids).astype(np.float64), cand.prefill_logits(ids).astype(np.float64)
-        cosines.append(float(a @ b / (np.linalg.norm(a) * np.linalg.norm(b))))
+        a, b = ref.prefill_logits(ids), cand.prefill_logits(ids)
+        cosines.append(cosine(a, b))
         top1.append(int(np.argmax(a)) == int(np.argmax(b)))
         ga, gb = ref.greedy_tokens(ids, new_tokens), cand.greedy_tokens(ids, new_tokens)
         greedy.append(sum(x == y for x, y in zip(ga, gb, strict=False)) / new_tokens)
