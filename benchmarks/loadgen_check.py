@@ -6,8 +6,9 @@ Runs A B A B so drift hits both sides, all in this process with one configuratio
   the SUT must not be the bottleneck;
 * SingleStream p90 within 5% of ``inferperf bench``'s latency-mode p90;
 * Server at 80% of the Offline rate with a p99 bound of 3x the latency-mode median: VALID?
-  Next to it, the p99 an ideal M/D/c queue (c = requests in flight, service = the warm-up's
-  request latency) would have under the same Poisson arrivals: what any SUT must pay for queueing;
+  And the result's own ``ideal_queue``: measured p99 / the p99 of the ideal M/G/c queue (c = requests
+  in flight, service times = the warm-up's, same Poisson rate and query count), with its interval;
+  the SUT's overhead must be at most x1.15;
 * ``--find-peak`` under the same bound, with its confirming run.
 
     python benchmarks/loadgen_check.py [--model zoo:resnet50] [--seconds 10] [--out build/loadgen_check]
@@ -16,17 +17,15 @@ Runs A B A B so drift hits both sides, all in this process with one configuratio
 from __future__ import annotations
 
 import argparse
-import heapq
 import statistics
 import sys
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from inferperf import api
 from inferperf.config import RunLimits
 from inferperf.measure.loadgen import ScenarioOptions
+from inferperf.measure.queue import ideal_p99
 from inferperf.results.schema import save_json
 
 
@@ -41,16 +40,20 @@ def scenario_run(model: str, out: Path, **options: Any) -> dict[str, Any]:
     return api.scenario(model, options=ScenarioOptions(warmup_s=2.0, **options), out=out)
 
 
-def md_c_p99(servers: int, service_s: float, rate: float, n: int = 200_000, seed: int = 0) -> float:
-    """p99 sojourn time (s) of an M/D/c queue: Poisson arrivals, fixed service, ``servers`` in parallel."""
-    arrivals = np.cumsum(np.random.default_rng(seed).exponential(1 / rate, n))
-    free = [0.0] * servers
-    sojourn = np.empty(n)
-    for i, a in enumerate(arrivals):
-        start = max(a, heapq.heappop(free))
-        heapq.heappush(free, start + service_s)
-        sojourn[i] = start + service_s - a
-    return float(np.percentile(sojourn, 99))
+MAX_OVERHEAD = 1.15  # measured p99 / the ideal queue's p99
+
+
+def ideal_line(ideal: dict[str, Any]) -> str:
+    """The result's measured/ideal p99 ratio with its interval, or why there is none."""
+    if not ideal["stable"]:
+        return f"ideal {ideal['model']} queue unstable (utilisation {ideal['utilisation']:.2f})"
+    over = ideal["overhead"]
+    lo, hi = over["ci95"]
+    return (
+        f"p99 {over['measured_ms']:.1f} ms (SUT clock) vs ideal {ideal['model']} {ideal['ideal_ms']:.1f} ms "
+        f"[{ideal['ci95'][0]:.1f}, {ideal['ci95'][1]:.1f}], utilisation {ideal['utilisation']:.2f}: "
+        f"overhead x{over['ratio']:.3f} [{lo:.3f}, {hi:.3f}]"
+    )
 
 
 def verdict(ok: bool) -> str:
@@ -114,16 +117,17 @@ def server_checks(model: str, offline: dict[str, Any], median_ms: float, out: Pa
         max_duration_s=45.0,
     )
     res = doc["result"]
-    servers = int(doc["effective"]["requests_in_flight"])
-    ideal = md_c_p99(servers, offline["probe"]["median_ms"] / 1e3, rate) * 1e3
+    ideal = res["ideal_queue"]
+    over = ideal.get("overhead") or {}
     print(
         f"  Server at {rate:.2f} q/s (80% of Offline), bound {bound:.1f} ms: {res['validity']}, "
-        f"p99 {res['latency_ms']['p99']:.1f} ms; ideal M/D/{servers} queue p99 {ideal:.1f} ms",
+        f"p99 {res['latency_ms']['p99']:.1f} ms (LoadGen); {ideal_line(ideal)}",
         flush=True,
     )
     # The latency set-up (one request, all cores) is a single server whose service time is the
-    # latency-mode median: the best any SUT could do with it under the same arrivals.
-    ideal_latency_setup = md_c_p99(1, median_ms / 1e3, rate) * 1e3
+    # latency-mode median: an M/D/1 queue, the best any SUT could do with it under the same arrivals.
+    md1 = ideal_p99([median_ms], rate, 1, int(res["query_count"] or 1000))
+    ideal_latency_setup = md1["ideal_ms"] if md1["stable"] else float("inf")
     print(f"  ideal M/D/1 queue with the latency set-up ({median_ms:.1f} ms service): p99 {ideal_latency_setup:.1f} ms")
     if not res["valid"]:
         print("    why: " + "; ".join(res["why_invalid"]))
@@ -139,8 +143,10 @@ def server_checks(model: str, offline: dict[str, Any], median_ms: float, out: Pa
         max_duration_s=45.0,  # a low peak would otherwise need minutes to reach early stopping's count
     )
     confirm = peak["result"]
+    ideal_peak = peak["peak"].get("ideal_queue") or {}
     print(
         f"  find-peak under {bound:.1f} ms: {peak['peak']['peak_qps']} q/s"
+        + f"; the ideal {ideal_peak.get('model')} queue meets the bound up to {ideal_peak.get('peak_qps')} q/s"
         + (f", confirming run {confirm['validity']} p99 {confirm['latency_ms']['p99']:.1f} ms" if confirm else "")
     )
     return {
@@ -149,11 +155,17 @@ def server_checks(model: str, offline: dict[str, Any], median_ms: float, out: Pa
         "validity": res["validity"],
         "why_invalid": res["why_invalid"],
         "p99_ms": res["latency_ms"]["p99"],
-        "ideal_md_c_p99_ms": ideal,
+        "ideal_queue_p99_ms": ideal["ideal_ms"],
+        "ideal_queue_ci95": ideal["ci95"],
+        "utilisation": ideal["utilisation"],
+        "overhead_ratio": over.get("ratio"),
+        "overhead_ci95": over.get("ci95"),
+        "overhead_pass": over.get("ratio") is not None and over["ratio"] <= MAX_OVERHEAD,
         "ideal_latency_setup_p99_ms": ideal_latency_setup,
         "pass": res["valid"],
         "peak_qps": peak["peak"]["peak_qps"],
         "peak_trials": peak["peak"]["trials"],
+        "ideal_peak_qps": ideal_peak.get("peak_qps"),
         "peak_confirm": None
         if confirm is None
         else {
@@ -187,11 +199,18 @@ def main() -> int:
     print(
         f"Server at 80% Offline VALID under 3x median: {verdict(server['pass'])} "
         f"(p99 {server['p99_ms']:.1f} ms vs bound {server['bound_ms']:.1f} ms; "
-        f"ideal queue {server['ideal_md_c_p99_ms']:.1f} ms)"
+        f"ideal queue {server['ideal_queue_p99_ms']} ms)"
     )
-    print(f"find-peak: {server['peak_qps']} q/s ({server['peak_fraction_of_offline']} of Offline)")
+    ratio, ci = server["overhead_ratio"], server["overhead_ci95"]
+    shown = "none (unstable ideal queue)" if ratio is None else f"x{ratio:.3f} [{ci[0]:.3f}, {ci[1]:.3f}]"
+    print(f"Server p99 / ideal M/G/c p99: {shown}  {verdict(server['overhead_pass'])} (at most x{MAX_OVERHEAD})")
+    print(
+        f"find-peak: {server['peak_qps']} q/s ({server['peak_fraction_of_offline']} of Offline); "
+        f"ideal queue's peak under the same bound: {server['ideal_peak_qps']} q/s"
+    )
     save_json({"throughput": tput, "latency": lat, "server": server}, args.out / "loadgen_check.json")
-    return 0 if tput["pass"] and lat["pass"] and server["pass"] else 1
+    ok = tput["pass"] and lat["pass"] and server["pass"] and server["overhead_pass"]
+    return 0 if ok else 1
 
 
 if __name__ == "__main__":

@@ -152,6 +152,19 @@ def _fake_run(capacity: float) -> loadgen.RunAt:
     return run_at
 
 
+def test_server_queries_and_ideal_queue_inputs() -> None:
+    values = {"min_duration_ms": 10_000, "min_query_count": 500}
+    assert loadgen.expected_queries(values, 20.0) == 500  # the count wins at a slow rate
+    assert loadgen.expected_queries(values, 120.0) == 1200  # the duration at a fast one
+    assert loadgen.expected_queries({**values, "max_duration_ms": 2_000}, 20.0) == 40
+    assert loadgen.server_ideal_queue(PROBE, 2, 50.0, 100, [5.0, 6.0]) is None  # no service samples
+    warm = Probe(200.0, 5.0, 9.0, 400, latencies_ms=(4.0, 5.0, 6.0) * 50)
+    ideal = loadgen.server_ideal_queue(warm, 2, 100.0, 200, [6.0, 7.0, 5.5] * 70)
+    assert ideal is not None and ideal["model"] == "M/G/2" and ideal["utilisation"] == pytest.approx(0.25)
+    assert ideal["overhead"]["ratio"] > 0 and ideal["overhead"]["measured_from"].startswith("SUT clock")
+    assert "latencies_ms" not in warm.to_dict()
+
+
 def test_find_peak_bisects_to_the_bound() -> None:
     peak = loadgen.find_peak(_fake_run(30.0), 0.0, 100.0, bound_ms=20.0, steps=6)
     assert [t["meets_bound"] for t in peak["trials"]] == [False, True, False, False, True, True]
@@ -233,6 +246,9 @@ def test_server_peak_and_multistream_on_openvino(tiny_onnx: Path, tmp_path: Path
     opts = _short("server", find_peak=True, peak_steps=2, p99_max_ms=50.0)
     doc = api.scenario(tiny_onnx, backend="openvino", options=opts, shape="1,16", out=tmp_path / "s")
     assert len(doc["peak"]["trials"]) == 2
+    ideal_peak = doc["peak"]["ideal_queue"]  # the ideal queue's peak under the same bound, beside the measured
+    assert ideal_peak["bound_ms"] == 50.0 and ideal_peak["servers"] == doc["effective"]["requests_in_flight"]
+    assert ideal_peak["peak_qps"] is None or 0 < ideal_peak["peak_qps"] < ideal_peak["capacity_qps"]
     assert (tmp_path / "s" / "peak" / "step-01" / "mlperf_log_detail.txt").exists()
     if doc["peak"]["peak_qps"] is not None:  # a tiny model meets 50 ms at any rate the machine can schedule
         assert doc["result"]["target_qps"] == pytest.approx(doc["peak"]["peak_qps"], rel=1e-3)
@@ -298,6 +314,16 @@ def test_cli_scenario_writes_json(tiny_onnx: Path, tmp_path: Path) -> None:
     assert doc["settings"]["server_target_qps"] == 50.0
     assert doc["result"]["target_latency_ms"] == 100.0
     assert "completed samples per second" in result.output
+    # the ideal M/G/c queue of the same hardware, at the same rate and query count
+    ideal = doc["result"]["ideal_queue"]
+    assert ideal["servers"] == doc["effective"]["requests_in_flight"] and ideal["rate_qps"] == 50.0
+    assert ideal["queries"] == doc["result"]["query_count"] and ideal["service_samples"] > 0
+    assert ideal["utilisation"] == pytest.approx(50.0 * ideal["service_mean_ms"] / 1e3 / ideal["servers"])
+    if ideal["stable"]:  # a tiny model serves 50 queries/s far below its capacity
+        over = ideal["overhead"]
+        assert np.isfinite(over["ratio"]) and over["ratio"] > 0 and over["samples"] > 0
+        assert over["ci95"][0] <= over["ratio"] <= over["ci95"][1]
+        assert "SUT overhead x" in " ".join(result.output.split())
 
 
 def test_accuracy_mode_log_has_no_validity() -> None:

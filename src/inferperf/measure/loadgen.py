@@ -18,6 +18,7 @@ document are read back from its detail log (``mlperf_log_detail.txt``).
 from __future__ import annotations
 
 import json
+import math
 import queue
 import threading
 import time
@@ -31,6 +32,7 @@ import numpy as np
 from inferperf.backends.base import AsyncRequests, Backend, DimBound, Engine, InputSet
 from inferperf.config import RunLimits, RuntimeConfig, Scenario
 from inferperf.errors import BackendError, BackendUnavailableError, ConfigError, InputSpecError
+from inferperf.measure.queue import ideal_p99, ideal_peak, overhead_ratio
 from inferperf.model.info import ModelInfo
 from inferperf.stats import summarize
 
@@ -119,6 +121,10 @@ class Probe:
     median_ms: float
     p99_ms: float
     count: int
+    # The steady per-request latencies: with ``requests`` in flight in a closed loop, each is the
+    # service time of one of that many servers on this hardware (the ideal queue's input). Not in
+    # to_dict: the ideal queue's figures say how many there were and what they average.
+    latencies_ms: tuple[float, ...] = field(default=(), repr=False, compare=False)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON form."""
@@ -147,7 +153,15 @@ def probe(
     if lat.size == 0:
         raise BackendError("the warm-up completed no inference")
     elapsed = max(max(col.done_at) - col.start, 1e-9)
-    return Probe(lat.size / elapsed, float(np.median(lat)), float(np.percentile(lat, 99)), int(lat.size))
+    # Each request's first inference touches cold buffers: the service samples keep the steady ones.
+    steady = lat[requests:] if lat.size > 2 * requests else lat
+    return Probe(
+        lat.size / elapsed,
+        float(np.median(lat)),
+        float(np.percentile(lat, 99)),
+        int(lat.size),
+        latencies_ms=tuple(steady.tolist()),
+    )
 
 
 def settings_values(opts: ScenarioOptions, probe_: Probe, *, target_qps: float | None = None) -> dict[str, Any]:
@@ -339,6 +353,7 @@ class LoadGenRun:
     stall_s: float = 60.0
     groups: SampleGroups | None = None
     output_meta: tuple[str, tuple[int, ...]] | None = field(default=None, init=False)
+    timings: list[tuple[int, float]] = field(default_factory=list, init=False)  # the SUT's (index, ms)
 
 
 def run_loadgen(engine: Engine, input_sets: Sequence[InputSet], requests: int, run: LoadGenRun) -> dict[str, Any]:
@@ -359,6 +374,7 @@ def run_loadgen(engine: Engine, input_sets: Sequence[InputSet], requests: int, r
         lg.DestroyQSL(qsl)
         sut.close()
     run.output_meta = sut.output_meta
+    run.timings = sut.timings
     result = parse_logs(run.out_dir)
     if run.groups is not None:
         result["per_group"] = per_group_latency(run.groups, sut.timings, sut.measure_from)
@@ -581,6 +597,45 @@ def find_peak(run_at: RunAt, low: float, high: float, bound_ms: float, steps: in
     return {"bound_ms": bound_ms, "trials": trials, "peak_qps": best, "bracket": [low, high]}
 
 
+# ---------------------------------------------------------------- Server: against the ideal queue
+
+
+def expected_queries(values: dict[str, Any], rate: float) -> int:
+    """How many queries LoadGen issues in a Server run at ``rate``: the min duration's worth, at least
+    the min query count, at most the max duration's worth."""
+    count = max(int(values.get("min_query_count") or 1), math.ceil(rate * values["min_duration_ms"] / 1e3))
+    cap = values.get("max_duration_ms")
+    if cap:
+        count = min(count, max(1, math.ceil(rate * cap / 1e3)))
+    return int(count)
+
+
+def server_ideal_queue(
+    warm: Probe, servers: int, rate: float, queries: int, latencies_ms: Sequence[float]
+) -> dict[str, Any] | None:
+    """The ideal M/G/c queue of this run (the warm-up's service times, c = requests in flight, the run's
+    rate and query count) and the SUT's overhead over it: measured p99 / ideal p99 with an interval.
+
+    None without service samples or measured latencies (nothing to judge).
+    """
+    if not warm.latencies_ms or not latencies_ms:
+        return None
+    ideal = ideal_p99(warm.latencies_ms, rate, servers, max(queries, 1))
+    ideal["service_from"] = f"the warm-up's closed loop with {servers} request(s) in flight"
+    ideal["overhead"] = {**overhead_ratio(latencies_ms, ideal), "measured_from": "SUT clock from LoadGen's issue"}
+    return ideal
+
+
+def _ideal_of_run(warm: Probe, requests: int, values: dict[str, Any], result: dict[str, Any], run: LoadGenRun) -> None:
+    # Server only: LoadGen issued ``query_count`` queries at ``server_target_qps``; the SUT timed each.
+    queries = result.get("query_count")
+    latencies = [ms for _, ms in run.timings]
+    count = queries if isinstance(queries, int) and queries > 0 else len(latencies)
+    ideal = server_ideal_queue(warm, requests, float(values["server_target_qps"]), count, latencies)
+    if ideal is not None:
+        result["ideal_queue"] = ideal
+
+
 # ---------------------------------------------------------------- the whole test
 
 
@@ -668,6 +723,9 @@ def _performance_test(
     body["settings"] = values
     run = LoadGenRun(out_dir / "loadgen", values, trace=opts.trace, stall_s=opts.stall_s, groups=target.groups)
     body["result"] = run_loadgen(engine, sets, requests, run)
+    if opts.scenario == "server":
+        say(f"simulating the ideal M/G/{requests} queue at the same arrival rate")
+        _ideal_of_run(warm, requests, values, body["result"], run)
     return body
 
 
@@ -710,7 +768,16 @@ def _find_peak(
         )
 
     # The closed loop's rate is the most any arrival rate can be served at.
-    return find_peak(run_at, 0.0, warm.throughput, latency_bound_ms(opts, warm), opts.peak_steps)
+    bound = latency_bound_ms(opts, warm)
+    peak = find_peak(run_at, 0.0, warm.throughput, bound, opts.peak_steps)
+    if warm.latencies_ms:
+        # The same bound, judged on ideal runs as long as the short ones the measured peak was found on.
+        say(f"the ideal M/G/{requests} queue's peak under the same bound")
+        short_values = settings_values(short, warm, target_qps=1.0)
+        peak["ideal_queue"] = ideal_peak(
+            warm.latencies_ms, requests, bound, lambda rate: expected_queries(short_values, rate)
+        )
+    return peak
 
 
 def _accuracy_test(

@@ -47,6 +47,8 @@ def render_scenario(doc: dict[str, Any], console: Console) -> None:
         console.print(_validity(result), highlight=False)
         console.print(escape(_metric(result)), highlight=False)
         _latency_table(result, console)
+        if result.get("ideal_queue"):
+            console.print(escape(ideal_queue_line(result["ideal_queue"])), highlight=False)
         if result.get("per_group"):
             _groups_table(result["per_group"], console)
     for key, why in (doc.get("derived") or {}).items():
@@ -94,7 +96,37 @@ def _render_peak(peak: dict[str, Any], console: Console) -> None:
         )
     console.print(table)
     best = peak["peak_qps"]
-    console.print(f"peak: {_num(best)} queries/s" if best is not None else "peak: none found", highlight=False)
+    line = f"peak: {_num(best)} queries/s measured" if best is not None else "peak: none found"
+    ideal = peak.get("ideal_queue")
+    if ideal:
+        reach = (
+            f"meets the bound up to {_num(ideal['peak_qps'])} queries/s"
+            if ideal["peak_qps"] is not None
+            else "meets it at no rate (the service times alone exceed the bound)"
+        )
+        line += f"; the ideal {ideal['model']} queue of this hardware {reach} (capacity {_num(ideal['capacity_qps'])})"
+    console.print(escape(line), highlight=False)
+
+
+def _interval(ci: list[float] | None, digits: int) -> str:
+    return "" if ci is None else f" [{ci[0]:.{digits}f}, {ci[1]:.{digits}f}]"
+
+
+def ideal_queue_line(ideal: dict[str, Any]) -> str:
+    """Measured p99 against the ideal M/G/c queue's, and the SUT's overhead ratio (or why there is none)."""
+    servers = ideal["servers"]
+    if not ideal["stable"]:
+        return (
+            f"the arrival rate exceeds what {servers} server(s) with these service times can serve "
+            f"(utilisation {ideal['utilisation']:.2f}): the queue grows without bound"
+        )
+    over = ideal["overhead"]
+    pct = f"p{over['percentile']:g}"
+    return (
+        f"{pct} {over['measured_ms']:.1f} ms vs the ideal {ideal['model']} queue's {ideal['ideal_ms']:.1f} ms"
+        f"{_interval(ideal['ci95'], 1)} (same arrival rate, utilisation {ideal['utilisation']:.2f}, "
+        f"the warm-up's service times): SUT overhead x{over['ratio']:.2f}{_interval(over['ci95'], 2)}"
+    )
 
 
 def _render_accuracy(acc: dict[str, Any], console: Console) -> None:
