@@ -8,7 +8,13 @@ own process, one after another. Printed per model and scenario:
   95% interval (goal >= 80% for the latency median and the throughput);
 - mean half-width of the intervals, relative to the estimate (goal <= 5%: still informative);
 - the A/A false-alarm rate of ``inferperf compare`` over all pairs and rows (same model, same config:
-  every "faster"/"slower" is false; goal <= 5%).
+  every "faster"/"slower" is false; goal <= 5%), twice: from the two files alone (their intervals cover
+  the runs inside each invocation), and with the other invocations recorded in a history (leave the pair
+  out), from which compare learns the machine's noise between invocations.
+
+Every invocation records itself in a fresh history (``bench --history``), as a user who keeps one does:
+from the 4th on, bench's own intervals cover invocations (learned from the earlier ones); cross-coverage
+is printed over all invocations and over those ("learned").
 
 Models: the built-in one, a sub-millisecond MLP and a medium conv stack (built here with onnx.helper;
 zoo:resnet50 needs the torch extra: pass --zoo to add it where torch is installed).
@@ -21,6 +27,8 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
+import math
+import os
 import shlex
 import statistics
 import sys
@@ -41,6 +49,12 @@ def _stat(run: dict[str, Any], path: tuple[str, ...]) -> dict[str, Any]:
     return dict(node)
 
 
+def _half(stat: dict[str, Any]) -> float:
+    """The interval's larger side, relative to the estimate."""
+    value = stat["value"]
+    return float(max(value - stat["ci95"][0], (stat["ci95"][1] or value) - value) / value)
+
+
 def summarize(docs: list[dict[str, Any]]) -> list[str]:
     lines = []
     scenarios = [r["scenario"] for r in docs[0]["runs"]]
@@ -51,28 +65,43 @@ def summarize(docs: list[dict[str, Any]]) -> list[str]:
             values = [s["value"] for s in stats]
             spread = (max(values) - min(values)) / statistics.median(values)
             pairs = [(i, j) for i, j in itertools.permutations(range(len(stats)), 2)]
-            covered = sum(stats[i]["ci95"][0] <= values[j] <= stats[i]["ci95"][1] for i, j in pairs) / len(pairs)
-            half = statistics.mean(
-                max(s["value"] - s["ci95"][0], (s["ci95"][1] or s["value"]) - s["value"]) / s["value"] for s in stats
-            )
+            inside = [stats[i]["ci95"][0] <= values[j] <= (stats[i]["ci95"][1] or math.inf) for i, j in pairs]
+            covered = sum(inside) / len(pairs)
+            learned = [ok for (i, _), ok in zip(pairs, inside, strict=True) if stats[i].get("covers") == "invocations"]
+            learned_text = f" (learned {sum(learned) / len(learned) * 100:5.1f}% of {len(learned)})" if learned else ""
+            halves = [_half(s) for s in stats]
+            half = statistics.mean(halves)
+            taught = [h for h, s in zip(halves, stats, strict=True) if s.get("covers") == "invocations"]
+            if taught:
+                learned_text += f" half-width learned {statistics.mean(taught) * 100:4.1f}%"
             covers = sorted({str(s.get("covers", "samples")) for s in stats})
             lines.append(
-                f"  {scenario:<10} {label:<15} spread {spread * 100:5.1f}%  cross-coverage {covered * 100:5.1f}%  "
+                f"  {scenario:<10} {label:<15} spread {spread * 100:5.1f}%  "
+                f"cross-coverage {covered * 100:5.1f}%{learned_text}  "
                 f"mean half-width {half * 100:4.1f}%  covers {','.join(covers)}"
                 f"{'' if covered >= 0.8 else '  < 80%'}{'' if half <= 0.05 else '  > 5%'}"
             )
     return lines
 
 
-def false_alarms(paths: list[Path]) -> tuple[int, int]:
+def false_alarms(paths: list[Path], docs: list[dict[str, Any]], tmp: Path) -> tuple[int, int, int]:
+    """(alarms from the files alone, alarms with the other invocations in a history, rows)."""
     from inferperf import api
+    from inferperf.results.history import History
 
-    alarms = rows = 0
-    for a, b in itertools.combinations(paths, 2):
-        doc = api.compare(a, b)
-        rows += len(doc["rows"])
-        alarms += sum(r["verdict"] != "no significant difference" for r in doc["rows"])
-    return alarms, rows
+    blind = learned = rows = 0
+    for i, j in itertools.combinations(range(len(paths)), 2):
+        store = History(tmp / f"pair-{i}-{j}.sqlite")
+        for k, doc in enumerate(docs):
+            if k not in (i, j):
+                store.record(doc)
+        alone = api.compare(paths[i], paths[j], history=tmp / "none.sqlite")
+        taught = api.compare(paths[i], paths[j], history=store.path)
+        rows += len(alone["rows"])
+        blind += sum(r["verdict"] != "no significant difference" for r in alone["rows"])
+        learned += sum(r["verdict"] != "no significant difference" for r in taught["rows"])
+        store.path.unlink()
+    return blind, learned, rows
 
 
 def main() -> int:
@@ -93,27 +122,30 @@ def main() -> int:
         models: dict[str, Path | str] = {k: v for k, v in made.items() if k in args.models.split(",")}
         if args.zoo:
             models["zoo:resnet50"] = "zoo:resnet50"
-        total_alarms = total_rows = 0
+        total_blind = total_learned = total_rows = 0
         for label, model in models.items():
+            os.environ["INFERPERF_HISTORY"] = str(Path(tmp) / f"{label}-history.sqlite")
             docs, paths = [], []
             for i in range(args.runs):
-                doc = inferperf_bench(model, extra)
+                doc = inferperf_bench(model, [*extra, "--history"])
                 path = Path(tmp) / f"{label}-{i}.json"
                 path.write_text(json.dumps(doc))
                 docs.append(doc)
                 paths.append(path)
                 walls = sum(r["duration_s"] for r in doc["runs"])
                 print(f"{label} invocation {i + 1}/{args.runs}: measured {walls:.1f} s", file=sys.stderr, flush=True)
-            alarms, rows = false_alarms(paths)
-            total_alarms += alarms
-            total_rows += rows
+            blind, learned, rows = false_alarms(paths, docs, Path(tmp))
+            total_blind, total_learned, total_rows = total_blind + blind, total_learned + learned, total_rows + rows
             print(f"{label} ({args.runs} invocations, extra args: {args.extra_args or 'none'}):")
             print("\n".join(summarize(docs)))
             print(
-                f"  A/A compare: {alarms} of {rows} rows called faster/slower ({alarms / rows * 100:.1f}%)", flush=True
+                f"  A/A compare: files alone {blind}/{rows} rows called faster/slower ({blind / rows * 100:.1f}%); "
+                f"with the other invocations recorded {learned}/{rows} ({learned / rows * 100:.1f}%)",
+                flush=True,
             )
-        rate = total_alarms / total_rows if total_rows else 0.0
-        print(f"all models: A/A false alarms {total_alarms}/{total_rows} = {rate * 100:.1f}% (goal <= 5%)")
+        for name, count in (("files alone", total_blind), ("with recorded reruns", total_learned)):
+            rate = count / total_rows if total_rows else 0.0
+            print(f"all models, {name}: A/A false alarms {count}/{total_rows} = {rate * 100:.1f}% (goal <= 5%)")
     return 0
 
 

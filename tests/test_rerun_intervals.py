@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from inferperf.report.compare import UNREPLICATED, compare_docs
+from inferperf.report.compare import NO_INVOCATIONS, UNREPLICATED, compare_docs
 
 
 def _doc(rng: np.random.Generator, level: float, runs: int, noise: float = 0.05) -> dict[str, Any]:
@@ -37,7 +37,7 @@ def test_aa_compare_of_replicated_results_stays_quiet() -> None:
         out = compare_docs(_doc(rng, 5.0, 5), _doc(rng, 5.0, 5))
         rows += len(out["rows"])
         alarms += sum(r["verdict"] != "no significant difference" for r in out["rows"])
-        assert all(r["covers"] == "runs" for r in out["rows"]) and "warning" not in out
+        assert all(r["covers"] == "runs" for r in out["rows"]) and out["warning"] == NO_INVOCATIONS
     assert alarms / rows <= 0.05
 
 
@@ -70,3 +70,117 @@ def test_default_bench_makes_independent_runs_and_a_fixed_budget_one(tiny_onnx: 
     fixed = api.bench(tiny_onnx, mode="latency", limits=RunLimits(time_s=0.2, warmup_s=0.0), shape="1,16").runs[0]
     assert fixed.repeats is None and fixed.latency_ms["median"]["covers"] == "samples"
     assert fixed.throughput_fps["covers"] == "samples"
+
+
+# --- the level above runs: invocations (separate processes, minutes apart), learned from the history
+
+_ENV = {"cpu": {"model": "test cpu", "cores": 2}, "hostname": "h", "versions": {"openvino": "1"}}
+
+
+def _invocation(rng: np.random.Generator, level: float, drift: float, k: int, config: str = "a") -> dict[str, Any]:
+    """One bench invocation: an offset of sd ``drift`` shared by its 5 runs (1% apart), as a shared VM drifts."""
+    here = level * float(np.exp(rng.normal(0, drift)))
+    doc = _doc(rng, here, 5, noise=0.01)
+    run = doc["runs"][0]
+    per = [r["median_ms"] for r in run["repeats"]]
+    m = float(np.mean(per))
+    half = 2.8 * float(np.std(per, ddof=1)) / np.sqrt(len(per))
+    run["config"] = {"hint": config}
+    run["latency_ms"] = {q: {"value": m * f, "ci95": [m * f - half, m * f + half]} for q, f in _Q.items()}
+    run["throughput_fps"] = {"value": 1e3 / m, "ci95": [1e3 / (m + half), 1e3 / (m - half)]}
+    return {
+        **doc,
+        "created": f"2026-01-01T00:{k:02d}:00",
+        "model": {"sha256": "abc", "shapes": {}},
+        "environment": _ENV,
+    }
+
+
+_Q = {"median": 1.0, "p90": 1.01, "p99": 1.03}
+
+
+def test_rerun_noise_pools_groups_around_their_own_means() -> None:
+    from inferperf.stats import rerun_noise
+
+    rng = np.random.default_rng(7)
+    a = np.exp(rng.normal(0, 0.05, 40)) * 5.0
+    b = np.exp(rng.normal(0, 0.05, 40)) * 9.0  # another configuration: its level is no noise
+    noise = rerun_noise([a.tolist(), b.tolist()])
+    assert noise is not None and noise.dof == 78 and noise.sd_log == pytest.approx(0.05, rel=0.2)
+    assert rerun_noise([[5.0, 5.1]]) is None  # one degree of freedom says nothing
+
+
+def test_invocation_interval_covers_the_level_by_simulation() -> None:
+    """Known between-invocation sd 6%: the interval from one invocation plus 5 earlier ones covers the level."""
+    from inferperf.stats import invocation_interval, rerun_noise
+
+    rng = np.random.default_rng(8)
+    covered = 0
+    trials = 2000
+    for _ in range(trials):
+        figures = 4.0 * np.exp(rng.normal(0, 0.06, 6))
+        noise = rerun_noise([figures[:5].tolist()])
+        assert noise is not None
+        lo, hi = invocation_interval(float(figures[5]), noise)
+        covered += lo <= 4.0 <= hi
+    assert 0.93 <= covered / trials <= 0.98
+
+
+def test_compare_with_recorded_reruns_covers_invocations_and_stays_quiet_on_aa(tmp_path: Path) -> None:
+    """A/A between invocations that drift 8% apart: without the history the runs-level intervals alarm;
+    with 8 reruns recorded, intervals cover invocations and the false alarms stay near 5%."""
+    from inferperf.commands.compare import _noise
+    from inferperf.results.history import History
+
+    rng = np.random.default_rng(9)
+    store = History(tmp_path / "h.sqlite")
+    for k in range(8):
+        store.record(_invocation(rng, 5.0, 0.08, k))
+    rows = alarms = blind_alarms = 0
+    for k in range(40):
+        a, b = _invocation(rng, 5.0, 0.08, 20 + 2 * k), _invocation(rng, 5.0, 0.08, 21 + 2 * k)
+        learned = compare_docs(a, b, noise=_noise(a, b, store.path))
+        blind = compare_docs(a, b)
+        assert {r["covers"] for r in learned["rows"]} == {"invocations"} and "warning" not in learned
+        rows += len(learned["rows"])
+        alarms += sum(r["verdict"] != "no significant difference" for r in learned["rows"])
+        blind_alarms += sum(r["verdict"] != "no significant difference" for r in blind["rows"])
+    assert alarms / rows <= 0.08
+    assert blind_alarms / rows >= 0.3  # what the runs of one invocation cannot see
+
+
+def test_compare_with_recorded_reruns_still_sees_a_real_change(tmp_path: Path) -> None:
+    from inferperf.commands.compare import _noise
+    from inferperf.results.history import History
+
+    rng = np.random.default_rng(10)
+    store = History(tmp_path / "h.sqlite")
+    for k in range(6):
+        store.record(_invocation(rng, 5.0, 0.02, k, config="a"))
+        store.record(_invocation(rng, 3.5, 0.02, 10 + k, config="b"))
+    a, b = _invocation(rng, 5.0, 0.02, 30, config="a"), _invocation(rng, 3.5, 0.02, 31, config="b")
+    noise = _noise(a, b, store.path)
+    out = compare_docs(a, b, noise=noise)
+    verdicts = {r["metric"]: r["verdict"] for r in out["rows"]}
+    assert verdicts["latency_median_ms"] == "faster" and verdicts["throughput_fps"] == "faster"
+    # Two configurations, 7 invocations each (6 recorded + the file): 12 degrees of freedom, levels apart.
+    median = noise[("openvino", "latency", "latency_median_ms")]
+    assert median.invocations == 14 and median.dof == 12 and median.sd_log < 0.05
+
+
+def test_bench_intervals_widen_to_invocations_with_recorded_reruns(tmp_path: Path) -> None:
+    from inferperf.measure.bench import widen_run
+    from inferperf.results.schema import RunResult
+
+    rng = np.random.default_rng(11)
+    doc = _invocation(rng, 5.0, 0.0, 0)
+    base = {"effective": {}, "phases_ms": {}, "duration_s": 1.0, "converged": True, "stop_reason": "runs"}
+    run = RunResult.from_dict({**doc["runs"][0], **base})
+    earlier = [{"latency_median_ms": v, "throughput_fps": 1e3 / v} for v in (4.6, 5.0, 5.5, 5.2)]
+    wide = widen_run(run, earlier)
+    med = wide.latency_ms["median"]
+    assert med["covers"] == "invocations" and med["invocation_noise"]["invocations"] == 4
+    assert med["ci95"][0] < run.latency_ms["median"]["ci95"][0] and med["ci95"][1] > run.latency_ms["median"]["ci95"][1]
+    assert wide.latency_ms["p99"] == run.latency_ms["p99"]  # no recorded p99: left as it was
+    assert wide.throughput_fps["covers"] == "invocations"
+    assert widen_run(run, earlier[:2]).latency_ms["median"] == run.latency_ms["median"]  # too few to learn from

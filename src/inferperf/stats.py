@@ -346,3 +346,66 @@ def window_rates(completed_at_s: ArrayLike, windows: int = 40) -> NDArray[np.flo
     edges = np.linspace(float(t[0]), float(t[-1]), windows + 1)
     counts, _ = np.histogram(t, edges)
     return counts / max(float(edges[1] - edges[0]), 1e-12)
+
+
+@dataclass(frozen=True)
+class RerunNoise:
+    """How much one invocation's figure varies around the configuration's level on this machine.
+
+    Pooled over groups of earlier invocations (separate processes, minutes or days apart), each group
+    around its own mean: ``sd_log`` is the standard deviation of the log figure, so it reads as a
+    relative spread. It carries everything that moves between invocations and stays fixed inside one
+    (frequency and neighbour drift, process-level memory layout), which no interval from one
+    invocation's samples or runs can see.
+    """
+
+    sd_log: float
+    dof: int
+    invocations: int
+
+    def t(self, confidence: float = CONFIDENCE) -> float:
+        """Student-t quantile at this estimate's degrees of freedom (few invocations: a wider interval)."""
+        return float(sps.t.ppf(0.5 + confidence / 2, self.dof))
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON form."""
+        return {
+            "sd_log": self.sd_log,
+            "relative_sd": math.expm1(self.sd_log),
+            "dof": self.dof,
+            "invocations": self.invocations,
+        }
+
+
+MIN_INVOCATIONS = 3  # fewer leave one or no degree of freedom: an interval with t(1) = 12.7 says nothing
+
+
+def rerun_noise(groups: Sequence[Sequence[float]]) -> RerunNoise | None:
+    """Pooled between-invocation spread of positive figures, each group around its own mean; None when too few.
+
+    Groups are separate configurations (or the two sides of a comparison): their means differ by the
+    change being measured, which must not count as noise.
+    """
+    squares, dof, count = 0.0, 0, 0
+    for group in groups:
+        x = np.log(np.asarray([v for v in group if v and v > 0], dtype=float))
+        if x.size >= 2:
+            squares += float(np.sum((x - x.mean()) ** 2))
+            dof += x.size - 1
+            count += int(x.size)
+    if count < MIN_INVOCATIONS or dof < MIN_INVOCATIONS - 1:
+        return None
+    return RerunNoise(math.sqrt(squares / dof), dof, count)
+
+
+def invocation_interval(value: float, noise: RerunNoise, confidence: float = CONFIDENCE) -> tuple[float, float]:
+    """Where the configuration's level lies, from one invocation's ``value``: value x exp(+-t sd)."""
+    half = noise.t(confidence) * noise.sd_log
+    return value * math.exp(-half), value * math.exp(half)
+
+
+def invocation_ratio_ci(a: float, b: float, noise: RerunNoise, confidence: float = CONFIDENCE) -> Interval:
+    """b / a for two single invocations, each off its level by the machine's rerun noise: exp(+-t sd sqrt 2)."""
+    diff = math.log(b / a)
+    half = noise.t(confidence) * noise.sd_log * math.sqrt(2)
+    return Interval(math.exp(diff), math.exp(diff - half), math.exp(diff + half), "t on log, rerun noise")

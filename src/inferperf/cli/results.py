@@ -113,7 +113,7 @@ def compare(
                     int_range=parse_int_range(int_range),
                 )
         else:
-            doc = api.compare(a, b, threshold=noise)
+            doc = api.compare(a, b, threshold=noise, history=history_path)
         cmd.show(doc, render_compare)
         if gate is not None and (bad := regressions(doc, gate)):
             worst = max(bad, key=lambda r: r["slowdown"])

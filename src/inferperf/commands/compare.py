@@ -12,13 +12,19 @@ from inferperf.model import ModelInfo
 from inferperf.results.schema import SCHEMA
 
 
-def compare(a: str | Path, b: str | Path, *, threshold: float = 0.02) -> dict[str, Any]:
-    """B against A, from two bench result files: per run and metric, ratio B/A, 95% interval, verdict."""
+def compare(
+    a: str | Path, b: str | Path, *, threshold: float = 0.02, history: str | Path | None = None
+) -> dict[str, Any]:
+    """B against A, from two bench result files: per run and metric, ratio B/A, 95% interval, verdict.
+
+    Reruns of either configuration recorded in the history (default store unless ``history``) give
+    the machine's noise between invocations, which the intervals then cover.
+    """
     from inferperf.report.compare import compare_docs
     from inferperf.results.schema import load_document
 
     doc_a, doc_b = load_document(a), load_document(b)
-    body = compare_docs(doc_a, doc_b, threshold)
+    body = compare_docs(doc_a, doc_b, threshold, _noise(doc_a, doc_b, history))
     return {
         "schema": SCHEMA,
         "kind": "compare",
@@ -81,6 +87,17 @@ def compare_interleaved(
     }
 
 
+def _noise(a: dict[str, Any], b: dict[str, Any], history: str | Path | None) -> dict[tuple[str, str, str], Any]:
+    """The machine's noise between invocations of A's and B's configurations, from recorded reruns."""
+    from inferperf.report.compare import invocation_noise
+    from inferperf.results.history import History
+
+    if a.get("kind") == "generate" or not isinstance(a.get("runs"), list) or not isinstance(b.get("runs"), list):
+        return {}
+    store = History(history)
+    return invocation_noise(a, b, store.reruns(a), store.reruns(b))
+
+
 def _interleave(job: dict[str, Any], timeout_s: float) -> list[dict[str, Any]]:
     """Both candidates' per-round figures, measured A B A B ... in one fresh worker process."""
     from inferperf.measure.worker import run_worker
@@ -125,7 +142,7 @@ def compare_against_history(
         raise ResultError(
             f"no earlier result in {store.path} matches {result} (same model hash, run config and machine)"
         )
-    body = compare_docs(old, new, threshold)
+    body = compare_docs(old, new, threshold, _noise(old, new, history))
     return {
         "schema": SCHEMA,
         "kind": "compare",

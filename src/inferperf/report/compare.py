@@ -16,8 +16,18 @@ import numpy as np
 from numpy.typing import NDArray
 
 from inferperf.errors import ConfigError
+from inferperf.results.history import RERUN_METRICS, rerun_group, run_figures
 from inferperf.results.schema import items_per_inference
-from inferperf.stats import Interval, bootstrap_ratio_ci, paired_ratio_ci, welch_ratio_ci, window_rates
+from inferperf.stats import (
+    Interval,
+    RerunNoise,
+    bootstrap_ratio_ci,
+    invocation_ratio_ci,
+    paired_ratio_ci,
+    rerun_noise,
+    welch_ratio_ci,
+    window_rates,
+)
 
 # metric -> (statistic over the raw samples, True when higher is better)
 _METRICS: dict[str, tuple[Callable[[NDArray[np.float64]], float], bool]] = {
@@ -77,8 +87,8 @@ UNREPLICATED = (
 
 
 def _per_run(run: dict[str, Any], metric: str) -> list[float]:
-    scale = items_per_inference(run) if metric == "throughput_fps" else 1.0
-    return [float(r[_PER_RUN[metric]]) * scale for r in run.get("repeats") or [] if r.get(_PER_RUN[metric])]
+    # Per-run throughputs are items/s already (as the run's own figure): no batch scaling here.
+    return [float(r[_PER_RUN[metric]]) for r in run.get("repeats") or [] if r.get(_PER_RUN[metric])]
 
 
 def run_noise(docs: list[dict[str, Any]]) -> float | None:
@@ -94,13 +104,47 @@ def run_noise(docs: list[dict[str, Any]]) -> float | None:
     return math.sqrt(squares / dof) if dof else None
 
 
-def compare_docs(a: dict[str, Any], b: dict[str, Any], threshold: float = 0.02) -> dict[str, Any]:
+Reruns = dict[tuple[str, str], dict[str, dict[str, float]]]  # History.reruns: key -> created -> figures
+
+
+def invocation_noise(
+    a: dict[str, Any], b: dict[str, Any], reruns_a: Reruns, reruns_b: Reruns
+) -> dict[tuple[str, str, str], RerunNoise]:
+    """(backend, scenario, metric) -> the machine's noise between invocations, from recorded reruns.
+
+    Each side's configuration is a group of its recorded invocations plus the file itself (counted once);
+    groups are pooled around their own means, so the change being judged never counts as noise. Two
+    sides of one configuration (same model, versions, machine and config: an A/A check) are one group.
+    """
+    out: dict[tuple[str, str, str], RerunNoise] = {}
+    runs_a, runs_b = _runs(a, "A"), _runs(b, "B")
+    for key in (k for k in runs_a if k in runs_b):
+        groups: dict[str, dict[str, dict[str, float]]] = {}
+        for doc, run, reruns in ((a, runs_a[key], reruns_a), (b, runs_b[key], reruns_b)):
+            members = groups.setdefault(rerun_group(doc, run), {})
+            members.update(reruns.get(key, {}))
+            members[str(doc.get("created"))] = run_figures(run)
+        for metric in RERUN_METRICS:
+            noise = rerun_noise([[f[metric] for f in m.values() if metric in f] for m in groups.values()])
+            if noise is not None:
+                out[(*key, metric)] = noise
+    return out
+
+
+def compare_docs(
+    a: dict[str, Any],
+    b: dict[str, Any],
+    threshold: float = 0.02,
+    noise: dict[tuple[str, str, str], RerunNoise] | None = None,
+) -> dict[str, Any]:
     """Every metric of every run the two bench results share: B/A with interval and verdict.
 
-    Where both sides hold independent runs, the ratio's interval is a Welch t-interval over their per-run
-    figures (it carries the rerun noise), and a change must also exceed the machine's measured rerun noise
-    (never less than ``threshold``). Otherwise it is a block bootstrap over one run's samples, and the
-    result says that this cannot tell a change from rerun noise.
+    Three levels, the widest evidence available wins. With the machine's noise between invocations
+    (``noise``, learned from recorded reruns), each file is one draw around its configuration's level
+    and the interval covers invocations. Where both sides hold independent runs, a Welch t-interval over
+    their per-run figures covers runs (joined with the former), and a change must also exceed the
+    measured rerun noise (never less than ``threshold``). Otherwise a block bootstrap over one run's
+    samples, and the result says that this cannot tell a change from rerun noise.
     """
     if a.get("kind") == "generate" and b.get("kind") == "generate":
         return compare_generate(a, b, threshold)
@@ -108,49 +152,92 @@ def compare_docs(a: dict[str, Any], b: dict[str, Any], threshold: float = 0.02) 
     shared = [k for k in runs_a if k in runs_b]
     if not shared:
         raise ConfigError("the two results share no (backend, scenario) run to compare")
-    noise = run_noise([a, b])
-    floor = max(threshold, noise) if noise is not None else threshold
-    rows, unreplicated = [], False
-    for key in shared:
-        for metric, (stat, higher) in _METRICS.items():
-            ra, rb = _per_run(runs_a[key], metric), _per_run(runs_b[key], metric)
-            if len(ra) >= 2 and len(rb) >= 2:
-                ci, replicated = welch_ratio_ci(ra, rb), True
-                va, vb = math.exp(float(np.mean(np.log(ra)))), math.exp(float(np.mean(np.log(rb))))
-            else:
-                xa, xb = _samples(runs_a[key], metric), _samples(runs_b[key], metric)
-                if xa.size < 2 or xb.size < 2:
-                    continue
-                ci, replicated = bootstrap_ratio_ci(xa, xb, stat), False
-                va, vb = stat(xa), stat(xb)
-                unreplicated = True
-            rows.append(
-                {
-                    "backend": key[0],
-                    "scenario": key[1],
-                    "metric": metric,
-                    "a": va,
-                    "b": vb,
-                    "ratio": ci.value,
-                    "ci95": [ci.low, ci.high],
-                    "verdict": judge(ci, higher, floor if replicated else threshold),
-                    "slowdown": _slowdown(ci, higher),
-                    "covers": "runs" if replicated else "samples",
-                }
-            )
+    noise = noise or {}
+    run_sd = run_noise([a, b])
+    floor = max(threshold, run_sd) if run_sd is not None else threshold
+    rows = [row for key in shared for row in _rows(runs_a[key], runs_b[key], key, noise, threshold, floor)]
     out: dict[str, Any] = {
-        "method": "Welch t-interval over per-run figures where both sides hold several runs; otherwise a block "
-        "bootstrap over raw samples (latencies; throughput per time window)",
+        "method": "t-interval on log figures with the machine's noise between invocations (learned from "
+        "recorded reruns) where known; else Welch t over per-run figures where both sides hold several "
+        "runs; else a block bootstrap over raw samples (latencies; throughput per time window)",
         "rows": rows,
-        "rerun_noise": noise,
+        "rerun_noise": run_sd,
+        "invocation_noise": {"/".join(k): v.to_dict() for k, v in noise.items()},
         "threshold": floor,
         "threshold_source": "measured rerun noise of these results (pooled sd of log per-run figures)"
-        if noise is not None and noise > threshold
+        if run_sd is not None and run_sd > threshold
         else "the given threshold",
     }
-    if unreplicated:
+    covers = {r["covers"] for r in rows}
+    if "samples" in covers:
         out["warning"] = UNREPLICATED
+    elif "runs" in covers:
+        out["warning"] = NO_INVOCATIONS
     return out
+
+
+NO_INVOCATIONS = (
+    "the intervals cover the runs inside each invocation, not the machine's drift between invocations "
+    "(often larger on shared machines): record 3+ reruns of each configuration with bench --history to "
+    "learn it, or use compare --interleave"
+)
+
+
+def _rows(
+    run_a: dict[str, Any],
+    run_b: dict[str, Any],
+    key: tuple[str, str],
+    noise: dict[tuple[str, str, str], RerunNoise],
+    threshold: float,
+    floor: float,
+) -> list[dict[str, Any]]:
+    rows = []
+    for metric, (stat, higher) in _METRICS.items():
+        found = _ratio(run_a, run_b, metric, stat, noise.get((*key, metric)))
+        if found is None:
+            continue
+        ci, va, vb, covers = found
+        row = {
+            "backend": key[0],
+            "scenario": key[1],
+            "metric": metric,
+            "a": va,
+            "b": vb,
+            "ratio": ci.value,
+            "ci95": [ci.low, ci.high],
+            "verdict": judge(ci, higher, threshold if covers == "samples" else floor),
+            "slowdown": _slowdown(ci, higher),
+            "covers": covers,
+        }
+        if (*key, metric) in noise:
+            row["invocation_noise"] = noise[(*key, metric)].to_dict()
+        rows.append(row)
+    return rows
+
+
+def _ratio(
+    run_a: dict[str, Any],
+    run_b: dict[str, Any],
+    metric: str,
+    stat: Callable[[NDArray[np.float64]], float],
+    noise: RerunNoise | None,
+) -> tuple[Interval, float, float, str] | None:
+    """The ratio's interval, both sides' figures, and what the interval covers; None without data."""
+    ra, rb = _per_run(run_a, metric), _per_run(run_b, metric)
+    fa, fb = run_figures(run_a).get(metric), run_figures(run_b).get(metric)
+    if noise is not None and fa and fb:
+        ci = invocation_ratio_ci(fa, fb, noise)
+        if len(ra) >= 2 and len(rb) >= 2:
+            runs = welch_ratio_ci(ra, rb)
+            ci = Interval(ci.value, min(ci.low, runs.low), max(ci.high, runs.high), ci.method)
+        return ci, fa, fb, "invocations"
+    if len(ra) >= 2 and len(rb) >= 2:
+        va, vb = math.exp(float(np.mean(np.log(ra)))), math.exp(float(np.mean(np.log(rb))))
+        return welch_ratio_ci(ra, rb), va, vb, "runs"
+    xa, xb = _samples(run_a, metric), _samples(run_b, metric)
+    if xa.size < 2 or xb.size < 2:
+        return None
+    return bootstrap_ratio_ci(xa, xb, stat), stat(xa), stat(xb), "samples"
 
 
 # generate metric -> higher is better

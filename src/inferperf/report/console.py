@@ -58,19 +58,28 @@ def _stop(run: RunResult) -> str:
 
 
 def _coverage(result: BenchResult) -> str:
-    """What the printed intervals cover: one run's samples, or independent runs (and which level dominated)."""
-    parts = []
+    """What the printed intervals cover: one run's samples, independent runs, or invocations (the history's)."""
+    parts, learned = [], False
     for r in result.runs:
         med = r.latency_ms["median"]
-        if med.get("covers") == "runs":
+        if med.get("covers") == "invocations":
+            noise = med["invocation_noise"]
+            parts.append(
+                f"{r.backend} {r.scenario}: reruns of this configuration on this machine (median varied "
+                f"{noise['relative_sd'] * 100:.1f}% sd over {noise['invocations']} recorded invocations)"
+            )
+            learned = True
+        elif med.get("covers") == "runs":
             parts.append(f"{r.backend} {r.scenario}: {med['runs']} runs, {med['dominant']} dominate the median's")
         else:
             parts.append(f"{r.backend} {r.scenario}: one run's samples")
-    return (
-        "Intervals cover " + "; ".join(parts) + ". Runs are independent (fresh compile each, interleaved), so "
-        "their interval holds across reruns; one run's does not include rerun-to-rerun variation "
-        "(a fixed --time/--iterations budget makes one run; --repeats N makes N)."
+    tail = (
+        " Runs are independent (fresh compile each, interleaved), but share this invocation's minutes of the "
+        "machine: a later invocation can land outside them by the machine's drift. Record 3+ invocations with "
+        "--history and later intervals cover that too (a fixed --time/--iterations budget makes one run; "
+        "--repeats N makes N)."
     )
+    return "Intervals cover " + "; ".join(parts) + "." + ("" if learned else tail)
 
 
 def render_bench(result: BenchResult, console: Console) -> None:

@@ -139,15 +139,25 @@ def render_tune(doc: dict[str, Any], console: Console) -> None:
         console.print("[yellow]interrupted: the result holds every finished trial[/yellow]")
 
 
+def _noise_line(doc: dict[str, Any]) -> str:
+    """The threshold and the measured noise the verdicts stand on."""
+    parts = [f"threshold {doc['threshold'] * 100:.1f}%"]
+    if doc.get("rerun_noise") is not None:
+        parts.append(f"noise between runs {doc['rerun_noise'] * 100:.1f}%")
+    between = [v for v in (doc.get("invocation_noise") or {}).values()]
+    if between:
+        sd = sorted(v["relative_sd"] for v in between)
+        runs = max(v["invocations"] for v in between)
+        parts.append(
+            f"between invocations {sd[0] * 100:.1f}-{sd[-1] * 100:.1f}% (from up to {runs} recorded invocations)"
+        )
+    return "; ".join(parts)
+
+
 def render_compare(doc: dict[str, Any], console: Console) -> None:
-    """One row per run and metric: A, B, ratio B/A with its interval, verdict."""
-    noise = doc.get("rerun_noise")
-    measured = f", measured rerun noise {noise * 100:.1f}%" if noise is not None else ""
-    table = Table(
-        title=f"B / A ({escape(doc['method'])}; threshold {doc['threshold'] * 100:.1f}%{measured})",
-        title_justify="left",
-    )
-    for col in ("backend", "scenario", "metric", "A", "B", "B/A [95% CI]", "verdict"):
+    """One row per run and metric: A, B, ratio B/A with its interval, what it covers, verdict."""
+    table = Table(title=f"B / A ({_noise_line(doc)})", title_justify="left")
+    for col in ("backend", "scenario", "metric", "A", "B", "B/A [95% CI]", "covers", "verdict"):
         table.add_column(col)
     colours = {"faster": "green", "slower": "red"}
     for r in doc["rows"]:
@@ -160,6 +170,7 @@ def render_compare(doc: dict[str, Any], console: Console) -> None:
             f"{r['a']:.3f}",
             f"{r['b']:.3f}",
             f"{r['ratio']:.3f} [{lo:.3f}, {hi:.3f}]",
+            str(r.get("covers", "rounds")),
             f"[{colour}]{r['verdict']}[/{colour}]",
         )
     console.print(table)

@@ -105,6 +105,22 @@ def run_config_hash(run: dict[str, Any], shapes: dict[str, Any] | None) -> str:
     )
 
 
+# The figures a rerun is judged on, by the names compare uses.
+RERUN_METRICS = ("throughput_fps", "latency_median_ms", "latency_p90_ms", "latency_p99_ms")
+
+
+def run_figures(run: dict[str, Any]) -> dict[str, float]:
+    """One run document's headline figures (positive ones only), keyed as RERUN_METRICS."""
+    lat = run.get("latency_ms") or {}
+    values = {
+        "throughput_fps": (run.get("throughput_fps") or {}).get("value"),
+        "latency_median_ms": (lat.get("median") or {}).get("value"),
+        "latency_p90_ms": (lat.get("p90") or {}).get("value"),
+        "latency_p99_ms": (lat.get("p99") or {}).get("value"),
+    }
+    return {k: float(v) for k, v in values.items() if isinstance(v, int | float) and v > 0}
+
+
 def _run_rows(doc: dict[str, Any]) -> list[dict[str, Any]]:
     shapes = (doc.get("model") or {}).get("shapes")
     rows = []
@@ -320,6 +336,42 @@ class History:
         ]
         return old
 
+    def reruns(self, doc: dict[str, Any], limit: int = 50) -> dict[tuple[str, str], dict[str, dict[str, float]]]:
+        """Recorded invocations of ``doc``'s runs: (backend, scenario) -> created stamp -> metric -> figure.
+
+        Same model hash, machine, library versions and run config: what varies between them is only the
+        machine's rerun noise. ``doc`` itself is included when it was recorded (keyed by its created
+        stamp, so a caller can leave it out or count it once). Newest ``limit`` per run.
+        """
+        model_sha = (doc.get("model") or {}).get("sha256")
+        env = doc.get("environment") or {}
+        if not self.path.exists() or not model_sha or not env:
+            return {}
+        found: dict[tuple[str, str], dict[str, dict[str, float]]] = {}
+        for row in _run_rows(doc):
+            key = (row["backend"], row["scenario"])
+            found[key] = {}
+            for rid in self._matching_ids(model_sha, env, row, limit):
+                old = self.get(rid)
+                shapes = (old.get("model") or {}).get("shapes")
+                for run in old.get("runs") or []:
+                    same = (run.get("backend"), run.get("scenario")) == key
+                    if same and run_config_hash(run, shapes) == row["config_hash"]:
+                        found[key][str(old.get("created") or rid)] = run_figures(run)
+                        break
+        return found
+
+    def _matching_ids(self, model_sha: str, env: dict[str, Any], row: dict[str, Any], limit: int) -> list[int]:
+        sql = (
+            "SELECT DISTINCT runs.result_id FROM runs JOIN results ON results.id = runs.result_id "
+            "WHERE runs.model_sha256 = ? AND runs.machine = ? AND results.environment_fp = ? AND runs.backend = ? "
+            "AND runs.scenario = ? AND runs.config_hash = ? ORDER BY runs.result_id DESC LIMIT ?"
+        )
+        args = (model_sha, machine_fingerprint(env), environment_fingerprint(env), row["backend"], row["scenario"])
+        with self._connect(write=False) as conn:
+            rows = conn.execute(sql, (*args, row["config_hash"], int(limit))).fetchall()
+        return [int(r[0]) for r in rows]
+
     def integrity(self) -> str:
         """SQLite's own integrity check ('ok' when the file is sound)."""
         with self._connect(write=False) as conn:
@@ -329,3 +381,16 @@ class History:
 def record(doc: dict[str, Any], path: str | Path | None = None, source: str | None = None) -> int:
     """Record ``doc`` in the history at ``path`` (default: $INFERPERF_HISTORY or the user data folder)."""
     return History(path).record(doc, source)
+
+
+def rerun_group(doc: dict[str, Any], run: dict[str, Any]) -> str:
+    """What two invocations must share to be reruns of one another: model, machine, versions, run config."""
+    env = doc.get("environment") or {}
+    model = doc.get("model") or {}
+    return _digest(
+        {
+            "model": model.get("sha256") or model.get("path"),
+            "env": environment_fingerprint(env),
+            "run": run_config_hash(run, model.get("shapes")),
+        }
+    )
