@@ -193,6 +193,13 @@ class Engine(ABC):
     def default_requests(self) -> int:
         """How many requests in flight this engine wants for throughput (the runtime's optimum)."""
 
+    def executors(self, requests: int) -> int:
+        """How many of ``requests`` in flight this engine computes at once; the rest wait in its queue.
+
+        The ideal queue a Server run is judged against has this many servers. Default: all of them.
+        """
+        return requests
+
     @abstractmethod
     def run_requests(self, input_sets: Sequence[InputSet], requests: int, sink: RequestSink) -> None:
         """Keep ``requests`` inferences in flight, rotating through ``input_sets``.

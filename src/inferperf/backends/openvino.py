@@ -135,6 +135,14 @@ class OpenVINOEngine(Engine):
         """
         return 2 * int(self._compiled.get_property("OPTIMAL_NUMBER_OF_INFER_REQUESTS"))
 
+    def executors(self, requests: int) -> int:
+        """The streams: each runs one request at a time, further requests wait for a free stream."""
+        try:
+            streams = int(self._compiled.get_property("NUM_STREAMS"))
+        except (RuntimeError, TypeError, ValueError):
+            return requests
+        return max(1, min(requests, streams))
+
     def run_requests(self, input_sets: Sequence[InputSet], requests: int, sink: RequestSink) -> None:
         import openvino as ov
 

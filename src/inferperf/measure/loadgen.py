@@ -613,25 +613,36 @@ def expected_queries(values: dict[str, Any], rate: float) -> int:
 def server_ideal_queue(
     warm: Probe, servers: int, rate: float, queries: int, latencies_ms: Sequence[float]
 ) -> dict[str, Any] | None:
-    """The ideal M/G/c queue of this run (the warm-up's service times, c = requests in flight, the run's
-    rate and query count) and the SUT's overhead over it: measured p99 / ideal p99 with an interval.
+    """The ideal M/G/c queue of this run (service times from a closed loop with c = the engine's executors
+    in flight, the run's rate and query count) and the SUT's overhead over it: measured p99 / ideal p99.
 
     None without service samples or measured latencies (nothing to judge).
     """
     if not warm.latencies_ms or not latencies_ms:
         return None
     ideal = ideal_p99(warm.latencies_ms, rate, servers, max(queries, 1))
-    ideal["service_from"] = f"the warm-up's closed loop with {servers} request(s) in flight"
+    ideal["service_from"] = f"a closed loop with {servers} request(s) in flight, one per executor"
     ideal["overhead"] = {**overhead_ratio(latencies_ms, ideal), "measured_from": "SUT clock from LoadGen's issue"}
     return ideal
 
 
-def _ideal_of_run(warm: Probe, requests: int, values: dict[str, Any], result: dict[str, Any], run: LoadGenRun) -> None:
+def service_probe(engine: Engine, sets: Sequence[InputSet], requests: int, warm: Probe, seconds: float) -> Probe:
+    """Service times of the engine's executors: the warm-up's when every request runs at once, else a closed
+    loop with one request per executor (a request queued inside the runtime would count its wait as service)."""
+    servers = engine.executors(requests)
+    if servers >= requests:
+        return warm
+    return probe(engine, sets, servers, max(seconds, 0.5))
+
+
+def _ideal_of_run(
+    service: Probe, servers: int, values: dict[str, Any], result: dict[str, Any], run: LoadGenRun
+) -> None:
     # Server only: LoadGen issued ``query_count`` queries at ``server_target_qps``; the SUT timed each.
     queries = result.get("query_count")
     latencies = [ms for _, ms in run.timings]
     count = queries if isinstance(queries, int) and queries > 0 else len(latencies)
-    ideal = server_ideal_queue(warm, requests, float(values["server_target_qps"]), count, latencies)
+    ideal = server_ideal_queue(service, servers, float(values["server_target_qps"]), count, latencies)
     if ideal is not None:
         result["ideal_queue"] = ideal
 
@@ -711,8 +722,15 @@ def _performance_test(
     sets = target.input_sets
     body: dict[str, Any] = {"derived": _derived(opts, warm)}
     target_qps = None
+    service, servers = warm, requests
+    if opts.scenario == "server":
+        servers = engine.executors(requests)
+        if servers < requests:
+            say(f"service times of the {servers} executor(s): a closed loop with one request each")
+        service = service_probe(engine, sets, requests, warm, opts.warmup_s / 2)
+        body["service"] = {"executors": servers, "requests_in_flight": requests, **service.to_dict()}
     if opts.find_peak:
-        peak = _find_peak(engine, sets, requests, opts, warm, out_dir, say)
+        peak = _find_peak(engine, sets, requests, opts, (warm, service, servers), out_dir, say)
         body["peak"] = peak
         target_qps = peak["peak_qps"]
         if target_qps is None:
@@ -724,8 +742,8 @@ def _performance_test(
     run = LoadGenRun(out_dir / "loadgen", values, trace=opts.trace, stall_s=opts.stall_s, groups=target.groups)
     body["result"] = run_loadgen(engine, sets, requests, run)
     if opts.scenario == "server":
-        say(f"simulating the ideal M/G/{requests} queue at the same arrival rate")
-        _ideal_of_run(warm, requests, values, body["result"], run)
+        say(f"simulating the ideal M/G/{servers} queue at the same arrival rate")
+        _ideal_of_run(service, servers, values, body["result"], run)
     return body
 
 
@@ -748,10 +766,11 @@ def _find_peak(
     sets: Sequence[InputSet],
     requests: int,
     opts: ScenarioOptions,
-    warm: Probe,
+    probes: tuple[Probe, Probe, int],
     out_dir: Path,
     say: Status,
 ) -> dict[str, Any]:
+    warm, service, servers = probes  # the warm-up, the executors' service times, how many executors
     short = ScenarioOptions(
         scenario="server",
         p99_max_ms=latency_bound_ms(opts, warm),
@@ -770,12 +789,12 @@ def _find_peak(
     # The closed loop's rate is the most any arrival rate can be served at.
     bound = latency_bound_ms(opts, warm)
     peak = find_peak(run_at, 0.0, warm.throughput, bound, opts.peak_steps)
-    if warm.latencies_ms:
+    if service.latencies_ms:
         # The same bound, judged on ideal runs as long as the short ones the measured peak was found on.
-        say(f"the ideal M/G/{requests} queue's peak under the same bound")
+        say(f"the ideal M/G/{servers} queue's peak under the same bound")
         short_values = settings_values(short, warm, target_qps=1.0)
         peak["ideal_queue"] = ideal_peak(
-            warm.latencies_ms, requests, bound, lambda rate: expected_queries(short_values, rate)
+            service.latencies_ms, servers, bound, lambda rate: expected_queries(short_values, rate)
         )
     return peak
 
