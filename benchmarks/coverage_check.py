@@ -84,6 +84,11 @@ def summarize(docs: list[dict[str, Any]]) -> list[str]:
     return lines
 
 
+def _light(doc: dict[str, Any]) -> dict[str, Any]:
+    """The document without raw samples: the history's rerun figures come from its summary."""
+    return {**doc, "runs": [{**r, "samples": {}} for r in doc["runs"]]}
+
+
 def false_alarms(paths: list[Path], docs: list[dict[str, Any]], tmp: Path) -> tuple[int, int, int]:
     """(alarms from the files alone, alarms with the other invocations in a history, rows)."""
     from inferperf import api
@@ -94,7 +99,7 @@ def false_alarms(paths: list[Path], docs: list[dict[str, Any]], tmp: Path) -> tu
         store = History(tmp / f"pair-{i}-{j}.sqlite")
         for k, doc in enumerate(docs):
             if k not in (i, j):
-                store.record(doc)
+                store.record(_light(doc))
         alone = api.compare(paths[i], paths[j], history=tmp / "none.sqlite")
         taught = api.compare(paths[i], paths[j], history=store.path)
         rows += len(alone["rows"])

@@ -186,3 +186,32 @@ def test_four_processes_writing_at_once(tmp_path: Path) -> None:
     assert {e["source"] for e in entries} == {f"writer {w}" for w in range(4)}
     with sqlite3.connect(path) as conn:
         assert conn.execute("SELECT COUNT(*) FROM runs").fetchone()[0] == 60
+
+
+def test_an_unbounded_interval_end_is_recorded_as_null(tmp_path: Path) -> None:
+    """A p99 from a few dozen samples has no upper bound (inf): recording it must not fail."""
+    doc = bench_doc()
+    doc["runs"][0]["latency_ms"]["p99"]["ci95"] = [10.8, float("inf")]
+    store = History(tmp_path / "h.sqlite")
+    assert store.get(store.record(doc))["runs"][0]["latency_ms"]["p99"]["ci95"] == [10.8, None]
+
+
+def test_reruns_are_the_same_configuration_on_the_same_machine_and_versions(tmp_path: Path) -> None:
+    store = History(tmp_path / "h.sqlite")
+    for k in range(3):
+        store.record(bench_doc(scale=1.0 + k / 100, created=f"2026-01-0{k + 1}T00:00:00+00:00"))
+    store.record(bench_doc(created="2026-02-01T00:00:00+00:00", config={"backend": "onnxruntime", "threads": 1}))
+    store.record(bench_doc(created="2026-03-01T00:00:00+00:00", env={**ENV, "versions": {"onnxruntime": "2.0"}}))
+    found = store.reruns(bench_doc(created="2026-04-01T00:00:00+00:00"))[("onnxruntime", "latency")]
+    assert sorted(found) == [f"2026-01-0{k + 1}T00:00:00+00:00" for k in range(3)]
+    assert {round(f["throughput_fps"], 3) for f in found.values()} == {
+        100.0,
+        round(100 / 1.01, 3),
+        round(100 / 1.02, 3),
+    }
+    assert set(next(iter(found.values()))) == {
+        "throughput_fps",
+        "latency_median_ms",
+        "latency_p90_ms",
+        "latency_p99_ms",
+    }

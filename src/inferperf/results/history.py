@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from inferperf.errors import ResultError
+from inferperf.results.schema import finite
 
 ENV_VAR = "INFERPERF_HISTORY"
 _BUSY_MS = 60_000
@@ -135,6 +136,7 @@ def _run_rows(doc: dict[str, Any]) -> list[dict[str, Any]]:
                 "config_hash": run_config_hash(run, shapes),
                 "throughput_fps": (run.get("throughput_fps") or {}).get("value"),
                 "latency_median_ms": (lat.get("median") or {}).get("value"),
+                "latency_p90_ms": (lat.get("p90") or {}).get("value"),
                 "latency_p99_ms": (lat.get("p99") or {}).get("value"),
             }
         )
@@ -216,6 +218,8 @@ class History:
         model = doc.get("model") or {}
         machine = machine_fingerprint(env) if env else None
         runs = _run_rows(doc)
+        # An unbounded interval end (inf) is stored as null, as result files write it.
+        doc = finite(doc)
         blob = zlib.compress(json.dumps(doc, allow_nan=False, default=str).encode("utf-8"), 6)
         row = (
             dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
@@ -351,26 +355,28 @@ class History:
         for row in _run_rows(doc):
             key = (row["backend"], row["scenario"])
             found[key] = {}
-            for rid in self._matching_ids(model_sha, env, row, limit):
-                old = self.get(rid)
-                shapes = (old.get("model") or {}).get("shapes")
-                for run in old.get("runs") or []:
-                    same = (run.get("backend"), run.get("scenario")) == key
-                    if same and run_config_hash(run, shapes) == row["config_hash"]:
-                        found[key][str(old.get("created") or rid)] = run_figures(run)
+            for created_at, summary in self._matching(model_sha, env, row, limit):
+                # The summary's rows hold the headline figures: no document (raw samples) is read.
+                for old in summary.get("runs") or []:
+                    if old.get("config_hash") == row["config_hash"]:
+                        found[key][created_at] = {m: float(old[m]) for m in RERUN_METRICS if old.get(m)}
                         break
         return found
 
-    def _matching_ids(self, model_sha: str, env: dict[str, Any], row: dict[str, Any], limit: int) -> list[int]:
+    def _matching(
+        self, model_sha: str, env: dict[str, Any], row: dict[str, Any], limit: int
+    ) -> list[tuple[str, dict[str, Any]]]:
+        """(created stamp, summary) of the newest ``limit`` results holding a run of ``row``'s configuration."""
         sql = (
-            "SELECT DISTINCT runs.result_id FROM runs JOIN results ON results.id = runs.result_id "
-            "WHERE runs.model_sha256 = ? AND runs.machine = ? AND results.environment_fp = ? AND runs.backend = ? "
-            "AND runs.scenario = ? AND runs.config_hash = ? ORDER BY runs.result_id DESC LIMIT ?"
+            "SELECT DISTINCT results.id, results.created, results.summary FROM runs JOIN results ON "
+            "results.id = runs.result_id WHERE runs.model_sha256 = ? AND runs.machine = ? AND "
+            "results.environment_fp = ? AND runs.backend = ? AND runs.scenario = ? AND runs.config_hash = ? "
+            "ORDER BY results.id DESC LIMIT ?"
         )
         args = (model_sha, machine_fingerprint(env), environment_fingerprint(env), row["backend"], row["scenario"])
         with self._connect(write=False) as conn:
             rows = conn.execute(sql, (*args, row["config_hash"], int(limit))).fetchall()
-        return [int(r[0]) for r in rows]
+        return [(str(r[1] or r[0]), json.loads(r[2])) for r in rows]
 
     def integrity(self) -> str:
         """SQLite's own integrity check ('ok' when the file is sound)."""

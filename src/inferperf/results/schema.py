@@ -173,21 +173,21 @@ class BenchResult:
             raise ResultError(f"malformed result document: missing {exc}") from None
 
 
-def _finite(obj: Any) -> Any:
-    # JSON has no NaN/Infinity; an unbounded interval end is written as null.
+def finite(obj: Any) -> Any:
+    """``obj`` with every NaN/Infinity as None: JSON has neither; an unbounded interval end is null."""
     if isinstance(obj, float) and not math.isfinite(obj):
         return None
     if isinstance(obj, dict):
-        return {k: _finite(v) for k, v in obj.items()}
+        return {k: finite(v) for k, v in obj.items()}
     if isinstance(obj, list | tuple):
-        return [_finite(v) for v in obj]
+        return [finite(v) for v in obj]
     return obj
 
 
 def save_json(document: dict[str, Any], path: str | Path) -> Path:
     """Write ``document`` atomically (temp file in the same folder, fsync, rename)."""
     try:
-        text = json.dumps(_finite(document), indent=1, allow_nan=False)
+        text = json.dumps(finite(document), indent=1, allow_nan=False)
     except (TypeError, ValueError) as exc:
         raise ResultError(f"cannot write {path}: {exc}") from None
     return atomic_write_text(text, path)
