@@ -141,7 +141,8 @@ def train_tokenizer(tmp: Path):
 
 # Presets: the committed tiny model, and Qwen2.5-0.5B's transformer stack (24 layers, hidden 896, 14 heads,
 # 2 KV heads, MLP 4864) with this 1k vocabulary: 0.36 B parameters, 1.4 GB at fp32, for decode figures
-# where weight traffic dominates (built into build/, never committed).
+# where weight traffic dominates; and TinyLlama-1.1B's stack (22 layers, hidden 2048, 32 heads, 4 KV heads,
+# MLP 5632, 2048 positions): 0.97 B parameters, 3.9 GB at fp32 (both built into build/, never committed).
 PRESETS = {
     "tiny": MODEL,
     "qwen2.5-0.5b-stack": {
@@ -153,6 +154,16 @@ PRESETS = {
         "max_position_embeddings": 4096,
         "rope_theta": 1000000.0,
         "tie_word_embeddings": True,
+    },
+    "tinyllama-1.1b-stack": {
+        "hidden_size": 2048,
+        "intermediate_size": 5632,
+        "num_hidden_layers": 22,
+        "num_attention_heads": 32,
+        "num_key_value_heads": 4,
+        "max_position_embeddings": 2048,
+        "rope_theta": 10000.0,
+        "tie_word_embeddings": False,
     },
 }
 

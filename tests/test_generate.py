@@ -132,6 +132,11 @@ def test_generate_on_the_builtin_model(tmp_path: Path) -> None:
     )
     assert result.exit_code == 0, result.output
     assert json.loads(out.read_text())["kind"] == "generate" and "TTFT" in result.output
+    from inferperf.report.html import figures_for, report_for
+
+    assert len(figures_for(doc)) == 3  # TTFT and TPOT CDFs, TTFT against prompt length (no memory traced)
+    page = report_for(doc, tmp_path / "g.html").read_text()
+    assert "TTFT against prompt length" in page and "TPOT per request" in page
 
 
 def test_both_backends_compute_the_same_model() -> None:
@@ -183,8 +188,11 @@ def test_serving_runs_every_level_to_the_end() -> None:
     opts = api.ServeOptions(loads=loads, prompt_tokens=32, new_tokens=6, requests=9, tpot_max_ms=1e6)
     doc = api.serve("builtin", options=opts)
     assert [lv["load"]["label"] for lv in doc["levels"]] == ["concurrency 1", "concurrency 3", "200 req/s"]
+    from inferperf.report.html import figures_for
+
+    assert len(figures_for(doc)) == 2 and doc["levels"][2]["overload"]["offered_requests_per_s"] == 200.0
     for level in doc["levels"]:
-        assert level["requests"] == 9 and level["itl_ms"]["count"] == 9 * 5
+        assert level["requests"] == 9 and level["itl_ms"]["count"] == 9 * 5 and len(level["raw"]) == 9
         assert level["ttft_ms"]["median"]["value"] <= level["e2e_ms"]["median"]["value"]
         assert level["slo"]["attainment"] == 1.0
     result = runner.invoke(app, ["generate", "--concurrency", "2", "--prompt-tokens", "16,32"])
@@ -227,8 +235,13 @@ def test_peak_search_needs_an_slo_and_converges_below_capacity() -> None:
 def test_weight_compression_is_judged_and_measured(tmp_path: Path) -> None:
     pytest.importorskip("openvino_genai")
     opts = GenerateOptions(prompt_tokens=(32,), new_tokens=6, min_requests=3, time_s=0.1)
-    doc = api.compress_llm("builtin", modes=("int8", "int4_sym"), group_size=32, out=tmp_path, options=opts, rounds=2)
-    fp32, int8, int4 = doc["variants"]
+    doc = api.compress_llm(
+        "builtin", modes=("int8", "int4_sym"), kv_caches=("f32",), group_size=32, out=tmp_path, options=opts, rounds=2
+    )
+    fp32, int8, int4, kv = doc["variants"]
+    assert kv["mode"] == "kv-f32" and kv["weights_bytes"] == fp32["weights_bytes"] and fp32["kv_cache"]
+    assert "logit_cosine_min" not in kv["fidelity"] and 0 <= kv["fidelity"]["greedy_token_agreement"] <= 1
+    assert doc["speed"]["speedup"]["kv-f32"]["tpot_ms"]["value"] > 0
     assert int8["weights_bytes"] < fp32["weights_bytes"] / 3 and int4["weights_bytes"] < int8["weights_bytes"]
     assert (tmp_path / "int8" / "openvino_model.xml").exists() and (
         tmp_path / "int8" / "openvino_tokenizer.xml"
@@ -239,7 +252,82 @@ def test_weight_compression_is_judged_and_measured(tmp_path: Path) -> None:
         assert lo <= doc["speed"]["speedup"][mode]["tpot_ms"]["value"] <= hi
     assert len(doc["speed"]["per_round"]["fp32"]["tpot_ms"]) == 2
     assert doc["memory"]["copy_gb_per_s"] > 0 and fp32["fraction_of_memory_copy"] > 0
+    from inferperf.report.html import figures_for
+
+    assert len(figures_for(doc)) == 1
     result = runner.invoke(app, ["llm-compress", "--modes", "int3", "--out", str(tmp_path / "x")])
     assert result.exit_code == 2 and "unknown weight compression 'int3'" in result.output
     result = runner.invoke(app, ["llm-compress", "--rounds", "1", "--out", str(tmp_path / "x")])
     assert result.exit_code == 2 and "--rounds" in result.output
+
+
+def test_an_arrival_rate_the_engine_cannot_serve_is_called_an_overload() -> None:
+    """Arrivals every 10 ms, one served every 50 ms: each waits longer than the last. Synthetic stamps."""
+    from inferperf.measure.serving import Load, Served, ServeOptions, summarize_load
+
+    opts = ServeOptions(loads=(Load("rate", 100.0),), new_tokens=3, requests=12)
+    done = []
+    for i in range(12):
+        arrive, start = i * 0.010, i * 0.050  # the engine starts request i only when i-1 is done
+        done.append(Served(_request(16, arrive, start - arrive + 0.02, 0.01, 3), arrive))
+    level = summarize_load(done, Load("rate", 100.0), 0.62, opts)
+    assert level["overload"]["overloaded"] and "grows without bound" in level["overload"]["verdict"]
+    steady = [Served(_request(16, i * 0.1, 0.02, 0.01, 3), i * 0.1) for i in range(12)]
+    calm = summarize_load(steady, Load("rate", 10.0), 1.2, ServeOptions(loads=(Load("rate", 10.0),), new_tokens=3))
+    assert calm["overload"]["overloaded"] is False and "verdict" not in calm["overload"]
+
+
+@pytest.mark.parametrize(
+    ("args", "flag"),
+    [
+        (["--concurrency", "2", "--ttft-max", "200"], "--ttft-max"),  # no unit: ms or s?
+        (["--concurrency", "2", "--tpot-max", "-5ms"], "--tpot-max"),
+        (["--rate", "-1"], "rate"),
+        (["--find-peak"], "SLO"),
+    ],
+)
+def test_serving_bad_input_is_one_line_and_exit_2(args: list[str], flag: str) -> None:
+    pytest.importorskip("openvino_genai")
+    result = runner.invoke(app, ["generate", *args])
+    assert result.exit_code == 2, result.output
+    assert flag in result.output and "Traceback" not in result.output
+
+
+def test_kv_cache_theory_and_growth_on_a_synthetic_trace() -> None:
+    from inferperf.measure.llm_memory import growth, kv_theory
+
+    arch = {"num_hidden_layers": 24, "num_attention_heads": 14, "num_key_value_heads": 2, "hidden_size": 896}
+    assert kv_theory(arch, "f32")["bytes_per_token"] == 2 * 24 * 2 * 64 * 4
+    assert kv_theory(arch, "u8")["bytes_per_token"] == 2 * 24 * 2 * (64 + 8)
+    assert kv_theory(arch, "nf3")["bytes_per_token"] is None
+    # A cache allocated in blocks of 32 tokens of 6144 bytes each, over a 900 MiB base with a little noise.
+    rng = np.random.default_rng(0)
+    trace = [900 * 2**20 + (k // 32 + 1) * 32 * 6144 + int(rng.integers(0, 4096)) for k in range(1024)]
+    found = growth(trace)
+    assert found["bytes_per_token"] == pytest.approx(6144, rel=0.03)
+    assert found["allocation_steps"] == 23 and found["tokens_fitted"] == 768
+    assert growth(trace[:9])["bytes_per_token"] is None
+
+
+def test_generate_memory_traces_rss_at_every_token(tmp_path: Path) -> None:
+    pytest.importorskip("openvino_genai")
+    out = tmp_path / "g.json"
+    result = runner.invoke(
+        app,
+        ["generate", "--prompt-tokens", "16", "--new-tokens", "4", "--time", "0.2", "--min-requests", "2",
+         "--memory-tokens", "64", "--json", str(out)],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    memory = json.loads(out.read_text())["results"][0]["memory"]
+    assert memory["phases_mib"]["after_load_and_compile"] >= memory["phases_mib"]["before_load"] > 0
+    kv = memory["kv_cache"]
+    assert kv["new_tokens"] == 64 and kv["measured"]["tokens_fitted"] == 48
+    assert kv["theory"]["layers"] == 2 and kv["theory"]["kv_heads"] == 2 and kv["theory"]["head_dim"] == 16
+    assert "KV cache growth" in result.output
+    from inferperf.report.html import report_for
+
+    assert (
+        "Resident memory over one request" in report_for(json.loads(out.read_text()), tmp_path / "m.html").read_text()
+    )
+    bad = runner.invoke(app, ["generate", "--memory-tokens", "5000"])
+    assert bad.exit_code == 2 and "--memory-tokens" in bad.output

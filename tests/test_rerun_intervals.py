@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
@@ -184,3 +185,13 @@ def test_bench_intervals_widen_to_invocations_with_recorded_reruns(tmp_path: Pat
     assert wide.latency_ms["p99"] == run.latency_ms["p99"]  # no recorded p99: left as it was
     assert wide.throughput_fps["covers"] == "invocations"
     assert widen_run(run, earlier[:2]).latency_ms["median"] == run.latency_ms["median"]  # too few to learn from
+
+
+def test_a_run_too_short_for_its_own_interval_does_not_make_the_runs_interval_infinite() -> None:
+    """ResNet-50 in 0.6 s runs: some runs hold too few time windows for a throughput interval (inf)."""
+    from inferperf.stats import runs_interval
+
+    level = runs_interval(40.0, [38.0, 41.0, 40.5, 39.0, 42.0], [2.0, float("inf"), 1.5, float("inf"), 2.5])
+    assert math.isfinite(level["ci95"][1]) and level["ci95"][0] > 30.0
+    assert level["within_half"] == pytest.approx(math.sqrt(2.0**2 + 1.5**2 + 2.5**2) / 3)
+    assert runs_interval(40.0, [40.0], [float("inf")])["ci95"][1] == math.inf  # one run: nothing else to go by

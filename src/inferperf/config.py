@@ -304,6 +304,16 @@ def parse_milliseconds(text: str, what: str = "latency") -> float:
     return _amount(text, _UNITS_S, "ms", what) * 1e3
 
 
+def parse_slo_ms(text: str, what: str = "SLO") -> float:
+    """``500ms``, ``0.5s`` → milliseconds. A unit is required: a bare 500 reads as ms to one person and
+    as s to another, and an SLO off by 1000x passes or fails everything silently."""
+    import re
+
+    if re.fullmatch(r"\s*[0-9]*\.?[0-9]+\s*", text):
+        raise ConfigError(f"bad {what} {text!r}: give a unit, e.g. {text.strip()}ms or {text.strip()}s")
+    return parse_milliseconds(text, what)
+
+
 def parse_megabytes(text: str, what: str = "memory") -> float:
     """``2GB``, ``512MB``, ``512`` → MiB (a bare number is MiB; units are binary)."""
     return _amount(text, _UNITS_MB, "mb", what)

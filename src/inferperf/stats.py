@@ -40,6 +40,8 @@ class Interval:
     low: float
     high: float
     method: str
+    # What the interval's replication spans: "samples", "runs", "interleaved rounds", "invocations"...
+    covers: str = ""
 
     @property
     def half_width(self) -> float:
@@ -55,8 +57,11 @@ class Interval:
         return self.low <= x <= self.high
 
     def to_dict(self) -> dict[str, object]:
-        """JSON form: ``{"value": v, "ci95": [lo, hi]}``."""
-        return {"value": self.value, "ci95": [self.low, self.high]}
+        """JSON form: ``{"value": v, "ci95": [lo, hi]}``, and ``covers`` where it is named."""
+        out: dict[str, object] = {"value": self.value, "ci95": [self.low, self.high]}
+        if self.covers:
+            out["covers"] = self.covers
+        return out
 
 
 def _as_array(samples: ArrayLike) -> NDArray[np.float64]:
@@ -252,7 +257,10 @@ def runs_interval(
     """
     x, w = _as_array(per_run), _as_array(per_run_half_widths)
     between = between_repeats_half_width(x, confidence)
-    within = float(np.sqrt(np.sum(w**2)) / w.size) if w.size else 0.0
+    # A short run of a slow model may hold too few time windows for an interval of its own (half-width inf);
+    # its estimate still enters ``between``, which carries its sampling noise too. The floor uses the rest.
+    w = w[np.isfinite(w)]
+    within = float(np.sqrt(np.sum(w**2)) / w.size) if w.size else (math.inf if x.size < 2 else 0.0)
     half = max(between, within)
     return {
         "value": value,
@@ -287,10 +295,14 @@ def paired_ratio_ci(numerator: ArrayLike, denominator: ArrayLike, confidence: fl
     a, b = _as_array(numerator), _as_array(denominator)
     logs = np.log(a / b)
     center = float(np.mean(logs))
+    # The rounds alternate A and B inside one invocation: drift common to both cancels in each ratio,
+    # which is what makes a within-invocation ratio hold on a rerun better than either side's level.
+    covers = "interleaved rounds"
     if logs.size < 2:
-        return Interval(math.exp(center), 0.0, math.inf, "paired log-ratio t-interval")
+        return Interval(math.exp(center), 0.0, math.inf, "paired log-ratio t-interval", covers)
     half = float(sps.t.ppf(0.5 + confidence / 2, logs.size - 1)) * float(np.std(logs, ddof=1)) / math.sqrt(logs.size)
-    return Interval(math.exp(center), math.exp(center - half), math.exp(center + half), "paired log-ratio t-interval")
+    low, high = math.exp(center - half), math.exp(center + half)
+    return Interval(math.exp(center), low, high, "paired log-ratio t-interval", covers)
 
 
 def _blocks(n: int, count: int) -> list[tuple[int, int]]:

@@ -9,7 +9,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from inferperf.backends.generative import GenerativePipeline, Request, missing
+from inferperf.backends.generative import GenerativePipeline, Request, missing, rss_reader
 from inferperf.errors import BackendError, InputSpecError
 
 INSTALL_HINT = "pip install 'inferperf[genai]' (openvino-genai, openvino-tokenizers)"
@@ -48,7 +48,9 @@ class GenAIPipeline(GenerativePipeline):
         """Raise the install hint when openvino_genai cannot be imported."""
         import_genai()
 
-    def __init__(self, folder: Path, device: str = "CPU", prefix_caching: bool = False) -> None:
+    def __init__(
+        self, folder: Path, device: str = "CPU", prefix_caching: bool = False, kv_cache: str | None = None
+    ) -> None:
         genai = import_genai()
         check_model_folder(folder)
         self.folder, self.device = folder, device
@@ -59,9 +61,11 @@ class GenAIPipeline(GenerativePipeline):
         scheduler = genai.SchedulerConfig()
         scheduler.enable_prefix_caching = prefix_caching
         self.prefix_caching = prefix_caching
+        self.kv_cache = kv_cache
+        properties = {"KV_CACHE_PRECISION": kv_cache} if kv_cache else {}
         t0 = time.perf_counter()
         try:
-            self.pipe = genai.LLMPipeline(str(folder), device, scheduler_config=scheduler)
+            self.pipe = genai.LLMPipeline(str(folder), device, scheduler_config=scheduler, **properties)
         except RuntimeError as exc:
             raise BackendError(f"OpenVINO GenAI could not load {folder}: {str(exc).splitlines()[0]}") from exc
         self.load_ms = (time.perf_counter() - t0) * 1e3
@@ -90,10 +94,11 @@ class GenAIPipeline(GenerativePipeline):
         config.do_sample = False
         return inputs, config
 
-    def generate(self, ids: Sequence[int], new_tokens: int) -> Request:
+    def generate(self, ids: Sequence[int], new_tokens: int, trace_memory: bool = False) -> Request:
         genai = self.genai
         inputs, config = self._request(ids, new_tokens)
         streamer = _streamer(genai)
+        streamer.rss = rss_reader() if trace_memory else None
         request = Request(len(ids), time.perf_counter())
         try:
             result = self.pipe.generate(inputs, config, streamer)
@@ -101,8 +106,22 @@ class GenAIPipeline(GenerativePipeline):
             raise BackendError(f"OpenVINO GenAI generate failed: {str(exc).splitlines()[0]}") from exc
         request.end = time.perf_counter()
         request.token_times = streamer.times
+        request.rss_bytes = streamer.rss_bytes
         request.pipeline = _perf_metrics(result.perf_metrics)
         return request
+
+    def kv_cache_precision(self) -> str:
+        """What the KV cache is kept in: the asked precision, else the device's default."""
+        import openvino as ov
+
+        if self.kv_cache:
+            return self.kv_cache.lower()
+        try:
+            value = ov.Core().get_property(self.device, "KV_CACHE_PRECISION")
+        except RuntimeError:
+            return "unknown"
+        # An ov.Type (its name: u8, f16...), or a plain string on some devices.
+        return str(value.get_type_name() if hasattr(value, "get_type_name") else value).lower()
 
     def greedy_tokens(self, ids: Sequence[int], new_tokens: int) -> list[int]:
         inputs, config = self._request(ids, new_tokens)
@@ -150,11 +169,15 @@ def _stamps_class(genai: Any) -> type:
         def __init__(self) -> None:
             super().__init__()
             self.times: list[float] = []
+            self.rss: Any = None  # a reader of the process's RSS, when memory is traced
+            self.rss_bytes: list[int] = []
 
         def write(self, token: Any) -> Any:
             now = time.perf_counter()
             count = len(token) if isinstance(token, list) else 1
             self.times.extend([now] * count)
+            if self.rss is not None:
+                self.rss_bytes.extend([self.rss()] * count)
             return genai.StreamingStatus.RUNNING
 
         def end(self) -> None:

@@ -37,6 +37,7 @@ class Request:
     end: float = 0.0
     tokenization_ms: float = 0.0
     pipeline: dict[str, float] = field(default_factory=dict)
+    rss_bytes: list[int] = field(default_factory=list)  # with trace_memory: the process's RSS at each token
 
     def figures(self) -> dict[str, float]:
         """The request's own figures, in ms and tokens/s."""
@@ -77,8 +78,13 @@ class GenerativePipeline(ABC):
         """The text of ``ids``."""
 
     @abstractmethod
-    def generate(self, ids: Sequence[int], new_tokens: int) -> Request:
-        """One request on exactly ``ids``, exactly ``new_tokens`` out (EOS ignored, greedy), timed per token."""
+    def generate(self, ids: Sequence[int], new_tokens: int, trace_memory: bool = False) -> Request:
+        """One request on exactly ``ids``, exactly ``new_tokens`` out (EOS ignored, greedy), timed per token;
+        with ``trace_memory`` the process's RSS is read at every token too (a few microseconds each)."""
+
+    @abstractmethod
+    def kv_cache_precision(self) -> str:
+        """The element type the KV cache is kept in (``f32``, ``f16``, ``bf16``, ``u8``...)."""
 
     @abstractmethod
     def greedy_tokens(self, ids: Sequence[int], new_tokens: int) -> list[int]:
@@ -93,6 +99,14 @@ class GenerativePipeline(ABC):
         """Package versions that decide what runs."""
 
 
+def rss_reader() -> Any:
+    """A callable returning this process's resident set size in bytes (psutil, read from /proc)."""
+    import psutil
+
+    info = psutil.Process().memory_info
+    return lambda: int(info().rss)
+
+
 def _pipeline_class(name: str) -> Any:
     """The class registered as ``name`` (its module imports its runtime lazily, in its methods)."""
     if name not in _REGISTRY:
@@ -101,9 +115,18 @@ def _pipeline_class(name: str) -> Any:
     return getattr(importlib.import_module(module_name), cls_name)
 
 
-def get_generative(name: str, folder: Path, device: str = "CPU", prefix_caching: bool = False) -> GenerativePipeline:
-    """The pipeline called ``name`` on the model in ``folder`` (loading it: its load time is recorded)."""
-    pipeline: GenerativePipeline = _pipeline_class(name)(folder, device, prefix_caching)
+def get_generative(
+    name: str, folder: Path, device: str = "CPU", prefix_caching: bool = False, kv_cache: str | None = None
+) -> GenerativePipeline:
+    """The pipeline called ``name`` on the model in ``folder`` (loading it: its load time is recorded).
+
+    ``kv_cache``: the KV cache's element type (``u8``, ``f16``, ``f32``...), where the runtime lets it be set.
+    """
+    cls = _pipeline_class(name)
+    if kv_cache is not None:
+        pipeline: GenerativePipeline = cls(folder, device, prefix_caching, kv_cache=kv_cache)
+    else:
+        pipeline = cls(folder, device, prefix_caching)
     return pipeline
 
 

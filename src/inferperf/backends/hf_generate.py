@@ -13,7 +13,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from inferperf.backends.generative import GenerativePipeline, Request, missing
+from inferperf.backends.generative import GenerativePipeline, Request, missing, rss_reader
 from inferperf.errors import BackendError, InputSpecError
 
 INSTALL_HINT = "pip install 'inferperf[torch]' (torch==2.13.0, transformers)"
@@ -80,8 +80,8 @@ class TransformersPipeline(GenerativePipeline):
                 pad_token_id=self.tokenizer.pad_token_id,
             )
 
-    def generate(self, ids: Sequence[int], new_tokens: int) -> Request:
-        streamer = _Stamps()
+    def generate(self, ids: Sequence[int], new_tokens: int, trace_memory: bool = False) -> Request:
+        streamer = _Stamps(rss_reader() if trace_memory else None)
         request = Request(len(ids), time.perf_counter())
         try:
             self._generate(ids, new_tokens, streamer)
@@ -89,7 +89,14 @@ class TransformersPipeline(GenerativePipeline):
             raise BackendError(f"transformers generate failed: {str(exc).splitlines()[0]}") from exc
         request.end = time.perf_counter()
         request.token_times = streamer.times
+        request.rss_bytes = streamer.rss_bytes
         return request
+
+    def kv_cache_precision(self) -> str:
+        """The model's own dtype: transformers keeps the cache in it."""
+        return {"float32": "f32", "float16": "f16", "bfloat16": "bf16"}.get(
+            str(self.model.dtype).removeprefix("torch."), str(self.model.dtype)
+        )
 
     def greedy_tokens(self, ids: Sequence[int], new_tokens: int) -> list[int]:
         out = self._generate(ids, new_tokens)
@@ -110,8 +117,10 @@ class TransformersPipeline(GenerativePipeline):
 class _Stamps:
     """transformers' streamer protocol: the first ``put`` is the prompt, every later one new tokens."""
 
-    def __init__(self) -> None:
+    def __init__(self, rss: Any = None) -> None:
         self.times: list[float] = []
+        self.rss = rss
+        self.rss_bytes: list[int] = []
         self._prompt_seen = False
 
     def put(self, value: Any) -> None:
@@ -119,7 +128,10 @@ class _Stamps:
         if not self._prompt_seen:
             self._prompt_seen = True
             return
-        self.times.extend([now] * int(value.numel()))
+        count = int(value.numel())
+        self.times.extend([now] * count)
+        if self.rss is not None:
+            self.rss_bytes.extend([self.rss()] * count)
 
     def end(self) -> None:
         return None

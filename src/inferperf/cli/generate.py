@@ -16,9 +16,12 @@ from inferperf.cli.options import (
     GenerateBackendsOpt,
     GroupSizeOpt,
     JsonOpt,
+    KvCachesOpt,
     LevelTimeOpt,
     LlmDeviceOpt,
     LlmModelArg,
+    MaxSeqsOpt,
+    MemoryTokensOpt,
     MinRequestsOpt,
     NewTokensMaxOpt,
     NewTokensOpt,
@@ -35,6 +38,7 @@ from inferperf.cli.options import (
     TpotMaxOpt,
     TtftMaxOpt,
 )
+from inferperf.config import parse_slo_ms
 from inferperf.errors import ConfigError
 from inferperf.report.generate_console import render_compress, render_generate, render_serving
 
@@ -50,6 +54,7 @@ def generate(
     seed: PromptSeedOpt = 0,
     device: LlmDeviceOpt = "CPU",
     prefix_caching: PrefixCachingOpt = False,
+    memory_tokens: MemoryTokensOpt = None,
     concurrency: ConcurrencyOpt = None,
     rate: RateOpt = None,
     arrivals: ArrivalsOpt = "poisson",
@@ -60,6 +65,7 @@ def generate(
     find_peak: ServeFindPeakOpt = False,
     prompt_tokens_max: PromptTokensMaxOpt = None,
     new_tokens_max: NewTokensMaxOpt = None,
+    max_seqs: MaxSeqsOpt = 64,
     json_path: JsonOpt = None,
 ) -> None:
     """Time to first token, time per output token, inter-token gaps and tokens/s per prompt length;
@@ -73,7 +79,8 @@ def generate(
             options: Any = api.ServeOptions(
                 loads=loads, prompt_tokens=lengths[0], new_tokens=new_tokens, requests=requests, arrivals=arrivals,
                 prompt_tokens_max=prompt_tokens_max, new_tokens_max=new_tokens_max,
-                seed=seed, ttft_max_ms=ttft_max, tpot_max_ms=tpot_max, e2e_max_ms=e2e_max,
+                seed=seed, ttft_max_ms=_slo(ttft_max, "--ttft-max"), tpot_max_ms=_slo(tpot_max, "--tpot-max"),
+                e2e_max_ms=_slo(e2e_max, "--e2e-max"), max_num_seqs=max_seqs,
             )  # fmt: skip
             with cmd.status("serving") as status:
                 doc = api.serve(model, options=options, data=data, device=device, find_peak=find_peak, progress=status)
@@ -81,13 +88,17 @@ def generate(
             return
         options = api.GenerateOptions(
             prompt_tokens=lengths, new_tokens=new_tokens, min_requests=min_requests, time_s=time_s, seed=seed,
-            prefix_caching=prefix_caching,
+            prefix_caching=prefix_caching, memory_tokens=memory_tokens,
         )  # fmt: skip
         with cmd.status("generate") as status:
             doc = api.generate(
                 model, backends=csv_list(backend), options=options, data=data, device=device, progress=status
             )
         cmd.show(doc, render_generate)
+
+
+def _slo(text: str | None, flag: str) -> float | None:
+    return None if text is None else parse_slo_ms(text, flag)
 
 
 def _loads(concurrency: str | None, rate: str | None) -> tuple[Any, ...]:
@@ -99,6 +110,7 @@ def _loads(concurrency: str | None, rate: str | None) -> tuple[Any, ...]:
 def llm_compress(
     model: LlmModelArg = "builtin",
     modes: CompressModesOpt = "int8,int4_sym",
+    kv_cache: KvCachesOpt = "",
     group_size: GroupSizeOpt = 128,
     ratio: RatioOpt = 1.0,
     out: CompressOutOpt = Path("inferperf-llm-compress"),
@@ -117,7 +129,7 @@ def llm_compress(
         options = api.GenerateOptions(prompt_tokens=lengths[:1], new_tokens=new_tokens, time_s=time_s, seed=seed)
         with cmd.status("llm-compress") as status:
             doc = api.compress_llm(
-                model, modes=csv_list(modes), group_size=group_size, ratio=ratio, out=out, data=data,
-                options=options, rounds=rounds, device=device, progress=status,
+                model, modes=csv_list(modes), kv_caches=csv_list(kv_cache), group_size=group_size, ratio=ratio,
+                out=out, data=data, options=options, rounds=rounds, device=device, progress=status,
             )  # fmt: skip
         cmd.show(doc, render_compress)

@@ -505,15 +505,44 @@ LlmDeviceOpt = Annotated[str, typer.Option("--device", help="OpenVINO device.")]
 PrefixCachingOpt = Annotated[
     bool, typer.Option("--prefix-caching", help="Keep GenAI's prompt-prefix KV cache on (off: TTFT is the prefill).")
 ]
+KvCachesOpt = Annotated[
+    str,
+    typer.Option(
+        "--kv-cache",
+        help="Also the uncompressed weights with the KV cache at these precisions, e.g. u8,f16 (OpenVINO's "
+        "KV_CACHE_PRECISION); empty: none.",
+    ),
+]
+MemoryTokensOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--memory-tokens",
+        help="Also RSS per phase and the KV cache's growth vs theory, over one request of this many new tokens.",
+    ),
+]
 ConcurrencyOpt = Annotated[
     str | None, typer.Option("--concurrency", help="Serve: requests kept in flight, per level, e.g. 1,2,4,8.")
 ]
 RateOpt = Annotated[str | None, typer.Option("--rate", help="Serve: open-loop arrivals per second, per level.")]
 ArrivalsOpt = Annotated[str, typer.Option("--arrivals", help="Serve: poisson, constant or gamma:SHAPE (seeded).")]
 ServeRequestsOpt = Annotated[int, typer.Option("--requests", help="Serve: requests per load level.")]
-TtftMaxOpt = Annotated[float | None, typer.Option("--ttft-max", help="Serve: TTFT SLO, ms (for goodput).")]
-TpotMaxOpt = Annotated[float | None, typer.Option("--tpot-max", help="Serve: TPOT SLO, ms (for goodput).")]
-E2eMaxOpt = Annotated[float | None, typer.Option("--e2e-max", help="Serve: end-to-end SLO, ms (for goodput).")]
+TtftMaxOpt = Annotated[
+    str | None, typer.Option("--ttft-max", help="Serve: TTFT SLO with its unit, e.g. 500ms or 2s (for goodput).")
+]
+TpotMaxOpt = Annotated[
+    str | None, typer.Option("--tpot-max", help="Serve: TPOT SLO with its unit, e.g. 50ms (for goodput).")
+]
+E2eMaxOpt = Annotated[
+    str | None, typer.Option("--e2e-max", help="Serve: end-to-end SLO with its unit, e.g. 10s (for goodput).")
+]
+MaxSeqsOpt = Annotated[
+    int,
+    typer.Option(
+        "--max-seqs",
+        min=1,
+        help="Serve: sequences the continuous-batching scheduler runs together (1: one request at a time).",
+    ),
+]
 ServeFindPeakOpt = Annotated[
     bool, typer.Option("--find-peak", help="Serve: bisect the highest arrival rate whose p99s meet the SLOs.")
 ]

@@ -10,9 +10,10 @@ from typing import Any
 
 import numpy as np
 
-from inferperf.backends.generative import GenerativePipeline, check_generative_installed, get_generative
+from inferperf.backends.generative import GenerativePipeline, check_generative_installed, get_generative, rss_reader
 from inferperf.errors import ConfigError, InputSpecError
 from inferperf.measure.generate import GenerateOptions, Prompts, corpus_text, cross_check, run_level
+from inferperf.measure.llm_memory import memory_profile
 from inferperf.measure.serving import ServeOptions
 from inferperf.measure.target import header
 
@@ -54,13 +55,21 @@ def generate(
     doc = header("generate")
     pipes: list[GenerativePipeline] = []
     results = []
+    rss = rss_reader()
     for name in backends:
         if progress is not None:
             progress(f"loading {name}")
+        before = rss()
         pipe = get_generative(name, folder, device, opts.prefix_caching)
+        loaded = (before, rss())
         prompts = Prompts(pipe.encode(text), opts.seed)  # the same text and seed: the same prompts
         levels = [run_level(pipe, prompts, n, opts, pipe.decode, progress) for n in opts.prompt_tokens]
         results.append({"backend": name, "load_ms": pipe.load_ms, "levels": levels})
+        if opts.memory_tokens is not None:
+            if progress is not None:
+                progress(f"memory: one request of {opts.memory_tokens} new tokens, RSS at every token")
+            arch = model_doc["architecture"]
+            results[-1]["memory"] = memory_profile(pipe, arch, prompts.draw, loaded, opts.memory_tokens)
         doc["environment"]["versions"].update(pipe.versions())
         pipes.append(pipe)
     return {
@@ -144,6 +153,11 @@ def _check_context(model_doc: dict[str, Any], opts: GenerateOptions) -> None:
             f"a {max(opts.prompt_tokens)}-token prompt and {opts.new_tokens} new tokens need {longest} positions; "
             f"the model has {limit} (max_position_embeddings): lower `prompt_tokens` or `new_tokens`"
         )
+    if limit is not None and opts.memory_tokens is not None and 16 + opts.memory_tokens > int(limit):
+        raise ConfigError(
+            f"the memory request (16-token prompt, {opts.memory_tokens} new tokens) needs more than the model's "
+            f"{limit} positions (max_position_embeddings): lower `memory_tokens`"
+        )
 
 
 def _model_doc(folder: Path, builtin: bool) -> dict[str, Any]:
@@ -165,6 +179,7 @@ def _model_doc(folder: Path, builtin: bool) -> dict[str, Any]:
         "num_hidden_layers",
         "num_attention_heads",
         "num_key_value_heads",
+        "head_dim",
         "vocab_size",
         "max_position_embeddings",
     )
@@ -181,6 +196,7 @@ def compress_llm(
     model: str | Path = "builtin",
     *,
     modes: Sequence[str] = ("int8", "int4_sym"),
+    kv_caches: Sequence[str] = (),
     group_size: int = 128,
     ratio: float = 1.0,
     out: str | Path = "inferperf-llm-compress",
@@ -193,14 +209,16 @@ def compress_llm(
     """Weight compression of a decoder LLM with NNCF (INT8, INT4 sym/asym), each variant judged on held-out
     text against the uncompressed model (logit cosine, next-token top-1 and greedy agreement) and measured
     interleaved with it: TTFT and TPOT speed-ups with paired 95% intervals, and the memory traffic decode
-    achieved (weight bytes / TPOT). The compressed models are written under ``out``."""
+    achieved (weight bytes / TPOT). ``kv_caches`` adds variants of the uncompressed weights with the KV cache
+    kept at another precision (``u8``, ``f16``, ``f32``), judged on greedy decoding. The compressed models
+    are written under ``out``."""
     from inferperf.optimize.llm_weights import MODES, compress, fidelity, interleaved_speed
 
     opts = options or GenerateOptions(prompt_tokens=(128,), new_tokens=32, time_s=3.0, min_requests=5)
     if rounds < 2:
         raise ConfigError(f"invalid `rounds` {rounds}: at least 2 are needed for an interval")
     unknown = [m for m in modes if m not in MODES]
-    if unknown or not modes:
+    if unknown or not (modes or kv_caches):
         raise ConfigError(
             f"unknown weight compression {unknown[0] if unknown else ''!r}: choose from {', '.join(MODES)}"
         )
@@ -214,12 +232,18 @@ def compress_llm(
         if progress is not None:
             progress(f"compressing {mode}")
         variants.append(compress(folder, mode, Path(out) / mode, group_size, ratio))
-    pipes = {str(v["mode"]): get_generative("openvino-genai", Path(v["path"]), device) for v in variants}
+    for kv in kv_caches:
+        variants.append({**fp32, "mode": f"kv-{kv}", "kv_cache": kv})
+    pipes = {
+        str(v["mode"]): get_generative("openvino-genai", Path(v["path"]), device, kv_cache=v.get("kv_cache"))
+        for v in variants
+    }
+    variants[0]["kv_cache"] = pipes["fp32"].kv_cache_precision()  # the default the others are set against
     text, source = corpus_text(data)
     held_out = Prompts(pipes["fp32"].encode(text), opts.seed + 7)  # other places than the speed prompts
     sample = [held_out.draw(opts.prompt_tokens[0]) for _ in range(8)]
     for v in variants[1:]:
-        v["fidelity"] = fidelity(pipes["fp32"], pipes[v["mode"]], sample)
+        v["fidelity"] = fidelity(pipes["fp32"], pipes[v["mode"]], sample, logits="kv_cache" not in v)
     speed = interleaved_speed(pipes, Prompts(pipes["fp32"].encode(text), opts.seed), opts, rounds, progress)
     from inferperf.measure.peak import memory_copy_gb_per_s
 

@@ -45,6 +45,7 @@ class GenerateOptions:
     warmup: int = 1
     seed: int = 0
     prefix_caching: bool = False  # GenAI's prompt-prefix KV cache: off, so TTFT measures the prefill
+    memory_tokens: int | None = None  # RSS per phase and KV-cache growth over a request this long
 
     def __post_init__(self) -> None:
         if not self.prompt_tokens or any(n < 1 for n in self.prompt_tokens):
@@ -53,6 +54,8 @@ class GenerateOptions:
             raise ConfigError(f"invalid `new_tokens` {self.new_tokens}: at least 2 (a TPOT needs two tokens)")
         if self.min_requests < 2 or self.max_requests < self.min_requests:
             raise ConfigError("`min_requests` must be at least 2 and at most `max_requests`")
+        if self.memory_tokens is not None and self.memory_tokens < 16:
+            raise ConfigError(f"invalid `memory_tokens` {self.memory_tokens}: at least 16 (a slope over tokens)")
 
     def to_dict(self) -> dict[str, Any]:
         """JSON form."""
@@ -66,6 +69,7 @@ class GenerateOptions:
             "warmup": self.warmup,
             "seed": self.seed,
             "prefix_caching": self.prefix_caching,
+            "memory_tokens": self.memory_tokens,
         }
 
 

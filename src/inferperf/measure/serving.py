@@ -275,6 +275,40 @@ def summarize_load(done: list[Served], load: Load, wall_s: float, opts: ServeOpt
     out["requests_per_s"] = len(done) / wall_s
     met = [_meets(p, opts) for p in per]
     out["slo"] = {"attainment": sum(met) / len(met), "goodput_requests_per_s": sum(met) / wall_s}
+    if load.kind == "rate":
+        out["overload"] = overload(done, load.value, wall_s)
+    keep = ("ttft_ms", "tpot_ms", "e2e_ms", "output_tokens")
+    out["raw"] = [
+        {"prompt_tokens": s.request.prompt_tokens, **{k: p[k] for k in keep}} for s, p in zip(done, per, strict=True)
+    ]
+    return out
+
+
+def overload(done: list[Served], offered: float, wall_s: float) -> dict[str, Any]:
+    """Whether the arrivals outran the engine: served rate under the offered one and TTFT (which includes the
+    wait for a place in the batch) rising from the first third of the arrivals to the last.
+
+    A queue fed faster than it drains grows without bound: a longer run only makes its TTFT worse, so the
+    level's percentiles describe the run's length, not a steady state.
+    """
+    ordered = sorted(done, key=lambda s: s.request.start)
+    ttft = [(s.request.token_times[0] - s.request.start) * 1e3 for s in ordered]
+    third = max(1, len(ttft) // 3)
+    first, last = float(np.median(ttft[:third])), float(np.median(ttft[-third:]))
+    served = len(done) / wall_s
+    growing = served < 0.9 * offered and last > 2 * first
+    out: dict[str, Any] = {
+        "offered_requests_per_s": offered,
+        "served_requests_per_s": served,
+        "ttft_first_third_ms": first,
+        "ttft_last_third_ms": last,
+        "overloaded": growing,
+    }
+    if growing:
+        out["verdict"] = (
+            f"overloaded: {offered:.3g} req/s offered, {served:.3g} served; TTFT grew from {first:.0f} to "
+            f"{last:.0f} ms over the run: the queue grows without bound at this rate"
+        )
     return out
 
 

@@ -57,16 +57,31 @@ def compress(folder: Path, mode: str, out: Path, group_size: int = 128, ratio: f
 
 
 def fidelity(
-    ref: GenerativePipeline, cand: GenerativePipeline, prompts: Sequence[list[int]], new_tokens: int = 16
+    ref: GenerativePipeline,
+    cand: GenerativePipeline,
+    prompts: Sequence[list[int]],
+    new_tokens: int = 16,
+    logits: bool = True,
 ) -> dict[str, Any]:
-    """Next-token logit cosine and top-1 agreement after each prompt; greedy agreement over ``new_tokens``."""
+    """Next-token logit cosine and top-1 agreement after each prompt; greedy agreement over ``new_tokens``.
+
+    ``logits=False`` (a KV-cache precision, which acts on decode only: the prefill's logits never read the
+    cache) judges by the greedy continuation alone, over more tokens.
+    """
+    if not logits:
+        greedy = [_agreement(ref, cand, ids, 2 * new_tokens) for ids in prompts]
+        return {
+            "prompts": len(prompts),
+            "greedy_token_agreement": float(np.mean(greedy)),
+            "greedy_new_tokens": 2 * new_tokens,
+            "note": "a KV-cache precision changes decode, not the prefill's logits: judged on greedy decoding",
+        }
     cosines, top1, greedy = [], [], []
     for ids in prompts:
         a, b = ref.prefill_logits(ids), cand.prefill_logits(ids)
         cosines.append(cosine(a, b))
         top1.append(int(np.argmax(a)) == int(np.argmax(b)))
-        ga, gb = ref.greedy_tokens(ids, new_tokens), cand.greedy_tokens(ids, new_tokens)
-        greedy.append(sum(x == y for x, y in zip(ga, gb, strict=False)) / new_tokens)
+        greedy.append(_agreement(ref, cand, ids, new_tokens))
     return {
         "prompts": len(prompts),
         "logit_cosine_min": min(cosines),
@@ -76,6 +91,12 @@ def fidelity(
         "note": "random weights make these figures about the arithmetic, not about text quality; "
         "perplexity needs real weights",
     }
+
+
+def _agreement(ref: GenerativePipeline, cand: GenerativePipeline, ids: list[int], new_tokens: int) -> float:
+    """Share of positions where the two greedy continuations of ``ids`` pick the same token."""
+    ga, gb = ref.greedy_tokens(ids, new_tokens), cand.greedy_tokens(ids, new_tokens)
+    return sum(x == y for x, y in zip(ga, gb, strict=False)) / new_tokens
 
 
 def interleaved_speed(

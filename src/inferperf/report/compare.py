@@ -308,6 +308,7 @@ def compare_rounds(
                 "ci95": [ci.low, ci.high],
                 "verdict": judge(ci, higher, threshold),
                 "slowdown": _slowdown(ci, higher),
+                "covers": ci.covers,
             }
         )
     return {"method": ci.method, "rows": rows}

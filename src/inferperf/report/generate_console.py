@@ -35,12 +35,40 @@ def render_generate(doc: dict[str, Any], console: Console) -> None:
     )
     for result in doc["results"]:
         _table(result, console)
+        if result.get("memory"):
+            _memory(result["backend"], result["memory"], console)
     console.print(
         "[dim]TPOT: mean gap after the first token; prefill/decode in tokens/s; /GenAI: our TTFT/TPOT over the "
         "pipeline's own PerfMetrics for the same requests; TTFT with tokenization in the JSON[/dim]"
     )
     if doc.get("cross_check"):
         _cross(doc["cross_check"], console)
+
+
+def _memory(backend: str, memory: dict[str, Any], console: Console) -> None:
+    """RSS per phase, and the KV cache's measured growth beside the theory."""
+    if "phases_mib" not in memory:
+        console.print(f"{backend} memory: {escape(str(memory.get('why')))}")
+        return
+    phases = memory["phases_mib"]
+    console.print(
+        f"{backend} RSS, MiB: before load {phases['before_load']:.0f}, after load and compile "
+        f"{phases['after_load_and_compile']:.0f}, first token {phases['first_token']:.0f}, last token "
+        f"{phases['last_token']:.0f}",
+        highlight=False,
+    )
+    kv = memory["kv_cache"]
+    measured, theory = kv["measured"], kv["theory"]
+    if measured.get("mib_per_1k_tokens") is None or theory.get("mib_per_1k_tokens") is None:
+        console.print(f"  KV cache: {escape(str(measured.get('why') or theory.get('why')))}", highlight=False)
+        return
+    console.print(
+        f"  KV cache growth over {kv['new_tokens']} tokens: {measured['mib_per_1k_tokens']:.2f} MiB per 1k tokens "
+        f"measured ({measured['allocation_steps']} allocation steps) vs {theory['mib_per_1k_tokens']:.2f} in theory "
+        f"({theory['precision']}: 2 x {theory['layers']} layers x {theory['kv_heads']} KV heads x "
+        f"{theory['head_dim']}): x{kv['measured_over_theory']:.2f}",
+        highlight=False,
+    )
 
 
 def _table(result: dict[str, Any], console: Console) -> None:
@@ -101,6 +129,10 @@ def render_serving(doc: dict[str, Any], console: Console) -> None:
     console.print(table)
     if slo:
         console.print("SLOs: " + ", ".join(f"{k} {v:g}" for k, v in slo.items()), highlight=False)
+    for level in doc["levels"]:
+        verdict = (level.get("overload") or {}).get("verdict")
+        if verdict:
+            console.print(f"[red]{escape(level['load']['label'])}: {escape(verdict)}[/red]", highlight=False)
     peak = doc.get("peak")
     if peak:
         if peak["rate"] is None:
@@ -122,15 +154,18 @@ def render_compress(doc: dict[str, Any], console: Console) -> None:
     )
     speed = doc["speed"]
     table = Table(title=f"against fp32; {speed['rounds']} interleaved rounds; speed-up = fp32 time / variant time")
-    for col in ("variant", "weights MB", "logit cos min", "top-1 agree", "TTFT speed-up", "TPOT speed-up", "GB/s"):
+    columns = ("variant", "KV cache", "weights MB", "logit cos min", "top-1 agree", "greedy agree", "TTFT speed-up")
+    for col in (*columns, "TPOT speed-up", "GB/s"):
         table.add_column(col, justify="right")
     for v in doc["variants"]:
         fid, up = v.get("fidelity") or {}, speed["speedup"].get(v["mode"]) or {}
         table.add_row(
             v["mode"],
+            str(v.get("kv_cache") or "default"),
             f"{v['weights_bytes'] / 1e6:.2f}",
-            f"{fid['logit_cosine_min']:.5f}" if fid else "-",
-            f"{fid['next_token_top1_agreement'] * 100:.0f}%" if fid else "-",
+            f"{fid['logit_cosine_min']:.5f}" if "logit_cosine_min" in fid else "-",
+            f"{fid['next_token_top1_agreement'] * 100:.0f}%" if "next_token_top1_agreement" in fid else "-",
+            f"{fid['greedy_token_agreement'] * 100:.0f}%" if fid else "-",
             _speedup(up.get("ttft_ms")),
             _speedup(up.get("tpot_ms")),
             f"{v['decode_weight_traffic_gb_per_s']:.2f}",

@@ -489,10 +489,16 @@ _BUILDERS: dict[str, tuple[Callable[[dict[str, Any]], Figure | None], ...]] = {
 }
 
 
+def _builders() -> dict[str, tuple[Callable[[dict[str, Any]], Figure | None], ...]]:
+    from inferperf.report.html_llm import BUILDERS  # it imports this module's helpers: imported late
+
+    return {**_BUILDERS, **BUILDERS}
+
+
 def figures_for(doc: dict[str, Any]) -> list[Figure]:
     """The figures a result document of this kind supports (kinds without figures give none)."""
     kind = str(doc.get("kind", "bench" if "runs" in doc else ""))
-    figs = [build(doc) for build in _BUILDERS.get(kind, ())]
+    figs = [build(doc) for build in _builders().get(kind, ())]
     return [f for f in figs if f is not None]
 
 
@@ -534,7 +540,7 @@ def render_html(
 def report_for(doc: dict[str, Any], path: str | Path) -> Path:
     """Render any single result document."""
     kind = str(doc.get("kind", "result"))
-    if not figures_for(doc) and kind not in _BUILDERS:
-        raise ResultError(f"no HTML view for {kind!r} results yet (views exist for: {', '.join(_BUILDERS)})")
+    if not figures_for(doc) and kind not in _builders():
+        raise ResultError(f"no HTML view for {kind!r} results yet (views exist for: {', '.join(_builders())})")
     model = (doc.get("model") or {}).get("path", "")
     return render_html(f"inferperf {kind}: {Path(str(model)).name}", [(kind, doc, "")], path)
