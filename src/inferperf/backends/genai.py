@@ -110,18 +110,19 @@ class GenAIPipeline(GenerativePipeline):
         request.pipeline = _perf_metrics(result.perf_metrics)
         return request
 
-    def kv_cache_precision(self) -> str:
-        """What the KV cache is kept in: the asked precision, else the device's default."""
+    def kv_cache_precision(self) -> tuple[str, bool]:
+        """The asked precision (certain), else the device's reported default (not certain: on a 2-core AVX2
+        EPYC the CPU reports u8 while the pipeline's cache grows as f16 does, measured with each set)."""
         import openvino as ov
 
         if self.kv_cache:
-            return self.kv_cache.lower()
+            return self.kv_cache.lower(), True
         try:
             value = ov.Core().get_property(self.device, "KV_CACHE_PRECISION")
         except RuntimeError:
-            return "unknown"
+            return "unknown", False
         # An ov.Type (its name: u8, f16...), or a plain string on some devices.
-        return str(value.get_type_name() if hasattr(value, "get_type_name") else value).lower()
+        return str(value.get_type_name() if hasattr(value, "get_type_name") else value).lower(), False
 
     def greedy_tokens(self, ids: Sequence[int], new_tokens: int) -> list[int]:
         inputs, config = self._request(ids, new_tokens)

@@ -83,8 +83,9 @@ class GenerativePipeline(ABC):
         with ``trace_memory`` the process's RSS is read at every token too (a few microseconds each)."""
 
     @abstractmethod
-    def kv_cache_precision(self) -> str:
-        """The element type the KV cache is kept in (``f32``, ``f16``, ``bf16``, ``u8``...)."""
+    def kv_cache_precision(self) -> tuple[str, bool]:
+        """The element type the KV cache is kept in (``f32``, ``f16``, ``bf16``, ``u8``...), and whether that
+        is known for certain (False: the device's reported default, which the pipeline may override)."""
 
     @abstractmethod
     def greedy_tokens(self, ids: Sequence[int], new_tokens: int) -> list[int]:

@@ -92,11 +92,10 @@ class TransformersPipeline(GenerativePipeline):
         request.rss_bytes = streamer.rss_bytes
         return request
 
-    def kv_cache_precision(self) -> str:
+    def kv_cache_precision(self) -> tuple[str, bool]:
         """The model's own dtype: transformers keeps the cache in it."""
-        return {"float32": "f32", "float16": "f16", "bfloat16": "bf16"}.get(
-            str(self.model.dtype).removeprefix("torch."), str(self.model.dtype)
-        )
+        dtype = str(self.model.dtype).removeprefix("torch.")
+        return {"float32": "f32", "float16": "f16", "bfloat16": "bf16"}.get(dtype, dtype), True
 
     def greedy_tokens(self, ids: Sequence[int], new_tokens: int) -> list[int]:
         out = self._generate(ids, new_tokens)

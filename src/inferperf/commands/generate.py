@@ -238,7 +238,8 @@ def compress_llm(
         str(v["mode"]): get_generative("openvino-genai", Path(v["path"]), device, kv_cache=v.get("kv_cache"))
         for v in variants
     }
-    variants[0]["kv_cache"] = pipes["fp32"].kv_cache_precision()  # the default the others are set against
+    default, certain = pipes["fp32"].kv_cache_precision()  # the default the others are set against
+    variants[0]["kv_cache"] = default if certain else f"default (device reports {default})"
     text, source = corpus_text(data)
     held_out = Prompts(pipes["fp32"].encode(text), opts.seed + 7)  # other places than the speed prompts
     sample = [held_out.draw(opts.prompt_tokens[0]) for _ in range(8)]

@@ -83,11 +83,27 @@ def memory_profile(
     trace = request.rss_bytes
     if not trace:
         return {"why": "the pipeline handed over no tokens to trace"}
-    theory = kv_theory(architecture, pipe.kv_cache_precision())
+    precision, certain = pipe.kv_cache_precision()
+    theory = kv_theory(architecture, precision)
     measured = growth(trace)
     ratio = None
     if measured.get("bytes_per_token") and theory.get("bytes_per_token"):
         ratio = measured["bytes_per_token"] / theory["bytes_per_token"]
+    theory["precision_source"] = "asked (or the model's dtype)" if certain else "the device's reported default"
+    candidates = {p: kv_theory(architecture, p)["mib_per_1k_tokens"] for p in ("u8", "f16", "f32")}
+    theory["candidates_mib_per_1k_tokens"] = candidates
+    if not certain and measured.get("mib_per_1k_tokens"):
+        # Runtimes over-allocate, they do not under-allocate: the closest precision whose theory is not above
+        # the measured growth is the likeliest one the pipeline chose.
+        below = {p: v for p, v in candidates.items() if v <= measured["mib_per_1k_tokens"]}
+        likeliest = max(below, key=lambda p: below[p]) if below else min(candidates, key=lambda p: candidates[p])
+        theory["likeliest_precision"] = likeliest
+        if likeliest != precision:
+            theory["note"] = (
+                f"the device reports {precision} as its default, but the growth is closer to {likeliest} "
+                f"({candidates[likeliest]:.2f} MiB per 1k tokens): set the precision (llm-compress --kv-cache, or "
+                "KV_CACHE_PRECISION) to know it"
+            )
     before, after = rss_load
     return {
         "phases_mib": {

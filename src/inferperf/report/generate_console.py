@@ -69,6 +69,8 @@ def _memory(backend: str, memory: dict[str, Any], console: Console) -> None:
         f"{theory['head_dim']}): x{kv['measured_over_theory']:.2f}",
         highlight=False,
     )
+    if theory.get("note"):
+        console.print(f"  [yellow]{escape(theory['note'])}[/yellow]", highlight=False)
 
 
 def _table(result: dict[str, Any], console: Console) -> None:
