@@ -87,13 +87,14 @@ def main() -> int:
     batched = _peak(args.model, api.ServeOptions(loads=(), max_num_seqs=64, **base), "continuous batching (64 seqs)")
     single = _peak(args.model, api.ServeOptions(loads=(), max_num_seqs=1, **base), "one at a time (1 seq)")
     ratio = None
-    if batched["tokens_per_s"] and single["tokens_per_s"]:
+    if batched["tokens_per_s"] and single["tokens_per_s"] and batched["bracket"][0] and single["bracket"][0]:
         ratio = batched["tokens_per_s"] / single["tokens_per_s"]
+        rates = batched["bracket"][0] / single["bracket"][0]
         lo = batched["bracket"][0] / single["bracket"][1]
-        hi = batched["bracket"][1] / max(single["bracket"][0], 1e-9)
+        hi = batched["bracket"][1] / single["bracket"][0]
         print(
-            f"continuous batching / one at a time, output tokens/s at the peak under the same SLOs: x{ratio:.2f} "
-            f"(bisection brackets allow x{lo:.2f} - x{hi:.2f})"
+            f"continuous batching / one at a time under the same SLOs: peak arrival rate x{rates:.2f} (the two "
+            f"bisection brackets allow x{lo:.2f} - x{hi:.2f}); output tokens/s of the confirming runs x{ratio:.2f}"
         )
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(
