@@ -16,38 +16,15 @@ from typing import Any
 import numpy as np
 
 from inferperf.errors import ResultError
+from inferperf.report.plots import Figure
+from inferperf.report.plots import ci_line as _ci_line
+from inferperf.report.plots import err_triple as _err
+from inferperf.report.plots import error_bars as _bars
+from inferperf.report.plots import go_module as _go
+from inferperf.report.plots import layout as _layout
 
-Figure = Any  # plotly.graph_objects.Figure (plotly is imported lazily)
 _MAX_POINTS = 1500
 _PHASES = ("python_start_ms", "import_ms", "read_ms", "compile_ms", "first_inference_ms")
-
-
-def _go() -> Any:
-    import plotly.graph_objects as go
-
-    return go
-
-
-def _err(stat: dict[str, Any]) -> tuple[float, float, float]:
-    lo, hi = stat.get("ci95", [stat["value"], stat["value"]])
-    return float(stat["value"]), float(stat["value"] - lo), float(hi - stat["value"])
-
-
-def _bars(stats: Sequence[tuple[float, float, float]]) -> dict[str, Any]:
-    """Asymmetric error bars from (value, minus, plus) triples."""
-    return {
-        "type": "data",
-        "symmetric": False,
-        "array": [p for _, _, p in stats],
-        "arrayminus": [m for _, m, _ in stats],
-    }
-
-
-def _layout(fig: Figure, title: str, x: str, y: str) -> Figure:
-    fig.update_layout(
-        title=title, xaxis_title=x, yaxis_title=y, template="plotly_white", height=420, margin={"t": 60, "b": 50}
-    )
-    return fig
 
 
 def latency_cdf(doc: dict[str, Any]) -> Figure | None:
@@ -372,13 +349,6 @@ def profile_growth(doc: dict[str, Any]) -> Figure | None:
     )
 
 
-def _ci_line(x: Sequence[Any], vals: Sequence[tuple[float, float, float]], name: str, text: list[str]) -> Any:
-    """A line of values with their 95% intervals as error bars."""
-    return _go().Scatter(
-        x=list(x), y=[v for v, _, _ in vals], error_y=_bars(vals), mode="lines+markers", name=name, text=text
-    )
-
-
 def dynamic_latency_size(doc: dict[str, Any]) -> Figure | None:
     """Median latency (95% CI) of each shape group against its mean input size, one line per strategy."""
     go = _go()
@@ -490,7 +460,7 @@ _BUILDERS: dict[str, tuple[Callable[[dict[str, Any]], Figure | None], ...]] = {
 
 
 def _builders() -> dict[str, tuple[Callable[[dict[str, Any]], Figure | None], ...]]:
-    from inferperf.report.html_llm import BUILDERS  # it imports this module's helpers: imported late
+    from inferperf.report.html_llm import BUILDERS
 
     return {**_BUILDERS, **BUILDERS}
 

@@ -7,7 +7,12 @@ from typing import Any
 
 import numpy as np
 
-from inferperf.report.html import Figure, _bars, _ci_line, _err, _go, _layout
+from inferperf.report.plots import Figure
+from inferperf.report.plots import ci_line as _ci_line
+from inferperf.report.plots import err_triple as _err
+from inferperf.report.plots import error_bars as _bars
+from inferperf.report.plots import go_module as _go
+from inferperf.report.plots import layout as _layout
 
 
 def _cdf(values: list[float], name: str) -> Any:
