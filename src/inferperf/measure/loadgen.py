@@ -121,9 +121,9 @@ class Probe:
     median_ms: float
     p99_ms: float
     count: int
-    # The steady per-request latencies: with ``requests`` in flight in a closed loop, each is the
-    # service time of one of that many servers on this hardware (the ideal queue's input). Not in
-    # to_dict: the ideal queue's figures say how many there were and what they average.
+    # The steady per-request latencies of the closed loop. With one request per executor in flight, each is
+    # the service time of one server of the ideal queue (see service_probe). Not in to_dict: the ideal
+    # queue's figures say how many there were and what they average.
     latencies_ms: tuple[float, ...] = field(default=(), repr=False, compare=False)
 
     def to_dict(self) -> dict[str, Any]:

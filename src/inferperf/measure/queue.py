@@ -18,6 +18,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from inferperf.errors import ConfigError
+from inferperf.stats import block_bootstrap
 
 FloatArray = NDArray[np.float64]
 # Replications are simulated side by side; above this many cells (replications x queries) they go in
@@ -171,28 +172,6 @@ def ideal_p99(
     }
 
 
-def block_bootstrap_percentile(
-    values: FloatArray, percentile: float, draws: int, rng: np.random.Generator
-) -> FloatArray:
-    """The percentile of ``draws`` circular block-bootstrap resamples of ``values`` (kept in measured order).
-
-    Latencies in a queue come in busy periods, so neighbours are correlated; resampling blocks of
-    about sqrt(n) keeps that, where an i.i.d. bootstrap would give far too narrow an interval.
-    """
-    n = values.size
-    block = max(1, round(math.sqrt(n)))
-    blocks = -(-n // block)
-    offsets = np.arange(block)
-    chunk = max(1, _CHUNK_CELLS // (blocks * block))
-    out = []
-    for start in range(0, draws, chunk):
-        rows = min(chunk, draws - start)
-        starts = rng.integers(0, n, (rows, blocks))
-        idx = ((starts[:, :, None] + offsets) % n).reshape(rows, blocks * block)[:, :n]
-        out.append(np.percentile(values[idx], percentile, axis=1))
-    return np.concatenate(out)
-
-
 def _ideal_replicates(ideal: dict[str, Any] | Sequence[float] | FloatArray) -> FloatArray | None:
     if isinstance(ideal, dict):
         if ideal.get("ideal_ms") is None:
@@ -226,7 +205,12 @@ def overhead_ratio(
         raise ConfigError("the overhead ratio needs measured latencies")
     rng = np.random.default_rng(seed)
     measured_p = float(np.percentile(measured, percentile))
-    boot = block_bootstrap_percentile(measured, percentile, _BOOTSTRAP_DRAWS, rng)
+    # Latencies in a queue come in busy periods: blocks of about sqrt(n) keep neighbours together, where
+    # an i.i.d. bootstrap would give far too narrow an interval.
+    blocks = max(1, round(math.sqrt(measured.size)))
+    boot = block_bootstrap(
+        measured, lambda x: float(np.percentile(x, percentile)), resamples=_BOOTSTRAP_DRAWS, blocks=blocks, seed=seed
+    )
     doc: dict[str, Any] = {
         "percentile": percentile,
         "measured_ms": measured_p,
