@@ -27,7 +27,6 @@ import importlib.util
 import json
 import subprocess
 import sys
-from pathlib import Path
 from typing import Any
 
 from _common import reexec_on_snapshot
@@ -38,14 +37,15 @@ GOAL = (0.97, 1.03)
 def kv_growth(model: str, precision: str, tokens: int) -> dict[str, Any]:
     """One fresh process: load with the cache at ``precision`` ("default": not set), trace one request."""
     from inferperf.backends.generative import get_generative, rss_reader
-    from inferperf.commands.generate import BUILTIN_LLM, _model_doc
+    from inferperf.commands.generate import _model_doc
     from inferperf.measure.llm_memory import memory_profile
+    from inferperf.model.zoo import llm_folder
 
-    folder = BUILTIN_LLM if model == "builtin" else Path(model)
+    folder, builtin = llm_folder(model)
     rss = rss_reader()
     before = rss()
     pipe = get_generative("openvino-genai", folder, kv_cache=None if precision == "default" else precision)
-    arch = _model_doc(folder, model == "builtin")["architecture"]
+    arch = _model_doc(folder, builtin)["architecture"]
     memory = memory_profile(pipe, arch, lambda n: list(range(4, 4 + n)), (before, rss()), tokens)
     return dict(memory["kv_cache"])
 

@@ -7,7 +7,10 @@ for a real LLM: ``openvino_genai.LLMPipeline(folder, "CPU")`` loads it offline
 and ``generate`` runs in milliseconds. Everything is made here, offline and
 deterministically (fixed seeds, sorted inputs); nothing comes from a model hub.
 
-Writes ``src/inferperf/model/data/tiny-llm/``:
+Writes ``src/inferperf/model/data/tiny-llm/`` (``--preset tiny-qwen2 --out
+src/inferperf/model/data/tiny-qwen2`` and ``--preset tiny-phi3 --out .../tiny-phi3`` make the same
+stack as Qwen2 and Phi-3 models: ``zoo:tiny-qwen2``, ``zoo:tiny-phi3``; ``--preset qwen2.5-0.5b`` the
+0.5B Qwen2 shape into a folder of your choice):
 
 * ``openvino_model.xml/.bin``: the decoder, fp32, stateful KV cache
   (optimum-intel's ``text-generation-with-past`` export);
@@ -143,18 +146,24 @@ def train_tokenizer(tmp: Path):
 # 2 KV heads, MLP 4864) with this 1k vocabulary: 0.36 B parameters, 1.4 GB at fp32, for decode figures
 # where weight traffic dominates; and TinyLlama-1.1B's stack (22 layers, hidden 2048, 32 heads, 4 KV heads,
 # MLP 5632, 2048 positions): 0.97 B parameters, 3.9 GB at fp32 (both built into build/, never committed).
-PRESETS = {
+QWEN25_05B = {
+    "hidden_size": 896,
+    "intermediate_size": 4864,
+    "num_hidden_layers": 24,
+    "num_attention_heads": 14,
+    "num_key_value_heads": 2,
+    "max_position_embeddings": 4096,
+    "rope_theta": 1000000.0,
+    "tie_word_embeddings": True,
+}
+PRESETS: dict[str, dict] = {
     "tiny": MODEL,
-    "qwen2.5-0.5b-stack": {
-        "hidden_size": 896,
-        "intermediate_size": 4864,
-        "num_hidden_layers": 24,
-        "num_attention_heads": 14,
-        "num_key_value_heads": 2,
-        "max_position_embeddings": 4096,
-        "rope_theta": 1000000.0,
-        "tie_word_embeddings": True,
-    },
+    # The same tiny stack in the other two families the zoo covers: Qwen2 (bias on q/k/v, its own RoPE
+    # base) and Phi-3 (fused qkv and gate/up projections, partial config names of its own).
+    "tiny-qwen2": {**MODEL, "arch": "qwen2", "rope_theta": 1000000.0},
+    "tiny-phi3": {**MODEL, "arch": "phi3", "original_max_position_embeddings": 4096},
+    "qwen2.5-0.5b-stack": QWEN25_05B,
+    "qwen2.5-0.5b": {**QWEN25_05B, "arch": "qwen2"},  # the real architecture (Qwen2: q/k/v biases)
     "tinyllama-1.1b-stack": {
         "hidden_size": 2048,
         "intermediate_size": 5632,
@@ -170,17 +179,21 @@ PRESETS = {
 
 def build_model(tmp: Path, tokenizer, preset: str = "tiny") -> None:
     import torch
-    from transformers import GenerationConfig, LlamaConfig, LlamaForCausalLM
+    import transformers
+    from transformers import GenerationConfig
 
+    shape = dict(PRESETS[preset])
+    arch = shape.pop("arch", "llama")
+    names = {"llama": "Llama", "qwen2": "Qwen2", "phi3": "Phi3"}[arch]
     torch.manual_seed(SEED)
-    config = LlamaConfig(
+    config = getattr(transformers, f"{names}Config")(
         vocab_size=len(tokenizer),
         bos_token_id=tokenizer.bos_token_id,
         eos_token_id=tokenizer.eos_token_id,
         pad_token_id=tokenizer.pad_token_id,
-        **PRESETS[preset],
+        **shape,
     )
-    model = LlamaForCausalLM(config).eval()
+    model = getattr(transformers, f"{names}ForCausalLM")(config).eval()
     model.generation_config = GenerationConfig(
         bos_token_id=tokenizer.bos_token_id,
         eos_token_id=tokenizer.eos_token_id,

@@ -152,6 +152,22 @@ def test_both_backends_compute_the_same_model() -> None:
     assert cross["greedy_token_agreement"] == 1.0
 
 
+@pytest.mark.parametrize(("name", "family"), [("zoo:tiny-qwen2", "qwen2"), ("zoo:tiny-phi3", "phi3")])
+def test_every_zoo_family_runs_on_both_backends(name: str, family: str) -> None:
+    pytest.importorskip("openvino_genai")
+    pytest.importorskip("transformers")
+    opts = GenerateOptions(prompt_tokens=(20,), new_tokens=4, min_requests=2, time_s=0.1)
+    doc = api.generate(name, backends=("openvino-genai", "transformers"), options=opts)
+    assert doc["model"]["builtin"] and doc["model"]["architecture"]["model_type"] == family
+    cross = doc["cross_check"]["against"]["transformers"]
+    assert cross["prefill_logits_cosine_min"] > 0.9999 and cross["greedy_token_agreement"] == 1.0
+
+
+def test_an_unknown_zoo_llm_is_one_line() -> None:
+    result = runner.invoke(app, ["generate", "zoo:tiny-mistral"])
+    assert result.exit_code == 2 and "zoo:tiny-qwen2" in result.output and "Traceback" not in result.output
+
+
 # -- serving under load ------------------------------------------------------------------------------
 
 

@@ -487,7 +487,8 @@ LlmModelArg = Annotated[
     str,
     typer.Argument(
         help="Folder exported for OpenVINO GenAI (optimum-cli export openvino --task text-generation-with-past) "
-        "or 'builtin' (a tiny random-weight Llama: measures the machinery, not a real model)."
+        "or 'builtin' (a tiny random-weight Llama: measures the machinery, not a real model), or "
+        "zoo:tiny-llama|tiny-qwen2|tiny-phi3 (the same tiny stack in each family)."
     ),
 ]
 GenerateBackendsOpt = Annotated[

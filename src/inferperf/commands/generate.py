@@ -16,8 +16,8 @@ from inferperf.measure.generate import GenerateOptions, Prompts, corpus_text, cr
 from inferperf.measure.llm_memory import memory_profile
 from inferperf.measure.serving import ServeOptions
 from inferperf.measure.target import header
+from inferperf.model.zoo import llm_folder
 
-BUILTIN_LLM = Path(__file__).resolve().parents[1] / "model" / "data" / "tiny-llm"
 DEFINITIONS = {
     "ttft_ms": "generate call to the first token handed to the streamer; the prompt goes in as token ids",
     "ttft_with_tokenization_ms": "ttft_ms + the measured tokenization of the prompt's text",
@@ -43,13 +43,14 @@ def generate(
     ``model`` is a folder exported for OpenVINO GenAI (``optimum-cli export openvino --task
     text-generation-with-past``; with the Hugging Face files beside it for ``transformers``), or
     ``builtin``: a tiny random-weight Llama made by ``scripts/make_tiny_llm.py`` (its figures measure
-    the machinery, not a real model's speed).
+    the machinery, not a real model's speed), or ``zoo:tiny-qwen2`` / ``zoo:tiny-phi3`` (the same stack
+    in those families).
     """
     opts = options or GenerateOptions()
     for name in backends:
         check_generative_installed(name)  # fail fast, with the install hint, before loading anything
-    folder = BUILTIN_LLM if str(model) == "builtin" else Path(model)
-    model_doc = _model_doc(folder, str(model) == "builtin")
+    folder, builtin = llm_folder(model)
+    model_doc = _model_doc(folder, builtin)
     _check_context(model_doc, opts)
     text, source = corpus_text(data)
     doc = header("generate")
@@ -102,8 +103,8 @@ def serve(
 
     opts = options or ServeOptions()
     check_generative_installed("openvino-genai")
-    folder = BUILTIN_LLM if str(model) == "builtin" else Path(model)
-    model_doc = _model_doc(folder, str(model) == "builtin")
+    folder, builtin = llm_folder(model)
+    model_doc = _model_doc(folder, builtin)
     longest = GenerateOptions(
         prompt_tokens=(opts.prompt_tokens_max or opts.prompt_tokens,), new_tokens=opts.new_tokens_max or opts.new_tokens
     )
@@ -223,8 +224,8 @@ def compress_llm(
             f"unknown weight compression {unknown[0] if unknown else ''!r}: choose from {', '.join(MODES)}"
         )
     check_generative_installed("openvino-genai")
-    folder = BUILTIN_LLM if str(model) == "builtin" else Path(model)
-    model_doc = _model_doc(folder, str(model) == "builtin")
+    folder, builtin = llm_folder(model)
+    model_doc = _model_doc(folder, builtin)
     _check_context(model_doc, opts)
     fp32 = {"mode": "fp32", "path": str(folder), "weights_bytes": (folder / "openvino_model.bin").stat().st_size}
     variants: list[dict[str, Any]] = [fp32]

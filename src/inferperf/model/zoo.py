@@ -434,3 +434,24 @@ def _export_onnx(entry: ZooEntry, batch: int | None, path: Path, axes: bool = Fa
     )
     onnx.save(proto, str(tmp))
     os.replace(tmp, path)
+
+
+# Decoder LLMs shipped in the package (made by scripts/make_tiny_llm.py, random weights, fp32, stateful
+# OpenVINO IR with the Hugging Face weights beside it): one per architecture family the zoo covers.
+# The realistic sizes (Qwen2.5-0.5B and TinyLlama-1.1B shapes) are several GB and built locally.
+_DATA = Path(__file__).resolve().parent / "data"
+LLM_ZOO = {"tiny-llama": "tiny-llm", "tiny-qwen2": "tiny-qwen2", "tiny-phi3": "tiny-phi3"}
+
+
+def llm_folder(model: str | Path) -> tuple[Path, bool]:
+    """A generative model's folder and whether it is one shipped in the package: ``builtin`` (the tiny
+    Llama), ``zoo:tiny-llama|tiny-qwen2|tiny-phi3``, or a local folder."""
+    name = str(model)
+    if name == "builtin":
+        return _DATA / LLM_ZOO["tiny-llama"], True
+    if name.startswith(ZOO_PREFIX) and name[len(ZOO_PREFIX) :] in LLM_ZOO:
+        return _DATA / LLM_ZOO[name[len(ZOO_PREFIX) :]], True
+    if name.startswith(ZOO_PREFIX):
+        known = ", ".join(ZOO_PREFIX + k for k in LLM_ZOO)
+        raise ConfigError(f"unknown generative zoo model {name!r}: choose from {known}, or give a folder")
+    return Path(model).expanduser(), False
