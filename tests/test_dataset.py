@@ -15,7 +15,8 @@ from inferperf.config import RuntimeConfig
 from inferperf.errors import InputSpecError
 from inferperf.inputs.dataset import PreprocessSpec, load_dataset, model_preprocess, preprocess_images
 from inferperf.model import load_model_info
-from inferperf.optimize.accuracy import clopper_pearson, evaluate, topk_correct
+from inferperf.optimize.accuracy import evaluate, topk_correct
+from inferperf.stats import clopper_pearson
 
 
 def test_topk_and_clopper_pearson_known_values() -> None:

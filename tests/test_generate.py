@@ -210,7 +210,13 @@ def test_serving_runs_every_level_to_the_end() -> None:
     for level in doc["levels"]:
         assert level["requests"] == 9 and level["itl_ms"]["count"] == 9 * 5 and len(level["raw"]) == 9
         assert level["ttft_ms"]["median"]["value"] <= level["e2e_ms"]["median"]["value"]
-        assert level["slo"]["attainment"] == 1.0
+        assert level["slo"]["attainment"] == 1.0 and level["slo"]["attainment_ci95"][1] == 1.0
+        low, high = level["slo"]["goodput_ci95"]
+        assert low <= level["slo"]["goodput_requests_per_s"] <= high
+        q = level["queueing"]  # TTFT beyond the request's own prefill: never negative, at most all of TTFT
+        assert 0 <= q["ttft_beyond_prefill_ms"]["median"] <= q["ttft_beyond_prefill_ms"]["p99"]
+        assert 0 <= q["share_of_ttft"] <= 1 and q["tpot_over_unloaded"] > 0
+    assert doc["unloaded"]["requests"] == 4 and doc["unloaded"]["ttft_per_prompt_token_ms"] > 0
     result = runner.invoke(app, ["generate", "--concurrency", "2", "--prompt-tokens", "16,32"])
     assert result.exit_code == 2 and "--prompt-tokens" in result.output
     result = runner.invoke(app, ["generate", "--concurrency", "2", "--prompt-tokens", "16", "--prompt-tokens-max", "8"])
@@ -347,3 +353,26 @@ def test_generate_memory_traces_rss_at_every_token(tmp_path: Path) -> None:
     )
     bad = runner.invoke(app, ["generate", "--memory-tokens", "5000"])
     assert bad.exit_code == 2 and "--memory-tokens" in bad.output
+
+
+def test_loadgen_judges_token_latencies_of_an_llm(tmp_path: Path) -> None:
+    pytest.importorskip("openvino_genai")
+    pytest.importorskip("mlperf_loadgen")
+    from inferperf.measure.loadgen_llm import LlmScenarioOptions
+
+    opts = LlmScenarioOptions(
+        scenario="server", target_qps=40.0, ttft_max_ms=500.0, tpot_max_ms=50.0, prompt_tokens=16, new_tokens=6,
+        min_query_count=24, min_duration_s=0.5,
+    )  # fmt: skip
+    doc = api.llm_scenario("builtin", options=opts, out=tmp_path / "s")
+    r = doc["result"]
+    assert doc["kind"] == "scenario-llm" and r["scenario"] == "Server" and r["query_count"] >= 24
+    assert (r["ttft_bound_ms"], r["tpot_bound_ms"]) == (500.0, 50.0)
+    # LoadGen's own TTFT and TPOT percentiles from FirstTokenComplete and the token counts
+    assert 0 < r["ttft_ms"]["p50"] <= r["ttft_ms"]["p99"] and 0 < r["tpot_ms"]["p50"] <= r["tpot_ms"]["p99"]
+    assert r["tokens_per_second"] > 0 and doc["sut_first_token_ms"]["count"] >= 24
+    # 24 queries cannot satisfy LoadGen's early stopping at p99: INVALID, and it says why
+    assert r["valid"] is False and any("early stopping" in w for w in r["why_invalid"])
+    assert (tmp_path / "s" / "scenario.json").exists()
+    with pytest.raises(ConfigError, match="server, offline"):
+        LlmScenarioOptions(scenario="single-stream")

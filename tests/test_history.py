@@ -215,3 +215,30 @@ def test_reruns_are_the_same_configuration_on_the_same_machine_and_versions(tmp_
         "latency_p90_ms",
         "latency_p99_ms",
     }
+
+
+def test_a_generate_result_is_summarised_per_backend_and_prompt_length(tmp_path: Path) -> None:
+    def stat(value: float) -> dict[str, Any]:
+        return {"median": {"value": value, "ci95": [value, value]}, "p99": {"value": 2 * value, "ci95": [0, 1e9]}}
+
+    level = {"prompt_tokens": 128, "ttft_ms": stat(80.0), "tpot_ms": stat(6.0), "decode_tokens_per_s": stat(160.0)}
+    doc = {
+        "kind": "generate",
+        "model": {"path": "m", "sha256": "x"},
+        "results": [{"backend": "openvino-genai", "levels": [level]}],
+    }
+    store = History(tmp_path / "h.db")
+    rid = store.record(doc, source="generate")
+    summary = store.entries(kind="generate")[0]["summary"]
+    assert store.entries()[0]["id"] == rid
+    assert summary["levels"] == [
+        {
+            "backend": "openvino-genai",
+            "prompt_tokens": 128,
+            "ttft_median_ms": 80.0,
+            "ttft_p99_ms": 160.0,
+            "tpot_median_ms": 6.0,
+            "tpot_p99_ms": 12.0,
+            "decode_tokens_per_s": 160.0,
+        }
+    ]

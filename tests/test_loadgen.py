@@ -283,6 +283,36 @@ def test_accuracy_mode_scores_loadgen_outputs(tiny_onnx: Path, tmp_path: Path) -
     assert (tmp_path / "acc" / "accuracy" / "mlperf_log_accuracy.json").stat().st_size > 100
 
 
+def test_batch_stacks_a_querys_samples_only_where_queries_hold_several() -> None:
+    from inferperf.measure.loadgen import batched_shapes, stacked_sets
+
+    with pytest.raises(ConfigError, match="offline or multi-stream"):
+        ScenarioOptions(scenario="server", batch=4)
+    sets = [{"x": np.full((1, 2), i, dtype=np.float32)} for i in range(5)]
+    stacked = stacked_sets(sets, 2)
+    assert len(stacked) == 2 and stacked[1]["x"][:, 0].tolist() == [2.0, 3.0]
+    assert batched_shapes({"x": (1, 16)}, 4) == {"x": (4, 16)}
+    multi = loadgen.settings_values(ScenarioOptions(scenario="multi-stream", samples_per_query=8, batch=4), PROBE)
+    assert multi["multi_stream_expected_latency_ns"] == int(PROBE.median_ms * 1e6) * 2  # two inferences a query
+
+
+@needs_loadgen
+def test_batched_offline_answers_every_sample_with_its_own_output(tiny_onnx: Path, tmp_path: Path) -> None:
+    ort = pytest.importorskip("onnxruntime")
+    x = np.random.default_rng(1).standard_normal((22, 16)).astype(np.float32)
+    labels = ort.InferenceSession(str(tiny_onnx)).run(None, {"x": x})[0].argmax(axis=1)
+    np.savez(tmp_path / "data.npz", x=x, labels=labels)
+    # 22 samples in batches of 4: five full inferences and one padded; every sample scored on its own row
+    opts = _short("offline", accuracy=True, batch=4)
+    doc = api.scenario(tiny_onnx, backend="onnxruntime", options=opts, data=tmp_path / "data.npz", out=tmp_path / "a")
+    assert doc["accuracy"]["count"] == 22 and doc["accuracy"]["top1"]["correct"] == 22
+    perf = api.scenario(
+        tiny_onnx, backend="onnxruntime", options=_short("offline", batch=4), shape="1,16", out=tmp_path / "p"
+    )
+    assert perf["options"]["batch"] == 4 and perf["result"]["metric"]["value"] > 0
+    assert perf["probe"]["throughput_fps"] > 0  # samples/s: the inference rate times the batch
+
+
 @needs_loadgen
 def test_cli_scenario_writes_json(tiny_onnx: Path, tmp_path: Path) -> None:
     args = [
@@ -310,8 +340,11 @@ def test_cli_scenario_writes_json(tiny_onnx: Path, tmp_path: Path) -> None:
         str(tmp_path / "r.json"),
     ]
     result = CliRunner().invoke(app, args)
-    assert result.exit_code == 0, result.output
+    # 10 queries cannot pass LoadGen's early stopping at p99 (it needs ~459): INVALID, exit 4, result kept
+    assert result.exit_code == 4, result.output
+    assert "INVALID" in result.output and "exit 4" in result.output
     doc = json.loads((tmp_path / "r.json").read_text())
+    assert doc["result"]["valid"] is False
     assert doc["settings"]["server_target_qps"] == 50.0
     assert doc["result"]["target_latency_ms"] == 100.0
     assert "completed samples per second" in result.output

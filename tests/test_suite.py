@@ -48,6 +48,36 @@ def test_plan_and_validation() -> None:
         SuiteOptions(modes=("both",))
 
 
+def test_a_decoder_llm_gets_its_own_rows_beside_the_cnns(tmp_path: Path) -> None:
+    pytest.importorskip("openvino_genai")
+    pytest.importorskip("nncf")
+    model = _tiny(tmp_path / "m")
+    opts = SuiteOptions(
+        models=(str(model), "zoo:tiny-llama"),
+        backends=("onnxruntime",),
+        variants=("fp32", "int8"),
+        out=tmp_path / "out",
+        limits=RunLimits(time_s=0.3, warmup_s=0.05),
+        history=tmp_path / "h.sqlite",
+    )
+    assert [c.backend for c in cells(opts) if c.model == "zoo:tiny-llama"] == ["openvino-genai"] * 2
+    doc = api.suite(opts)
+    llm = {c["variant"]: c for c in doc["cells"] if c["model"] == "zoo:tiny-llama"}
+    for variant in ("fp32", "int8"):
+        cell = llm[variant]
+        assert cell["status"] == "ok", cell
+        s = cell["summary"]
+        assert s["generative"] and s["ttft_median_ms"]["value"] > 0 and s["tpot_median_ms"]["value"] > 0
+        assert s["decode_tokens_per_s"]["value"] > 0
+    made = next(v for v in doc["variants"] if v["model"] == "zoo:tiny-llama" and v["variant"] == "int8")
+    assert made["details"]["weights"] == "int8" and made["sha256"]
+    md = (tmp_path / "out" / "suite.md").read_text()
+    assert "## Decoder LLMs" in md and "TPOT median ms" in md
+    rows = list(csv.DictReader(io.StringIO((tmp_path / "out" / "suite.csv").read_text())))
+    assert sum(1 for r in rows if r["tpot_median_ms"]) == 2
+    assert len(History(tmp_path / "h.sqlite").entries(kind="generate")) == 2
+
+
 @pytest.mark.slow
 def test_local_suite_writes_cells_reports_history_and_resumes(tmp_path: Path) -> None:
     model = _tiny(tmp_path / "m")

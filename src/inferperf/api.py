@@ -9,10 +9,11 @@ parameters (written like `shapes`); the CLI shows them as its flags.
 from __future__ import annotations
 
 from inferperf.commands.compare import compare, compare_against_history, compare_interleaved
-from inferperf.commands.generate import compress_llm, generate, serve
+from inferperf.commands.generate import compress_llm, generate, llm_scenario, serve
 from inferperf.commands.guarded import precision, prune, quantize
 from inferperf.commands.inspect import accuracy, doctor, flops, info, zoo_export, zoo_list
 from inferperf.commands.optimize import optimize
+from inferperf.commands.optimize_llm import LlmOptimizeOptions, is_generative, optimize_llm
 from inferperf.commands.profile import profile, profile_shapes
 from inferperf.commands.records import history_export, history_list, history_record, history_show, suite
 from inferperf.commands.startup import coldstart, memory
@@ -25,6 +26,7 @@ from inferperf.measure.target import ProgressFactory, ShapeSpec
 
 __all__ = [
     "GenerateOptions",
+    "LlmOptimizeOptions",
     "Load",
     "ProgressFactory",
     "ServeOptions",
@@ -46,8 +48,11 @@ __all__ = [
     "history_record",
     "history_show",
     "info",
+    "is_generative",
+    "llm_scenario",
     "memory",
     "optimize",
+    "optimize_llm",
     "precision",
     "profile",
     "profile_shapes",

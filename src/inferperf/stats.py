@@ -421,3 +421,11 @@ def invocation_ratio_ci(a: float, b: float, noise: RerunNoise, confidence: float
     diff = math.log(b / a)
     half = noise.t(confidence) * noise.sd_log * math.sqrt(2)
     return Interval(math.exp(diff), math.exp(diff - half), math.exp(diff + half), "t on log, rerun noise")
+
+
+def clopper_pearson(successes: int, n: int, confidence: float = CONFIDENCE) -> tuple[float, float]:
+    """Exact binomial interval for a proportion."""
+    alpha = 1 - confidence
+    lo = 0.0 if successes == 0 else float(sps.beta.ppf(alpha / 2, successes, n - successes + 1))
+    hi = 1.0 if successes == n else float(sps.beta.ppf(1 - alpha / 2, successes + 1, n - successes))
+    return lo, hi

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from inferperf import api
-from inferperf.cli.common import command, csv_list, numbers
+from inferperf.cli.common import command, csv_list, numbers, out
 from inferperf.cli.options import (
     ArrivalsOpt,
     CompressModesOpt,
@@ -31,6 +31,7 @@ from inferperf.cli.options import (
     PromptTokensOpt,
     RateOpt,
     RatioOpt,
+    RecordHistoryOpt,
     ServeFindPeakOpt,
     ServeRequestsOpt,
     SpeedRoundsOpt,
@@ -67,6 +68,7 @@ def generate(
     new_tokens_max: NewTokensMaxOpt = None,
     max_seqs: MaxSeqsOpt = 64,
     json_path: JsonOpt = None,
+    history: RecordHistoryOpt = False,
 ) -> None:
     """Time to first token, time per output token, inter-token gaps and tokens/s per prompt length;
     with --concurrency/--rate, serving under load (continuous batching), goodput under SLOs."""
@@ -95,6 +97,8 @@ def generate(
                 model, backends=csv_list(backend), options=options, data=data, device=device, progress=status
             )
         cmd.show(doc, render_generate)
+        if history:
+            out.print(f"recorded in history as #{api.history_record(doc, source='generate')}")
 
 
 def _slo(text: str | None, flag: str) -> float | None:

@@ -26,6 +26,7 @@ from inferperf.cli.common import (
     run_limits,
     runtime_config,
     shape_spec,
+    warn,
 )
 from inferperf.cli.options import (
     AccuracyModeOpt,
@@ -67,6 +68,8 @@ from inferperf.cli.options import (
     IterationsOpt,
     JsonOpt,
     LayoutOpt,
+    LlmNewOpt,
+    LlmPromptOpt,
     MaxDurationOpt,
     MaxTimeOpt,
     MeanOpt,
@@ -96,6 +99,7 @@ from inferperf.cli.options import (
     SaveFusedOpt,
     ScaleOpt,
     ScenarioBackendOpt,
+    ScenarioBatchOpt,
     ScenarioHintOpt,
     ScenarioNameOpt,
     ScenarioOutOpt,
@@ -118,7 +122,9 @@ from inferperf.cli.options import (
     TimeOpt,
     TopKOpt,
     TopOpt,
+    TpotMaxOpt,
     TraceOpt,
+    TtftMaxOpt,
     WarmupOpt,
 )
 from inferperf.config import RunLimits, RuntimeConfig, load_config_file, parse_milliseconds, parse_seconds
@@ -492,11 +498,24 @@ def scenario(
     prop: PropertyOpt = None,
     config: ConfigFileOpt = None,
     json_path: JsonOpt = None,
+    ttft_max: TtftMaxOpt = None,
+    tpot_max: TpotMaxOpt = None,
+    prompt_tokens: LlmPromptOpt = None,
+    new_tokens: LlmNewOpt = None,
+    batch: ScenarioBatchOpt = 1,
 ) -> None:
-    """MLPerf LoadGen scenarios: validity, the scenario's metric and latency percentiles; logs kept."""
+    """MLPerf LoadGen scenarios: validity, the scenario's metric and latency percentiles; logs kept.
+    On a decoder LLM (an exported folder, zoo:tiny-llama...): Server or Offline with token latencies,
+    LoadGen judging TTFT and TPOT (--ttft-max, --tpot-max)."""
     from inferperf.measure.loadgen import ScenarioOptions
 
+    if api.is_generative(model):
+        llm = (ttft_max, tpot_max, prompt_tokens, new_tokens)
+        _llm_scenario(model, scenario_name, target_qps, min_duration, min_queries, llm, out_dir, json_path)
+        return
     with command(json_path) as cmd:
+        if any(v is not None for v in (ttft_max, tpot_max, prompt_tokens, new_tokens)):
+            raise ConfigError("--ttft-max, --tpot-max, --prompt-tokens and --new-tokens apply to a generative model")
         options = ScenarioOptions(
             scenario=scenario_name,
             target_qps=target_qps,
@@ -505,6 +524,7 @@ def scenario(
             min_query_count=min_queries,
             max_duration_s=parse_seconds(max_duration, "--max-duration") if max_duration else None,
             samples_per_query=samples_per_query,
+            batch=batch,
             warmup_s=warmup,
             find_peak=find_peak,
             peak_steps=peak_steps,
@@ -529,6 +549,48 @@ def scenario(
                 int_range=parse_int_range(int_range),
             )
         cmd.show(doc, _scenario_render(out_dir), announce=False)
+        result = doc.get("result") or {}
+        if result.get("valid") is False:
+            # The run finished and its result is written; LoadGen's rules refused it: not exit 0.
+            why = "; ".join(result.get("why_invalid") or []) or "see mlperf_log_summary.txt"
+            warn(f"LoadGen judged the run INVALID ({why}): exit {EXIT_INVALID}")
+            raise typer.Exit(EXIT_INVALID)
+
+
+def _llm_scenario(
+    model: str,
+    name: str,
+    target_qps: float | None,
+    min_duration: str,
+    min_queries: int | None,
+    llm: tuple[str | None, str | None, int | None, int | None],
+    out_dir: Path,
+    json_path: Path | None,
+) -> None:
+    """LoadGen with token latencies on a decoder LLM; exit 4 when LoadGen judges the run INVALID."""
+    from inferperf.config import parse_slo_ms
+    from inferperf.measure.loadgen_llm import LlmScenarioOptions
+    from inferperf.report.generate_console import render_llm_scenario
+
+    ttft, tpot, prompt, new = llm
+    with command(json_path) as cmd:
+        options = LlmScenarioOptions(
+            scenario=name, target_qps=target_qps, min_duration_s=parse_seconds(min_duration, "--min-duration"),
+            min_query_count=min_queries or 32, prompt_tokens=prompt or 128, new_tokens=new or 32,
+            ttft_max_ms=parse_slo_ms(ttft, "--ttft-max") if ttft else None,
+            tpot_max_ms=parse_slo_ms(tpot, "--tpot-max") if tpot else None,
+        )  # fmt: skip
+        with cmd.status(f"scenario {name} (LLM)") as status:
+            doc = api.llm_scenario(model, options=options, out=out_dir, progress=status)
+        cmd.show(doc, render_llm_scenario, announce=False)
+        if doc["result"]["valid"] is False:
+            why = "; ".join(doc["result"]["why_invalid"]) or "see mlperf_log_summary.txt"
+            warn(f"LoadGen judged the run INVALID ({why}): exit {EXIT_INVALID}")
+            raise typer.Exit(EXIT_INVALID)
+
+
+# A LoadGen run that finished but that LoadGen's rules judged INVALID (its result file is written).
+EXIT_INVALID = 4
 
 
 def _scenario_render(out_dir: Path) -> Render:

@@ -32,10 +32,16 @@ from inferperf.cli.options import (
     Int8OutOpt,
     IntRangeOpt,
     JsonOpt,
+    LlmConcurrencyOpt,
+    LlmNewOpt,
+    LlmObjectiveOpt,
+    LlmPromptOpt,
+    LlmRequestsOpt,
     MaxDropOpt,
     MaxTrialsOpt,
     MemoryMaxOpt,
     MethodOpt,
+    MinAgreementOpt,
     ModelArg,
     NamedShapeOpt,
     ObjectiveOpt,
@@ -64,8 +70,10 @@ from inferperf.cli.options import (
     SubsetSizeOpt,
     SyntheticShapeOpt,
     TimeScaleOpt,
+    TpotMaxOpt,
     TransformerOpt,
     TrialTimeOpt,
+    TtftMaxOpt,
     TuneBackendsOpt,
     TuneBudgetOpt,
     TuneSeedOpt,
@@ -82,7 +90,9 @@ from inferperf.config import (
     parse_megabytes,
     parse_milliseconds,
     parse_seconds,
+    parse_slo_ms,
 )
+from inferperf.errors import ConfigError
 from inferperf.inputs import parse_int_range
 from inferperf.report.console import render_quantize
 from inferperf.results.schema import save_json
@@ -355,9 +365,32 @@ def optimize(
     shapes: OptimizeShapesOpt = None,
     shape_histogram: HistogramOpt = None,
     stream: StreamOpt = 32,
+    concurrency: LlmConcurrencyOpt = None,
+    objective: LlmObjectiveOpt = None,
+    ttft_max: TtftMaxOpt = None,
+    tpot_max: TpotMaxOpt = None,
+    min_agreement: MinAgreementOpt = None,
+    prompt_tokens: LlmPromptOpt = None,
+    new_tokens: LlmNewOpt = None,
+    requests: LlmRequestsOpt = None,
 ) -> None:
-    """The whole flow: doctor, baseline, bench, cold start, memory, INT8, tuning, verification, report."""
+    """The whole flow: doctor, baseline, bench, cold start, memory, INT8, tuning, verification, report.
+    On a decoder LLM (an exported folder, zoo:tiny-llama...): weight formats and KV-cache types behind a
+    fidelity guard, the continuous-batching runtime searched under TTFT/TPOT SLOs, the winner verified."""
+    llm = {
+        "--concurrency": concurrency, "--objective": objective, "--ttft-max": ttft_max, "--tpot-max": tpot_max,
+        "--min-agreement": min_agreement, "--prompt-tokens": prompt_tokens, "--new-tokens": new_tokens,
+        "--requests": requests,
+    }  # fmt: skip
+    if api.is_generative(model):
+        _optimize_llm(model, llm, budget, out_dir)
+        return
     with command() as cmd:
+        given = [flag for flag, value in llm.items() if value is not None]
+        if given:
+            raise ConfigError(
+                f"{given[0]} applies to a generative model (an LLM folder or zoo:tiny-llama), not {model}"
+            )
         options = _optimize_options(
             data, p99_max, memory_max, max_drop, budget, backend, time_scale, shapes, shape_histogram, stream
         )
@@ -367,13 +400,9 @@ def optimize(
         except KeyboardInterrupt:
             out.print(f"interrupted: partial results, summary.md and report.html are in {out_dir}")
             raise
-        out.print((out_dir / "summary.md").read_text(encoding="utf-8"))
-        out.print(f"wrote {out_dir}/ (report.html, summary.md, optimize.json, one JSON per step)")
-        failed = [s for s in doc["steps"] if s["status"] == "failed"]
+        _show_flow(doc, out_dir)
         if "speedup" not in doc["headline"]:
             raise typer.Exit(3)
-        if failed:
-            warn(f"{len(failed)} step(s) failed: " + ", ".join(s["name"] for s in failed))
 
 
 def _optimize_options(
@@ -413,3 +442,44 @@ def _step_bars(factory: BarFactory) -> Callable[[str, str], None]:
         bars[title](done, text[:60])
 
     return status
+
+
+def _optimize_llm(model: str, llm: dict[str, Any], budget: str, out_dir: Path) -> None:
+    """The generative flow: its options from the LLM flags, its summary printed, exit 3 without a winner."""
+    from dataclasses import replace
+
+    with command() as cmd:
+        serve = api.ServeOptions(prompt_tokens=128, new_tokens=32, requests=16)
+        serve = replace(
+            serve,
+            prompt_tokens=llm["--prompt-tokens"] or serve.prompt_tokens,
+            new_tokens=llm["--new-tokens"] or serve.new_tokens,
+            requests=llm["--requests"] or serve.requests,
+            ttft_max_ms=parse_slo_ms(llm["--ttft-max"], "--ttft-max") if llm["--ttft-max"] else None,
+            tpot_max_ms=parse_slo_ms(llm["--tpot-max"], "--tpot-max") if llm["--tpot-max"] else None,
+        )
+        options = api.LlmOptimizeOptions(
+            concurrency=llm["--concurrency"] or 4,
+            objective=llm["--objective"] or "tokens",
+            serve=serve,
+            budget_s=parse_seconds(budget, "--budget"),
+            min_agreement=parse_fraction(llm["--min-agreement"], "--min-agreement") if llm["--min-agreement"] else 0.9,
+        )
+        try:
+            with cmd.status("optimize (LLM)") as status:
+                doc = api.optimize_llm(model, options=options, out=out_dir, progress=status)
+        except KeyboardInterrupt:
+            out.print(f"interrupted: partial results, summary.md and report.html are in {out_dir}")
+            raise
+        _show_flow(doc, out_dir)
+        if "winner" not in doc["headline"]:
+            raise typer.Exit(3)
+
+
+def _show_flow(doc: dict[str, Any], out_dir: Path) -> None:
+    """An optimize flow's summary, where its files are, and which steps failed (the flow went on past them)."""
+    out.print((out_dir / "summary.md").read_text(encoding="utf-8"))
+    out.print(f"wrote {out_dir}/ (report.html, summary.md, optimize.json, one JSON per step)")
+    failed = [s for s in doc["steps"] if s["status"] == "failed"]
+    if failed:
+        warn(f"{len(failed)} step(s) failed: " + ", ".join(s["name"] for s in failed))

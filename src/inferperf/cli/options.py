@@ -560,3 +560,20 @@ PromptTokensMaxOpt = Annotated[
 NewTokensMaxOpt = Annotated[
     int | None, typer.Option("--new-tokens-max", help="Serve: output lengths uniform up to this (seeded).")
 ]
+
+# --- optimize on a decoder LLM (the generative flow) --------------------------------------------------------
+LlmConcurrencyOpt = Annotated[
+    int | None, typer.Option("--concurrency", help="LLM: requests kept in flight while the runtime is searched (4).")
+]
+LlmObjectiveOpt = Annotated[
+    str | None, typer.Option("--objective", help="LLM: tokens (output tokens/s) or goodput (requests/s within SLOs).")
+]
+MinAgreementOpt = Annotated[
+    str | None, typer.Option("--min-agreement", help="LLM: fidelity floor, next-token agreement, e.g. 90% (default).")
+]
+LlmPromptOpt = Annotated[int | None, typer.Option("--prompt-tokens", help="LLM: prompt length of the load (128).")]
+LlmNewOpt = Annotated[int | None, typer.Option("--new-tokens", help="LLM: tokens generated per request (32).")]
+LlmRequestsOpt = Annotated[int | None, typer.Option("--requests", help="LLM: requests per measured level (16).")]
+ScenarioBatchOpt = Annotated[
+    int, typer.Option("--batch", help="Offline/MultiStream: samples of a query stacked into one inference.")
+]

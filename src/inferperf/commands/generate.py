@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Sequence
-from dataclasses import replace
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
@@ -98,7 +98,7 @@ def serve(
     arrival rate), TTFT from arrival, TPOT, ITL and end-to-end percentiles, tokens/s, requests/s,
     goodput and SLO attainment, KV-cache use. With ``find_peak``, also the highest arrival rate whose
     p99s meet the SLOs (bisected, then confirmed by a run twice as long)."""
-    from inferperf.measure.serving import Engine, Load, run_load
+    from inferperf.measure.serving import Engine, Load, queueing, run_load, unloaded_reference
     from inferperf.measure.serving import find_peak as search_peak
 
     opts = options or ServeOptions()
@@ -114,11 +114,15 @@ def serve(
     prompts = Prompts(engine.encode(text), opts.seed)
     draw = prompts.draw  # the levels' one prompt source: draw(n) -> n consecutive token ids
     run_load(engine, draw, Load("concurrency", 1), replace(opts, requests=2))  # warm-up, not kept
+    if progress is not None:
+        progress("one request at a time: the unloaded TTFT and TPOT")
+    alone = unloaded_reference(run_load(engine, draw, Load("concurrency", 1), replace(opts, requests=4)))
     levels = []
     for load in opts.loads:
         if progress is not None:
             progress(f"serving at {load.label}")
-        levels.append(run_load(engine, draw, load, opts))
+        level = run_load(engine, draw, load, opts)
+        levels.append(level | {"queueing": queueing(level, alone)})
     peak = search_peak(engine, draw, opts, progress=progress) if find_peak else None
     return {
         **header("generate-serving"),
@@ -128,6 +132,7 @@ def serve(
         "options": opts.to_dict(),
         "prompts": {"source": source, "text_tokens": len(prompts.ids), "seed": opts.seed},
         "load_ms": engine.load_ms,
+        "unloaded": alone,
         "levels": levels,
         "peak": peak,
     }
@@ -177,6 +182,7 @@ def _model_doc(folder: Path, builtin: bool) -> dict[str, Any]:
     keys = (
         "model_type",
         "hidden_size",
+        "intermediate_size",
         "num_hidden_layers",
         "num_attention_heads",
         "num_key_value_heads",
@@ -264,3 +270,73 @@ def compress_llm(
         "speed": speed,
         "memory": {"copy_gb_per_s": copy, "method": "numpy copy of 512 MiB, one thread, bytes read + written"},
     }
+
+
+def llm_scenario(
+    model: str | Path = "builtin",
+    *,
+    options: Any = None,
+    data: str | Path | None = None,
+    device: str = "CPU",
+    max_seqs: int = 64,
+    out: str | Path = "inferperf-scenario",
+    progress: Callable[[str], None] | None = None,
+) -> dict[str, Any]:
+    """MLPerf LoadGen's Server or Offline scenario on a decoder LLM with token latencies: LoadGen judges
+    TTFT and TPOT against the bounds (``options``: a ``measure.loadgen_llm.LlmScenarioOptions``). The
+    Server rate defaults to half the closed-loop capacity measured first; logs and ``scenario.json`` go
+    in ``out``."""
+    from inferperf.measure.loadgen import import_loadgen
+    from inferperf.measure.loadgen_llm import (
+        MLPERF_TPOT_MS,
+        MLPERF_TTFT_MS,
+        LlmScenarioOptions,
+        capacity,
+        run_llm_loadgen,
+    )
+    from inferperf.measure.serving import Engine, Load, run_load
+    from inferperf.results.schema import save_json
+
+    opts: LlmScenarioOptions = options or LlmScenarioOptions()
+    import_loadgen()  # fail fast, with the install hint
+    check_generative_installed("openvino-genai")
+    folder, builtin = llm_folder(model)
+    model_doc = _model_doc(folder, builtin)
+    _check_context(model_doc, GenerateOptions(prompt_tokens=(opts.prompt_tokens,), new_tokens=opts.new_tokens))
+    serve = ServeOptions(prompt_tokens=opts.prompt_tokens, new_tokens=opts.new_tokens, max_num_seqs=max_seqs)
+    engine = Engine(folder, device, serve)
+    text, source = corpus_text(data)
+    prompts = Prompts(engine.encode(text), opts.seed)
+    samples = [prompts.draw(opts.prompt_tokens) for _ in range(opts.samples)]
+    run_load(engine, prompts.draw, Load("concurrency", 1), replace(serve, requests=2))  # warm-up, not kept
+    if progress is not None:
+        progress("measuring the closed-loop capacity")
+    cap = capacity(engine, prompts.draw, opts, min(max_seqs, 8))
+    derived = {}
+    if opts.target_qps is None:
+        derived["target_qps"] = (
+            "half the closed-loop capacity" if opts.scenario == "server" else "2x the closed-loop capacity (headroom)"
+        )
+    if opts.ttft_max_ms is None or opts.tpot_max_ms is None:
+        derived["token_bounds"] = f"MLPerf Llama-2-70B Server's: TTFT {MLPERF_TTFT_MS:g} ms, TPOT {MLPERF_TPOT_MS:g} ms"
+    # Offline sizes its one query from the expected rate; all at once runs faster than the capacity probe's
+    # 8 in flight, and too small a query ends before the minimum duration (INVALID): headroom, as for CNNs.
+    rate = opts.target_qps or (cap / 2 if opts.scenario == "server" else 2 * cap)
+    if progress is not None:
+        progress(f"LoadGen {opts.scenario} at {rate:.3g} queries/s")
+    body = run_llm_loadgen(engine, samples, opts, rate, Path(out) / "loadgen")
+    doc = {
+        **header("scenario-llm"),
+        "model": model_doc,
+        "backend": "openvino-genai (ContinuousBatchingPipeline)",
+        "device": device,
+        "scenario": opts.scenario,
+        "options": {**asdict(opts), "max_num_seqs": max_seqs},
+        "prompts": {"source": source, "text_tokens": len(prompts.ids), "seed": opts.seed},
+        "capacity_requests_per_s": cap,
+        "derived": derived,
+        "out_dir": str(out),
+        **body,
+    }
+    save_json(doc, Path(out) / "scenario.json")
+    return doc

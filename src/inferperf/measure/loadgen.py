@@ -23,7 +23,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -78,6 +78,7 @@ class ScenarioOptions:
     min_query_count: int | None = None  # default: the fewest queries early stopping can accept
     max_duration_s: float | None = None  # cap (LoadGen's max_duration_ms): a slow rate cannot run for hours
     samples_per_query: int = 8  # MultiStream
+    batch: int = 1  # samples stacked into one inference (Offline, MultiStream: a query's samples)
     warmup_s: float = 2.0
     find_peak: bool = False
     peak_steps: int = 6
@@ -101,8 +102,14 @@ class ScenarioOptions:
             value = getattr(self, name)
             if value is not None and value <= 0:
                 raise ConfigError(f"invalid {name.replace('_', ' ')} {value!r}: must be > 0")
-        if self.samples_per_query < 1 or self.peak_steps < 1:
-            raise ConfigError("samples per query and peak steps must be at least 1")
+        if self.samples_per_query < 1 or self.peak_steps < 1 or self.batch < 1:
+            raise ConfigError("samples per query, batch and peak steps must be at least 1")
+        if self.batch > 1 and self.scenario not in ("offline", "multi-stream"):
+            # Batches are made of one query's samples: Server and SingleStream queries hold one sample.
+            raise ConfigError(
+                f"`batch` {self.batch} stacks one query's samples: use it with `scenario` offline or multi-stream "
+                f"({self.scenario} queries hold one sample each)"
+            )
         if self.find_peak and self.scenario != "server":
             raise ConfigError("`find_peak` searches Server arrival rates: use it with `scenario` server")
         if self.find_peak and self.accuracy:
@@ -179,7 +186,7 @@ def settings_values(opts: ScenarioOptions, probe_: Probe, *, target_qps: float |
         values["single_stream_expected_latency_ns"] = expected_ns
     elif opts.scenario == "multi-stream":
         values["multi_stream_samples_per_query"] = opts.samples_per_query
-        values["multi_stream_expected_latency_ns"] = expected_ns * opts.samples_per_query
+        values["multi_stream_expected_latency_ns"] = expected_ns * math.ceil(opts.samples_per_query / opts.batch)
     elif opts.scenario == "server":
         values["server_target_qps"] = target_qps or opts.target_qps or probe_.throughput / 2
         values["server_target_latency_ns"] = int(latency_bound_ms(opts, probe_) * 1e6)
@@ -247,9 +254,13 @@ class LoadGenSUT:
         *,
         respond_with_outputs: bool = False,
         stall_s: float = 60.0,
+        batch: int = 1,
     ) -> None:
         self._lg = lg
         self._sets = input_sets
+        self._batch = batch
+        # submit tag -> the (sample id, QSL index) pairs that one inference answers
+        self._groups: dict[int, list[tuple[int, int]]] = {}
         self._respond = respond_with_outputs
         self._stall_s = stall_s
         self._pending: queue.SimpleQueue[list[Any] | None] = queue.SimpleQueue()
@@ -284,35 +295,54 @@ class LoadGenSUT:
         """Nothing is held back: every sample is submitted as soon as a request is free."""
 
     def _feed(self) -> None:
-        sets, submit, outstanding = self._sets, self._async.submit, self._outstanding
+        outstanding = self._outstanding
         while (samples := self._pending.get()) is not None:
-            for s in samples:
+            # A query's samples in groups of `batch`, each group one inference (the last one padded).
+            for start in range(0, len(samples), self._batch):
+                group = [(int(s.id), int(s.index)) for s in samples[start : start + self._batch]]
                 # Activity, so a sample arriving after a long idle gap (a slow Server rate) is no stall.
                 self._last_activity = time.monotonic()
-                outstanding.add(s.id)
+                tag = group[0][0]
+                self._groups[tag] = group
+                outstanding.update(i for i, _ in group)
                 if self.measure_from == "submit":
-                    self._began[s.id] = (s.index, time.perf_counter())
+                    now = time.perf_counter()
+                    self._began.update({i: (index, now) for i, index in group})
                 try:
-                    submit(sets[s.index], s.id)
+                    self._async.submit(self._inputs(group), tag)
                 except Exception as exc:  # LoadGen waits for every sample: answer it, fail after the test
-                    self._fail(f"submit failed: {exc}", [s.id])
+                    self._fail(f"submit failed: {exc}", [i for i, _ in group])
+
+    def _inputs(self, group: list[tuple[int, int]]) -> InputSet:
+        """One sample's inputs, or a group's stacked on the batch axis (padded by repeating the last)."""
+        if self._batch == 1:
+            return self._sets[group[0][1]]
+        indices = [index for _, index in group] + [group[-1][1]] * (self._batch - len(group))
+        return {k: np.concatenate([self._sets[i][k] for i in indices], axis=0) for k in self._sets[indices[0]]}
 
     def _done(self, tag: int, outputs: dict[str, np.ndarray]) -> None:
         self._last_activity = time.monotonic()
-        if tag not in self._outstanding:
+        group = [(i, index) for i, index in self._groups.pop(tag, []) if i in self._outstanding]
+        if not group:
             return  # already answered by _fail: LoadGen must not hear of a sample twice
-        self._outstanding.discard(tag)
-        began = self._began.pop(tag, None)
-        if began is not None:
-            self.timings.append((began[0], (time.perf_counter() - began[1]) * 1e3))
+        now = time.perf_counter()
+        for i, _ in group:
+            self._outstanding.discard(i)
+            began = self._began.pop(i, None)
+            if began is not None:
+                self.timings.append((began[0], (now - began[1]) * 1e3))
+        lg = self._lg
         if not self._respond:
-            self._lg.QuerySamplesComplete([self._lg.QuerySampleResponse(tag, 0, 0)])
+            lg.QuerySamplesComplete([lg.QuerySampleResponse(i, 0, 0) for i, _ in group])
             return
         out = np.ascontiguousarray(next(iter(outputs.values())))
+        rows = [out] if self._batch == 1 else [np.ascontiguousarray(out[j : j + 1]) for j in range(len(group))]
         if self.output_meta is None:
-            self.output_meta = (out.dtype.str, tuple(out.shape))
+            self.output_meta = (rows[0].dtype.str, tuple(rows[0].shape))
         # LoadGen copies the bytes into its accuracy log before QuerySamplesComplete returns.
-        self._lg.QuerySamplesComplete([self._lg.QuerySampleResponse(tag, out.ctypes.data, out.nbytes)])
+        lg.QuerySamplesComplete(
+            [lg.QuerySampleResponse(i, r.ctypes.data, r.nbytes) for (i, _), r in zip(group, rows, strict=True)]
+        )
 
     def _watch(self) -> None:
         # A runtime that fails an inference may never call back; LoadGen would then wait forever.
@@ -352,6 +382,7 @@ class LoadGenRun:
     trace: bool = False
     stall_s: float = 60.0
     groups: SampleGroups | None = None
+    batch: int = 1  # samples per inference
     output_meta: tuple[str, tuple[int, ...]] | None = field(default=None, init=False)
     timings: list[tuple[int, float]] = field(default_factory=list, init=False)  # the SUT's (index, ms)
 
@@ -363,7 +394,9 @@ def run_loadgen(engine: Engine, input_sets: Sequence[InputSet], requests: int, r
     count = len(input_sets)
     # Samples live in memory already: nothing to load or unload.
     qsl = lg.ConstructQSL(count, count, _no_op, _no_op)
-    sut = LoadGenSUT(lg, engine, input_sets, requests, respond_with_outputs=run.accuracy, stall_s=run.stall_s)
+    sut = LoadGenSUT(
+        lg, engine, input_sets, requests, respond_with_outputs=run.accuracy, stall_s=run.stall_s, batch=run.batch
+    )
     if run.values.get("scenario") == "Offline":
         sut.measure_from = "submit"
     try:
@@ -452,7 +485,10 @@ def why_invalid(raw: dict[str, Any]) -> list[str]:
     if raw.get("result_min_queries_met") is False:
         reasons.append("min query count not met")
     if raw.get("early_stopping_met") is False:
-        reasons.append("early stopping not satisfied: " + " ".join(str(raw.get("early_stopping_result", "")).split()))
+        # Token-latency runs log one early-stopping verdict per bound (TTFT, TPOT) instead of one.
+        keys = ("early_stopping_result", "early_stopping_ttft_result", "early_stopping_tpot_result")
+        said = " ".join(" ".join(str(raw.get(k)).split()) for k in keys if raw.get(k) and str(raw.get(k)).strip())
+        reasons.append("early stopping not satisfied" + (f": {said}" if said else ""))
     extra = str(raw.get("result_invalid_reason") or "").strip()
     if extra:
         reasons.append(extra)
@@ -684,17 +720,25 @@ def run_scenario_test(
     config = target.backend.configure(target.config, engine_scenario(opts))
     say(f"compiling for {engine_scenario(opts)}" + (" with open dims" if target.ranges else ""))
     if target.ranges is not None:
+        if opts.batch > 1:
+            raise ConfigError("`batch` stacks samples of one shape: not with a shape stream")
         engine = target.backend.compile_dynamic(target.model, target.ranges, config)
     else:
-        engine = target.backend.compile(target.model, target.shapes, config)
+        engine = target.backend.compile(target.model, batched_shapes(target.shapes, opts.batch), config)
     try:
+        probe_sets = stacked_sets(target.input_sets, opts.batch)
         t0 = time.perf_counter()
-        engine.infer(target.input_sets[0])
+        engine.infer(probe_sets[0])
         first_ms = (time.perf_counter() - t0) * 1e3
         requests = 1 if opts.scenario == "single-stream" else (config.requests or engine.default_requests())
         span = f"one pass over the {len(target.input_sets)}-sample stream" if target.ranges else f"{opts.warmup_s:g} s"
-        say(f"warming up: {span} with {requests} request(s) in flight")
-        warm = probe(engine, target.input_sets, requests, opts.warmup_s, whole_pass=target.ranges is not None)
+        say(
+            f"warming up: {span} with {requests} request(s) in flight"
+            + f", {opts.batch} samples each" * (opts.batch > 1)
+        )
+        warm = probe(engine, probe_sets, requests, opts.warmup_s, whole_pass=target.ranges is not None)
+        # Rates in samples/s (what LoadGen counts); latencies stay those of one inference.
+        warm = replace(warm, throughput=warm.throughput * opts.batch)
         phases = {**engine.phases_ms, "first_inference": first_ms}
         if opts.accuracy:
             body = _accuracy_test(engine, target, requests, opts, warm, out_dir, say)
@@ -704,6 +748,23 @@ def run_scenario_test(
     finally:
         engine.close()
     return {"config": config.to_dict(), "effective": effective, "phases_ms": phases, "probe": warm.to_dict(), **body}
+
+
+def batched_shapes(shapes: dict[str, tuple[int, ...]], batch: int) -> dict[str, tuple[int, ...]]:
+    """The engine's input shapes for ``batch`` samples stacked on axis 0 (each sample holds one item)."""
+    return shapes if batch == 1 else {k: (v[0] * batch, *v[1:]) for k, v in shapes.items()}
+
+
+def stacked_sets(sets: Sequence[InputSet], batch: int) -> list[InputSet]:
+    """Consecutive samples stacked ``batch`` at a time (wrapping round), as the SUT feeds them."""
+    if batch == 1:
+        return list(sets)
+    n = max(1, len(sets) // batch) * batch
+    out = []
+    for start in range(0, n, batch):
+        idx = [(start + j) % len(sets) for j in range(batch)]
+        out.append({k: np.concatenate([sets[i][k] for i in idx], axis=0) for k in sets[idx[0]]})
+    return out
 
 
 def _quiet(_: str) -> None:
@@ -739,7 +800,9 @@ def _performance_test(
     values = settings_values(opts, warm, target_qps=target_qps)
     say(f"LoadGen {values['scenario']} run" + (" (confirming the peak)" if opts.find_peak else ""))
     body["settings"] = values
-    run = LoadGenRun(out_dir / "loadgen", values, trace=opts.trace, stall_s=opts.stall_s, groups=target.groups)
+    run = LoadGenRun(
+        out_dir / "loadgen", values, trace=opts.trace, stall_s=opts.stall_s, groups=target.groups, batch=opts.batch
+    )
     body["result"] = run_loadgen(engine, sets, requests, run)
     if opts.scenario == "server":
         say(f"simulating the ideal M/G/{servers} queue at the same arrival rate")
@@ -811,7 +874,7 @@ def _accuracy_test(
     if target.labels is None:
         raise InputSpecError("accuracy mode needs labelled data (`data` with labels, or 'builtin')")
     values = settings_values(opts, warm)
-    run = LoadGenRun(out_dir / "accuracy", values, accuracy=True, stall_s=opts.stall_s)
+    run = LoadGenRun(out_dir / "accuracy", values, accuracy=True, stall_s=opts.stall_s, batch=opts.batch)
     say(f"LoadGen {values['scenario']} accuracy run over {len(target.input_sets)} samples")
     result = run_loadgen(engine, target.input_sets, requests, run)
     if run.output_meta is None:

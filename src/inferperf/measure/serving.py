@@ -22,7 +22,7 @@ import numpy as np
 
 from inferperf.backends.generative import Request
 from inferperf.errors import BackendError, ConfigError
-from inferperf.stats import summarize
+from inferperf.stats import clopper_pearson, summarize
 
 
 @dataclass(frozen=True)
@@ -56,11 +56,28 @@ class ServeOptions:
     e2e_max_ms: float | None = None
     cache_gb: float = 1.0
     max_num_seqs: int = 64
+    # None: GenAI's own default (256 tokens per step, split-fuse on; the KV cache at the device's precision)
+    max_num_batched_tokens: int | None = None
+    dynamic_split_fuse: bool | None = None
+    kv_cache: str | None = None
 
     def __post_init__(self) -> None:
         for load in self.loads:
             if load.value <= 0 or (load.kind == "concurrency" and load.value != int(load.value)):
                 raise ConfigError(f"invalid load {load.label}: concurrency is a positive integer, a rate positive")
+        if (
+            self.max_num_batched_tokens is not None
+            and self.dynamic_split_fuse is False
+            and self.max_num_batched_tokens < (self.prompt_tokens_max or self.prompt_tokens)
+        ):
+            # Without split-fuse a prompt is prefilled in one step: a longer one could never be scheduled.
+            raise ConfigError("`max_num_batched_tokens` below the longest prompt needs `dynamic_split_fuse`")
+        if (
+            self.dynamic_split_fuse is False
+            and self.max_num_seqs > (self.max_num_batched_tokens or 256)  # GenAI's default budget: 256
+        ):
+            # GenAI's scheduler refuses it: each running sequence needs a token of the step's budget.
+            raise ConfigError("`max_num_seqs` above `max_num_batched_tokens` needs `dynamic_split_fuse`")
         if self.requests < 2 or self.new_tokens < 2 or self.prompt_tokens < 1:
             raise ConfigError("`requests` and `new_tokens` must be at least 2, `prompt_tokens` at least 1")
         for low, high, name in (
@@ -84,7 +101,14 @@ class ServeOptions:
             "arrivals": self.arrivals,
             "seed": self.seed,
             "slo": {"ttft_max_ms": self.ttft_max_ms, "tpot_max_ms": self.tpot_max_ms, "e2e_max_ms": self.e2e_max_ms},
-            "engine": {"cache_gb": self.cache_gb, "max_num_seqs": self.max_num_seqs, "prefix_caching": False},
+            "engine": {
+                "cache_gb": self.cache_gb,
+                "max_num_seqs": self.max_num_seqs,
+                "max_num_batched_tokens": self.max_num_batched_tokens,
+                "dynamic_split_fuse": self.dynamic_split_fuse,
+                "kv_cache": self.kv_cache,
+                "prefix_caching": False,
+            },
         }
 
 
@@ -136,9 +160,14 @@ class Engine:
         scheduler.enable_prefix_caching = False  # repeated prefixes would skip prefills: TTFT would lie
         scheduler.cache_size = max(1, round(opts.cache_gb))
         scheduler.max_num_seqs = opts.max_num_seqs
+        if opts.max_num_batched_tokens is not None:
+            scheduler.max_num_batched_tokens = opts.max_num_batched_tokens
+        if opts.dynamic_split_fuse is not None:
+            scheduler.dynamic_split_fuse = opts.dynamic_split_fuse
+        properties = {"KV_CACHE_PRECISION": opts.kv_cache} if opts.kv_cache else {}
         t0 = time.perf_counter()
         try:
-            self.pipe = genai.ContinuousBatchingPipeline(str(folder), scheduler, device)
+            self.pipe = genai.ContinuousBatchingPipeline(str(folder), scheduler, device, properties)
         except RuntimeError as exc:
             raise BackendError(f"OpenVINO GenAI could not load {folder}: {str(exc).splitlines()[0]}") from exc
         self.load_ms = (time.perf_counter() - t0) * 1e3
@@ -274,7 +303,15 @@ def summarize_load(done: list[Served], load: Load, wall_s: float, opts: ServeOpt
     out["output_tokens_per_s"] = tokens / wall_s
     out["requests_per_s"] = len(done) / wall_s
     met = [_meets(p, opts) for p in per]
-    out["slo"] = {"attainment": sum(met) / len(met), "goodput_requests_per_s": sum(met) / wall_s}
+    # The interval counts the requests that met the SLOs as a binomial draw (Clopper-Pearson): how far the
+    # attainment, and the goodput at this level's rate, could move on a rerun of as many requests.
+    low, high = clopper_pearson(sum(met), len(met))
+    out["slo"] = {
+        "attainment": sum(met) / len(met),
+        "attainment_ci95": [low, high],
+        "goodput_requests_per_s": sum(met) / wall_s,
+        "goodput_ci95": [low * len(done) / wall_s, high * len(done) / wall_s],
+    }
     if load.kind == "rate":
         out["overload"] = overload(done, load.value, wall_s)
     keep = ("ttft_ms", "tpot_ms", "e2e_ms", "output_tokens")
@@ -282,6 +319,38 @@ def summarize_load(done: list[Served], load: Load, wall_s: float, opts: ServeOpt
         {"prompt_tokens": s.request.prompt_tokens, **{k: p[k] for k in keep}} for s, p in zip(done, per, strict=True)
     ]
     return out
+
+
+def unloaded_reference(level: dict[str, Any]) -> dict[str, float]:
+    """What one request alone costs (a concurrency-1 level): median TTFT per prompt token, median TPOT."""
+    rows = level["raw"]
+    per_token = float(np.median([r["ttft_ms"] / max(1, r["prompt_tokens"]) for r in rows]))
+    return {
+        "ttft_median_ms": float(level["ttft_ms"]["median"]["value"]),
+        "ttft_per_prompt_token_ms": per_token,
+        "tpot_median_ms": float(level["tpot_ms"]["median"]["value"]),
+        "requests": int(level["requests"]),
+    }
+
+
+def queueing(level: dict[str, Any], alone: dict[str, float]) -> dict[str, Any]:
+    """TTFT apart into the request's own prefill and the rest: waiting for a place in the batch and sharing
+    the steps with other sequences. The prefill alone is the unloaded TTFT scaled by the prompt's length
+    (prefill cost is near linear in tokens at these lengths); decode's slowdown is TPOT over TPOT alone."""
+    waits = np.array(
+        [max(0.0, r["ttft_ms"] - alone["ttft_per_prompt_token_ms"] * r["prompt_tokens"]) for r in level["raw"]]
+    )
+    tpot = np.array([r["tpot_ms"] for r in level["raw"]])
+    return {
+        "ttft_beyond_prefill_ms": {
+            "median": float(np.median(waits)),
+            "p90": float(np.percentile(waits, 90)),
+            "p99": float(np.percentile(waits, 99)),
+        },
+        "share_of_ttft": float(np.sum(waits) / max(1e-9, sum(r["ttft_ms"] for r in level["raw"]))),
+        "tpot_over_unloaded": float(np.median(tpot) / alone["tpot_median_ms"]),
+        "method": "TTFT minus the unloaded prefill (median TTFT per prompt token alone x prompt tokens)",
+    }
 
 
 def overload(done: list[Served], offered: float, wall_s: float) -> dict[str, Any]:

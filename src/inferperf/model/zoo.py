@@ -455,3 +455,13 @@ def llm_folder(model: str | Path) -> tuple[Path, bool]:
         known = ", ".join(ZOO_PREFIX + k for k in LLM_ZOO)
         raise ConfigError(f"unknown generative zoo model {name!r}: choose from {known}, or give a folder")
     return Path(model).expanduser(), False
+
+
+def is_generative(model: str | Path) -> bool:
+    """Whether ``model`` names a decoder LLM: a generative zoo name, or a folder exported for OpenVINO GenAI
+    (its config.json beside openvino_model.xml)."""
+    name = str(model)
+    if name.startswith(ZOO_PREFIX):
+        return name[len(ZOO_PREFIX) :] in LLM_ZOO
+    path = Path(name).expanduser()
+    return path.is_dir() and (path / "config.json").is_file() and (path / "openvino_model.xml").is_file()

@@ -11,13 +11,13 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from scipy import stats as sps
 
 from inferperf.backends.base import Backend
 from inferperf.config import RuntimeConfig
 from inferperf.errors import InputSpecError
 from inferperf.inputs.dataset import Dataset
 from inferperf.model.info import ModelInfo
+from inferperf.stats import clopper_pearson
 
 
 def topk_correct(logits: np.ndarray, labels: np.ndarray, k: int) -> int:
@@ -27,14 +27,6 @@ def topk_correct(logits: np.ndarray, labels: np.ndarray, k: int) -> int:
     k = min(k, logits.shape[1])
     top = np.argpartition(-logits, k - 1, axis=1)[:, :k]
     return int((top == labels[:, None]).any(axis=1).sum())
-
-
-def clopper_pearson(successes: int, n: int, confidence: float = 0.95) -> tuple[float, float]:
-    """Exact binomial interval for a proportion."""
-    alpha = 1 - confidence
-    lo = 0.0 if successes == 0 else float(sps.beta.ppf(alpha / 2, successes, n - successes + 1))
-    hi = 1.0 if successes == n else float(sps.beta.ppf(1 - alpha / 2, successes + 1, n - successes))
-    return lo, hi
 
 
 @dataclass(frozen=True)

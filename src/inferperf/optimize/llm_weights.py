@@ -36,7 +36,10 @@ def compress(folder: Path, mode: str, out: Path, group_size: int = 128, ratio: f
         raise ConfigError(f"unknown weight compression {mode!r}: choose from {', '.join(MODES)}")
     out.mkdir(parents=True, exist_ok=True)
     for item in folder.iterdir():
-        if item.is_file() and not item.name.startswith("openvino_model."):
+        # The tokenizer and config files, not the Hugging Face weights: they are the uncompressed model's
+        # (GB on a real LLM) and a folder holding them would pass for the original to transformers.
+        hf_weights = item.suffix == ".safetensors" or item.name.startswith("pytorch_model")
+        if item.is_file() and not item.name.startswith("openvino_model.") and not hf_weights:
             shutil.copyfile(item, out / item.name)
     logging.getLogger("nncf").setLevel(logging.WARNING)  # its per-layer statistics table is not our report
     t0 = time.perf_counter()
@@ -44,7 +47,18 @@ def compress(folder: Path, mode: str, out: Path, group_size: int = 128, ratio: f
     kwargs: dict[str, Any] = {"mode": getattr(nncf.CompressWeightsMode, MODES[mode])}
     if mode.startswith("int4"):
         kwargs |= {"group_size": group_size, "ratio": ratio}
-    compressed = nncf.compress_weights(model, **kwargs)
+    try:
+        compressed = nncf.compress_weights(model, **kwargs)
+    except Exception as exc:  # NNCF's own error classes; a group size that does not divide a layer is one
+        if type(exc).__name__ != "InvalidGroupSizeError":
+            raise
+        import re
+
+        sizes = sorted({int(m) for m in re.findall(r"channel size:\s*(\d+)", str(exc))})
+        raise ConfigError(
+            f"invalid `group_size` {group_size}: it must divide every compressed layer's channel count "
+            f"(this model has layers of {', '.join(map(str, sizes)) or 'other sizes'})"
+        ) from None
     ov.save_model(compressed, str(out / "openvino_model.xml"), compress_to_fp16=False)
     return {
         "mode": mode,
@@ -123,3 +137,12 @@ def interleaved_speed(
             key: paired_ratio_ci(per[base][key], per[name][key]).to_dict() for key in ("ttft_ms", "tpot_ms")
         }
     return out
+
+
+def group_size_for(architecture: dict[str, Any], wanted: int) -> int:
+    """The largest group size at most ``wanted`` that divides the model's hidden and MLP widths (every
+    compressed layer's input channels), so INT4 applies to tiny models as to real ones."""
+    import math
+
+    widths = [int(architecture[k]) for k in ("hidden_size", "intermediate_size") if architecture.get(k)]
+    return math.gcd(wanted, *widths) if widths else wanted

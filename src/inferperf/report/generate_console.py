@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from rich.console import Console
@@ -103,6 +104,25 @@ def _cross(cross: dict[str, Any], console: Console) -> None:
         )
 
 
+def _queueing_line(doc: dict[str, Any], console: Console) -> None:
+    alone = doc.get("unloaded")
+    if not alone:
+        return
+    parts = []
+    for level in doc["levels"]:
+        q = level.get("queueing")
+        if q:
+            parts.append(
+                f"{level['load']['label']}: {q['ttft_beyond_prefill_ms']['median']:.0f} ms "
+                f"({q['share_of_ttft'] * 100:.0f}% of TTFT), TPOT x{q['tpot_over_unloaded']:.2f}"
+            )
+    console.print(
+        f"queueing (TTFT beyond the request's own prefill, median) and decode slowdown vs one request alone "
+        f"(TTFT {alone['ttft_median_ms']:.0f} ms, TPOT {alone['tpot_median_ms']:.1f} ms): " + "; ".join(parts),
+        highlight=False,
+    )
+
+
 def render_serving(doc: dict[str, Any], console: Console) -> None:
     """Per load level: TTFT and TPOT percentiles, end to end, throughput, goodput and SLO attainment."""
     opts = doc["options"]
@@ -129,6 +149,7 @@ def render_serving(doc: dict[str, Any], console: Console) -> None:
             f"{level['slo']['goodput_requests_per_s']:.1f}" if slo else "-",
         )
     console.print(table)
+    _queueing_line(doc, console)
     if slo:
         console.print("SLOs: " + ", ".join(f"{k} {v:g}" for k, v in slo.items()), highlight=False)
     for level in doc["levels"]:
@@ -184,3 +205,28 @@ def _speedup(stat: dict[str, Any] | None) -> str:
         return "-"
     lo, hi = stat["ci95"]
     return f"{stat['value']:.2f} [{lo:.2f}, {hi:.2f}]"
+
+
+def render_llm_scenario(doc: dict[str, Any], console: Console) -> None:
+    """LoadGen's verdict on a generative model: validity, TTFT and TPOT percentiles against their bounds."""
+    r = doc["result"]
+    colour = "green" if r["valid"] else "red"
+    console.print(
+        f"LoadGen {doc['scenario']} on {Path(str(doc['model']['path'])).name}: [{colour}]{r['validity']}[/{colour}]"
+        f" at {doc['settings'].get('server_target_qps') or doc['settings'].get('offline_expected_qps'):.3g} "
+        f"queries/s (closed-loop capacity {doc['capacity_requests_per_s']:.3g} req/s)"
+    )
+    for reason in r["why_invalid"]:
+        console.print(f"  [red]{reason}[/red]")
+    for key, label, bound in (("ttft_ms", "TTFT", r["ttft_bound_ms"]), ("tpot_ms", "TPOT", r["tpot_bound_ms"])):
+        stats = r[key]
+        cells = ", ".join(f"{k} {v:.1f}" for k, v in stats.items() if v is not None)
+        missing = "not judged in Offline (LoadGen reports tokens/s)" if doc["scenario"] == "offline" else "not logged"
+        console.print(f"  {label} ms: {cells or missing}" + (f" (bound {bound:g})" if bound else ""))
+    tps, sps = r.get("tokens_per_second"), r.get("samples_per_second")
+    console.print(
+        f"  {tps if tps is None else f'{tps:.3g}'} tokens/s, {sps if sps is None else f'{sps:.3g}'} samples/s, "
+        f"{r['query_count']} queries; logs and scenario.json in {doc['out_dir']}"
+    )
+    for key, why in doc.get("derived", {}).items():
+        console.print(f"  [dim]{key}: {why}[/dim]")

@@ -196,7 +196,7 @@ def pareto_scatter(doc: dict[str, Any]) -> Figure | None:
 
 def _top1(value: float, n: int) -> dict[str, Any]:
     """Top-1 with its exact (Clopper-Pearson) interval over ``n`` held-out samples."""
-    from inferperf.optimize.accuracy import clopper_pearson
+    from inferperf.stats import clopper_pearson
 
     lo, hi = clopper_pearson(round(value * n), n) if n else (value, value)
     return {"value": value, "ci95": [lo, hi]}

@@ -131,7 +131,75 @@ def compress_speedups(doc: dict[str, Any]) -> Figure | None:
     return _layout(fig, "Speed-up over the uncompressed model (paired over rounds, 95% CI)", "variant", "x")
 
 
+def optimize_trials(doc: dict[str, Any]) -> Figure | None:
+    """Every search trial: output tokens/s against p99 TTFT; the Pareto front joined, the winner marked."""
+    go = _go()
+    trials = [t for t in ((doc.get("search") or {}).get("trials") or []) if t.get("figures")]
+    if not trials:
+        return None
+    fig = go.Figure()
+    for feasible, name in ((True, "meets the SLOs"), (False, "misses an SLO")):
+        group = [t for t in trials if t["feasible"] is feasible]
+        fig.add_trace(
+            go.Scatter(
+                x=[t["figures"]["ttft_p99_ms"] for t in group],
+                y=[t["figures"]["output_tokens_per_s"] for t in group],
+                text=[t["candidate"]["label"] for t in group],
+                mode="markers",
+                name=name,
+            )
+        )
+    front = sorted(
+        (t for t in trials if t["number"] in set(doc["search"].get("pareto") or [])),
+        key=lambda t: t["figures"]["ttft_p99_ms"],
+    )
+    fig.add_trace(
+        go.Scatter(
+            x=[t["figures"]["ttft_p99_ms"] for t in front],
+            y=[t["figures"]["output_tokens_per_s"] for t in front],
+            mode="lines",
+            name="Pareto front",
+        )
+    )
+    winner = (doc.get("headline") or {}).get("winner_figures")
+    if winner:
+        fig.add_trace(
+            go.Scatter(
+                x=[winner["ttft_p99_ms"]],
+                y=[winner["output_tokens_per_s"]],
+                mode="markers",
+                marker={"symbol": "star", "size": 16},
+                name="winner",
+            )
+        )
+    return _layout(fig, "Search trials: output tokens/s against p99 TTFT", "p99 TTFT (ms)", "output tokens / s")
+
+
+def optimize_verify_cdfs(doc: dict[str, Any]) -> Figure | None:
+    """TTFT and TPOT per request of the verification rounds, default against winner."""
+    raw = (doc.get("verify") or {}).get("raw") or {}
+    if not raw:
+        return None
+    fig = _go().Figure()
+    for name, rows in raw.items():
+        for key, label in (("ttft_ms", "TTFT"), ("tpot_ms", "TPOT")):
+            fig.add_trace(_cdf([float(r[key]) for r in rows], f"{name} {label}"))
+    return _layout(fig, "Verification: TTFT and TPOT per request (CDF)", "ms", "fraction of requests")
+
+
+def optimize_speedups(doc: dict[str, Any]) -> Figure | None:
+    """The winner's verified gains over the uncompressed default (paired 95% CI)."""
+    go = _go()
+    speedup = (doc.get("headline") or {}).get("speedup") or {}
+    if not speedup:
+        return None
+    vals = [_err(s) for s in speedup.values()]
+    fig = go.Figure(go.Bar(x=list(speedup), y=[v for v, _, _ in vals], error_y=_bars(vals), name="winner / default"))
+    return _layout(fig, "Winner over the uncompressed default (paired over rounds, 95% CI)", "figure", "x")
+
+
 BUILDERS = {
+    "optimize-llm": (optimize_speedups, optimize_trials, optimize_verify_cdfs),
     "generate": (generate_ttft_cdf, generate_tpot_cdf, generate_ttft_vs_prompt, generate_memory),
     "generate-serving": (serving_cdfs, serving_rates),
     "llm-compress": (compress_speedups,),

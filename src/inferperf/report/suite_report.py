@@ -136,8 +136,10 @@ def rows(suite: dict[str, Any]) -> list[list[str]]:
     """One row of text per cell, in the order of ``_HEADERS``."""
     out = []
     for cell in suite["cells"]:
+        if _generative(cell):
+            continue
         s = cell.get("summary") or {}
-        status = cell["status"] if not cell.get("error") else f"{cell['status']}: {cell['error']}"
+        status = _status(cell)
         out.append(
             [
                 cell["model"],
@@ -153,6 +155,59 @@ def rows(suite: dict[str, Any]) -> list[list[str]]:
             ]
         )
     return out
+
+
+_LLM_HEADERS = (
+    "model",
+    "variant",
+    "backend",
+    "status",
+    "TTFT median ms [95% CI]",
+    "TTFT p99 ms",
+    "TPOT median ms [95% CI]",
+    "TPOT p99 ms",
+    "decode tokens/s [95% CI]",
+)
+_LLM_LEGEND = (
+    "Decoder LLMs, one request at a time: {prompt} prompt tokens, {new} new tokens (EOS ignored); TTFT from the "
+    "generate call to the first token, TPOT the mean gap after the first token (inferperf generate)."
+)
+
+
+def _generative(cell: dict[str, Any]) -> bool:
+    return bool(cell["backend"] == "openvino-genai")
+
+
+def _status(cell: dict[str, Any]) -> str:
+    return cell["status"] if not cell.get("error") else f"{cell['status']}: {cell['error']}"
+
+
+def llm_rows(suite: dict[str, Any]) -> list[list[str]]:
+    """One row of text per decoder-LLM cell, in the order of ``_LLM_HEADERS``."""
+    out = []
+    for cell in suite["cells"]:
+        if not _generative(cell):
+            continue
+        s = cell.get("summary") or {}
+        out.append(
+            [
+                cell["model"],
+                cell["variant"],
+                cell["backend"],
+                _status(cell),
+                _ci(s.get("ttft_median_ms")),
+                _ci(s.get("ttft_p99_ms")).split(" ")[0],
+                _ci(s.get("tpot_median_ms"), 3),
+                _ci(s.get("tpot_p99_ms"), 3).split(" ")[0],
+                _ci(s.get("decode_tokens_per_s"), 1),
+            ]
+        )
+    return out
+
+
+def _llm_legend(suite: dict[str, Any]) -> str:
+    s = next((c["summary"] for c in suite["cells"] if _generative(c) and c.get("summary")), None) or {}
+    return _LLM_LEGEND.format(prompt=s.get("prompt_tokens", "?"), new=s.get("new_tokens", "?"))
 
 
 def _title(suite: dict[str, Any]) -> str:
@@ -173,17 +228,34 @@ def render_console(suite: dict[str, Any], console: Console) -> None:
     table = Table(title=escape(_title(suite)), title_justify="left")
     for h in _HEADERS:
         table.add_column(h, justify="left" if h in ("model", "variant", "backend", "status") else "right")
-    for row in rows(suite):
+    cnn = rows(suite)
+    for row in cnn:
         table.add_row(*(escape(v) for v in row))
-    console.print(table)
-    console.print(_LEGEND, style="dim")
+    if cnn:
+        console.print(table)
+        console.print(_LEGEND, style="dim")
+    llm = llm_rows(suite)
+    if llm:
+        second = Table(title="decoder LLMs", title_justify="left")
+        for h in _LLM_HEADERS:
+            second.add_column(h, justify="left" if h in ("model", "variant", "backend", "status") else "right")
+        for row in llm:
+            second.add_row(*(escape(v) for v in row))
+        console.print(second)
+        console.print(_llm_legend(suite), style="dim")
 
 
 def to_markdown(suite: dict[str, Any]) -> str:
     """The matrix as a Markdown table, with its legend and variants."""
     lines = [f"# {_title(suite)}", "", "| " + " | ".join(_HEADERS) + " |", "|" + "---|" * len(_HEADERS)]
     lines += ["| " + " | ".join(v.replace("|", "/") for v in row) + " |" for row in rows(suite)]
-    lines += ["", _LEGEND, "", "## Variants", ""]
+    lines += ["", _LEGEND]
+    llm = llm_rows(suite)
+    if llm:
+        lines += ["", "## Decoder LLMs", "", "| " + " | ".join(_LLM_HEADERS) + " |", "|" + "---|" * len(_LLM_HEADERS)]
+        lines += ["| " + " | ".join(v.replace("|", "/") for v in row) + " |" for row in llm]
+        lines += ["", _llm_legend(suite)]
+    lines += ["", "## Variants", ""]
     for v in suite.get("variants", []):
         fid = (v.get("details") or {}).get("fidelity")
         extra = f", cosine {fid['cosine_mean']:.4f}, top-1 agreement {fid['top1_agreement']:.3f}" if fid else ""
@@ -216,6 +288,11 @@ _CSV_FIELDS = (
     "effective_gflops",
     "fraction_of_peak",
     "fraction_of_int8_peak",
+    "ttft_median_ms",
+    "ttft_p99_ms",
+    "tpot_median_ms",
+    "tpot_p99_ms",
+    "decode_tokens_per_s",
     "node",
     "file",
 )
@@ -248,6 +325,8 @@ def _csv_row(cell: dict[str, Any]) -> list[Any]:
         (s.get("effective_gflops") or {}).get("value"),
         s.get("fraction_of_peak"),
         s.get("fraction_of_int8_peak"),
+        *((s.get(k) or {}).get("value") for k in ("ttft_median_ms", "ttft_p99_ms", "tpot_median_ms", "tpot_p99_ms")),
+        (s.get("decode_tokens_per_s") or {}).get("value"),
         (cell.get("node") or {}).get("node_id"),
         cell.get("file"),
     ]
@@ -296,7 +375,14 @@ def _bars(suite: dict[str, Any], key: str, title: str, axis: str) -> Any:
 def _html_table(suite: dict[str, Any]) -> str:
     head = "".join(f"<th>{html.escape(h)}</th>" for h in _HEADERS)
     body = "".join("<tr>" + "".join(f"<td>{html.escape(v)}</td>" for v in row) + "</tr>" for row in rows(suite))
-    return f"<table><tr>{head}</tr>{body}</table><p class='note'>{html.escape(_LEGEND)}</p>"
+    page = f"<table><tr>{head}</tr>{body}</table><p class='note'>{html.escape(_LEGEND)}</p>"
+    llm = llm_rows(suite)
+    if llm:
+        head = "".join(f"<th>{html.escape(h)}</th>" for h in _LLM_HEADERS)
+        body = "".join("<tr>" + "".join(f"<td>{html.escape(v)}</td>" for v in row) + "</tr>" for row in llm)
+        page += f"<h3>Decoder LLMs</h3><table><tr>{head}</tr>{body}</table>"
+        page += f"<p class='note'>{html.escape(_llm_legend(suite))}</p>"
+    return page
 
 
 def write_html(suite: dict[str, Any], path: str | Path) -> Path:
@@ -306,6 +392,7 @@ def write_html(suite: dict[str, Any], path: str | Path) -> Path:
     figs = [
         _bars(suite, "throughput_fps", "Throughput per model (95% CI)", "inferences / s"),
         _bars(suite, "latency_median_ms", "Median latency per model (95% CI)", "ms"),
+        _bars(suite, "tpot_median_ms", "Decoder LLMs: median TPOT (95% CI)", "ms per output token"),
     ]
     plots = "".join(
         f.to_html(full_html=False, include_plotlyjs=False, config={"displaylogo": False}) for f in figs if f

@@ -143,11 +143,28 @@ def _run_rows(doc: dict[str, Any]) -> list[dict[str, Any]]:
     return rows
 
 
+def _generate_rows(doc: dict[str, Any]) -> list[dict[str, Any]]:
+    """A generate result's headline per backend and prompt length: TTFT, TPOT (median, p99), decode tokens/s."""
+    rows = []
+    for result in doc.get("results") or []:
+        for level in result.get("levels") or []:
+            row: dict[str, Any] = {"backend": result.get("backend"), "prompt_tokens": level.get("prompt_tokens")}
+            for key in ("ttft_ms", "tpot_ms"):
+                stat = level.get(key) or {}
+                for q in ("median", "p99"):
+                    row[f"{key.removesuffix('_ms')}_{q}_ms"] = (stat.get(q) or {}).get("value")
+            row["decode_tokens_per_s"] = ((level.get("decode_tokens_per_s") or {}).get("median") or {}).get("value")
+            rows.append(row)
+    return rows
+
+
 def summarize(doc: dict[str, Any]) -> dict[str, Any]:
     """The short form kept beside the document: one line per run, or the document's headline keys."""
     runs = _run_rows(doc)
     if runs:
         return {"runs": runs}
+    if doc.get("kind") == "generate":
+        return {"levels": _generate_rows(doc)}
     keep = ("backend", "winner", "headline", "recommendation", "speedup")
     return {k: doc[k] for k in keep if k in doc}
 

@@ -88,7 +88,12 @@ def main() -> None:
     from inferperf.errors import InferperfError
 
     try:
-        result = bench_job(job)
+        if job.get("task") == "suite-llm-cell":
+            from inferperf.suite.llm import generate_job
+
+            result = generate_job(job)
+        else:
+            result = bench_job(job)
         result["worker_main_at"] = t_main
     except InferperfError as exc:
         result = {"error": exc.one_line()}

@@ -130,7 +130,14 @@ class Cell:
 
 def cells(options: SuiteOptions) -> list[Cell]:
     """The matrix in measuring order: model by model, so a model's variants are made just before use."""
-    return [Cell(m, v, b) for m in options.models for v in options.variants for b in options.backends]
+    from inferperf.model.zoo import is_generative
+
+    out = []
+    for m in options.models:
+        # A decoder LLM runs on the generative backend, once per variant, whatever the CNNs' backends are.
+        backends = ("openvino-genai",) if is_generative(m) else options.backends
+        out += [Cell(m, v, b) for v in options.variants for b in backends]
+    return out
 
 
 def cell_key(cell: Cell, model_sha256: str, options: SuiteOptions) -> str:

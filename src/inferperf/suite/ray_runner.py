@@ -114,8 +114,9 @@ def _materialize(job: dict[str, Any], shipped: list[Any]) -> dict[str, Any]:
     if all(Path(f).is_file() for f in job["files"]):
         return job
     folder = Path.home() / ".cache" / "inferperf" / "ray-models" / job["sha256"]
-    main = folder / Path(job["model"]).name
-    if not main.is_file():
+    llm = job.get("task") == "suite-llm-cell"  # a decoder LLM is its whole folder
+    main = folder if llm else folder / Path(job["model"]).name
+    if not (folder / "openvino_model.xml" if llm else main).is_file():
         files: dict[str, bytes] = ray.get(shipped[0])
         folder.mkdir(parents=True, exist_ok=True)
         for name, data in files.items():

@@ -23,6 +23,8 @@ from inferperf.model import ModelInfo, load_model_info
 from inferperf.results.history import History, environment_fingerprint
 from inferperf.results.schema import SCHEMA, load_document, save_json
 from inferperf.suite.cell import current_fingerprints, run_cell
+from inferperf.suite.llm import BACKEND as LLM_BACKEND
+from inferperf.suite.llm import LlmVariant, llm_job, llm_summary, make_llm_variant
 from inferperf.suite.plan import Cell, SuiteOptions, cell_job, cell_key, cells, quantizer_of, reference_of
 from inferperf.suite.variants import Variant, make_variant
 
@@ -88,7 +90,10 @@ def _stat(run: dict[str, Any] | None, *path: str) -> dict[str, Any] | None:
 
 
 def cell_summary(doc: dict[str, Any]) -> dict[str, Any]:
-    """Headline numbers of a cell: latency from its latency run, throughput from its throughput run."""
+    """Headline numbers of a cell: latency from its latency run, throughput from its throughput run
+    (an LLM cell's: TTFT, TPOT and decode tokens/s)."""
+    if doc.get("kind") == "generate":
+        return llm_summary(doc)
     by = {r["scenario"]: r for r in doc.get("runs", [])}
     lat = by.get("latency") or by.get("throughput")
     thr = by.get("throughput") or by.get("latency")
@@ -115,6 +120,7 @@ class Suite:
     status: Status = field(default=lambda _msg: None)
     outcomes: dict[str, Outcome] = field(default_factory=dict)
     variants: dict[tuple[str, str], Variant] = field(default_factory=dict)
+    llm_variants: dict[tuple[str, str], LlmVariant] = field(default_factory=dict)
     interrupted: bool = False
     executor_name: str = "local"
     nodes: list[dict[str, Any]] = field(default_factory=list)
@@ -156,6 +162,11 @@ class Suite:
             fingerprints = {k: {v} for k, v in current_fingerprints(list(self.options.backends)).items()}
         pending = []
         for cell in cells(self.options):
+            if cell.backend == LLM_BACKEND:
+                job = self._classify_llm(cell, fingerprints)
+                if job is not None:
+                    pending.append((cell, job))
+                continue
             variant = self._variant(cell)
             job = self._classify(cell, variant, fingerprints)
             if job is not None:
@@ -195,6 +206,23 @@ class Suite:
         job["files"] = [str(f) for f in variant.info.files]
         job["sha256"] = variant.info.sha256
         return job
+
+    def _classify_llm(self, cell: Cell, fingerprints: dict[str, set[str]]) -> dict[str, Any] | None:
+        """The generate job of an LLM cell, or the reason it has none (its variant failed, or it is reused)."""
+        outcome = self.outcomes[cell.name] = Outcome(cell, "pending")
+        key_ = (cell.model, cell.variant)
+        if key_ not in self.llm_variants:
+            self.status(f"preparing {cell.model} {cell.variant}")
+            self.llm_variants[key_] = make_llm_variant(cell.model, cell.variant, self.options)
+        variant = self.llm_variants[key_]
+        if variant.path is None or variant.sha256 is None:
+            outcome.status, outcome.error = "failed", variant.error
+            return None
+        key = cell_key(cell, variant.sha256, self.options)
+        if self.options.resume and self._reuse(outcome, key, fingerprints.get(cell.backend, set())):
+            return None
+        files = sorted(str(f) for f in variant.path.iterdir() if f.is_file())  # what a Ray node without it gets
+        return {**llm_job(variant, self.options), "suite_key": key, "files": files, "sha256": variant.sha256}
 
     def _reuse(self, outcome: Outcome, key: str, fingerprints: set[str]) -> bool:
         path = self.cells_dir / f"{outcome.cell.name}.json"
@@ -268,7 +296,8 @@ class Suite:
             "executor": self.executor_name,
             "nodes": self.nodes,
             "reference": {"backend": backend, "variant": variant},
-            "variants": [v.to_dict() for v in self.variants.values()],
+            "variants": [v.to_dict() for v in self.variants.values()]
+            + [v.to_dict() for v in self.llm_variants.values()],
             "cells": [o.to_dict() for o in self.outcomes.values()],
             "interrupted": self.interrupted,
             "history": str(History(self.options.history).path) if self.options.record_history else None,
@@ -287,6 +316,8 @@ def _unsupported(cell: Cell, info: ModelInfo, options: SuiteOptions) -> str | No
 def _brief(summary: dict[str, Any] | None) -> str:
     if not summary:
         return "-"
+    if summary.get("generative"):
+        return f"TTFT {summary['ttft_median_ms']['value']:.1f} ms, TPOT {summary['tpot_median_ms']['value']:.2f} ms"
     lat, thr = summary.get("latency_median_ms"), summary.get("throughput_fps")
     parts = []
     if lat:

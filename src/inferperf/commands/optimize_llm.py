@@ -1,0 +1,294 @@
+"""``inferperf optimize`` on a decoder LLM: compress, guard fidelity, search the runtime, verify, report.
+
+compress (NNCF weight formats; KV-cache element types) -> fidelity of each against the uncompressed model on
+held-out text (a variant below the agreement floor is dropped) -> search over weights x KV cache x the
+continuous-batching scheduler's knobs under the TTFT/TPOT SLOs at one concurrency -> interleaved
+verification of the winner against the uncompressed default -> summary.md, report.html, optimize.json.
+Every step's JSON is written as it finishes; a step that fails is recorded and the flow goes on.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from inferperf.backends.generative import check_generative_installed, get_generative
+from inferperf.errors import ConfigError, InferperfError, first_line
+from inferperf.measure.generate import GenerateOptions, Prompts, corpus_text
+from inferperf.measure.serving import Load, ServeOptions
+from inferperf.measure.target import header
+from inferperf.model.zoo import is_generative, llm_folder
+from inferperf.optimize.llm_tuner import OBJECTIVES, LlmCandidate, LlmTrial, Runner, best, choices, pareto, search
+from inferperf.optimize.llm_tuner import verify as verify_winner
+from inferperf.results.schema import save_json
+
+__all__ = ["LlmOptimizeOptions", "is_generative", "optimize_llm"]
+
+
+@dataclass(frozen=True)
+class LlmOptimizeOptions:
+    """What to try, the load and SLOs it must serve, how much time it has, and the fidelity floor."""
+
+    weights: tuple[str, ...] = ("int8", "int4_sym")
+    kv_caches: tuple[str, ...] = ("u8", "f16")
+    group_size: int = 128
+    concurrency: int = 4
+    objective: str = "tokens"  # tokens (output tokens/s) | goodput (requests/s meeting every SLO)
+    serve: ServeOptions = field(default_factory=lambda: ServeOptions(prompt_tokens=128, new_tokens=32, requests=16))
+    budget_s: float = 1200.0
+    rounds: int = 3
+    min_agreement: float = 0.9  # next-token top-1 (weights) or greedy (KV cache) agreement with the original
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.objective not in OBJECTIVES:
+            raise ConfigError(f"invalid `objective` {self.objective!r}: choose from {', '.join(OBJECTIVES)}")
+        if self.concurrency < 1 or self.rounds < 2:
+            raise ConfigError("`concurrency` must be at least 1 and `rounds` at least 2 (a paired interval)")
+        if not 0.0 <= self.min_agreement <= 1.0:
+            raise ConfigError(f"invalid `min_agreement` {self.min_agreement}: a fraction between 0 and 1")
+        if self.objective == "goodput" and not _slos(self.serve):
+            raise ConfigError("the goodput objective needs an SLO: a TTFT, TPOT or end-to-end bound")
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON form."""
+        return {
+            "weights": list(self.weights),
+            "kv_caches": list(self.kv_caches),
+            "group_size": self.group_size,
+            "concurrency": self.concurrency,
+            "objective": self.objective,
+            "serve": self.serve.to_dict(),
+            "budget_s": self.budget_s,
+            "rounds": self.rounds,
+            "min_agreement": self.min_agreement,
+            "seed": self.seed,
+        }
+
+
+def _slos(serve: ServeOptions) -> dict[str, float]:
+    bounds = {"ttft_max_ms": serve.ttft_max_ms, "tpot_max_ms": serve.tpot_max_ms, "e2e_max_ms": serve.e2e_max_ms}
+    return {k: v for k, v in bounds.items() if v is not None}
+
+
+class Flow:
+    """The steps in order, each saved to ``out`` as ``<step>.json`` the moment it ends."""
+
+    def __init__(self, model: str | Path, opts: LlmOptimizeOptions, out: Path, device: str, progress: Any) -> None:
+        from inferperf.commands.generate import _check_context, _model_doc
+
+        check_generative_installed("openvino-genai")
+        self.folder, builtin = llm_folder(model)
+        self.model_doc = _model_doc(self.folder, builtin)
+        longest = GenerateOptions(prompt_tokens=(opts.serve.prompt_tokens_max or opts.serve.prompt_tokens,))
+        _check_context(self.model_doc, replace(longest, new_tokens=opts.serve.new_tokens_max or opts.serve.new_tokens))
+        self.opts, self.out, self.device, self.progress = opts, out, device, progress
+        self.t0 = time.perf_counter()
+        self.steps: list[dict[str, Any]] = []
+        self.docs: dict[str, dict[str, Any]] = {}
+        self.trials: list[LlmTrial] = []
+
+    def note(self, text: str) -> None:
+        if self.progress is not None:
+            self.progress(text)
+
+    def step(self, name: str, fn: Callable[[], dict[str, Any]]) -> dict[str, Any] | None:
+        """Run one step; its document (or its failure) is recorded and saved at once."""
+        t = time.perf_counter()
+        record: dict[str, Any] = {"name": name, "status": "ok", "error": None}
+        try:
+            doc = fn()
+        except KeyboardInterrupt:
+            record |= {"status": "interrupted", "seconds": time.perf_counter() - t}
+            self.steps.append(record)
+            raise
+        except Exception as exc:  # a step that fails (NNCF, the runtime) is recorded; the flow goes on
+            kind = "" if isinstance(exc, InferperfError) else f"{type(exc).__name__}: "
+            record |= {"status": "failed", "error": kind + first_line(exc)}
+            doc = None
+        record["seconds"] = time.perf_counter() - t
+        if doc is not None:
+            record["path"] = str(save_json(doc, self.out / f"{name}.json"))
+            self.docs[name] = doc
+        self.steps.append(record)
+        return doc
+
+    def compress(self) -> dict[str, Any]:
+        """Weight variants (NNCF) and KV-cache types, each judged against the uncompressed model."""
+        from inferperf.optimize.llm_weights import compress, fidelity, group_size_for
+
+        group = group_size_for(self.model_doc["architecture"], self.opts.group_size)
+        variants: list[dict[str, Any]] = []
+        for mode in self.opts.weights:
+            self.note(f"compressing weights: {mode}")
+            try:
+                variants.append(compress(self.folder, mode, self.out / "weights" / mode, group))
+            except Exception as exc:  # one format NNCF cannot make is dropped; the others go on
+                variants.append({"mode": mode, "error": first_line(exc), "passes": False})
+        ref = get_generative("openvino-genai", self.folder, self.device)
+        text, _ = corpus_text(None)
+        held_out = Prompts(ref.encode(text), self.opts.seed + 7)  # other places than the serving prompts
+        sample = [held_out.draw(self.opts.serve.prompt_tokens) for _ in range(8)]
+        for v in (v for v in variants if "error" not in v):
+            self.note(f"fidelity: {v['mode']}")
+            v["fidelity"] = fidelity(ref, get_generative("openvino-genai", Path(v["path"]), self.device), sample)
+            v["passes"] = v["fidelity"]["next_token_top1_agreement"] >= self.opts.min_agreement
+        kv = []
+        for precision in self.opts.kv_caches:
+            self.note(f"fidelity: KV cache {precision}")
+            cand = get_generative("openvino-genai", self.folder, self.device, kv_cache=precision)
+            judged = fidelity(ref, cand, sample, logits=False)
+            kv.append({"kv_cache": precision, "fidelity": judged})
+            kv[-1]["passes"] = judged["greedy_token_agreement"] >= self.opts.min_agreement
+        return {
+            **header("optimize-llm-compress"),
+            "min_agreement": self.opts.min_agreement,
+            "weights": [{"mode": "fp32", "path": str(self.folder), "passes": True}, *variants],
+            "kv_caches": kv,
+        }
+
+    def runner(self) -> Runner:
+        """Serves every candidate the same seeded requests at the chosen concurrency."""
+        passing = [v for v in (self.docs.get("compress") or {}).get("weights", []) if v["passes"]]
+        folders = {v["mode"]: Path(v["path"]) for v in passing} or {"fp32": self.folder}
+        from inferperf.measure.serving import Engine
+
+        probe = Engine(self.folder, self.device, self.opts.serve)
+        text, _ = corpus_text(None)
+        prompts = Prompts(probe.encode(text), self.opts.seed)
+        del probe
+        return Runner(folders, self.device, self.opts.serve, Load("concurrency", self.opts.concurrency), prompts.draw)
+
+    def search(self, runner: Runner) -> dict[str, Any]:
+        """TPE over the space until the budget, minus what verification will need, is spent."""
+        compressed = self.docs.get("compress") or {}
+        kvs: list[str | None] = [None, *(k["kv_cache"] for k in compressed.get("kv_caches", []) if k["passes"])]
+        serve = self.opts.serve
+        prompt_max = serve.prompt_tokens_max or serve.prompt_tokens
+        space = choices(list(runner.folders), kvs, self.opts.concurrency, prompt_max, serve.max_num_seqs)
+
+        def deadline(trials: Sequence[LlmTrial]) -> bool:
+            # Verification serves 2 x rounds levels and loads two pipelines: keep back what that takes.
+            typical = float(np.median([t.seconds for t in trials])) if trials else 0.0
+            reserve = (2 * self.opts.rounds + 2) * typical
+            return time.perf_counter() - self.t0 + reserve + typical > self.opts.budget_s and len(trials) >= 2
+
+        self.trials = search(runner, space, self.opts.objective, deadline, self.opts.seed, self.note)
+        return {
+            **header("optimize-llm-search"),
+            "space": {k: ["default" if c is None else c for c in v] for k, v in space.items()},
+            "objective": self.opts.objective,
+            "trials": [t.to_dict() for t in self.trials],
+            "pareto": pareto(self.trials),
+        }
+
+
+def optimize_llm(
+    model: str | Path,
+    *,
+    options: LlmOptimizeOptions | None = None,
+    out: str | Path = "inferperf-optimize",
+    device: str = "CPU",
+    progress: Callable[[str], None] | None = None,
+) -> dict[str, Any]:
+    """The generative flow: weight formats and KV-cache types behind a fidelity guard, the runtime searched
+    for output tokens/s (or goodput) under the SLOs, the winner verified against the uncompressed default.
+
+    On Ctrl-C the summary and the report are written from the finished steps and KeyboardInterrupt is
+    raised again."""
+    from inferperf.report.optimize_llm_report import write_llm_reports
+
+    opts = options or LlmOptimizeOptions()
+    flow = Flow(model, opts, Path(out), device, progress)
+    default = LlmCandidate(max_num_seqs=opts.serve.max_num_seqs)
+    winner: LlmTrial | None = None
+    try:
+        flow.step("compress", flow.compress)
+        runner = flow.runner()
+        flow.step("search", lambda: flow.search(runner))
+        winner = best(flow.trials, opts.objective)
+        if winner is not None and winner.candidate != default:
+            chosen = winner.candidate
+            flow.step("verify", lambda: _verify_doc(runner, default, chosen, opts.rounds, flow.note))
+    finally:
+        doc = result_document(flow, winner, default)
+        doc["artifacts"] = write_llm_reports(doc, flow.out)
+        save_json(doc, flow.out / "optimize.json")
+    return doc
+
+
+def _verify_doc(runner: Runner, default: LlmCandidate, winner: LlmCandidate, rounds: int, note: Any) -> dict[str, Any]:
+    found = verify_winner(runner, default, winner, rounds, note)
+    return {**header("optimize-llm-verify"), "default": default.to_dict(), "winner": winner.to_dict(), **found}
+
+
+def result_document(flow: Flow, winner: LlmTrial | None, default: LlmCandidate) -> dict[str, Any]:
+    """The flow's one document: options, steps, the trials, the winner with its fidelity and verified gains."""
+    compressed = flow.docs.get("compress") or {}
+    searched = flow.docs.get("search") or {}
+    verified = flow.docs.get("verify")
+    base = next((t for t in flow.trials if t.candidate == default and t.status == "ok"), None)
+    headline: dict[str, Any] = {"objective": flow.opts.objective, "slo": _slos(flow.opts.serve)}
+    if winner is None:
+        headline["verdict"] = (
+            "no measured configuration met the SLOs at this concurrency"
+            if flow.trials
+            else ("no configuration was measured")
+        )
+    else:
+        headline |= {
+            "winner": winner.candidate.to_dict(),
+            "winner_figures": winner.to_dict().get("figures"),
+            "default_figures": base.to_dict().get("figures") if base else None,
+            "fidelity": _fidelity_of(compressed, winner.candidate),
+        }
+        if verified is not None:
+            headline["speedup"] = verified["speedup"]
+            headline["winner_meets_slo_in_verification"] = verified["meets_slo"]["winner"]
+            headline["verdict"] = _verdict(winner.candidate, verified)
+        elif winner.candidate == default:
+            headline["verdict"] = (
+                "the default configuration (uncompressed, GenAI's scheduler defaults) is the best measured"
+            )
+        else:
+            headline["verdict"] = f"{winner.candidate.label} measured best in the search; its verification failed"
+    return {
+        **header("optimize-llm"),
+        "model": flow.model_doc,
+        "device": flow.device,
+        "options": flow.opts.to_dict(),
+        "steps": flow.steps,
+        "seconds": time.perf_counter() - flow.t0,
+        "headline": headline,
+        "compress": compressed or None,
+        "search": searched or None,
+        "verify": verified,
+    }
+
+
+def _fidelity_of(compressed: dict[str, Any], cand: LlmCandidate) -> dict[str, Any]:
+    weights = next((w.get("fidelity") for w in compressed.get("weights", []) if w["mode"] == cand.weights), None)
+    kv = next((k["fidelity"] for k in compressed.get("kv_caches", []) if k["kv_cache"] == cand.kv_cache), None)
+    return {"weights": weights, "kv_cache": kv}
+
+
+def _verdict(cand: LlmCandidate, verified: dict[str, Any]) -> str:
+    s = verified["speedup"]
+    tps, ttft, tpot = s["output_tokens_per_s"], s["ttft_median"], s["tpot_median"]
+    low, high = tps["ci95"]
+    if low > 1:
+        advice = "verified faster: use it"
+    elif high < 1:
+        advice = "verified SLOWER than the default (the search's best run was luck): keep the default"
+    else:
+        advice = "no significant gain over the default in the verification: keep the default or rerun longer"
+    return (
+        f"{cand.label}: output tokens/s x{tps['value']:.2f} [{low:.2f}, {high:.2f}] over the uncompressed default, "
+        f"TTFT x{ttft['value']:.2f}, TPOT x{tpot['value']:.2f} (default / winner), over {verified['rounds']} "
+        f"interleaved rounds; {advice}"
+    )

@@ -1,0 +1,307 @@
+"""The runtime search of a decoder LLM under serving load: weight format x KV-cache precision x scheduler.
+
+Each trial loads OpenVINO GenAI's continuous-batching pipeline with one configuration and serves the
+same seeded requests at the same concurrency (closed loop); its figures are that level's output tokens/s,
+goodput and p99 TTFT/TPOT. optuna's TPE proposes the configurations (the SLOs are its constraints),
+starting from the uncompressed default. The winner is then measured against that default in interleaved
+rounds (both pipelines loaded, the same requests, one after the other in each round), so the speed-ups
+carry paired intervals that the machine's drift does not widen.
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from inferperf.errors import InferperfError, first_line
+from inferperf.measure.serving import Engine, Load, ServeOptions, meets_p99, run_load
+from inferperf.stats import paired_ratio_ci
+
+OBJECTIVES = {"tokens": "output_tokens_per_s", "goodput": "goodput_requests_per_s"}
+_MAX_DUPLICATES = 12  # the sampler re-proposing measured configurations this often: the space is covered
+
+
+@dataclass(frozen=True)
+class LlmCandidate:
+    """One configuration: the weights' variant, the KV cache's element type and the scheduler's knobs."""
+
+    weights: str = "fp32"
+    kv_cache: str | None = None  # None: the device's default
+    max_num_seqs: int = 64
+    max_num_batched_tokens: int | None = None  # None: GenAI's default (256)
+    dynamic_split_fuse: bool | None = None  # None: GenAI's default (on)
+
+    @property
+    def label(self) -> str:
+        """Short name: weights, KV cache, then the scheduler knobs set away from the defaults."""
+        parts = [self.weights, f"kv {self.kv_cache or 'default'}", f"seqs {self.max_num_seqs}"]
+        if self.max_num_batched_tokens is not None:
+            parts.append(f"batched {self.max_num_batched_tokens}")
+        if self.dynamic_split_fuse is not None:
+            parts.append("split-fuse " + ("on" if self.dynamic_split_fuse else "off"))
+        return ", ".join(parts)
+
+    def serve_options(self, base: ServeOptions) -> ServeOptions:
+        """``base`` with this candidate's engine settings."""
+        return replace(
+            base,
+            kv_cache=self.kv_cache,
+            max_num_seqs=self.max_num_seqs,
+            max_num_batched_tokens=self.max_num_batched_tokens,
+            dynamic_split_fuse=self.dynamic_split_fuse,
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON form, with the label."""
+        return {**asdict(self), "label": self.label}
+
+
+@dataclass
+class LlmTrial:
+    """One measured configuration (or why it could not be)."""
+
+    number: int
+    candidate: LlmCandidate
+    status: str = "ok"  # ok | failed
+    error: str | None = None
+    seconds: float = 0.0
+    load_ms: float | None = None
+    level: dict[str, Any] | None = None
+    feasible: bool = False
+
+    def value(self, objective: str) -> float:
+        """The objective's figure (output tokens/s, or goodput in requests/s)."""
+        assert self.level is not None
+        key = OBJECTIVES[objective]
+        return float(self.level["slo"][key] if key.startswith("goodput") else self.level[key])
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON form: the level's figures without the per-request rows."""
+        out: dict[str, Any] = {
+            "number": self.number,
+            "candidate": self.candidate.to_dict(),
+            "status": self.status,
+            "error": self.error,
+            "seconds": self.seconds,
+            "load_ms": self.load_ms,
+            "feasible": self.feasible,
+        }
+        if self.level is not None:
+            out["figures"] = figures(self.level)
+        return out
+
+
+def figures(level: dict[str, Any]) -> dict[str, float]:
+    """The headline numbers of one serving level."""
+    return {
+        "output_tokens_per_s": float(level["output_tokens_per_s"]),
+        "goodput_requests_per_s": float(level["slo"]["goodput_requests_per_s"]),
+        "slo_attainment": float(level["slo"]["attainment"]),
+        "ttft_p99_ms": float(level["ttft_ms"]["p99"]["value"]),
+        "tpot_p99_ms": float(level["tpot_ms"]["p99"]["value"]),
+        "ttft_median_ms": float(level["ttft_ms"]["median"]["value"]),
+        "tpot_median_ms": float(level["tpot_ms"]["median"]["value"]),
+    }
+
+
+def choices(
+    weights: Sequence[str], kv_caches: Sequence[str | None], concurrency: int, prompt_max: int, default_seqs: int
+) -> dict[str, list[Any]]:
+    """The search space. Sequences beyond the concurrency never run together, so max_num_seqs stops at it
+    (beside the default's own value); batched-token budgets are multiples of the longest prompt, so every
+    one is valid with split-fuse off."""
+    seqs = sorted({1, *(s for s in (2, 4, 8, 16, 32, 64) if s <= concurrency), concurrency, default_seqs})
+    return {
+        "weights": list(weights),
+        "kv_cache": list(kv_caches),
+        "max_num_seqs": seqs,
+        "max_num_batched_tokens": [None, *(prompt_max * k for k in (1, 2, 4, 8))],
+        "dynamic_split_fuse": [None, False],
+    }
+
+
+def space_size(space: dict[str, list[Any]]) -> int:
+    """How many distinct configurations the space holds."""
+    return int(np.prod([len(v) for v in space.values()]))
+
+
+class Runner:
+    """Loads and serves one candidate at a time."""
+
+    def __init__(
+        self,
+        folders: dict[str, Path],
+        device: str,
+        base: ServeOptions,
+        load: Load,
+        prompts: Callable[[int], list[int]],
+    ) -> None:
+        self.folders, self.device, self.base, self.load, self.prompts = folders, device, base, load, prompts
+
+    def engine(self, cand: LlmCandidate) -> Engine:
+        """The pipeline of ``cand``, warmed up by two requests (not kept)."""
+        opts = cand.serve_options(self.base)
+        engine = Engine(self.folders[cand.weights], self.device, opts)
+        run_load(engine, self.prompts, Load("concurrency", 1), replace(opts, requests=2))
+        return engine
+
+    def run(self, number: int, cand: LlmCandidate) -> LlmTrial:
+        """Measure ``cand``; a configuration the runtime refuses is a failed trial, not a failed search."""
+        trial = LlmTrial(number, cand)
+        t0 = time.perf_counter()
+        try:
+            engine = self.engine(cand)
+            trial.load_ms = engine.load_ms
+            opts = cand.serve_options(self.base)
+            trial.level = run_load(engine, self.prompts, self.load, opts)
+            trial.feasible = meets_p99(trial.level, opts)
+            del engine
+        except (InferperfError, RuntimeError, ValueError) as exc:
+            trial.status, trial.error = "failed", first_line(exc)
+        trial.seconds = time.perf_counter() - t0
+        return trial
+
+
+def _constraints(trial: LlmTrial, base: ServeOptions) -> list[float]:
+    """optuna's convention: <= 0 feasible; positive: by what fraction a p99 misses its SLO."""
+    assert trial.level is not None
+    out = []
+    for key, bound in (("ttft_ms", base.ttft_max_ms), ("tpot_ms", base.tpot_max_ms), ("e2e_ms", base.e2e_max_ms)):
+        out.append(-1.0 if bound is None else float(trial.level[key]["p99"]["value"]) / bound - 1.0)
+    return out
+
+
+def search(
+    runner: Runner,
+    space: dict[str, list[Any]],
+    objective: str,
+    deadline: Callable[[Sequence[LlmTrial]], bool],
+    seed: int = 0,
+    progress: Callable[[str], None] | None = None,
+) -> list[LlmTrial]:
+    """TPE over ``space`` until ``deadline(trials so far)`` says stop or the space is covered; the default
+    (uncompressed weights, every knob at its default) goes first."""
+    import optuna
+    from optuna.distributions import BaseDistribution, CategoricalDistribution
+    from optuna.trial import TrialState
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        sampler = optuna.samplers.TPESampler(seed=seed, multivariate=True, n_startup_trials=4)
+    study = optuna.create_study(direction="maximize", sampler=sampler)
+    # Categorical choices must be plain values: None travels as the string "default".
+    dists: dict[str, BaseDistribution] = {k: CategoricalDistribution([_enc(c) for c in v]) for k, v in space.items()}
+    study.enqueue_trial({"weights": space["weights"][0], "kv_cache": "default", **_default_knobs(runner.base)})
+    seen: dict[LlmCandidate, LlmTrial] = {}
+    trials: list[LlmTrial] = []
+    duplicates = 0
+    while not deadline(trials) and len(seen) < space_size(space) and duplicates < _MAX_DUPLICATES:
+        ask = study.ask(dists)
+        cand = LlmCandidate(**{k: _dec(v) for k, v in ask.params.items()})
+        trial = seen.get(cand)
+        if trial is None:
+            if progress is not None:
+                progress(f"trial {len(trials) + 1}: {cand.label}")
+            trial = runner.run(len(trials), cand)
+            seen[cand] = trial
+            trials.append(trial)
+            duplicates = 0
+        else:
+            duplicates += 1
+        if trial.status != "ok":
+            study.tell(ask, state=TrialState.FAIL)
+            continue
+        for i, value in enumerate(_constraints(trial, runner.base)):
+            ask.set_constraint(f"slo{i}", value)
+        study.tell(ask, trial.value(objective))
+    return trials
+
+
+def _default_knobs(base: ServeOptions) -> dict[str, Any]:
+    return {"max_num_seqs": base.max_num_seqs, "max_num_batched_tokens": "default", "dynamic_split_fuse": "default"}
+
+
+def _enc(value: Any) -> Any:
+    return "default" if value is None else value
+
+
+def _dec(value: Any) -> Any:
+    return None if value == "default" else value
+
+
+def best(trials: Sequence[LlmTrial], objective: str) -> LlmTrial | None:
+    """The measured configuration with the highest objective among those meeting the SLOs."""
+    ok = [t for t in trials if t.status == "ok" and t.feasible]
+    return max(ok, key=lambda t: t.value(objective)) if ok else None
+
+
+def pareto(trials: Sequence[LlmTrial]) -> list[int]:
+    """Numbers of the trials no other beats on both output tokens/s (higher) and p99 TTFT (lower)."""
+    ok = [(t.number, t.value("tokens"), figures(t.level)["ttft_p99_ms"]) for t in trials if t.level is not None]
+    return [
+        n
+        for n, tps, ttft in ok
+        if not any(o[1] >= tps and o[2] <= ttft and o[0] != n and (o[1], o[2]) != (tps, ttft) for o in ok)
+    ]
+
+
+def verify(
+    runner: Runner,
+    baseline: LlmCandidate,
+    winner: LlmCandidate,
+    rounds: int,
+    progress: Callable[[str], None] | None = None,
+) -> dict[str, Any]:
+    """Both pipelines loaded; per round each serves the same requests in turn. Paired ratios per round:
+    output tokens/s (winner / default), TTFT and TPOT medians (default / winner: > 1 is faster); the
+    winner's SLO check on its requests of every round pooled."""
+    engines = {"default": runner.engine(baseline), "winner": runner.engine(winner)}
+    cands = {"default": baseline, "winner": winner}
+    per: dict[str, dict[str, list[float]]] = {name: {} for name in engines}
+    raw: dict[str, list[dict[str, Any]]] = {name: [] for name in engines}
+    for r in range(rounds):
+        for name, engine in engines.items():
+            if progress is not None:
+                progress(f"verification round {r + 1}/{rounds}: {name}")
+            level = run_load(engine, runner.prompts, runner.load, cands[name].serve_options(runner.base))
+            for key, value in figures(level).items():
+                per[name].setdefault(key, []).append(value)
+            raw[name].extend(level["raw"])
+    d, w = per["default"], per["winner"]
+    speedup = {
+        "output_tokens_per_s": paired_ratio_ci(w["output_tokens_per_s"], d["output_tokens_per_s"]).to_dict(),
+        "ttft_median": paired_ratio_ci(d["ttft_median_ms"], w["ttft_median_ms"]).to_dict(),
+        "tpot_median": paired_ratio_ci(d["tpot_median_ms"], w["tpot_median_ms"]).to_dict(),
+    }
+    base = runner.base
+    pooled = {name: _pooled_p99(rows) for name, rows in raw.items()}
+    meets = {
+        name: all(
+            bound is None or p[key] <= bound
+            for key, bound in (
+                ("ttft_ms", base.ttft_max_ms),
+                ("tpot_ms", base.tpot_max_ms),
+                ("e2e_ms", base.e2e_max_ms),
+            )
+        )
+        for name, p in pooled.items()
+    }
+    return {
+        "rounds": rounds,
+        "per_round": per,
+        "speedup": speedup,
+        "pooled_p99": pooled,
+        "meets_slo": meets,
+        "raw": raw,
+    }
+
+
+def _pooled_p99(rows: list[dict[str, Any]]) -> dict[str, float]:
+    return {key: float(np.percentile([r[key] for r in rows], 99)) for key in ("ttft_ms", "tpot_ms", "e2e_ms")}
