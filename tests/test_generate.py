@@ -249,6 +249,24 @@ def test_peak_search_needs_an_slo_and_converges_below_capacity() -> None:
     assert all(t["met"] for t in peak["trials"])  # nothing can miss a bound of 1000 s
     assert peak["capacity_requests_per_s"] * 0.95 < peak["rate"] < peak["capacity_requests_per_s"]
     assert peak["confirmed"] and peak["confirm"]["requests"] == 12
+    assert peak["confirmed_rate"] == peak["rate"] and len(peak["confirm_attempts"]) == 1
+
+
+def test_a_peak_that_a_longer_run_does_not_hold_steps_down(monkeypatch: pytest.MonkeyPatch) -> None:
+    from inferperf.measure import serving
+
+    def fake_run(engine: object, prompts: object, load: serving.Load, opts: serving.ServeOptions) -> dict[str, object]:
+        p99 = 100.0 if load.value <= 8.5 else 1000.0  # the engine holds 8.5 req/s, not the 9.0 bisected
+        stat = {"p99": {"value": p99}}
+        return {"ttft_ms": stat, "tpot_ms": {"p99": {"value": 1.0}}, "e2e_ms": stat, "requests": opts.requests}
+
+    monkeypatch.setattr(serving, "run_load", fake_run)
+    opts = api.ServeOptions(loads=(), requests=6, ttft_max_ms=200.0)
+    out = serving._confirm(None, None, opts, 10.0, None)  # type: ignore[arg-type]
+    assert [round(a["rate"], 2) for a in out["confirm_attempts"]] == [10.0, 9.0, 8.1]
+    assert out["confirmed"] and out["confirmed_rate"] == pytest.approx(8.1)
+    out = serving._confirm(None, None, opts, 20.0, None)  # type: ignore[arg-type]
+    assert not out["confirmed"] and out["confirmed_rate"] is None and len(out["confirm_attempts"]) == 3
 
 
 # -- weight compression ------------------------------------------------------------------------------

@@ -161,9 +161,14 @@ def render_serving(doc: dict[str, Any], console: Console) -> None:
         if peak["rate"] is None:
             console.print("[red]no arrival rate met the SLOs at p99[/red]")
         else:
-            word = "confirmed" if peak.get("confirmed") else "[red]NOT confirmed[/red] by the longer run"
+            tries = len(peak.get("confirm_attempts") or [1])
+            if peak.get("confirmed"):
+                word = f"confirmed at {peak['confirmed_rate']:.3g} req/s by a run of twice the requests"
+                word += f" after {tries - 1} step(s) 10% down" if tries > 1 else ""
+            else:
+                word = f"[red]NOT confirmed[/red] by {tries} longer runs, each 10% lower"
             console.print(
-                f"peak: {peak['rate']:.3g} req/s meets the SLOs at p99 ({word}); closed-loop capacity "
+                f"peak: bisection {peak['rate']:.3g} req/s, {word}; closed-loop capacity "
                 f"{peak['capacity_requests_per_s']:.3g} req/s; {len(peak['trials'])} bisection steps",
                 highlight=False,
             )
