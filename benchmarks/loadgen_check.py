@@ -105,8 +105,17 @@ def latency_pair(model: str, seconds: float, rounds: int, out: Path) -> dict[str
     }
 
 
+SERVER_MAX_S = 45.0  # --server-max: a longer Server run gives its p99 (and the overhead ratio) more samples
+
+
 def server_at(
-    model: str, offline_rate: float, fraction: float, bound: float, out: Path, seconds: float
+    model: str,
+    offline_rate: float,
+    fraction: float,
+    bound: float,
+    out: Path,
+    seconds: float,
+    cap_s: float = SERVER_MAX_S,
 ) -> dict[str, Any]:
     """One Server run at ``fraction`` of the Offline rate, judged against its ideal M/G/c queue."""
     rate = fraction * offline_rate
@@ -117,7 +126,10 @@ def server_at(
         target_qps=rate,
         p99_max_ms=bound,
         min_duration_s=seconds,
-        max_duration_s=45.0,
+        max_duration_s=cap_s,
+        # As many queries as the cap allows (LoadGen stops at its minimum count once the duration is met):
+        # the p99 of a longer run rests on more samples above it.
+        min_query_count=max(500, int(0.95 * rate * cap_s)),
     )
     res = doc["result"]
     ideal = res["ideal_queue"]
@@ -198,13 +210,37 @@ def server_checks(model: str, offline: dict[str, Any], median_ms: float, out: Pa
     }
 
 
+def server_only(args: argparse.Namespace) -> int:
+    """The SUT-overhead check alone: the Server levels at 50% and 80% of one Offline run's rate."""
+    median = bench_run(args.model, "latency", args.seconds)["latency_ms"]["median"]["value"]
+    offline = scenario_run(args.model, args.out / "offline-0", scenario="offline", min_duration_s=args.seconds)
+    rate = offline["result"]["metric"]["value"]
+    print(f"bench latency median {median:.1f} ms; Offline {rate:.2f} samples/s; Server runs of {args.server_max:g} s")
+    levels = [server_at(args.model, rate, f, 3 * median, args.out, args.seconds, args.server_max) for f in (0.5, 0.8)]
+    for level in levels:
+        ratio, ci = level["overhead_ratio"], level["overhead_ci95"]
+        shown = "none (unstable ideal queue)" if ratio is None else f"x{ratio:.3f} [{ci[0]:.3f}, {ci[1]:.3f}]"
+        print(
+            f"Server at {level['fraction_of_offline']:.0%} Offline ({level['query_count']} queries), p99 / ideal "
+            f"M/G/{level['servers']} p99: {shown}  {verdict(level['overhead_pass'])} (at most x{MAX_OVERHEAD})"
+        )
+    save_json({"server_only": levels}, args.out / "loadgen_server_only.json")
+    return 0 if all(level["overhead_pass"] for level in levels) else 1
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="zoo:resnet50")
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--out", type=Path, default=Path("build/loadgen_check"))
+    parser.add_argument("--server-max", type=float, default=SERVER_MAX_S, help="seconds cap of each Server run")
+    parser.add_argument(
+        "--server-only", action="store_true", help="one bench latency run and one Offline run, then the Server levels"
+    )
     args = parser.parse_args()
+    if args.server_only:
+        return server_only(args)
     print("Offline vs bench throughput", flush=True)
     tput = throughput_pair(args.model, args.seconds, args.rounds, args.out)
     print("SingleStream vs bench latency", flush=True)

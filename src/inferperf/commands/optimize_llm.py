@@ -92,6 +92,7 @@ class Flow:
         self.steps: list[dict[str, Any]] = []
         self.docs: dict[str, dict[str, Any]] = {}
         self.trials: list[LlmTrial] = []
+        self.text_ids: list[int] = []
 
     def note(self, text: str) -> None:
         if self.progress is not None:
@@ -132,7 +133,8 @@ class Flow:
                 variants.append({"mode": mode, "error": first_line(exc), "passes": False})
         ref = get_generative("openvino-genai", self.folder, self.device)
         text, _ = corpus_text(None)
-        held_out = Prompts(ref.encode(text), self.opts.seed + 7)  # other places than the serving prompts
+        self.text_ids = ref.encode(text)  # the serving prompts are cut from the same tokens
+        held_out = Prompts(self.text_ids, self.opts.seed + 7)  # other places than the serving prompts
         sample = [held_out.draw(self.opts.serve.prompt_tokens) for _ in range(8)]
         for v in (v for v in variants if "error" not in v):
             self.note(f"fidelity: {v['mode']}")
@@ -156,12 +158,11 @@ class Flow:
         """Serves every candidate the same seeded requests at the chosen concurrency."""
         passing = [v for v in (self.docs.get("compress") or {}).get("weights", []) if v["passes"]]
         folders = {v["mode"]: Path(v["path"]) for v in passing} or {"fp32": self.folder}
-        from inferperf.measure.serving import Engine
+        if not self.text_ids:  # the compress step failed before tokenizing: a pipeline's tokenizer instead
+            from inferperf.measure.serving import Engine
 
-        probe = Engine(self.folder, self.device, self.opts.serve)
-        text, _ = corpus_text(None)
-        prompts = Prompts(probe.encode(text), self.opts.seed)
-        del probe
+            self.text_ids = Engine(self.folder, self.device, self.opts.serve).encode(corpus_text(None)[0])
+        prompts = Prompts(self.text_ids, self.opts.seed)
         return Runner(folders, self.device, self.opts.serve, Load("concurrency", self.opts.concurrency), prompts.draw)
 
     def search(self, runner: Runner) -> dict[str, Any]:
