@@ -186,7 +186,10 @@ def settings_values(opts: ScenarioOptions, probe_: Probe, *, target_qps: float |
         values["single_stream_expected_latency_ns"] = expected_ns
     elif opts.scenario == "multi-stream":
         values["multi_stream_samples_per_query"] = opts.samples_per_query
-        values["multi_stream_expected_latency_ns"] = expected_ns * math.ceil(opts.samples_per_query / opts.batch)
+        # LoadGen pre-generates min_duration / expected latency queries: an expected latency above the real one
+        # (the old median x samples per query ignored the requests in flight) generated too few to fill the
+        # minimum duration: INVALID. A query's samples at the probe's full rate (samples/s) is the estimate.
+        values["multi_stream_expected_latency_ns"] = int(1e9 * opts.samples_per_query / probe_.throughput)
     elif opts.scenario == "server":
         values["server_target_qps"] = target_qps or opts.target_qps or probe_.throughput / 2
         values["server_target_latency_ns"] = int(latency_bound_ms(opts, probe_) * 1e6)
