@@ -217,6 +217,15 @@ def test_serving_runs_every_level_to_the_end() -> None:
         assert 0 <= q["ttft_beyond_prefill_ms"]["median"] <= q["ttft_beyond_prefill_ms"]["p99"]
         assert 0 <= q["share_of_ttft"] <= 1 and q["tpot_over_unloaded"] > 0
     assert doc["unloaded"]["requests"] == 4 and doc["unloaded"]["ttft_per_prompt_token_ms"] > 0
+    from inferperf.report.compare import compare_docs
+
+    same = compare_docs(doc, doc)  # per load level: TTFT and TPOT median and p99, end to end
+    assert len(same["rows"]) == 3 * 5 and {r["verdict"] for r in same["rows"]} == {"no significant difference"}
+    assert {r["metric"] for r in same["rows"]} >= {"ttft_ms p99", "tpot_ms p99"}
+    with pytest.raises(ConfigError, match="not comparable"):
+        compare_docs(doc, {**doc, "options": {**doc["options"], "prompt_tokens": 64}})
+    with pytest.raises(ConfigError, match="not comparable"):
+        compare_docs(doc, {**doc, "kind": "generate"})
     result = runner.invoke(app, ["generate", "--concurrency", "2", "--prompt-tokens", "16,32"])
     assert result.exit_code == 2 and "--prompt-tokens" in result.output
     result = runner.invoke(app, ["generate", "--concurrency", "2", "--prompt-tokens", "16", "--prompt-tokens-max", "8"])

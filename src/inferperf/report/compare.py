@@ -146,7 +146,9 @@ def compare_docs(
     measured rerun noise (never less than ``threshold``). Otherwise a block bootstrap over one run's
     samples, and the result says that this cannot tell a change from rerun noise.
     """
-    if a.get("kind") == "generate" and b.get("kind") == "generate":
+    if a.get("kind") in _GENERATIVE or b.get("kind") in _GENERATIVE:
+        if a.get("kind") != b.get("kind"):
+            raise ConfigError(f"a {a.get('kind')} result and a {b.get('kind')} result are not comparable")
         return compare_generate(a, b, threshold)
     runs_a, runs_b = _runs(a, "A"), _runs(b, "B")
     shared = [k for k in runs_a if k in runs_b]
@@ -240,39 +242,63 @@ def _ratio(
     return bootstrap_ratio_ci(xa, xb, stat), stat(xa), stat(xb), "samples"
 
 
-# generate metric -> higher is better
-_GENERATE_METRICS = {"ttft_ms": False, "tpot_ms": False, "e2e_ms": False, "decode_tokens_per_s": True}
+_GENERATIVE = ("generate", "generate-serving")
+# (per-request figure, statistic) -> higher is better: one request at a time, and under load (where the
+# tail is what an SLO judges)
+_GENERATE_METRICS = {
+    ("ttft_ms", "median"): False,
+    ("tpot_ms", "median"): False,
+    ("e2e_ms", "median"): False,
+    ("decode_tokens_per_s", "median"): True,
+}
+_SERVING_METRICS = {
+    ("ttft_ms", "median"): False,
+    ("ttft_ms", "p99"): False,
+    ("tpot_ms", "median"): False,
+    ("tpot_ms", "p99"): False,
+    ("e2e_ms", "median"): False,
+}
+_STATS = {"median": lambda x: float(np.median(x)), "p99": lambda x: float(np.percentile(x, 99))}
 
 
 def _levels(doc: dict[str, Any]) -> dict[tuple[str, str], dict[str, Any]]:
+    if doc.get("kind") == "generate-serving":
+        return {("serving", lv["load"]["label"]): lv for lv in doc.get("levels") or []}
     return {(r["backend"], f"prompt {lv['prompt_tokens']}"): lv for r in doc.get("results") or [] for lv in r["levels"]}
 
 
+def _check_same_work(a: dict[str, Any], b: dict[str, Any]) -> None:
+    for key, what in (("new_tokens", "TPOT and end to end"), ("prompt_tokens", "TTFT")):
+        if a["options"].get(key) != b["options"].get(key) and not (key == "prompt_tokens" and a["kind"] == "generate"):
+            raise ConfigError(
+                f"A used {key.replace('_', ' ')} {a['options'].get(key)}, B {b['options'].get(key)}: {what} are not "
+                "comparable"
+            )
+
+
 def compare_generate(a: dict[str, Any], b: dict[str, Any], threshold: float = 0.02) -> dict[str, Any]:
-    """Two generate results: per backend and prompt length, B/A of the median TTFT, TPOT, end to end and
-    decode tokens/s over their requests, with a bootstrap interval and a verdict."""
+    """Two generate results (one request at a time, or serving levels): per backend and prompt length (or
+    load level), B/A of the median TTFT, TPOT, end to end and decode tokens/s (serving: TTFT and TPOT p99
+    too) over their requests, with a bootstrap interval and a verdict."""
     levels_a, levels_b = _levels(a), _levels(b)
     shared = [k for k in levels_a if k in levels_b]
     if not shared:
-        raise ConfigError("the two generate results share no (backend, prompt length) to compare")
-    if a["options"]["new_tokens"] != b["options"]["new_tokens"]:
-        raise ConfigError(
-            f"A generated {a['options']['new_tokens']} tokens per request, B {b['options']['new_tokens']}: "
-            "TPOT and end to end are not comparable"
-        )
+        raise ConfigError("the two generate results share no (backend, prompt length) or load level to compare")
+    _check_same_work(a, b)
+    metrics = _SERVING_METRICS if a["kind"] == "generate-serving" else _GENERATE_METRICS
     rows = []
     for key in shared:
-        for metric, higher in _GENERATE_METRICS.items():
+        for (metric, stat), higher in metrics.items():
             xa = np.asarray([r[metric] for r in levels_a[key]["raw"]], dtype=float)
             xb = np.asarray([r[metric] for r in levels_b[key]["raw"]], dtype=float)
-            ci = bootstrap_ratio_ci(xa, xb, lambda x: float(np.median(x)))
+            ci = bootstrap_ratio_ci(xa, xb, _STATS[stat])
             rows.append(
                 {
                     "backend": key[0],
                     "scenario": key[1],
-                    "metric": metric,
-                    "a": float(np.median(xa)),
-                    "b": float(np.median(xb)),
+                    "metric": metric if stat == "median" else f"{metric} {stat}",
+                    "a": _STATS[stat](xa),
+                    "b": _STATS[stat](xb),
                     "ratio": ci.value,
                     "ci95": [ci.low, ci.high],
                     "verdict": judge(ci, higher, threshold),
@@ -281,7 +307,7 @@ def compare_generate(a: dict[str, Any], b: dict[str, Any], threshold: float = 0.
                 }
             )
     return {
-        "method": "ratio of medians over requests, block bootstrap interval",
+        "method": "ratio of medians (serving: and p99s) over requests, block bootstrap interval",
         "rows": rows,
         "threshold": threshold,
         "threshold_source": "the given threshold",
