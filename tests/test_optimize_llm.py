@@ -84,9 +84,15 @@ def test_optimize_on_the_tiny_llm_names_a_verified_winner(tmp_path: Path) -> Non
     assert int8["mode"] == "int8" and 0.0 <= int8["fidelity"]["next_token_top1_agreement"] <= 1.0
     assert doc["compress"]["kv_caches"][0]["kv_cache"] == "u8"
     head = doc["headline"]
-    assert head["winner"]["weights"] in {"fp32", "int8"} and head["verdict"]
-    if head["winner"]["label"] != trials[0]["candidate"]["label"]:
-        assert steps["verify"] == "ok" and set(head["speedup"]) == {"output_tokens_per_s", "ttft_median", "tpot_median"}
+    assert head["verdict"]
+    assert head.get("winner") is None or head["winner"]["weights"] in {"fp32", "int8"}
+    verified = doc["verify"]  # the best two feasible trials (not the default) against the default
+    assert steps["verify"] == "ok" and 1 <= len(verified["speedups"]) <= 2
+    assert set(verified["candidates"]) == {"default", *verified["speedups"]}
+    if verified["winner"] is not None:
+        assert head["winner"]["label"] == verified["candidates"][verified["winner"]]["label"]
+        assert set(head["speedup"]) == {"output_tokens_per_s", "goodput", "ttft_median", "tpot_median"}
+        assert "| finalist |" in (tmp_path / "summary.md").read_text()
     saved = json.loads((tmp_path / "optimize.json").read_text())
     assert saved["kind"] == "optimize-llm" and (tmp_path / "search.json").exists()
     summary = (tmp_path / "summary.md").read_text()

@@ -23,11 +23,23 @@ from inferperf.measure.generate import GenerateOptions, Prompts, corpus_text
 from inferperf.measure.serving import Load, ServeOptions
 from inferperf.measure.target import header
 from inferperf.model.zoo import is_generative, llm_folder
-from inferperf.optimize.llm_tuner import OBJECTIVES, LlmCandidate, LlmTrial, Runner, best, choices, pareto, search
-from inferperf.optimize.llm_tuner import verify as verify_winner
+from inferperf.optimize.llm_tuner import (
+    OBJECTIVES,
+    LlmCandidate,
+    LlmTrial,
+    Runner,
+    best,
+    choices,
+    finalists,
+    pareto,
+    search,
+)
+from inferperf.optimize.llm_tuner import verify as verify_finalists
 from inferperf.results.schema import save_json
 
 __all__ = ["LlmOptimizeOptions", "is_generative", "optimize_llm"]
+
+FINALISTS = 2  # the best configurations of the search verified against the default (one trial each chose them)
 
 
 @dataclass(frozen=True)
@@ -174,9 +186,9 @@ class Flow:
         space = choices(list(runner.folders), kvs, self.opts.concurrency, prompt_max, serve.max_num_seqs)
 
         def deadline(trials: Sequence[LlmTrial]) -> bool:
-            # Verification serves 2 x rounds levels and loads two pipelines: keep back what that takes.
+            # Verification serves (1 + finalists) x rounds levels and loads as many pipelines: keep it back.
             typical = float(np.median([t.seconds for t in trials])) if trials else 0.0
-            reserve = (2 * self.opts.rounds + 2) * typical
+            reserve = (1 + FINALISTS) * (self.opts.rounds + 1) * typical
             return time.perf_counter() - self.t0 + reserve + typical > self.opts.budget_s and len(trials) >= 2
 
         self.trials = search(runner, space, self.opts.objective, deadline, self.opts.seed, self.note)
@@ -212,10 +224,10 @@ def optimize_llm(
         flow.step("compress", flow.compress)
         runner = flow.runner()
         flow.step("search", lambda: flow.search(runner))
-        winner = best(flow.trials, opts.objective)
-        if winner is not None and winner.candidate != default:
-            chosen = winner.candidate
-            flow.step("verify", lambda: _verify_doc(runner, default, chosen, opts.rounds, flow.note))
+        finals = [t.candidate for t in finalists(flow.trials, opts.objective, default, FINALISTS)]
+        if finals:
+            flow.step("verify", lambda: _verify_doc(runner, default, finals, opts, flow.note))
+        winner = _winner(flow, default)
     finally:
         doc = result_document(flow, winner, default)
         doc["artifacts"] = write_llm_reports(doc, flow.out)
@@ -223,9 +235,23 @@ def optimize_llm(
     return doc
 
 
-def _verify_doc(runner: Runner, default: LlmCandidate, winner: LlmCandidate, rounds: int, note: Any) -> dict[str, Any]:
-    found = verify_winner(runner, default, winner, rounds, note)
-    return {**header("optimize-llm-verify"), "default": default.to_dict(), "winner": winner.to_dict(), **found}
+def _verify_doc(
+    runner: Runner, default: LlmCandidate, finals: list[LlmCandidate], opts: LlmOptimizeOptions, note: Any
+) -> dict[str, Any]:
+    found = verify_finalists(runner, default, finals, opts.rounds, opts.objective, note)
+    return {**header("optimize-llm-verify"), **found}
+
+
+def _winner(flow: Flow, default: LlmCandidate) -> LlmTrial | None:
+    """The verified winner's trial; without finalists, the default if it met the SLOs; after a failed
+    verification, the search's best (said so in the verdict)."""
+    verified = flow.docs.get("verify")
+    if verified is not None:
+        if verified["winner"] is None:
+            return None
+        label = verified["candidates"][verified["winner"]]["label"]
+        return next(t for t in flow.trials if t.candidate.label == label)
+    return best(flow.trials, flow.opts.objective)
 
 
 def result_document(flow: Flow, winner: LlmTrial | None, default: LlmCandidate) -> dict[str, Any]:
@@ -236,11 +262,14 @@ def result_document(flow: Flow, winner: LlmTrial | None, default: LlmCandidate) 
     base = next((t for t in flow.trials if t.candidate == default and t.status == "ok"), None)
     headline: dict[str, Any] = {"objective": flow.opts.objective, "slo": _slos(flow.opts.serve)}
     if winner is None:
-        headline["verdict"] = (
-            "no measured configuration met the SLOs at this concurrency"
-            if flow.trials
-            else ("no configuration was measured")
-        )
+        if verified is not None:
+            headline["verdict"] = "no finalist met the SLOs on its verification requests: keep the default"
+        else:
+            headline["verdict"] = (
+                "no measured configuration met the SLOs at this concurrency"
+                if flow.trials
+                else "no configuration was measured"
+            )
     else:
         headline |= {
             "winner": winner.candidate.to_dict(),
@@ -250,8 +279,8 @@ def result_document(flow: Flow, winner: LlmTrial | None, default: LlmCandidate) 
         }
         if verified is not None:
             headline["speedup"] = verified["speedup"]
-            headline["winner_meets_slo_in_verification"] = verified["meets_slo"]["winner"]
-            headline["verdict"] = _verdict(winner.candidate, verified)
+            headline["winner_meets_slo_in_verification"] = verified["meets_slo"][verified["winner"]]
+            headline["verdict"] = _verdict(winner.candidate, verified, flow.opts.objective)
         elif winner.candidate == default:
             headline["verdict"] = (
                 "the default configuration (uncompressed, GenAI's scheduler defaults) is the best measured"
@@ -278,18 +307,24 @@ def _fidelity_of(compressed: dict[str, Any], cand: LlmCandidate) -> dict[str, An
     return {"weights": weights, "kv_cache": kv}
 
 
-def _verdict(cand: LlmCandidate, verified: dict[str, Any]) -> str:
+def _verdict(cand: LlmCandidate, verified: dict[str, Any], objective: str) -> str:
     s = verified["speedup"]
     tps, ttft, tpot = s["output_tokens_per_s"], s["ttft_median"], s["tpot_median"]
-    low, high = tps["ci95"]
+    low, high = (tps if objective == "tokens" else s["goodput"])["ci95"]
     if low > 1:
         advice = "verified faster: use it"
     elif high < 1:
         advice = "verified SLOWER than the default (the search's best run was luck): keep the default"
     else:
         advice = "no significant gain over the default in the verification: keep the default or rerun longer"
+    others = len(verified["speedups"]) - 1
     return (
-        f"{cand.label}: output tokens/s x{tps['value']:.2f} [{low:.2f}, {high:.2f}] over the uncompressed default, "
-        f"TTFT x{ttft['value']:.2f}, TPOT x{tpot['value']:.2f} (default / winner), over {verified['rounds']} "
-        f"interleaved rounds; {advice}"
+        f"{cand.label}: output tokens/s x{tps['value']:.2f} {_pair(tps['ci95'])} over the uncompressed default"
+        + (f", goodput x{s['goodput']['value']:.2f} {_pair(s['goodput']['ci95'])}" if objective == "goodput" else "")
+        + f", TTFT x{ttft['value']:.2f}, TPOT x{tpot['value']:.2f} (default / winner), over {verified['rounds']} "
+        f"interleaved rounds" + (f", the best of {others + 1} finalists" if others else "") + f"; {advice}"
     )
+
+
+def _pair(ci: list[float]) -> str:
+    return f"[{ci[0]:.2f}, {ci[1]:.2f}]"

@@ -252,18 +252,27 @@ def pareto(trials: Sequence[LlmTrial]) -> list[int]:
     ]
 
 
+def finalists(trials: Sequence[LlmTrial], objective: str, default: LlmCandidate, count: int = 2) -> list[LlmTrial]:
+    """The best ``count`` measured configurations meeting the SLOs, the default left out (it is verified
+    against anyway): one short trial each picked them, so the best of them is partly luck."""
+    ok = [t for t in trials if t.status == "ok" and t.feasible and t.candidate != default]
+    return sorted(ok, key=lambda t: t.value(objective), reverse=True)[:count]
+
+
 def verify(
     runner: Runner,
     baseline: LlmCandidate,
-    winner: LlmCandidate,
+    finalists_: Sequence[LlmCandidate],
     rounds: int,
+    objective: str = "tokens",
     progress: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
-    """Both pipelines loaded; per round each serves the same requests in turn. Paired ratios per round:
-    output tokens/s (winner / default), TTFT and TPOT medians (default / winner: > 1 is faster); the
-    winner's SLO check on its requests of every round pooled."""
-    engines = {"default": runner.engine(baseline), "winner": runner.engine(winner)}
-    cands = {"default": baseline, "winner": winner}
+    """Every pipeline loaded; per round each serves the same requests in turn. Paired ratios per round
+    against the default: output tokens/s and goodput (finalist / default), TTFT and TPOT medians (default /
+    finalist: > 1 is faster); the SLOs checked on each one's requests of every round pooled. The winner is
+    the finalist meeting the SLOs with the highest objective ratio."""
+    cands = {"default": baseline, **{f"finalist {i + 1}": c for i, c in enumerate(finalists_)}}
+    engines = {name: runner.engine(c) for name, c in cands.items()}
     per: dict[str, dict[str, list[float]]] = {name: {} for name in engines}
     raw: dict[str, list[dict[str, Any]]] = {name: [] for name in engines}
     for r in range(rounds):
@@ -274,33 +283,40 @@ def verify(
             for key, value in figures(level).items():
                 per[name].setdefault(key, []).append(value)
             raw[name].extend(level["raw"])
-    d, w = per["default"], per["winner"]
-    speedup = {
-        "output_tokens_per_s": paired_ratio_ci(w["output_tokens_per_s"], d["output_tokens_per_s"]).to_dict(),
-        "ttft_median": paired_ratio_ci(d["ttft_median_ms"], w["ttft_median_ms"]).to_dict(),
-        "tpot_median": paired_ratio_ci(d["tpot_median_ms"], w["tpot_median_ms"]).to_dict(),
+    d = per["default"]
+    speedups: dict[str, dict[str, Any]] = {
+        name: {
+            "output_tokens_per_s": paired_ratio_ci(w["output_tokens_per_s"], d["output_tokens_per_s"]).to_dict(),
+            "goodput": paired_ratio_ci(
+                np.maximum(w["goodput_requests_per_s"], 1e-9), np.maximum(d["goodput_requests_per_s"], 1e-9)
+            ).to_dict(),
+            "ttft_median": paired_ratio_ci(d["ttft_median_ms"], w["ttft_median_ms"]).to_dict(),
+            "tpot_median": paired_ratio_ci(d["tpot_median_ms"], w["tpot_median_ms"]).to_dict(),
+        }
+        for name, w in per.items()
+        if name != "default"
     }
-    base = runner.base
     pooled = {name: _pooled_p99(rows) for name, rows in raw.items()}
-    meets = {
-        name: all(
-            bound is None or p[key] <= bound
-            for key, bound in (
-                ("ttft_ms", base.ttft_max_ms),
-                ("tpot_ms", base.tpot_max_ms),
-                ("e2e_ms", base.e2e_max_ms),
-            )
-        )
-        for name, p in pooled.items()
-    }
+    meets = {name: _meets_pooled(p, runner.base) for name, p in pooled.items()}
+    key = "output_tokens_per_s" if objective == "tokens" else "goodput"
+    ranked = sorted((n for n in speedups if meets[n]), key=lambda n: float(speedups[n][key]["value"]), reverse=True)
+    winner = ranked[0] if ranked else None
     return {
         "rounds": rounds,
+        "candidates": {name: c.to_dict() for name, c in cands.items()},
         "per_round": per,
-        "speedup": speedup,
+        "speedups": speedups,
         "pooled_p99": pooled,
         "meets_slo": meets,
+        "winner": winner,
+        "speedup": speedups[winner] if winner else None,
         "raw": raw,
     }
+
+
+def _meets_pooled(p99: dict[str, float], base: ServeOptions) -> bool:
+    bounds = (("ttft_ms", base.ttft_max_ms), ("tpot_ms", base.tpot_max_ms), ("e2e_ms", base.e2e_max_ms))
+    return all(bound is None or p99[key] <= bound for key, bound in bounds)
 
 
 def _pooled_p99(rows: list[dict[str, Any]]) -> dict[str, float]:

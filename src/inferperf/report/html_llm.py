@@ -188,14 +188,20 @@ def optimize_verify_cdfs(doc: dict[str, Any]) -> Figure | None:
 
 
 def optimize_speedups(doc: dict[str, Any]) -> Figure | None:
-    """The winner's verified gains over the uncompressed default (paired 95% CI)."""
+    """Each finalist's verified gains over the uncompressed default (paired 95% CI), the winner named."""
     go = _go()
-    speedup = (doc.get("headline") or {}).get("speedup") or {}
-    if not speedup:
+    verified = doc.get("verify") or {}
+    speedups = verified.get("speedups") or {}
+    if not speedups:
         return None
-    vals = [_err(s) for s in speedup.values()]
-    fig = go.Figure(go.Bar(x=list(speedup), y=[v for v, _, _ in vals], error_y=_bars(vals), name="winner / default"))
-    return _layout(fig, "Winner over the uncompressed default (paired over rounds, 95% CI)", "figure", "x")
+    fig = go.Figure()
+    for name, gains in speedups.items():
+        vals = [_err(g) for g in gains.values()]
+        label = f"{name}: {verified['candidates'][name]['label']}" + (
+            " (winner)" if name == verified.get("winner") else ""
+        )
+        fig.add_trace(go.Bar(x=list(gains), y=[v for v, _, _ in vals], error_y=_bars(vals), name=label))
+    return _layout(fig, "Finalists over the uncompressed default (paired over rounds, 95% CI)", "figure", "x")
 
 
 BUILDERS = {

@@ -54,7 +54,14 @@ def summary_lines(doc: dict[str, Any]) -> list[str]:
             "",
         ]
         lines += _speed_lines(head) + _fidelity_lines(head.get("fidelity") or {})
-    lines += [*_variant_lines(doc), *_trial_lines(doc), "", "| step | status | seconds | error |", "|---|---|---|---|"]
+    lines += [
+        *_finalist_lines(doc),
+        *_variant_lines(doc),
+        *_trial_lines(doc),
+        "",
+        "| step | status | seconds | error |",
+        "|---|---|---|---|",
+    ]
     lines += [f"| {s['name']} | {s['status']} | {s['seconds']:.0f} | {s['error'] or ''} |" for s in doc["steps"]]
     return lines
 
@@ -70,6 +77,7 @@ def _speed_lines(head: dict[str, Any]) -> list[str]:
         lines += [
             "Verified against the uncompressed default, interleaved rounds (paired 95% intervals):",
             f"- output tokens/s: {_ci(speed['output_tokens_per_s'])}",
+            f"- goodput: {_ci(speed['goodput'])}",
             f"- TTFT median speed-up: {_ci(speed['ttft_median'])}",
             f"- TPOT median speed-up: {_ci(speed['tpot_median'])}",
             f"- winner meets the SLOs on its pooled verification requests: "
@@ -90,6 +98,22 @@ def _speed_lines(head: dict[str, Any]) -> list[str]:
             "",
         ]
     return lines
+
+
+def _finalist_lines(doc: dict[str, Any]) -> list[str]:
+    """Every finalist of the verification, its paired gains and whether it held the SLOs."""
+    verified = doc.get("verify") or {}
+    speedups = verified.get("speedups") or {}
+    if not speedups:
+        return []
+    lines = ["| finalist | configuration | tokens/s | TTFT | TPOT | meets SLOs |", "|---|---|---|---|---|---|"]
+    for name, g in speedups.items():
+        mark = " (winner)" if name == verified.get("winner") else ""
+        lines.append(
+            f"| {name}{mark} | {verified['candidates'][name]['label']} | {_ci(g['output_tokens_per_s'])} | "
+            f"{_ci(g['ttft_median'])} | {_ci(g['tpot_median'])} | {verified['meets_slo'][name]} |"
+        )
+    return [*lines, ""]
 
 
 def _fidelity_lines(fid: dict[str, Any]) -> list[str]:
