@@ -283,6 +283,16 @@ def test_accuracy_mode_scores_loadgen_outputs(tiny_onnx: Path, tmp_path: Path) -
     assert (tmp_path / "acc" / "accuracy" / "mlperf_log_accuracy.json").stat().st_size > 100
 
 
+def test_service_times_are_sampled_long_enough_for_the_tail() -> None:
+    from inferperf.measure.loadgen import service_probe_s
+
+    assert service_probe_s(Probe(throughput=19.5, median_ms=200.0, p99_ms=300.0, count=40), 2.0) == pytest.approx(
+        200 / 19.5
+    )  # ~200 samples at ResNet-50's rate here
+    assert service_probe_s(PROBE, 2.0) == 1.0  # a fast model: the warm-up's half is plenty
+    assert service_probe_s(Probe(throughput=2.0, median_ms=900.0, p99_ms=990.0, count=4), 2.0) == 15.0  # capped
+
+
 def test_batch_stacks_a_querys_samples_only_where_queries_hold_several() -> None:
     from inferperf.measure.loadgen import batched_shapes, stacked_sets
 
