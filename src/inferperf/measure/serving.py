@@ -302,7 +302,7 @@ def summarize_load(done: list[Served], load: Load, wall_s: float, opts: ServeOpt
     out["wall_s"] = wall_s
     out["output_tokens_per_s"] = tokens / wall_s
     out["requests_per_s"] = len(done) / wall_s
-    met = [_meets(p, opts) for p in per]
+    met = [meets_slos(p, opts) for p in per]
     # The interval counts the requests that met the SLOs as a binomial draw (Clopper-Pearson): how far the
     # attainment, and the goodput at this level's rate, could move on a rerun of as many requests.
     low, high = clopper_pearson(sum(met), len(met))
@@ -381,7 +381,8 @@ def overload(done: list[Served], offered: float, wall_s: float) -> dict[str, Any
     return out
 
 
-def _meets(figures: dict[str, float], opts: ServeOptions) -> bool:
+def meets_slos(figures: dict[str, float], opts: ServeOptions) -> bool:
+    """Whether one request's (or a pooled) TTFT, TPOT and end to end are all within the SLOs."""
     limits = (("ttft_ms", opts.ttft_max_ms), ("tpot_ms", opts.tpot_max_ms), ("e2e_ms", opts.e2e_max_ms))
     return all(bound is None or figures[key] <= bound for key, bound in limits)
 
@@ -412,9 +413,7 @@ def find_peak(
             progress(f"peak search: {rate:.3g} req/s")
         level = run_load(engine, prompts, Load("rate", rate), opts)
         met = meets_p99(level, opts)
-        trials.append(
-            {"rate": rate, "met": met, **{k: level[k]["p99"]["value"] for k in ("ttft_ms", "tpot_ms", "e2e_ms")}}
-        )
+        trials.append(_step(rate, met, level))
         lo, hi = (rate, hi) if met else (lo, rate)
     out: dict[str, Any] = {"capacity_requests_per_s": capacity, "trials": trials, "rate": lo if lo > 0 else None}
     if lo > 0:
@@ -423,6 +422,11 @@ def find_peak(
 
 
 _CONFIRM_TRIES, _BACK_OFF = 3, 0.9
+
+
+def _step(rate: float, met: bool, level: dict[str, Any]) -> dict[str, Any]:
+    """One rate tried by the search or the confirmation: whether it met the SLOs, and its p99s."""
+    return {"rate": rate, "met": met, **{k: level[k]["p99"]["value"] for k in ("ttft_ms", "tpot_ms", "e2e_ms")}}
 
 
 def _confirm(
@@ -438,9 +442,7 @@ def _confirm(
             progress(f"confirming {rate:.3g} req/s with {longer.requests} requests")
         level = run_load(engine, prompts, Load("rate", rate), longer)
         met = meets_p99(level, opts)
-        attempts.append(
-            {"rate": rate, "met": met, **{k: level[k]["p99"]["value"] for k in ("ttft_ms", "tpot_ms", "e2e_ms")}}
-        )
+        attempts.append(_step(rate, met, level))
         if met:
             break
         rate *= _BACK_OFF

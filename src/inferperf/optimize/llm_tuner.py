@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from inferperf.errors import InferperfError, first_line
-from inferperf.measure.serving import Engine, Load, ServeOptions, meets_p99, run_load
+from inferperf.measure.serving import Engine, Load, ServeOptions, meets_p99, meets_slos, run_load
 from inferperf.stats import paired_ratio_ci
 
 OBJECTIVES = {"tokens": "output_tokens_per_s", "goodput": "goodput_requests_per_s"}
@@ -297,7 +297,7 @@ def verify(
         if name != "default"
     }
     pooled = {name: _pooled_p99(rows) for name, rows in raw.items()}
-    meets = {name: _meets_pooled(p, runner.base) for name, p in pooled.items()}
+    meets = {name: meets_slos(p, runner.base) for name, p in pooled.items()}
     key = "output_tokens_per_s" if objective == "tokens" else "goodput"
     ranked = sorted((n for n in speedups if meets[n]), key=lambda n: float(speedups[n][key]["value"]), reverse=True)
     winner = ranked[0] if ranked else None
@@ -312,11 +312,6 @@ def verify(
         "speedup": speedups[winner] if winner else None,
         "raw": raw,
     }
-
-
-def _meets_pooled(p99: dict[str, float], base: ServeOptions) -> bool:
-    bounds = (("ttft_ms", base.ttft_max_ms), ("tpot_ms", base.tpot_max_ms), ("e2e_ms", base.e2e_max_ms))
-    return all(bound is None or p99[key] <= bound for key, bound in bounds)
 
 
 def _pooled_p99(rows: list[dict[str, Any]]) -> dict[str, float]:
