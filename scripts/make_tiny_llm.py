@@ -164,6 +164,20 @@ PRESETS: dict[str, dict] = {
     "tiny-phi3": {**MODEL, "arch": "phi3", "original_max_position_embeddings": 4096},
     "qwen2.5-0.5b-stack": QWEN25_05B,
     "qwen2.5-0.5b": {**QWEN25_05B, "arch": "qwen2"},  # the real architecture (Qwen2: q/k/v biases)
+    # Phi-3-mini's layer (hidden 3072, MLP 8192, 32 heads of 96, no grouped KV) with 8 of its 32 layers:
+    # 0.91 B parameters, the realistic Phi-3 size this VM exports (the full 3.8 B is 15 GB at fp32).
+    "phi-3-mini-8-layers": {
+        "arch": "phi3",
+        "hidden_size": 3072,
+        "intermediate_size": 8192,
+        "num_hidden_layers": 8,
+        "num_attention_heads": 32,
+        "num_key_value_heads": 32,
+        "max_position_embeddings": 4096,
+        "original_max_position_embeddings": 4096,
+        "rope_theta": 10000.0,
+        "tie_word_embeddings": False,
+    },
     "tinyllama-1.1b-stack": {
         "hidden_size": 2048,
         "intermediate_size": 5632,

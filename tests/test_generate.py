@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import math
 from pathlib import Path
 
 import numpy as np
@@ -353,7 +354,8 @@ def test_kv_cache_theory_and_growth_on_a_synthetic_trace() -> None:
 
     arch = {"num_hidden_layers": 24, "num_attention_heads": 14, "num_key_value_heads": 2, "hidden_size": 896}
     assert kv_theory(arch, "f32")["bytes_per_token"] == 2 * 24 * 2 * 64 * 4
-    assert kv_theory(arch, "u8")["bytes_per_token"] == 2 * 24 * 2 * (64 + 8)
+    # keys: a scale and zero point per channel per 32-token block (64 x 8 / 32 = 16 B); values: 8 B per token
+    assert kv_theory(arch, "u8")["bytes_per_token"] == 24 * 2 * ((64 + 16) + (64 + 8)) == 7296
     assert kv_theory(arch, "nf3")["bytes_per_token"] is None
     # A cache allocated in blocks of 32 tokens of 6144 bytes each, over a 900 MiB base with a little noise.
     rng = np.random.default_rng(0)
@@ -362,6 +364,15 @@ def test_kv_cache_theory_and_growth_on_a_synthetic_trace() -> None:
     assert found["bytes_per_token"] == pytest.approx(6144, rel=0.03)
     assert found["allocation_steps"] == 23 and found["tokens_fitted"] == 768
     assert growth(trace[:9])["bytes_per_token"] is None
+
+
+def test_kv_cache_reserve_covers_the_longest_request_at_f32() -> None:
+    from inferperf.measure.llm_memory import reserve_gb
+
+    arch = {"num_hidden_layers": 32, "num_attention_heads": 32, "num_key_value_heads": 8, "hidden_size": 4096}
+    assert reserve_gb(arch, 100) == 1  # whole GiB, at least one
+    per_token = 2 * 32 * 8 * 128 * 4  # 256 KiB at f32
+    assert reserve_gb(arch, 16_000) == math.ceil(per_token * 16_000 * 1.25 / 2**30) == 5
 
 
 def test_generate_memory_traces_rss_at_every_token(tmp_path: Path) -> None:
@@ -378,6 +389,8 @@ def test_generate_memory_traces_rss_at_every_token(tmp_path: Path) -> None:
     kv = memory["kv_cache"]
     assert kv["new_tokens"] == 64 and kv["measured"]["tokens_fitted"] == 48
     assert kv["theory"]["layers"] == 2 and kv["theory"]["kv_heads"] == 2 and kv["theory"]["head_dim"] == 16
+    # traced on a cache reserved up front (1 GiB is enough for 80 tokens), so regrowth copies do not count
+    assert kv["cache_reserved_gb"] == 1 and "reserved up front" in kv["allocation"]
     assert "KV cache growth" in result.output
     from inferperf.report.html import report_for
 
@@ -386,6 +399,48 @@ def test_generate_memory_traces_rss_at_every_token(tmp_path: Path) -> None:
     )
     bad = runner.invoke(app, ["generate", "--memory-tokens", "5000"])
     assert bad.exit_code == 2 and "--memory-tokens" in bad.output
+
+
+def test_generate_batch_sweep_times_every_sequence(tmp_path: Path) -> None:
+    pytest.importorskip("openvino_genai")
+    out = tmp_path / "b.json"
+    result = runner.invoke(
+        app,
+        ["generate", "--prompt-tokens", "16", "--new-tokens", "4", "--time", "0.1", "--min-requests", "2",
+         "--batch", "1,3", "--json", str(out)],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    doc = json.loads(out.read_text())
+    batch = doc["batch"]
+    assert batch["prompt_tokens"] == 16 and batch["new_tokens"] == 4 and batch["rounds"] >= 3
+    one, three = batch["sizes"]
+    assert (one["batch"], three["batch"]) == (1, 3) and batch["speedup_over"] == 1
+    # every sequence of every kept round is timed token by token: rounds x batch requests
+    assert one["requests"] == batch["rounds"] and three["requests"] == 3 * batch["rounds"]
+    assert one["speedup"]["value"] == pytest.approx(1.0)
+    low, high = three["output_tokens_per_s"]["ci95"]
+    assert low <= three["output_tokens_per_s"]["mean"] <= high
+    assert len(three["output_tokens_per_s"]["per_round"]) == batch["rounds"]
+    assert "static batches" in result.output
+    from inferperf.report.html import report_for
+
+    assert "against batch size" in report_for(doc, tmp_path / "b.html").read_text()
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["--batch", "0"], "batch"),
+        (["--batch", "2,2"], "twice"),
+        (["--batch", "2", "--concurrency", "2"], "batch"),
+        (["--batch", "x"], "--batch"),
+    ],
+)
+def test_generate_bad_batch_is_one_line_and_exit_2(args: list[str], needle: str) -> None:
+    pytest.importorskip("openvino_genai")
+    result = runner.invoke(app, ["generate", *args])
+    assert result.exit_code == 2, result.output
+    assert needle in result.output and "Traceback" not in result.output
 
 
 def test_loadgen_judges_token_latencies_of_an_llm(tmp_path: Path) -> None:

@@ -68,6 +68,8 @@ class GenerativePipeline(ABC):
     load_ms: float
     # The pipeline's own per-request figures (PerfMetrics), when the runtime keeps them.
     reports_own_metrics: ClassVar[bool] = False
+    # Whether its KV cache can be reserved up front (``kv_cache_gb``) instead of grown as it fills.
+    reserves_kv_cache: ClassVar[bool] = False
 
     @abstractmethod
     def encode(self, text: str) -> list[int]:
@@ -117,18 +119,28 @@ def _pipeline_class(name: str) -> Any:
 
 
 def get_generative(
-    name: str, folder: Path, device: str = "CPU", prefix_caching: bool = False, kv_cache: str | None = None
+    name: str,
+    folder: Path,
+    device: str = "CPU",
+    prefix_caching: bool = False,
+    kv_cache: str | None = None,
+    kv_cache_gb: int | None = None,
 ) -> GenerativePipeline:
     """The pipeline called ``name`` on the model in ``folder`` (loading it: its load time is recorded).
 
-    ``kv_cache``: the KV cache's element type (``u8``, ``f16``, ``f32``...), where the runtime lets it be set.
+    ``kv_cache``: the KV cache's element type (``u8``, ``f16``, ``f32``...), where the runtime lets it be set;
+    ``kv_cache_gb``: a cache of that many GB reserved up front instead of one grown as it fills (OpenVINO
+    GenAI), so that the memory it holds rises with the tokens written and not with its regrowth copies.
     """
     cls = _pipeline_class(name)
-    if kv_cache is not None:
-        pipeline: GenerativePipeline = cls(folder, device, prefix_caching, kv_cache=kv_cache)
-    else:
-        pipeline = cls(folder, device, prefix_caching)
+    settings = {k: v for k, v in (("kv_cache", kv_cache), ("kv_cache_gb", kv_cache_gb)) if v is not None}
+    pipeline: GenerativePipeline = cls(folder, device, prefix_caching, **settings)
     return pipeline
+
+
+def reserves_kv_cache(name: str) -> bool:
+    """Whether the backend called ``name`` can reserve its KV cache up front (``kv_cache_gb``)."""
+    return bool(_pipeline_class(name).reserves_kv_cache)
 
 
 def check_generative_installed(name: str) -> None:
@@ -141,4 +153,4 @@ def missing(name: str, hint: str) -> BackendUnavailableError:
     return BackendUnavailableError(f"backend {name} is not installed", hint=hint)
 
 
-__all__ = ["GenerativePipeline", "Request", "check_generative_installed", "get_generative"]
+__all__ = ["GenerativePipeline", "Request", "check_generative_installed", "get_generative", "reserves_kv_cache"]

@@ -14,6 +14,7 @@ from inferperf.cli.options import (
     ConcurrencyOpt,
     E2eMaxOpt,
     GenerateBackendsOpt,
+    GenerateBatchOpt,
     GroupSizeOpt,
     JsonOpt,
     KvCachesOpt,
@@ -56,6 +57,7 @@ def generate(
     device: LlmDeviceOpt = "CPU",
     prefix_caching: PrefixCachingOpt = False,
     memory_tokens: MemoryTokensOpt = None,
+    batch: GenerateBatchOpt = None,
     concurrency: ConcurrencyOpt = None,
     rate: RateOpt = None,
     arrivals: ArrivalsOpt = "poisson",
@@ -76,6 +78,8 @@ def generate(
     with command(json_path) as cmd:
         if concurrency is not None or rate is not None or find_peak:
             loads = _loads(concurrency, rate)
+            if batch is not None:
+                raise ConfigError("`batch` is a generate option; serving sets its load with concurrency or rate")
             if len(lengths) > 1 or csv_list(backend) != ["openvino-genai"]:
                 raise ConfigError("serving runs one `prompt_tokens` length on openvino-genai's continuous batching")
             options: Any = api.ServeOptions(
@@ -91,6 +95,7 @@ def generate(
         options = api.GenerateOptions(
             prompt_tokens=lengths, new_tokens=new_tokens, min_requests=min_requests, time_s=time_s, seed=seed,
             prefix_caching=prefix_caching, memory_tokens=memory_tokens,
+            batch=numbers(batch, "batch", int) or (),
         )  # fmt: skip
         with cmd.status("generate") as status:
             doc = api.generate(

@@ -514,6 +514,14 @@ KvCachesOpt = Annotated[
         "KV_CACHE_PRECISION); empty: none.",
     ),
 ]
+GenerateBatchOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--batch",
+        help="Also static batches of these sizes (e.g. 1,2,4,8) at the first prompt length, on continuous "
+        "batching: tokens/s vs batch with intervals, TTFT and TPOT per size.",
+    ),
+]
 MemoryTokensOpt = Annotated[
     int | None,
     typer.Option(

@@ -78,8 +78,8 @@ class ServeOptions:
         ):
             # GenAI's scheduler refuses it: each running sequence needs a token of the step's budget.
             raise ConfigError("`max_num_seqs` above `max_num_batched_tokens` needs `dynamic_split_fuse`")
-        if self.requests < 2 or self.new_tokens < 2 or self.prompt_tokens < 1:
-            raise ConfigError("`requests` and `new_tokens` must be at least 2, `prompt_tokens` at least 1")
+        if self.requests < 1 or self.new_tokens < 2 or self.prompt_tokens < 1:
+            raise ConfigError("`new_tokens` must be at least 2, `requests` and `prompt_tokens` at least 1")
         for low, high, name in (
             (self.prompt_tokens, self.prompt_tokens_max, "prompt_tokens_max"),
             (self.new_tokens, self.new_tokens_max, "new_tokens_max"),

@@ -42,8 +42,34 @@ def render_generate(doc: dict[str, Any], console: Console) -> None:
         "[dim]TPOT: mean gap after the first token; prefill/decode in tokens/s; /GenAI: our TTFT/TPOT over the "
         "pipeline's own PerfMetrics for the same requests; TTFT with tokenization in the JSON[/dim]"
     )
+    if doc.get("batch"):
+        _batch(doc["batch"], console)
     if doc.get("cross_check"):
         _cross(doc["cross_check"], console)
+
+
+def _batch(batch: dict[str, Any], console: Console) -> None:
+    """Per static batch size: all sequences' tokens/s (mean over rounds) and its speed-up, TTFT, TPOT."""
+    table = Table(
+        title=f"static batches, {batch['prompt_tokens']} prompt + {batch['new_tokens']} new tokens, "
+        f"{batch['rounds']} rounds each (continuous batching engine)",
+        show_header=True,
+    )
+    for col in ("batch", "tokens/s", f"x batch {batch['speedup_over']}", "TTFT ms", "TPOT ms", "TPOT p99", "per seq/s"):
+        table.add_column(col, justify="right")
+    for s in batch["sizes"]:
+        rate = s["output_tokens_per_s"]
+        up = s["speedup"]
+        table.add_row(
+            str(s["batch"]),
+            _ci({"value": rate["mean"], "ci95": rate["ci95"]}, 0),
+            f"{up['value']:.2f} [{up['ci95'][0]:.2f}, {up['ci95'][1]:.2f}]",
+            f"{s['ttft_ms_median']:.1f}",
+            f"{s['tpot_ms_median']:.2f}",
+            f"{s['tpot_ms_p99']:.2f}",
+            f"{s['per_sequence_tokens_per_s']:.0f}",
+        )
+    console.print(table)
 
 
 def _memory(backend: str, memory: dict[str, Any], console: Console) -> None:
@@ -70,6 +96,8 @@ def _memory(backend: str, memory: dict[str, Any], console: Console) -> None:
         f"{theory['head_dim']}): x{kv['measured_over_theory']:.2f}",
         highlight=False,
     )
+    if kv.get("allocation"):
+        console.print(f"  [dim]the cache {escape(kv['allocation'])}[/dim]", highlight=False)
     if theory.get("note"):
         console.print(f"  [yellow]{escape(theory['note'])}[/yellow]", highlight=False)
 

@@ -84,6 +84,24 @@ def generate_memory(doc: dict[str, Any]) -> Figure | None:
     return _layout(fig, "Resident memory over one request's generated tokens", "generated tokens", "RSS (MiB)")
 
 
+def generate_batch(doc: dict[str, Any]) -> Figure | None:
+    """Output tokens/s against static batch size (mean over rounds, 95% CI), the median TPOT beside it."""
+    go = _go()
+    sizes = (doc.get("batch") or {}).get("sizes") or []
+    if not sizes:
+        return None
+    x = [s["batch"] for s in sizes]
+    rates = [_err({"value": s["output_tokens_per_s"]["mean"], "ci95": s["output_tokens_per_s"]["ci95"]}) for s in sizes]
+    fig = go.Figure()
+    fig.add_trace(_ci_line(x, rates, "output tokens/s (all sequences)", []))
+    fig.add_trace(
+        go.Scatter(x=x, y=[s["tpot_ms_median"] for s in sizes], mode="lines+markers", name="TPOT median", yaxis="y2")
+    )
+    fig.update_layout(yaxis2={"overlaying": "y", "side": "right", "title": "TPOT (ms)"}, xaxis={"type": "log"})
+    prompt, new = doc["batch"]["prompt_tokens"], doc["batch"]["new_tokens"]
+    return _layout(fig, f"Tokens/s against batch size ({prompt} prompt + {new} new tokens)", "batch", "tokens / s")
+
+
 def serving_cdfs(doc: dict[str, Any]) -> Figure | None:
     """TTFT from arrival per request, one curve per load level."""
     fig = _go().Figure()
@@ -206,7 +224,7 @@ def optimize_speedups(doc: dict[str, Any]) -> Figure | None:
 
 BUILDERS = {
     "optimize-llm": (optimize_speedups, optimize_trials, optimize_verify_cdfs),
-    "generate": (generate_ttft_cdf, generate_tpot_cdf, generate_ttft_vs_prompt, generate_memory),
+    "generate": (generate_ttft_cdf, generate_tpot_cdf, generate_ttft_vs_prompt, generate_memory, generate_batch),
     "generate-serving": (serving_cdfs, serving_rates),
     "llm-compress": (compress_speedups,),
 }
