@@ -307,6 +307,8 @@ def test_weight_compression_is_judged_and_measured(tmp_path: Path) -> None:
         lo, hi = doc["speed"]["speedup"][mode]["tpot_ms"]["ci95"]
         assert lo <= doc["speed"]["speedup"][mode]["tpot_ms"]["value"] <= hi
     assert len(doc["speed"]["per_round"]["fp32"]["tpot_ms"]) == 2
+    # a first round ran for every variant and is kept apart, out of the intervals
+    assert set(doc["speed"]["warmup_round"]) == set(doc["speed"]["per_round"])
     assert doc["memory"]["copy_gb_per_s"] > 0 and fp32["fraction_of_memory_copy"] > 0
     from inferperf.report.html import figures_for
 
@@ -422,6 +424,14 @@ def test_generate_batch_sweep_times_every_sequence(tmp_path: Path) -> None:
     assert low <= three["output_tokens_per_s"]["mean"] <= high
     assert len(three["output_tokens_per_s"]["per_round"]) == batch["rounds"]
     assert "static batches" in result.output
+    # decode's memory traffic beside the machine's copy rate: weights file bytes / median TPOT
+    level = doc["results"][0]["levels"][0]
+    traffic = level["decode_traffic"]
+    assert doc["results"][0]["weights_bytes"] > 0 and traffic["memory_copy_gb_per_s"] > 0
+    expected = doc["results"][0]["weights_bytes"] / (level["tpot_ms"]["median"]["value"] / 1e3) / 1e9
+    assert traffic["gb_per_s"] == pytest.approx(expected)
+    assert traffic["fraction_of_memory_copy"] == pytest.approx(expected / traffic["memory_copy_gb_per_s"])
+    assert "GB of weights per token" in result.output
     from inferperf.report.html import report_for
 
     assert "against batch size" in report_for(doc, tmp_path / "b.html").read_text()

@@ -168,6 +168,10 @@ class GenAIPipeline(GenerativePipeline):
         logits: np.ndarray = np.asarray(out[0], dtype=np.float32)  # the export's first output: logits
         return np.asarray(logits[0, -1], dtype=np.float32)
 
+    def weights_bytes(self) -> int | None:
+        """The IR's weights file: what a decode step reads (compressed weights as stored)."""
+        return (self.folder / "openvino_model.bin").stat().st_size
+
     def versions(self) -> dict[str, str]:
         from importlib import metadata
 

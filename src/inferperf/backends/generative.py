@@ -101,6 +101,10 @@ class GenerativePipeline(ABC):
     def versions(self) -> dict[str, str]:
         """Package versions that decide what runs."""
 
+    def weights_bytes(self) -> int | None:
+        """Bytes of weights one decode step reads (each weight once per token), where known."""
+        return None
+
 
 def rss_reader() -> Any:
     """A callable returning this process's resident set size in bytes (psutil, read from /proc)."""

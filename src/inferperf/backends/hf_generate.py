@@ -60,6 +60,13 @@ class TransformersPipeline(GenerativePipeline):
             raise BackendError(f"transformers could not load {folder}: {str(exc).splitlines()[0]}") from exc
         self.load_ms = (time.perf_counter() - t0) * 1e3
 
+    def weights_bytes(self) -> int | None:
+        """The parameters' bytes as loaded (fp32), a tied embedding counted once."""
+        seen: dict[int, int] = {}
+        for param in self.model.parameters():
+            seen[param.data_ptr()] = param.numel() * param.element_size()
+        return sum(seen.values())
+
     def encode(self, text: str) -> list[int]:
         return [int(i) for i in self.tokenizer(text, add_special_tokens=False)["input_ids"]]
 

@@ -74,7 +74,9 @@ def generate(
         loaded = (before, rss())
         prompts = Prompts(pipe.encode(text), opts.seed)  # the same text and seed: the same prompts
         levels = [run_level(pipe, prompts, n, opts, pipe.decode, progress) for n in opts.prompt_tokens]
-        results.append({"backend": name, "load_ms": pipe.load_ms, "levels": levels})
+        results.append(
+            {"backend": name, "load_ms": pipe.load_ms, "levels": levels, "weights_bytes": pipe.weights_bytes()}
+        )
         if opts.memory_tokens is not None:
             if progress is not None:
                 progress(f"memory: one request of {opts.memory_tokens} new tokens, RSS at every token")
@@ -90,11 +92,32 @@ def generate(
         "device": device,
         "options": opts.to_dict(),
         "prompts": {"source": source, "text_tokens": len(prompts.ids), "seed": opts.seed},
-        "results": results,
+        "results": _decode_traffic(results),
         "batch": _batch_sweep(folder, model_doc, device, opts, Prompts(prompts.ids, opts.seed), progress),
         "cross_check": _cross(pipes, text, opts, progress),
         "definitions": DEFINITIONS,
     }
+
+
+def _decode_traffic(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Per level, the memory traffic decode achieved (weights read per token / median TPOT) and its share of
+    this machine's copy rate: decode reads every weight once per token, so that rate is its ceiling."""
+    if not any(r.get("weights_bytes") for r in results):
+        return results
+    from inferperf.measure.peak import memory_copy_gb_per_s
+
+    copy = memory_copy_gb_per_s()
+    for result in results:
+        weights = float(result.get("weights_bytes") or 0)
+        for level in result["levels"] if weights else ():
+            per_s = weights / (float(level["tpot_ms"]["median"]["value"]) / 1e3) / 1e9
+            level["decode_traffic"] = {
+                "gb_per_s": per_s,
+                "memory_copy_gb_per_s": copy,
+                "fraction_of_memory_copy": per_s / copy,
+                "method": "weights bytes / median TPOT; copy: numpy copy of 512 MiB, one thread, read + written",
+            }
+    return results
 
 
 def _batch_sweep(

@@ -36,6 +36,7 @@ def render_generate(doc: dict[str, Any], console: Console) -> None:
     )
     for result in doc["results"]:
         _table(result, console)
+        _traffic(result, console)
         if result.get("memory"):
             _memory(result["backend"], result["memory"], console)
     console.print(
@@ -46,6 +47,19 @@ def render_generate(doc: dict[str, Any], console: Console) -> None:
         _batch(doc["batch"], console)
     if doc.get("cross_check"):
         _cross(doc["cross_check"], console)
+
+
+def _traffic(result: dict[str, Any], console: Console) -> None:
+    """What decode reads per second against what this machine can copy: how close it is to its ceiling."""
+    rows = [(lv["prompt_tokens"], lv["decode_traffic"]) for lv in result["levels"] if lv.get("decode_traffic")]
+    if not rows:
+        return
+    parts = ", ".join(f"{n} tokens {t['gb_per_s']:.1f} GB/s ({t['fraction_of_memory_copy']:.0%})" for n, t in rows)
+    console.print(
+        f"  decode reads {result['weights_bytes'] / 1e9:.2f} GB of weights per token: {parts} of this machine's "
+        f"copy rate ({rows[0][1]['memory_copy_gb_per_s']:.1f} GB/s)",
+        highlight=False,
+    )
 
 
 def _batch(batch: dict[str, Any], console: Console) -> None:
