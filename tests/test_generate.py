@@ -444,6 +444,7 @@ def test_generate_batch_sweep_times_every_sequence(tmp_path: Path) -> None:
         (["--batch", "2,2"], "twice"),
         (["--batch", "2", "--concurrency", "2"], "batch"),
         (["--batch", "x"], "--batch"),
+        (["--batch", "2", "--backend", "transformers"], "openvino-genai"),
     ],
 )
 def test_generate_bad_batch_is_one_line_and_exit_2(args: list[str], needle: str) -> None:

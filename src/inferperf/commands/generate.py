@@ -53,10 +53,10 @@ def generate(
     in those families).
     """
     opts = options or GenerateOptions()
+    if opts.batch and "openvino-genai" not in backends:
+        raise ConfigError("`batch` runs on openvino-genai's continuous batching: add openvino-genai to the backends")
     for name in backends:
         check_generative_installed(name)  # fail fast, with the install hint, before loading anything
-    if opts.batch:
-        check_generative_installed("openvino-genai")  # the batch sweep runs on its continuous batching
     folder, builtin = llm_folder(model)
     model_doc = _model_doc(folder, builtin)
     _check_context(model_doc, opts)
