@@ -223,6 +223,10 @@ def test_serving_runs_every_level_to_the_end() -> None:
         q = level["queueing"]  # TTFT beyond the request's own prefill: never negative, at most all of TTFT
         assert 0 <= q["ttft_beyond_prefill_ms"]["median"] <= q["ttft_beyond_prefill_ms"]["p99"]
         assert 0 <= q["share_of_ttft"] <= 1 and q["tpot_over_unloaded"] > 0
+        cache = level["engine_cache"]  # what the level's sequences held at once, within the allocation
+        assert 0 < cache["level_peak_used_mib"] <= cache["allocated_mib"]
+    peaks = [lv["engine_cache"]["level_peak_used_mib"] for lv in doc["levels"]]
+    assert peaks[1] > peaks[0]  # three sequences in flight hold more cache than one
     assert doc["unloaded"]["requests"] == 4 and doc["unloaded"]["ttft_per_prompt_token_ms"] > 0
     from inferperf.report.compare import compare_docs
 

@@ -201,7 +201,13 @@ class Engine:
         return {
             "max_cache_usage_percent": float(m.max_cache_usage),
             "avg_cache_usage_percent": float(m.avg_cache_usage),
+            "allocated_mib": float(getattr(m, "kv_cache_size_in_bytes", 0)) / 2**20,
         }
+
+    def cache_used_bytes(self) -> float:
+        """Bytes of KV cache the running sequences hold now (the pipeline's usage share x its allocation)."""
+        m = self.pipe.get_metrics()
+        return float(m.cache_usage) / 100 * float(getattr(m, "kv_cache_size_in_bytes", 0))
 
 
 @dataclass
@@ -224,6 +230,7 @@ def run_load(engine: Engine, prompts: Callable[[int], list[int]], load: Load, op
     done: list[Served] = []
     t0 = time.perf_counter()
     nxt = 0
+    peak_used = 0.0
     while len(done) < n:
         nxt = _submit_due(engine, queue, active, nxt, load, arrive, t0)
         if not active:
@@ -233,9 +240,12 @@ def run_load(engine: Engine, prompts: Callable[[int], list[int]], load: Load, op
             engine.pipe.step()
         except RuntimeError as exc:
             raise BackendError(f"OpenVINO GenAI step failed: {str(exc).splitlines()[0]}") from exc
-        _collect(engine, active, done, time.perf_counter())
+        stamp = time.perf_counter()
+        peak_used = max(peak_used, engine.cache_used_bytes())  # after the step: finished sequences may be freed
+        _collect(engine, active, done, stamp)
     wall = max(s.request.end for s in done) - t0
-    return summarize_load(done, load, wall, opts) | {"engine_cache": engine.cache()}
+    cache = engine.cache() | {"level_peak_used_mib": peak_used / 2**20}
+    return summarize_load(done, load, wall, opts) | {"engine_cache": cache}
 
 
 def _submit_due(

@@ -165,6 +165,19 @@ def _queueing_line(doc: dict[str, Any], console: Console) -> None:
     )
 
 
+def _kv_line(doc: dict[str, Any], console: Console) -> None:
+    """The most KV cache each level's sequences held at once, against what the engine allocated."""
+    caches = [(lv["load"]["label"], lv.get("engine_cache") or {}) for lv in doc["levels"]]
+    caches = [(label, c) for label, c in caches if c.get("level_peak_used_mib") is not None]
+    if not caches:
+        return
+    parts = "; ".join(f"{label}: {c['level_peak_used_mib']:.2f}" for label, c in caches)
+    console.print(
+        f"KV cache held at once, peak MiB (of {caches[-1][1].get('allocated_mib', 0):.0f} allocated): {parts}",
+        highlight=False,
+    )
+
+
 def render_serving(doc: dict[str, Any], console: Console) -> None:
     """Per load level: TTFT and TPOT percentiles, end to end, throughput, goodput and SLO attainment."""
     opts = doc["options"]
@@ -192,6 +205,7 @@ def render_serving(doc: dict[str, Any], console: Console) -> None:
         )
     console.print(table)
     _queueing_line(doc, console)
+    _kv_line(doc, console)
     if slo:
         console.print("SLOs: " + ", ".join(f"{k} {v:g}" for k, v in slo.items()), highlight=False)
     for level in doc["levels"]:
