@@ -436,6 +436,13 @@ def test_generate_batch_sweep_times_every_sequence(tmp_path: Path) -> None:
     assert traffic["gb_per_s"] == pytest.approx(expected)
     assert traffic["fraction_of_memory_copy"] == pytest.approx(expected / traffic["memory_copy_gb_per_s"])
     assert "GB of weights per token" in result.output
+    from inferperf.report.compare import compare_docs
+
+    rows = [r for r in compare_docs(doc, doc)["rows"] if r["metric"] == "output_tokens_per_s"]
+    assert [r["scenario"] for r in rows] == ["batch 1, prompt 16", "batch 3, prompt 16"]
+    assert all(r["ratio"] == pytest.approx(1.0) and r["covers"] == "rounds" for r in rows)
+    longer = {**doc, "batch": {**batch, "new_tokens": 8}}
+    assert not [r for r in compare_docs(doc, longer)["rows"] if r["metric"] == "output_tokens_per_s"]
     from inferperf.report.html import report_for
 
     assert "against batch size" in report_for(doc, tmp_path / "b.html").read_text()

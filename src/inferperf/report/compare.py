@@ -306,14 +306,46 @@ def compare_generate(a: dict[str, Any], b: dict[str, Any], threshold: float = 0.
                     "covers": "requests",
                 }
             )
+    rows += _batch_rows(a, b, threshold)
     return {
-        "method": "ratio of medians (serving: and p99s) over requests, block bootstrap interval",
+        "method": "ratio of medians (serving: and p99s) over requests, block bootstrap interval; static "
+        "batches: ratio of geometric means of per-round tokens/s, Welch t-interval",
         "rows": rows,
         "threshold": threshold,
         "threshold_source": "the given threshold",
         "warning": "each side is one invocation: requests replicate within it, not across reruns; "
         "a verdict cannot tell a change from rerun-to-rerun drift of the machine",
     }
+
+
+def _batch_rows(a: dict[str, Any], b: dict[str, Any], threshold: float) -> list[dict[str, Any]]:
+    """Both with ``--batch`` at the same lengths: per shared batch size, B/A of all sequences' tokens/s."""
+    ba, bb = a.get("batch"), b.get("batch")
+    if not ba or not bb or (ba["prompt_tokens"], ba["new_tokens"]) != (bb["prompt_tokens"], bb["new_tokens"]):
+        return []
+    sizes_b = {s["batch"]: s for s in bb["sizes"]}
+    rows = []
+    for size in ba["sizes"]:
+        other = sizes_b.get(size["batch"])
+        xa, xb = size["output_tokens_per_s"]["per_round"], (other or {}).get("output_tokens_per_s", {}).get("per_round")
+        if not xb or min(len(xa), len(xb)) < 2:
+            continue
+        ci = welch_ratio_ci(xa, xb)
+        rows.append(
+            {
+                "backend": "openvino-genai",
+                "scenario": f"batch {size['batch']}, prompt {ba['prompt_tokens']}",
+                "metric": "output_tokens_per_s",
+                "a": float(np.mean(xa)),
+                "b": float(np.mean(xb)),
+                "ratio": ci.value,
+                "ci95": [ci.low, ci.high],
+                "verdict": judge(ci, True, threshold),
+                "slowdown": _slowdown(ci, True),
+                "covers": "rounds",
+            }
+        )
+    return rows
 
 
 def compare_rounds(
