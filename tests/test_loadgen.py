@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import sys
 from pathlib import Path
@@ -145,7 +146,7 @@ def test_unfinished_log_is_an_error(tmp_path: Path) -> None:
 
 
 def _fake_run(capacity: float) -> loadgen.RunAt:
-    def run_at(qps: float, step: int) -> dict[str, Any]:
+    def run_at(qps: float, label: str) -> dict[str, Any]:
         p99 = 10.0 if qps <= capacity else 100.0
         return {"latency_ms": {"p99": p99}, "metric": {"value": qps}, "scheduled_samples_per_second": qps}
 
@@ -172,6 +173,23 @@ def test_find_peak_bisects_to_the_bound() -> None:
     assert peak["bracket"][0] <= 30.0 <= peak["bracket"][1]
     none = loadgen.find_peak(_fake_run(0.5), 0.0, 100.0, bound_ms=20.0, steps=3)
     assert none["peak_qps"] is None
+    assert all(len(t["draws"]) == 2 for t in peak["trials"])  # two runs that agree decide a step
+
+
+def test_find_peak_judges_a_step_by_the_majority_of_its_runs() -> None:
+    labels: list[str] = []
+    unlucky = {"01-1", "02-2"}  # the first run of step 1 and the second of step 2 draw a bad tail
+
+    def run_at(qps: float, label: str) -> dict[str, Any]:
+        labels.append(label)
+        p99 = 100.0 if label in unlucky or qps > 60.0 else 10.0
+        return {"latency_ms": {"p99": p99}, "metric": {"value": qps}, "scheduled_samples_per_second": qps}
+
+    peak = loadgen.find_peak(run_at, 0.0, 100.0, bound_ms=20.0, steps=2)
+    # step 1 at 50 q/s: fail, pass -> a third run decides (pass); step 2 at 75 q/s: all fail, two suffice
+    assert labels == ["01-1", "01-2", "01-3", "02-1", "02-2"]
+    assert [t["meets_bound"] for t in peak["trials"]] == [True, False] and peak["peak_qps"] == 50.0
+    assert peak["trials"][0]["p99_ms"] == 10.0 and len(peak["trials"][0]["draws"]) == 3
 
 
 def test_a_sut_that_falls_behind_fails_the_bound() -> None:
@@ -250,9 +268,13 @@ def test_server_peak_and_multistream_on_openvino(tiny_onnx: Path, tmp_path: Path
     assert ideal_peak["bound_ms"] == 50.0 and ideal_peak["servers"] == doc["service"]["executors"]
     assert doc["service"]["executors"] <= doc["effective"]["requests_in_flight"]
     assert ideal_peak["peak_qps"] is None or 0 < ideal_peak["peak_qps"] < ideal_peak["capacity_qps"]
-    assert (tmp_path / "s" / "peak" / "step-01" / "mlperf_log_detail.txt").exists()
+    assert (tmp_path / "s" / "peak" / "step-01-1" / "mlperf_log_detail.txt").exists()  # each run of a step kept
     if doc["peak"]["peak_qps"] is not None:  # a tiny model meets 50 ms at any rate the machine can schedule
-        assert doc["result"]["target_qps"] == pytest.approx(doc["peak"]["peak_qps"], rel=1e-3)
+        tries = doc["peak"]["confirm_attempts"]  # the bisected rate, 10% lower after each INVALID run
+        assert 1 <= len(tries) <= 3 and tries[0]["target_qps"] == pytest.approx(doc["peak"]["peak_qps"])
+        assert all(b["target_qps"] == pytest.approx(0.9 * a["target_qps"]) for a, b in itertools.pairwise(tries))
+        assert doc["result"]["target_qps"] == pytest.approx(tries[-1]["target_qps"], rel=1e-3)
+        assert doc["peak"]["confirmed_qps"] in (None, tries[-1]["target_qps"])
     multi = api.scenario(
         tiny_onnx,
         backend="openvino",

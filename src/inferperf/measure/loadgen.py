@@ -597,7 +597,9 @@ def score_outputs(outputs: dict[int, np.ndarray], labels: np.ndarray) -> dict[st
 
 
 _PEAK_MIN_QUERIES = 32  # per short run: fewer make its p99 the maximum of a few samples
-RunAt = Callable[[float, int], dict[str, Any]]  # (target qps, step number) -> parsed LoadGen result
+_CONFIRM_ATTEMPTS = 3  # the bisected peak, then 10% lower after each INVALID confirming run
+_CONFIRM_STEP_DOWN = 0.9
+RunAt = Callable[[float, str], dict[str, Any]]  # (target qps, step and draw label) -> parsed LoadGen result
 
 
 def meets_bound(result: dict[str, Any], bound_ms: float) -> bool:
@@ -614,19 +616,26 @@ def meets_bound(result: dict[str, Any], bound_ms: float) -> bool:
 
 
 def find_peak(run_at: RunAt, low: float, high: float, bound_ms: float, steps: int) -> dict[str, Any]:
-    """Bisect the arrival rate in [low, high] for the highest whose p99 meets ``bound_ms``."""
+    """Bisect the arrival rate in [low, high] for the highest whose p99 meets ``bound_ms``.
+
+    Each step is judged by the majority of up to three short runs (two, and a third when they disagree):
+    a short run's p99 rests on a few dozen queries, nearly its maximum, and one unlucky draw used to end
+    the search low — on ResNet-50, 974 ms at 11.65 q/s under a 618 ms bound that the ideal queue's
+    median draw meets up to 16.1 q/s. The ideal peak beside it is judged on the median of many draws.
+    """
     trials = []
     best: float | None = None
     for step in range(steps):
         qps = (low + high) / 2
-        result = run_at(qps, step + 1)
-        ok = meets_bound(result, bound_ms)
+        draws = _judged_draws(run_at, qps, step + 1, bound_ms)
+        ok = sum(d["meets_bound"] for d in draws) * 2 > len(draws)
         trials.append(
             {
                 "target_qps": qps,
-                "p99_ms": result["latency_ms"].get("p99"),
+                "p99_ms": _median_or_none([d["p99_ms"] for d in draws]),
                 "meets_bound": ok,
-                "completed_qps": result["metric"]["value"],
+                "completed_qps": _median_or_none([d["completed_qps"] for d in draws]),
+                "draws": draws,
             }
         )
         if ok:
@@ -634,6 +643,26 @@ def find_peak(run_at: RunAt, low: float, high: float, bound_ms: float, steps: in
         else:
             high = qps
     return {"bound_ms": bound_ms, "trials": trials, "peak_qps": best, "bracket": [low, high]}
+
+
+def _judged_draws(run_at: RunAt, qps: float, step: int, bound_ms: float) -> list[dict[str, Any]]:
+    """Two short runs at ``qps``, and a third when they disagree; each with its p99 and verdict."""
+    draws: list[dict[str, Any]] = []
+    while len(draws) < 2 or (len(draws) == 2 and draws[0]["meets_bound"] != draws[1]["meets_bound"]):
+        result = run_at(qps, f"{step:02d}-{len(draws) + 1}")
+        draws.append(
+            {
+                "p99_ms": result["latency_ms"].get("p99"),
+                "meets_bound": meets_bound(result, bound_ms),
+                "completed_qps": result["metric"]["value"],
+            }
+        )
+    return draws
+
+
+def _median_or_none(values: Sequence[float | None]) -> float | None:
+    known = [float(v) for v in values if v is not None]
+    return float(np.median(known)) if known else None
 
 
 # ---------------------------------------------------------------- Server: against the ideal queue
@@ -804,18 +833,30 @@ def _performance_test(
         body["service"] = {"executors": servers, "requests_in_flight": requests, **service.to_dict()}
     if opts.find_peak:
         peak = _find_peak(engine, sets, requests, opts, (warm, service, servers), out_dir, say)
-        body["peak"] = peak
+        body["peak"] = peak | {"confirm_attempts": [], "confirmed_qps": None}
         target_qps = peak["peak_qps"]
         if target_qps is None:
             body["result"] = None
             return body
-    values = settings_values(opts, warm, target_qps=target_qps)
-    say(f"LoadGen {values['scenario']} run" + (" (confirming the peak)" if opts.find_peak else ""))
-    body["settings"] = values
-    run = LoadGenRun(
-        out_dir / "loadgen", values, trace=opts.trace, stall_s=opts.stall_s, groups=target.groups, batch=opts.batch
-    )
-    body["result"] = run_loadgen(engine, sets, requests, run)
+    attempts = _CONFIRM_ATTEMPTS if opts.find_peak else 1
+    for attempt in range(attempts):
+        values = settings_values(opts, warm, target_qps=target_qps)
+        say(f"LoadGen {values['scenario']} run" + (f" (confirming {target_qps:.2f} q/s)" if opts.find_peak else ""))
+        body["settings"] = values
+        logs = out_dir / ("loadgen" if attempt == 0 else f"loadgen-{attempt + 1}")
+        run = LoadGenRun(logs, values, trace=opts.trace, stall_s=opts.stall_s, groups=target.groups, batch=opts.batch)
+        body["result"] = run_loadgen(engine, sets, requests, run)
+        if not opts.find_peak:
+            break
+        body["peak"]["confirm_attempts"].append(
+            {"target_qps": target_qps, "validity": body["result"].get("validity"), "log_dir": str(logs)}
+        )
+        if body["result"].get("valid") or target_qps is None:
+            body["peak"]["confirmed_qps"] = target_qps if body["result"].get("valid") else None
+            break
+        # The bisected rate sits at the edge: a full run's early stopping may refuse a handful of queries
+        # over the bound that the short runs did not draw. Step down, as the LLM serving search does.
+        target_qps *= _CONFIRM_STEP_DOWN
     if opts.scenario == "server":
         say(f"simulating the ideal M/G/{servers} queue at the same arrival rate")
         _ideal_of_run(service, servers, values, body["result"], run)
@@ -854,11 +895,12 @@ def _find_peak(
         max_duration_s=opts.max_duration_s,
     )
 
-    def run_at(qps: float, step: int) -> dict[str, Any]:
-        say(f"peak search {step}/{opts.peak_steps}: {qps:.2f} queries/s for {opts.peak_run_s:g} s")
+    def run_at(qps: float, label: str) -> dict[str, Any]:
+        step, _, draw = label.partition("-")
+        say(f"peak search {int(step)}/{opts.peak_steps} (run {draw}): {qps:.2f} queries/s for {opts.peak_run_s:g} s")
         values = settings_values(short, warm, target_qps=qps)
         return run_loadgen(
-            engine, sets, requests, LoadGenRun(out_dir / "peak" / f"step-{step:02d}", values, stall_s=opts.stall_s)
+            engine, sets, requests, LoadGenRun(out_dir / "peak" / f"step-{label}", values, stall_s=opts.stall_s)
         )
 
     # The closed loop's rate is the most any arrival rate can be served at.

@@ -88,13 +88,22 @@ def _latency_table(result: dict[str, Any], console: Console) -> None:
 
 def _render_peak(peak: dict[str, Any], console: Console) -> None:
     table = Table(title=f"peak search (p99 bound {peak['bound_ms']:.1f} ms)", title_justify="left")
-    for col in ("target queries/s", "completed/s", "p99 ms", "meets bound"):
+    for col in ("target queries/s", "completed/s", "p99 ms", "runs", "meets bound"):
         table.add_column(col, justify="right")
     for t in peak["trials"]:
+        runs = "/".join("y" if d["meets_bound"] else "n" for d in t.get("draws") or [])
         table.add_row(
-            _num(t["target_qps"]), _num(t["completed_qps"]), _num(t["p99_ms"]), "yes" if t["meets_bound"] else "no"
+            _num(t["target_qps"]),
+            _num(t["completed_qps"]),
+            _num(t["p99_ms"]),
+            runs or "1",
+            "yes" if t["meets_bound"] else "no",
         )
     console.print(table)
+    tries = peak.get("confirm_attempts") or []
+    if len(tries) > 1:
+        steps = ", ".join(f"{_num(a['target_qps'])} {a['validity']}" for a in tries)
+        console.print(f"confirming runs (10% lower after each INVALID): {steps}", highlight=False)
     best = peak["peak_qps"]
     line = f"peak: {_num(best)} queries/s measured" if best is not None else "peak: none found"
     ideal = peak.get("ideal_queue")
