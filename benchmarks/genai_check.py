@@ -65,7 +65,9 @@ def kv_report(model: str, tokens: int) -> bool:
     for child, kv in found.items():
         measured, theory = kv["measured"]["mib_per_1k_tokens"], kv["theory"]
         if child.startswith("default"):  # judged against the precision its growth points to
-            theory = {**theory, **kv_theory_of(kv, theory.get("likeliest_precision") or theory["precision"])}
+            likeliest = theory.get("likeliest_precision") or theory["precision"]
+            per_1k = theory["candidates_mib_per_1k_tokens"].get(likeliest, theory["mib_per_1k_tokens"])
+            theory = {**theory, "precision": likeliest, "mib_per_1k_tokens": per_1k}
         ratio = measured / theory["mib_per_1k_tokens"]
         if child in ("u8", "f16", "f32"):
             ok &= abs(ratio - 1) <= 0.15
@@ -75,15 +77,6 @@ def kv_report(model: str, tokens: int) -> bool:
             f"({theory['precision']}, {theory['precision_source']})  x{ratio:.2f}  [{how}]"
         )
     return ok
-
-
-def kv_theory_of(kv: dict[str, Any], precision: str) -> dict[str, Any]:
-    """The theory's figures for ``precision`` on the model a child measured."""
-    from inferperf.measure.llm_memory import kv_theory
-
-    t = kv["theory"]
-    arch = {"num_hidden_layers": t["layers"], "num_attention_heads": t["kv_heads"], "head_dim": t["head_dim"]}
-    return {"precision": precision, "mib_per_1k_tokens": kv_theory(arch, precision)["mib_per_1k_tokens"]}
 
 
 def main() -> None:

@@ -647,16 +647,18 @@ def find_peak(run_at: RunAt, low: float, high: float, bound_ms: float, steps: in
 
 def _judged_draws(run_at: RunAt, qps: float, step: int, bound_ms: float) -> list[dict[str, Any]]:
     """Two short runs at ``qps``, and a third when they disagree; each with its p99 and verdict."""
-    draws: list[dict[str, Any]] = []
-    while len(draws) < 2 or (len(draws) == 2 and draws[0]["meets_bound"] != draws[1]["meets_bound"]):
-        result = run_at(qps, f"{step:02d}-{len(draws) + 1}")
-        draws.append(
-            {
-                "p99_ms": result["latency_ms"].get("p99"),
-                "meets_bound": meets_bound(result, bound_ms),
-                "completed_qps": result["metric"]["value"],
-            }
-        )
+
+    def draw(k: int) -> dict[str, Any]:
+        result = run_at(qps, f"{step:02d}-{k}")
+        return {
+            "p99_ms": result["latency_ms"].get("p99"),
+            "meets_bound": meets_bound(result, bound_ms),
+            "completed_qps": result["metric"]["value"],
+        }
+
+    draws = [draw(1), draw(2)]
+    if draws[0]["meets_bound"] != draws[1]["meets_bound"]:
+        draws.append(draw(3))
     return draws
 
 
