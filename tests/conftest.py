@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -34,7 +35,7 @@ def _ov_honours(precision: str) -> str | None:
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """With INFERPERF_OV_DEFAULT_PRECISION set, precision tests run as a CPU with that default would run
     them, or skip with the reason where this CPU cannot (bf16 needs AVX-512 or AMX in OpenVINO)."""
-    from inferperf.backends.openvino import DEFAULT_PRECISION_ENV
+    from inferperf.backends.precision import DEFAULT_PRECISION_ENV
 
     wanted = os.environ.get(DEFAULT_PRECISION_ENV)
     if not wanted:
@@ -162,3 +163,61 @@ def make_image_model() -> onnx.ModelProto:
 def image_onnx(tmp_path: Path) -> Path:
     """Open batch and spatial dims, like a text recognizer: x[N,3,H,W] -> y[N,8,1,1]."""
     return _save(make_image_model(), tmp_path / "image.onnx")
+
+
+# The text OpenVINO GenAI gives when a device refuses a KV-cache type beside its inference precision, as
+# measured on a 2-core AVX2 EPYC (OpenVINO 2026.4.1, `KV_CACHE_PRECISION bf16` beside f32 inference);
+# AVX-512 BF16 CPUs refuse an f32 cache beside bf16 inference with the same check (issue 33).
+KV_REFUSAL = (
+    "Exception from src/inference/src/cpp/core.cpp:117:\n"
+    "Exception from src/inference/src/dev/plugin.cpp:54:\n"
+    "Check 'all_of(ov::element::{inference}, key_cache_type, value_cache_type)' failed at "
+    "src/plugins/intel_cpu/src/nodes/executor_pa.cpp:2938:\n"
+    "expect kvcache type {inference}, current: {kv} , {kv}\n\n\n"
+)
+
+
+class _RefusingGenAI:
+    """openvino_genai whose pipelines refuse what the acted device refuses, with the runtime's own text."""
+
+    def __init__(self, real: object, facts: object) -> None:
+        self._real, self._facts = real, facts
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._real, name)
+
+    def _check(self, props: dict[str, str]) -> None:
+        inference = props.get("INFERENCE_PRECISION_HINT", self._facts.default_inference)  # type: ignore[attr-defined]
+        kv = props.get("KV_CACHE_PRECISION")
+        if kv and self._facts.refusal(inference, kv):  # type: ignore[attr-defined]
+            raise RuntimeError(KV_REFUSAL.format(inference=inference, kv=kv))
+
+    def LLMPipeline(self, folder: str, device: str, **props: object) -> object:  # noqa: N802 - the runtime's name
+        self._check({k: str(v) for k, v in props.items() if k != "scheduler_config"})
+        return self._real.LLMPipeline(folder, device, **props)  # type: ignore[attr-defined]
+
+    def ContinuousBatchingPipeline(self, folder: str, scheduler: object, device: str, props: dict[str, str]) -> object:  # noqa: N802
+        self._check(props)
+        return self._real.ContinuousBatchingPipeline(folder, scheduler, device, props)  # type: ignore[attr-defined]
+
+
+@pytest.fixture
+def act_as_device(monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+    """``act_as_device("bf16", native=("f32", "bf16"))``: OpenVINO's CPU reports that default inference
+    precision, and GenAI's pipelines refuse the KV caches such a device refuses, whatever this CPU is."""
+    from inferperf.backends import precision
+
+    def act(default: str, native: tuple[str, ...] = ("f32",), kv_default: str = "u8") -> object:
+        facts = precision.DevicePrecisions("CPU", default, native, kv_default, f"acted: a CPU defaulting to {default}")
+        monkeypatch.delenv(precision.DEFAULT_PRECISION_ENV, raising=False)
+        monkeypatch.setattr(precision, "_read_device", lambda device: facts)
+        precision.forget_devices()
+        if importlib.util.find_spec("openvino_genai") is not None:  # else the tests that need it skip
+            from inferperf.backends import genai
+
+            real = genai.import_genai()
+            monkeypatch.setattr(genai, "import_genai", lambda: _RefusingGenAI(real, facts))
+        return facts
+
+    yield act
+    precision.forget_devices()

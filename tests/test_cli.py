@@ -230,7 +230,7 @@ def test_every_compiling_command_takes_the_runtime_options(command: str) -> None
 
 def test_accuracy_pinned_f32_through_openvino_matches_onnxruntime(monkeypatch: pytest.MonkeyPatch) -> None:
     from inferperf import api
-    from inferperf.backends.openvino import DEFAULT_PRECISION_ENV
+    from inferperf.backends.precision import DEFAULT_PRECISION_ENV
     from inferperf.config import RuntimeConfig
 
     monkeypatch.setenv(DEFAULT_PRECISION_ENV, "bf16")  # as on a bf16-default CPU: the pin must win

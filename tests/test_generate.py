@@ -300,6 +300,8 @@ def test_weight_compression_is_judged_and_measured(tmp_path: Path) -> None:
     )
     fp32, int8, int4, kv = doc["variants"]
     assert kv["mode"] == "kv-f32" and kv["weights_bytes"] == fp32["weights_bytes"] and fp32["kv_cache"]
+    # an f32 cache runs beside f32 inference on every CPU: pinned (and said) where the default is bf16
+    assert kv["precision"]["inference"] == "f32" and kv["precision"]["kv_cache"] == "f32"
     assert "logit_cosine_min" not in kv["fidelity"] and 0 <= kv["fidelity"]["greedy_token_agreement"] <= 1
     assert doc["speed"]["speedup"]["kv-f32"]["tpot_ms"]["value"] > 0
     assert int8["weights_bytes"] < fp32["weights_bytes"] / 3 and int4["weights_bytes"] < int8["weights_bytes"]

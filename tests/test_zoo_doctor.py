@@ -106,7 +106,7 @@ def test_builtin_model_accuracy_on_builtin_split(tmp_path: Path) -> None:
 
 def test_fp32_peak_probe_pins_f32_where_bf16_is_the_default(monkeypatch: pytest.MonkeyPatch) -> None:
     from inferperf.backends import get_backend
-    from inferperf.backends.openvino import DEFAULT_PRECISION_ENV
+    from inferperf.backends.precision import DEFAULT_PRECISION_ENV
     from inferperf.measure.peak import backend_matmul_probe
 
     monkeypatch.setenv(DEFAULT_PRECISION_ENV, "bf16")  # act as an AMX / AVX-512 BF16 CPU

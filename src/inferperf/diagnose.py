@@ -12,6 +12,7 @@ import numpy as np
 import psutil
 
 from inferperf.backends import backend_names, get_backend
+from inferperf.backends.precision import every_device
 from inferperf.errors import BackendError, BackendUnavailableError, ConfigError
 from inferperf.measure.environment import collect_environment
 from inferperf.measure.peak import backend_matmul_probe, memory_copy_gb_per_s, numpy_matmul_gflops
@@ -201,6 +202,8 @@ def doctor(measure_peak: bool = True, seconds: float = 2.0) -> dict[str, Any]:
         "installed": _installed(),
         "load": load,
         "warnings": _warnings(env, load),
+        # Per device: the float precision it runs by default and the KV caches it takes beside it.
+        "precisions": [d.to_dict() for d in every_device()],
     }
     if measure_peak:
         doc["peak"] = _peaks(seconds)

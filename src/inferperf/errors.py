@@ -6,6 +6,8 @@ Every error carries the exit code the CLI should use: 2 for a user's mistake
 
 from __future__ import annotations
 
+import re
+
 
 class InferperfError(Exception):
     """Base of every error inferperf raises on purpose."""
@@ -54,6 +56,33 @@ def first_line(exc: BaseException) -> str:
     return lines[0] if lines else type(exc).__name__
 
 
+# Lines of a runtime's message that say where it was raised, not why: OpenVINO's C++ stack of
+# "Exception from src/...cpp:117:" and its "Check '<expr>' failed at <file>:<line>:" assertions.
+_WHERE = re.compile(r"^(Exception from \S+:\d+:?|Check '.*' failed at \S+:\d+:?)$")
+_ORT_CODE = re.compile(r"^\[ONNXRuntimeError\] : \d+ : ")  # ONNX Runtime's numeric status before its name
+
+
+def runtime_cause(exc: BaseException | str, limit: int = 3) -> str:
+    """Why a runtime failed, on one line: its message with the lines that only say where it was raised
+    skipped, at most ``limit`` lines of cause joined (the full text stays on the exception: --verbose)."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    why = [_ORT_CODE.sub("", line) for line in lines if not _WHERE.match(line)]
+    if not why:
+        return lines[-1] if lines else type(exc).__name__
+    text = why[0]
+    for line in why[1:limit]:
+        text += (" " if text.endswith(":") else "; ") + line
+    return text
+
+
+def runtime_text(exc: BaseException) -> str | None:
+    """The runtime's whole message behind an inferperf error (its ``__cause__``), for --verbose."""
+    cause = exc.__cause__
+    if cause is None or isinstance(cause, InferperfError):
+        return None
+    return str(cause).strip() or None
+
+
 class InvariantError(RuntimeError):
     """A measurement broke one of inferperf's own invariants: a bug of ours (exit 1), never a user's mistake.
 
@@ -63,12 +92,17 @@ class InvariantError(RuntimeError):
 
 # Errors raised below the CLI name parameters as Python callers know them, written `param`; the CLI
 # shows them as its flags (`int_range` -> --int-range). One spelling rule, so no message names a flag.
-_FLAG_RENAMES = {"histogram": "shape-histogram", "input_values": "input", "inputs": "inputs"}
+_FLAG_RENAMES = {
+    "histogram": "shape-histogram",
+    "input_values": "input",
+    "inputs": "inputs",
+    "inference_precision": "infer-precision",
+    "kv_caches": "kv-cache",
+}
 
 
 def as_flags(message: str) -> str:
     """``message`` with every `param` written as the command line's flag."""
-    import re
 
     def flag(match: re.Match[str]) -> str:
         name = match.group(1)

@@ -21,7 +21,7 @@ import numpy as np
 
 from inferperf.backends.layers import LayerProfiler
 from inferperf.config import Knob, QuantizeOptions, RuntimeConfig, Scenario
-from inferperf.errors import BackendError, ConfigError, first_line
+from inferperf.errors import BackendError, ConfigError, runtime_cause
 from inferperf.model.flops import FlopCount
 from inferperf.model.info import ModelInfo
 
@@ -105,7 +105,7 @@ def run_in_threads(
         t.start()
     _join_all(threads, stop)
     if errors:
-        raise BackendError(f"{runtime} inference failed: {first_line(errors[0])}") from errors[0]
+        raise BackendError(f"{runtime} inference failed: {runtime_cause(errors[0])}") from errors[0]
 
 
 def _join_all(threads: list[threading.Thread], stop: threading.Event) -> None:
@@ -174,7 +174,7 @@ class ThreadedRequests(AsyncRequests):
             exc = self._errors[0]
             if isinstance(exc, BackendError):
                 raise exc
-            raise BackendError(f"{self._runtime} completion failed: {first_line(exc)}") from exc
+            raise BackendError(f"{self._runtime} completion failed: {runtime_cause(exc)}") from exc
 
 
 class Engine(ABC):

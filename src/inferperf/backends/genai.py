@@ -10,7 +10,8 @@ from typing import Any, ClassVar
 import numpy as np
 
 from inferperf.backends.generative import GenerativePipeline, Request, missing, rss_reader
-from inferperf.errors import BackendError, InputSpecError
+from inferperf.backends.precision import plan_for
+from inferperf.errors import BackendError, InputSpecError, runtime_cause
 
 INSTALL_HINT = "pip install 'inferperf[genai]' (openvino-genai, openvino-tokenizers)"
 MODEL_FILES = ("openvino_model.xml", "openvino_tokenizer.xml", "openvino_detokenizer.xml")
@@ -79,12 +80,14 @@ class GenAIPipeline(GenerativePipeline):
         self.prefix_caching = prefix_caching
         self.kv_cache = kv_cache
         self.kv_cache_gb = kv_cache_gb
-        properties = {"KV_CACHE_PRECISION": kv_cache} if kv_cache else {}
+        # Resolved with the device's default inference precision: an f32 cache pins f32 inference where
+        # the default (bf16) would refuse it; a pair no setting makes work is refused before loading.
+        self.precision = plan_for(device, kv_cache=kv_cache)
         t0 = time.perf_counter()
         try:
-            self.pipe = genai.LLMPipeline(str(folder), device, scheduler_config=scheduler, **properties)
+            self.pipe = genai.LLMPipeline(str(folder), device, scheduler_config=scheduler, **self.precision.properties)
         except RuntimeError as exc:
-            raise BackendError(f"OpenVINO GenAI could not load {folder}: {str(exc).splitlines()[0]}") from exc
+            raise BackendError(f"OpenVINO GenAI could not load {folder}: {runtime_cause(exc)}") from exc
         self.load_ms = (time.perf_counter() - t0) * 1e3
         self.genai = genai
         self.tokenizer = self.pipe.get_tokenizer()
@@ -120,7 +123,7 @@ class GenAIPipeline(GenerativePipeline):
         try:
             result = self.pipe.generate(inputs, config, streamer)
         except RuntimeError as exc:
-            raise BackendError(f"OpenVINO GenAI generate failed: {str(exc).splitlines()[0]}") from exc
+            raise BackendError(f"OpenVINO GenAI generate failed: {runtime_cause(exc)}") from exc
         request.end = time.perf_counter()
         request.token_times = streamer.times
         request.rss_bytes = streamer.rss_bytes
@@ -167,6 +170,10 @@ class GenAIPipeline(GenerativePipeline):
         out = request.infer({k: v for k, v in feed.items() if k in names})
         logits: np.ndarray = np.asarray(out[0], dtype=np.float32)  # the export's first output: logits
         return np.asarray(logits[0, -1], dtype=np.float32)
+
+    def precision_record(self) -> dict[str, Any]:
+        """Inference and KV-cache precision as resolved for the device, with any reconciliation's note."""
+        return self.precision.record()
 
     def weights_bytes(self) -> int | None:
         """The IR's weights file: what a decode step reads (compressed weights as stored)."""

@@ -105,6 +105,10 @@ class GenerativePipeline(ABC):
         """Bytes of weights one decode step reads (each weight once per token), where known."""
         return None
 
+    def precision_record(self) -> dict[str, Any] | None:
+        """The precisions the pipeline was loaded with and what was reconciled (None: the runtime decides)."""
+        return None
+
 
 def rss_reader() -> Any:
     """A callable returning this process's resident set size in bytes (psutil, read from /proc)."""

@@ -14,7 +14,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from inferperf.backends.generative import GenerativePipeline, Request, missing, rss_reader
-from inferperf.errors import BackendError, InputSpecError
+from inferperf.errors import BackendError, InputSpecError, runtime_cause
 
 INSTALL_HINT = "pip install 'inferperf[torch]' (torch==2.13.0, transformers)"
 
@@ -57,7 +57,7 @@ class TransformersPipeline(GenerativePipeline):
             ).eval()
             self.tokenizer = transformers.AutoTokenizer.from_pretrained(str(folder), local_files_only=True)
         except (OSError, ValueError) as exc:
-            raise BackendError(f"transformers could not load {folder}: {str(exc).splitlines()[0]}") from exc
+            raise BackendError(f"transformers could not load {folder}: {runtime_cause(exc)}") from exc
         self.load_ms = (time.perf_counter() - t0) * 1e3
 
     def weights_bytes(self) -> int | None:
@@ -93,7 +93,7 @@ class TransformersPipeline(GenerativePipeline):
         try:
             self._generate(ids, new_tokens, streamer)
         except RuntimeError as exc:
-            raise BackendError(f"transformers generate failed: {str(exc).splitlines()[0]}") from exc
+            raise BackendError(f"transformers generate failed: {runtime_cause(exc)}") from exc
         request.end = time.perf_counter()
         request.token_times = streamer.times
         request.rss_bytes = streamer.rss_bytes

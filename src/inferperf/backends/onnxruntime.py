@@ -29,7 +29,7 @@ from inferperf.backends.base import (
 )
 from inferperf.backends.layers import LayerInfo, LayerProfiler, LayerRun, categorize
 from inferperf.config import Knob, QuantizeOptions, RuntimeConfig, Scenario
-from inferperf.errors import BackendError, BackendUnavailableError, ConfigError, InputSpecError, first_line
+from inferperf.errors import BackendError, BackendUnavailableError, ConfigError, InputSpecError, runtime_cause
 from inferperf.model.info import ONNX, ModelInfo
 
 _GRAPH_LEVELS = {
@@ -71,7 +71,7 @@ class OnnxRuntimeEngine(Engine):
         try:
             outs = self._session.run(self._outputs, self._feed(inputs))
         except Exception as exc:  # ORT raises its own Fail/InvalidArgument types, all Exception
-            raise BackendError(f"ONNX Runtime inference failed: {first_line(exc)}") from exc
+            raise BackendError(f"ONNX Runtime inference failed: {runtime_cause(exc)}") from exc
         return dict(zip(self._outputs, (np.asarray(o) for o in outs), strict=True))
 
     def default_requests(self) -> int:
@@ -255,7 +255,7 @@ class OnnxRuntimeBackend(Backend):
         try:
             session = ort.InferenceSession(source, sess_options=opts, providers=["CPUExecutionProvider"])
         except Exception as exc:  # ORT raises its own exception types, all Exception subclasses
-            raise BackendError(f"ONNX Runtime cannot create a session for {model.path}: {first_line(exc)}") from exc
+            raise BackendError(f"ONNX Runtime cannot create a session for {model.path}: {runtime_cause(exc)}") from exc
         t2 = time.perf_counter()
         phases: dict[str, float | None] = {
             "read": None if by_path else (t1 - t0) * 1e3,
@@ -343,7 +343,7 @@ class OnnxRuntimeBackend(Backend):
             session = ort.InferenceSession(str(model.path), sess_options=opts, providers=["CPUExecutionProvider"])
         except Exception as exc:  # ORT raises its own exception types, all Exception subclasses
             workdir.cleanup()
-            raise BackendError(f"ONNX Runtime cannot create a session for {model.path}: {first_line(exc)}") from exc
+            raise BackendError(f"ONNX Runtime cannot create a session for {model.path}: {runtime_cause(exc)}") from exc
         phases: dict[str, float | None] = {"read": None, "compile": (time.perf_counter() - t0) * 1e3}
         engine = OnnxRuntimeEngine(session, phases, _physical_cores(), {"profiling": "enabled"})
         return OnnxRuntimeLayerProfiler(engine, session, workdir)
@@ -366,7 +366,7 @@ def _run_quant(fn: Callable[[], object]) -> None:
     try:
         fn()
     except Exception as exc:  # the quantizer raises many types; all mean "cannot quantize this model"
-        raise BackendError(f"ONNX Runtime quantization failed: {first_line(exc)}") from exc
+        raise BackendError(f"ONNX Runtime quantization failed: {runtime_cause(exc)}") from exc
 
 
 # ORT's profiler names element types as in its type strings; integer inputs to a compute op mean INT8 kernels.
@@ -429,7 +429,7 @@ class OnnxRuntimeLayerProfiler(LayerProfiler):
         try:
             self._session.run(None, feed)
         except Exception as exc:  # ORT raises its own Fail/InvalidArgument types, all Exception
-            raise BackendError(f"ONNX Runtime inference failed: {first_line(exc)}") from exc
+            raise BackendError(f"ONNX Runtime inference failed: {runtime_cause(exc)}") from exc
         return (time.perf_counter() - t0) * 1e3
 
     def first_inference(self, inputs: InputSet) -> float:

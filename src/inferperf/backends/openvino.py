@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import math
-import os
 import time
 import weakref
 from collections.abc import Callable, Mapping, Sequence
@@ -21,8 +20,16 @@ import numpy as np
 
 from inferperf.backends.base import AsyncRequests, Backend, DimBound, Engine, InputSet, RequestSink
 from inferperf.backends.layers import LayerInfo, LayerProfiler, LayerRun, categorize
+from inferperf.backends.precision import (
+    FLOAT_PRECISIONS,
+    KV_CACHE_TYPES,
+    PrecisionPlan,
+    device_precisions,
+    resolve_precisions,
+    short_type,
+)
 from inferperf.config import Knob, QuantizeOptions, RuntimeConfig, Scenario
-from inferperf.errors import BackendError, BackendUnavailableError, ConfigError, InputSpecError
+from inferperf.errors import BackendError, BackendUnavailableError, ConfigError, InputSpecError, runtime_cause
 from inferperf.model.flops import FlopCount
 from inferperf.model.info import ONNX, OPENVINO_IR, ModelInfo
 
@@ -47,18 +54,14 @@ def _jsonable(value: Any) -> Any:
     return name if isinstance(name, str) else str(value)
 
 
-DEFAULT_PRECISION_ENV = "INFERPERF_OV_DEFAULT_PRECISION"
-_PRECISION_NAMES = {"float32": "f32", "bfloat16": "bf16", "float16": "f16"}
-
-
 def _short_precision(value: Any) -> str:
     """``f32``/``bf16``/``f16`` from what OpenVINO reads back (a type name; f32 when it says nothing)."""
-    text = str(value or "f32").lower()
-    return _PRECISION_NAMES.get(text, text)
+    return short_type(value)
 
 
 def build_properties(config: RuntimeConfig) -> dict[str, Any]:
-    """The compile properties a RuntimeConfig asks of OpenVINO (hint ``none`` sets no hint)."""
+    """The compile properties a RuntimeConfig asks of OpenVINO (hint ``none`` sets no hint); the precision
+    ones as :func:`resolve_precisions` decides them for the device, with any --property precision."""
     props: dict[str, Any] = {}
     if config.hint and config.hint != "none":
         props["PERFORMANCE_HINT"] = config.hint.upper()
@@ -66,18 +69,29 @@ def build_properties(config: RuntimeConfig) -> dict[str, Any]:
         props["NUM_STREAMS"] = str(config.streams)
     if config.threads is not None:
         props["INFERENCE_NUM_THREADS"] = config.threads
-    if config.inference_precision is not None:
-        props["INFERENCE_PRECISION_HINT"] = config.inference_precision
-    elif os.environ.get(DEFAULT_PRECISION_ENV):
-        # Acts as a CPU whose default is another precision (bf16 on AMX or AVX-512 BF16 parts), so the
-        # test suite can be run as such a CPU would run it; an explicit precision still wins.
-        props["INFERENCE_PRECISION_HINT"] = os.environ[DEFAULT_PRECISION_ENV]
     if config.cache_dir is not None:
         props["CACHE_DIR"] = config.cache_dir
     if config.pinning is not None:
         props["ENABLE_CPU_PINNING"] = config.pinning
-    props.update(config.properties)
+    extra = dict(config.properties)
+    props.update(extra)
+    props.update(precision_plan(config, extra).properties)
     return props
+
+
+def precision_plan(config: RuntimeConfig, properties: Mapping[str, Any] | None = None) -> PrecisionPlan:
+    """The precision plan of a compile: --infer-precision, or INFERENCE_PRECISION_HINT / KV_CACHE_PRECISION /
+    EXECUTION_MODE_HINT given as properties (values the resolver does not know go to the runtime as given)."""
+    props = dict(config.properties if properties is None else properties)
+    inference = config.inference_precision or _known(props.get("INFERENCE_PRECISION_HINT"), FLOAT_PRECISIONS)
+    kv_cache = _known(props.get("KV_CACHE_PRECISION"), KV_CACHE_TYPES)
+    mode = props.get("EXECUTION_MODE_HINT")
+    return resolve_precisions(device_precisions(config.device), inference, kv_cache, str(mode) if mode else None)
+
+
+def _known(value: Any, choices: tuple[str, ...]) -> str | None:
+    text = short_type(value) if value is not None else None
+    return text if text in choices else None
 
 
 class OpenVINOEngine(Engine):
@@ -121,7 +135,7 @@ class OpenVINOEngine(Engine):
             self._request.set_input_tensors(self._tensors(inputs))
             self._request.infer()
         except RuntimeError as exc:
-            raise BackendError(f"OpenVINO inference failed: {_first_line(exc)}") from exc
+            raise BackendError(f"OpenVINO inference failed: {runtime_cause(exc)}") from exc
         return {name: np.array(self._request.get_output_tensor(i).data) for i, name in enumerate(self._outputs)}
 
     def default_requests(self) -> int:
@@ -167,7 +181,7 @@ class OpenVINOEngine(Engine):
                 queue.start_async()
             queue.wait_all()
         except RuntimeError as exc:
-            raise BackendError(f"OpenVINO inference failed: {_first_line(exc)}") from exc
+            raise BackendError(f"OpenVINO inference failed: {runtime_cause(exc)}") from exc
         done = time.perf_counter()
         for rid in in_flight:
             sink.record(done, queue[rid].latency)
@@ -195,7 +209,7 @@ class OpenVINOEngine(Engine):
                 record(done, (done - start) * 1e3)
                 k += 1
         except RuntimeError as exc:
-            raise BackendError(f"OpenVINO inference failed: {_first_line(exc)}") from exc
+            raise BackendError(f"OpenVINO inference failed: {runtime_cause(exc)}") from exc
 
     def start_async(self, requests: int, on_done: Callable[[int, dict[str, np.ndarray]], None]) -> AsyncRequests:
         return _OpenVINOAsync(self, requests, on_done)
@@ -292,15 +306,15 @@ class _OpenVINOAsync(AsyncRequests):
             self._queue[idle].set_input_tensors(self._engine._tensors(inputs))
             self._queue.start_async(userdata=tag)
         except RuntimeError as exc:
-            raise BackendError(f"OpenVINO inference failed: {_first_line(exc)}") from exc
+            raise BackendError(f"OpenVINO inference failed: {runtime_cause(exc)}") from exc
 
     def wait_all(self) -> None:
         try:
             self._queue.wait_all()
         except RuntimeError as exc:
-            raise BackendError(f"OpenVINO inference failed: {_first_line(exc)}") from exc
+            raise BackendError(f"OpenVINO inference failed: {runtime_cause(exc)}") from exc
         if self._errors:
-            raise BackendError(f"OpenVINO completion failed: {_first_line(self._errors[0])}") from self._errors[0]
+            raise BackendError(f"OpenVINO completion failed: {runtime_cause(self._errors[0])}") from self._errors[0]
 
 
 class OpenVINOBackend(Backend):
@@ -424,7 +438,7 @@ class OpenVINOBackend(Backend):
         try:
             quantized = run(core.read_model(str(model.path)))
         except Exception as exc:  # NNCF raises many types; all mean the model could not be quantized
-            raise BackendError(f"NNCF quantization failed: {_first_line(exc)}") from exc
+            raise BackendError(f"NNCF quantization failed: {runtime_cause(exc)}") from exc
         path = out_dir / f"{model.path.stem}-int8-{tag}.xml"
         ov.save_model(quantized, str(path))
         return path, label, details
@@ -503,7 +517,7 @@ class OpenVINOBackend(Backend):
         try:
             ov_model = core.read_model(str(model.path))
         except RuntimeError as exc:
-            raise BackendError(f"OpenVINO cannot read {model.path}: {_first_line(exc)}") from exc
+            raise BackendError(f"OpenVINO cannot read {model.path}: {runtime_cause(exc)}") from exc
         t1 = time.perf_counter()
         if on_phase is not None:
             on_phase("read")
@@ -541,7 +555,7 @@ class OpenVINOBackend(Backend):
         try:
             ov_model = ov.Core().read_model(str(model.path))
         except RuntimeError as exc:
-            raise BackendError(f"OpenVINO cannot read {model.path}: {_first_line(exc)}") from exc
+            raise BackendError(f"OpenVINO cannot read {model.path}: {runtime_cause(exc)}") from exc
         self._reshape(ov_model, shapes)
         by_op: dict[str, int] = {}
         unresolved: list[str] = []
@@ -611,7 +625,7 @@ class OpenVINOBackend(Backend):
             ov_model.reshape(wanted)
         except RuntimeError as exc:
             raise BackendError(
-                f"OpenVINO cannot reshape the model to {_shape_text(shapes)}: {_first_line(exc)}"
+                f"OpenVINO cannot reshape the model to {_shape_text(shapes)}: {runtime_cause(exc)}"
             ) from exc
 
     def profile_layers(
@@ -628,7 +642,7 @@ def _compile(core: Any, source: Any, device: str, props: dict[str, Any]) -> Any:
     try:
         return core.compile_model(source, device, props)
     except RuntimeError as exc:
-        raise BackendError(f"OpenVINO cannot compile the model on {device}: {_first_line(exc)}") from exc
+        raise BackendError(f"OpenVINO cannot compile the model on {device}: {runtime_cause(exc)}") from exc
 
 
 def _port_name(port: Any, known: Any) -> str:
@@ -657,12 +671,6 @@ def _ov_op_macs(op: Any, kind: str) -> int | None:
 
 
 _COUNTED = {"Convolution", "GroupConvolution", "ConvolutionBackpropData", "GroupConvolutionBackpropData", "MatMul"}
-
-
-def _first_line(exc: BaseException) -> str:
-    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
-    # OpenVINO messages start with a C++ source location; the reason is usually the last line.
-    return lines[-1] if lines else type(exc).__name__
 
 
 def _shape_text(shapes: Mapping[str, Sequence[DimBound]]) -> str:
@@ -725,7 +733,7 @@ class OpenVINOLayerProfiler(LayerProfiler):
             self._request.set_input_tensors(tensors)
             self._request.infer()
         except RuntimeError as exc:
-            raise BackendError(f"OpenVINO inference failed: {_first_line(exc)}") from exc
+            raise BackendError(f"OpenVINO inference failed: {runtime_cause(exc)}") from exc
         self._count += 1
 
     def first_inference(self, inputs: InputSet) -> float:

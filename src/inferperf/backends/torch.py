@@ -37,7 +37,7 @@ from inferperf.backends.base import (
     run_in_threads,
 )
 from inferperf.config import Knob, RuntimeConfig, Scenario
-from inferperf.errors import BackendError, ConfigError, InputSpecError, first_line
+from inferperf.errors import BackendError, ConfigError, InputSpecError, runtime_cause
 from inferperf.model.info import ONNX, TORCH_EXPORT, TORCH_PICKLE, TORCHSCRIPT, ModelInfo
 from inferperf.model.torch_files import INSTALL_HINT, import_torch, load_export, load_script, refuse_pickle
 
@@ -205,7 +205,7 @@ class TorchEngine(Engine):
         try:
             out = self.call(args)
         except Exception as exc:  # torch raises RuntimeError and many others from kernels
-            raise BackendError(f"torch inference failed: {first_line(exc)}") from exc
+            raise BackendError(f"torch inference failed: {runtime_cause(exc)}") from exc
         return self._named(out)
 
     def default_requests(self) -> int:
@@ -341,7 +341,7 @@ def _trigger_compile(engine: TorchEngine, model: ModelInfo, shapes: dict[str, tu
         try:
             engine.call(engine.tensors(example))
         except Exception as exc:  # dynamo/inductor raise many types (BackendCompilerFailed, ...)
-            raise BackendError(f"torch.compile failed: {first_line(exc)}") from exc
+            raise BackendError(f"torch.compile failed: {runtime_cause(exc)}") from exc
 
 
 def _compile_note(opts: TorchOptions) -> str:

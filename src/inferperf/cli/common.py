@@ -19,9 +19,9 @@ from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from inferperf import api
-from inferperf.cli.options import DebugOpt
+from inferperf.cli.options import DebugOpt, VerboseOpt
 from inferperf.config import RunLimits, RuntimeConfig, load_config_file
-from inferperf.errors import ConfigError, InferperfError, as_flags
+from inferperf.errors import ConfigError, InferperfError, as_flags, runtime_text
 from inferperf.results.schema import save_json
 
 app = typer.Typer(
@@ -33,7 +33,7 @@ app = typer.Typer(
 )
 out = Console()
 err = Console(stderr=True)
-_state = {"debug": False}
+_state = {"debug": False, "verbose": False}
 
 Status = Callable[[str], None]
 """Shows a status text on the line of a running step."""
@@ -46,8 +46,9 @@ Render = Callable[[Any, Console], object]
 
 
 @app.callback()
-def _root(debug: DebugOpt = False) -> None:
+def _root(debug: DebugOpt = False, verbose: VerboseOpt = False) -> None:
     _state["debug"] = debug
+    _state["verbose"] = verbose
 
 
 def main() -> None:
@@ -145,6 +146,9 @@ def command(json_path: Path | None = None) -> Iterator[Command]:
         if _state["debug"]:
             raise
         err.print(f"[red]error:[/red] {escape(as_flags(exc.one_line()))}", highlight=False, soft_wrap=True)
+        full = runtime_text(exc) if _state["verbose"] else None
+        if full is not None:
+            err.print(f"the runtime's full message:\n{escape(full)}", highlight=False, soft_wrap=True)
         raise typer.Exit(exc.exit_code) from None
     except KeyboardInterrupt:
         err.print("interrupted")

@@ -33,6 +33,9 @@ ExportTargetArg = Annotated[Path, typer.Argument(help="File to write.")]
 
 # --- Output and history ---------------------------------------------------------------------------
 DebugOpt = Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")]
+VerboseOpt = Annotated[
+    bool, typer.Option("--verbose", help="On a runtime's error, print its whole message, not only its cause.")
+]
 JsonOpt = Annotated[Path | None, typer.Option("--json", help="Write the versioned result JSON here.")]
 HistoryOpt = Annotated[
     Path | None, typer.Option("--history", help="History file (default: $INFERPERF_HISTORY or user data).")

@@ -17,6 +17,7 @@ from inferperf.backends.generative import (
     reserves_kv_cache,
     rss_reader,
 )
+from inferperf.backends.precision import plan_for
 from inferperf.errors import ConfigError, InputSpecError
 from inferperf.measure.generate import GenerateOptions, Prompts, corpus_text, cross_check, run_level
 from inferperf.measure.llm_memory import memory_profile, reserve_gb
@@ -75,7 +76,13 @@ def generate(
         prompts = Prompts(pipe.encode(text), opts.seed)  # the same text and seed: the same prompts
         levels = [run_level(pipe, prompts, n, opts, pipe.decode, progress) for n in opts.prompt_tokens]
         results.append(
-            {"backend": name, "load_ms": pipe.load_ms, "levels": levels, "weights_bytes": pipe.weights_bytes()}
+            {
+                "backend": name,
+                "load_ms": pipe.load_ms,
+                "levels": levels,
+                "weights_bytes": pipe.weights_bytes(),
+                "precision": pipe.precision_record(),
+            }
         )
         if opts.memory_tokens is not None:
             if progress is not None:
@@ -191,6 +198,7 @@ def serve(
         "options": opts.to_dict(),
         "prompts": {"source": source, "text_tokens": len(prompts.ids), "seed": opts.seed},
         "load_ms": engine.load_ms,
+        "precision": engine.precision.record(),
         "unloaded": alone,
         "levels": levels,
         "peak": peak,
@@ -299,6 +307,8 @@ def compress_llm(
             f"unknown weight compression {unknown[0] if unknown else ''!r}: choose from {', '.join(MODES)}"
         )
     check_generative_installed("openvino-genai")
+    for kv in kv_caches:  # a KV cache the device refuses fails now, not after the compression
+        plan_for(device, kv_cache=kv)
     folder, builtin = llm_folder(model)
     model_doc = _model_doc(folder, builtin)
     _check_context(model_doc, opts)
@@ -314,6 +324,8 @@ def compress_llm(
         str(v["mode"]): get_generative("openvino-genai", Path(v["path"]), device, kv_cache=v.get("kv_cache"))
         for v in variants
     }
+    for v in variants:  # a KV cache that pinned inference to f32 says so: its speed-up is not the cache's alone
+        v["precision"] = pipes[str(v["mode"])].precision_record()
     default, certain = pipes["fp32"].kv_cache_precision()  # the default the others are set against
     variants[0]["kv_cache"] = default if certain else f"default (device reports {default})"
     text, source = corpus_text(data)

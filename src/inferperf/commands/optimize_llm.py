@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from inferperf.backends.generative import check_generative_installed, get_generative
-from inferperf.errors import ConfigError, InferperfError, first_line
+from inferperf.errors import ConfigError, InferperfError, runtime_cause
 from inferperf.measure.generate import GenerateOptions, Prompts, corpus_text
 from inferperf.measure.serving import Load, ServeOptions
 from inferperf.measure.target import header
@@ -122,7 +122,7 @@ class Flow:
             raise
         except Exception as exc:  # a step that fails (NNCF, the runtime) is recorded; the flow goes on
             kind = "" if isinstance(exc, InferperfError) else f"{type(exc).__name__}: "
-            record |= {"status": "failed", "error": kind + first_line(exc)}
+            record |= {"status": "failed", "error": kind + runtime_cause(exc)}
             doc = None
         record["seconds"] = time.perf_counter() - t
         if doc is not None:
@@ -142,7 +142,7 @@ class Flow:
             try:
                 variants.append(compress(self.folder, mode, self.out / "weights" / mode, group))
             except Exception as exc:  # one format NNCF cannot make is dropped; the others go on
-                variants.append({"mode": mode, "error": first_line(exc), "passes": False})
+                variants.append({"mode": mode, "error": runtime_cause(exc), "passes": False})
         ref = get_generative("openvino-genai", self.folder, self.device)
         text, _ = corpus_text(None)
         self.text_ids = ref.encode(text)  # the serving prompts are cut from the same tokens

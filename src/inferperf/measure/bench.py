@@ -161,6 +161,7 @@ def _interleaved_runs(
     """
     info_, shapes, input_sets = fed
     errors: list[dict[str, str]] = []
+    caught: list[BackendError] = []  # raised again as they are when nothing ran: their cause stays attached
     per_key: dict[tuple[str, str], list[RunResult]] = {}
     failed: set[tuple[str, str]] = set()
     least, most, each = limits.runs_plan()
@@ -179,13 +180,14 @@ def _interleaved_runs(
                     )
                 except BackendError as exc:
                     failed.add(key)
+                    caught.append(exc)
                     errors.append({"backend": plugin.name, "scenario": scenario, "error": exc.one_line()})
                     continue
                 per_key.setdefault(key, []).append(run)
         repeat += 1
     runs = [merge_repeats(v) for v in per_key.values()]
-    if not runs and errors:
-        raise BackendError(errors[0]["error"])
+    if not runs and caught:
+        raise caught[0]
     return runs, errors
 
 

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from inferperf.errors import BackendError, ConfigError
+from inferperf.errors import BackendError, ConfigError, runtime_cause
 from inferperf.measure.loadgen import _log_settings, build_settings, import_loadgen, read_detail_log, why_invalid
 from inferperf.measure.serving import Engine
 
@@ -111,7 +111,7 @@ class GenAISut:
             try:
                 self._engine.pipe.step()
             except RuntimeError as exc:
-                self._fail(f"OpenVINO GenAI step failed: {str(exc).splitlines()[0]}", active)
+                self._fail(f"OpenVINO GenAI step failed: {runtime_cause(exc)}", active)
                 continue
             self._collect(active)
 

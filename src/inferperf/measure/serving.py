@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from inferperf.backends.generative import Request
-from inferperf.errors import BackendError, ConfigError
+from inferperf.errors import BackendError, ConfigError, runtime_cause
 from inferperf.stats import clopper_pearson, summarize
 
 
@@ -153,6 +153,7 @@ class Engine:
 
     def __init__(self, folder: Path, device: str, opts: ServeOptions) -> None:
         from inferperf.backends.genai import check_model_folder, import_genai
+        from inferperf.backends.precision import plan_for
 
         genai = import_genai()
         check_model_folder(folder)
@@ -164,12 +165,12 @@ class Engine:
             scheduler.max_num_batched_tokens = opts.max_num_batched_tokens
         if opts.dynamic_split_fuse is not None:
             scheduler.dynamic_split_fuse = opts.dynamic_split_fuse
-        properties = {"KV_CACHE_PRECISION": opts.kv_cache} if opts.kv_cache else {}
+        self.precision = plan_for(device, kv_cache=opts.kv_cache)  # the one resolver every engine uses
         t0 = time.perf_counter()
         try:
-            self.pipe = genai.ContinuousBatchingPipeline(str(folder), scheduler, device, properties)
+            self.pipe = genai.ContinuousBatchingPipeline(str(folder), scheduler, device, self.precision.properties)
         except RuntimeError as exc:
-            raise BackendError(f"OpenVINO GenAI could not load {folder}: {str(exc).splitlines()[0]}") from exc
+            raise BackendError(f"OpenVINO GenAI could not load {folder}: {runtime_cause(exc)}") from exc
         self.load_ms = (time.perf_counter() - t0) * 1e3
         self.genai = genai
         self._configs: dict[int, Any] = {}
@@ -239,7 +240,7 @@ def run_load(engine: Engine, prompts: Callable[[int], list[int]], load: Load, op
         try:
             engine.pipe.step()
         except RuntimeError as exc:
-            raise BackendError(f"OpenVINO GenAI step failed: {str(exc).splitlines()[0]}") from exc
+            raise BackendError(f"OpenVINO GenAI step failed: {runtime_cause(exc)}") from exc
         stamp = time.perf_counter()
         peak_used = max(peak_used, engine.cache_used_bytes())  # after the step: finished sequences may be freed
         _collect(engine, active, done, stamp)

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from inferperf.errors import ModelError
+from inferperf.errors import ModelError, runtime_cause
 
 _CONV = {"Conv", "ConvInteger", "QLinearConv"}
 _MATMUL = {"MatMul", "MatMulInteger", "QLinearMatMul"}
@@ -114,7 +114,7 @@ def count_macs(path: str | Path, shapes: dict[str, tuple[int, ...]]) -> FlopCoun
         model = shape_inference.infer_shapes(model, data_prop=True)
     except (shape_inference.InferenceError, ValueError, RuntimeError) as exc:
         # Count what the graph states; nodes left without shapes are listed as unresolved.
-        unresolved_note = f"shape inference failed: {str(exc).splitlines()[0]}"
+        unresolved_note = f"shape inference failed: {runtime_cause(exc)}"
     else:
         unresolved_note = ""
     shape = _shape_map(model)

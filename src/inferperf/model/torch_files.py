@@ -10,7 +10,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from inferperf.errors import BackendUnavailableError, ModelError, first_line
+from inferperf.errors import BackendUnavailableError, ModelError, runtime_cause
 from inferperf.model.specs import ANY_RANK, TORCH_EXPORT, TORCH_PICKLE, TensorSpec
 
 INSTALL_HINT = "pip install 'inferperf[torch]'"
@@ -61,7 +61,7 @@ def load_script(path: Path) -> tuple[Any, dict[str, str]]:
     try:
         module = torch.jit.load(str(path), map_location="cpu", _extra_files=extra)
     except Exception as exc:  # torch raises RuntimeError and others for corrupt archives
-        raise ModelError(f"cannot load TorchScript archive {path}: {first_line(exc)}") from None
+        raise ModelError(f"cannot load TorchScript archive {path}: {runtime_cause(exc)}") from None
     return module, extra
 
 
@@ -70,7 +70,7 @@ def load_export(path: Path) -> Any:
     try:
         return torch.export.load(str(path))
     except Exception as exc:  # torch raises many types for a corrupt or incompatible archive
-        raise ModelError(f"cannot load exported program {path}: {first_line(exc)}") from None
+        raise ModelError(f"cannot load exported program {path}: {runtime_cause(exc)}") from None
 
 
 def _meta_specs(items: Any, what: str) -> tuple[TensorSpec, ...]:

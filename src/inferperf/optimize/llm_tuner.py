@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from inferperf.errors import InferperfError, first_line
+from inferperf.errors import InferperfError, runtime_cause
 from inferperf.measure.serving import Engine, Load, ServeOptions, meets_p99, meets_slos, run_load
 from inferperf.stats import paired_ratio_ci
 
@@ -163,7 +163,7 @@ class Runner:
             trial.feasible = meets_p99(trial.level, opts)
             del engine
         except (InferperfError, RuntimeError, ValueError) as exc:
-            trial.status, trial.error = "failed", first_line(exc)
+            trial.status, trial.error = "failed", runtime_cause(exc)
         trial.seconds = time.perf_counter() - t0
         return trial
 

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from inferperf.backends.base import Backend
-from inferperf.errors import BackendError, ConfigError, first_line
+from inferperf.errors import BackendError, ConfigError, runtime_cause
 from inferperf.inputs.dataset import PreprocessSpec
 from inferperf.model.info import ONNX, OPENVINO_IR, ModelInfo
 
@@ -120,7 +120,7 @@ def _fuse_openvino(info: ModelInfo, plan: FusionPlan, out: Path) -> None:
         # save_model compresses weights to f16 by default, which would change the outputs.
         ov.save_model(fused, str(out), compress_to_fp16=False)
     except RuntimeError as exc:
-        raise BackendError(f"OpenVINO cannot fuse pre-processing into {info.path.name}: {first_line(exc)}") from exc
+        raise BackendError(f"OpenVINO cannot fuse pre-processing into {info.path.name}: {runtime_cause(exc)}") from exc
 
 
 # ---------------------------------------------------------------- ONNX
@@ -148,7 +148,7 @@ def _fuse_onnx(info: ModelInfo, plan: FusionPlan, out: Path) -> None:
     try:
         onnx.checker.check_model(model)
     except onnx.checker.ValidationError as exc:
-        raise BackendError(f"the fused ONNX graph is invalid: {first_line(exc)}") from exc
+        raise BackendError(f"the fused ONNX graph is invalid: {runtime_cause(exc)}") from exc
     onnx.save(model, str(out))
 
 
@@ -164,7 +164,7 @@ def _at_least_opset(model: Any, opset: int) -> Any:
         return version_converter.convert_version(model, opset)
     except Exception as exc:  # the converter raises several types; all mean "cannot convert"
         raise BackendError(
-            f"cannot raise the model to opset {opset} for an antialiased Resize: {first_line(exc)}"
+            f"cannot raise the model to opset {opset} for an antialiased Resize: {runtime_cause(exc)}"
         ) from exc
 
 

@@ -307,6 +307,13 @@ def render_doctor(doc: dict[str, Any], console: Console) -> None:
             console.print(f"  [green]ok[/green] {name}: {', '.join(f'{k} {v}' for k, v in item['versions'].items())}")
         else:
             console.print(f"  [yellow]missing[/yellow] {name}: {escape(str(item['how']))}")
+    for dev in doc.get("precisions", []):
+        console.print(
+            f"[bold]{escape(dev['device'])}[/bold] runs float models at {dev['default_inference_precision']} "
+            f"by default ({escape(dev['source'])}; native: {', '.join(dev['native'])}); KV caches it takes "
+            f"beside it: {', '.join(dev['kv_caches_accepted'])} (default {dev['default_kv_cache'] or 'n/a'})",
+            highlight=False,
+        )
     _render_peaks(doc, console)
     load = doc["load"]
     console.print(

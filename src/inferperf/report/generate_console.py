@@ -255,6 +255,9 @@ def render_compress(doc: dict[str, Any], console: Console) -> None:
             f"{v['decode_weight_traffic_gb_per_s']:.2f}",
         )
     console.print(table)
+    for v in doc["variants"]:
+        for note in (v.get("precision") or {}).get("notes", []):
+            console.print(f"[yellow]{escape(v['mode'])}: {escape(note)}[/yellow]", highlight=False)
     console.print(
         f"[dim]GB/s: weight bytes / median TPOT, the memory traffic decode achieved (decode reads every weight "
         f"once per token); this machine copies memory at {doc['memory']['copy_gb_per_s']:.1f} GB/s (one thread)[/dim]"

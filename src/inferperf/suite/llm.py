@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from inferperf.errors import InferperfError
+from inferperf.errors import InferperfError, runtime_cause
 from inferperf.suite.plan import FP32, SuiteOptions, slug
 
 BACKEND = "openvino-genai"
@@ -74,7 +74,7 @@ def make_llm_variant(model: str, name: str, options: SuiteOptions) -> LlmVariant
     except InferperfError as exc:
         return LlmVariant(model, name, None, error=exc.one_line())
     except Exception as exc:  # NNCF's own errors: the cell is recorded as failed, the suite goes on
-        return LlmVariant(model, name, None, error=f"{type(exc).__name__}: {str(exc).splitlines()[0]}")
+        return LlmVariant(model, name, None, error=f"{type(exc).__name__}: {runtime_cause(exc)}")
 
 
 def llm_job(variant: LlmVariant, options: SuiteOptions) -> dict[str, Any]:

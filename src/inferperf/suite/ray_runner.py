@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from inferperf.errors import BackendUnavailableError, ConfigError, first_line
+from inferperf.errors import BackendUnavailableError, ConfigError, runtime_cause
 from inferperf.suite.cell import current_fingerprints, run_cell
 from inferperf.suite.plan import Cell
 from inferperf.suite.runner import Executor, Finish, Status, Suite
@@ -236,7 +236,7 @@ class _Scheduler:
         node = sent.running or {"node_id": sent.node_id}
         if isinstance(exc, self.ray.exceptions.RayTaskError) or _survived(self.ray, sent.node_id):
             self.idle.append(sent.node_id)
-            self._finish(finish, sent.cell, None, f"ray task failed: {first_line(exc)}", node)
+            self._finish(finish, sent.cell, None, f"ray task failed: {runtime_cause(exc)}", node)
             return
         self._lost(sent, exc, node, queue, finish)
 
@@ -253,7 +253,12 @@ class _Scheduler:
         self.dead.add(sent.node_id)
         when = "while running it" if sent.running else "before it started"
         self.lost[cell.name].append(
-            {**node, "running": sent.running is not None, "attempt": self.attempts[cell.name], "error": first_line(exc)}
+            {
+                **node,
+                "running": sent.running is not None,
+                "attempt": self.attempts[cell.name],
+                "error": runtime_cause(exc),
+            }
         )
         if self.attempts[cell.name] < self.max_attempts and self._others():
             self.status(f"{cell.label()}: node {short} died {when}; retrying on another node")
@@ -301,7 +306,7 @@ def run_on_ray(suite: Suite) -> dict[str, Any]:
     try:
         ray.init(address=options.ray_address, log_to_driver=False, logging_level=logging.ERROR)
     except (ConnectionError, RuntimeError, ValueError) as exc:
-        raise ConfigError(f"cannot connect to the Ray cluster at {options.ray_address}: {first_line(exc)}") from None
+        raise ConfigError(f"cannot connect to the Ray cluster at {options.ray_address}: {runtime_cause(exc)}") from None
     try:
         nodes = select_nodes(ray, options.nodes)
         suite.executor_name = f"ray {options.ray_address}"
