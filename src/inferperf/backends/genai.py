@@ -153,9 +153,9 @@ class GenAIPipeline(GenerativePipeline):
         import openvino as ov
 
         if self._logits_model is None:
-            compiled = ov.Core().compile_model(
-                str(self.folder / "openvino_model.xml"), self.device, {"INFERENCE_PRECISION_HINT": "f32"}
-            )
+            # The fidelity reference: full precision, through the same resolver as every other compile.
+            props = plan_for(self.device, inference="f32").properties
+            compiled = ov.Core().compile_model(str(self.folder / "openvino_model.xml"), self.device, props)
             self._logits_model = compiled.create_infer_request()
         request = self._logits_model
         request.reset_state()

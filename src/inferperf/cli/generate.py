@@ -74,10 +74,17 @@ def generate(
 ) -> None:
     """Time to first token, time per output token, inter-token gaps and tokens/s per prompt length;
     with --concurrency/--rate, serving under load (continuous batching), goodput under SLOs."""
-    lengths = numbers(prompt_tokens, "prompt-tokens", int) or (128,)
     with command(json_path) as cmd:
+        # Every flag parsed by hand first, whichever mode runs: a bad value fails before a model is loaded.
+        lengths = numbers(prompt_tokens, "prompt-tokens", int) or (128,)
+        batches = numbers(batch, "batch", int) or ()
+        loads = _loads(concurrency, rate)
+        ttft_ms, tpot_ms, e2e_ms = (
+            _slo(ttft_max, "--ttft-max"),
+            _slo(tpot_max, "--tpot-max"),
+            _slo(e2e_max, "--e2e-max"),
+        )
         if concurrency is not None or rate is not None or find_peak:
-            loads = _loads(concurrency, rate)
             if batch is not None:
                 raise ConfigError("`batch` is a generate option; serving sets its load with concurrency or rate")
             if len(lengths) > 1 or csv_list(backend) != ["openvino-genai"]:
@@ -85,8 +92,7 @@ def generate(
             options: Any = api.ServeOptions(
                 loads=loads, prompt_tokens=lengths[0], new_tokens=new_tokens, requests=requests, arrivals=arrivals,
                 prompt_tokens_max=prompt_tokens_max, new_tokens_max=new_tokens_max,
-                seed=seed, ttft_max_ms=_slo(ttft_max, "--ttft-max"), tpot_max_ms=_slo(tpot_max, "--tpot-max"),
-                e2e_max_ms=_slo(e2e_max, "--e2e-max"), max_num_seqs=max_seqs,
+                seed=seed, ttft_max_ms=ttft_ms, tpot_max_ms=tpot_ms, e2e_max_ms=e2e_ms, max_num_seqs=max_seqs,
             )  # fmt: skip
             with cmd.status("serving") as status:
                 doc = api.serve(model, options=options, data=data, device=device, find_peak=find_peak, progress=status)
@@ -94,8 +100,7 @@ def generate(
             return
         options = api.GenerateOptions(
             prompt_tokens=lengths, new_tokens=new_tokens, min_requests=min_requests, time_s=time_s, seed=seed,
-            prefix_caching=prefix_caching, memory_tokens=memory_tokens,
-            batch=numbers(batch, "batch", int) or (),
+            prefix_caching=prefix_caching, memory_tokens=memory_tokens, batch=batches,
         )  # fmt: skip
         with cmd.status("generate") as status:
             doc = api.generate(
@@ -133,8 +138,8 @@ def llm_compress(
     json_path: JsonOpt = None,
 ) -> None:
     """Decoder-LLM weight compression (NNCF): fidelity on held-out text, TTFT/TPOT speed-ups interleaved."""
-    lengths = numbers(prompt_tokens, "prompt-tokens", int) or (128,)
     with command(json_path) as cmd:
+        lengths = numbers(prompt_tokens, "prompt-tokens", int) or (128,)
         options = api.GenerateOptions(prompt_tokens=lengths[:1], new_tokens=new_tokens, time_s=time_s, seed=seed)
         with cmd.status("llm-compress") as status:
             doc = api.compress_llm(

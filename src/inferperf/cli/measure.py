@@ -130,6 +130,7 @@ from inferperf.cli.options import (
 from inferperf.config import RunLimits, RuntimeConfig, load_config_file, parse_milliseconds, parse_seconds
 from inferperf.errors import ConfigError
 from inferperf.inputs import parse_input_values, parse_int_range
+from inferperf.inputs.distribution import parse_buckets
 from inferperf.report.console import render_bench
 
 
@@ -174,6 +175,7 @@ def bench(
     With several backends, outputs are cross-checked and a table gives each one's ratios to the first.
     """
     with command(json_path) as cmd:
+        low_high, values = parse_int_range(int_range), parse_input_values(input_value)  # before any bar is drawn
         file_runtime, file_limits = load_config_file(config) if config else ({}, {})
         # A tuned config names its backend and model: used unless the command line says otherwise.
         backends = csv_list(backend or file_runtime.get("backend") or "openvino")
@@ -209,12 +211,10 @@ def bench(
         )
         if shapes is not None:
             _bench_shapes(
-                cmd, model, backends, mode, runtime, shapes, shape_histogram, data, stream, seed, repeats, int_range
+                cmd, model, backends, mode, runtime, shapes, shape_histogram, data, stream, seed, repeats, low_high
             )
             return
-        _bench_run(
-            cmd, model, backends, mode, runtime, limits, shape, inputs, int_range, input_value, seed, data, history
-        )
+        _bench_run(cmd, model, backends, mode, runtime, limits, shape, inputs, low_high, values, seed, data, history)
 
 
 def _config_model(path: Path) -> str | None:
@@ -235,8 +235,8 @@ def _bench_run(
     limits: RunLimits,
     shape: str | None,
     inputs: Path | None,
-    int_range: str | None,
-    input_value: list[str] | None,
+    int_range: tuple[int, int] | None,
+    input_values: dict[str, float],
     seed: int,
     data: str | None,
     history: bool,
@@ -251,8 +251,8 @@ def _bench_run(
             limits=limits,
             shape=shape,
             inputs=inputs,
-            int_range=parse_int_range(int_range),
-            input_values=parse_input_values(input_value),
+            int_range=int_range,
+            input_values=input_values,
             seed=seed,
             data=data,
             progress_factory=factory,
@@ -277,7 +277,7 @@ def _bench_shapes(
     stream: int,
     seed: int,
     repeats: int | None,
-    int_range: str | None,
+    int_range: tuple[int, int] | None,
 ) -> None:
     """bench --shapes: the dynamic strategy alone on the seeded shape stream, results per shape group."""
     from inferperf.measure.dynamic import DynamicOptions
@@ -298,7 +298,7 @@ def _bench_shapes(
             backend=backends[0],
             options=options,
             config=runtime,
-            int_range=parse_int_range(int_range),
+            int_range=int_range,
             progress=percent(status),
         )
     cmd.show(doc, render_dynamic, save_first=True)
@@ -383,6 +383,8 @@ def dynamic(
     from inferperf.report.dynamic_console import render_dynamic
 
     with command(json_path) as cmd:
+        parse_buckets(buckets)  # a bad --buckets fails now, not once the model is read (the API parses it again)
+        low_high = parse_int_range(int_range)
         if not shapes.strip():
             raise ConfigError("--shapes is required, e.g. --shapes 'input_ids[1,16..512]'")
         strategy_names = tuple(csv_list(strategies))
@@ -394,7 +396,7 @@ def dynamic(
                 backend=backend,
                 buckets=buckets,
                 options=options,
-                int_range=parse_int_range(int_range),
+                int_range=low_high,
                 progress=percent(status),
                 config=runtime_config(config, precision_hint, prop),
             )
@@ -428,6 +430,7 @@ def profile(
     from inferperf.report.profile_console import render_profile, render_profile_compare, render_profile_shapes
 
     with command(json_path) as cmd:
+        low_high = parse_int_range(int_range)  # a bad value fails now, with or without --shapes
         names = _profile_models(models, compare, shapes, shape)
         runtime = runtime_config(config, precision_hint, prop, hint=hint, streams=streams, threads=threads, batch=batch)
         if shapes is not None:
@@ -438,7 +441,7 @@ def profile(
                     backend=backend,
                     config=runtime,
                     seconds=seconds,
-                    int_range=parse_int_range(int_range),
+                    int_range=low_high,
                     progress=status,
                 )
             cmd.show(doc, partial(render_profile_shapes, top=top))
@@ -514,6 +517,7 @@ def scenario(
         _llm_scenario(model, scenario_name, target_qps, min_duration, min_queries, llm, out_dir, json_path)
         return
     with command(json_path) as cmd:
+        low_high = parse_int_range(int_range)  # before the status line is drawn
         if any(v is not None for v in (ttft_max, tpot_max, prompt_tokens, new_tokens)):
             raise ConfigError("--ttft-max, --tpot-max, --prompt-tokens and --new-tokens apply to a generative model")
         options = ScenarioOptions(
@@ -546,7 +550,7 @@ def scenario(
                 out=out_dir,
                 status=status,
                 shapes=shape_spec(shapes, shape_histogram, stream, data),
-                int_range=parse_int_range(int_range),
+                int_range=low_high,
             )
         cmd.show(doc, _scenario_render(out_dir), announce=False)
         result = doc.get("result") or {}

@@ -277,6 +277,7 @@ def tune(
     from inferperf.report.tune_console import render_tune
 
     with command(json_path) as cmd:
+        low_high = parse_int_range(int_range)  # before the bars are drawn
         options = _tune_options(
             objective, p99_max, memory_max, budget, trial_time, round_time, front, seed, finalists, max_trials
         )
@@ -288,7 +289,7 @@ def tune(
                 options=options,
                 shape=shape,
                 inputs=inputs,
-                int_range=parse_int_range(int_range),
+                int_range=low_high,
                 seed=seed,
                 progress=factory("tuning"),
                 checkpoint=cmd.checkpoint,  # every finished trial survives a Ctrl-C or a crash

@@ -4,6 +4,7 @@ A command's parameter is ``name: Alias = default``: the alias carries the flag a
 the default stays on the parameter (``stream: StreamOpt = 100`` here, ``= 32`` there). Where two
 commands give one flag different help texts or types, each text has its own alias, named for what
 it says (``ShapeOpt`` and ``SyntheticShapeOpt``); the plain name is the most common meaning.
+An option typed ``str`` that its command parses into numbers carries ``PARSED`` (see ``HandParsed``).
 """
 
 from __future__ import annotations
@@ -12,6 +13,17 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+
+
+class HandParsed:
+    """Marks an option given as text that its command parses into numbers by hand: a comma list (128,512),
+    a duration (5m), a size (2GB), a percentage (1%), LOW,HIGH. The command parses it inside its ``command()``
+    wrapper before any work, so a bad value is one ``error:`` line and exit 2.
+    Typer ignores the marker; tests/test_cli_numbers.py tries every option that carries it.
+    """
+
+
+PARSED = HandParsed()
 
 # --- Arguments ------------------------------------------------------------------------------------
 ModelArg = Annotated[str, typer.Argument(help="Model file (.onnx, .xml IR) or 'builtin'.")]
@@ -145,11 +157,13 @@ ScenarioShapeOpt = Annotated[str | None, typer.Option("--shape", help="Static sh
 NamedShapeOpt = Annotated[str | None, typer.Option("--shape", help="1,3,224,224 or name[1,3,224,224],other[1,128].")]
 FlopsShapeOpt = Annotated[str | None, typer.Option("--shape", help="Shape to count FLOPs at (fixes dynamic dims).")]
 InputsOpt = Annotated[Path | None, typer.Option("--inputs", help=".npz with arrays named like the inputs.")]
-IntRangeOpt = Annotated[str | None, typer.Option("--int-range", help="LOW,HIGH for synthetic integer inputs.")]
+IntRangeOpt = Annotated[str | None, typer.Option("--int-range", help="LOW,HIGH for synthetic integer inputs."), PARSED]
 InterleaveIntRangeOpt = Annotated[
-    str | None, typer.Option("--int-range", help="With --interleave: LOW,HIGH for integer inputs.")
+    str | None, typer.Option("--int-range", help="With --interleave: LOW,HIGH for integer inputs."), PARSED
 ]
-InputValueOpt = Annotated[list[str] | None, typer.Option("--input-value", help="name=value for an input (repeatable).")]
+InputValueOpt = Annotated[
+    list[str] | None, typer.Option("--input-value", help="name=value for an input (repeatable)."), PARSED
+]
 SeedOpt = Annotated[int, typer.Option("--seed", help="Seed of synthetic inputs.")]
 TuneSeedOpt = Annotated[int, typer.Option("--seed", help="Seed of the sampler and of synthetic inputs.")]
 DynamicSeedOpt = Annotated[int, typer.Option("--seed", help="Seed of the shape stream and of the synthetic inputs.")]
@@ -180,9 +194,13 @@ ShapesDataPathOpt = Annotated[
 ImagesOpt = Annotated[Path | None, typer.Option("--images", help="Folder of image files (class subfolders allowed).")]
 
 # --- Pre-processing (accuracy, e2e) ---------------------------------------------------------------
-SizeOpt = Annotated[str | None, typer.Option("--size", help="Resize images to H,W.")]
-MeanOpt = Annotated[str | None, typer.Option("--mean", help="Per-channel mean (pixel units), e.g. 123.7,116.3,103.5.")]
-ScaleOpt = Annotated[str | None, typer.Option("--scale", help="Per-channel scale (pixel units), e.g. 58.4,57.1,57.4.")]
+SizeOpt = Annotated[str | None, typer.Option("--size", help="Resize images to H,W."), PARSED]
+MeanOpt = Annotated[
+    str | None, typer.Option("--mean", help="Per-channel mean (pixel units), e.g. 123.7,116.3,103.5."), PARSED
+]
+ScaleOpt = Annotated[
+    str | None, typer.Option("--scale", help="Per-channel scale (pixel units), e.g. 58.4,57.1,57.4."), PARSED
+]
 LayoutOpt = Annotated[str | None, typer.Option("--layout", help="NCHW or NHWC.")]
 ColorOpt = Annotated[str | None, typer.Option("--color", help="RGB, BGR or GRAY.")]
 
@@ -320,14 +338,17 @@ PrecisionsOpt = Annotated[str, typer.Option("--precision", help="Comma list of f
 
 # --- Budgets and searches (tune, optimize) --------------------------------------------------------
 ObjectiveOpt = Annotated[str, typer.Option("--objective", help="throughput or latency.")]
-P99MaxOpt = Annotated[str | None, typer.Option("--p99-max", help="Latency budget on p99, e.g. 30ms.")]
-MemoryMaxOpt = Annotated[str | None, typer.Option("--memory-max", help="Peak resident memory budget, e.g. 2GB.")]
-TuneBudgetOpt = Annotated[str, typer.Option("--budget", help="Time for the whole search, e.g. 5m.")]
-OptimizeBudgetOpt = Annotated[str, typer.Option("--budget", help="Time for the whole flow, e.g. 10m.")]
-TrialTimeOpt = Annotated[str, typer.Option("--trial-time", help="Measuring time of a short trial.")]
+P99MaxOpt = Annotated[str | None, typer.Option("--p99-max", help="Latency budget on p99, e.g. 30ms."), PARSED]
+MemoryMaxOpt = Annotated[
+    str | None, typer.Option("--memory-max", help="Peak resident memory budget, e.g. 2GB."), PARSED
+]
+TuneBudgetOpt = Annotated[str, typer.Option("--budget", help="Time for the whole search, e.g. 5m."), PARSED]
+OptimizeBudgetOpt = Annotated[str, typer.Option("--budget", help="Time for the whole flow, e.g. 10m."), PARSED]
+TrialTimeOpt = Annotated[str, typer.Option("--trial-time", help="Measuring time of a short trial."), PARSED]
 VerifyRoundTimeOpt = Annotated[
     str | None,
     typer.Option("--round-time", help="Length of each interleaved verification round (default max(2s, trial time))."),
+    PARSED,
 ]
 TuneVariantsOpt = Annotated[
     str | None, typer.Option("--variants", help="Other model files to try (INT8, ...), comma list.")
@@ -338,7 +359,9 @@ MaxTrialsOpt = Annotated[int | None, typer.Option("--max-trials", help="Cap on s
 SaveConfigOpt = Annotated[
     Path, typer.Option("--save-config", help="Where the recommended config goes (for bench --config).")
 ]
-OptimizeMaxDropOpt = Annotated[str, typer.Option("--max-drop", help="Largest top-1 drop allowed, e.g. 1% or 0.01.")]
+OptimizeMaxDropOpt = Annotated[
+    str, typer.Option("--max-drop", help="Largest top-1 drop allowed, e.g. 1% or 0.01."), PARSED
+]
 OptimizeOutOpt = Annotated[Path, typer.Option("--out", help="Folder for every result, the model, config and reports.")]
 TimeScaleOpt = Annotated[
     float, typer.Option("--time-scale", help="Multiply every measuring time (e.g. 0.2 for a quick, rougher look).")
@@ -350,7 +373,7 @@ ColdCacheDirOpt = Annotated[
     Path | None, typer.Option("--cache-dir", help="Model cache folder: measures cold vs warm cache.")
 ]
 VariantOpt = Annotated[list[str] | None, typer.Option("--variant", help="Another model file to compare (repeatable).")]
-BatchesOpt = Annotated[str | None, typer.Option("--batches", help="Batch sizes to sweep, e.g. 1,8.")]
+BatchesOpt = Annotated[str | None, typer.Option("--batches", help="Batch sizes to sweep, e.g. 1,8."), PARSED]
 SteadyOpt = Annotated[float, typer.Option("--steady", help="Seconds of steady-state throughput per configuration.")]
 LeakIterationsOpt = Annotated[
     int, typer.Option("--leak-iterations", help="Inferences in the leak check (capped at 20 s).")
@@ -376,7 +399,7 @@ StrategiesOpt = Annotated[
     str, typer.Option("--strategies", help="Comma list of dynamic, buckets, largest, bounded (OpenVINO).")
 ]
 BucketsOpt = Annotated[
-    str | None, typer.Option("--buckets", help="Bucket sizes of the ranged dim (default powers of 2).")
+    str | None, typer.Option("--buckets", help="Bucket sizes of the ranged dim (default powers of 2)."), PARSED
 ]
 DynamicRoundsOpt = Annotated[int, typer.Option("--rounds", help="Measured passes per strategy, interleaved.")]
 
@@ -406,14 +429,15 @@ InterleaveModelOpt = Annotated[
 InterleaveScenarioOpt = Annotated[str, typer.Option("--scenario", help="With --interleave: throughput or latency.")]
 InterleaveRoundsOpt = Annotated[int, typer.Option("--rounds", help="With --interleave: rounds of A then B.")]
 InterleaveRoundTimeOpt = Annotated[
-    str, typer.Option("--round-time", help="With --interleave: seconds per config per round.")
+    str, typer.Option("--round-time", help="With --interleave: seconds per config per round."), PARSED
 ]
 ThresholdOpt = Annotated[
-    str, typer.Option("--threshold", help="Noise threshold below which no difference is declared.")
+    str, typer.Option("--threshold", help="Noise threshold below which no difference is declared."), PARSED
 ]
 FailIfSlowerOpt = Annotated[
     str | None,
     typer.Option("--fail-if-slower", help="Exit 1 when B is significantly slower by more than this, e.g. 5%."),
+    PARSED,
 ]
 
 # --- LoadGen scenarios (scenario) -----------------------------------------------------------------
@@ -425,6 +449,7 @@ TargetQpsOpt = Annotated[
 ScenarioP99MaxOpt = Annotated[
     str | None,
     typer.Option("--p99-max", help="Server/MultiStream p99 bound, e.g. 120ms (default: 3x warm-up median)."),
+    PARSED,
 ]
 FindPeakOpt = Annotated[
     bool,
@@ -436,7 +461,7 @@ FindPeakOpt = Annotated[
 AccuracyModeOpt = Annotated[
     bool, typer.Option("--accuracy", help="LoadGen accuracy mode over labelled --data (default 'builtin').")
 ]
-MinDurationOpt = Annotated[str, typer.Option("--min-duration", help="LoadGen minimum duration, e.g. 10s.")]
+MinDurationOpt = Annotated[str, typer.Option("--min-duration", help="LoadGen minimum duration, e.g. 10s."), PARSED]
 MinQueriesOpt = Annotated[
     int | None,
     typer.Option("--min-queries", help="LoadGen minimum query count (default: what early stopping needs)."),
@@ -444,13 +469,14 @@ MinQueriesOpt = Annotated[
 MaxDurationOpt = Annotated[
     str | None,
     typer.Option("--max-duration", help="Cap on each LoadGen run, e.g. 2m (a capped run may end INVALID)."),
+    PARSED,
 ]
 SamplesPerQueryOpt = Annotated[int, typer.Option("--samples-per-query", help="MultiStream samples per query.")]
 ScenarioWarmupOpt = Annotated[
     float, typer.Option("--warmup", help="Warm-up seconds (also sizes Offline and the defaults).")
 ]
 PeakStepsOpt = Annotated[int, typer.Option("--peak-steps", help="--find-peak bisection steps.")]
-PeakRunOpt = Annotated[str, typer.Option("--peak-run", help="--find-peak length of each short run.")]
+PeakRunOpt = Annotated[str, typer.Option("--peak-run", help="--find-peak length of each short run."), PARSED]
 TraceOpt = Annotated[bool, typer.Option("--trace/--no-trace", help="Keep LoadGen's trace log too (large).")]
 ScenarioOutOpt = Annotated[Path, typer.Option("--out", help="Folder for LoadGen's logs and scenario.json.")]
 
@@ -479,7 +505,7 @@ NodesOpt = Annotated[
 # --- Machine and zoo (doctor, zoo export) ---------------------------------------------------------
 PeakOpt = Annotated[bool, typer.Option("--peak/--no-peak", help="Measure matmul peaks (about 15 s).")]
 ZooFormatOpt = Annotated[str, typer.Option("--format", help="onnx or openvino.")]
-ZooBatchOpt = Annotated[str, typer.Option("--batch", help="'dynamic' or a fixed batch size.")]
+ZooBatchOpt = Annotated[str, typer.Option("--batch", help="'dynamic' or a fixed batch size."), PARSED]
 ZooOutOpt = Annotated[Path | None, typer.Option("--out", help="Copy the export here.")]
 DynamicAxesOpt = Annotated[
     bool, typer.Option("--dynamic-axes", help="Also leave the sequence length open (same as zoo:NAME:dynamic).")
@@ -497,7 +523,9 @@ LlmModelArg = Annotated[
 GenerateBackendsOpt = Annotated[
     str, typer.Option("--backend", help="openvino-genai and/or transformers (comma-separated; cross-checked).")
 ]
-PromptTokensOpt = Annotated[str, typer.Option("--prompt-tokens", help="Prompt lengths in tokens, e.g. 128,512,2048.")]
+PromptTokensOpt = Annotated[
+    str, typer.Option("--prompt-tokens", help="Prompt lengths in tokens, e.g. 128,512,2048."), PARSED
+]
 NewTokensOpt = Annotated[int, typer.Option("--new-tokens", help="Tokens generated per request (EOS ignored).")]
 TextDataOpt = Annotated[
     Path | None, typer.Option("--data", help="Text to cut prompts from: .txt, or .jsonl with a 'text' field.")
@@ -524,6 +552,7 @@ GenerateBatchOpt = Annotated[
         help="Also static batches of these sizes (e.g. 1,2,4,8) at the first prompt length, on continuous "
         "batching: tokens/s vs batch with intervals, TTFT and TPOT per size.",
     ),
+    PARSED,
 ]
 MemoryTokensOpt = Annotated[
     int | None,
@@ -533,19 +562,21 @@ MemoryTokensOpt = Annotated[
     ),
 ]
 ConcurrencyOpt = Annotated[
-    str | None, typer.Option("--concurrency", help="Serve: requests kept in flight, per level, e.g. 1,2,4,8.")
+    str | None, typer.Option("--concurrency", help="Serve: requests kept in flight, per level, e.g. 1,2,4,8."), PARSED
 ]
-RateOpt = Annotated[str | None, typer.Option("--rate", help="Serve: open-loop arrivals per second, per level.")]
+RateOpt = Annotated[str | None, typer.Option("--rate", help="Serve: open-loop arrivals per second, per level."), PARSED]
 ArrivalsOpt = Annotated[str, typer.Option("--arrivals", help="Serve: poisson, constant or gamma:SHAPE (seeded).")]
 ServeRequestsOpt = Annotated[int, typer.Option("--requests", help="Serve: requests per load level.")]
 TtftMaxOpt = Annotated[
-    str | None, typer.Option("--ttft-max", help="Serve: TTFT SLO with its unit, e.g. 500ms or 2s (for goodput).")
+    str | None,
+    typer.Option("--ttft-max", help="Serve: TTFT SLO with its unit, e.g. 500ms or 2s (for goodput)."),
+    PARSED,
 ]
 TpotMaxOpt = Annotated[
-    str | None, typer.Option("--tpot-max", help="Serve: TPOT SLO with its unit, e.g. 50ms (for goodput).")
+    str | None, typer.Option("--tpot-max", help="Serve: TPOT SLO with its unit, e.g. 50ms (for goodput)."), PARSED
 ]
 E2eMaxOpt = Annotated[
-    str | None, typer.Option("--e2e-max", help="Serve: end-to-end SLO with its unit, e.g. 10s (for goodput).")
+    str | None, typer.Option("--e2e-max", help="Serve: end-to-end SLO with its unit, e.g. 10s (for goodput)."), PARSED
 ]
 MaxSeqsOpt = Annotated[
     int,
@@ -580,7 +611,9 @@ LlmObjectiveOpt = Annotated[
     str | None, typer.Option("--objective", help="LLM: tokens (output tokens/s) or goodput (requests/s within SLOs).")
 ]
 MinAgreementOpt = Annotated[
-    str | None, typer.Option("--min-agreement", help="LLM: fidelity floor, next-token agreement, e.g. 90% (default).")
+    str | None,
+    typer.Option("--min-agreement", help="LLM: fidelity floor, next-token agreement, e.g. 90% (default)."),
+    PARSED,
 ]
 LlmPromptOpt = Annotated[int | None, typer.Option("--prompt-tokens", help="LLM: prompt length of the load (128).")]
 LlmNewOpt = Annotated[int | None, typer.Option("--new-tokens", help="LLM: tokens generated per request (32).")]

@@ -90,6 +90,8 @@ def compare(
     with command(json_path) as cmd:
         noise = parse_fraction(threshold, "--threshold")
         gate = parse_fraction(fail_if_slower, "--fail-if-slower") if fail_if_slower else None
+        seconds = parse_seconds(round_time, "--round-time")  # parsed with or without --interleave
+        low_high = parse_int_range(int_range)
         if shapes is not None and not interleave:
             raise ConfigError("--shapes needs --interleave: results already measured keep the shapes they had")
         if against_history:
@@ -99,7 +101,6 @@ def compare(
         elif b is None:
             raise ConfigError("compare needs two results A B (or one with --against-history)")
         elif interleave:
-            seconds = parse_seconds(round_time, "--round-time")
             with cmd.status("interleaving A and B"):
                 doc = api.compare_interleaved(
                     a,
@@ -110,7 +111,7 @@ def compare(
                     seconds=seconds,
                     threshold=noise,
                     shapes=shape_spec(shapes, shape_histogram, stream),
-                    int_range=parse_int_range(int_range),
+                    int_range=low_high,
                 )
         else:
             doc = api.compare(a, b, threshold=noise, history=history_path)

@@ -320,12 +320,12 @@ def export(
 
     ``dynamic_axes`` leaves the entry's named axes (sequence length) open as well as the batch.
     """
+    static = _parse_batch(batch)  # the options first: a bad --batch says so whatever the name
     entry = get_entry(name)
     if fmt not in ("onnx", "openvino"):
         raise ConfigError(f"invalid format {fmt!r}: onnx or openvino")
     if dynamic_axes and not any(s.axes for s in entry.inputs):
         raise ConfigError(f"zoo model {entry.name} has no dimension that can be exported dynamic")
-    static = _parse_batch(batch)
     parts: list[Any] = [entry.name, static, RECIPE_VERSION, entry.revision]
     if dynamic_axes:
         parts.append("axes")  # appended only when set, so existing exports keep their cache key
