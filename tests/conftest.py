@@ -49,6 +49,14 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(skip)
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _private_history(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """bench records in the history by default: the suite keeps its own, never the user's."""
+    from inferperf.results.history import ENV_VAR
+
+    os.environ[ENV_VAR] = str(tmp_path_factory.mktemp("history") / "history.sqlite")
+
+
 def _save(model: onnx.ModelProto, path: Path) -> Path:
     model.ir_version = 8
     onnx.checker.check_model(model)

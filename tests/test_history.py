@@ -126,6 +126,10 @@ def test_compare_against_history_gives_compare_verdicts(tmp_path: Path) -> None:
     hist = tmp_path / "h.sqlite"
     record(bench_doc(scale=1.0, created="t1"), hist)
     slower = save_json(bench_doc(scale=1.2, seed=1, created="t2"), tmp_path / "new.json")
+    blind = api.compare_against_history(slower, history=hist)  # one earlier invocation: drift unknown
+    assert {r["verdict"] for r in blind["rows"]} == {"inconclusive: separate runs, drift unknown"}
+    for k, scale in enumerate((1.01, 0.99, 1.0)):  # reruns recorded on this machine: its drift, ~1%
+        record(bench_doc(scale=scale, seed=5 + k, created=f"t0{k}"), hist)
     doc = api.compare_against_history(slower, history=hist)
     rows = {r["metric"]: r for r in doc["rows"]}
     assert rows["latency_median_ms"]["verdict"] == "slower"

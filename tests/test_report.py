@@ -39,14 +39,29 @@ def _with_latencies(doc: dict[str, Any], factor: float, seed: int) -> dict[str, 
         lat = rng.gamma(20.0, 0.05, 3000) * factor
         run["samples"] = {"latency_ms": lat.tolist(), "completed_at_s": (np.cumsum(lat) / 1e3).tolist()}
         run["batch"] = 1
+        run["repeats"] = None  # one synthetic run: the headline figures below are its own
+        for q, p in (("median", 50), ("p90", 90), ("p99", 99)):
+            value = float(np.percentile(lat, p))
+            run["latency_ms"][q] = {**run["latency_ms"][q], "value": value, "ci95": [value * 0.99, value * 1.01]}
+        rate = lat.size / (float(lat.sum()) / 1e3)
+        run["throughput_fps"] = {**run["throughput_fps"], "value": rate, "ci95": [rate * 0.99, rate * 1.01]}
     return out
 
 
 def test_compare_detects_a_slowdown_and_calls_equal_runs_equal(bench_doc: dict[str, Any]) -> None:
+    from inferperf.report.compare import DRIFT_UNKNOWN
+    from inferperf.results.history import RERUN_METRICS
+    from inferperf.stats import RerunNoise
+
     a = _with_latencies(bench_doc, 1.0, 0)
-    same = compare_docs(a, _with_latencies(bench_doc, 1.0, 1))
+    blind = compare_docs(a, _with_latencies(bench_doc, 1.25, 2))  # separate runs, the drift unknown
+    assert {r["verdict"] for r in blind["rows"]} == {DRIFT_UNKNOWN} and not regressions(blind, 0.05)
+    # the machine's drift between invocations known (1%, from 20 recorded reruns)
+    keys = {(r["backend"], r["scenario"]) for r in blind["rows"]}
+    noise = {(*k, m): RerunNoise(0.01, 19, 20) for k in keys for m in RERUN_METRICS}
+    same = compare_docs(a, _with_latencies(bench_doc, 1.0, 1), noise=noise)
     assert {r["verdict"] for r in same["rows"]} == {"no significant difference"}
-    slow = compare_docs(a, _with_latencies(bench_doc, 1.25, 2))
+    slow = compare_docs(a, _with_latencies(bench_doc, 1.25, 2), noise=noise)
     lat = [r for r in slow["rows"] if r["metric"] == "latency_median_ms"]
     assert all(r["verdict"] == "slower" and r["ci95"][0] < 1.25 < r["ci95"][1] * 1.05 for r in lat)
     tput = [r for r in slow["rows"] if r["metric"] == "throughput_fps"]
@@ -63,9 +78,17 @@ def test_judge_respects_noise_threshold() -> None:
 def test_compare_cli_gate_exit_codes(bench_doc: dict[str, Any], tmp_path: Path) -> None:
     a, b = tmp_path / "a.json", tmp_path / "b.json"
     a.write_text(json.dumps(_with_latencies(bench_doc, 1.0, 0)))
-    b.write_text(json.dumps(_with_latencies(bench_doc, 1.3, 3)))
+    newer = _with_latencies(bench_doc, 1.3, 3)  # a new runtime release, 30% slower
+    newer["environment"]["versions"] = {**newer["environment"].get("versions", {}), "openvino": "next"}
+    b.write_text(json.dumps({**newer, "created": "2026-01-02T00:00:00"}))
     res = runner.invoke(app, ["compare", str(a), str(b), "--fail-if-slower", "5%"])
-    assert res.exit_code == 1 and "regression" in res.output
+    assert res.exit_code == 0 and "regression" not in res.output  # separate runs, the machine's drift unknown
+    hist = tmp_path / "h.sqlite"
+    for k, factor in enumerate((0.99, 1.0, 1.01, 1.0)):  # reruns on this machine: its drift, about 1%
+        rerun = _with_latencies(bench_doc, factor, 10 + k)
+        api.history_record({**rerun, "created": f"2026-01-01T00:0{k}:00"}, hist)
+    res = runner.invoke(app, ["compare", str(a), str(b), "--fail-if-slower", "5%", "--history", str(hist)])
+    assert res.exit_code == 1 and "regression" in res.output, res.output
     res = runner.invoke(app, ["compare", str(a), str(a), "--fail-if-slower", "5%"])
     assert res.exit_code == 0, res.output
     res = runner.invoke(app, ["compare", str(a), str(tmp_path / "nope.json")])

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from inferperf.report.compare import NO_INVOCATIONS, UNREPLICATED, compare_docs
+from inferperf.report.compare import DRIFT_UNKNOWN, NO_INVOCATIONS, UNREPLICATED, compare_docs
 
 
 def _doc(rng: np.random.Generator, level: float, runs: int, noise: float = 0.05) -> dict[str, Any]:
@@ -31,22 +31,22 @@ def _doc(rng: np.random.Generator, level: float, runs: int, noise: float = 0.05)
     return {"kind": "bench", "runs": [run]}
 
 
-def test_aa_compare_of_replicated_results_stays_quiet() -> None:
+def test_separate_runs_without_known_drift_are_inconclusive_never_an_alarm() -> None:
+    """Runs inside one invocation cannot see the drift between invocations (issue 34: 5 of 16 A/A rows
+    called on a drifting EPYC): without it every row is inconclusive, with the smallest effect it could see."""
     rng = np.random.default_rng(3)
-    alarms = rows = 0
-    for _ in range(60):
+    for _ in range(20):
         out = compare_docs(_doc(rng, 5.0, 5), _doc(rng, 5.0, 5))
-        rows += len(out["rows"])
-        alarms += sum(r["verdict"] != "no significant difference" for r in out["rows"])
-        assert all(r["covers"] == "runs" for r in out["rows"]) and out["warning"] == NO_INVOCATIONS
-    assert alarms / rows <= 0.05
+        assert {r["verdict"] for r in out["rows"]} == {DRIFT_UNKNOWN}
+        assert all(r["covers"] == "runs" and r["min_detectable"] > 0 for r in out["rows"])
+        assert out["warning"] == NO_INVOCATIONS
 
 
-def test_replicated_compare_sees_a_real_change_and_measures_the_noise() -> None:
+def test_replicated_compare_measures_the_noise_between_runs() -> None:
     rng = np.random.default_rng(4)
     out = compare_docs(_doc(rng, 5.0, 8, noise=0.02), _doc(rng, 4.0, 8, noise=0.02))
-    verdicts = {r["metric"]: r["verdict"] for r in out["rows"]}
-    assert verdicts["latency_median_ms"] == "faster" and verdicts["throughput_fps"] == "faster"
+    ratios = {r["metric"]: r for r in out["rows"]}
+    assert ratios["latency_median_ms"]["ci95"][1] < 1 and ratios["latency_median_ms"]["verdict"] == DRIFT_UNKNOWN
     assert out["rerun_noise"] == pytest.approx(0.02, rel=0.6)
     assert out["threshold"] >= 0.02
 
@@ -55,7 +55,7 @@ def test_single_run_compare_says_it_cannot_separate_change_from_noise() -> None:
     rng = np.random.default_rng(5)
     out = compare_docs(_doc(rng, 5.0, 1), _doc(rng, 5.2, 1))
     assert out["warning"] == UNREPLICATED
-    assert all(r["covers"] == "samples" for r in out["rows"])
+    assert all(r["covers"] == "samples" and r["verdict"] == DRIFT_UNKNOWN for r in out["rows"])
 
 
 def test_default_bench_makes_independent_runs_and_a_fixed_budget_one(tiny_onnx: Path) -> None:
@@ -145,9 +145,9 @@ def test_compare_with_recorded_reruns_covers_invocations_and_stays_quiet_on_aa(t
         assert {r["covers"] for r in learned["rows"]} == {"invocations"} and "warning" not in learned
         rows += len(learned["rows"])
         alarms += sum(r["verdict"] != "no significant difference" for r in learned["rows"])
-        blind_alarms += sum(r["verdict"] != "no significant difference" for r in blind["rows"])
+        blind_alarms += sum(r["verdict"] not in ("no significant difference", DRIFT_UNKNOWN) for r in blind["rows"])
     assert alarms / rows <= 0.08
-    assert blind_alarms / rows >= 0.3  # what the runs of one invocation cannot see
+    assert blind_alarms == 0  # blind to the drift: inconclusive, never an alarm
 
 
 def test_compare_with_recorded_reruns_still_sees_a_real_change(tmp_path: Path) -> None:
@@ -164,9 +164,9 @@ def test_compare_with_recorded_reruns_still_sees_a_real_change(tmp_path: Path) -
     out = compare_docs(a, b, noise=noise)
     verdicts = {r["metric"]: r["verdict"] for r in out["rows"]}
     assert verdicts["latency_median_ms"] == "faster" and verdicts["throughput_fps"] == "faster"
-    # Two configurations, 7 invocations each (6 recorded + the file): 12 degrees of freedom, levels apart.
+    # Two configurations, 6 recorded invocations each (the files judged left out): 10 degrees of freedom.
     median = noise[("openvino", "latency", "latency_median_ms")]
-    assert median.invocations == 14 and median.dof == 12 and median.sd_log < 0.05
+    assert median.invocations == 12 and median.dof == 10 and median.sd_log < 0.05
 
 
 def test_bench_intervals_widen_to_invocations_with_recorded_reruns(tmp_path: Path) -> None:
@@ -195,3 +195,45 @@ def test_a_run_too_short_for_its_own_interval_does_not_make_the_runs_interval_in
     assert math.isfinite(level["ci95"][1]) and level["ci95"][0] > 30.0
     assert level["within_half"] == pytest.approx(math.sqrt(2.0**2 + 1.5**2 + 2.5**2) / 3)
     assert runs_interval(40.0, [40.0], [float("inf")])["ci95"][1] == math.inf  # one run: nothing else to go by
+
+
+def test_drift_learned_from_other_models_on_this_machine_judges_a_new_pair(tmp_path: Path) -> None:
+    """Issue 34: a configuration with no reruns of its own borrows the machine's drift, pooled over every
+    group recorded on it (other models and configs, each around its own mean), and says so."""
+    from inferperf.commands.compare import _noise
+    from inferperf.results.history import History
+    from inferperf.stats import MACHINE_RERUNS
+
+    rng = np.random.default_rng(11)
+    store = History(tmp_path / "h.sqlite")
+    for k in range(6):  # reruns of three other models on this machine: 8% drift
+        for m, (sha, level) in enumerate((("m1", 2.0), ("m2", 9.0), ("m3", 4.0))):
+            doc = _invocation(rng, level, 0.08, k + 10 * m)
+            store.record({**doc, "model": {"sha256": sha, "shapes": {}}})
+    alarms = rows = 0
+    for k in range(30):  # A/A on a model never recorded
+        a, b = _invocation(rng, 5.0, 0.08, 20 + 2 * k), _invocation(rng, 5.0, 0.08, 21 + 2 * k)
+        noise = _noise(a, b, store.path)
+        out = compare_docs(a, b, noise=noise)
+        assert {r["covers"] for r in out["rows"]} == {"invocations"}
+        assert all(v["source"] == MACHINE_RERUNS for v in out["invocation_noise"].values())
+        rows += len(out["rows"])
+        alarms += sum(r["verdict"] != "no significant difference" for r in out["rows"])
+    assert alarms / rows <= 0.1  # nominal 5% per pair; the four metrics of a pair move together
+    a, b = _invocation(rng, 5.0, 0.08, 90), _invocation(rng, 3.5, 0.08, 91, config="b")  # 30% faster
+    verdicts = {r["metric"]: r["verdict"] for r in compare_docs(a, b, noise=_noise(a, b, store.path))["rows"]}
+    assert verdicts["latency_median_ms"] == "faster"
+
+
+def test_machine_reruns_group_by_configuration_and_count_an_invocation_once(tmp_path: Path) -> None:
+    from inferperf.results.history import History
+
+    rng = np.random.default_rng(12)
+    store = History(tmp_path / "h.sqlite")
+    first = _invocation(rng, 5.0, 0.05, 1)
+    store.record(first)
+    store.record(first)  # the same invocation recorded twice
+    store.record(_invocation(rng, 5.0, 0.05, 2))
+    store.record(_invocation(rng, 5.0, 0.05, 3, config="b"))  # alone in its group: says nothing
+    groups = store.machine_reruns(first)
+    assert len(groups) == 1 and len(groups[0]) == 2

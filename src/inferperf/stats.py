@@ -18,7 +18,7 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -360,6 +360,10 @@ def window_rates(completed_at_s: ArrayLike, windows: int = 40) -> NDArray[np.flo
     return counts / max(float(edges[1] - edges[0]), 1e-12)
 
 
+OWN_RERUNS = "this configuration's recorded reruns"
+MACHINE_RERUNS = "this machine's recorded reruns, any model or configuration, pooled as relative spread"
+
+
 @dataclass(frozen=True)
 class RerunNoise:
     """How much one invocation's figure varies around the configuration's level on this machine.
@@ -374,6 +378,7 @@ class RerunNoise:
     sd_log: float
     dof: int
     invocations: int
+    source: str = OWN_RERUNS
 
     def t(self, confidence: float = CONFIDENCE) -> float:
         """Student-t quantile at this estimate's degrees of freedom (few invocations: a wider interval)."""
@@ -386,6 +391,7 @@ class RerunNoise:
             "relative_sd": math.expm1(self.sd_log),
             "dof": self.dof,
             "invocations": self.invocations,
+            "source": self.source,
         }
 
 
@@ -408,6 +414,18 @@ def rerun_noise(groups: Sequence[Sequence[float]]) -> RerunNoise | None:
     if count < MIN_INVOCATIONS or dof < MIN_INVOCATIONS - 1:
         return None
     return RerunNoise(math.sqrt(squares / dof), dof, count)
+
+
+def drift_estimate(own: Sequence[Sequence[float]], machine: Sequence[Sequence[float]]) -> RerunNoise | None:
+    """The between-invocation spread to judge with: from the configurations' own reruns (``own``: one group
+    per configuration) where they hold enough, else from every group recorded on this machine (relative
+    drift is a property of the machine more than of the model: shared hosts, frequency, neighbours).
+    None when neither has MIN_INVOCATIONS: the drift is unknown."""
+    noise = rerun_noise(own)
+    if noise is not None:
+        return noise
+    pooled = rerun_noise([*machine, *own])
+    return None if pooled is None else replace(pooled, source=MACHINE_RERUNS)
 
 
 def invocation_interval(value: float, noise: RerunNoise, confidence: float = CONFIDENCE) -> tuple[float, float]:

@@ -21,7 +21,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from inferperf import api
 from inferperf.cli.options import DebugOpt, VerboseOpt
 from inferperf.config import RunLimits, RuntimeConfig, load_config_file
-from inferperf.errors import ConfigError, InferperfError, as_flags, runtime_text
+from inferperf.errors import ConfigError, InferperfError, ResultError, as_flags, runtime_text
 from inferperf.results.schema import save_json
 
 app = typer.Typer(
@@ -163,6 +163,16 @@ def command(json_path: Path | None = None) -> Iterator[Command]:
             "(rerun with --debug for the traceback)"
         )
         raise typer.Exit(1) from None
+
+
+def record_history(doc: dict[str, Any], source: str) -> None:
+    """Record in the history (on by default): a store that cannot be written warns, it does not fail the run."""
+    try:
+        rid = api.history_record(doc, source=source)
+    except ResultError as exc:
+        warn(f"not recorded in the history: {exc.one_line()}")
+        return
+    out.print(f"recorded in history as #{rid} (--no-history: not recorded)")
 
 
 def warn(message: str) -> None:

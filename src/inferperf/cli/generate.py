@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from inferperf import api
-from inferperf.cli.common import command, csv_list, numbers, out
+from inferperf.cli.common import command, csv_list, numbers, record_history
 from inferperf.cli.options import (
     ArrivalsOpt,
     CompressModesOpt,
@@ -70,7 +70,7 @@ def generate(
     new_tokens_max: NewTokensMaxOpt = None,
     max_seqs: MaxSeqsOpt = 64,
     json_path: JsonOpt = None,
-    history: RecordHistoryOpt = False,
+    history: RecordHistoryOpt = True,
 ) -> None:
     """Time to first token, time per output token, inter-token gaps and tokens/s per prompt length;
     with --concurrency/--rate, serving under load (continuous batching), goodput under SLOs."""
@@ -108,7 +108,7 @@ def generate(
             )
         cmd.show(doc, render_generate)
         if history:
-            out.print(f"recorded in history as #{api.history_record(doc, source='generate')}")
+            record_history(doc, "generate")
 
 
 def _slo(text: str | None, flag: str) -> float | None:

@@ -23,6 +23,7 @@ from inferperf.cli.common import (
     out,
     percent,
     preprocess,
+    record_history,
     run_limits,
     runtime_config,
     shape_spec,
@@ -168,7 +169,7 @@ def bench(
     seed: SeedOpt = 0,
     config: BenchConfigOpt = None,
     json_path: JsonOpt = None,
-    history: RecordHistoryOpt = False,
+    history: RecordHistoryOpt = True,
 ) -> None:
     """Latency and throughput with 95% confidence intervals, on OpenVINO, ONNX Runtime and/or PyTorch.
 
@@ -259,8 +260,7 @@ def _bench_run(
         )
     cmd.show(result.to_dict(), lambda _, console: render_bench(result, console))
     if history:
-        rid = api.history_record(result.to_dict(), source="bench")
-        out.print(f"recorded in history as #{rid}")
+        record_history(result.to_dict(), "bench")
     if result.errors:
         raise typer.Exit(3)
 

@@ -53,7 +53,12 @@ HistoryOpt = Annotated[
     Path | None, typer.Option("--history", help="History file (default: $INFERPERF_HISTORY or user data).")
 ]
 RecordHistoryOpt = Annotated[
-    bool, typer.Option("--history", help="Also record the result in the history ($INFERPERF_HISTORY or user data).")
+    bool,
+    typer.Option(
+        "--history/--no-history",
+        help="Record the result in the history ($INFERPERF_HISTORY or user data; on by default: the machine's "
+        "drift between invocations is learned from it).",
+    ),
 ]
 NoHistoryOpt = Annotated[bool, typer.Option("--no-history", help="Do not record cells in the history.")]
 KindOpt = Annotated[str | None, typer.Option("--kind", help="Only results of this kind (bench, ...).")]

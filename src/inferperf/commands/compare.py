@@ -95,7 +95,8 @@ def _noise(a: dict[str, Any], b: dict[str, Any], history: str | Path | None) -> 
     if a.get("kind") == "generate" or not isinstance(a.get("runs"), list) or not isinstance(b.get("runs"), list):
         return {}
     store = History(history)
-    return invocation_noise(a, b, store.reruns(a), store.reruns(b))
+    judged = (str(a.get("created")), str(b.get("created")))
+    return invocation_noise(a, b, store.reruns(a), store.reruns(b), store.machine_reruns(a, exclude=judged))
 
 
 def _interleave(job: dict[str, Any], timeout_s: float) -> list[dict[str, Any]]:

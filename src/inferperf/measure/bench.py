@@ -103,14 +103,15 @@ def with_rerun_noise(result: BenchResult, history: str | Path | None = None) -> 
 
     doc = result.to_dict()
     try:
-        reruns = History(history).reruns(doc)
+        store = History(history)
+        reruns, machine = store.reruns(doc), store.machine_reruns(doc)
     except ResultError:
         return result  # an unreadable store takes nothing away: the intervals keep their own coverage
     runs = []
     for run in result.runs:
         earlier = dict(reruns.get((run.backend, run.scenario), {}))
         earlier.pop(str(result.created), None)
-        runs.append(widen_run(run, list(earlier.values())))
+        runs.append(widen_run(run, list(earlier.values()), machine))
     return replace(result, runs=tuple(runs))
 
 
@@ -118,20 +119,33 @@ def with_rerun_noise(result: BenchResult, history: str | Path | None = None) -> 
 _FIGURE_OF = {"median": "latency_median_ms", "p90": "latency_p90_ms", "p99": "latency_p99_ms"}
 
 
-def widen_run(run: RunResult, earlier: list[dict[str, float]]) -> RunResult:
-    """One run with the intervals of its headline figures joined with value x exp(+-t sd_between_invocations)."""
+def widen_run(
+    run: RunResult, earlier: list[dict[str, float]], machine: Sequence[Sequence[dict[str, float]]] = ()
+) -> RunResult:
+    """One run with the intervals of its headline figures joined with value x exp(+-t sd_between_invocations):
+    the drift of this configuration's ``earlier`` invocations, else of every group of reruns recorded on
+    this machine (``machine``: History.machine_reruns)."""
     latency = dict(run.latency_ms)
     for key, figure in _FIGURE_OF.items():
         if isinstance(latency.get(key), dict):
-            latency[key] = _widened(latency[key], [f[figure] for f in earlier if figure in f])
-    tput = _widened(run.throughput_fps, [f["throughput_fps"] for f in earlier if "throughput_fps" in f])
+            latency[key] = _widened(latency[key], _figures(earlier, figure), _groups(machine, figure))
+    metric = "throughput_fps"
+    tput = _widened(run.throughput_fps, _figures(earlier, metric), _groups(machine, metric))
     return replace(run, latency_ms=latency, throughput_fps=tput)
 
 
-def _widened(stat: dict[str, Any], earlier: list[float]) -> dict[str, Any]:
-    from inferperf.stats import invocation_interval, rerun_noise
+def _figures(invocations: Sequence[dict[str, float]], metric: str) -> list[float]:
+    return [f[metric] for f in invocations if metric in f]
 
-    noise = rerun_noise([earlier])
+
+def _groups(machine: Sequence[Sequence[dict[str, float]]], metric: str) -> list[list[float]]:
+    return [_figures(group, metric) for group in machine]
+
+
+def _widened(stat: dict[str, Any], earlier: list[float], machine: list[list[float]]) -> dict[str, Any]:
+    from inferperf.stats import drift_estimate, invocation_interval
+
+    noise = drift_estimate([earlier], machine)
     if noise is None or not stat.get("value"):
         return stat
     lo, hi = invocation_interval(float(stat["value"]), noise)

@@ -9,7 +9,7 @@ measurement, which cancel the machine's drift.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -22,9 +22,9 @@ from inferperf.stats import (
     Interval,
     RerunNoise,
     bootstrap_ratio_ci,
+    drift_estimate,
     invocation_ratio_ci,
     paired_ratio_ci,
-    rerun_noise,
     welch_ratio_ci,
     window_rates,
 )
@@ -80,9 +80,10 @@ _PER_RUN = {
     "latency_p99_ms": "p99_ms",
 }
 UNREPLICATED = (
-    "one or both results hold a single run: the verdict compares samples, and cannot separate a change from "
-    "rerun-to-rerun noise; measure both with the default adaptive bench (several runs), --repeats, or use "
-    "compare --interleave"
+    "separate runs, drift unknown: one or both results hold a single run, and no reruns recorded on this "
+    "machine say how far it drifts between invocations; min_detectable is the smallest change these samples "
+    "could have shown on a machine that does not drift. Record reruns (bench records in the history by "
+    "default: 3 invocations of any configuration are enough) or use compare --interleave"
 )
 
 
@@ -108,13 +109,20 @@ Reruns = dict[tuple[str, str], dict[str, dict[str, float]]]  # History.reruns: k
 
 
 def invocation_noise(
-    a: dict[str, Any], b: dict[str, Any], reruns_a: Reruns, reruns_b: Reruns
+    a: dict[str, Any],
+    b: dict[str, Any],
+    reruns_a: Reruns,
+    reruns_b: Reruns,
+    machine: Sequence[Sequence[dict[str, float]]] = (),
 ) -> dict[tuple[str, str, str], RerunNoise]:
     """(backend, scenario, metric) -> the machine's noise between invocations, from recorded reruns.
 
-    Each side's configuration is a group of its recorded invocations plus the file itself (counted once);
-    groups are pooled around their own means, so the change being judged never counts as noise. Two
-    sides of one configuration (same model, versions, machine and config: an A/A check) are one group.
+    Each side's configuration is a group of its recorded invocations, the two files left out (what is
+    judged is no estimate of the noise it is judged against); groups are pooled around their own means,
+    so a change between configurations never counts as noise. Two sides of one configuration (same model,
+    versions, machine and config: an A/A check) are one group.
+    Where these hold too few invocations, every group of reruns recorded on the machine (``machine``:
+    History.machine_reruns) gives the drift instead, and says so (``source``).
     """
     out: dict[tuple[str, str, str], RerunNoise] = {}
     runs_a, runs_b = _runs(a, "A"), _runs(b, "B")
@@ -123,9 +131,12 @@ def invocation_noise(
         for doc, run, reruns in ((a, runs_a[key], reruns_a), (b, runs_b[key], reruns_b)):
             members = groups.setdefault(rerun_group(doc, run), {})
             members.update(reruns.get(key, {}))
-            members[str(doc.get("created"))] = run_figures(run)
+        for members in groups.values():  # the two files are what is judged: they never count as the noise
+            for doc in (a, b):
+                members.pop(str(doc.get("created")), None)
         for metric in RERUN_METRICS:
-            noise = rerun_noise([[f[metric] for f in m.values() if metric in f] for m in groups.values()])
+            own = [[f[metric] for f in m.values() if metric in f] for m in groups.values()]
+            noise = drift_estimate(own, [[f[metric] for f in g if metric in f] for g in machine])
             if noise is not None:
                 out[(*key, metric)] = noise
     return out
@@ -178,10 +189,13 @@ def compare_docs(
     return out
 
 
+DRIFT_UNKNOWN = "inconclusive: separate runs, drift unknown"
 NO_INVOCATIONS = (
-    "the intervals cover the runs inside each invocation, not the machine's drift between invocations "
-    "(often larger on shared machines): record 3+ reruns of each configuration with bench --history to "
-    "learn it, or use compare --interleave"
+    "separate runs, drift unknown: the intervals cover the runs inside each invocation, not the machine's "
+    "drift between invocations (10-15% here, minutes apart), and no reruns recorded on this machine measure "
+    "it; min_detectable is the smallest change these intervals could have shown on a machine that does not "
+    "drift. Record reruns (bench records in the history by default: 3 invocations of any configuration are "
+    "enough) or use compare --interleave"
 )
 
 
@@ -207,10 +221,13 @@ def _rows(
             "b": vb,
             "ratio": ci.value,
             "ci95": [ci.low, ci.high],
-            "verdict": judge(ci, higher, threshold if covers == "samples" else floor),
+            "verdict": judge(ci, higher, floor) if covers == "invocations" else DRIFT_UNKNOWN,
             "slowdown": _slowdown(ci, higher),
             "covers": covers,
         }
+        if covers != "invocations":
+            # what the intervals of one invocation each could have resolved, had the machine not drifted
+            row["min_detectable"] = max(ci.high / ci.value, ci.value / ci.low) - 1 + threshold
         if (*key, metric) in noise:
             row["invocation_noise"] = noise[(*key, metric)].to_dict()
         rows.append(row)

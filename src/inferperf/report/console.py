@@ -64,9 +64,15 @@ def _coverage(result: BenchResult) -> str:
         med = r.latency_ms["median"]
         if med.get("covers") == "invocations":
             noise = med["invocation_noise"]
+            whose = (
+                "this configuration"
+                if "configuration's" in str(noise.get("source", "configuration's"))
+                else ("any configuration, pooled")
+            )
             parts.append(
-                f"{r.backend} {r.scenario}: reruns of this configuration on this machine (median varied "
-                f"{noise['relative_sd'] * 100:.1f}% sd over {noise['invocations']} recorded invocations)"
+                f"{r.backend} {r.scenario}: the drift between invocations on this machine (the median "
+                f"varies {noise['relative_sd'] * 100:.1f}% sd over {noise['invocations']} recorded invocations "
+                f"of {whose})"
             )
             learned = True
         elif med.get("covers") == "runs":
@@ -75,9 +81,10 @@ def _coverage(result: BenchResult) -> str:
             parts.append(f"{r.backend} {r.scenario}: one run's samples")
     tail = (
         " Runs are independent (fresh compile each, interleaved), but share this invocation's minutes of the "
-        "machine: a later invocation can land outside them by the machine's drift. Record 3+ invocations with "
-        "--history and later intervals cover that too (a fixed --time/--iterations budget makes one run; "
-        "--repeats N makes N)."
+        "machine: a later invocation can land outside them by the machine's drift, which is not known yet. "
+        "bench records every result in the history (--no-history opts out): after 3 invocations of any "
+        "configuration here, intervals cover that drift too (a fixed --time/--iterations budget makes one "
+        "run; --repeats N makes N)."
     )
     return "Intervals cover " + "; ".join(parts) + "." + ("" if learned else tail)
 

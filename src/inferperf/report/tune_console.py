@@ -148,10 +148,17 @@ def _noise_line(doc: dict[str, Any]) -> str:
     if between:
         sd = sorted(v["relative_sd"] for v in between)
         runs = max(v["invocations"] for v in between)
+        sources = sorted({str(v.get("source", "this configuration's recorded reruns")) for v in between})
         parts.append(
-            f"between invocations {sd[0] * 100:.1f}-{sd[-1] * 100:.1f}% (from up to {runs} recorded invocations)"
+            f"between invocations {sd[0] * 100:.1f}-{sd[-1] * 100:.1f}% (from up to {runs} recorded invocations: "
+            f"{'; '.join(sources)})"
         )
     return "; ".join(parts)
+
+
+def _detectable(row: dict[str, Any]) -> str:
+    mde = row.get("min_detectable")
+    return f" (could see >= {mde * 100:.0f}% without drift)" if mde is not None else ""
 
 
 def render_compare(doc: dict[str, Any], console: Console) -> None:
@@ -171,7 +178,7 @@ def render_compare(doc: dict[str, Any], console: Console) -> None:
             f"{r['b']:.3f}",
             f"{r['ratio']:.3f} [{lo:.3f}, {hi:.3f}]",
             str(r.get("covers", "rounds")),
-            f"[{colour}]{r['verdict']}[/{colour}]",
+            f"[{colour}]{r['verdict']}[/{colour}]" + _detectable(r),
         )
     console.print(table)
     if doc.get("warning"):

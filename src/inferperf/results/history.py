@@ -20,7 +20,7 @@ import os
 import sqlite3
 import time
 import zlib
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -379,6 +379,37 @@ class History:
                         found[key][created_at] = {m: float(old[m]) for m in RERUN_METRICS if old.get(m)}
                         break
         return found
+
+    def machine_reruns(
+        self, doc: dict[str, Any], limit: int = 500, exclude: Collection[str] = ()
+    ) -> list[list[dict[str, float]]]:
+        """Every group of recorded reruns on ``doc``'s machine, any model or configuration: each group one
+        (model, library versions, backend, scenario, run config), its invocations' headline figures.
+
+        Pooled as relative spread around each group's own mean, they measure how far this machine drifts
+        between invocations, which a configuration with too few reruns of its own cannot. Newest ``limit``
+        results; groups of one invocation say nothing and are left out; ``exclude``: created stamps of
+        results to leave out (the ones being judged).
+        """
+        env = doc.get("environment") or {}
+        if not self.path.exists() or not env:
+            return []
+        sql = (
+            "SELECT id, created, model_sha256, environment_fp, summary FROM results WHERE "
+            "machine = ? AND kind = 'bench' ORDER BY id DESC LIMIT ?"
+        )
+        with self._connect(write=False) as conn:
+            rows = conn.execute(sql, (machine_fingerprint(env), int(limit))).fetchall()
+        groups: dict[tuple[str, ...], dict[str, dict[str, float]]] = {}
+        for rid, created, model_sha, env_fp, summary in rows:
+            if str(created) in exclude:
+                continue
+            for run in json.loads(summary).get("runs") or []:
+                key = (str(model_sha), str(env_fp), str(run.get("backend")), str(run.get("scenario")))
+                figures = {m: float(run[m]) for m in RERUN_METRICS if run.get(m)}
+                # keyed by the result's created stamp: one invocation recorded twice counts once
+                groups.setdefault((*key, str(run.get("config_hash"))), {})[str(created or rid)] = figures
+        return [list(g.values()) for g in groups.values() if len(g) >= 2]
 
     def _matching(
         self, model_sha: str, env: dict[str, Any], row: dict[str, Any], limit: int
