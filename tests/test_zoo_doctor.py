@@ -71,6 +71,31 @@ def test_zoo_resnet50_export_counts_4_1_gmacs(tmp_path: Path, monkeypatch: pytes
     assert facts["params"] == pytest.approx(25.6e6, rel=0.02)
 
 
+@pytest.mark.slow
+@pytest.mark.skipif(not HAS_TORCH, reason="zoo exports need the torch extra")
+def test_zoo_transformer_export_runs_at_two_sequence_lengths(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A transformer export with the installed transformers (5.4-5.8 needed the traceable-mask shim)."""
+    import numpy as np
+    import onnxruntime as ort
+
+    monkeypatch.setenv("INFERPERF_CACHE", str(tmp_path))
+    path = zoo.export("distilbert", dynamic_axes=True)
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    for length in (8, 32):  # the sequence axis stayed open: two lengths through one graph
+        feeds = {
+            "input_ids": np.ones((2, length), dtype=np.int64),
+            "attention_mask": np.ones((2, length), dtype=np.int64),
+        }
+        (hidden,) = session.run(None, feeds)
+        assert hidden.shape == (2, length, 768) and np.isfinite(hidden).all()
+
+
+def test_zoo_release_parsing_reads_major_and_minor() -> None:
+    assert zoo._release("5.5.4") == (5, 5)
+    assert zoo._release("4.57.6.dev0") == (4, 57)
+    assert zoo._release("unknown") == (0, 0)
+
+
 def test_doctor_without_peak_reports_machine_and_runtimes() -> None:
     doc = api.doctor(measure_peak=False)
     assert doc["kind"] == "doctor"

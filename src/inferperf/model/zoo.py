@@ -12,12 +12,15 @@ Building needs the ``torch`` extra and transformers:
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import logging
 import os
+import re
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -382,6 +385,57 @@ def _bounds(entry: ZooEntry) -> dict[str, dict[str, list[int]]]:
     }
 
 
+# transformers releases whose mask builder cannot be traced (found by exporting bert_base with each release).
+_UNTRACEABLE_MASKS = ((5, 4), (5, 9))
+
+
+def _release(version: str) -> tuple[int, int]:
+    match = re.match(r"(\d+)\.(\d+)", version)
+    return (int(match[1]), int(match[2])) if match else (0, 0)
+
+
+@contextlib.contextmanager
+def _traceable_masks() -> Iterator[None]:
+    """Let the TorchScript tracer through the attention-mask builder of transformers 5.4 to 5.8.
+
+    The tracer hands shapes back as 0-dim tensors (that is how it records open dimensions), and those
+    releases' ``masking_utils.sdpa_mask`` took any tensor ``q_length`` for the ``cache_position`` it used to
+    receive there and indexed it: "tuple index out of range" for BERT, DistilBERT and GPT-2. While this
+    is active, such a length is passed in that old form, ``arange(q_length) + q_offset``, which the function
+    turns back into the same length and offset, still traced, so open sequence axes stay open. Other
+    releases, and models that build no mask, are left untouched.
+    """
+    try:
+        import torch
+        import transformers
+        from transformers import masking_utils
+    except ImportError:
+        yield
+        return
+    low, high = _UNTRACEABLE_MASKS
+    original = getattr(masking_utils, "sdpa_mask", None)
+    if original is None or not low <= _release(transformers.__version__) < high:
+        yield
+        return
+
+    def sdpa_mask(*args: Any, **kwargs: Any) -> Any:  # those releases' callers pass keywords only
+        q_length = kwargs.get("q_length")
+        if isinstance(q_length, torch.Tensor) and q_length.dim() == 0:
+            offset = kwargs.pop("q_offset", 0)
+            kwargs["q_length"] = torch.arange(q_length, device=kwargs.get("device", "cpu")) + offset
+        return original(*args, **kwargs)
+
+    log = logging.getLogger(masking_utils.__name__)  # that old form logs a deprecation warning
+    level = log.level
+    masking_utils.sdpa_mask = sdpa_mask  # eager_mask looks the name up at call time
+    log.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        masking_utils.sdpa_mask = original
+        log.setLevel(level)
+
+
 def _export_onnx(entry: ZooEntry, batch: int | None, path: Path, axes: bool = False) -> None:
     import onnx
     import torch
@@ -401,7 +455,7 @@ def _export_onnx(entry: ZooEntry, batch: int | None, path: Path, axes: bool = Fa
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp.onnx")
     t0 = time.perf_counter()
-    with torch.inference_mode(), warnings.catch_warnings():
+    with torch.inference_mode(), warnings.catch_warnings(), _traceable_masks():
         # The tracer warns about every Python-level branch it freezes; at a fixed input
         # signature those are expected, and they would bury the path this command prints.
         warnings.simplefilter("ignore")
