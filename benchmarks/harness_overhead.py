@@ -4,7 +4,8 @@ busy = sum of request latencies / (wall time x requests in flight): the fraction
 was actually running. What is missing from 1 is the harness's own time between a completion and the
 next start. It is read from one run, so it needs no second run and is free of between-run noise.
 
-Models: a tiny MatMul (about 0.01-0.05 ms), a 0.1 ms MLP fixture, the built-in model (about 0.5 ms)
+Models: a tiny MatMul (about 0.01-0.05 ms), a 0.1 ms MLP fixture, a small conv stack (0.5 ms alone, about
+0.8-1 ms per inference with the throughput hint's streams), the built-in model (about 0.5 ms)
 and a medium conv stack (several ms), all built here with onnx.helper. For each, ``inferperf bench``
 runs in a fresh process per backend x scenario; the table prints the busy fraction and the harness
 cost per inference in microseconds. The goal: >= 0.97 everywhere.
@@ -172,6 +173,7 @@ def main() -> int:
         models = {
             "tiny": mlp(Path(tmp) / "tiny.onnx", 16, 1),
             "mlp-0.1ms": mlp(Path(tmp) / "mlp.onnx", 512, 4),
+            "conv-0.8ms": conv_stack(Path(tmp) / "small.onnx", 36, 32, 4),  # ~0.5 ms latency hint, ~1 ms per stream
             "builtin": BUILTIN,
             "conv-med": conv_stack(Path(tmp) / "conv.onnx", 112, 32, 6),
         }
