@@ -1,13 +1,51 @@
-"""Imports go one way: no cycles among inferperf's modules (lazy imports inside functions included)."""
+"""Imports go one way, downwards: no import from a lower floor to a higher one and no cycles among
+inferperf's modules (lazy imports inside functions included); see docs/architecture.md."""
 
 from __future__ import annotations
 
 import ast
+from collections.abc import Callable
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[1] / "src" / "inferperf"
 
 KNOWN: set[frozenset[str]] = set()  # no cycle is allowed
+
+# The floors of docs/architecture.md's table, lowest first: a module may import its own floor and those below.
+# Keys are module names below ``inferperf``; a module takes its own entry, else its closest package's, so a new
+# module inside a package lands on the package's floor and a new top-level module must be placed here.
+FLOOR_NAMES = {
+    1: "plain data and rules",
+    2: "results",
+    3: "model knowledge",
+    4: "runtimes",
+    5: "measuring",
+    6: "improving",
+    7: "reports",
+    8: "commands",
+    9: "facades",
+}
+FLOORS = {
+    "errors": 1,
+    "config": 1,
+    "stats": 1,
+    "model.specs": 1,
+    "results": 2,  # the document's dataclasses and the history store: measuring returns the one, bench reads the other
+    "model": 3,
+    "inputs": 3,
+    "backends": 4,
+    "measure": 5,
+    "optimize": 6,
+    "report": 7,
+    "commands": 8,
+    "diagnose": 8,
+    "suite": 8,
+    "api": 9,
+    "cli": 9,
+    "__main__": 9,
+    "inferperf": 9,  # the package root: lazy re-exports of api
+}
+KNOWN_UPWARD: set[str] = set()  # "a -> b" imports from a lower floor to a higher one; none is allowed
 
 
 def _module_graph() -> dict[str, set[str]]:
@@ -20,7 +58,9 @@ def _module_graph() -> dict[str, set[str]]:
     for name, path in modules.items():
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             if isinstance(node, ast.ImportFrom) and node.level == 0 and (node.module or "").startswith("inferperf"):
-                targets = [node.module or "", *(f"{node.module}.{a.name}" for a in node.names)]
+                names = [f"{node.module}.{a.name}" for a in node.names]
+                # ``from pkg import submodule`` reaches pkg only as every submodule import does: not an edge to pkg
+                targets = names if all(n in modules for n in names) else [node.module or "", *names]
             elif isinstance(node, ast.Import):
                 targets = [a.name for a in node.names]
             else:
@@ -54,6 +94,47 @@ def test_no_import_cycles_beyond_the_known_one() -> None:
 
 def test_the_cycle_finder_finds_a_cycle() -> None:
     assert _cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [frozenset({"a", "b", "c"})]
+
+
+def _floor(module: str) -> int | None:
+    """The floor of ``module`` (``inferperf.x.y``): its own entry in FLOORS, else its closest package's."""
+    if module == "inferperf":
+        return FLOORS["inferperf"]
+    parts = module.split(".")[1:]
+    return next((FLOORS[k] for n in range(len(parts), 0, -1) if (k := ".".join(parts[:n])) in FLOORS), None)
+
+
+def _edge(a: str, b: str) -> str:
+    return f"{a.removeprefix('inferperf.')} -> {b.removeprefix('inferperf.')}"
+
+
+def _upward(graph: dict[str, set[str]], floor: Callable[[str], int | None] = _floor) -> list[tuple[str, str]]:
+    """Every import ``(a, b)`` from a lower floor to a higher one."""
+    return sorted((a, b) for a, targets in graph.items() for b in targets if (floor(b) or 0) > (floor(a) or 0))
+
+
+def test_every_module_has_a_floor() -> None:
+    unplaced = sorted(m for m in _module_graph() if _floor(m) is None)
+    assert not unplaced, f"modules with no floor (place them in FLOORS and docs/architecture.md): {unplaced}"
+
+
+def test_imports_go_down_the_floors_only() -> None:
+    upward = [(a, b) for a, b in _upward(_module_graph()) if _edge(a, b) not in KNOWN_UPWARD]
+    floor = {m: FLOOR_NAMES.get(_floor(m) or 0, "no floor") for edge in upward for m in edge}
+    named = [f"{_edge(a, b)} ({floor[a]} -> {floor[b]})" for a, b in upward]
+    assert not upward, "imports from a lower floor to a higher one: " + "; ".join(named)
+
+
+def test_the_direction_checker_finds_an_upward_import() -> None:
+    graph = {
+        "inferperf.measure.bench": {"inferperf.results.history", "inferperf.commands.records", "inferperf.stats"},
+        "inferperf.commands.records": {"inferperf.results.history"},
+        "inferperf.results.history": set(),
+        "inferperf.stats": set(),
+    }
+    assert [_edge(a, b) for a, b in _upward(graph)] == ["measure.bench -> commands.records"]
+    assert _floor("inferperf.model.specs") == 1 and _floor("inferperf.model.zoo") == 3
+    assert _floor("inferperf.newthing") is None and _floor("inferperf.measure.newthing") == 5
 
 
 def _backend_names() -> set[str]:

@@ -33,6 +33,7 @@ from inferperf.backends.base import AsyncRequests, Backend, DimBound, Engine, In
 from inferperf.config import RunLimits, RuntimeConfig, Scenario
 from inferperf.errors import BackendError, BackendUnavailableError, ConfigError, InputSpecError
 from inferperf.measure.queue import ideal_p99, ideal_peak, overhead_ratio
+from inferperf.measure.scoring import score
 from inferperf.model.info import ModelInfo
 from inferperf.stats import summarize
 
@@ -582,15 +583,11 @@ def read_accuracy_log(path: Path, meta: tuple[str, tuple[int, ...]]) -> dict[int
 
 def score_outputs(outputs: dict[int, np.ndarray], labels: np.ndarray) -> dict[str, Any]:
     """Top-1/top-5 with Clopper-Pearson intervals, as the accuracy evaluator scores them."""
-    from inferperf.optimize.accuracy import AccuracyReport, topk_correct
-
     missing = sorted(set(range(labels.shape[0])) - set(outputs))
     if missing:
         raise InputSpecError(f"LoadGen logged no output for {len(missing)} samples (first: {missing[0]})")
     logits = np.stack([outputs[i].reshape(-1) for i in range(labels.shape[0])])
-    top5 = topk_correct(logits, labels, 5) if logits.shape[1] > 5 else None
-    report = AccuracyReport(len(labels), topk_correct(logits, labels, 1), top5, logits)
-    return report.to_dict()
+    return score(logits, labels).to_dict()
 
 
 # ---------------------------------------------------------------- Server: the peak rate under a p99 bound
