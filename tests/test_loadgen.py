@@ -166,6 +166,21 @@ def test_server_queries_and_ideal_queue_inputs() -> None:
     assert "latencies_ms" not in warm.to_dict()
 
 
+def test_in_run_ideal_queue_judges_the_sut_against_the_runs_own_service_times() -> None:
+    few = loadgen.in_run_ideal_queue([5.0] * 10, 2, 100.0, 200, [6.0] * 200)
+    assert few["stable"] is None and "10 inferences" in few["why"]
+    # Services twice the probe's during the run: against them a SUT that adds nothing is judged ~x1.
+    service = [9.0, 10.0, 11.0] * 60
+    ideal = loadgen.in_run_ideal_queue(service, 2, 50.0, 180, service)
+    assert ideal["stable"] and ideal["service_samples"] == 180 and "180 of this run's" in ideal["service_from"]
+    in_run = ideal["overhead"]["ratio"]
+    assert in_run < 1  # latencies that are bare services, without queueing: below the ideal queue
+    probe = Probe(200.0, 5.0, 6.0, 180, latencies_ms=tuple(s / 2 for s in service))
+    against_probe = loadgen.server_ideal_queue(probe, 2, 50.0, 180, service)
+    assert against_probe is not None  # the probe's services at half: its ratio doubles, the drift, not the SUT
+    assert 2 < against_probe["overhead"]["ratio"] / in_run < 3.5
+
+
 def test_find_peak_bisects_to_the_bound() -> None:
     peak = loadgen.find_peak(_fake_run(30.0), 0.0, 100.0, bound_ms=20.0, steps=6)
     assert [t["meets_bound"] for t in peak["trials"]] == [False, True, False, False, True, True]
@@ -389,7 +404,10 @@ def test_cli_scenario_writes_json(tiny_onnx: Path, tmp_path: Path) -> None:
         over = ideal["overhead"]
         assert np.isfinite(over["ratio"]) and over["ratio"] > 0 and over["samples"] > 0
         assert over["ci95"][0] <= over["ratio"] <= over["ci95"][1]
-        assert "SUT overhead x" in " ".join(result.output.split())
+        assert "service times probed before the run): x" in " ".join(result.output.split())
+    # 10 queries leave too few in-run service times for the queue of the run's own services: said so
+    assert ideal["in_run"]["stable"] is None and "started on a free executor" in ideal["in_run"]["why"]
+    assert "no in-run ideal queue" in " ".join(result.output.split())
 
 
 def test_accuracy_mode_log_has_no_validity() -> None:

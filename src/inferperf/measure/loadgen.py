@@ -278,6 +278,13 @@ class LoadGenSUT:
         self._began: dict[int, tuple[int, float]] = {}
         self.errors: list[str] = []
         self.output_meta: tuple[str, tuple[int, ...]] | None = None  # dtype, shape of the first output
+        # Service times from this run (submit to completion of inferences that started on a free executor):
+        # a probe before the run misses how fast the machine is while the run goes on.
+        self._executors = engine.executors(requests)
+        self._in_runtime = 0
+        self._submitted: dict[int, tuple[float, int]] = {}  # tag -> (submit time, inferences then in the runtime)
+        self._count_lock = threading.Lock()  # the feed thread adds, the runtime's threads take away
+        self.service_ms: list[float] = []
         self._async: AsyncRequests = engine.start_async(requests, self._done)
         self._threads = [
             threading.Thread(target=self._feed, name="inferperf-sut-feed", daemon=True),
@@ -312,9 +319,13 @@ class LoadGenSUT:
                 if self.measure_from == "submit":
                     now = time.perf_counter()
                     self._began.update({i: (index, now) for i, index in group})
+                with self._count_lock:
+                    self._submitted[tag] = (time.perf_counter(), self._in_runtime)
+                    self._in_runtime += 1
                 try:
                     self._async.submit(self._inputs(group), tag)
                 except Exception as exc:  # LoadGen waits for every sample: answer it, fail after the test
+                    self._service_done(tag, None)
                     self._fail(f"submit failed: {exc}", [i for i, _ in group])
 
     def _inputs(self, group: list[tuple[int, int]]) -> InputSet:
@@ -324,12 +335,22 @@ class LoadGenSUT:
         indices = [index for _, index in group] + [group[-1][1]] * (self._batch - len(group))
         return {k: np.concatenate([self._sets[i][k] for i in indices], axis=0) for k in self._sets[indices[0]]}
 
+    def _service_done(self, tag: int, now: float | None) -> None:
+        """One inference left the runtime; its submit-to-completion time is a service time if it started
+        with an executor free (else it includes waiting inside the runtime)."""
+        with self._count_lock:
+            self._in_runtime -= 1
+            submitted = self._submitted.pop(tag, None)
+        if now is not None and submitted is not None and submitted[1] < self._executors:
+            self.service_ms.append((now - submitted[0]) * 1e3)
+
     def _done(self, tag: int, outputs: dict[str, np.ndarray]) -> None:
+        now = time.perf_counter()
         self._last_activity = time.monotonic()
+        self._service_done(tag, now)
         group = [(i, index) for i, index in self._groups.pop(tag, []) if i in self._outstanding]
         if not group:
             return  # already answered by _fail: LoadGen must not hear of a sample twice
-        now = time.perf_counter()
         for i, _ in group:
             self._outstanding.discard(i)
             began = self._began.pop(i, None)
@@ -389,6 +410,7 @@ class LoadGenRun:
     batch: int = 1  # samples per inference
     output_meta: tuple[str, tuple[int, ...]] | None = field(default=None, init=False)
     timings: list[tuple[int, float]] = field(default_factory=list, init=False)  # the SUT's (index, ms)
+    service_ms: list[float] = field(default_factory=list, init=False)  # in-run service times (LoadGenSUT)
 
 
 def run_loadgen(engine: Engine, input_sets: Sequence[InputSet], requests: int, run: LoadGenRun) -> dict[str, Any]:
@@ -412,6 +434,7 @@ def run_loadgen(engine: Engine, input_sets: Sequence[InputSet], requests: int, r
         sut.close()
     run.output_meta = sut.output_meta
     run.timings = sut.timings
+    run.service_ms = sut.service_ms
     result = parse_logs(run.out_dir)
     if run.groups is not None:
         result["per_group"] = per_group_latency(run.groups, sut.timings, sut.measure_from)
@@ -687,8 +710,17 @@ def server_ideal_queue(
     """
     if not warm.latencies_ms or not latencies_ms:
         return None
-    ideal = ideal_p99(warm.latencies_ms, rate, servers, max(queries, 1))
-    ideal["service_from"] = f"a closed loop with {servers} request(s) in flight, one per executor"
+    source = f"a closed loop with {servers} request(s) in flight, one per executor"
+    return _judged_queue(warm.latencies_ms, source, (rate, servers, queries), latencies_ms)
+
+
+def _judged_queue(
+    service_ms: Sequence[float], source: str, load: tuple[float, int, int], latencies_ms: Sequence[float]
+) -> dict[str, Any]:
+    """The ideal queue for ``service_ms`` at ``load`` (rate, servers, queries), and measured p99 / its p99."""
+    rate, servers, queries = load
+    ideal = ideal_p99(service_ms, rate, servers, max(queries, 1))
+    ideal["service_from"] = source
     ideal["overhead"] = {**overhead_ratio(latencies_ms, ideal), "measured_from": "SUT clock from LoadGen's issue"}
     return ideal
 
@@ -718,9 +750,34 @@ def _ideal_of_run(
     queries = result.get("query_count")
     latencies = [ms for _, ms in run.timings]
     count = queries if isinstance(queries, int) and queries > 0 else len(latencies)
-    ideal = server_ideal_queue(service, servers, float(values["server_target_qps"]), count, latencies)
+    rate = float(values["server_target_qps"])
+    ideal = server_ideal_queue(service, servers, rate, count, latencies)
     if ideal is not None:
+        ideal["in_run"] = in_run_ideal_queue(run.service_ms, servers, rate, count, latencies)
         result["ideal_queue"] = ideal
+
+
+_MIN_IN_RUN_SAMPLES = 50  # below this the simulated p99 would rest on a handful of service times
+
+
+def in_run_ideal_queue(
+    service_ms: Sequence[float], servers: int, rate: float, queries: int, latencies_ms: Sequence[float]
+) -> dict[str, Any]:
+    """The ideal M/G/c queue with this run's own service times: the SUT's overhead alone.
+
+    The probe's service times come from a few seconds before the run; on a machine whose speed drifts by
+    10-30% over a minute (shared VMs), the measured/probe ratio mixes that drift with the SUT's cost.
+    Inferences that started with an executor free took their service time and nothing else, so the queue
+    they imply is what a perfect SUT would have shown on the machine as it was during the run. They lean
+    towards lightly loaded moments (slightly shorter services), which makes the ratio conservative.
+    """
+    if len(service_ms) < _MIN_IN_RUN_SAMPLES or not latencies_ms:
+        return {
+            "stable": None,
+            "why": f"{len(service_ms)} inferences started on a free executor (at least {_MIN_IN_RUN_SAMPLES} needed)",
+        }
+    source = f"{len(service_ms)} of this run's inferences that started on a free executor"
+    return _judged_queue(service_ms, source, (rate, servers, queries), latencies_ms)
 
 
 # ---------------------------------------------------------------- the whole test

@@ -131,10 +131,26 @@ def ideal_queue_line(ideal: dict[str, Any]) -> str:
         )
     over = ideal["overhead"]
     pct = f"p{over['percentile']:g}"
-    return (
+    line = (
         f"{pct} {over['measured_ms']:.1f} ms vs the ideal {ideal['model']} queue's {ideal['ideal_ms']:.1f} ms"
         f"{_interval(ideal['ci95'], 1)} (same arrival rate, utilisation {ideal['utilisation']:.2f}, "
-        f"the warm-up's service times): SUT overhead x{over['ratio']:.2f}{_interval(over['ci95'], 2)}"
+        f"service times probed before the run): x{over['ratio']:.2f}{_interval(over['ci95'], 2)}"
+    )
+    return line + "; " + _in_run_part(ideal.get("in_run"))
+
+
+def _in_run_part(in_run: dict[str, Any] | None) -> str:
+    """The SUT's overhead alone: against the queue of the run's own service times."""
+    if not in_run:
+        return "no in-run service times"
+    if in_run.get("stable") is None:
+        return f"no in-run ideal queue: {in_run['why']}"
+    if not in_run["stable"]:
+        return f"with the run's own service times the ideal queue is unstable (utilisation {in_run['utilisation']:.2f})"
+    over = in_run["overhead"]
+    return (
+        f"with the run's own service times ({in_run['service_from']}) ideal {in_run['ideal_ms']:.1f} ms: "
+        f"SUT overhead x{over['ratio']:.2f}{_interval(over['ci95'], 2)}"
     )
 
 
