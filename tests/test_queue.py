@@ -121,7 +121,7 @@ def test_overhead_ratio_is_one_for_the_ideal_queue_and_sees_inflation() -> None:
     assert slow["ci95"][0] > 1 and slow["ratio"] == pytest.approx(1.3 * same["ratio"])
     assert slow["verdict"] == "SUT overhead"
     line = ideal_queue_line({**ideal, "overhead": slow})
-    assert "the ideal M/G/4 queue's" in line and "SUT overhead x1." in line
+    assert "the ideal M/G/4 queue's" in line and "probed before the run): x1." in line
 
 
 def test_ideal_peak_is_where_the_p99_crosses_the_bound() -> None:

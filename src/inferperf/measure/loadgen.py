@@ -33,6 +33,7 @@ from inferperf.backends.base import AsyncRequests, Backend, DimBound, Engine, In
 from inferperf.config import RunLimits, RuntimeConfig, Scenario
 from inferperf.errors import BackendError, BackendUnavailableError, ConfigError, InputSpecError
 from inferperf.measure.queue import ideal_p99, ideal_peak, overhead_ratio
+from inferperf.measure.rate_search import bisect_rate, confirm_stepping_down, majority
 from inferperf.measure.scoring import score
 from inferperf.model.info import ModelInfo
 from inferperf.stats import summarize
@@ -617,8 +618,6 @@ def score_outputs(outputs: dict[int, np.ndarray], labels: np.ndarray) -> dict[st
 
 
 _PEAK_MIN_QUERIES = 32  # per short run: fewer make its p99 the maximum of a few samples
-_CONFIRM_ATTEMPTS = 3  # the bisected peak, then 10% lower after each INVALID confirming run
-_CONFIRM_STEP_DOWN = 0.9
 RunAt = Callable[[float, str], dict[str, Any]]  # (target qps, step and draw label) -> parsed LoadGen result
 
 
@@ -636,50 +635,30 @@ def meets_bound(result: dict[str, Any], bound_ms: float) -> bool:
 
 
 def find_peak(run_at: RunAt, low: float, high: float, bound_ms: float, steps: int) -> dict[str, Any]:
-    """Bisect the arrival rate in [low, high] for the highest whose p99 meets ``bound_ms``.
+    """Bisect the arrival rate in [low, high] for the highest whose p99 meets ``bound_ms``: the one rate search
+    (``measure.rate_search``), each step judged by the majority of up to three short runs. The ideal peak
+    beside it is judged on the median of many simulated draws."""
 
-    Each step is judged by the majority of up to three short runs (two, and a third when they disagree):
-    a short run's p99 rests on a few dozen queries, nearly its maximum, and one unlucky draw used to end
-    the search low — on ResNet-50, 974 ms at 11.65 q/s under a 618 ms bound that the ideal queue's
-    median draw meets up to 16.1 q/s. The ideal peak beside it is judged on the median of many draws.
-    """
-    trials = []
-    best: float | None = None
-    for step in range(steps):
-        qps = (low + high) / 2
-        draws = _judged_draws(run_at, qps, step + 1, bound_ms)
-        ok = sum(d["meets_bound"] for d in draws) * 2 > len(draws)
-        trials.append(
-            {
-                "target_qps": qps,
-                "p99_ms": _median_or_none([d["p99_ms"] for d in draws]),
-                "meets_bound": ok,
-                "completed_qps": _median_or_none([d["completed_qps"] for d in draws]),
-                "draws": draws,
-            }
-        )
-        if ok:
-            best, low = qps, qps
-        else:
-            high = qps
-    return {"bound_ms": bound_ms, "trials": trials, "peak_qps": best, "bracket": [low, high]}
+    def judge(qps: float, step: int) -> tuple[bool, list[dict[str, Any]]]:
+        def draw(k: int) -> tuple[bool, dict[str, Any]]:
+            result = run_at(qps, f"{step:02d}-{k}")
+            record = {"p99_ms": result["latency_ms"].get("p99"), "completed_qps": result["metric"]["value"]}
+            return meets_bound(result, bound_ms), record
 
+        return majority(draw)
 
-def _judged_draws(run_at: RunAt, qps: float, step: int, bound_ms: float) -> list[dict[str, Any]]:
-    """Two short runs at ``qps``, and a third when they disagree; each with its p99 and verdict."""
-
-    def draw(k: int) -> dict[str, Any]:
-        result = run_at(qps, f"{step:02d}-{k}")
-        return {
-            "p99_ms": result["latency_ms"].get("p99"),
-            "meets_bound": meets_bound(result, bound_ms),
-            "completed_qps": result["metric"]["value"],
+    search = bisect_rate(judge, low, high, steps=steps)
+    trials = [
+        {
+            "target_qps": t["rate"],
+            "p99_ms": _median_or_none([d["p99_ms"] for d in t["draws"]]),
+            "meets_bound": t["meets_bound"],
+            "completed_qps": _median_or_none([d["completed_qps"] for d in t["draws"]]),
+            "draws": t["draws"],
         }
-
-    draws = [draw(1), draw(2)]
-    if draws[0]["meets_bound"] != draws[1]["meets_bound"]:
-        draws.append(draw(3))
-    return draws
+        for t in search.trials
+    ]
+    return {"bound_ms": bound_ms, "trials": trials, "peak_qps": search.best, "bracket": [search.low, search.high]}
 
 
 def _median_or_none(values: Sequence[float | None]) -> float | None:
@@ -894,25 +873,27 @@ def _performance_test(
         if target_qps is None:
             body["result"] = None
             return body
-    attempts = _CONFIRM_ATTEMPTS if opts.find_peak else 1
-    for attempt in range(attempts):
-        values = settings_values(opts, warm, target_qps=target_qps)
-        say(f"LoadGen {values['scenario']} run" + (f" (confirming {target_qps:.2f} q/s)" if opts.find_peak else ""))
+    last: dict[str, Any] = {}
+
+    def one_run(rate: float | None, attempt: int) -> tuple[bool, dict[str, Any]]:
+        values = settings_values(opts, warm, target_qps=rate)
+        say(f"LoadGen {values['scenario']} run" + (f" (confirming {rate:.2f} q/s)" if opts.find_peak else ""))
         body["settings"] = values
         logs = out_dir / ("loadgen" if attempt == 0 else f"loadgen-{attempt + 1}")
         run = LoadGenRun(logs, values, trace=opts.trace, stall_s=opts.stall_s, groups=target.groups, batch=opts.batch)
         body["result"] = run_loadgen(engine, sets, requests, run)
-        if not opts.find_peak:
-            break
-        body["peak"]["confirm_attempts"].append(
-            {"target_qps": target_qps, "validity": body["result"].get("validity"), "log_dir": str(logs)}
-        )
-        if body["result"].get("valid") or target_qps is None:
-            body["peak"]["confirmed_qps"] = target_qps if body["result"].get("valid") else None
-            break
+        last.update(run=run, values=values)
+        record = {"target_qps": rate, "validity": body["result"].get("validity"), "log_dir": str(logs)}
+        return bool(body["result"].get("valid")), record
+
+    if opts.find_peak and target_qps is not None:
         # The bisected rate sits at the edge: a full run's early stopping may refuse a handful of queries
-        # over the bound that the short runs did not draw. Step down, as the LLM serving search does.
-        target_qps *= _CONFIRM_STEP_DOWN
+        # over the bound that the short runs did not draw, so the confirming run steps down after a miss.
+        confirmed, tried = confirm_stepping_down(one_run, target_qps)
+        body["peak"]["confirm_attempts"], body["peak"]["confirmed_qps"] = tried, confirmed
+    else:
+        one_run(target_qps, 0)
+    run, values = last["run"], last["values"]
     if opts.scenario == "server":
         say(f"simulating the ideal M/G/{servers} queue at the same arrival rate")
         _ideal_of_run(service, servers, values, body["result"], run)

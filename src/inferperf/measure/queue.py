@@ -18,6 +18,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from inferperf.errors import ConfigError
+from inferperf.measure.rate_search import bisect_rate, single
 from inferperf.stats import block_bootstrap
 
 FloatArray = NDArray[np.float64]
@@ -245,24 +246,23 @@ def ideal_peak(
     """
     service = _service_seconds(service_samples_ms)
     capacity = float(servers / service.mean())
-    low, high, best = 0.0, capacity, None
-    steps = 0
-    while high - low > rel_tol * capacity and steps < 40:
-        steps += 1
-        rate = (low + high) / 2
-        ideal = ideal_p99(service * 1e3, rate, servers, queries_at(rate), replications, seed, percentile)
-        if ideal["ideal_ms"] is not None and ideal["ideal_ms"] <= bound_ms:
-            best, low = rate, rate
-        else:
-            high = rate
+
+    def judge(rate: float, _step: int) -> tuple[bool, list[dict[str, Any]]]:
+        def draw(_k: int) -> tuple[bool, dict[str, Any]]:
+            ideal = ideal_p99(service * 1e3, rate, servers, queries_at(rate), replications, seed, percentile)
+            return ideal["ideal_ms"] is not None and ideal["ideal_ms"] <= bound_ms, {"ideal_ms": ideal["ideal_ms"]}
+
+        return single(draw)  # one seed at every rate: the same draw every time, so one decides
+
+    search = bisect_rate(judge, 0.0, capacity, steps=40, rel_tol=rel_tol)
     return {
         "model": f"M/G/{servers}",
         "servers": servers,
         "bound_ms": bound_ms,
-        "peak_qps": best,
-        "bracket": [low, high],
+        "peak_qps": search.best,
+        "bracket": [search.low, search.high],
         "capacity_qps": capacity,
-        "steps": steps,
+        "steps": len(search.trials),
         "replications": replications,
         "criterion": f"median over replications of the ideal p{percentile:g} <= the bound",
     }
