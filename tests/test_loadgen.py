@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 from inferperf import api
 from inferperf.cli import app
 from inferperf.errors import BackendUnavailableError, ConfigError, InputSpecError
-from inferperf.measure import loadgen
+from inferperf.measure import loadgen, loadgen_sut
 from inferperf.measure.loadgen import Probe, ScenarioOptions
 
 PROBE = Probe(throughput=200.0, median_ms=5.0, p99_ms=9.0, count=400)
@@ -92,7 +92,7 @@ def test_detail_log_is_read_into_the_result(tmp_path: Path) -> None:
         "garbage line\n" + _mllog(_server_log()) + ':::MLLOG {"key": "torn', encoding="utf-8"
     )
     (tmp_path / "mlperf_log_summary.txt").write_text("summary", encoding="utf-8")
-    doc = loadgen.parse_logs(tmp_path)
+    doc = loadgen_sut.parse_logs(tmp_path)
     assert doc["valid"] and doc["validity"] == "VALID" and doc["why_invalid"] == []
     assert doc["metric"] == {"name": "completed samples per second", "value": 90.1, "unit": "samples/s"}
     assert doc["latency_ms"]["p50"] == 3.5 and doc["latency_ms"]["p99"] == 7.5 and doc["latency_ms"]["p95"] is None
@@ -109,7 +109,7 @@ def test_invalid_says_why() -> None:
         early_stopping_result=" * Only processed 93 queries.\n * Need 366 more.",
         result_invalid_reason="Reduce target QPS to improve latency. ",
     )
-    doc = loadgen.summarize_detail(raw)
+    doc = loadgen_sut.summarize_detail(raw)
     assert not doc["valid"]
     assert doc["why_invalid"][0].startswith("performance constraints not met")
     assert doc["why_invalid"][1] == "early stopping not satisfied: * Only processed 93 queries. * Need 366 more."
@@ -117,7 +117,7 @@ def test_invalid_says_why() -> None:
 
 
 def test_scenario_metrics() -> None:
-    single = loadgen.summarize_detail(
+    single = loadgen_sut.summarize_detail(
         {
             "effective_scenario": "SingleStream",
             "result_validity": "VALID",
@@ -125,7 +125,7 @@ def test_scenario_metrics() -> None:
         }
     )
     assert single["metric"] == {"name": "90th percentile latency", "value": 2.5, "unit": "ms"}
-    multi = loadgen.summarize_detail(
+    multi = loadgen_sut.summarize_detail(
         {
             "effective_scenario": "MultiStream",
             "result_validity": "VALID",
@@ -133,7 +133,7 @@ def test_scenario_metrics() -> None:
         }
     )
     assert multi["metric"]["value"] == 9.0 and multi["query_latency_ms"]["p99"] == 9.0
-    offline = loadgen.summarize_detail(
+    offline = loadgen_sut.summarize_detail(
         {"effective_scenario": "Offline", "result_validity": "VALID", "result_samples_per_second": 321.5}
     )
     assert offline["metric"] == {"name": "samples per second", "value": 321.5, "unit": "samples/s"}
@@ -142,7 +142,7 @@ def test_scenario_metrics() -> None:
 def test_unfinished_log_is_an_error(tmp_path: Path) -> None:
     (tmp_path / "mlperf_log_detail.txt").write_text(_mllog({"effective_scenario": "Offline"}), encoding="utf-8")
     with pytest.raises(loadgen.BackendError, match="no result"):
-        loadgen.parse_logs(tmp_path)
+        loadgen_sut.parse_logs(tmp_path)
 
 
 def _fake_run(capacity: float) -> loadgen.RunAt:
@@ -224,19 +224,19 @@ def test_accuracy_log_is_decoded_and_scored(tmp_path: Path) -> None:
     entries = [{"seq_id": i, "qsl_idx": i, "data": logits[i].tobytes().hex()} for i in range(5)]
     path = tmp_path / "mlperf_log_accuracy.json"
     path.write_text(json.dumps(entries), encoding="utf-8")
-    outputs = loadgen.read_accuracy_log(path, (np.dtype(np.float32).str, (1, 4)))
-    score = loadgen.score_outputs(outputs, np.array([0, 1, 2, 3, 0]))
+    outputs = loadgen_sut.read_accuracy_log(path, (np.dtype(np.float32).str, (1, 4)))
+    score = loadgen_sut.score_outputs(outputs, np.array([0, 1, 2, 3, 0]))
     assert score["count"] == 5 and score["top1"]["correct"] == 4 and score["top5"] is None
     lo, hi = score["top1"]["ci95"]
     assert lo < 0.8 < hi
     with pytest.raises(InputSpecError, match="no output for 1 samples"):
-        loadgen.score_outputs({i: outputs[i] for i in range(4)}, np.zeros(5, np.int64))
+        loadgen_sut.score_outputs({i: outputs[i] for i in range(4)}, np.zeros(5, np.int64))
 
 
 def test_missing_loadgen_says_how_to_install(monkeypatch: pytest.MonkeyPatch, tiny_onnx: Path) -> None:
     monkeypatch.setitem(sys.modules, "mlperf_loadgen", None)  # makes the import fail
     with pytest.raises(BackendUnavailableError) as info:
-        loadgen.import_loadgen()
+        loadgen_sut.import_loadgen()
     assert "pip install" in info.value.one_line()
     result = CliRunner().invoke(app, ["scenario", str(tiny_onnx), "--backend", "onnxruntime"])
     assert result.exit_code == 2
@@ -245,7 +245,7 @@ def test_missing_loadgen_says_how_to_install(monkeypatch: pytest.MonkeyPatch, ti
 
 # ---------------------------------------------------------------- real LoadGen runs on a tiny model
 
-needs_loadgen = pytest.mark.skipif(loadgen.loadgen_version() is None, reason="mlcommons-loadgen is not installed")
+needs_loadgen = pytest.mark.skipif(loadgen_sut.loadgen_version() is None, reason="mlcommons-loadgen is not installed")
 
 
 def _short(scenario: str, **kw: Any) -> ScenarioOptions:
@@ -411,7 +411,7 @@ def test_cli_scenario_writes_json(tiny_onnx: Path, tmp_path: Path) -> None:
 
 
 def test_accuracy_mode_log_has_no_validity() -> None:
-    doc = loadgen.summarize_detail(
+    doc = loadgen_sut.summarize_detail(
         {"effective_scenario": "Offline", "effective_test_mode": "AccuracyOnly", "effective_accuracy_sample_count": 24}
     )
     assert doc["mode"] == "AccuracyOnly" and doc["valid"] is None and doc["accuracy_sample_count"] == 24
@@ -490,7 +490,7 @@ def test_cli_scenario_shapes_prints_groups(two_input_onnx: Path, tmp_path: Path)
 
 
 def test_per_group_latency_sorts_samples_into_their_groups() -> None:
-    groups = loadgen.SampleGroups(["a", "b", "a", "b"], ["a", "b", "c"])
-    out = loadgen.per_group_latency(groups, [(0, 1.0), (2, 3.0), (1, 10.0), (0, 2.0)], "issue")
+    groups = loadgen_sut.SampleGroups(["a", "b", "a", "b"], ["a", "b", "c"])
+    out = loadgen_sut.per_group_latency(groups, [(0, 1.0), (2, 3.0), (1, 10.0), (0, 2.0)], "issue")
     assert [(g["group"], g["samples"]) for g in out] == [("a", 3), ("b", 1), ("c", 0)]
     assert out[0]["latency_ms"]["median"]["value"] == 2.0 and out[2]["latency_ms"] is None

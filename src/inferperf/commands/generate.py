@@ -367,7 +367,6 @@ def llm_scenario(
     TTFT and TPOT against the bounds (``options``: a ``measure.loadgen_llm.LlmScenarioOptions``). The
     Server rate defaults to half the closed-loop capacity measured first; logs and ``scenario.json`` go
     in ``out``."""
-    from inferperf.measure.loadgen import import_loadgen
     from inferperf.measure.loadgen_llm import (
         MLPERF_TPOT_MS,
         MLPERF_TTFT_MS,
@@ -375,6 +374,7 @@ def llm_scenario(
         capacity,
         run_llm_loadgen,
     )
+    from inferperf.measure.loadgen_sut import import_loadgen
     from inferperf.measure.serving import Engine, Load, run_load
     from inferperf.results.schema import save_json
 

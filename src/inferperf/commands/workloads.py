@@ -186,7 +186,8 @@ def scenario(
     over those shapes, run on one engine with the varying dims open; latency is then also reported
     per shape group.
     """
-    from inferperf.measure.loadgen import ScenarioOptions, import_loadgen, run_scenario_test
+    from inferperf.measure.loadgen import ScenarioOptions, run_scenario_test
+    from inferperf.measure.loadgen_sut import import_loadgen
 
     opts: ScenarioOptions = options or ScenarioOptions()
     import_loadgen()  # fail fast, with the install hint, before compiling anything
@@ -227,7 +228,8 @@ def _scenario_stream(
     """The QSL as a seeded shape stream: samples, the open dims of its one engine, each sample's group."""
     from inferperf.inputs.distribution import bin_order
     from inferperf.measure.dynamic import stream_inputs
-    from inferperf.measure.loadgen import SampleGroups, ScenarioTarget
+    from inferperf.measure.loadgen import ScenarioTarget
+    from inferperf.measure.loadgen_sut import SampleGroups
 
     if accuracy:
         raise ConfigError("`shapes` draws synthetic inputs: LoadGen accuracy mode needs the labelled `data` as is")

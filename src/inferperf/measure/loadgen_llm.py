@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from inferperf.errors import BackendError, ConfigError, runtime_cause
-from inferperf.measure.loadgen import _log_settings, build_settings, import_loadgen, read_detail_log, why_invalid
+from inferperf.measure.loadgen_sut import _log_settings, build_settings, import_loadgen, read_detail_log, why_invalid
 from inferperf.measure.serving import Engine
 
 LLM_SCENARIOS = {"server": "Server", "offline": "Offline"}
