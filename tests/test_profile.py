@@ -196,7 +196,7 @@ def test_reference_gap_and_backend_default() -> None:
 
 def test_runtime_name_parsing() -> None:
     from inferperf.backends.onnxruntime import ort_precision, split_trace
-    from inferperf.backends.openvino import ov_precision, ov_slow_path
+    from inferperf.backends.openvino_profile import ov_precision, ov_slow_path
 
     assert ov_precision("brgconv_avx512_I8") == "int8"
     assert ov_precision("jit_avx512_f32") == "f32"

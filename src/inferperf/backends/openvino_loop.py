@@ -1,4 +1,5 @@
-"""OpenVINO's closed loop with several requests in flight: each request restarts itself from its callback.
+"""OpenVINO's requests in flight: the closed loop (each request restarts itself from its callback) and the
+queue fed one input at a time (LoadGen's SUT, the e2e pipeline).
 
 Why not ``AsyncInferQueue`` and a loop on this thread (what benchmark_app's C++ loop does): from Python
 every completion must wake this thread, which on a machine whose cores the streams keep busy waits to
@@ -10,12 +11,16 @@ request-busy fraction 0.944-0.948 -> 0.974-0.976 with 2 requests, 0.970-0.973 ->
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
+import weakref
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from inferperf.backends.base import RequestSink
+import numpy as np
+
+from inferperf.backends.base import AsyncRequests, InputSet, RequestSink
 from inferperf.errors import BackendError, runtime_cause
 
 
@@ -108,3 +113,77 @@ class SelfRestarting:
             seen = count
         for request in self._requests:
             request.wait()  # the last callbacks have returned their request to idle
+
+
+_RELEASE_WAIT_S = 2.0
+
+
+class QueuedRequests(AsyncRequests):
+    """An AsyncInferQueue fed one input at a time; completions go to a callback with their tag."""
+
+    def __init__(
+        self,
+        compiled: Any,
+        outputs: Sequence[str],
+        tensors: Callable[[InputSet], dict[int, Any]],
+        requests: int,
+        on_done: Callable[[int, dict[str, np.ndarray]], None],
+    ) -> None:
+        import openvino as ov
+
+        self._outputs = list(outputs)
+        self._tensors = tensors
+        self._on_done = on_done
+        self._errors: list[BaseException] = []
+        self._queue: Any = ov.AsyncInferQueue(compiled, requests)
+        relay = Relay(self._done)
+        self._queue.set_callback(relay)
+        self._relay = weakref.ref(relay)  # only OpenVINO owns it: its death says every copy was released
+        del relay
+
+    def _done(self, request: Any, tag: int) -> None:
+        try:
+            outs = {name: np.array(request.get_output_tensor(i).data) for i, name in enumerate(self._outputs)}
+            self._on_done(tag, outs)
+        except Exception as exc:  # raised from OpenVINO's thread would be lost: re-raised in wait_all
+            self._errors.append(exc)
+
+    def failed(self) -> bool:
+        return bool(self._errors)
+
+    def close(self) -> None:
+        """Drain, cut the relay, drop the queue here, then wait until OpenVINO's threads let go of the relay.
+
+        The queue holds our callback in C++ (queue -> callback -> self -> queue), a cycle Python's collector
+        cannot see, so it must be dropped by hand. The wait matters for the next step too: a compiled model
+        destroyed while a runtime thread still needs the GIL to release its copy of the callback would
+        join that thread with the GIL held, and hang.
+        """
+        if self._queue is None:
+            return
+        with contextlib.suppress(RuntimeError):  # failures were reported by wait_all already
+            self._queue.wait_all()
+        relay = self._relay()
+        if relay is not None:
+            relay.target = None
+        del relay
+        self._queue = None
+        deadline = time.perf_counter() + _RELEASE_WAIT_S
+        while self._relay() is not None and time.perf_counter() < deadline:
+            time.sleep(0.0005)  # the GIL is free while we sleep: the thread that holds the copy can drop it
+
+    def submit(self, inputs: InputSet, tag: int) -> None:
+        try:
+            idle = self._queue.get_idle_request_id()  # blocks until a request is free
+            self._queue[idle].set_input_tensors(self._tensors(inputs))
+            self._queue.start_async(userdata=tag)
+        except RuntimeError as exc:
+            raise BackendError(f"OpenVINO inference failed: {runtime_cause(exc)}") from exc
+
+    def wait_all(self) -> None:
+        try:
+            self._queue.wait_all()
+        except RuntimeError as exc:
+            raise BackendError(f"OpenVINO inference failed: {runtime_cause(exc)}") from exc
+        if self._errors:
+            raise BackendError(f"OpenVINO completion failed: {runtime_cause(self._errors[0])}") from self._errors[0]
