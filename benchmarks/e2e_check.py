@@ -30,7 +30,9 @@ from inferperf import api
 from inferperf.backends import get_backend
 from inferperf.config import RuntimeConfig
 from inferperf.inputs.dataset import PreprocessSpec
-from inferperf.measure.e2e import E2EOptions, HostPreprocess, get_decoder, load_items
+from inferperf.measure.e2e import E2EOptions
+from inferperf.measure.e2e_inputs import get_decoder, load_items
+from inferperf.measure.e2e_paths import HostPreprocess
 from inferperf.model import load_model_info
 from inferperf.optimize.preprocess import FusionPlan, fuse
 from inferperf.results.schema import save_json

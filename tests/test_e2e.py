@@ -21,16 +21,12 @@ from inferperf.inputs.dataset import PreprocessSpec
 from inferperf.measure.e2e import (
     STAGES,
     E2EOptions,
-    HostPreprocess,
-    ImageItem,
     Pipeline,
-    StageClock,
-    TopK,
     agreement,
-    get_decoder,
-    load_items,
     measure_pipelined,
 )
+from inferperf.measure.e2e_inputs import ImageItem, TopK, get_decoder, load_items
+from inferperf.measure.e2e_paths import HostPreprocess, StageClock
 from inferperf.model import load_model_info
 from inferperf.optimize.preprocess import FusionPlan, fuse
 from inferperf.results.schema import save_json

@@ -36,12 +36,13 @@ def e2e(
 ) -> dict[str, Any]:
     """End to end on real images: stages apart, sequential vs pipelined, host vs fused pre-processing.
 
-    ``options`` is a ``measure.e2e.E2EOptions``; ``postprocess`` a ``measure.e2e.Postprocessor``
+    ``options`` is a ``measure.e2e.E2EOptions``; ``postprocess`` a ``measure.e2e_inputs.Postprocessor``
     (default: softmax + top-k for a [batch, classes] output).
     """
     import tempfile
 
-    from inferperf.measure.e2e import E2EOptions, get_decoder, load_items, run_e2e
+    from inferperf.measure.e2e import E2EOptions, run_e2e
+    from inferperf.measure.e2e_inputs import get_decoder, load_items
     from inferperf.optimize.preprocess import FusionPlan, fuse_model
 
     t = resolve(model, backend, config)
