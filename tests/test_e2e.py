@@ -26,7 +26,7 @@ from inferperf.measure.e2e import (
     measure_pipelined,
 )
 from inferperf.measure.e2e_inputs import ImageItem, TopK, get_decoder, load_items
-from inferperf.measure.e2e_paths import HostPreprocess, StageClock
+from inferperf.measure.e2e_paths import HostPath, HostPreprocess, StageClock
 from inferperf.model import load_model_info
 from inferperf.optimize.preprocess import FusionPlan, fuse
 from inferperf.results.schema import save_json
@@ -189,7 +189,7 @@ def test_pipeline_failure_surfaces(classifier: Path, photos: Path) -> None:
 
     items, _ = load_items(photos, None)
     pre = HostPreprocess(get_decoder("pillow"), PreprocessSpec(size=(16, 16)), (16, 16))
-    pipeline = Pipeline(items, pre, engine, "x", (1, 3, 16, 16), "float32", Broken(), 2, 1, 2)
+    pipeline = Pipeline(items, HostPath(pre, engine, "x", (1, 3, 16, 16), "float32", Broken()), 2, 1, 2)
     with pytest.raises(InferperfError, match="post-processing bug"):
         measure_pipelined(pipeline, 5.0)
 

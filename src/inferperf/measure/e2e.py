@@ -159,17 +159,19 @@ class Pipeline:
     def __init__(
         self,
         items: Sequence[ImageItem],
-        pre: HostPreprocess,
-        engine: Engine,
-        input_name: str,
-        shape: tuple[int, ...],
-        dtype: str,
-        post: Postprocessor,
+        host: HostPath,
         requests: int,
         prep_threads: int,
         queue_size: int,
     ) -> None:
-        self.items, self.pre, self.engine, self.input_name, self.post = items, pre, engine, input_name, post
+        # The host path's stages, engine and tensor layout; its buffers are this pipeline's own.
+        self.items, self.pre, self.engine, self.input_name, self.post = (
+            items,
+            host.pre,
+            host.engine,
+            host.input_name,
+            host.post,
+        )
         self.requests, self.prep_threads = requests, prep_threads
         self.ready: queue.Queue[tuple[int, float, np.ndarray] | None] = queue.Queue(queue_size)
         self.done: queue.Queue[tuple[int, dict[str, np.ndarray]] | None] = queue.Queue()
@@ -177,7 +179,7 @@ class Pipeline:
         # all requests, the queue and one per pre-processing thread, and no more (bounded memory).
         self.free: queue.Queue[np.ndarray] = queue.Queue()
         for _ in range(requests + queue_size + prep_threads):
-            self.free.put(np.zeros(shape, np.dtype(dtype)))
+            self.free.put(np.zeros_like(host.buffer))
         self.stop, self.failed = threading.Event(), threading.Event()
         self.errors: list[BaseException] = []
         self._counter = itertools.count()
@@ -479,12 +481,7 @@ def _pipelined_phase(
         cores = psutil.cpu_count(logical=False) or 1
         pipeline = Pipeline(
             items,
-            pre,
-            engine,
-            target.input_name,
-            target.shape,
-            target.dtype,
-            post,
+            HostPath(pre, engine, target.input_name, target.shape, target.dtype, post),
             requests=requests,
             prep_threads=options.prep_threads or max(1, cores - 1),
             queue_size=options.queue_size or requests,
