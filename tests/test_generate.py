@@ -292,6 +292,7 @@ def test_a_peak_that_a_longer_run_does_not_hold_steps_down(monkeypatch: pytest.M
 # -- weight compression ------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_weight_compression_is_judged_and_measured(tmp_path: Path) -> None:
     pytest.importorskip("openvino_genai")
     opts = GenerateOptions(prompt_tokens=(32,), new_tokens=6, min_requests=3, time_s=0.1)

@@ -70,6 +70,7 @@ def test_a_group_size_that_does_not_divide_the_layers_is_one_line(tmp_path: Path
     assert group_size_for({"hidden_size": 896, "intermediate_size": 4864}, 128) == 128
 
 
+@pytest.mark.slow
 def test_optimize_on_the_tiny_llm_names_a_verified_winner(tmp_path: Path) -> None:
     pytest.importorskip("openvino_genai")
     pytest.importorskip("nncf")

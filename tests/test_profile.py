@@ -330,6 +330,7 @@ def test_profile_shapes_errors_are_one_line(two_input_onnx: Path) -> None:
     assert res.exit_code == 2 and "leave out --compare and --shape" in res.output
 
 
+@pytest.mark.slow
 def test_cli_profile_shapes_prints_growth(two_input_onnx: Path, tmp_path: Path) -> None:
     args = ["profile", str(two_input_onnx), "--backend", "onnxruntime", "--shapes", "ids[1,8];ids[1,256]"]
     args += ["--seconds", "0.3", "--int-range", "0,49", "--json", str(tmp_path / "p.json")]

@@ -43,6 +43,7 @@ def test_fidelity_known_values() -> None:
     assert flipped["top1_agreement"] == 0.5 and flipped["cosine_min"] == pytest.approx(0.0)
 
 
+@pytest.mark.slow
 def test_onnxruntime_static_quantizes_builtin_and_guards_accuracy(tmp_path: Path) -> None:
     before = _sha(api.info("builtin").path)
     out = tmp_path / "q.onnx"
@@ -58,6 +59,7 @@ def test_onnxruntime_static_quantizes_builtin_and_guards_accuracy(tmp_path: Path
     assert _sha(api.info("builtin").path) == before  # FP32 untouched
 
 
+@pytest.mark.slow
 def test_guard_rejects_a_bad_candidate_and_writes_nothing(
     tmp_path: Path, tiny_onnx: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -129,6 +131,7 @@ def test_synthetic_calibration_warns_and_uses_fidelity(tiny_onnx: Path, tmp_path
     assert all(c["details"]["support"] for c in doc["candidates"])  # native, or why INT8 may not pay here
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(importlib.util.find_spec("nncf") is None, reason="NNCF not installed")
 def test_openvino_nncf_quantizes_builtin(tmp_path: Path) -> None:
     doc = api.quantize(
@@ -153,6 +156,7 @@ def test_openvino_nncf_quantizes_builtin(tmp_path: Path) -> None:
         assert not (tmp_path / "q.xml").exists()
 
 
+@pytest.mark.slow
 def test_prune_reaches_the_sparsity_and_leaves_the_original(tiny_onnx: Path, tmp_path: Path) -> None:
     import onnx
     from onnx import numpy_helper
@@ -173,6 +177,7 @@ def test_prune_reaches_the_sparsity_and_leaves_the_original(tiny_onnx: Path, tmp
         api.prune(tiny_onnx, sparsity=1.5, backend="onnxruntime", shape="1,16", **FAST)
 
 
+@pytest.mark.slow
 def test_precision_states_native_support_and_runtime_readback(tiny_onnx: Path) -> None:
     doc = api.precision(tiny_onnx, precisions=["bf16"], backend="openvino", shape="1,16", **FAST)
     cand = doc["candidates"][0]
@@ -183,6 +188,7 @@ def test_precision_states_native_support_and_runtime_readback(tiny_onnx: Path) -
         api.precision(tiny_onnx, precisions=["f16"], backend="onnxruntime", shape="1,16", **FAST)
 
 
+@pytest.mark.slow
 def test_prune_on_openvino_adds_sparse_int8_variants(tiny_onnx: Path, tmp_path: Path) -> None:
     doc = api.prune(
         tiny_onnx, sparsity=0.5, backend="openvino", shape="1,16", out=tmp_path / "s.onnx", max_drop=1.0, **FAST

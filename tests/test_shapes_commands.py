@@ -79,6 +79,7 @@ def _check_stream_doc(doc: dict[str, object], stream: int) -> None:
             assert all(g["speedup"]["value"] > 0 for g in speed["per_group"])
 
 
+@pytest.mark.slow
 def test_onnxruntime_quantize_over_a_shape_stream(seq_onnx: Path, tmp_path: Path) -> None:
     warnings: list[str] = []
     doc = api.quantize(
@@ -101,6 +102,7 @@ def test_onnxruntime_quantize_over_a_shape_stream(seq_onnx: Path, tmp_path: Path
     assert any("per shape group" in t for t in titles), titles
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(importlib.util.find_spec("nncf") is None, reason="NNCF not installed")
 def test_openvino_nncf_quantize_over_a_shape_stream(seq_onnx: Path, tmp_path: Path) -> None:
     doc = api.quantize(
@@ -116,6 +118,7 @@ def test_openvino_nncf_quantize_over_a_shape_stream(seq_onnx: Path, tmp_path: Pa
     _check_stream_doc(doc, 10)
 
 
+@pytest.mark.slow
 def test_precision_over_a_shape_stream(seq_onnx: Path) -> None:
     doc = api.precision(seq_onnx, precisions=["f32"], shapes=api.ShapeSpec(SHAPES, stream=8), max_drop=1.0, **FAST)
     _check_stream_doc(doc, 8)
@@ -124,6 +127,7 @@ def test_precision_over_a_shape_stream(seq_onnx: Path) -> None:
     assert doc["data"]["synthetic"]
 
 
+@pytest.mark.slow
 def test_prune_over_a_shape_stream(seq_onnx: Path, tmp_path: Path) -> None:
     doc = api.prune(
         seq_onnx,
@@ -156,6 +160,7 @@ def test_bad_shapes_are_clear(
     assert not (tmp_path / "q.onnx").exists()
 
 
+@pytest.mark.slow
 def test_cli_quantize_shapes_json_and_errors(seq_onnx: Path, tmp_path: Path) -> None:
     out_json = tmp_path / "q.json"
     args = ["quantize", str(seq_onnx), "--backend", "onnxruntime", "--activations", "u8", "--max-drop", "1"]
@@ -190,6 +195,7 @@ def test_cli_quantize_shapes_json_and_errors(seq_onnx: Path, tmp_path: Path) -> 
 # -- memory ---------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("backend", ["onnxruntime", "openvino"])
 def test_memory_over_a_shape_stream(seq_onnx: Path, backend: str) -> None:
     doc = api.memory(
@@ -223,6 +229,7 @@ def test_memory_shapes_errors_and_cli(seq_onnx: Path, tmp_path: Path) -> None:
 # -- coldstart ------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("backend", ["onnxruntime", "openvino"])
 def test_coldstart_meets_each_group_in_a_fresh_process(seq_onnx: Path, backend: str) -> None:
     spec = "x[1,4,16];x[1,32,16];x[1,64,16]"

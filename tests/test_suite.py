@@ -48,6 +48,7 @@ def test_plan_and_validation() -> None:
         SuiteOptions(modes=("both",))
 
 
+@pytest.mark.slow
 def test_a_decoder_llm_gets_its_own_rows_beside_the_cnns(tmp_path: Path) -> None:
     pytest.importorskip("openvino_genai")
     pytest.importorskip("nncf")
