@@ -22,6 +22,7 @@ import numpy as np
 
 from inferperf.backends.generative import Request
 from inferperf.errors import BackendError, ConfigError, runtime_cause
+from inferperf.measure.rate_search import bisect_rate, confirm_stepping_down, majority
 from inferperf.stats import clopper_pearson, summarize
 
 
@@ -410,58 +411,58 @@ def meets_p99(level: dict[str, Any], opts: ServeOptions) -> bool:
 def find_peak(
     engine: Engine, prompts: Callable[[int], list[int]], opts: ServeOptions, steps: int = 6, progress: Any = None
 ) -> dict[str, Any]:
-    """Bisect the arrival rate for the highest one whose p99s meet every SLO, then confirm it with a run of
-    twice the requests. The search starts from the closed-loop capacity at ``max_num_seqs`` in flight
-    (no arrival rate above it can be served) and halves the bracket ``steps`` times."""
+    """Bisect the arrival rate for the highest one whose p99s meet every SLO (the one rate search: each step
+    the majority of two short runs, a third when they disagree), then confirm it with a run of twice the
+    requests, stepping down after a miss. The search starts from the closed-loop capacity at ``max_num_seqs``
+    in flight (no arrival rate above it can be served) and halves the bracket ``steps`` times."""
     if opts.ttft_max_ms is None and opts.tpot_max_ms is None and opts.e2e_max_ms is None:
         raise ConfigError("finding the peak rate needs an SLO: `ttft_max_ms`, `tpot_max_ms` or `e2e_max_ms`")
     capacity = run_load(engine, prompts, Load("concurrency", opts.max_num_seqs), opts)["requests_per_s"]
-    lo, hi = 0.0, capacity
-    trials = []
-    for _ in range(steps):
-        rate = (lo + hi) / 2
-        if progress is not None:
-            progress(f"peak search: {rate:.3g} req/s")
-        level = run_load(engine, prompts, Load("rate", rate), opts)
-        met = meets_p99(level, opts)
-        trials.append(_step(rate, met, level))
-        lo, hi = (rate, hi) if met else (lo, rate)
-    out: dict[str, Any] = {"capacity_requests_per_s": capacity, "trials": trials, "rate": lo if lo > 0 else None}
-    if lo > 0:
-        out |= _confirm(engine, prompts, opts, lo, progress)
+
+    def judge(rate: float, _step: int) -> tuple[bool, list[dict[str, Any]]]:
+        def draw(_k: int) -> tuple[bool, dict[str, Any]]:
+            if progress is not None:
+                progress(f"peak search: {rate:.3g} req/s")
+            level = run_load(engine, prompts, Load("rate", rate), opts)
+            return meets_p99(level, opts), _p99s(level)
+
+        return majority(draw)
+
+    search = bisect_rate(judge, 0.0, capacity, steps=steps)
+    trials = [
+        {"rate": t["rate"], "met": t["meets_bound"], "draws": t["draws"], **t["draws"][-1]} for t in search.trials
+    ]
+    out: dict[str, Any] = {"capacity_requests_per_s": capacity, "trials": trials, "rate": search.best}
+    if search.best is not None:
+        out |= _confirm(engine, prompts, opts, search.best, progress)
     return out
 
 
-_CONFIRM_TRIES, _BACK_OFF = 3, 0.9
-
-
-def _step(rate: float, met: bool, level: dict[str, Any]) -> dict[str, Any]:
-    """One rate tried by the search or the confirmation: whether it met the SLOs, and its p99s."""
-    return {"rate": rate, "met": met, **{k: level[k]["p99"]["value"] for k in ("ttft_ms", "tpot_ms", "e2e_ms")}}
+def _p99s(level: dict[str, Any]) -> dict[str, Any]:
+    return {k: level[k]["p99"]["value"] for k in ("ttft_ms", "tpot_ms", "e2e_ms")}
 
 
 def _confirm(
     engine: Engine, prompts: Callable[[int], list[int]], opts: ServeOptions, rate: float, progress: Any
 ) -> dict[str, Any]:
-    """Run the bisected rate again with twice the requests; if its p99s miss, step 10% lower and try again
-    (up to 3 runs). A rate found by short runs near the capacity can pass on a lucky draw: the confirmed
+    """Run the bisected rate again with twice the requests, stepping down after a miss (the one rate search's
+    confirmation). A rate found by short runs near the capacity can pass on a lucky draw: the confirmed
     rate is the one a longer run held."""
     longer = replace(opts, requests=2 * opts.requests)
-    attempts = []
-    for _ in range(_CONFIRM_TRIES):
+    last: dict[str, Any] = {}
+
+    def run(at: float, _attempt: int) -> tuple[bool, dict[str, Any]]:
         if progress is not None:
-            progress(f"confirming {rate:.3g} req/s with {longer.requests} requests")
-        level = run_load(engine, prompts, Load("rate", rate), longer)
-        met = meets_p99(level, opts)
-        attempts.append(_step(rate, met, level))
-        if met:
-            break
-        rate *= _BACK_OFF
+            progress(f"confirming {at:.3g} req/s with {longer.requests} requests")
+        last["level"] = run_load(engine, prompts, Load("rate", at), longer)
+        return meets_p99(last["level"], opts), _p99s(last["level"])
+
+    confirmed, attempts = confirm_stepping_down(run, rate)
     return {
-        "confirm": level,
-        "confirm_attempts": attempts,
-        "confirmed": met,
-        "confirmed_rate": rate if met else None,
+        "confirm": last["level"],
+        "confirm_attempts": [a | {"met": a["meets_bound"]} for a in attempts],
+        "confirmed": confirmed is not None,
+        "confirmed_rate": confirmed,
     }
 
 
