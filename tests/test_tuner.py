@@ -24,8 +24,8 @@ from inferperf.optimize.tuner import (
     pareto,
     ranked,
     space_size,
-    verdict,
 )
+from inferperf.optimize.tuner_core import verdict
 
 CRASHING = [sys.executable, str(Path(__file__).with_name("crashing_worker.py"))]
 INPUTS = {"shape": None, "npz": None, "int_range": None, "values": None, "seed": 0}

@@ -11,7 +11,6 @@ carry paired intervals that the machine's drift does not widen.
 from __future__ import annotations
 
 import time
-import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
@@ -21,7 +20,7 @@ import numpy as np
 
 from inferperf.errors import InferperfError, runtime_cause
 from inferperf.measure.serving import Engine, Load, ServeOptions, meets_p99, meets_slos, run_load
-from inferperf.stats import paired_ratio_ci
+from inferperf.optimize.tuner_core import gain, pareto_front, quiet_optuna, tpe_sampler
 
 OBJECTIVES = {"tokens": "output_tokens_per_s", "goodput": "goodput_requests_per_s"}
 _MAX_DUPLICATES = 12  # the sampler re-proposing measured configurations this often: the space is covered
@@ -191,11 +190,8 @@ def search(
     from optuna.distributions import BaseDistribution, CategoricalDistribution
     from optuna.trial import TrialState
 
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-        sampler = optuna.samplers.TPESampler(seed=seed, multivariate=True, n_startup_trials=4)
-    study = optuna.create_study(direction="maximize", sampler=sampler)
+    quiet_optuna()
+    study = optuna.create_study(direction="maximize", sampler=tpe_sampler(seed, startup=4))
     # Categorical choices must be plain values: None travels as the string "default".
     dists: dict[str, BaseDistribution] = {k: CategoricalDistribution([_enc(c) for c in v]) for k, v in space.items()}
     study.enqueue_trial({"weights": space["weights"][0], "kv_cache": "default", **_default_knobs(runner.base)})
@@ -244,12 +240,8 @@ def best(trials: Sequence[LlmTrial], objective: str) -> LlmTrial | None:
 
 def pareto(trials: Sequence[LlmTrial]) -> list[int]:
     """Numbers of the trials no other beats on both output tokens/s (higher) and p99 TTFT (lower)."""
-    ok = [(t.number, t.value("tokens"), figures(t.level)["ttft_p99_ms"]) for t in trials if t.level is not None]
-    return [
-        n
-        for n, tps, ttft in ok
-        if not any(o[1] >= tps and o[2] <= ttft and o[0] != n and (o[1], o[2]) != (tps, ttft) for o in ok)
-    ]
+    points = {t.number: (-t.value("tokens"), figures(t.level)["ttft_p99_ms"]) for t in trials if t.level is not None}
+    return pareto_front(points)
 
 
 def finalists(trials: Sequence[LlmTrial], objective: str, default: LlmCandidate, count: int = 2) -> list[LlmTrial]:
@@ -286,12 +278,12 @@ def verify(
     d = per["default"]
     speedups: dict[str, dict[str, Any]] = {
         name: {
-            "output_tokens_per_s": paired_ratio_ci(w["output_tokens_per_s"], d["output_tokens_per_s"]).to_dict(),
-            "goodput": paired_ratio_ci(
-                np.maximum(w["goodput_requests_per_s"], 1e-9), np.maximum(d["goodput_requests_per_s"], 1e-9)
+            "output_tokens_per_s": gain(w["output_tokens_per_s"], d["output_tokens_per_s"], True).to_dict(),
+            "goodput": gain(
+                np.maximum(w["goodput_requests_per_s"], 1e-9), np.maximum(d["goodput_requests_per_s"], 1e-9), True
             ).to_dict(),
-            "ttft_median": paired_ratio_ci(d["ttft_median_ms"], w["ttft_median_ms"]).to_dict(),
-            "tpot_median": paired_ratio_ci(d["tpot_median_ms"], w["tpot_median_ms"]).to_dict(),
+            "ttft_median": gain(w["ttft_median_ms"], d["ttft_median_ms"], False).to_dict(),
+            "tpot_median": gain(w["tpot_median_ms"], d["tpot_median_ms"], False).to_dict(),
         }
         for name, w in per.items()
         if name != "default"

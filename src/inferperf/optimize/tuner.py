@@ -19,7 +19,6 @@ from __future__ import annotations
 import json
 import math
 import time
-import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -30,7 +29,7 @@ from inferperf.config import Knob, RuntimeConfig, TuneOptions
 from inferperf.errors import ConfigError
 from inferperf.measure.worker import run_worker
 from inferperf.model.info import ModelInfo
-from inferperf.stats import Interval, paired_ratio_ci
+from inferperf.optimize.tuner_core import gain, geo_mean, importances, pareto_front, quiet_optuna, tpe_sampler, verdict
 
 Progress = Callable[[float, str], None]
 Checkpoint = Callable[[dict[str, Any]], None]
@@ -199,13 +198,11 @@ def make_study(options: TuneOptions) -> Any:
     """
     import optuna
 
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    quiet_optuna()
     if options.front:
         sampler: Any = optuna.samplers.NSGAIISampler(population_size=8, seed=options.seed)
         return optuna.create_study(directions=["maximize", "minimize"], sampler=sampler)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)  # group=True is "experimental"
-        sampler = optuna.samplers.TPESampler(seed=options.seed, multivariate=True, group=True, n_startup_trials=6)
+    sampler = tpe_sampler(options.seed, startup=6, group=True)
     if options.objective == "throughput":
         return optuna.create_study(direction="maximize", sampler=sampler)
     return optuna.create_study(direction="minimize", sampler=sampler)
@@ -281,15 +278,11 @@ def ranked(records: Sequence[TrialRecord], objective: str) -> list[TrialRecord]:
 
 def pareto(records: Sequence[TrialRecord]) -> list[int]:
     """Trial numbers on the front of (max throughput, min p99, min peak memory)."""
-    pts = []
+    points = {}
     for rec in latest_ok(records).values():
         assert rec.throughput is not None and rec.latency is not None
-        pts.append((rec.number, -float(rec.throughput["value"]), float(rec.latency["p99"]["value"]), rec.peak_mb or 0))
-
-    def dominated(p: tuple[int, float, float, float]) -> bool:
-        return any(all(q[i] <= p[i] for i in (1, 2, 3)) and any(q[i] < p[i] for i in (1, 2, 3)) for q in pts)
-
-    return sorted(p[0] for p in pts if not dominated(p))
+        points[rec.number] = (-float(rec.throughput["value"]), float(rec.latency["p99"]["value"]), rec.peak_mb or 0.0)
+    return pareto_front(points)
 
 
 def explain(winner: TrialRecord, records: Sequence[TrialRecord], objective: str) -> list[dict[str, Any]]:
@@ -319,45 +312,6 @@ def _ratio(a: TrialRecord, b: TrialRecord, objective: str) -> float:
     if objective == "throughput":
         return va / vb if vb > 0 else math.inf
     return vb / va if va != 0 else math.inf  # values are negated latencies
-
-
-def importances(study: Any) -> dict[str, float]:
-    """optuna's parameter importances, when it can compute them (needs enough completed trials)."""
-    import optuna
-
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # "too few trials per regime": the figures are shown as indicative
-            return {k: float(v) for k, v in optuna.importance.get_param_importances(study).items()}
-    except (ValueError, RuntimeError, ZeroDivisionError):
-        return {}  # too few completed trials, or a single-valued parameter: nothing honest to show
-
-
-def verdict(winner: int, per_round: list[list[float]], labels: list[str], higher_better: bool) -> dict[str, Any]:
-    """Winner against each rival: paired per-round ratio with its interval; ties named."""
-    rows, tied = [], []
-    for i, values in enumerate(per_round):
-        if i == winner:
-            continue
-        ci: Interval = (
-            paired_ratio_ci(per_round[winner], values) if higher_better else paired_ratio_ci(values, per_round[winner])
-        )
-        significant = ci.low > 1.0
-        if not significant:
-            tied.append(labels[i])
-        rows.append({"against": labels[i], "ratio": ci.value, "ci95": [ci.low, ci.high], "significant": significant})
-    text = (
-        f"{labels[winner]} wins, significantly ahead of every other finalist"
-        if not tied
-        else f"{labels[winner]} is ahead, but not significantly ahead of: {', '.join(tied)}"
-    )
-    return {"winner": labels[winner], "against": rows, "tied_with": tied, "text": text}
-
-
-def geo_mean(values: Sequence[float]) -> float:
-    """Geometric mean of positive values (the centre of per-round ratios)."""
-    arr = np.asarray(values, dtype=float)
-    return float(np.exp(np.mean(np.log(np.maximum(arr, 1e-12)))))
 
 
 @dataclass
@@ -583,12 +537,7 @@ class Tuner:
         higher = self.options.objective == "throughput"
         vs_ref = None
         if "reference" in labels:
-            ref = labels.index("reference")
-            ci = (
-                paired_ratio_ci(per_round[win], per_round[ref])
-                if higher
-                else paired_ratio_ci(per_round[ref], per_round[win])
-            )
+            ci = gain(per_round[win], per_round[labels.index("reference")], higher)
             vs_ref = {"ratio": ci.value, "ci95": [ci.low, ci.high], "method": ci.method}
         self.result.recommendation = {
             **self._rec_fields(rec),
