@@ -100,15 +100,15 @@ def _tiny_llm() -> Path:
 @pytest.mark.precision
 def test_genai_pipelines_pin_f32_inference_for_an_f32_cache_on_a_bf16_device(act_as_device: Any) -> None:
     from inferperf.backends.generative import get_generative
-    from inferperf.measure.serving import Engine, ServeOptions
+    from inferperf.measure.serving import ServeOptions, genai_engine
 
     folder = _tiny_llm()
     act_as_device("bf16", native=("f32", "bf16"))
     pipe = get_generative("openvino-genai", folder, kv_cache="f32")  # the acted device would refuse bf16+f32
     record = pipe.precision_record()
     assert record is not None and record["inference"] == "f32" and "pinned" in record["notes"][0]
-    engine = Engine(folder, "CPU", ServeOptions(kv_cache="f32", cache_gb=1))
-    assert engine.precision.inference == "f32"
+    engine = genai_engine(folder, "CPU", ServeOptions(kv_cache="f32", cache_gb=1))
+    assert (engine.precision_record() or {})["inference"] == "f32"
 
 
 def test_the_acted_device_refuses_with_the_runtimes_text(act_as_device: Any) -> None:

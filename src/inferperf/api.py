@@ -8,6 +8,7 @@ parameters (written like `shapes`); the CLI shows them as its flags.
 
 from __future__ import annotations
 
+from inferperf.backends.serving import EndpointOptions, is_endpoint
 from inferperf.commands.compare import compare, compare_against_history, compare_interleaved
 from inferperf.commands.generate import compress_llm, generate, llm_scenario, serve
 from inferperf.commands.guarded import precision, prune, quantize
@@ -25,6 +26,7 @@ from inferperf.measure.serving import Load, ServeOptions
 from inferperf.measure.target import ProgressFactory, ShapeSpec
 
 __all__ = [
+    "EndpointOptions",
     "GenerateOptions",
     "LlmOptimizeOptions",
     "Load",
@@ -48,6 +50,7 @@ __all__ = [
     "history_record",
     "history_show",
     "info",
+    "is_endpoint",
     "is_generative",
     "llm_scenario",
     "memory",

@@ -8,19 +8,24 @@ from typing import Any
 from inferperf import api
 from inferperf.cli.common import command, csv_list, numbers, record_history
 from inferperf.cli.options import (
+    JsonOpt,
+    RecordHistoryOpt,
+)
+from inferperf.cli.options_llm import (
     ArrivalsOpt,
     CompressModesOpt,
     CompressOutOpt,
     ConcurrencyOpt,
     E2eMaxOpt,
+    EndpointApiOpt,
     GenerateBackendsOpt,
     GenerateBatchOpt,
     GroupSizeOpt,
-    JsonOpt,
     KvCachesOpt,
     LevelTimeOpt,
     LlmDeviceOpt,
     LlmModelArg,
+    MaxErrorRateOpt,
     MaxSeqsOpt,
     MemoryTokensOpt,
     MinRequestsOpt,
@@ -32,16 +37,18 @@ from inferperf.cli.options import (
     PromptTokensOpt,
     RateOpt,
     RatioOpt,
-    RecordHistoryOpt,
+    RequestTimeoutOpt,
+    ServedModelOpt,
     ServeFindPeakOpt,
     ServeRequestsOpt,
     SpeedRoundsOpt,
     TextDataOpt,
+    TokenizerOpt,
     TpotMaxOpt,
     TtftMaxOpt,
 )
-from inferperf.config import parse_slo_ms
-from inferperf.errors import ConfigError
+from inferperf.config import parse_fraction, parse_seconds, parse_slo_ms
+from inferperf.errors import BackendError, ConfigError
 from inferperf.report.generate_console import render_compress, render_generate, render_serving
 
 
@@ -69,11 +76,17 @@ def generate(
     prompt_tokens_max: PromptTokensMaxOpt = None,
     new_tokens_max: NewTokensMaxOpt = None,
     max_seqs: MaxSeqsOpt = 64,
+    served_model: ServedModelOpt = None,
+    api_name: EndpointApiOpt = "completions",
+    tokenizer: TokenizerOpt = None,
+    timeout: RequestTimeoutOpt = "60s",
+    max_error_rate: MaxErrorRateOpt = "5%",
     json_path: JsonOpt = None,
     history: RecordHistoryOpt = True,
 ) -> None:
     """Time to first token, time per output token, inter-token gaps and tokens/s per prompt length;
-    with --concurrency/--rate, serving under load (continuous batching), goodput under SLOs."""
+    with --concurrency/--rate, serving under load (continuous batching), goodput under SLOs. MODEL may be
+    an OpenAI-compatible endpoint, http://HOST:PORT/v1: the same figures as its clients see them."""
     with command(json_path) as cmd:
         # Every flag parsed by hand first, whichever mode runs: a bad value fails before a model is loaded.
         lengths = numbers(prompt_tokens, "prompt-tokens", int) or (128,)
@@ -84,19 +97,27 @@ def generate(
             _slo(tpot_max, "--tpot-max"),
             _slo(e2e_max, "--e2e-max"),
         )
-        if concurrency is not None or rate is not None or find_peak:
+        endpoint = _endpoint(model, served_model, api_name, tokenizer, timeout)
+        error_rate = parse_fraction(max_error_rate, "--max-error-rate")
+        if concurrency is not None or rate is not None or find_peak or endpoint is not None:
             if batch is not None:
                 raise ConfigError("`batch` is a generate option; serving sets its load with concurrency or rate")
             if len(lengths) > 1 or csv_list(backend) != ["openvino-genai"]:
                 raise ConfigError("serving runs one `prompt_tokens` length on openvino-genai's continuous batching")
             options: Any = api.ServeOptions(
-                loads=loads, prompt_tokens=lengths[0], new_tokens=new_tokens, requests=requests, arrivals=arrivals,
-                prompt_tokens_max=prompt_tokens_max, new_tokens_max=new_tokens_max,
-                seed=seed, ttft_max_ms=ttft_ms, tpot_max_ms=tpot_ms, e2e_max_ms=e2e_ms, max_num_seqs=max_seqs,
+                loads=loads or (api.Load("concurrency", 1),), prompt_tokens=lengths[0], new_tokens=new_tokens,
+                requests=requests, arrivals=arrivals, prompt_tokens_max=prompt_tokens_max,
+                new_tokens_max=new_tokens_max, seed=seed, ttft_max_ms=ttft_ms, tpot_max_ms=tpot_ms, e2e_max_ms=e2e_ms,
+                max_num_seqs=max_seqs, max_error_rate=error_rate,
             )  # fmt: skip
             with cmd.status("serving") as status:
-                doc = api.serve(model, options=options, data=data, device=device, find_peak=find_peak, progress=status)
+                doc = api.serve(
+                    model, options=options, data=data, device=device, find_peak=find_peak, endpoint=endpoint,
+                    progress=status,
+                )  # fmt: skip
             cmd.show(doc, render_serving)
+            if doc.get("stopped"):
+                raise BackendError(f"the run stopped: {doc['stopped']}")
             return
         options = api.GenerateOptions(
             prompt_tokens=lengths, new_tokens=new_tokens, min_requests=min_requests, time_s=time_s, seed=seed,
@@ -109,6 +130,18 @@ def generate(
         cmd.show(doc, render_generate)
         if history:
             record_history(doc, "generate")
+
+
+def _endpoint(model: str, served_model: str | None, api_name: str, tokenizer: str | None, timeout: str) -> Any:
+    """The endpoint options when MODEL is an http:// URL; the endpoint flags refused otherwise."""
+    seconds = parse_seconds(timeout, "--timeout") if timeout.strip()[-1:].isalpha() else None
+    if seconds is None:
+        raise ConfigError(f"bad --timeout {timeout!r}: give a unit, e.g. {timeout.strip()}s")
+    if not api.is_endpoint(model):
+        if served_model is not None or tokenizer is not None or api_name != "completions":
+            raise ConfigError("--model, --api and --tokenizer are for an http://HOST:PORT/v1 endpoint, not a folder")
+        return None
+    return api.EndpointOptions(model=served_model, api=api_name, tokenizer=tokenizer, timeout_s=seconds)
 
 
 def _slo(text: str | None, flag: str) -> float | None:

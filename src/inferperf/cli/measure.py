@@ -69,8 +69,6 @@ from inferperf.cli.options import (
     IterationsOpt,
     JsonOpt,
     LayoutOpt,
-    LlmNewOpt,
-    LlmPromptOpt,
     MaxDurationOpt,
     MaxTimeOpt,
     MeanOpt,
@@ -123,10 +121,14 @@ from inferperf.cli.options import (
     TimeOpt,
     TopKOpt,
     TopOpt,
-    TpotMaxOpt,
     TraceOpt,
-    TtftMaxOpt,
     WarmupOpt,
+)
+from inferperf.cli.options_llm import (
+    LlmNewOpt,
+    LlmPromptOpt,
+    TpotMaxOpt,
+    TtftMaxOpt,
 )
 from inferperf.config import RunLimits, RuntimeConfig, load_config_file, parse_milliseconds, parse_seconds
 from inferperf.errors import ConfigError

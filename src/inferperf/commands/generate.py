@@ -18,6 +18,7 @@ from inferperf.backends.generative import (
     rss_reader,
 )
 from inferperf.backends.precision import plan_for
+from inferperf.backends.serving import EndpointOptions, ServingEngine, is_endpoint
 from inferperf.errors import ConfigError, InputSpecError
 from inferperf.measure.generate import GenerateOptions, Prompts, corpus_text, cross_check, run_level
 from inferperf.measure.llm_memory import memory_profile, reserve_gb
@@ -140,14 +141,14 @@ def _batch_sweep(
     if not opts.batch:
         return None
     from inferperf.measure.batch import BatchOptions, engine_options, run_batches
-    from inferperf.measure.serving import Engine
+    from inferperf.measure.serving import genai_engine
 
     batch = BatchOptions(opts.batch, opts.prompt_tokens[0], opts.new_tokens, time_s=opts.time_s)
     room = max(opts.batch) * (opts.prompt_tokens[0] + opts.new_tokens)
     serve = engine_options(batch, cache_gb=float(reserve_gb(model_doc["architecture"], room)))
     if progress is not None:
         progress("loading a continuous-batching engine for the batch sweep")
-    engine = Engine(folder, device, serve)
+    engine = genai_engine(folder, device, serve)
     return {"load_ms": engine.load_ms, **run_batches(engine, prompts.draw, batch, serve, progress)}
 
 
@@ -158,16 +159,77 @@ def serve(
     data: str | Path | None = None,
     device: str = "CPU",
     find_peak: bool = False,
+    endpoint: EndpointOptions | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
-    """Serving under load through OpenVINO GenAI's continuous batching: per load level (concurrency or
-    arrival rate), TTFT from arrival, TPOT, ITL and end-to-end percentiles, tokens/s, requests/s,
-    goodput and SLO attainment, KV-cache use. With ``find_peak``, also the highest arrival rate whose
-    p99s meet the SLOs (bisected, then confirmed by a run twice as long)."""
-    from inferperf.measure.serving import Engine, Load, queueing, run_load, unloaded_reference
+    """Serving under load: per load level (concurrency or arrival rate), TTFT from arrival, TPOT, ITL and
+    end-to-end percentiles, tokens/s, requests/s, goodput and SLO attainment, failed requests by kind, and
+    KV-cache use where the engine shows it. ``model`` is a model folder (OpenVINO GenAI's continuous
+    batching in this process) or an OpenAI-compatible endpoint, ``http://HOST:PORT/v1`` (``endpoint``: its
+    model name, API, tokenizer and timeout). With ``find_peak``, also the highest arrival rate whose p99s
+    meet the SLOs (bisected, then confirmed by a run twice as long). A level whose failures pass
+    ``max_error_rate`` stops the run: the document says so in ``stopped``."""
+    from inferperf.measure.serving import Load, queueing, run_load, unloaded_reference
     from inferperf.measure.serving import find_peak as search_peak
 
     opts = options or ServeOptions()
+    engine, model_doc = _serving_engine(model, device, opts, endpoint)
+    try:
+        text, source = corpus_text(data)
+        prompts = Prompts(engine.encode(text), opts.seed)
+        draw = prompts.draw  # the levels' one prompt source: draw(n) -> n consecutive token ids
+        run_load(engine, draw, Load("concurrency", 1), replace(opts, requests=2))  # warm-up, not kept
+        if progress is not None:
+            progress("one request at a time: the unloaded TTFT and TPOT")
+        first = run_load(engine, draw, Load("concurrency", 1), replace(opts, requests=4))
+        stopped = first.get("aborted")
+        alone = unloaded_reference(first) if not stopped else None
+        levels = []
+        for load in opts.loads if alone is not None else ():
+            if progress is not None:
+                progress(f"serving at {load.label}")
+            level = run_load(engine, draw, load, opts)
+            levels.append(level | ({"queueing": queueing(level, alone)} if alone and "raw" in level else {}))
+            if level.get("aborted"):
+                stopped = f"{load.label}: {level['aborted']}"
+                break
+        peak = search_peak(engine, draw, opts, progress=progress) if find_peak and not stopped else None
+        doc = {
+            **header("generate-serving"),
+            "model": model_doc,
+            "backend": engine.describe(),
+            "device": device if model_doc.get("endpoint") is None else None,
+            "options": opts.to_dict(),
+            "prompts": {"source": source, "text_tokens": len(prompts.ids), "seed": opts.seed},
+            "tokens_counted_by": _token_source(engine),
+            "load_ms": engine.load_ms,
+            "precision": engine.precision_record(),
+            "unloaded": alone,
+            "levels": levels,
+            "peak": peak,
+            "stopped": stopped,
+        }
+        doc["environment"]["versions"].update(engine.versions())
+        return doc
+    finally:
+        engine.close()
+
+
+def _serving_engine(
+    model: str | Path, device: str, opts: ServeOptions, endpoint: EndpointOptions | None
+) -> tuple[ServingEngine, dict[str, Any]]:
+    """The engine a serving run drives and its model's record: an endpoint's, or a folder's (loaded)."""
+    from inferperf.measure.serving import genai_engine
+
+    if is_endpoint(model):
+        from inferperf.backends.openai_http import OpenAIServingEngine
+
+        ep = endpoint or EndpointOptions()
+        http = OpenAIServingEngine(str(model), ep.model, ep.api, ep.tokenizer, ep.timeout_s)
+        doc = {"endpoint": str(model), "served_model": http.model, "api": ep.api, "tokenizer": ep.tokenizer}
+        return http, doc
+    if endpoint is not None:
+        raise ConfigError("`endpoint` options are for an http://HOST:PORT/v1 model, not a model folder")
     check_generative_installed("openvino-genai")
     folder, builtin = llm_folder(model)
     model_doc = _model_doc(folder, builtin)
@@ -175,34 +237,21 @@ def serve(
         prompt_tokens=(opts.prompt_tokens_max or opts.prompt_tokens,), new_tokens=opts.new_tokens_max or opts.new_tokens
     )
     _check_context(model_doc, longest)
-    text, source = corpus_text(data)
-    engine = Engine(folder, device, opts)
-    prompts = Prompts(engine.encode(text), opts.seed)
-    draw = prompts.draw  # the levels' one prompt source: draw(n) -> n consecutive token ids
-    run_load(engine, draw, Load("concurrency", 1), replace(opts, requests=2))  # warm-up, not kept
-    if progress is not None:
-        progress("one request at a time: the unloaded TTFT and TPOT")
-    alone = unloaded_reference(run_load(engine, draw, Load("concurrency", 1), replace(opts, requests=4)))
-    levels = []
-    for load in opts.loads:
-        if progress is not None:
-            progress(f"serving at {load.label}")
-        level = run_load(engine, draw, load, opts)
-        levels.append(level | {"queueing": queueing(level, alone)})
-    peak = search_peak(engine, draw, opts, progress=progress) if find_peak else None
-    return {
-        **header("generate-serving"),
-        "model": model_doc,
-        "backend": "openvino-genai (ContinuousBatchingPipeline)",
-        "device": device,
-        "options": opts.to_dict(),
-        "prompts": {"source": source, "text_tokens": len(prompts.ids), "seed": opts.seed},
-        "load_ms": engine.load_ms,
-        "precision": engine.precision.record(),
-        "unloaded": alone,
-        "levels": levels,
-        "peak": peak,
-    }
+    return genai_engine(folder, device, opts), model_doc
+
+
+def _token_source(engine: ServingEngine) -> str:
+    """How the output tokens were counted, in a reader's words."""
+    source = engine.token_source
+    if source == "tokenizer":
+        return "the model's tokenizer over the streamed text; prompt tokens as the server's usage reports them"
+    if source == "chunks":
+        mismatches = int(getattr(engine, "chunk_mismatches", 0))
+        return (
+            "one token per streamed chunk (no tokenizer given), checked against the server's usage: "
+            f"{mismatches} request(s) differed; prompt tokens as the server's usage reports them"
+        )
+    return "the engine's own token ids"
 
 
 def _kv_reserve(name: str, model_doc: dict[str, Any], opts: GenerateOptions) -> int | None:
@@ -375,7 +424,7 @@ def llm_scenario(
         run_llm_loadgen,
     )
     from inferperf.measure.loadgen_sut import import_loadgen
-    from inferperf.measure.serving import Engine, Load, run_load
+    from inferperf.measure.serving import Load, genai_engine, run_load
     from inferperf.results.schema import save_json
 
     opts: LlmScenarioOptions = options or LlmScenarioOptions()
@@ -385,7 +434,7 @@ def llm_scenario(
     model_doc = _model_doc(folder, builtin)
     _check_context(model_doc, GenerateOptions(prompt_tokens=(opts.prompt_tokens,), new_tokens=opts.new_tokens))
     serve = ServeOptions(prompt_tokens=opts.prompt_tokens, new_tokens=opts.new_tokens, max_num_seqs=max_seqs)
-    engine = Engine(folder, device, serve)
+    engine = genai_engine(folder, device, serve)
     text, source = corpus_text(data)
     prompts = Prompts(engine.encode(text), opts.seed)
     samples = [prompts.draw(opts.prompt_tokens) for _ in range(opts.samples)]

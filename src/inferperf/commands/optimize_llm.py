@@ -171,9 +171,9 @@ class Flow:
         passing = [v for v in (self.docs.get("compress") or {}).get("weights", []) if v["passes"]]
         folders = {v["mode"]: Path(v["path"]) for v in passing} or {"fp32": self.folder}
         if not self.text_ids:  # the compress step failed before tokenizing: a pipeline's tokenizer instead
-            from inferperf.measure.serving import Engine
+            from inferperf.measure.serving import genai_engine
 
-            self.text_ids = Engine(self.folder, self.device, self.opts.serve).encode(corpus_text(None)[0])
+            self.text_ids = genai_engine(self.folder, self.device, self.opts.serve).encode(corpus_text(None)[0])
         prompts = Prompts(self.text_ids, self.opts.seed)
         return Runner(folders, self.device, self.opts.serve, Load("concurrency", self.opts.concurrency), prompts.draw)
 

@@ -17,8 +17,9 @@ from typing import Any
 
 import numpy as np
 
+from inferperf.backends.serving import ServingEngine
 from inferperf.measure.generate import check_batch_sizes
-from inferperf.measure.serving import Engine, Load, ServeOptions, run_load
+from inferperf.measure.serving import Load, ServeOptions, run_load
 from inferperf.stats import between_repeats_half_width, paired_ratio_ci
 
 
@@ -54,7 +55,7 @@ def engine_options(opts: BatchOptions, cache_gb: float, kv_cache: str | None = N
 
 
 def run_batches(
-    engine: Engine,
+    engine: ServingEngine,
     prompts: Callable[[int], list[int]],
     opts: BatchOptions,
     serve: ServeOptions,
@@ -87,7 +88,7 @@ def run_batches(
     }
 
 
-def _one(engine: Engine, prompts: Callable[[int], list[int]], batch: int, serve: ServeOptions) -> dict[str, Any]:
+def _one(engine: ServingEngine, prompts: Callable[[int], list[int]], batch: int, serve: ServeOptions) -> dict[str, Any]:
     """One batch: ``batch`` requests submitted at once, run to the end."""
     return run_load(engine, prompts, Load("concurrency", batch), replace(serve, requests=batch))
 

@@ -19,9 +19,9 @@ from typing import Any
 
 import numpy as np
 
-from inferperf.errors import BackendError, ConfigError, runtime_cause
+from inferperf.backends.serving import ServingEngine, TokenEvent
+from inferperf.errors import BackendError, ConfigError
 from inferperf.measure.loadgen_sut import _log_settings, build_settings, import_loadgen, read_detail_log, why_invalid
-from inferperf.measure.serving import Engine
 
 LLM_SCENARIOS = {"server": "Server", "offline": "Offline"}
 # MLPerf Inference's Llama-2-70B Server bounds, the defaults when no SLO is given (and said so).
@@ -76,7 +76,7 @@ class LlmScenarioOptions:
 class GenAISut:
     """LoadGen's samples onto the continuous-batching pipeline, one owner thread stepping it."""
 
-    def __init__(self, lg: Any, engine: Engine, prompts: Sequence[list[int]], new_tokens: int) -> None:
+    def __init__(self, lg: Any, engine: ServingEngine, prompts: Sequence[list[int]], new_tokens: int) -> None:
         self._lg, self._engine, self._prompts, self._new = lg, engine, prompts, new_tokens
         self._pending: queue.SimpleQueue[tuple[int, int]] = queue.SimpleQueue()
         self._stop = threading.Event()
@@ -101,38 +101,38 @@ class GenAISut:
             try:
                 while True:
                     sample_id, index = self._pending.get(timeout=0.005 if not active else 0)
-                    handle = self._engine.submit(next_id, self._prompts[index], self._new)
-                    active[next_id] = _Sample(sample_id, handle, time.perf_counter())
+                    self._engine.submit(next_id, self._prompts[index], self._new)
+                    active[next_id] = _Sample(sample_id, time.perf_counter())
                     next_id += 1
             except queue.Empty:
                 pass
             if not active:
                 continue
             try:
-                self._engine.pipe.step()
-            except RuntimeError as exc:
-                self._fail(f"OpenVINO GenAI step failed: {runtime_cause(exc)}", active)
+                events = self._engine.step(0.005)
+            except BackendError as exc:
+                self._fail(str(exc), active)
                 continue
-            self._collect(active)
+            self._collect(events, active)
 
-    def _collect(self, active: dict[int, _Sample]) -> None:
+    def _collect(self, events: list[TokenEvent], active: dict[int, _Sample]) -> None:
         lg = self._lg
-        for rid, s in list(active.items()):
-            while s.handle.can_read():
-                for out in s.handle.read().values():
-                    s.tokens.extend(int(t) for t in out.generated_ids)
+        for event in events:
+            s = active[event.request_id]
+            s.tokens.extend(event.ids or [0] * event.tokens)
             if s.tokens and not s.first_sent:
                 data = np.asarray(s.tokens[:1], dtype=np.int32)
                 lg.FirstTokenComplete([lg.QuerySampleResponse(s.sample_id, data.ctypes.data, data.nbytes)])
                 self.first_token_ms.append((time.perf_counter() - s.issued) * 1e3)
                 s.first_sent = True
-            if s.handle.get_status() != self._engine.running:
+            if event.finished:
                 data = np.asarray(s.tokens, dtype=np.int32)
                 response = lg.QuerySampleResponse(s.sample_id, data.ctypes.data, data.nbytes, len(s.tokens))
                 lg.QuerySamplesComplete([response])
-                if len(s.tokens) != self._new:
-                    self.errors.append(f"asked for exactly {self._new} new tokens, a sample got {len(s.tokens)}")
-                del active[rid]
+                if event.error or len(s.tokens) != self._new:
+                    why = event.error or f"asked for exactly {self._new} new tokens, a sample got {len(s.tokens)}"
+                    self.errors.append(why)
+                del active[event.request_id]
 
     def _fail(self, message: str, active: dict[int, _Sample]) -> None:
         # LoadGen waits for every sample it issued: answer them all, then fail after the test.
@@ -152,7 +152,6 @@ class GenAISut:
 @dataclass
 class _Sample:
     sample_id: int
-    handle: Any
     issued: float
     first_sent: bool = False
 
@@ -161,7 +160,7 @@ class _Sample:
 
 
 def run_llm_loadgen(
-    engine: Engine,
+    engine: ServingEngine,
     prompts: Sequence[list[int]],
     opts: LlmScenarioOptions,
     target_qps: float,
@@ -228,7 +227,7 @@ def summarize_tokens(raw: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def capacity(engine: Engine, prompts: Callable[[int], list[int]], opts: LlmScenarioOptions, seqs: int) -> float:
+def capacity(engine: ServingEngine, prompts: Callable[[int], list[int]], opts: LlmScenarioOptions, seqs: int) -> float:
     """Requests/s of a closed loop with ``seqs`` requests in flight (the default rate's basis)."""
     from dataclasses import replace
 

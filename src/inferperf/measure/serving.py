@@ -12,6 +12,7 @@ Goodput: completed requests per second that met every given SLO (TTFT, TPOT, end
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
@@ -21,7 +22,8 @@ from typing import Any
 import numpy as np
 
 from inferperf.backends.generative import Request
-from inferperf.errors import BackendError, ConfigError, runtime_cause
+from inferperf.backends.serving import EngineSettings, ServingEngine, TokenEvent
+from inferperf.errors import BackendError, ConfigError
 from inferperf.measure.rate_search import bisect_rate, confirm_stepping_down, majority
 from inferperf.stats import clopper_pearson, summarize
 
@@ -61,6 +63,19 @@ class ServeOptions:
     max_num_batched_tokens: int | None = None
     dynamic_split_fuse: bool | None = None
     kv_cache: str | None = None
+    # A level whose failed requests (timeouts, refused connections, HTTP errors, malformed streams) pass this
+    # share of its requests stops there: its figures would describe the failures' survivors.
+    max_error_rate: float = 0.05
+
+    def settings(self) -> EngineSettings:
+        """The engine's own fields, as the serving engines take them."""
+        return EngineSettings(
+            cache_gb=self.cache_gb,
+            max_num_seqs=self.max_num_seqs,
+            max_num_batched_tokens=self.max_num_batched_tokens,
+            dynamic_split_fuse=self.dynamic_split_fuse,
+            kv_cache=self.kv_cache,
+        )
 
     def __post_init__(self) -> None:
         for load in self.loads:
@@ -88,6 +103,8 @@ class ServeOptions:
             if high is not None and high < low:
                 raise ConfigError(f"invalid `{name}` {high}: below the lower end {low}")
         gamma_shape(self.arrivals)  # validates the name
+        if not 0 <= self.max_error_rate < 1:
+            raise ConfigError(f"invalid `max_error_rate` {self.max_error_rate}: a share in [0, 1)")
 
     def to_dict(self) -> dict[str, Any]:
         """JSON form."""
@@ -101,6 +118,7 @@ class ServeOptions:
             "requests": self.requests,
             "arrivals": self.arrivals,
             "seed": self.seed,
+            "max_error_rate": self.max_error_rate,
             "slo": {"ttft_max_ms": self.ttft_max_ms, "tpot_max_ms": self.tpot_max_ms, "e2e_max_ms": self.e2e_max_ms},
             "engine": {
                 "cache_gb": self.cache_gb,
@@ -149,67 +167,11 @@ def arrival_times(rate: float, n: int, arrivals: str, seed: int) -> np.ndarray:
     return np.cumsum(gaps)
 
 
-class Engine:
-    """OpenVINO GenAI's ContinuousBatchingPipeline with a greedy, fixed-length config."""
+def genai_engine(folder: Path, device: str, opts: ServeOptions) -> ServingEngine:
+    """OpenVINO GenAI's continuous-batching engine on ``folder``, configured by the options' engine fields."""
+    from inferperf.backends.genai_serving import GenAIServingEngine
 
-    def __init__(self, folder: Path, device: str, opts: ServeOptions) -> None:
-        from inferperf.backends.genai import check_model_folder, import_genai
-        from inferperf.backends.precision import plan_for
-
-        genai = import_genai()
-        check_model_folder(folder)
-        scheduler = genai.SchedulerConfig()
-        scheduler.enable_prefix_caching = False  # repeated prefixes would skip prefills: TTFT would lie
-        scheduler.cache_size = max(1, round(opts.cache_gb))
-        scheduler.max_num_seqs = opts.max_num_seqs
-        if opts.max_num_batched_tokens is not None:
-            scheduler.max_num_batched_tokens = opts.max_num_batched_tokens
-        if opts.dynamic_split_fuse is not None:
-            scheduler.dynamic_split_fuse = opts.dynamic_split_fuse
-        self.precision = plan_for(device, kv_cache=opts.kv_cache)  # the one resolver every engine uses
-        t0 = time.perf_counter()
-        try:
-            self.pipe = genai.ContinuousBatchingPipeline(str(folder), scheduler, device, self.precision.properties)
-        except RuntimeError as exc:
-            raise BackendError(f"OpenVINO GenAI could not load {folder}: {runtime_cause(exc)}") from exc
-        self.load_ms = (time.perf_counter() - t0) * 1e3
-        self.genai = genai
-        self._configs: dict[int, Any] = {}
-        # Any status but RUNNING ends a request (FINISHED, or IGNORED/CANCEL/STOP by the pipeline): a request
-        # the pipeline dropped must end the level, and then fails its length check, instead of hanging it.
-        self.running = genai.GenerationStatus.RUNNING
-        self.tokenizer = self.pipe.get_tokenizer()
-
-    def encode(self, text: str) -> list[int]:
-        """Token ids of ``text`` without special tokens."""
-        ids = self.tokenizer.encode(text, add_special_tokens=False).input_ids.data
-        return [int(i) for i in np.asarray(ids).ravel()]
-
-    def submit(self, request_id: int, ids: Sequence[int], new_tokens: int) -> Any:
-        """Start a request of exactly ``new_tokens`` (greedy, EOS ignored)."""
-        import openvino as ov
-
-        if new_tokens not in self._configs:
-            config = self.genai.GenerationConfig()
-            config.max_new_tokens = config.min_new_tokens = new_tokens
-            config.ignore_eos = True
-            config.do_sample = False
-            self._configs[new_tokens] = config
-        tensor = ov.Tensor(np.asarray([ids], dtype=np.int64))
-        return self.pipe.add_request(request_id, tensor, self._configs[new_tokens])
-
-    def cache(self) -> dict[str, float]:
-        m = self.pipe.get_metrics()
-        return {
-            "max_cache_usage_percent": float(m.max_cache_usage),
-            "avg_cache_usage_percent": float(m.avg_cache_usage),
-            "allocated_mib": float(getattr(m, "kv_cache_size_in_bytes", 0)) / 2**20,
-        }
-
-    def cache_used_bytes(self) -> float:
-        """Bytes of KV cache the running sequences hold now (the pipeline's usage share x its allocation)."""
-        m = self.pipe.get_metrics()
-        return float(m.cache_usage) / 100 * float(getattr(m, "kv_cache_size_in_bytes", 0))
+    return GenAIServingEngine(folder, device, opts.settings())
 
 
 @dataclass
@@ -219,39 +181,58 @@ class Served:
     request: Request
     submitted: float
     expected: int | None = None  # new tokens asked for (None: the options' fixed count)
-    handle: Any = None
+    error: str | None = None  # why it failed (``timeout``, ``refused``, ``http 503``, ``malformed``...)
+    detail: str = ""
+    usage: dict[str, int] | None = None  # what the server counted, where it says
+    request_id: int = -1
 
 
-def run_load(engine: Engine, prompts: Callable[[int], list[int]], load: Load, opts: ServeOptions) -> dict[str, Any]:
+# Request ids unique over the process: a request a stopped level left in flight on a server must not be
+# taken for one of the next level's.
+_REQUEST_IDS = itertools.count()
+_POLL_S = 0.05  # the longest a remote engine's step waits when nothing is due sooner
+
+
+def run_load(
+    engine: ServingEngine, prompts: Callable[[int], list[int]], load: Load, opts: ServeOptions
+) -> dict[str, Any]:
     """Every request of one load level, to the end; their figures summarised, goodput and SLO attainment.
-    ``prompts(n)`` gives ``n`` prompt token ids."""
+    ``prompts(n)`` gives ``n`` prompt token ids. Failed requests are counted by kind; once they pass
+    ``opts.max_error_rate`` of the level, the level stops (``aborted``) and what is in flight is dropped."""
     n = opts.requests
     arrive = arrival_times(load.value, n, opts.arrivals, opts.seed) if load.kind == "rate" else None
     queue = [(prompts(p), o) for p, o in request_lengths(opts, opts.seed)]
     active: dict[int, Served] = {}
     done: list[Served] = []
+    failed: list[Served] = []
     t0 = time.perf_counter()
     nxt = 0
     peak_used = 0.0
-    while len(done) < n:
+    aborted = None
+    while len(done) + len(failed) < n:
         nxt = _submit_due(engine, queue, active, nxt, load, arrive, t0)
+        due = None if arrive is None or nxt >= n else max(0.0, t0 + float(arrive[nxt]) - time.perf_counter())
         if not active:
-            time.sleep(max(0.0, t0 + float(arrive[nxt]) - time.perf_counter()) if arrive is not None else 0.0)
+            time.sleep(due or 0.0)
             continue
-        try:
-            engine.pipe.step()
-        except RuntimeError as exc:
-            raise BackendError(f"OpenVINO GenAI step failed: {runtime_cause(exc)}") from exc
-        stamp = time.perf_counter()
+        events = engine.step(_POLL_S if due is None else min(due, _POLL_S))
         peak_used = max(peak_used, engine.cache_used_bytes())  # after the step: finished sequences may be freed
-        _collect(engine, active, done, stamp)
-    wall = max(s.request.end for s in done) - t0
-    cache = engine.cache() | {"level_peak_used_mib": peak_used / 2**20}
-    return summarize_load(done, load, wall, opts) | {"engine_cache": cache}
+        _collect(events, active, done, failed)
+        if len(failed) > opts.max_error_rate * n:
+            aborted = f"{len(failed)} of {n} requests failed (limit {opts.max_error_rate:.0%}): the level stopped"
+            engine.abandon()
+            break
+    ended = [s.request.end for s in done + failed if s.request.end]
+    wall = (max(ended) if ended else time.perf_counter()) - t0
+    level = summarize_load(done, load, wall, opts, failed=failed, exact=engine.exact_lengths)
+    cache = engine.cache()
+    if cache is not None:
+        level["engine_cache"] = cache | {"level_peak_used_mib": peak_used / 2**20}
+    return level | ({"aborted": aborted} if aborted else {})
 
 
 def _submit_due(
-    engine: Engine,
+    engine: ServingEngine,
     queue: list[tuple[list[int], int]],
     active: dict[int, Served],
     nxt: int,
@@ -271,35 +252,56 @@ def _submit_due(
         else:
             scheduled = now
         ids, new_tokens = queue[nxt]
-        served = Served(Request(len(ids), scheduled), time.perf_counter(), new_tokens)
-        served.handle = engine.submit(nxt, ids, new_tokens)
-        active[nxt] = served
+        rid = next(_REQUEST_IDS)
+        active[rid] = Served(Request(len(ids), scheduled), time.perf_counter(), new_tokens, request_id=rid)
+        engine.submit(rid, ids, new_tokens)
         nxt += 1
     return nxt
 
 
-def _collect(engine: Engine, active: dict[int, Served], done: list[Served], stamp: float) -> None:
-    """Stamp every token the last step made readable; move finished requests to ``done``."""
-    for rid, served in list(active.items()):
-        handle = served.handle
-        while handle.can_read():
-            outputs = handle.read()
-            count = sum(len(out.generated_ids) for out in outputs.values())
-            served.request.token_times.extend([stamp] * count)
-        if handle.get_status() != engine.running:
-            served.request.end = stamp
-            done.append(active.pop(rid))
+def _collect(events: list[TokenEvent], active: dict[int, Served], done: list[Served], failed: list[Served]) -> None:
+    """Stamp every token the engine handed over; move finished requests to ``done`` (or ``failed``)."""
+    for event in events:
+        served = active.get(event.request_id)
+        if served is None:  # a request an earlier, stopped level left in flight
+            continue
+        served.request.token_times.extend([event.stamp] * event.tokens)
+        if not event.finished:
+            continue
+        served.request.end = event.stamp
+        served.usage = event.usage
+        if event.usage and "prompt_tokens" in event.usage:
+            served.request.prompt_tokens = event.usage["prompt_tokens"]  # the server's count of what it read
+        served.error, served.detail = event.error, event.detail
+        if served.error is None and len(served.request.token_times) < 2:
+            served.error, served.detail = "malformed", "fewer than 2 tokens streamed: no TPOT"
+        (failed if served.error else done).append(active.pop(event.request_id))
 
 
-def summarize_load(done: list[Served], load: Load, wall_s: float, opts: ServeOptions) -> dict[str, Any]:
-    """Percentiles of TTFT (from arrival), TPOT, ITL and end to end; throughput, goodput, SLO attainment."""
-    for s in done:
+def summarize_load(
+    done: list[Served],
+    load: Load,
+    wall_s: float,
+    opts: ServeOptions,
+    failed: Sequence[Served] = (),
+    exact: bool = True,
+) -> dict[str, Any]:
+    """Percentiles of TTFT (from arrival), TPOT, ITL and end to end over the requests that completed;
+    throughput, goodput and SLO attainment over every request (a failed one met no SLO); failures by kind.
+    ``exact``: the engine promised exactly the tokens asked for, so any other count is an error (a server's
+    shorter answers are counted instead)."""
+    short = [s for s in done if len(s.request.token_times) != (s.expected or opts.new_tokens)]
+    if exact and (short or failed):
+        s = (short or list(failed))[0]
         asked = s.expected or opts.new_tokens
-        if len(s.request.token_times) != asked:
-            got = len(s.request.token_times)
-            raise BackendError(f"asked for exactly {asked} new tokens, a request got {got}")
-    per = [s.request.figures() for s in done]
+        raise BackendError(f"asked for exactly {asked} new tokens, a request got {len(s.request.token_times)}")
     out: dict[str, Any] = {"load": {"kind": load.kind, "value": load.value, "label": load.label}, "requests": len(done)}
+    out["errors"] = _errors(failed, len(done) + len(failed))
+    if not exact:
+        out["lengths_short"] = len(short)  # answers with fewer tokens than asked (EOS or the server's limit)
+    if not done:
+        return out
+    per = [s.request.figures() for s in done]
     out["lengths"] = {
         "prompt_tokens": _spread([s.request.prompt_tokens for s in done]),
         "new_tokens": _spread([len(s.request.token_times) for s in done]),
@@ -314,7 +316,7 @@ def summarize_load(done: list[Served], load: Load, wall_s: float, opts: ServeOpt
     out["wall_s"] = wall_s
     out["output_tokens_per_s"] = tokens / wall_s
     out["requests_per_s"] = len(done) / wall_s
-    met = [meets_slos(p, opts) for p in per]
+    met = [meets_slos(p, opts) for p in per] + [False] * len(failed)
     # The interval counts the requests that met the SLOs as a binomial draw (Clopper-Pearson): how far the
     # attainment, and the goodput at this level's rate, could move on a rerun of as many requests.
     low, high = clopper_pearson(sum(met), len(met))
@@ -322,15 +324,29 @@ def summarize_load(done: list[Served], load: Load, wall_s: float, opts: ServeOpt
         "attainment": sum(met) / len(met),
         "attainment_ci95": [low, high],
         "goodput_requests_per_s": sum(met) / wall_s,
-        "goodput_ci95": [low * len(done) / wall_s, high * len(done) / wall_s],
+        "goodput_ci95": [low * len(met) / wall_s, high * len(met) / wall_s],
     }
     if load.kind == "rate":
         out["overload"] = overload(done, load.value, wall_s)
     keep = ("ttft_ms", "tpot_ms", "e2e_ms", "output_tokens")
     out["raw"] = [
-        {"prompt_tokens": s.request.prompt_tokens, **{k: p[k] for k in keep}} for s, p in zip(done, per, strict=True)
+        {"id": s.request_id, "prompt_tokens": s.request.prompt_tokens, **{k: p[k] for k in keep}}
+        for s, p in zip(done, per, strict=True)
     ]
     return out
+
+
+def _errors(failed: Sequence[Served], total: int) -> dict[str, Any]:
+    """Failed requests by kind, the share of the level they are, and the first few causes."""
+    kinds: dict[str, int] = {}
+    for s in failed:
+        kinds[str(s.error)] = kinds.get(str(s.error), 0) + 1
+    return {
+        "count": len(failed),
+        "rate": len(failed) / total if total else 0.0,
+        "by_kind": kinds,
+        "examples": [f"{s.error}: {s.detail}" for s in failed[:3]],
+    }
 
 
 def unloaded_reference(level: dict[str, Any]) -> dict[str, float]:
@@ -405,11 +421,13 @@ def meets_slos(figures: dict[str, float], opts: ServeOptions) -> bool:
 def meets_p99(level: dict[str, Any], opts: ServeOptions) -> bool:
     """Whether a level's p99 TTFT, TPOT and end to end are all within the given SLOs."""
     bounds = (("ttft_ms", opts.ttft_max_ms), ("tpot_ms", opts.tpot_max_ms), ("e2e_ms", opts.e2e_max_ms))
+    if level.get("aborted") or "ttft_ms" not in level:  # too many failures: no rate that fails them is met
+        return False
     return all(bound is None or level[key]["p99"]["value"] <= bound for key, bound in bounds)
 
 
 def find_peak(
-    engine: Engine, prompts: Callable[[int], list[int]], opts: ServeOptions, steps: int = 6, progress: Any = None
+    engine: ServingEngine, prompts: Callable[[int], list[int]], opts: ServeOptions, steps: int = 6, progress: Any = None
 ) -> dict[str, Any]:
     """Bisect the arrival rate for the highest one whose p99s meet every SLO (the one rate search: each step
     the majority of two short runs, a third when they disagree), then confirm it with a run of twice the
@@ -439,11 +457,11 @@ def find_peak(
 
 
 def _p99s(level: dict[str, Any]) -> dict[str, Any]:
-    return {k: level[k]["p99"]["value"] for k in ("ttft_ms", "tpot_ms", "e2e_ms")}
+    return {k: level[k]["p99"]["value"] for k in ("ttft_ms", "tpot_ms", "e2e_ms") if k in level}
 
 
 def _confirm(
-    engine: Engine, prompts: Callable[[int], list[int]], opts: ServeOptions, rate: float, progress: Any
+    engine: ServingEngine, prompts: Callable[[int], list[int]], opts: ServeOptions, rate: float, progress: Any
 ) -> dict[str, Any]:
     """Run the bisected rate again with twice the requests, stepping down after a miss (the one rate search's
     confirmation). A rate found by short runs near the capacity can pass on a lucky draw: the confirmed

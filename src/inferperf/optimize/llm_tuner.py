@@ -18,8 +18,9 @@ from typing import Any
 
 import numpy as np
 
+from inferperf.backends.serving import ServingEngine
 from inferperf.errors import InferperfError, runtime_cause
-from inferperf.measure.serving import Engine, Load, ServeOptions, meets_p99, meets_slos, run_load
+from inferperf.measure.serving import Load, ServeOptions, genai_engine, meets_p99, meets_slos, run_load
 from inferperf.optimize.tuner_core import gain, pareto_front, quiet_optuna, tpe_sampler
 
 OBJECTIVES = {"tokens": "output_tokens_per_s", "goodput": "goodput_requests_per_s"}
@@ -143,10 +144,10 @@ class Runner:
     ) -> None:
         self.folders, self.device, self.base, self.load, self.prompts = folders, device, base, load, prompts
 
-    def engine(self, cand: LlmCandidate) -> Engine:
+    def engine(self, cand: LlmCandidate) -> ServingEngine:
         """The pipeline of ``cand``, warmed up by two requests (not kept)."""
         opts = cand.serve_options(self.base)
-        engine = Engine(self.folders[cand.weights], self.device, opts)
+        engine = genai_engine(self.folders[cand.weights], self.device, opts)
         run_load(engine, self.prompts, Load("concurrency", 1), replace(opts, requests=2))
         return engine
 

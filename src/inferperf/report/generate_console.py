@@ -181,31 +181,40 @@ def _kv_line(doc: dict[str, Any], console: Console) -> None:
 def render_serving(doc: dict[str, Any], console: Console) -> None:
     """Per load level: TTFT and TPOT percentiles, end to end, throughput, goodput and SLO attainment."""
     opts = doc["options"]
+    model = doc["model"]
+    where = f" ({escape(doc['device'])})" if doc.get("device") else ""
     console.print(
-        f"[bold]inferperf generate[/bold] serving on {escape(doc['backend'])} ({escape(doc['device'])}): "
-        f"{escape(doc['model']['path'])}; {opts['requests']} requests per level, {opts['prompt_tokens']}-token "
-        f"prompts, {opts['new_tokens']} new tokens, arrivals {escape(opts['arrivals'])}",
+        f"[bold]inferperf generate[/bold] serving on {escape(doc['backend'])}{where}: "
+        f"{escape(model.get('path') or model.get('served_model') or '')}; {opts['requests']} requests per level, "
+        f"{opts['prompt_tokens']}-token prompts, {opts['new_tokens']} new tokens, arrivals {escape(opts['arrivals'])}",
         highlight=False,
     )
     slo = {k: v for k, v in opts["slo"].items() if v is not None}
     table = Table(title="TTFT from arrival; ms; p50 / p99", show_header=True)
-    for col in ("load", "TTFT", "TPOT", "ITL p99", "e2e p99", "tok/s", "req/s", "SLO met", "goodput/s"):
+    for col in ("load", "TTFT", "TPOT", "ITL p99", "e2e p99", "tok/s", "req/s", "failed", "SLO met", "goodput/s"):
         table.add_column(col, justify="right")
     for level in doc["levels"]:
+        errors = level.get("errors") or {"count": 0}
+        if "ttft_ms" not in level:  # every request failed
+            table.add_row(level["load"]["label"], *["-"] * 6, str(errors["count"]), "-", "-")
+            continue
         table.add_row(
             level["load"]["label"],
-            f"{level['ttft_ms']['median']['value']:.2f} / {level['ttft_ms']['p99']['value']:.2f}",
-            f"{level['tpot_ms']['median']['value']:.3f} / {level['tpot_ms']['p99']['value']:.3f}",
+            _p50_p99(level["ttft_ms"], ".2f"),
+            _p50_p99(level["tpot_ms"], ".3f"),
             f"{level['itl_ms']['p99']['value']:.3f}",
             f"{level['e2e_ms']['p99']['value']:.1f}",
             f"{level['output_tokens_per_s']:.0f}",
             f"{level['requests_per_s']:.1f}",
+            str(errors["count"]),
             f"{level['slo']['attainment'] * 100:.0f}%" if slo else "-",
             f"{level['slo']['goodput_requests_per_s']:.1f}" if slo else "-",
         )
     console.print(table)
+    _interval_line(doc, console)
     _queueing_line(doc, console)
     _kv_line(doc, console)
+    _endpoint_lines(doc, console)
     if slo:
         console.print("SLOs: " + ", ".join(f"{k} {v:g}" for k, v in slo.items()), highlight=False)
     for level in doc["levels"]:
@@ -228,6 +237,37 @@ def render_serving(doc: dict[str, Any], console: Console) -> None:
                 f"{peak['capacity_requests_per_s']:.3g} req/s; {len(peak['trials'])} bisection steps",
                 highlight=False,
             )
+
+
+def _p50_p99(summary: dict[str, Any], fmt: str) -> str:
+    return f"{summary['median']['value']:{fmt}} / {summary['p99']['value']:{fmt}}"
+
+
+def _interval_line(doc: dict[str, Any], console: Console) -> None:
+    """The medians' 95% intervals (the table has no room for them)."""
+    parts = []
+    for level in doc["levels"]:
+        if "ttft_ms" in level:
+            cells = [f"{k} [{v['median']['ci95'][0]:.3g}, {v['median']['ci95'][1]:.3g}]" for k, v in (
+                ("TTFT", level["ttft_ms"]), ("TPOT", level["tpot_ms"]))]  # fmt: skip
+            parts.append(f"{level['load']['label']}: {', '.join(cells)}")
+    if parts:
+        console.print("95% intervals of the medians (ms): " + "; ".join(parts), highlight=False)
+
+
+def _endpoint_lines(doc: dict[str, Any], console: Console) -> None:
+    """How tokens were counted, failed requests by kind, and why the run stopped, where these apply."""
+    if doc.get("model", {}).get("endpoint"):
+        console.print(f"tokens counted by {escape(doc.get('tokens_counted_by') or '?')}", highlight=False)
+    for level in doc["levels"]:
+        errors = level.get("errors") or {}
+        if errors.get("count"):
+            kinds = ", ".join(f"{k} {n}" for k, n in errors["by_kind"].items())
+            first = errors["examples"][0] if errors.get("examples") else ""
+            line = f"{level['load']['label']}: {errors['count']} failed ({kinds}); first: {first}"
+            console.print(f"[yellow]{escape(line)}[/yellow]", highlight=False)
+    if doc.get("stopped"):
+        console.print(f"[red]stopped: {escape(doc['stopped'])}[/red]", highlight=False)
 
 
 def render_compress(doc: dict[str, Any], console: Console) -> None:

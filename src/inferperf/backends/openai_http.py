@@ -1,0 +1,327 @@
+"""An OpenAI-compatible endpoint (``/v1/completions``, ``/v1/chat/completions``, streamed as server-sent
+events) as a serving engine: what a client of the server sees.
+
+aiohttp does the HTTP, on an event loop of its own thread; each streamed chunk is stamped there the moment
+its line is read, before anything else is done with it. ``step`` (the driver's thread) turns the chunks into
+token counts: with the model's tokenizer, the tokens the streamed text adds; without one, one token per
+chunk, checked against the ``usage`` the server reports at the end. A request that times out, is refused,
+gets an HTTP error or a stream that does not parse ends with its error kind, counted by the summary.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import json
+import queue
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar
+
+from inferperf.backends.serving import ServingEngine, TokenEvent
+from inferperf.errors import BackendError, BackendUnavailableError, ConfigError, InputSpecError
+
+INSTALL_HINT = "pip install 'inferperf[http]' (aiohttp)"
+APIS = ("completions", "chat")
+
+
+def import_aiohttp() -> Any:
+    """aiohttp, or a one-line error saying how to install it."""
+    try:
+        import aiohttp
+    except ImportError:
+        raise BackendUnavailableError("the HTTP client is not installed", hint=INSTALL_HINT) from None
+    return aiohttp
+
+
+class _MalformedStreamError(Exception):
+    """A stream that is not the OpenAI event stream."""
+
+
+@dataclass
+class _Stream:
+    """What the driver thread knows of one request: the text so far and the tokens counted in it."""
+
+    text: str = ""
+    counted: int = 0
+    chunks: int = 0
+    last_stamp: float = 0.0
+
+
+class _Tokenizer:
+    """The model's tokenizer: an OpenVINO tokenizer folder (``openvino_tokenizer.xml``, through OpenVINO
+    GenAI) or a Hugging Face ``tokenizer.json`` (through ``tokenizers``)."""
+
+    def __init__(self, path: Path) -> None:
+        self._genai: Any = None
+        self._hf: Any = None
+        if path.is_dir() and (path / "openvino_tokenizer.xml").exists():
+            from inferperf.backends.genai import import_genai
+
+            self._genai = import_genai().Tokenizer(str(path))
+        elif (path / "tokenizer.json").exists() or path.name.endswith(".json"):
+            try:
+                import tokenizers
+            except ImportError:
+                raise BackendUnavailableError(
+                    "reading tokenizer.json needs the tokenizers package", hint="pip install tokenizers"
+                ) from None
+            self._hf = tokenizers.Tokenizer.from_file(str(path if path.is_file() else path / "tokenizer.json"))
+        else:
+            raise InputSpecError(f"no tokenizer in {path}: expected openvino_tokenizer.xml or tokenizer.json")
+
+    def encode(self, text: str) -> list[int]:
+        if self._genai is not None:
+            import numpy as np
+
+            ids = self._genai.encode(text, add_special_tokens=False).input_ids.data
+            return [int(i) for i in np.asarray(ids).ravel()]
+        return list(self._hf.encode(text, add_special_tokens=False).ids)
+
+    def decode(self, ids: Sequence[int]) -> str:
+        if self._genai is not None:
+            return str(self._genai.decode(list(ids), skip_special_tokens=True))
+        return str(self._hf.decode(list(ids)))
+
+
+class OpenAIServingEngine(ServingEngine):
+    """Requests streamed from an OpenAI-compatible server; ``base_url`` ends in ``/v1``."""
+
+    name: ClassVar[str] = "openai-http"
+    exact_lengths: ClassVar[bool] = False
+
+    def __init__(
+        self,
+        base_url: str,
+        model: str | None = None,
+        api: str = "completions",
+        tokenizer: str | Path | None = None,
+        timeout_s: float = 60.0,
+    ) -> None:
+        if api not in APIS:
+            raise ConfigError(f"invalid `api` {api!r}: choose from {', '.join(APIS)}")
+        if timeout_s <= 0:
+            raise ConfigError(f"invalid `timeout` {timeout_s}: must be > 0")
+        self.aiohttp = import_aiohttp()
+        self.base_url, self.api, self.timeout_s = base_url.rstrip("/"), api, timeout_s
+        self._tok = _Tokenizer(Path(tokenizer)) if tokenizer is not None else None
+        self.token_source = "tokenizer" if self._tok is not None else "chunks"
+        self._words: list[str] = []
+        self._raw: queue.SimpleQueue[tuple[Any, ...]] = queue.SimpleQueue()
+        self._streams: dict[int, _Stream] = {}
+        self._futures: dict[int, concurrent.futures.Future[None]] = {}
+        self.chunk_mismatches = 0  # requests whose usage.completion_tokens differs from their chunk count
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, name="inferperf-http", daemon=True)
+        self._thread.start()
+        t0 = time.perf_counter()
+        try:
+            self._session = self._call(self._open())
+            self.model = model or self._call(self._served_model(None))
+            if model is not None:
+                self._call(self._served_model(model))
+        except BaseException:
+            self.close()
+            raise
+        self.load_ms = (time.perf_counter() - t0) * 1e3  # reaching the server and listing its models
+
+    # ------------------------------------------------------------------ the driver's side
+
+    def encode(self, text: str) -> list[int]:
+        if self._tok is not None:
+            return self._tok.encode(text)
+        # No tokenizer: words stand for tokens; the server's usage says how many tokens it read.
+        self._words = text.split()
+        return list(range(len(self._words)))
+
+    def decode(self, ids: Sequence[int]) -> str:
+        if self._tok is not None:
+            return self._tok.decode(ids)
+        return " ".join(self._words[i] for i in ids)
+
+    def submit(self, request_id: int, ids: Sequence[int], new_tokens: int) -> None:
+        self._streams[request_id] = _Stream()
+        body = self._body(self.decode(ids), new_tokens)
+        self._futures[request_id] = asyncio.run_coroutine_threadsafe(self._request(request_id, body), self._loop)
+
+    def step(self, timeout_s: float) -> list[TokenEvent]:
+        try:
+            items = [self._raw.get(timeout=max(0.0, timeout_s))]
+        except queue.Empty:
+            return []
+        while True:
+            try:
+                items.append(self._raw.get_nowait())
+            except queue.Empty:
+                break
+        return [event for item in items for event in self._events(item)]
+
+    def abandon(self) -> None:
+        for future in self._futures.values():
+            future.cancel()
+        self._futures.clear()
+        self._streams.clear()
+
+    def describe(self) -> str:
+        return f"openai-http ({self.base_url}, model {self.model}, {self.api} API)"
+
+    def versions(self) -> dict[str, str]:
+        return {"aiohttp": str(self.aiohttp.__version__)}
+
+    def close(self) -> None:
+        self.abandon()
+        if getattr(self, "_session", None) is not None:
+            self._call(self._session.close())
+            self._session = None
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(timeout=5)
+
+    def _call(self, coro: Any) -> Any:
+        return asyncio.run_coroutine_threadsafe(coro, self._loop).result()
+
+    def _body(self, text: str, new_tokens: int) -> dict[str, Any]:
+        """Greedy, exactly ``new_tokens`` where the server honours ``ignore_eos``/``min_tokens`` (vLLM, llama.cpp,
+        SGLang do), usage in the last chunk."""
+        body: dict[str, Any] = {
+            "model": self.model,
+            "max_tokens": new_tokens,
+            "min_tokens": new_tokens,
+            "ignore_eos": True,
+            "temperature": 0.0,
+            "stream": True,
+            "stream_options": {"include_usage": True},
+        }
+        if self.api == "chat":
+            return body | {"messages": [{"role": "user", "content": text}]}
+        return body | {"prompt": text}
+
+    def _events(self, item: tuple[Any, ...]) -> list[TokenEvent]:
+        """A raw chunk or end, as the tokens it adds (counted here, off the stamping thread)."""
+        kind, rid, stamp = item[0], item[1], item[2]
+        stream = self._streams.get(rid)
+        if stream is None:  # abandoned
+            return []
+        if kind == "piece":
+            stream.chunks += 1
+            stream.last_stamp = stamp
+            added = self._count(stream, item[3])
+            return [TokenEvent(rid, added, stamp)] if added else []
+        usage, error, detail = item[3], item[4], item[5]
+        del self._streams[rid]
+        self._futures.pop(rid, None)
+        out = []
+        if self._tok is not None and error is None:
+            tail = len(self._tok.encode(stream.text)) - stream.counted  # tokens the last piece completed
+            if tail > 0:  # stamped when the text that completes them arrived
+                out.append(TokenEvent(rid, tail, stream.last_stamp))
+        elif usage and "completion_tokens" in usage and usage["completion_tokens"] != stream.chunks:
+            self.chunk_mismatches += 1
+        return [*out, TokenEvent(rid, 0, stamp, finished=True, error=error, detail=detail, usage=usage)]
+
+    def _count(self, stream: _Stream, piece: str) -> int:
+        if self._tok is None:
+            return 1
+        stream.text += piece
+        now = len(self._tok.encode(stream.text))
+        added = max(0, now - stream.counted)
+        stream.counted = max(stream.counted, now)
+        return added
+
+    # ------------------------------------------------------------------ the event loop's side
+
+    async def _open(self) -> Any:
+        aiohttp = self.aiohttp
+        timeout = aiohttp.ClientTimeout(total=self.timeout_s, sock_connect=min(10.0, self.timeout_s))
+        # No connection limit: the driver decides how many requests are in flight, not the pool.
+        return aiohttp.ClientSession(timeout=timeout, connector=aiohttp.TCPConnector(limit=0))
+
+    async def _served_model(self, wanted: str | None) -> str:
+        """The model to ask for: ``wanted`` checked against ``GET /models``, or the server's first."""
+        aiohttp = self.aiohttp
+        try:
+            async with self._session.get(f"{self.base_url}/models") as resp:
+                listed = (await resp.json()).get("data", []) if resp.status == 200 else None
+        except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
+            raise BackendError(f"cannot reach {self.base_url}: {_cause(exc)}") from exc
+        names = [str(m.get("id")) for m in listed or [] if isinstance(m, dict)]
+        if wanted is None:
+            if not names:
+                raise ConfigError(f"{self.base_url}/models lists no model: name one with `model`")
+            return names[0]
+        if listed is not None and wanted not in names:
+            raise ConfigError(f"{self.base_url} serves {', '.join(names) or 'no model'}, not {wanted!r}")
+        return wanted
+
+    async def _request(self, rid: int, body: dict[str, Any]) -> None:
+        aiohttp = self.aiohttp
+        url = f"{self.base_url}/{'chat/completions' if self.api == 'chat' else 'completions'}"
+        error, detail, usage = None, "", None
+        try:
+            async with self._session.post(url, json=body, headers={"X-Request-Id": str(rid)}) as resp:
+                if resp.status >= 400:
+                    error, detail = f"http {resp.status}", (await resp.text())[:200].strip()
+                else:
+                    usage = await self._read_stream(rid, resp)
+        except asyncio.CancelledError:
+            return
+        except TimeoutError:
+            error, detail = "timeout", f"no answer within {self.timeout_s:g} s"
+        except aiohttp.ClientConnectorError as exc:
+            error, detail = "refused", _cause(exc)
+        except aiohttp.ClientError as exc:
+            error, detail = "connection", _cause(exc)
+        except _MalformedStreamError as exc:
+            error, detail = "malformed", str(exc)
+        self._raw.put(("end", rid, time.perf_counter(), usage, error, detail))
+
+    async def _read_stream(self, rid: int, resp: Any) -> dict[str, int] | None:
+        """Every ``data:`` line of the event stream: each piece of text put with the time its line was read."""
+        usage = None
+        async for raw in resp.content:
+            stamp = time.perf_counter()
+            line = raw.decode("utf-8", "replace").strip()
+            if not line or line.startswith(":"):  # keep-alive or comment
+                continue
+            if not line.startswith("data:"):
+                raise _MalformedStreamError(f"not an event-stream line: {line[:60]!r}")
+            data = line[5:].strip()
+            if data == "[DONE]":
+                return usage
+            try:
+                chunk = json.loads(data)
+            except ValueError:
+                raise _MalformedStreamError(f"a data line that is not JSON: {data[:60]!r}") from None
+            if not isinstance(chunk, dict):
+                raise _MalformedStreamError(f"a data line that is not an object: {data[:60]!r}")
+            usage = _usage(chunk) or usage
+            piece = _piece(chunk)
+            if piece:
+                self._raw.put(("piece", rid, stamp, piece))
+        raise _MalformedStreamError("the stream ended without data: [DONE]")
+
+
+def _piece(chunk: dict[str, Any]) -> str:
+    """The text a chunk adds (completions: ``text``; chat: ``delta.content``)."""
+    choices = chunk.get("choices") or []
+    if not choices or not isinstance(choices[0], dict):
+        return ""
+    first = choices[0]
+    if "text" in first:
+        return str(first.get("text") or "")
+    return str((first.get("delta") or {}).get("content") or "")
+
+
+def _usage(chunk: dict[str, Any]) -> dict[str, int] | None:
+    usage = chunk.get("usage")
+    if not isinstance(usage, dict):
+        return None
+    return {k: int(usage[k]) for k in ("prompt_tokens", "completion_tokens") if isinstance(usage.get(k), int)}
+
+
+def _cause(exc: BaseException) -> str:
+    """An aiohttp error's own words (its OSError's where it wraps one)."""
+    inner = getattr(exc, "os_error", None)
+    return str(inner or exc) or type(exc).__name__

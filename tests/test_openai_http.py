@@ -1,0 +1,214 @@
+"""An OpenAI-compatible endpoint as a serving engine, measured against the golden mock server (127.0.0.1 only,
+bounded requests and time): its known TTFT and token-gap distributions are the truth the measured medians
+and p99s must match, at concurrency 1 and 16; failures of every kind are counted, not hidden."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("aiohttp")
+
+from inferperf.backends.openai_mock import Timing
+from inferperf.backends.serving import EndpointOptions
+from inferperf.errors import BackendError, ConfigError
+from inferperf.measure.generate import Prompts, corpus_text
+from inferperf.measure.serving import Load, ServeOptions, run_load
+
+TIMING = Timing(ttft_ms=50.0, ttft_sigma=0.3, itl_ms=5.0, itl_sigma=0.3)
+NEW_TOKENS = 12
+REQUESTS = 48
+
+
+@contextmanager
+def _mock(*args: str) -> Iterator[str]:
+    """A mock server of its own, killed at the end."""
+    proc, url = _start_mock(*args)
+    try:
+        yield url
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def _start_mock(*args: str) -> tuple[subprocess.Popen[str], str]:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "inferperf.backends.openai_mock", "--max-seconds", "120", *args],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None
+    line = proc.stdout.readline()
+    assert line.startswith("listening on "), line
+    return proc, line.split()[-1]
+
+
+@pytest.fixture(scope="module")
+def golden() -> Iterator[str]:
+    t = TIMING
+    proc, url = _start_mock(
+        "--ttft-ms", str(t.ttft_ms), "--ttft-sigma", str(t.ttft_sigma), "--itl-ms", str(t.itl_ms),
+        "--itl-sigma", str(t.itl_sigma), "--max-requests", "400",
+    )  # fmt: skip
+    yield url
+    proc.kill()
+    proc.wait()
+
+
+def _engine(url: str, **kwargs: object) -> object:
+    from inferperf.backends.openai_http import OpenAIServingEngine
+
+    return OpenAIServingEngine(url, **kwargs)  # type: ignore[arg-type]
+
+
+def _level(engine: object, concurrency: int, requests: int = REQUESTS, **opts: object) -> dict[str, object]:
+    prompts = Prompts(engine.encode(corpus_text(None)[0]), 0)  # type: ignore[attr-defined]
+    options = ServeOptions(prompt_tokens=16, new_tokens=NEW_TOKENS, requests=requests, **opts)  # type: ignore[arg-type]
+    return run_load(engine, prompts.draw, Load("concurrency", concurrency), options)  # type: ignore[arg-type]
+
+
+def _sampling_range(stat: str, quantile: float, n: int, draws: int = 4000) -> tuple[float, float]:
+    """Where the ``quantile`` of ``n`` requests drawn from the known distribution falls, 99.9 % of the time
+    (by simulation, with the percentile rule the summaries use)."""
+    rng = np.random.default_rng(7)
+    if stat == "ttft_ms":
+        values = rng.lognormal(np.log(TIMING.ttft_ms), TIMING.ttft_sigma, size=(draws, n))
+    else:
+        gaps = rng.lognormal(np.log(TIMING.itl_ms), TIMING.itl_sigma, size=(draws, n, NEW_TOKENS - 1))
+        values = gaps.mean(axis=2)
+    stats = np.percentile(values, quantile, axis=1)
+    return float(np.percentile(stats, 0.05)), float(np.percentile(stats, 99.95))
+
+
+@pytest.mark.parametrize("concurrency", [1, 16])
+def test_measured_latencies_match_the_known_truth(golden: str, concurrency: int) -> None:
+    engine = _engine(golden)
+    try:
+        _level(engine, concurrency, requests=max(4, concurrency))  # warm-up: every connection opened
+        level = _level(engine, concurrency)
+    finally:
+        engine.close()  # type: ignore[attr-defined]
+    assert level["errors"] == {"count": 0, "rate": 0.0, "by_kind": {}, "examples": []}
+    assert level["requests"] == REQUESTS and level["lengths_short"] == 0
+    truth = TIMING.truth(NEW_TOKENS)
+    for stat in ("ttft_ms", "tpot_ms"):
+        measured = level[stat]  # type: ignore[index]
+        low, high = measured["median"]["ci95"]
+        assert low <= truth[stat]["median"] <= high, (stat, measured["median"], truth[stat])
+        for key, q in (("median", 50), ("p99", 99)):
+            lo, hi = _sampling_range(stat, q, REQUESTS)
+            assert lo <= measured[key]["value"] <= hi, (stat, key, measured[key]["value"], (lo, hi))
+
+
+def test_the_server_keeps_what_it_drew_per_request_id(golden: str) -> None:
+    engine = _engine(golden)
+    try:
+        level = _level(engine, 4, requests=8)
+    finally:
+        engine.close()  # type: ignore[attr-defined]
+    with urllib.request.urlopen(golden.replace("/v1", "/mock/truth"), timeout=10) as resp:
+        truth = json.load(resp)["requests"]
+    for row in level["raw"]:  # type: ignore[attr-defined]
+        drawn = truth[str(row["id"])]
+        # measured TTFT = drawn TTFT + the harness's and loopback's time: never less, a few ms more
+        assert drawn["ttft_ms"] <= row["ttft_ms"] < drawn["ttft_ms"] + 50
+        assert len(drawn["sent_ms"]) == NEW_TOKENS
+
+
+def test_chat_api_and_the_servers_usage(golden: str) -> None:
+    engine = _engine(golden, api="chat")
+    try:
+        level = _level(engine, 2, requests=4)
+        assert engine.chunk_mismatches == 0  # type: ignore[attr-defined]
+    finally:
+        engine.close()  # type: ignore[attr-defined]
+    assert level["requests"] == 4
+    assert level["lengths"]["new_tokens"]["median"] == NEW_TOKENS  # type: ignore[index]
+
+
+def test_tokens_counted_with_the_models_tokenizer(golden: str) -> None:
+    pytest.importorskip("openvino_genai")
+    from inferperf.model.zoo import llm_folder
+
+    folder, _ = llm_folder("builtin")
+    engine = _engine(golden, tokenizer=str(folder))
+    try:
+        assert engine.token_source == "tokenizer"  # type: ignore[attr-defined]
+        level = _level(engine, 2, requests=4)
+        expected = len(engine._tok.encode(" tok" * NEW_TOKENS))  # type: ignore[attr-defined]
+    finally:
+        engine.close()  # type: ignore[attr-defined]
+    assert level["lengths"]["new_tokens"]["median"] == expected  # type: ignore[index]
+
+
+def test_http_errors_and_malformed_streams_are_counted_per_request() -> None:
+    with _mock("--ttft-ms", "5", "--itl-ms", "1", "--fail-every", "4", "--malformed-every", "6") as url:
+        engine = _engine(url)
+        try:
+            level = _level(engine, 4, requests=24, max_error_rate=0.6)
+            stopped = _level(engine, 4, requests=24, max_error_rate=0.05)
+        finally:
+            engine.close()  # type: ignore[attr-defined]
+    errors = level["errors"]
+    assert errors["by_kind"].get("http 500", 0) >= 4 and errors["by_kind"].get("malformed", 0) >= 2  # type: ignore[index]
+    assert level["requests"] + errors["count"] == 24  # type: ignore[index,operator]
+    assert not level.get("aborted")
+    # a failed request meets no SLO: attainment counts it
+    assert level["slo"]["attainment"] == pytest.approx(level["requests"] / 24)  # type: ignore[index,operator]
+    assert "failed" in str(stopped["aborted"]) and stopped["errors"]["count"] >= 2  # type: ignore[index]
+
+
+def test_a_request_that_outlives_its_timeout_is_a_timeout() -> None:
+    with _mock("--ttft-ms", "3000", "--ttft-sigma", "0.01", "--max-requests", "20") as url:
+        engine = _engine(url, timeout_s=0.3)
+        try:
+            level = _level(engine, 2, requests=2, max_error_rate=0.9)
+        finally:
+            engine.close()  # type: ignore[attr-defined]
+    assert level["errors"]["by_kind"] == {"timeout": 2}  # type: ignore[index]
+    assert "ttft_ms" not in level
+
+
+def test_a_refused_connection_or_an_unknown_model_is_one_clear_error(golden: str) -> None:
+    with pytest.raises(BackendError, match=r"cannot reach http://127\.0\.0\.1:9/v1"):
+        _engine("http://127.0.0.1:9/v1")
+    with pytest.raises(ConfigError, match=r"serves inferperf-mock, not .gpt-x."):
+        _engine(golden, model="gpt-x")
+
+
+def test_generate_on_an_endpoint_from_the_command_line(golden: str, tmp_path: Path) -> None:
+    out = tmp_path / "served.json"
+    cmd = [sys.executable, "-m", "inferperf", "generate", golden, "--concurrency", "2", "--requests", "6"]
+    cmd += ["--prompt-tokens", "16", "--new-tokens", "8", "--ttft-max", "2s", "--json", str(out), "--no-history"]
+    run = subprocess.run(cmd, capture_output=True, text=True, timeout=120, check=False)
+    assert run.returncode == 0, run.stderr
+    doc = json.loads(out.read_text())
+    assert doc["kind"] == "generate-serving" and doc["model"]["served_model"] == "inferperf-mock"
+    assert doc["backend"].startswith("openai-http") and "one token per streamed chunk" in doc["tokens_counted_by"]
+    assert doc["levels"][0]["requests"] == 6 and doc["stopped"] is None
+    compare = subprocess.run(
+        [sys.executable, "-m", "inferperf", "compare", str(out), str(out)], capture_output=True, text=True, check=False
+    )
+    assert compare.returncode == 0, compare.stderr
+
+
+def test_endpoint_flags_on_a_model_folder_are_refused() -> None:
+    run = subprocess.run(
+        [sys.executable, "-m", "inferperf", "generate", "builtin", "--tokenizer", "x"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert run.returncode == 2 and "are for an http://HOST:PORT/v1 endpoint" in run.stderr
+    from inferperf.commands.generate import serve
+
+    with pytest.raises(ConfigError, match="not a model folder"):
+        serve("builtin", endpoint=EndpointOptions())
