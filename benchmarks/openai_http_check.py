@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import sys
 import time
 import urllib.request
@@ -25,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from inferperf.backends.openai_http import OpenAIServingEngine
-from inferperf.backends.openai_mock import Timing
+from inferperf.backends.openai_mock import Timing, spawned
 from inferperf.backends.serving import TokenEvent
 from inferperf.measure.generate import Prompts, corpus_text
 from inferperf.measure.serving import Load, ServeOptions, run_load
@@ -101,20 +100,15 @@ def main() -> int:
     t = TIMING
     args = ["--ttft-ms", str(t.ttft_ms), "--ttft-sigma", str(t.ttft_sigma), "--itl-ms", str(t.itl_ms)]
     args += ["--itl-sigma", str(t.itl_sigma), "--max-seconds", "600"]
-    mock = subprocess.Popen(
-        [sys.executable, "-m", "inferperf.backends.openai_mock", *args], stdout=subprocess.PIPE, text=True
-    )
-    assert mock.stdout is not None
-    url = mock.stdout.readline().split()[-1]
-    engine = Recording(url)
-    try:
-        print(f"golden mock at {url}: TTFT lognormal(median {t.ttft_ms} ms, sigma {t.ttft_sigma}), "
-              f"gaps lognormal(median {t.itl_ms} ms, sigma {t.itl_sigma}), {NEW_TOKENS} tokens")  # fmt: skip
-        for c in (int(x) for x in a.concurrency.split(",")):
-            level_report(engine, url, c, a.requests)
-    finally:
-        engine.close()
-        mock.kill()
+    with spawned(*args) as url:
+        engine = Recording(url)
+        try:
+            print(f"golden mock at {url}: TTFT lognormal(median {t.ttft_ms} ms, sigma {t.ttft_sigma}), "
+                  f"gaps lognormal(median {t.itl_ms} ms, sigma {t.itl_sigma}), {NEW_TOKENS} tokens")  # fmt: skip
+            for c in (int(x) for x in a.concurrency.split(",")):
+                level_report(engine, url, c, a.requests)
+        finally:
+            engine.close()
     return 0
 
 

@@ -9,15 +9,15 @@ import subprocess
 import sys
 import urllib.request
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 
 pytest.importorskip("aiohttp")
 
-from inferperf.backends.openai_mock import Timing
+from inferperf.backends.openai_mock import Timing, spawned
 from inferperf.backends.serving import EndpointOptions
 from inferperf.errors import BackendError, ConfigError
 from inferperf.measure.generate import Prompts, corpus_text
@@ -28,39 +28,19 @@ NEW_TOKENS = 12
 REQUESTS = 48
 
 
-@contextmanager
-def _mock(*args: str) -> Iterator[str]:
-    """A mock server of its own, killed at the end."""
-    proc, url = _start_mock(*args)
-    try:
-        yield url
-    finally:
-        proc.kill()
-        proc.wait()
-
-
-def _start_mock(*args: str) -> tuple[subprocess.Popen[str], str]:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "inferperf.backends.openai_mock", "--max-seconds", "120", *args],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert proc.stdout is not None
-    line = proc.stdout.readline()
-    assert line.startswith("listening on "), line
-    return proc, line.split()[-1]
+def _mock(*args: str) -> Any:
+    """A mock server of its own (bounded in time), killed at the end."""
+    return spawned("--max-seconds", "120", *args)
 
 
 @pytest.fixture(scope="module")
 def golden() -> Iterator[str]:
     t = TIMING
-    proc, url = _start_mock(
+    with _mock(
         "--ttft-ms", str(t.ttft_ms), "--ttft-sigma", str(t.ttft_sigma), "--itl-ms", str(t.itl_ms),
         "--itl-sigma", str(t.itl_sigma), "--max-requests", "400",
-    )  # fmt: skip
-    yield url
-    proc.kill()
-    proc.wait()
+    ) as url:  # fmt: skip
+        yield url
 
 
 def _engine(url: str, **kwargs: object) -> object:
@@ -127,7 +107,7 @@ def test_chat_api_and_the_servers_usage(golden: str) -> None:
     engine = _engine(golden, api="chat")
     try:
         level = _level(engine, 2, requests=4)
-        assert engine.chunk_mismatches == 0  # type: ignore[attr-defined]
+        assert engine.usage_mismatches == 0  # type: ignore[attr-defined]
     finally:
         engine.close()  # type: ignore[attr-defined]
     assert level["requests"] == 4
@@ -146,7 +126,9 @@ def test_tokens_counted_with_the_models_tokenizer(golden: str) -> None:
         expected = len(engine._tok.encode(" tok" * NEW_TOKENS))  # type: ignore[attr-defined]
     finally:
         engine.close()  # type: ignore[attr-defined]
-    assert level["lengths"]["new_tokens"]["median"] == expected  # type: ignore[index]
+    # the server's usage count is the total; the tokenizer only places the tokens on the chunks
+    assert level["lengths"]["new_tokens"]["median"] == NEW_TOKENS  # type: ignore[index]
+    assert engine.usage_mismatches == (4 if expected != NEW_TOKENS else 0)  # type: ignore[attr-defined]
 
 
 def test_http_errors_and_malformed_streams_are_counted_per_request() -> None:
@@ -164,6 +146,18 @@ def test_http_errors_and_malformed_streams_are_counted_per_request() -> None:
     # a failed request meets no SLO: attainment counts it
     assert level["slo"]["attainment"] == pytest.approx(level["requests"] / 24)  # type: ignore[index,operator]
     assert "failed" in str(stopped["aborted"]) and stopped["errors"]["count"] >= 2  # type: ignore[index]
+
+
+def test_a_strict_server_without_length_control_or_done_lines() -> None:
+    with _mock("--ttft-ms", "5", "--itl-ms", "1", "--strict", "--max-requests", "50") as url:
+        engine = _engine(url)
+        try:
+            assert engine.length_control is False  # type: ignore[attr-defined]
+            assert "refused ignore_eos/min_tokens" in engine.describe()  # type: ignore[attr-defined]
+            level = _level(engine, 2, requests=4)
+        finally:
+            engine.close()  # type: ignore[attr-defined]
+    assert level["requests"] == 4 and level["errors"]["count"] == 0  # type: ignore[index]
 
 
 def test_a_request_that_outlives_its_timeout_is_a_timeout() -> None:
@@ -192,7 +186,7 @@ def test_generate_on_an_endpoint_from_the_command_line(golden: str, tmp_path: Pa
     assert run.returncode == 0, run.stderr
     doc = json.loads(out.read_text())
     assert doc["kind"] == "generate-serving" and doc["model"]["served_model"] == "inferperf-mock"
-    assert doc["backend"].startswith("openai-http") and "one token per streamed chunk" in doc["tokens_counted_by"]
+    assert doc["backend"].startswith("openai-http") and "usage.completion_tokens" in doc["tokens_counted_by"]
     assert doc["levels"][0]["requests"] == 6 and doc["stopped"] is None
     compare = subprocess.run(
         [sys.executable, "-m", "inferperf", "compare", str(out), str(out)], capture_output=True, text=True, check=False
@@ -212,3 +206,55 @@ def test_endpoint_flags_on_a_model_folder_are_refused() -> None:
 
     with pytest.raises(ConfigError, match="not a model folder"):
         serve("builtin", endpoint=EndpointOptions())
+
+
+def test_the_servers_usage_count_is_placed_on_the_chunks() -> None:
+    from inferperf.backends.openai_http import OpenAIServingEngine, _Stream
+
+    engine = object.__new__(OpenAIServingEngine)
+    engine._tok, engine.usage_mismatches = None, 0
+    stream = _Stream(stamps=[1.0, 2.0, 3.0], pieces=[" a a", " b", " c"])
+    assert engine._placed(stream, None) == [1, 1, 1]  # no usage: one per chunk
+    assert engine._placed(stream, {"completion_tokens": 4}) == [2, 1, 1]  # the first chunk carried two
+    assert engine._placed(stream, {"completion_tokens": 2}) == [1, 1, 0]  # fewer: off the end
+    assert engine.usage_mismatches == 2
+
+
+@pytest.mark.slow
+def test_a_real_server_transformers_serve_on_the_builtin_model() -> None:
+    """The built-in tiny LLM served by transformers serve (torch + transformers[serving]; skipped without)."""
+    import shutil
+    import socket
+    import time
+
+    for module in ("torch", "fastapi", "uvicorn", "transformers"):
+        pytest.importorskip(module)
+    exe = Path(sys.executable).parent / "transformers"
+    if not exe.exists() and shutil.which("transformers") is None:
+        pytest.skip("the transformers command line is not installed")
+    from inferperf.model.zoo import llm_folder
+
+    folder, _ = llm_folder("builtin")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    cmd = [str(exe if exe.exists() else "transformers"), "serve", str(folder), "--host", "127.0.0.1"]
+    proc = subprocess.Popen([*cmd, "--port", str(port), "--device", "cpu"], stderr=subprocess.DEVNULL)
+    try:
+        url, deadline = f"http://127.0.0.1:{port}/v1", time.monotonic() + 120
+        while time.monotonic() < deadline:
+            try:
+                urllib.request.urlopen(f"{url}/models", timeout=2).close()
+                break
+            except OSError:
+                time.sleep(1)
+        engine = _engine(url, tokenizer=str(folder))
+        try:
+            level = _level(engine, 1, requests=4)
+        finally:
+            engine.close()  # type: ignore[attr-defined]
+    finally:
+        proc.kill()
+        proc.wait()
+    assert level["requests"] == 4 and level["errors"]["count"] == 0  # type: ignore[index]
+    assert level["lengths"]["new_tokens"]["median"] == NEW_TOKENS  # type: ignore[index]  # the server's usage

@@ -91,21 +91,34 @@ class InvariantError(RuntimeError):
 
 
 # Errors raised below the CLI name parameters as Python callers know them, written `param`; the CLI
-# shows them as its flags (`int_range` -> --int-range). One spelling rule, so no message names a flag.
+# shows them as its flags (`int_range` -> --int-range). The one mapping from parameter to flag: the rule
+# (underscores to dashes) and, where the flag is spelled otherwise, this table. tests/test_cli_vocabulary.py
+# checks that every `param` any error message names is a flag some command takes, or is listed in
+# API_ONLY, and that no entry here names a flag no command has.
 _FLAG_RENAMES = {
     "histogram": "shape-histogram",
-    "input_values": "input",
+    "input_values": "input-value",
     "inputs": "inputs",
     "inference_precision": "infer-precision",
     "kv_caches": "kv-cache",
+    "precisions": "precision",
+    "ttft_max_ms": "ttft-max",
+    "tpot_max_ms": "tpot-max",
+    "e2e_max_ms": "e2e-max",
+    "max_num_seqs": "max-seqs",
+    "min_query_count": "min-queries",
 }
+# Parameters only Python callers set (no command has a flag for them): a message keeps them as `name`.
+API_ONLY = frozenset({"dynamic_split_fuse", "max_num_batched_tokens", "endpoint", "samples", "max_requests"})
 
 
 def as_flags(message: str) -> str:
-    """``message`` with every `param` written as the command line's flag."""
+    """``message`` with every `param` written as the command line's flag (a Python-only one left as it is)."""
 
     def flag(match: re.Match[str]) -> str:
         name = match.group(1)
+        if name in API_ONLY:
+            return match.group(0)
         return "--" + _FLAG_RENAMES.get(name, name.replace("_", "-"))
 
     return re.sub(r"`([a-z][a-z0-9_]*)`", flag, message)

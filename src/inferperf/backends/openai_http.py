@@ -17,7 +17,7 @@ import queue
 import threading
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -43,12 +43,10 @@ class _MalformedStreamError(Exception):
 
 @dataclass
 class _Stream:
-    """What the driver thread knows of one request: the text so far and the tokens counted in it."""
+    """What the driver thread knows of one request: each chunk's stamp and text, until it ends."""
 
-    text: str = ""
-    counted: int = 0
-    chunks: int = 0
-    last_stamp: float = 0.0
+    stamps: list[float] = field(default_factory=list)
+    pieces: list[str] = field(default_factory=list)
 
 
 class _Tokenizer:
@@ -58,18 +56,23 @@ class _Tokenizer:
     def __init__(self, path: Path) -> None:
         self._genai: Any = None
         self._hf: Any = None
-        if path.is_dir() and (path / "openvino_tokenizer.xml").exists():
+        hf_file = path if path.is_file() else path / "tokenizer.json"
+        if (
+            path.is_dir()
+            and (path / "openvino_tokenizer.xml").exists()
+            and (_has("openvino_genai") or not hf_file.exists())
+        ):
             from inferperf.backends.genai import import_genai
 
             self._genai = import_genai().Tokenizer(str(path))
-        elif (path / "tokenizer.json").exists() or path.name.endswith(".json"):
-            try:
-                import tokenizers
-            except ImportError:
+        elif hf_file.exists():
+            if not _has("tokenizers"):
                 raise BackendUnavailableError(
                     "reading tokenizer.json needs the tokenizers package", hint="pip install tokenizers"
-                ) from None
-            self._hf = tokenizers.Tokenizer.from_file(str(path if path.is_file() else path / "tokenizer.json"))
+                )
+            import tokenizers
+
+            self._hf = tokenizers.Tokenizer.from_file(str(hf_file))
         else:
             raise InputSpecError(f"no tokenizer in {path}: expected openvino_tokenizer.xml or tokenizer.json")
 
@@ -108,12 +111,12 @@ class OpenAIServingEngine(ServingEngine):
         self.aiohttp = import_aiohttp()
         self.base_url, self.api, self.timeout_s = base_url.rstrip("/"), api, timeout_s
         self._tok = _Tokenizer(Path(tokenizer)) if tokenizer is not None else None
-        self.token_source = "tokenizer" if self._tok is not None else "chunks"
+        self.token_source = "tokenizer" if self._tok is not None else "chunks"  # (the server's usage first)
         self._words: list[str] = []
         self._raw: queue.SimpleQueue[tuple[Any, ...]] = queue.SimpleQueue()
         self._streams: dict[int, _Stream] = {}
         self._futures: dict[int, concurrent.futures.Future[None]] = {}
-        self.chunk_mismatches = 0  # requests whose usage.completion_tokens differs from their chunk count
+        self.usage_mismatches = 0  # requests whose usage.completion_tokens differs from the chunks' own count
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="inferperf-http", daemon=True)
         self._thread.start()
@@ -123,6 +126,7 @@ class OpenAIServingEngine(ServingEngine):
             self.model = model or self._call(self._served_model(None))
             if model is not None:
                 self._call(self._served_model(model))
+            self.length_control = self._call(self._length_control())
         except BaseException:
             self.close()
             raise
@@ -166,7 +170,8 @@ class OpenAIServingEngine(ServingEngine):
         self._streams.clear()
 
     def describe(self) -> str:
-        return f"openai-http ({self.base_url}, model {self.model}, {self.api} API)"
+        lengths = "" if self.length_control else "; the server refused ignore_eos/min_tokens: answers may end at EOS"
+        return f"openai-http ({self.base_url}, model {self.model}, {self.api} API{lengths})"
 
     def versions(self) -> dict[str, str]:
         return {"aiohttp": str(self.aiohttp.__version__)}
@@ -188,47 +193,59 @@ class OpenAIServingEngine(ServingEngine):
         body: dict[str, Any] = {
             "model": self.model,
             "max_tokens": new_tokens,
-            "min_tokens": new_tokens,
-            "ignore_eos": True,
             "temperature": 0.0,
             "stream": True,
             "stream_options": {"include_usage": True},
         }
+        if self.length_control:
+            body |= {"min_tokens": new_tokens, "ignore_eos": True}
         if self.api == "chat":
             return body | {"messages": [{"role": "user", "content": text}]}
         return body | {"prompt": text}
 
     def _events(self, item: tuple[Any, ...]) -> list[TokenEvent]:
-        """A raw chunk or end, as the tokens it adds (counted here, off the stamping thread)."""
+        """A raw chunk is kept; at a request's end its tokens are placed on its chunks' stamps (counted here,
+        off the stamping thread) and handed over with the end."""
         kind, rid, stamp = item[0], item[1], item[2]
         stream = self._streams.get(rid)
         if stream is None:  # abandoned
             return []
         if kind == "piece":
-            stream.chunks += 1
-            stream.last_stamp = stamp
-            added = self._count(stream, item[3])
-            return [TokenEvent(rid, added, stamp)] if added else []
+            stream.stamps.append(stamp)
+            stream.pieces.append(item[3])
+            return []
         usage, error, detail = item[3], item[4], item[5]
         del self._streams[rid]
         self._futures.pop(rid, None)
-        out = []
-        if self._tok is not None and error is None:
-            tail = len(self._tok.encode(stream.text)) - stream.counted  # tokens the last piece completed
-            if tail > 0:  # stamped when the text that completes them arrived
-                out.append(TokenEvent(rid, tail, stream.last_stamp))
-        elif usage and "completion_tokens" in usage and usage["completion_tokens"] != stream.chunks:
-            self.chunk_mismatches += 1
+        counts = self._placed(stream, usage)
+        out = [TokenEvent(rid, n, t) for n, t in zip(counts, stream.stamps, strict=True) if n]
         return [*out, TokenEvent(rid, 0, stamp, finished=True, error=error, detail=detail, usage=usage)]
 
-    def _count(self, stream: _Stream, piece: str) -> int:
+    def _placed(self, stream: _Stream, usage: dict[str, int] | None) -> list[int]:
+        """Tokens per chunk. The total is the server's ``usage.completion_tokens`` where it reports it (what it
+        generated: re-tokenizing the text need not give it back), else the tokenizer's count of the text,
+        else one per chunk; a chunk's share is the tokens its text adds (tokenizer) or one; a difference
+        from the total lands on the first chunk (servers batch the first tokens into it) or comes off the
+        last ones."""
         if self._tok is None:
-            return 1
-        stream.text += piece
-        now = len(self._tok.encode(stream.text))
-        added = max(0, now - stream.counted)
-        stream.counted = max(stream.counted, now)
-        return added
+            counts = [1] * len(stream.pieces)
+        else:
+            counts, text, before = [], "", 0
+            for piece in stream.pieces:
+                text += piece
+                now = len(self._tok.encode(text))
+                counts.append(max(0, now - before))
+                before = max(before, now)
+        total = (usage or {}).get("completion_tokens")
+        if total is None or not counts:
+            return counts
+        if total != sum(counts):
+            self.usage_mismatches += 1
+        counts[0] += max(0, total - sum(counts))
+        for i in range(len(counts) - 1, -1, -1):  # more counted than the server generated: off the end
+            cut = min(counts[i] - (1 if i == 0 else 0), sum(counts) - total)
+            counts[i] -= max(0, cut)
+        return counts
 
     # ------------------------------------------------------------------ the event loop's side
 
@@ -255,6 +272,26 @@ class OpenAIServingEngine(ServingEngine):
             raise ConfigError(f"{self.base_url} serves {', '.join(names) or 'no model'}, not {wanted!r}")
         return wanted
 
+    async def _length_control(self) -> bool:
+        """Whether the server takes ``ignore_eos`` and ``min_tokens`` (vLLM, llama.cpp, SGLang do; a strict
+        server refuses unknown fields with a 4xx naming them): one short request tells."""
+        self.length_control = True
+        body = self._body("hello", 2) | {"stream": False}
+        body.pop("stream_options")
+        url = f"{self.base_url}/{'chat/completions' if self.api == 'chat' else 'completions'}"
+        try:
+            async with self._session.post(url, json=body) as resp:
+                text = await resp.text()
+        except TimeoutError:  # a slow server: the run's own requests will count their timeouts
+            return True
+        except self.aiohttp.ClientError as exc:
+            raise BackendError(f"{url} did not answer a 2-token request: {_cause(exc)}") from exc
+        if 400 <= resp.status < 500 and ("ignore_eos" in text or "min_tokens" in text):
+            return False
+        if resp.status >= 400:
+            raise BackendError(f"{url} answered a 2-token request with HTTP {resp.status}: {text[:200].strip()}")
+        return True
+
     async def _request(self, rid: int, body: dict[str, Any]) -> None:
         aiohttp = self.aiohttp
         url = f"{self.base_url}/{'chat/completions' if self.api == 'chat' else 'completions'}"
@@ -279,7 +316,7 @@ class OpenAIServingEngine(ServingEngine):
 
     async def _read_stream(self, rid: int, resp: Any) -> dict[str, int] | None:
         """Every ``data:`` line of the event stream: each piece of text put with the time its line was read."""
-        usage = None
+        usage, finished = None, False
         async for raw in resp.content:
             stamp = time.perf_counter()
             line = raw.decode("utf-8", "replace").strip()
@@ -297,10 +334,19 @@ class OpenAIServingEngine(ServingEngine):
             if not isinstance(chunk, dict):
                 raise _MalformedStreamError(f"a data line that is not an object: {data[:60]!r}")
             usage = _usage(chunk) or usage
+            finished = finished or usage is not None or _finish_reason(chunk) is not None
             piece = _piece(chunk)
             if piece:
                 self._raw.put(("piece", rid, stamp, piece))
-        raise _MalformedStreamError("the stream ended without data: [DONE]")
+        if finished:  # some servers (transformers serve) end after the finish_reason without data: [DONE]
+            return usage
+        raise _MalformedStreamError("the stream ended before a finish_reason or data: [DONE]")
+
+
+def _has(module: str) -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec(module) is not None
 
 
 def _piece(chunk: dict[str, Any]) -> str:
@@ -312,6 +358,13 @@ def _piece(chunk: dict[str, Any]) -> str:
     if "text" in first:
         return str(first.get("text") or "")
     return str((first.get("delta") or {}).get("content") or "")
+
+
+def _finish_reason(chunk: dict[str, Any]) -> str | None:
+    choices = chunk.get("choices") or []
+    first = choices[0] if choices and isinstance(choices[0], dict) else {}
+    reason = first.get("finish_reason")
+    return str(reason) if reason else None
 
 
 def _usage(chunk: dict[str, Any]) -> dict[str, int] | None:

@@ -13,7 +13,8 @@ It listens on 127.0.0.1 only, and stops after ``max_requests`` requests or ``max
     (prints ``listening on http://127.0.0.1:PORT/v1`` first)
 
 ``fail_every`` answers every n-th request with HTTP 500, ``malformed_every`` every n-th with a broken
-stream: the client's error counting is tested against them.
+stream: the client's error counting is tested against them. ``strict`` acts as a server that refuses
+unknown fields (``ignore_eos``, ``min_tokens``) and ends its streams without ``data: [DONE]``.
 """
 
 from __future__ import annotations
@@ -22,8 +23,11 @@ import argparse
 import asyncio
 import json
 import math
+import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -64,9 +68,15 @@ class MockServer:
     """The aiohttp application and what it recorded."""
 
     def __init__(
-        self, timing: Timing, seed: int = 0, fail_every: int = 0, malformed_every: int = 0, max_requests: int = 10_000
+        self,
+        timing: Timing,
+        seed: int = 0,
+        fail_every: int = 0,
+        malformed_every: int = 0,
+        max_requests: int = 10_000,
+        strict: bool = False,
     ) -> None:
-        self.timing, self.rng = timing, np.random.default_rng(seed)
+        self.timing, self.rng, self.strict = timing, np.random.default_rng(seed), strict
         self.fail_every, self.malformed_every, self.max_requests = fail_every, malformed_every, max_requests
         self.count = 0
         self.truth: dict[str, dict[str, Any]] = {}
@@ -102,6 +112,9 @@ class MockServer:
             self.done.set()
         body = await request.json()
         rid = request.headers.get("X-Request-Id", str(number))
+        unknown = {"ignore_eos", "min_tokens"} & set(body) if self.strict else set()
+        if unknown:  # as a strict server (OpenAI's own, transformers serve) answers
+            return web.json_response({"detail": f"Unexpected fields in the request: {sorted(unknown)}"}, status=422)
         if self.fail_every and number % self.fail_every == 0:
             return web.json_response({"error": {"message": "injected failure"}}, status=500)
         tokens = int(body.get("max_tokens") or 16)
@@ -121,7 +134,8 @@ class MockServer:
         prompt = body.get("prompt") if not chat else " ".join(m.get("content", "") for m in body.get("messages", []))
         usage = {"prompt_tokens": len(str(prompt).split()), "completion_tokens": tokens}
         await resp.write(_chunk(chat, None, usage))
-        await resp.write(b"data: [DONE]\n\n")
+        if not self.strict:  # a strict mock ends as transformers serve does: no [DONE] after the usage
+            await resp.write(b"data: [DONE]\n\n")
         # perf_counter is the system's monotonic clock: a client on this machine can compare its own stamps
         self.truth[rid] = {"arrived_s": arrived, "ttft_ms": ttft, "gaps_ms": gaps.tolist(), "sent_ms": sent}
         return resp
@@ -159,6 +173,22 @@ async def serve(server: MockServer, port: int, max_seconds: float) -> None:
         await runner.cleanup()
 
 
+@contextmanager
+def spawned(*args: str) -> Iterator[str]:
+    """A mock server in a process of its own (``args``: its command line), its URL while it runs; killed at
+    the end. Tests and benchmarks measure a client against it without sharing its event loop or its GIL."""
+    proc = subprocess.Popen([sys.executable, "-m", __name__, *args], stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        if not line.startswith("listening on "):
+            raise RuntimeError(f"the mock server did not start: {line!r}")
+        yield line.split()[-1]
+    finally:
+        proc.kill()
+        proc.wait()
+
+
 def main(argv: list[str] | None = None) -> int:
     """The command line: the distributions, the port and the bounds."""
     p = argparse.ArgumentParser(prog="python -m inferperf.backends.openai_mock", description=__doc__.split("\n")[0])
@@ -172,9 +202,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--malformed-every", type=int, default=0)
     p.add_argument("--max-requests", type=int, default=10_000)
     p.add_argument("--max-seconds", type=float, default=600.0)
+    p.add_argument("--strict", action="store_true", help="refuse ignore_eos/min_tokens (422), end without [DONE]")
     a = p.parse_args(argv)
     timing = Timing(a.ttft_ms, a.ttft_sigma, a.itl_ms, a.itl_sigma)
-    server = MockServer(timing, a.seed, a.fail_every, a.malformed_every, a.max_requests)
+    server = MockServer(timing, a.seed, a.fail_every, a.malformed_every, a.max_requests, a.strict)
     asyncio.run(serve(server, a.port, a.max_seconds))
     return 0
 

@@ -242,16 +242,16 @@ def _serving_engine(
 
 def _token_source(engine: ServingEngine) -> str:
     """How the output tokens were counted, in a reader's words."""
-    source = engine.token_source
-    if source == "tokenizer":
-        return "the model's tokenizer over the streamed text; prompt tokens as the server's usage reports them"
-    if source == "chunks":
-        mismatches = int(getattr(engine, "chunk_mismatches", 0))
-        return (
-            "one token per streamed chunk (no tokenizer given), checked against the server's usage: "
-            f"{mismatches} request(s) differed; prompt tokens as the server's usage reports them"
-        )
-    return "the engine's own token ids"
+    if engine.token_source == "engine":
+        return "the engine's own token ids"
+    per_chunk = "the tokens the model's tokenizer finds each chunk's text adding" if (
+        engine.token_source == "tokenizer") else "one token per streamed chunk"  # fmt: skip
+    differed = int(getattr(engine, "usage_mismatches", 0))
+    return (
+        f"the server's usage.completion_tokens where it reports them (else the per-chunk count), placed on the "
+        f"chunks by {per_chunk}; {differed} request(s) where the per-chunk count differed from the server's; "
+        "prompt tokens as the server's usage reports them"
+    )
 
 
 def _kv_reserve(name: str, model_doc: dict[str, Any], opts: GenerateOptions) -> int | None:

@@ -1,0 +1,80 @@
+"""One CLI vocabulary: every `param` an error message names reaches the user as a flag that a command takes.
+
+Errors below the CLI name parameters in backticks; the CLI's wrapper rewrites them as flags (errors.as_flags).
+A message naming `ttft_max_ms` used to tell the user to fix --ttft-max-ms, which no command has. Here every
+error message in src/ (the strings inside a raise or an ...Error(...) call) is read, each `param` mapped as
+the CLI maps it, and the flag looked up among every command's options.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from pathlib import Path
+from typing import Any
+
+import typer.main
+
+from inferperf.cli import app
+from inferperf.errors import _FLAG_RENAMES, API_ONLY, as_flags
+
+PACKAGE = Path(__file__).resolve().parents[1] / "src" / "inferperf"
+PARAM = re.compile(r"(?<!`)`([a-z][a-z0-9_]*)`(?!`)")  # `param`, not reST's ``literal``
+
+
+def _is_error_call(node: ast.AST) -> bool:
+    func = getattr(node, "func", None)
+    name = getattr(func, "id", None) or getattr(func, "attr", None) or ""
+    return isinstance(node, ast.Call) and name.endswith(("Error", "Exception"))
+
+
+def message_params() -> dict[str, list[str]]:
+    """Every `param` an error message names -> where (file:line)."""
+    found: dict[str, list[str]] = {}
+    for path in sorted(PACKAGE.rglob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        errors = [n for n in ast.walk(tree) if isinstance(n, ast.Raise) or _is_error_call(n)]
+        for node in (inner for e in errors for inner in ast.walk(e)):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str):
+                for name in PARAM.findall(node.value):
+                    found.setdefault(name, []).append(f"{path.relative_to(PACKAGE)}:{node.lineno}")
+    return found
+
+
+def cli_flags() -> set[str]:
+    """Every option spelling of every command and sub-command."""
+    flags: set[str] = set()
+
+    def walk(command: Any) -> None:
+        for sub in getattr(command, "commands", {}).values():
+            walk(sub)
+        for param in command.params:
+            flags.update(param.opts)
+            flags.update(getattr(param, "secondary_opts", ()))
+
+    walk(typer.main.get_command(app))
+    return flags
+
+
+def test_every_param_a_message_names_is_a_flag_some_command_takes() -> None:
+    flags = cli_flags()
+    params = message_params()
+    assert len(params) > 30  # the collection itself works
+    missing = {
+        name: where[:2] for name, where in params.items() if name not in API_ONLY and as_flags(f"`{name}`") not in flags
+    }
+    assert not missing, f"messages name flags no command takes (rename, or map in errors._FLAG_RENAMES): {missing}"
+
+
+def test_the_declared_mapping_names_real_flags_only() -> None:
+    flags = cli_flags()
+    assert not {f"--{flag}" for flag in _FLAG_RENAMES.values()} - flags
+    # a parameter declared Python-only must not have become a flag since (then it is no longer Python-only)
+    assert not {n for n in API_ONLY if "--" + n.replace("_", "-") in flags}
+
+
+def test_python_only_params_stay_as_the_caller_knows_them() -> None:
+    assert as_flags("`max_num_seqs` above `max_num_batched_tokens`") == "--max-seqs above `max_num_batched_tokens`"
+    assert as_flags("an SLO: `ttft_max_ms`, `tpot_max_ms` or `e2e_max_ms`") == (
+        "an SLO: --ttft-max, --tpot-max or --e2e-max"
+    )
