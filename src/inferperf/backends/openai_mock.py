@@ -90,12 +90,18 @@ class MockServer:
         app.router.add_post("/v1/completions", self.complete)
         app.router.add_post("/v1/chat/completions", self.complete)
         app.router.add_get("/mock/truth", self.report)
+        app.router.add_get("/health", self.health)  # what vLLM and transformers serve answer; peers ask it
         return app
 
     async def models(self, _request: Any) -> Any:
         from aiohttp import web
 
         return web.json_response({"object": "list", "data": [{"id": MODEL, "object": "model"}]})
+
+    async def health(self, _request: Any) -> Any:
+        from aiohttp import web
+
+        return web.Response(text="ok")
 
     async def report(self, _request: Any) -> Any:
         from aiohttp import web
@@ -117,7 +123,7 @@ class MockServer:
             return web.json_response({"detail": f"Unexpected fields in the request: {sorted(unknown)}"}, status=422)
         if self.fail_every and number % self.fail_every == 0:
             return web.json_response({"error": {"message": "injected failure"}}, status=500)
-        tokens = int(body.get("max_tokens") or 16)
+        tokens = int(body.get("max_tokens") or body.get("max_completion_tokens") or 16)
         chat = request.path.endswith("/chat/completions")
         ttft, gaps = self.timing.draw(self.rng, tokens)
         offsets = (ttft + np.concatenate([[0.0], np.cumsum(gaps)])) / 1e3
@@ -131,14 +137,27 @@ class MockServer:
                 return resp
             await resp.write(_chunk(chat, " tok", None))
             sent.append((time.perf_counter() - arrived) * 1e3)
-        prompt = body.get("prompt") if not chat else " ".join(m.get("content", "") for m in body.get("messages", []))
-        usage = {"prompt_tokens": len(str(prompt).split()), "completion_tokens": tokens}
+        usage = {"prompt_tokens": len(_prompt_text(body, chat).split()), "completion_tokens": tokens}
         await resp.write(_chunk(chat, None, usage))
         if not self.strict:  # a strict mock ends as transformers serve does: no [DONE] after the usage
             await resp.write(b"data: [DONE]\n\n")
         # perf_counter is the system's monotonic clock: a client on this machine can compare its own stamps
         self.truth[rid] = {"arrived_s": arrived, "ttft_ms": ttft, "gaps_ms": gaps.tolist(), "sent_ms": sent}
+        await resp.write_eof()  # the chunked body's last chunk: a client reading to the end needs it
         return resp
+
+
+def _prompt_text(body: dict[str, Any], chat: bool) -> str:
+    """The prompt's text: ``prompt``, or the messages' contents (a string or a list of text parts)."""
+    if not chat:
+        prompt = body.get("prompt", "")
+        return prompt if isinstance(prompt, str) else " ".join(map(str, prompt))
+    texts = []
+    for message in body.get("messages", []):
+        content = message.get("content", "")
+        parts = content if isinstance(content, list) else [{"text": content}]
+        texts += [str(p.get("text", "")) for p in parts if isinstance(p, dict)]
+    return " ".join(texts)
 
 
 def _chunk(chat: bool, text: str | None, usage: dict[str, int] | None) -> bytes:

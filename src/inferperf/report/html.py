@@ -124,8 +124,9 @@ def coldstart_phases(doc: dict[str, Any]) -> Figure | None:
                 error_x={
                     "type": "data",
                     "symmetric": False,
-                    "array": [(s["ci95"][1] - s["value"]) if s else 0 for s in vals],
-                    "arrayminus": [(s["value"] - s["ci95"][0]) if s else 0 for s in vals],
+                    # an unbounded end (null: too few runs for a 95% bound) draws no bar on that side
+                    "array": [(s["ci95"][1] - s["value"]) if s and s["ci95"][1] is not None else 0 for s in vals],
+                    "arrayminus": [(s["value"] - s["ci95"][0]) if s and s["ci95"][0] is not None else 0 for s in vals],
                 },
             )
         )

@@ -356,14 +356,13 @@ def _bars(suite: dict[str, Any], key: str, title: str, axis: str) -> Any:
             series.setdefault(f"{cell['backend']}:{cell['variant']}", []).append(cell)
     for name, group in series.items():
         stats = [c["summary"][key] for c in group]
-        lo = [s["value"] - (s.get("ci95") or [s["value"]])[0] for s in stats]
-        hi = [(s.get("ci95") or [None, s["value"]])[1] - s["value"] for s in stats]
+        lo, hi = zip(*(_bar_ends(s) for s in stats), strict=True)
         fig.add_trace(
             go.Bar(
                 name=name,
                 x=[c["model"] for c in group],
                 y=[s["value"] for s in stats],
-                error_y={"type": "data", "symmetric": False, "array": hi, "arrayminus": lo},
+                error_y={"type": "data", "symmetric": False, "array": list(hi), "arrayminus": list(lo)},
             )
         )
     fig.update_layout(
@@ -420,3 +419,11 @@ def write_reports(suite: dict[str, Any], out: Path) -> dict[str, str]:
         "csv": str(atomic_write_text(to_csv(suite), out / "suite.csv")),
         "html": str(write_html(suite, out / "suite.html")),
     }
+
+
+def _bar_ends(stat: dict[str, Any]) -> tuple[float, float]:
+    """The error bar's lengths below and above the value; an unbounded end (null: too few samples for a 95%
+    bound) draws no bar on that side."""
+    low, high = stat.get("ci95") or (None, None)
+    value = float(stat["value"])
+    return value - (value if low is None else float(low)), (value if high is None else float(high)) - value
