@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
+import numpy as np
+
 from inferperf.backends.serving import ServingEngine, TokenEvent
 from inferperf.errors import BackendError, BackendUnavailableError, ConfigError, InputSpecError
 
@@ -78,8 +80,6 @@ class _Tokenizer:
 
     def encode(self, text: str) -> list[int]:
         if self._genai is not None:
-            import numpy as np
-
             ids = self._genai.encode(text, add_special_tokens=False).input_ids.data
             return [int(i) for i in np.asarray(ids).ravel()]
         return list(self._hf.encode(text, add_special_tokens=False).ids)
@@ -223,29 +223,24 @@ class OpenAIServingEngine(ServingEngine):
 
     def _placed(self, stream: _Stream, usage: dict[str, int] | None) -> list[int]:
         """Tokens per chunk. The total is the server's ``usage.completion_tokens`` where it reports it (what it
-        generated: re-tokenizing the text need not give it back), else the tokenizer's count of the text,
-        else one per chunk; a chunk's share is the tokens its text adds (tokenizer) or one; a difference
-        from the total lands on the first chunk (servers batch the first tokens into it) or comes off the
-        last ones."""
-        if self._tok is None:
-            counts = [1] * len(stream.pieces)
-        else:
-            counts, text, before = [], "", 0
-            for piece in stream.pieces:
-                text += piece
-                now = len(self._tok.encode(text))
-                counts.append(max(0, now - before))
-                before = max(before, now)
+        generated: re-tokenizing the text need not give it back), else the tokenizer's count of the whole
+        text, else one per chunk. A total equal to the chunks is one per chunk (no tokenizer call: none may
+        hold the GIL from the stamping thread while requests are in flight); otherwise the total is shared
+        out in proportion to what the tokenizer finds in each chunk's text, or, without one, the extra
+        tokens go to the first chunk (servers batch the first tokens into it)."""
+        chunks = len(stream.pieces)
         total = (usage or {}).get("completion_tokens")
-        if total is None or not counts:
-            return counts
-        if total != sum(counts):
+        if total is None:
+            total = len(self._tok.encode("".join(stream.pieces))) if self._tok is not None else chunks
+        elif total != chunks:
             self.usage_mismatches += 1
-        counts[0] += max(0, total - sum(counts))
-        for i in range(len(counts) - 1, -1, -1):  # more counted than the server generated: off the end
-            cut = min(counts[i] - (1 if i == 0 else 0), sum(counts) - total)
-            counts[i] -= max(0, cut)
-        return counts
+        if total == chunks or not chunks:
+            return [1] * chunks
+        if self._tok is not None:
+            return _allocate(total, [len(self._tok.encode(piece)) for piece in stream.pieces])
+        if total > chunks:
+            return [1 + total - chunks] + [1] * (chunks - 1)
+        return [1] * total + [0] * (chunks - total)
 
     # ------------------------------------------------------------------ the event loop's side
 
@@ -341,6 +336,17 @@ class OpenAIServingEngine(ServingEngine):
         if finished:  # some servers (transformers serve) end after the finish_reason without data: [DONE]
             return usage
         raise _MalformedStreamError("the stream ended before a finish_reason or data: [DONE]")
+
+
+def _allocate(total: int, weights: list[int]) -> list[int]:
+    """``total`` shared out in proportion to ``weights`` (largest remainders; equal shares if all are 0)."""
+    w = np.asarray(weights, dtype=float)
+    w = w if w.sum() > 0 else np.ones_like(w)
+    exact = w / w.sum() * total
+    counts = np.floor(exact).astype(int)
+    for i in np.argsort(-(exact - counts))[: total - int(counts.sum())]:
+        counts[i] += 1
+    return [int(c) for c in counts]
 
 
 def _has(module: str) -> bool:
