@@ -88,6 +88,19 @@ def test_measured_latencies_match_the_known_truth(golden: str, concurrency: int)
             assert lo <= measured[key]["value"] <= hi, (stat, key, measured[key]["value"], (lo, hi))
 
 
+def test_open_loop_arrivals_against_an_endpoint(golden: str) -> None:
+    engine = _engine(golden)
+    try:
+        prompts = Prompts(engine.encode(corpus_text(None)[0]), 0)  # type: ignore[attr-defined]
+        opts = ServeOptions(prompt_tokens=16, new_tokens=NEW_TOKENS, requests=24, ttft_max_ms=500.0)
+        level = run_load(engine, prompts.draw, Load("rate", 40.0), opts)  # type: ignore[arg-type]
+    finally:
+        engine.close()  # type: ignore[attr-defined]
+    # 40 req/s of ~110 ms requests: about 4.4 in flight, which the mock serves without queueing
+    assert level["requests"] == 24 and not level["overload"]["overloaded"]
+    assert level["slo"]["attainment"] == 1.0 and level["submit_delay_ms"]["max"] < 50
+
+
 def test_the_server_keeps_what_it_drew_per_request_id(golden: str) -> None:
     engine = _engine(golden)
     try:
@@ -193,6 +206,10 @@ def test_generate_on_an_endpoint_from_the_command_line(golden: str, tmp_path: Pa
         [sys.executable, "-m", "inferperf", "compare", str(out), str(out)], capture_output=True, text=True, check=False
     )
     assert compare.returncode == 0, compare.stderr
+    page = tmp_path / "served.html"
+    report = [sys.executable, "-m", "inferperf", "report", str(out), "--html", str(page)]
+    assert subprocess.run(report, capture_output=True, text=True, check=False).returncode == 0
+    assert "inferperf-mock at http://127.0.0.1" in page.read_text()
 
 
 def test_endpoint_flags_on_a_model_folder_are_refused() -> None:

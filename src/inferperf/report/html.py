@@ -513,5 +513,11 @@ def report_for(doc: dict[str, Any], path: str | Path) -> Path:
     kind = str(doc.get("kind", "result"))
     if not figures_for(doc) and kind not in _builders():
         raise ResultError(f"no HTML view for {kind!r} results yet (views exist for: {', '.join(_builders())})")
-    model = (doc.get("model") or {}).get("path", "")
-    return render_html(f"inferperf {kind}: {Path(str(model)).name}", [(kind, doc, "")], path)
+    model = doc.get("model") or {}
+    # a served model is named by its endpoint and the name it is served as, a file by its file name
+    name = (
+        f"{model['served_model']} at {model['endpoint']}"
+        if model.get("endpoint")
+        else Path(str(model.get("path", ""))).name
+    )
+    return render_html(f"inferperf {kind}: {name}", [(kind, doc, "")], path)
