@@ -78,3 +78,53 @@ def test_python_only_params_stay_as_the_caller_knows_them() -> None:
     assert as_flags("an SLO: `ttft_max_ms`, `tpot_max_ms` or `e2e_max_ms`") == (
         "an SLO: --ttft-max, --tpot-max or --e2e-max"
     )
+
+
+def _command_flags() -> dict[tuple[str, ...], set[str]]:
+    """Each leaf command's path and its option spellings."""
+    out: dict[tuple[str, ...], set[str]] = {}
+
+    def walk(command: Any, path: tuple[str, ...]) -> None:
+        subs = getattr(command, "commands", {})
+        for name, sub in subs.items():
+            walk(sub, (*path, name))
+        if not subs:
+            out[path] = {o for p in command.params for o in (*p.opts, *getattr(p, "secondary_opts", ()))}
+
+    walk(typer.main.get_command(app), ())
+    return out
+
+
+def test_renamed_flags_are_gone_from_their_command_and_the_new_ones_there() -> None:
+    from inferperf.cli.options import DEPRECATED_FLAGS
+
+    flags = _command_flags()
+    for (*path, old), new in DEPRECATED_FLAGS.items():
+        taken = flags[tuple(path)]
+        assert new in taken and old not in taken, (path, old, new)
+
+
+def test_an_old_spelling_is_rewritten_with_a_warning() -> None:
+    from inferperf.cli.common import upgrade_argv
+
+    argv, warnings = upgrade_argv(["--debug", "bench", "m.onnx", "--precision", "0.01", "--time=5s"])
+    assert argv == ["--debug", "bench", "m.onnx", "--target-ci", "0.01", "--time=5s"]
+    assert warnings == ["inferperf bench: --precision is now --target-ci (the old spelling goes in the next release)"]
+    argv, warnings = upgrade_argv(["history", "list", "--history=h.db"])
+    assert argv == ["history", "list", "--history-file=h.db"] and len(warnings) == 1
+    # the precision command's own --precision is not the renamed one
+    assert upgrade_argv(["precision", "m.onnx", "--precision", "bf16"]) == (
+        ["precision", "m.onnx", "--precision", "bf16"],
+        [],
+    )
+
+
+def test_every_duration_goes_through_the_one_parser() -> None:
+    """An option whose help speaks of seconds or a duration parses units (5s, 500ms, 2m) the same way."""
+    from typer.testing import CliRunner
+
+    from inferperf.cli.options import duration_s
+
+    assert (duration_s("90"), duration_s("500ms"), duration_s("2m"), duration_s("0")) == (90.0, 0.5, 120.0, 0.0)
+    result = CliRunner().invoke(app, ["bench", "builtin", "--time", "5 parsecs"])
+    assert result.exit_code == 2 and "--time" in result.output

@@ -134,11 +134,11 @@ def test_compare_against_history_gives_compare_verdicts(tmp_path: Path) -> None:
     rows = {r["metric"]: r for r in doc["rows"]}
     assert rows["latency_median_ms"]["verdict"] == "slower"
     assert rows["latency_median_ms"]["ratio"] == pytest.approx(1.2, rel=0.03)
-    result = CliRunner().invoke(app, ["compare", "--against-history", str(slower), "--history", str(hist)])
+    result = CliRunner().invoke(app, ["compare", "--against-history", str(slower), "--history-file", str(hist)])
     assert result.exit_code == 0, result.output
     assert "slower" in result.output
     other = save_json(bench_doc(sha="zzz"), tmp_path / "other.json")
-    result = CliRunner().invoke(app, ["compare", "--against-history", str(other), "--history", str(hist)])
+    result = CliRunner().invoke(app, ["compare", "--against-history", str(other), "--history-file", str(hist)])
     assert result.exit_code == 2 and "no earlier result" in result.output
 
 
@@ -153,18 +153,20 @@ def test_cli_list_show_export(tmp_path: Path) -> None:
     record(bench_doc(created="t1"), hist, "bench")
     record({"schema": SCHEMA, "kind": "coldstart", "environment": ENV, "model": {"sha256": "abc123"}}, hist)
     runner = CliRunner()
-    listed = runner.invoke(app, ["history", "list", "--history", str(hist)])
+    listed = runner.invoke(app, ["history", "list", "--history-file", str(hist)])
     assert listed.exit_code == 0 and "history" in listed.output  # rich wraps cells in a narrow terminal
     assert [e["kind"] for e in api.history_list(hist)] == ["coldstart", "bench"]
-    shown = runner.invoke(app, ["history", "show", "1", "--history", str(hist), "--json", str(tmp_path / "1.json")])
+    shown = runner.invoke(
+        app, ["history", "show", "1", "--history-file", str(hist), "--json", str(tmp_path / "1.json")]
+    )
     assert shown.exit_code == 0, shown.output
     assert json.loads((tmp_path / "1.json").read_text())["runs"][0]["count"] == 400
     out = tmp_path / "all.jsonl"
-    assert runner.invoke(app, ["history", "export", str(out), "--history", str(hist)]).exit_code == 0
+    assert runner.invoke(app, ["history", "export", str(out), "--history-file", str(hist)]).exit_code == 0
     assert [json.loads(line)["kind"] for line in out.read_text().splitlines()] == ["bench", "coldstart"]
     csv_out = tmp_path / "runs.csv"
     res = runner.invoke(
-        app, ["history", "export", str(csv_out), "--history", str(hist), "--format", "csv", "--kind", "bench"]
+        app, ["history", "export", str(csv_out), "--history-file", str(hist), "--format", "csv", "--kind", "bench"]
     )
     assert res.exit_code == 0 and csv_out.read_text().count("onnxruntime") == 1
 

@@ -194,7 +194,7 @@ def test_a_refused_connection_or_an_unknown_model_is_one_clear_error(golden: str
 
 def test_generate_on_an_endpoint_from_the_command_line(golden: str, tmp_path: Path) -> None:
     out = tmp_path / "served.json"
-    cmd = [sys.executable, "-m", "inferperf", "generate", golden, "--concurrency", "2", "--requests", "6"]
+    cmd = [sys.executable, "-m", "inferperf", "generate", golden, "--concurrency", "2", "--requests-per-level", "6"]
     cmd += ["--prompt-tokens", "16", "--new-tokens", "8", "--ttft-max", "2s", "--json", str(out), "--no-history"]
     run = subprocess.run(cmd, capture_output=True, text=True, timeout=120, check=False)
     assert run.returncode == 0, run.stderr

@@ -270,7 +270,7 @@ def test_onnxruntime_profile_and_json(tiny_onnx: Path, tmp_path: Path) -> None:
 def test_cli_profile_and_compare(ref_kernel_onnx: Path, tmp_path: Path) -> None:
     pytest.importorskip("openvino")
     runner = CliRunner()
-    args = ["profile", "--seconds", "0.3", "--reference", "0.2", "--top", "3"]
+    args = ["profile", "--seconds", "0.3", "--reference-time", "0.2", "--top", "3"]
     res = runner.invoke(app, [*args, str(ref_kernel_onnx), "--json", str(tmp_path / "one.json")])
     assert res.exit_code == 0, res.output
     assert "reference kernel" in res.output and "layers by time" in res.output

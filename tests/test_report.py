@@ -87,7 +87,7 @@ def test_compare_cli_gate_exit_codes(bench_doc: dict[str, Any], tmp_path: Path) 
     for k, factor in enumerate((0.99, 1.0, 1.01, 1.0)):  # reruns on this machine: its drift, about 1%
         rerun = _with_latencies(bench_doc, factor, 10 + k)
         api.history_record({**rerun, "created": f"2026-01-01T00:0{k}:00"}, hist)
-    res = runner.invoke(app, ["compare", str(a), str(b), "--fail-if-slower", "5%", "--history", str(hist)])
+    res = runner.invoke(app, ["compare", str(a), str(b), "--fail-if-slower", "5%", "--history-file", str(hist)])
     assert res.exit_code == 1 and "regression" in res.output, res.output
     res = runner.invoke(app, ["compare", str(a), str(a), "--fail-if-slower", "5%"])
     assert res.exit_code == 0, res.output

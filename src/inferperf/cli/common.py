@@ -8,6 +8,7 @@ yields shows progress on stderr, renders the result on stdout and writes it to -
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -53,7 +54,31 @@ def _root(debug: DebugOpt = False, verbose: VerboseOpt = False) -> None:
 
 def main() -> None:
     """Console-script entry point."""
-    app(prog_name="inferperf")
+    argv, warnings = upgrade_argv(sys.argv[1:])
+    for warning in warnings:
+        err.print(f"[yellow]warning:[/yellow] {escape(warning)}", highlight=False)
+    app(args=argv, prog_name="inferperf")
+
+
+def upgrade_argv(argv: list[str]) -> tuple[list[str], list[str]]:
+    """``argv`` with each deprecated flag spelling of its command (``DEPRECATED_FLAGS``) replaced by the new
+    one, and a warning for each replaced."""
+    from inferperf.cli.options import DEPRECATED_FLAGS
+
+    start = next((i for i, token in enumerate(argv) if not token.startswith("-")), len(argv))  # after --debug
+    out, warnings = list(argv), []
+    for (*path, old), new in DEPRECATED_FLAGS.items():
+        if argv[start : start + len(path)] != path:
+            continue
+        for i in range(start + len(path), len(out)):
+            if out[i] == "--":  # what follows is not an option
+                break
+            if out[i] == old or out[i].startswith(old + "="):
+                out[i] = new + out[i][len(old) :]
+                warnings.append(
+                    f"inferperf {' '.join(path)}: {old} is now {new} (the old spelling goes in the next release)"
+                )
+    return out, warnings
 
 
 class Command:

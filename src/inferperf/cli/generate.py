@@ -47,7 +47,7 @@ from inferperf.cli.options_llm import (
     TpotMaxOpt,
     TtftMaxOpt,
 )
-from inferperf.config import parse_fraction, parse_seconds, parse_slo_ms
+from inferperf.config import parse_fraction, parse_slo_ms
 from inferperf.errors import BackendError, ConfigError
 from inferperf.report.generate_console import render_compress, render_generate, render_serving
 
@@ -79,7 +79,7 @@ def generate(
     served_model: ServedModelOpt = None,
     api_name: EndpointApiOpt = "completions",
     tokenizer: TokenizerOpt = None,
-    timeout: RequestTimeoutOpt = "60s",
+    timeout: RequestTimeoutOpt = 60.0,
     max_error_rate: MaxErrorRateOpt = "5%",
     json_path: JsonOpt = None,
     history: RecordHistoryOpt = True,
@@ -132,16 +132,13 @@ def generate(
             record_history(doc, "generate")
 
 
-def _endpoint(model: str, served_model: str | None, api_name: str, tokenizer: str | None, timeout: str) -> Any:
+def _endpoint(model: str, served_model: str | None, api_name: str, tokenizer: str | None, timeout: float) -> Any:
     """The endpoint options when MODEL is an http:// URL; the endpoint flags refused otherwise."""
-    seconds = parse_seconds(timeout, "--timeout") if timeout.strip()[-1:].isalpha() else None
-    if seconds is None:
-        raise ConfigError(f"bad --timeout {timeout!r}: give a unit, e.g. {timeout.strip()}s")
     if not api.is_endpoint(model):
         if served_model is not None or tokenizer is not None or api_name != "completions":
             raise ConfigError("--model, --api and --tokenizer are for an http://HOST:PORT/v1 endpoint, not a folder")
         return None
-    return api.EndpointOptions(model=served_model, api=api_name, tokenizer=tokenizer, timeout_s=seconds)
+    return api.EndpointOptions(model=served_model, api=api_name, tokenizer=tokenizer, timeout_s=timeout)
 
 
 def _slo(text: str | None, flag: str) -> float | None:

@@ -25,6 +25,37 @@ class HandParsed:
 
 PARSED = HandParsed()
 
+
+def duration_s(text: str | float) -> float:
+    """The command line's one duration parser: ``90``, ``90s``, ``500ms``, ``5m``, ``1.5h`` -> seconds (a bare
+    number is seconds; 0 is a duration too, where an option means "skip")."""
+    from inferperf.config import parse_seconds
+    from inferperf.errors import ConfigError
+
+    if isinstance(text, int | float):  # a default, already seconds
+        return float(text)
+    if text.strip() in ("0", "0s", "0.0"):
+        return 0.0
+    try:
+        return parse_seconds(text)
+    except ConfigError as exc:
+        raise typer.BadParameter(str(exc).removeprefix("bad duration ")) from None
+
+
+# One meaning per flag: where two meanings shared a spelling, one was renamed; the old spelling still works
+# in the command that had it, with a warning, for one release (cli/common.upgrade_argv applies this).
+DEPRECATED_FLAGS = {
+    ("bench", "--precision"): "--target-ci",  # --precision is the precisions of `precision`
+    ("profile", "--reference"): "--reference-time",  # --reference is suite's reference column
+    ("generate", "--requests"): "--requests-per-level",  # --requests is requests in flight
+    ("optimize", "--requests"): "--requests-per-level",
+    ("compare", "--history"): "--history-file",  # --history/--no-history records a result
+    ("suite", "--history"): "--history-file",
+    ("history", "list", "--history"): "--history-file",
+    ("history", "show", "--history"): "--history-file",
+    ("history", "export", "--history"): "--history-file",
+}
+
 # --- Arguments ------------------------------------------------------------------------------------
 ModelArg = Annotated[str, typer.Argument(help="Model file (.onnx, .xml IR) or 'builtin'.")]
 ConfigModelArg = Annotated[
@@ -50,7 +81,7 @@ VerboseOpt = Annotated[
 ]
 JsonOpt = Annotated[Path | None, typer.Option("--json", help="Write the versioned result JSON here.")]
 HistoryOpt = Annotated[
-    Path | None, typer.Option("--history", help="History file (default: $INFERPERF_HISTORY or user data).")
+    Path | None, typer.Option("--history-file", help="History file (default: $INFERPERF_HISTORY or user data).")
 ]
 RecordHistoryOpt = Annotated[
     bool,
@@ -134,13 +165,22 @@ SuiteBackendsOpt = Annotated[str, typer.Option("--backends", help="Comma list of
 
 # --- How long to measure --------------------------------------------------------------------------
 ModeOpt = Annotated[str, typer.Option("--mode", help="latency, throughput or both.")]
-TimeOpt = Annotated[float | None, typer.Option("--time", help="Fixed measuring time per run, seconds.")]
+TimeOpt = Annotated[
+    float | None,
+    typer.Option("--time", parser=duration_s, metavar="DURATION", help="Fixed measuring time per run, seconds."),
+]
 IterationsOpt = Annotated[int | None, typer.Option("--iterations", help="Fixed number of inferences per run.")]
 StopPrecisionOpt = Annotated[
-    float | None, typer.Option("--precision", help="Adaptive stop: median CI half-width / median.")
+    float | None, typer.Option("--target-ci", help="Adaptive stop: median CI half-width / median, e.g. 0.01.")
 ]
-MaxTimeOpt = Annotated[float | None, typer.Option("--max-time", help="Adaptive cap per run, seconds.")]
-WarmupOpt = Annotated[float | None, typer.Option("--warmup", help="Warm-up seconds before measuring.")]
+MaxTimeOpt = Annotated[
+    float | None,
+    typer.Option("--max-time", parser=duration_s, metavar="DURATION", help="Adaptive cap per run, seconds."),
+]
+WarmupOpt = Annotated[
+    float | None,
+    typer.Option("--warmup", parser=duration_s, metavar="DURATION", help="Warm-up seconds before measuring."),
+]
 RepeatsOpt = Annotated[
     int | None,
     typer.Option(
@@ -149,8 +189,13 @@ RepeatsOpt = Annotated[
         "with their spread, so they hold across reruns.",
     ),
 ]
-TimeoutOpt = Annotated[float, typer.Option("--timeout", help="Seconds before a worker is killed.")]
-CellTimeoutOpt = Annotated[float, typer.Option("--timeout", help="Seconds before a cell's worker is killed.")]
+TimeoutOpt = Annotated[
+    float, typer.Option("--timeout", parser=duration_s, metavar="DURATION", help="Seconds before a worker is killed.")
+]
+CellTimeoutOpt = Annotated[
+    float,
+    typer.Option("--timeout", parser=duration_s, metavar="DURATION", help="Seconds before a cell's worker is killed."),
+]
 
 # --- Inputs ---------------------------------------------------------------------------------------
 ShapeOpt = Annotated[str | None, typer.Option("--shape", help="Static shape for dynamic inputs.")]
@@ -318,7 +363,10 @@ MaxDropOpt = Annotated[float, typer.Option("--max-drop", help="Largest accepted 
 QuantizeMaxDropOpt = Annotated[
     float, typer.Option("--max-drop", help="Largest accepted absolute top-1 drop (or agreement drop).")
 ]
-SpeedSecondsOpt = Annotated[float, typer.Option("--seconds", help="Seconds per speed run (without --shapes).")]
+SpeedSecondsOpt = Annotated[
+    float,
+    typer.Option("--seconds", parser=duration_s, metavar="DURATION", help="Seconds per speed run (without --shapes)."),
+]
 QuantizeRoundsOpt = Annotated[int, typer.Option("--rounds", help="Interleaved FP32/INT8 speed rounds.")]
 PruneRoundsOpt = Annotated[int, typer.Option("--rounds", help="Interleaved dense/sparse speed rounds.")]
 PrecisionRoundsOpt = Annotated[int, typer.Option("--rounds", help="Interleaved f32/candidate speed rounds.")]
@@ -379,15 +427,28 @@ ColdCacheDirOpt = Annotated[
 ]
 VariantOpt = Annotated[list[str] | None, typer.Option("--variant", help="Another model file to compare (repeatable).")]
 BatchesOpt = Annotated[str | None, typer.Option("--batches", help="Batch sizes to sweep, e.g. 1,8."), PARSED]
-SteadyOpt = Annotated[float, typer.Option("--steady", help="Seconds of steady-state throughput per configuration.")]
+SteadyOpt = Annotated[
+    float,
+    typer.Option(
+        "--steady", parser=duration_s, metavar="DURATION", help="Seconds of steady-state throughput per configuration."
+    ),
+]
 LeakIterationsOpt = Annotated[
     int, typer.Option("--leak-iterations", help="Inferences in the leak check (capped at 20 s).")
 ]
 
 # --- End to end (e2e) -----------------------------------------------------------------------------
 DecoderOpt = Annotated[str, typer.Option("--decoder", help="pillow or opencv (decode, resize, colour conversion).")]
-SequentialSecondsOpt = Annotated[float, typer.Option("--seconds", help="Seconds of the interleaved sequential phase.")]
-PipelinedSecondsOpt = Annotated[float, typer.Option("--pipelined-seconds", help="Seconds of the pipelined run.")]
+SequentialSecondsOpt = Annotated[
+    float,
+    typer.Option(
+        "--seconds", parser=duration_s, metavar="DURATION", help="Seconds of the interleaved sequential phase."
+    ),
+]
+PipelinedSecondsOpt = Annotated[
+    float,
+    typer.Option("--pipelined-seconds", parser=duration_s, metavar="DURATION", help="Seconds of the pipelined run."),
+]
 PrepThreadsOpt = Annotated[int | None, typer.Option("--prep-threads", help="Pipelined pre-processing threads.")]
 QueueSizeOpt = Annotated[
     int | None, typer.Option("--queue-size", help="Bounded queue between pre-processing and inference.")
@@ -411,9 +472,18 @@ DynamicRoundsOpt = Annotated[int, typer.Option("--rounds", help="Measured passes
 # --- Profile --------------------------------------------------------------------------------------
 CompareModelsOpt = Annotated[bool, typer.Option("--compare", help="Profile two models side by side, per layer.")]
 TopOpt = Annotated[int, typer.Option("--top", help="Rows in the layer and op-type tables.")]
-ProfileSecondsOpt = Annotated[float, typer.Option("--seconds", help="Seconds of profiled inferences per model.")]
+ProfileSecondsOpt = Annotated[
+    float,
+    typer.Option("--seconds", parser=duration_s, metavar="DURATION", help="Seconds of profiled inferences per model."),
+]
 ReferenceSecondsOpt = Annotated[
-    float, typer.Option("--reference", help="Seconds of latency-mode run with counters off (0 skips it).")
+    float,
+    typer.Option(
+        "--reference-time",
+        parser=duration_s,
+        metavar="DURATION",
+        help="Latency-mode run with counters off, e.g. 2s (0 skips it).",
+    ),
 ]
 
 # --- Compare --------------------------------------------------------------------------------------
@@ -478,7 +548,10 @@ MaxDurationOpt = Annotated[
 ]
 SamplesPerQueryOpt = Annotated[int, typer.Option("--samples-per-query", help="MultiStream samples per query.")]
 ScenarioWarmupOpt = Annotated[
-    float, typer.Option("--warmup", help="Warm-up seconds (also sizes Offline and the defaults).")
+    float,
+    typer.Option(
+        "--warmup", parser=duration_s, metavar="DURATION", help="Warm-up seconds (also sizes Offline and the defaults)."
+    ),
 ]
 PeakStepsOpt = Annotated[int, typer.Option("--peak-steps", help="--find-peak bisection steps.")]
 PeakRunOpt = Annotated[str, typer.Option("--peak-run", help="--find-peak length of each short run."), PARSED]

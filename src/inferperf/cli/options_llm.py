@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from inferperf.cli.options import PARSED
+from inferperf.cli.options import PARSED, duration_s
 
 # --- generate -------------------------------------------------------------------------------------
 LlmModelArg = Annotated[
@@ -29,7 +29,12 @@ NewTokensOpt = Annotated[int, typer.Option("--new-tokens", help="Tokens generate
 TextDataOpt = Annotated[
     Path | None, typer.Option("--data", help="Text to cut prompts from: .txt, or .jsonl with a 'text' field.")
 ]
-LevelTimeOpt = Annotated[float, typer.Option("--time", help="Seconds of requests per prompt length, at most.")]
+LevelTimeOpt = Annotated[
+    float,
+    typer.Option(
+        "--time", parser=duration_s, metavar="DURATION", help="Requests per prompt length for at most, e.g. 20s."
+    ),
+]
 MinRequestsOpt = Annotated[int, typer.Option("--min-requests", help="Requests per prompt length, at least.")]
 PromptSeedOpt = Annotated[int, typer.Option("--seed", help="Seed of where prompts are cut from the text.")]
 LlmDeviceOpt = Annotated[str, typer.Option("--device", help="OpenVINO device.")]
@@ -65,7 +70,7 @@ ConcurrencyOpt = Annotated[
 ]
 RateOpt = Annotated[str | None, typer.Option("--rate", help="Serve: open-loop arrivals per second, per level."), PARSED]
 ArrivalsOpt = Annotated[str, typer.Option("--arrivals", help="Serve: poisson, constant or gamma:SHAPE (seeded).")]
-ServeRequestsOpt = Annotated[int, typer.Option("--requests", help="Serve: requests per load level.")]
+ServeRequestsOpt = Annotated[int, typer.Option("--requests-per-level", help="Serve: requests per load level.")]
 TtftMaxOpt = Annotated[
     str | None,
     typer.Option("--ttft-max", help="Serve: TTFT SLO with its unit, e.g. 500ms or 2s (for goodput)."),
@@ -116,7 +121,9 @@ MinAgreementOpt = Annotated[
 ]
 LlmPromptOpt = Annotated[int | None, typer.Option("--prompt-tokens", help="LLM: prompt length of the load (128).")]
 LlmNewOpt = Annotated[int | None, typer.Option("--new-tokens", help="LLM: tokens generated per request (32).")]
-LlmRequestsOpt = Annotated[int | None, typer.Option("--requests", help="LLM: requests per measured level (16).")]
+LlmRequestsOpt = Annotated[
+    int | None, typer.Option("--requests-per-level", help="LLM: requests per measured level (16).")
+]
 
 # --- an OpenAI-compatible endpoint (generate http://HOST:PORT/v1) ----------------------------------
 ServedModelOpt = Annotated[
@@ -132,7 +139,8 @@ TokenizerOpt = Annotated[
     ),
 ]
 RequestTimeoutOpt = Annotated[
-    str, typer.Option("--timeout", help="Endpoint: per-request timeout with its unit, e.g. 60s or 500ms."), PARSED
+    float,
+    typer.Option("--timeout", parser=duration_s, metavar="DURATION", help="Endpoint: per-request timeout, e.g. 60s."),
 ]
 MaxErrorRateOpt = Annotated[
     str,
