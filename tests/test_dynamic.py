@@ -23,7 +23,8 @@ from inferperf.inputs.distribution import (
     resolve_shapes_option,
     text_lengths,
 )
-from inferperf.measure.dynamic import DynamicOptions, padding_waste, plan_strategy
+from inferperf.measure.dynamic import DynamicOptions
+from inferperf.measure.dynamic_plan import padding_waste, plan_strategy
 from inferperf.model import load_model_info
 
 runner = CliRunner()
@@ -345,7 +346,7 @@ def test_cli_bad_input_one_line(bounded_onnx: Path, tmp_path: Path, extra: list[
 
 
 def test_stream_inputs_are_padded_with_zeros(two_input_onnx: Path) -> None:
-    from inferperf.measure.dynamic import _pad
+    from inferperf.measure.dynamic_plan import _pad
 
     padded = _pad({"ids": np.ones((1, 3), np.int64)}, {"ids": (1, 5)})
     assert padded["ids"].tolist() == [[1, 1, 1, 0, 0]]

@@ -7,7 +7,7 @@ per family of commands holds the commands. They are registered here, in the orde
 
 from __future__ import annotations
 
-from inferperf.cli import generate, inspect, measure, optimizations, results, startup
+from inferperf.cli import generate, inspect, measure, optimizations, results, scenario, startup
 from inferperf.cli.common import app, main
 
 __all__ = ["app", "main"]
@@ -29,7 +29,7 @@ for _command in (
     results.compare,
     results.report,
     optimizations.optimize,
-    measure.scenario,
+    scenario.scenario,
     results.suite,
     generate.generate,
     generate.llm_compress,

@@ -1,4 +1,4 @@
-"""Commands that measure a model as it runs: bench, e2e, dynamic, profile, scenario.
+"""Commands that measure a model as it runs: bench, e2e, dynamic, profile (scenario: ``cli/scenario.py``).
 
 Registered on the app in ``cli/__init__.py``.
 """
@@ -9,15 +9,12 @@ import json
 import os
 from functools import partial
 from pathlib import Path
-from typing import Any
 
 import typer
-from rich.console import Console
 
 from inferperf import api
 from inferperf.cli.common import (
     Command,
-    Render,
     command,
     csv_list,
     out,
@@ -27,10 +24,8 @@ from inferperf.cli.common import (
     run_limits,
     runtime_config,
     shape_spec,
-    warn,
 )
 from inferperf.cli.options import (
-    AccuracyModeOpt,
     BackendOpt,
     BatchOpt,
     BenchBackendsOpt,
@@ -53,7 +48,6 @@ from inferperf.cli.options import (
     DynamicShapesOpt,
     DynamicStreamOpt,
     ExecutionModeOpt,
-    FindPeakOpt,
     FuseOpt,
     GraphOptimizationOpt,
     HintOpt,
@@ -69,17 +63,12 @@ from inferperf.cli.options import (
     IterationsOpt,
     JsonOpt,
     LayoutOpt,
-    MaxDurationOpt,
     MaxTimeOpt,
     MeanOpt,
-    MinDurationOpt,
-    MinQueriesOpt,
     ModelArg,
     ModelCacheOpt,
     ModeOpt,
     NamedShapeOpt,
-    PeakRunOpt,
-    PeakStepsOpt,
     PinningOpt,
     PipelinedRequestsOpt,
     PipelinedSecondsOpt,
@@ -94,19 +83,8 @@ from inferperf.cli.options import (
     ReferenceSecondsOpt,
     RepeatsOpt,
     RequestsOpt,
-    SamplesPerQueryOpt,
     SaveFusedOpt,
     ScaleOpt,
-    ScenarioBackendOpt,
-    ScenarioBatchOpt,
-    ScenarioHintOpt,
-    ScenarioNameOpt,
-    ScenarioOutOpt,
-    ScenarioP99MaxOpt,
-    ScenarioRequestsOpt,
-    ScenarioShapeOpt,
-    ScenarioShapesOpt,
-    ScenarioWarmupOpt,
     SeedOpt,
     SequentialSecondsOpt,
     ShapeOpt,
@@ -116,21 +94,13 @@ from inferperf.cli.options import (
     StrategiesOpt,
     StreamOpt,
     StreamsOpt,
-    TargetQpsOpt,
     ThreadsOpt,
     TimeOpt,
     TopKOpt,
     TopOpt,
-    TraceOpt,
     WarmupOpt,
 )
-from inferperf.cli.options_llm import (
-    LlmNewOpt,
-    LlmPromptOpt,
-    TpotMaxOpt,
-    TtftMaxOpt,
-)
-from inferperf.config import RunLimits, RuntimeConfig, load_config_file, parse_milliseconds, parse_seconds
+from inferperf.config import RunLimits, RuntimeConfig, load_config_file
 from inferperf.errors import ConfigError
 from inferperf.inputs import parse_input_values, parse_int_range
 from inferperf.inputs.distribution import parse_buckets
@@ -470,141 +440,3 @@ def _profile_models(models: list[str] | None, compare: bool, shapes: str | None,
     if shapes is not None and (compare or shape is not None):
         raise ConfigError("--shapes profiles one model at each of its groups: leave out --compare and --shape")
     return names
-
-
-def scenario(
-    model: ModelArg = "builtin",
-    scenario_name: ScenarioNameOpt = "offline",
-    backend: ScenarioBackendOpt = "openvino",
-    target_qps: TargetQpsOpt = None,
-    p99_max: ScenarioP99MaxOpt = None,
-    find_peak: FindPeakOpt = False,
-    accuracy_mode: AccuracyModeOpt = False,
-    min_duration: MinDurationOpt = "10s",
-    min_queries: MinQueriesOpt = None,
-    max_duration: MaxDurationOpt = None,
-    samples_per_query: SamplesPerQueryOpt = 8,
-    warmup: ScenarioWarmupOpt = 2.0,
-    peak_steps: PeakStepsOpt = 6,
-    peak_run: PeakRunOpt = "4s",
-    hint: ScenarioHintOpt = None,
-    streams: StreamsOpt = None,
-    threads: ThreadsOpt = None,
-    requests: ScenarioRequestsOpt = None,
-    shape: ScenarioShapeOpt = None,
-    shapes: ScenarioShapesOpt = None,
-    shape_histogram: HistogramOpt = None,
-    stream: StreamOpt = 100,  # the QSL's samples
-    int_range: IntRangeOpt = None,
-    data: InputDataOpt = None,
-    trace: TraceOpt = False,
-    out_dir: ScenarioOutOpt = Path("inferperf-scenario"),
-    precision_hint: InferPrecisionOpt = None,
-    prop: PropertyOpt = None,
-    config: ConfigFileOpt = None,
-    json_path: JsonOpt = None,
-    ttft_max: TtftMaxOpt = None,
-    tpot_max: TpotMaxOpt = None,
-    prompt_tokens: LlmPromptOpt = None,
-    new_tokens: LlmNewOpt = None,
-    batch: ScenarioBatchOpt = 1,
-) -> None:
-    """MLPerf LoadGen scenarios: validity, the scenario's metric and latency percentiles; logs kept.
-    On a decoder LLM (an exported folder, zoo:tiny-llama...): Server or Offline with token latencies,
-    LoadGen judging TTFT and TPOT (--ttft-max, --tpot-max)."""
-    from inferperf.measure.loadgen import ScenarioOptions
-
-    if api.is_generative(model):
-        llm = (ttft_max, tpot_max, prompt_tokens, new_tokens)
-        _llm_scenario(model, scenario_name, target_qps, min_duration, min_queries, llm, out_dir, json_path)
-        return
-    with command(json_path) as cmd:
-        low_high = parse_int_range(int_range)  # before the status line is drawn
-        if any(v is not None for v in (ttft_max, tpot_max, prompt_tokens, new_tokens)):
-            raise ConfigError("--ttft-max, --tpot-max, --prompt-tokens and --new-tokens apply to a generative model")
-        options = ScenarioOptions(
-            scenario=scenario_name,
-            target_qps=target_qps,
-            p99_max_ms=parse_milliseconds(p99_max, "--p99-max") if p99_max else None,
-            min_duration_s=parse_seconds(min_duration, "--min-duration"),
-            min_query_count=min_queries,
-            max_duration_s=parse_seconds(max_duration, "--max-duration") if max_duration else None,
-            samples_per_query=samples_per_query,
-            batch=batch,
-            warmup_s=warmup,
-            find_peak=find_peak,
-            peak_steps=peak_steps,
-            peak_run_s=parse_seconds(peak_run, "--peak-run"),
-            accuracy=accuracy_mode,
-            trace=trace,
-        )
-        runtime = runtime_config(
-            config, precision_hint, prop, hint=hint, streams=streams, threads=threads, requests=requests
-        )
-        with cmd.status(f"scenario {scenario_name}") as status:
-            doc = api.scenario(
-                model,
-                backend=backend,
-                options=options,
-                config=runtime,
-                shape=shape,
-                data=data,
-                out=out_dir,
-                status=status,
-                shapes=shape_spec(shapes, shape_histogram, stream, data),
-                int_range=low_high,
-            )
-        cmd.show(doc, _scenario_render(out_dir), announce=False)
-        result = doc.get("result") or {}
-        if result.get("valid") is False:
-            # The run finished and its result is written; LoadGen's rules refused it: not exit 0.
-            why = "; ".join(result.get("why_invalid") or []) or "see mlperf_log_summary.txt"
-            warn(f"LoadGen judged the run INVALID ({why}): exit {EXIT_INVALID}")
-            raise typer.Exit(EXIT_INVALID)
-
-
-def _llm_scenario(
-    model: str,
-    name: str,
-    target_qps: float | None,
-    min_duration: str,
-    min_queries: int | None,
-    llm: tuple[str | None, str | None, int | None, int | None],
-    out_dir: Path,
-    json_path: Path | None,
-) -> None:
-    """LoadGen with token latencies on a decoder LLM; exit 4 when LoadGen judges the run INVALID."""
-    from inferperf.config import parse_slo_ms
-    from inferperf.measure.loadgen_llm import LlmScenarioOptions
-    from inferperf.report.generate_console import render_llm_scenario
-
-    ttft, tpot, prompt, new = llm
-    with command(json_path) as cmd:
-        options = LlmScenarioOptions(
-            scenario=name, target_qps=target_qps, min_duration_s=parse_seconds(min_duration, "--min-duration"),
-            min_query_count=min_queries or 32, prompt_tokens=prompt or 128, new_tokens=new or 32,
-            ttft_max_ms=parse_slo_ms(ttft, "--ttft-max") if ttft else None,
-            tpot_max_ms=parse_slo_ms(tpot, "--tpot-max") if tpot else None,
-        )  # fmt: skip
-        with cmd.status(f"scenario {name} (LLM)") as status:
-            doc = api.llm_scenario(model, options=options, out=out_dir, progress=status)
-        cmd.show(doc, render_llm_scenario, announce=False)
-        if doc["result"]["valid"] is False:
-            why = "; ".join(doc["result"]["why_invalid"]) or "see mlperf_log_summary.txt"
-            warn(f"LoadGen judged the run INVALID ({why}): exit {EXIT_INVALID}")
-            raise typer.Exit(EXIT_INVALID)
-
-
-# A LoadGen run that finished but that LoadGen's rules judged INVALID (its result file is written).
-EXIT_INVALID = 4
-
-
-def _scenario_render(out_dir: Path) -> Render:
-    """The scenario's console report, then where LoadGen's logs and scenario.json are."""
-    from inferperf.report.scenario_console import render_scenario
-
-    def render(doc: dict[str, Any], console: Console) -> None:
-        render_scenario(doc, console)
-        console.print(f"wrote {out_dir / 'scenario.json'}")
-
-    return render

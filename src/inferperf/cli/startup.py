@@ -28,7 +28,7 @@ from inferperf.cli.options import (
     TimeoutOpt,
     VariantOpt,
 )
-from inferperf.report.console import render_coldstart, render_memory
+from inferperf.report.startup_console import render_coldstart, render_memory
 
 
 def coldstart(

@@ -228,7 +228,7 @@ def _scenario_stream(
 ) -> tuple[Any, str, dict[str, Any]]:
     """The QSL as a seeded shape stream: samples, the open dims of its one engine, each sample's group."""
     from inferperf.inputs.distribution import bin_order
-    from inferperf.measure.dynamic import stream_inputs
+    from inferperf.measure.dynamic_plan import stream_inputs
     from inferperf.measure.loadgen import ScenarioTarget
     from inferperf.measure.loadgen_sut import SampleGroups
 

@@ -119,7 +119,7 @@ def shapes_record(spec: ShapeSpec, source: str, per_group: dict[str, int], **ext
 def plan_streams(infos: Sequence[ModelInfo], spec: ShapeSpec) -> tuple[list[Any], dict[str, Any]]:
     """``shapes`` checked here, where errors are one line: the stream planned on each model (a spec that
     fits one model only fails now) and the record of the first model's stream for the result."""
-    from inferperf.measure.dynamic import plan_stream
+    from inferperf.measure.dynamic_plan import plan_stream
 
     if spec.data is not None and spec.text.strip() != "data":
         raise ConfigError("with `shapes`, `data` is only a source of sizes: use `shapes` data")

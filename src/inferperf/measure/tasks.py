@@ -54,7 +54,7 @@ def coldstart_task(job: dict[str, Any]) -> dict[str, Any]:
     stream = (job.get("inputs") or {}).get("shapes")
     groups: list[tuple[str, dict[str, tuple[int, ...]]]] = [("", shapes)]
     if stream:
-        from inferperf.measure.dynamic import group_shapes
+        from inferperf.measure.dynamic_plan import group_shapes
 
         groups, ranges = group_shapes(info, stream, int(job["inputs"].get("seed", 0)))
         engine = backend.compile_dynamic(info, ranges, config)

@@ -52,7 +52,7 @@ def shape_stream(
 
     ``spec``: ``text`` (the --shapes grammar), ``histogram``, ``data`` (a size source), ``stream`` (count).
     """
-    from inferperf.measure.dynamic import plan_from_spec, stream_inputs
+    from inferperf.measure.dynamic_plan import plan_from_spec, stream_inputs
 
     plan = plan_from_spec(info, spec, seed)
     return plan.largest, stream_inputs(info, plan.items, seed, int_range), plan.ranges

@@ -23,7 +23,7 @@ from inferperf.config import QuantizeOptions, RunLimits, RuntimeConfig
 from inferperf.errors import BackendError, ConfigError, InputSpecError
 from inferperf.inputs.dataset import Dataset
 from inferperf.inputs.distribution import bin_order
-from inferperf.measure.dynamic import StreamPlan
+from inferperf.measure.dynamic_plan import StreamPlan
 from inferperf.measure.runner import run_scenario
 from inferperf.model.info import ModelInfo, load_model_info
 from inferperf.stats import paired_ratio_ci
@@ -114,7 +114,7 @@ def stream_split(
     distribution, the ranges cover the lengths the model will see. The two streams use different
     seeds, so the guard never scores a calibration input.
     """
-    from inferperf.measure.dynamic import plan_stream, stream_inputs
+    from inferperf.measure.dynamic_plan import plan_stream, stream_inputs
 
     if text.strip() == "data":
         raise ConfigError(
@@ -252,7 +252,8 @@ def _stream_speed(
     ``inferperf dynamic`` does): the two see the same machine within milliseconds, so the
     per-round ratios stay tight on a drifting host. Whole-stream and per-group speed-ups.
     """
-    from inferperf.measure.dynamic import Live, Plan, close_live, compile_plan, round_per_input, warm_pass
+    from inferperf.measure.dynamic import Live, close_live, compile_plan, round_per_input, warm_pass
+    from inferperf.measure.dynamic_plan import Plan
 
     items = stream.plan.items
     plan = Plan("fp32", [stream.plan.ranges], [0] * len(items), [dict(it.shapes) for it in items])
