@@ -10,15 +10,15 @@ no fidelity floor applies here (``llm-compress`` and ``optimize`` judge fidelity
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from inferperf.errors import InferperfError, runtime_cause
 from inferperf.suite.plan import FP32, SuiteOptions, slug
+from inferperf.suite.variants import Variant
 
 BACKEND = "openvino-genai"
 PROMPT_TOKENS, NEW_TOKENS = 128, 32
+FOLDER_FORMAT = "openvino-genai folder"
 
 
 def weight_mode(variant: str) -> str | None:
@@ -26,31 +26,7 @@ def weight_mode(variant: str) -> str | None:
     return None if variant == FP32 else "int8"
 
 
-@dataclass(frozen=True)
-class LlmVariant:
-    """A generative model's variant folder ready to measure, or why it could not be made."""
-
-    model: str
-    name: str
-    path: Path | None
-    sha256: str | None = None
-    error: str | None = None
-    details: dict[str, Any] = field(default_factory=dict)
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON form, as the CNN variants'."""
-        return {
-            "model": self.model,
-            "variant": self.name,
-            "path": str(self.path) if self.path else None,
-            "format": "openvino-genai folder" if self.path else None,
-            "sha256": self.sha256,
-            "error": self.error,
-            "details": self.details,
-        }
-
-
-def make_llm_variant(model: str, name: str, options: SuiteOptions) -> LlmVariant:
+def make_llm_variant(model: str, name: str, options: SuiteOptions) -> Variant:
     """``name`` of ``model``: the folder itself, or its weights compressed into the suite's variants folder
     (reused when a previous run of the suite made it)."""
     from inferperf.commands.generate import _model_doc
@@ -62,7 +38,7 @@ def make_llm_variant(model: str, name: str, options: SuiteOptions) -> LlmVariant
         doc = _model_doc(folder, builtin)
         mode = weight_mode(name)
         if mode is None:
-            return LlmVariant(model, name, folder, doc["sha256"])
+            return Variant(model, name, None, path=folder, sha256=doc["sha256"], format=FOLDER_FORMAT)
         out = options.out / "variants" / f"{slug(model)}-{mode}"
         details: dict[str, Any] = {"weights": mode, "cached": (out / "openvino_model.xml").is_file()}
         if not details["cached"]:
@@ -70,14 +46,15 @@ def make_llm_variant(model: str, name: str, options: SuiteOptions) -> LlmVariant
             made = compress(folder, mode, out, group)
             details |= {"seconds": made["seconds"], "group_size": made.get("group_size")}
         made_doc = _model_doc(out, False)
-        return LlmVariant(model, name, out, made_doc["sha256"], details={**details, "bytes": made_doc["size_bytes"]})
+        details = {**details, "bytes": made_doc["size_bytes"]}
+        return Variant(model, name, None, details=details, path=out, sha256=made_doc["sha256"], format=FOLDER_FORMAT)
     except InferperfError as exc:
-        return LlmVariant(model, name, None, error=exc.one_line())
+        return Variant(model, name, None, error=exc.one_line())
     except Exception as exc:  # NNCF's own errors: the cell is recorded as failed, the suite goes on
-        return LlmVariant(model, name, None, error=f"{type(exc).__name__}: {runtime_cause(exc)}")
+        return Variant(model, name, None, error=f"{type(exc).__name__}: {runtime_cause(exc)}")
 
 
-def llm_job(variant: LlmVariant, options: SuiteOptions) -> dict[str, Any]:
+def llm_job(variant: Variant, options: SuiteOptions) -> dict[str, Any]:
     """The generate job a worker runs for an LLM cell (plain JSON)."""
     time_s = min(options.limits.time_s or options.limits.max_time_s, 20.0)
     return {

@@ -24,7 +24,7 @@ from inferperf.results.history import History, environment_fingerprint
 from inferperf.results.schema import SCHEMA, load_document, save_json
 from inferperf.suite.cell import current_fingerprints, run_cell
 from inferperf.suite.llm import BACKEND as LLM_BACKEND
-from inferperf.suite.llm import LlmVariant, llm_job, llm_summary, make_llm_variant
+from inferperf.suite.llm import llm_job, llm_summary, make_llm_variant
 from inferperf.suite.plan import Cell, SuiteOptions, cell_job, cell_key, cells, quantizer_of, reference_of
 from inferperf.suite.variants import Variant, make_variant
 
@@ -120,7 +120,7 @@ class Suite:
     status: Status = field(default=lambda _msg: None)
     outcomes: dict[str, Outcome] = field(default_factory=dict)
     variants: dict[tuple[str, str], Variant] = field(default_factory=dict)
-    llm_variants: dict[tuple[str, str], LlmVariant] = field(default_factory=dict)
+    llm_variants: dict[tuple[str, str], Variant] = field(default_factory=dict)
     interrupted: bool = False
     executor_name: str = "local"
     nodes: list[dict[str, Any]] = field(default_factory=list)

@@ -33,22 +33,32 @@ _CHECK_SETS = 16
 
 @dataclass(frozen=True)
 class Variant:
-    """A model variant ready to measure, or why it could not be made."""
+    """A model variant ready to measure, or why it could not be made: a model file (``info``) for the CNN
+    cells, or a generative model's folder (``path``, with its ``sha256``) for the LLM cells."""
 
     model: str
     name: str
     info: ModelInfo | None
     error: str | None = None
     details: dict[str, Any] = field(default_factory=dict)
+    path: Path | None = None  # a folder variant (decoder LLM); a file variant's path is its info's
+    sha256: str | None = None
+    format: str | None = None
+
+    @property
+    def location(self) -> Path | None:
+        """Where the variant is (file or folder), None if it could not be made."""
+        return self.info.path if self.info is not None else self.path
 
     def to_dict(self) -> dict[str, Any]:
         """JSON form for the suite document."""
+        made = self.location is not None
         return {
             "model": self.model,
             "variant": self.name,
-            "path": str(self.info.path) if self.info else None,
-            "format": self.info.format if self.info else None,
-            "sha256": self.info.sha256 if self.info else None,
+            "path": str(self.location) if made else None,
+            "format": (self.info.format if self.info else self.format) if made else None,
+            "sha256": self.info.sha256 if self.info else self.sha256,
             "error": self.error,
             "details": self.details,
         }
