@@ -258,31 +258,55 @@ def _agreement(requests: list[Request], per: list[dict[str, float]]) -> dict[str
 # ---------------------------------------------------------------- cross-check between runtimes
 
 
+def agreement(
+    ref: GenerativePipeline,
+    cand: GenerativePipeline,
+    prompts: Sequence[list[int]],
+    new_tokens: int = 16,
+    logits: bool = True,
+) -> dict[str, Any]:
+    """The one check that two pipelines compute the same model (two runtimes, or a compressed variant
+    against its original): on the same prompts, the cosine of the next-token logits after the prefill and
+    whether their top-1 agree (``logits``), and how many greedy tokens agree, with the shortest agreeing
+    prefix."""
+    cosines, top1, greedy, prefix = [], [], [], []
+    for ids in prompts:
+        if logits:
+            a, b = ref.prefill_logits(ids), cand.prefill_logits(ids)
+            cosines.append(cosine(a, b))
+            top1.append(int(np.argmax(a)) == int(np.argmax(b)))
+        ga, gb = ref.greedy_tokens(ids, new_tokens), cand.greedy_tokens(ids, new_tokens)
+        greedy.append(sum(x == y for x, y in zip(ga, gb, strict=False)) / new_tokens)
+        prefix.append(next((i for i, (x, y) in enumerate(zip(ga, gb, strict=False)) if x != y), new_tokens))
+    out: dict[str, Any] = {
+        "prompts": len(prompts),
+        "new_tokens": new_tokens,
+        "greedy_token_agreement": float(np.mean(greedy)),
+        "greedy_agreeing_prefix_min": min(prefix),
+    }
+    if logits:
+        out |= {
+            "logit_cosines": cosines,
+            "logit_cosine_min": min(cosines),
+            "logit_cosine_median": float(np.median(cosines)),
+            "next_token_top1_agreement": sum(top1) / len(top1),
+        }
+    return out
+
+
 def cross_check(
     pipes: Sequence[GenerativePipeline], prompts: Sequence[list[int]], new_tokens: int = 16
 ) -> dict[str, Any]:
-    """Do the runtimes compute the same model? On the same prompts: the cosine of the next-token logits
-    after the prefill, and how many greedy tokens agree, each runtime against the first."""
+    """Do the runtimes compute the same model? ``agreement`` of each runtime against the first."""
     ref = pipes[0]
     out: dict[str, Any] = {"reference": ref.name, "prompts": len(prompts), "new_tokens": new_tokens, "against": {}}
-    ref_logits = [ref.prefill_logits(p) for p in prompts]
-    ref_tokens = [ref.greedy_tokens(p, new_tokens) for p in prompts]
     for pipe in pipes[1:]:
-        cosines = [cosine(a, pipe.prefill_logits(p)) for a, p in zip(ref_logits, prompts, strict=True)]
-        tokens = [pipe.greedy_tokens(p, new_tokens) for p in prompts]
-        same = [
-            sum(x == y for x, y in zip(a, b, strict=False)) / new_tokens
-            for a, b in zip(ref_tokens, tokens, strict=True)
-        ]
-        prefix = [
-            next((i for i, (x, y) in enumerate(zip(a, b, strict=False)) if x != y), new_tokens)
-            for a, b in zip(ref_tokens, tokens, strict=True)
-        ]
+        same = agreement(ref, pipe, prompts, new_tokens)
         out["against"][pipe.name] = {
-            "prefill_logits_cosine_min": min(cosines),
-            "prefill_logits_cosine": cosines,
-            "greedy_token_agreement": float(np.mean(same)),
-            "greedy_agreeing_prefix_min": min(prefix),
+            "prefill_logits_cosine_min": same["logit_cosine_min"],
+            "prefill_logits_cosine": same["logit_cosines"],
+            "greedy_token_agreement": same["greedy_token_agreement"],
+            "greedy_agreeing_prefix_min": same["greedy_agreeing_prefix_min"],
         }
     return out
 

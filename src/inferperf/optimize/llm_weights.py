@@ -16,11 +16,9 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from inferperf.backends.generative import GenerativePipeline
 from inferperf.errors import ConfigError
-from inferperf.measure.generate import GenerateOptions, Prompts, cosine, run_level
+from inferperf.measure.generate import GenerateOptions, Prompts, agreement, run_level
 from inferperf.stats import paired_ratio_ci
 
 # inferperf's names -> NNCF's CompressWeightsMode member names
@@ -83,34 +81,21 @@ def fidelity(
     cache) judges by the greedy continuation alone, over more tokens.
     """
     if not logits:
-        greedy = [_agreement(ref, cand, ids, 2 * new_tokens) for ids in prompts]
+        same = agreement(ref, cand, prompts, 2 * new_tokens, logits=False)
         return {
             "prompts": len(prompts),
-            "greedy_token_agreement": float(np.mean(greedy)),
+            "greedy_token_agreement": same["greedy_token_agreement"],
             "greedy_new_tokens": 2 * new_tokens,
             "note": "a KV-cache precision changes decode, not the prefill's logits: judged on greedy decoding",
         }
-    cosines, top1, greedy = [], [], []
-    for ids in prompts:
-        a, b = ref.prefill_logits(ids), cand.prefill_logits(ids)
-        cosines.append(cosine(a, b))
-        top1.append(int(np.argmax(a)) == int(np.argmax(b)))
-        greedy.append(_agreement(ref, cand, ids, new_tokens))
+    same = agreement(ref, cand, prompts, new_tokens)
+    keep = ("logit_cosine_min", "logit_cosine_median", "next_token_top1_agreement", "greedy_token_agreement")
     return {
         "prompts": len(prompts),
-        "logit_cosine_min": min(cosines),
-        "logit_cosine_median": float(np.median(cosines)),
-        "next_token_top1_agreement": sum(top1) / len(top1),
-        "greedy_token_agreement": float(np.mean(greedy)),
+        **{k: same[k] for k in keep},
         "note": "random weights make these figures about the arithmetic, not about text quality; "
         "perplexity needs real weights",
     }
-
-
-def _agreement(ref: GenerativePipeline, cand: GenerativePipeline, ids: list[int], new_tokens: int) -> float:
-    """Share of positions where the two greedy continuations of ``ids`` pick the same token."""
-    ga, gb = ref.greedy_tokens(ids, new_tokens), cand.greedy_tokens(ids, new_tokens)
-    return sum(x == y for x, y in zip(ga, gb, strict=False)) / new_tokens
 
 
 WARMUP_ROUNDS = 1  # rounds run before the kept ones and left out of the intervals
