@@ -68,27 +68,27 @@ def compress(folder: Path, mode: str, out: Path, group_size: int = 128, ratio: f
     }
 
 
+FIDELITY_TOKENS = 16  # greedy tokens compared per prompt (twice as many for a KV-cache precision)
+
+
 def fidelity(
-    ref: GenerativePipeline,
-    cand: GenerativePipeline,
-    prompts: Sequence[list[int]],
-    new_tokens: int = 16,
-    logits: bool = True,
+    ref: GenerativePipeline, cand: GenerativePipeline, prompts: Sequence[list[int]], logits: bool = True
 ) -> dict[str, Any]:
-    """Next-token logit cosine and top-1 agreement after each prompt; greedy agreement over ``new_tokens``.
+    """A compressed variant against its original (``measure.generate.agreement``): next-token logit cosine
+    and top-1 agreement after each prompt, greedy agreement over ``FIDELITY_TOKENS``.
 
     ``logits=False`` (a KV-cache precision, which acts on decode only: the prefill's logits never read the
     cache) judges by the greedy continuation alone, over more tokens.
     """
     if not logits:
-        same = agreement(ref, cand, prompts, 2 * new_tokens, logits=False)
+        same = agreement(ref, cand, prompts, 2 * FIDELITY_TOKENS, logits=False)
         return {
             "prompts": len(prompts),
             "greedy_token_agreement": same["greedy_token_agreement"],
-            "greedy_new_tokens": 2 * new_tokens,
+            "greedy_new_tokens": 2 * FIDELITY_TOKENS,
             "note": "a KV-cache precision changes decode, not the prefill's logits: judged on greedy decoding",
         }
-    same = agreement(ref, cand, prompts, new_tokens)
+    same = agreement(ref, cand, prompts, FIDELITY_TOKENS)
     keep = ("logit_cosine_min", "logit_cosine_median", "next_token_top1_agreement", "greedy_token_agreement")
     return {
         "prompts": len(prompts),
