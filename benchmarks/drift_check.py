@@ -99,20 +99,51 @@ def _ab(pairs: list[tuple[Path, Path]], truth: dict[tuple[str, str], float], his
     return detected, needed, rows
 
 
+def _groups(files: dict[str, list[Path]], truth: dict[tuple[str, str], float]) -> tuple[int, int, int, int]:
+    """The same invocations judged as groups (``compare 'A*.json' 'B*.json'``): A/A odd vs even invocations,
+    A/B every A against every B; the interval is the invocations' own spread."""
+    from inferperf import api
+
+    alarms = aa_rows = detected = needed = 0
+    print("\nGroups (several invocations per side; Welch over the invocations):")
+    for r in api.compare_groups(files["A"][0::2], files["A"][1::2])["rows"]:
+        aa_rows += 1
+        alarms += r["verdict"] in ("faster", "slower")
+        print(f"  A/A {r['scenario']:10s} {r['metric']:18s} ratio {r['ratio']:.3f} "
+              f"[{r['ci95'][0]:.3f}, {r['ci95'][1]:.3f}] {r['verdict']}")  # fmt: skip
+    for r in api.compare_groups(files["A"], files["B"])["rows"]:
+        ratio = truth[(r["scenario"], r["metric"])]
+        mark = ""
+        if abs(math.log(ratio)) >= math.log(1 + REAL_CHANGE):
+            needed += 1
+            want = "faster" if (ratio > 1) == (r["metric"] == "throughput_fps") else "slower"
+            detected += r["verdict"] == want
+            mark = "  detected" if r["verdict"] == want else f"  MISSED (wanted {want})"
+        print(f"  A/B {r['scenario']:10s} {r['metric']:18s} true {ratio:.3f} measured {r['ratio']:.3f} "
+              f"[{r['ci95'][0]:.3f}, {r['ci95'][1]:.3f}] {r['verdict']}{mark}")  # fmt: skip
+    return alarms, aa_rows, detected, needed
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default="builtin")
     parser.add_argument("--invocations", type=int, default=5, help="of each configuration (>= 4)")
     parser.add_argument("--a-args", default="--threads 2")
     parser.add_argument("--b-args", default="--threads 1")
+    parser.add_argument("--reuse", type=Path, help="judge the A*.json/B*.json and history of an earlier run")
     args = parser.parse_args()
     reexec_on_snapshot()
-    tmp = Path(tempfile.mkdtemp(prefix="inferperf-drift-"))
+    tmp = args.reuse or Path(tempfile.mkdtemp(prefix="inferperf-drift-"))
     history = tmp / "history.sqlite"
     os.environ["INFERPERF_HISTORY"] = str(history)  # the invocations record themselves here, as by default
     docs: dict[str, list[dict[str, Any]]] = defaultdict(list)
     files: dict[str, list[Path]] = defaultdict(list)
-    for i in range(args.invocations):
+    if args.reuse:
+        for side in ("A", "B"):
+            files[side] = sorted(tmp.glob(f"{side}*.json"), key=lambda p: int(p.stem[1:]))
+            docs[side] = [json.loads(p.read_text()) for p in files[side]]
+        args.invocations = len(files["A"])
+    for i in range(0 if args.reuse else args.invocations):
         for side, extra in (("A", args.a_args), ("B", args.b_args)):
             doc = inferperf_bench(args.model, shlex.split(extra))
             path = tmp / f"{side}{i + 1}.json"
@@ -124,8 +155,10 @@ def main() -> None:
     alarms, aa_rows = _aa(files["A"][: 2 * (args.invocations // 2)], history)
     truth = _true_ratios(docs["A"], docs["B"])
     detected, needed, ab_rows = _ab(list(zip(files["A"], files["B"], strict=True)), truth, history)
+    g_alarms, g_rows, g_detected, g_needed = _groups(files, truth)
     print(f"\nA/A false alarms: {alarms} of {aa_rows} rows (goal: at most {aa_rows / 16:g}, 1 in 16)")
     print(f"A/B detected: {detected} of {needed} rows whose true change is >= {REAL_CHANGE:.0%} ({ab_rows} rows)")
+    print(f"groups: A/A false alarms {g_alarms} of {g_rows} rows; A/B detected {g_detected} of {g_needed} rows")
     print(f"files and history: {tmp}")
 
 

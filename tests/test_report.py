@@ -15,8 +15,10 @@ from typer.testing import CliRunner
 from inferperf import api
 from inferperf.cli import app
 from inferperf.config import RunLimits
+from inferperf.errors import ConfigError
 from inferperf.report.compare import compare_docs, judge, regressions
 from inferperf.report.html import figures_for, render_html
+from inferperf.results.schema import SCHEMA
 from inferperf.stats import Interval
 
 runner = CliRunner()
@@ -147,3 +149,40 @@ def test_report_opens_in_headless_chromium(bench_doc: dict[str, Any], tmp_path: 
     assert rendered == expected
     assert errors == []
     assert [u for u in urls if not u.startswith(("file:", "data:", "blob:", "about:"))] == []
+
+
+def _invocation(median: float, fps: float) -> dict[str, object]:
+    run = {
+        "backend": "openvino",
+        "scenario": "latency",
+        "latency_ms": {q: {"value": median * k} for q, k in (("median", 1.0), ("p90", 1.2), ("p99", 1.5))},
+        "throughput_fps": {"value": fps},
+    }
+    return {"schema": SCHEMA, "kind": "bench", "runs": [run], "model": {"path": "m.onnx"}}
+
+
+def test_a_group_compare_takes_its_interval_from_the_invocations_spread() -> None:
+    from inferperf.report.compare import compare_groups
+
+    rng = np.random.default_rng(0)
+    drift = lambda: float(np.exp(rng.normal(0, 0.15)))  # noqa: E731 - 15% between invocations
+    a = [_invocation(1.0 * drift(), 1000 * drift()) for _ in range(5)]
+    b = [_invocation(1.5 * drift(), 700 * drift()) for _ in range(5)]
+    rows = {r["metric"]: r for r in compare_groups(a, b)["rows"]}
+    assert rows["latency_median_ms"]["verdict"] == "slower" and rows["throughput_fps"]["verdict"] == "slower"
+    assert rows["latency_median_ms"]["covers"] == "invocations" and rows["latency_median_ms"]["invocations"] == [5, 5]
+    same = compare_groups(a[:3], a[3:])  # A/A: the spread covers the drift
+    assert all(r["verdict"] == "no significant difference" for r in same["rows"])
+    with pytest.raises(ConfigError, match="at least 2 results on each side"):
+        compare_groups(a[:1], b)
+
+
+def test_compare_globs_are_groups(tmp_path: Path) -> None:
+    for i, (m, f) in enumerate([(1.0, 1000), (1.05, 980), (0.97, 1010)]):
+        (tmp_path / f"a{i}.json").write_text(json.dumps(_invocation(m, f)))
+        (tmp_path / f"b{i}.json").write_text(json.dumps(_invocation(2 * m, f / 2)))
+    out = tmp_path / "c.json"
+    res = CliRunner().invoke(app, ["compare", str(tmp_path / "a*.json"), str(tmp_path / "b*.json"), "--json", str(out)])
+    assert res.exit_code == 0, res.output
+    doc = json.loads(out.read_text())
+    assert len(doc["a"]["paths"]) == 3 and {r["verdict"] for r in doc["rows"]} == {"slower"}

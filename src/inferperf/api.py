@@ -9,7 +9,7 @@ parameters (written like `shapes`); the CLI shows them as its flags.
 from __future__ import annotations
 
 from inferperf.backends.serving import EndpointOptions, is_endpoint
-from inferperf.commands.compare import compare, compare_against_history, compare_interleaved
+from inferperf.commands.compare import compare, compare_against_history, compare_groups, compare_interleaved
 from inferperf.commands.generate import compress_llm, generate, llm_scenario, serve
 from inferperf.commands.guarded import precision, prune, quantize
 from inferperf.commands.inspect import accuracy, doctor, flops, info, zoo_export, zoo_list
@@ -38,6 +38,7 @@ __all__ = [
     "coldstart",
     "compare",
     "compare_against_history",
+    "compare_groups",
     "compare_interleaved",
     "compress_llm",
     "doctor",

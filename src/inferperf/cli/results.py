@@ -113,6 +113,9 @@ def compare(
                     shapes=shape_spec(shapes, shape_histogram, stream),
                     int_range=low_high,
                 )
+        elif (group_a := _group(a)) or _group(b):
+            # a glob or a folder on either side: each side several invocations, their spread the interval
+            doc = api.compare_groups(group_a or [a], _group(b) or [b], threshold=noise)
         else:
             doc = api.compare(a, b, threshold=noise, history=history_path)
         cmd.show(doc, render_compare)
@@ -123,6 +126,21 @@ def compare(
                 f"{worst['slowdown'] * 100:.1f}% slower, over the {gate * 100:g}% gate"
             )
             raise typer.Exit(1)
+
+
+def _group(path: Path) -> list[Path]:
+    """The result files a compare side names when it is a glob (``a*.json``) or a folder; [] for one file."""
+    if path.is_dir():
+        found = sorted(path.glob("*.json"))
+    elif any(c in str(path) for c in "*?["):
+        import glob
+
+        found = sorted(Path(p) for p in glob.glob(str(path)))
+    else:
+        return []
+    if not found:
+        raise ConfigError(f"no result files match {path}")
+    return found
 
 
 def report(result: ResultArg, html_path: HtmlReportOpt = Path("report.html")) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +34,26 @@ def compare(
         "b": {"path": str(b), "model": doc_b.get("model", {}).get("path"), "created": doc_b.get("created")},
         "threshold_given": threshold,
         **body,
+    }
+
+
+def compare_groups(
+    group_a: Sequence[str | Path], group_b: Sequence[str | Path], *, threshold: float = 0.02
+) -> dict[str, Any]:
+    """B against A, each side several separate invocations of its configuration (bench result files): per
+    run and metric, the ratio of geometric means B/A with a Welch interval over the invocations."""
+    from inferperf.report.compare import compare_groups as judge_groups
+    from inferperf.results.schema import load_document
+
+    docs_a, docs_b = [load_document(p) for p in group_a], [load_document(p) for p in group_b]
+    return {
+        "schema": SCHEMA,
+        "kind": "compare",
+        "created": created(),
+        "a": {"paths": [str(p) for p in group_a], "model": docs_a[0].get("model", {}).get("path")},
+        "b": {"paths": [str(p) for p in group_b], "model": docs_b[0].get("model", {}).get("path")},
+        "threshold_given": threshold,
+        **judge_groups(docs_a, docs_b, threshold),
     }
 
 

@@ -189,6 +189,44 @@ def compare_docs(
     return out
 
 
+def compare_groups(
+    group_a: Sequence[dict[str, Any]], group_b: Sequence[dict[str, Any]], threshold: float = 0.02
+) -> dict[str, Any]:
+    """Several separate invocations per side: B/A per metric with a Welch t-interval over the invocations'
+    own figures (log scale), so the machine's drift between invocations is measured in the very results
+    judged, not borrowed from the history. One invocation against one cannot call a change smaller than
+    the drift (x exp(1.96 sqrt(2) sd)); n per side shrinks that by sqrt(n)."""
+    if len(group_a) < 2 or len(group_b) < 2:
+        raise ConfigError("a group compare needs at least 2 results on each side (the spread is the interval)")
+    runs_a = [_runs(d, "A") for d in group_a]
+    runs_b = [_runs(d, "B") for d in group_b]
+    shared = [k for k in runs_a[0] if all(k in r for r in runs_a + runs_b)]
+    if not shared:
+        raise ConfigError("the results share no (backend, scenario) run to compare")
+    rows = []
+    for key in shared:
+        for metric, (_, higher) in _METRICS.items():
+            got_a = [run_figures(r[key]).get(metric) for r in runs_a]
+            got_b = [run_figures(r[key]).get(metric) for r in runs_b]
+            fa, fb = [f for f in got_a if f], [f for f in got_b if f]
+            if len(fa) < len(got_a) or len(fb) < len(got_b):
+                continue
+            ci = welch_ratio_ci(fa, fb)
+            rows.append({
+                "backend": key[0], "scenario": key[1], "metric": metric,
+                "a": math.exp(float(np.mean(np.log(fa)))), "b": math.exp(float(np.mean(np.log(fb)))),
+                "ratio": ci.value, "ci95": [ci.low, ci.high], "verdict": judge(ci, higher, threshold),
+                "slowdown": _slowdown(ci, higher), "covers": "invocations", "invocations": [len(fa), len(fb)],
+            })  # fmt: skip
+    return {
+        "method": "Welch t-interval on log figures over the separate invocations of each side (their spread "
+        "is the machine's drift between invocations)",
+        "rows": rows,
+        "threshold": threshold,
+        "threshold_source": "the given threshold",
+    }
+
+
 DRIFT_UNKNOWN = "inconclusive: separate runs, drift unknown"
 NO_INVOCATIONS = (
     "separate runs, drift unknown: the intervals cover the runs inside each invocation, not the machine's "
