@@ -102,6 +102,8 @@ def generate(
         if concurrency is not None or rate is not None or find_peak or endpoint is not None:
             if batch is not None:
                 raise ConfigError("`batch` is a generate option; serving sets its load with concurrency or rate")
+            if endpoint is not None and csv_list(backend) != ["openvino-genai"]:
+                raise ConfigError("`backend` picks an in-process runtime: an http:// endpoint is its own backend")
             if len(lengths) > 1 or csv_list(backend) != ["openvino-genai"]:
                 raise ConfigError("serving runs one `prompt_tokens` length on openvino-genai's continuous batching")
             options: Any = api.ServeOptions(
