@@ -188,6 +188,20 @@ def test_a_strict_server_without_length_control_or_done_lines() -> None:
     assert level["requests"] == 4 and level["errors"]["count"] == 0  # type: ignore[index]
 
 
+def test_an_api_key_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    with _mock("--ttft-ms", "5", "--itl-ms", "1", "--api-key", "sk-test", "--max-requests", "20") as url:
+        monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+        with pytest.raises(ConfigError, match="HTTP 401: set OPENAI_API_KEY"):
+            _engine(url)
+        monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+        engine = _engine(url)
+        try:
+            level = _level(engine, 2, requests=2)
+        finally:
+            engine.close()  # type: ignore[attr-defined]
+    assert level["requests"] == 2 and level["errors"]["count"] == 0  # type: ignore[index]
+
+
 def test_a_request_that_outlives_its_timeout_is_a_timeout() -> None:
     with _mock("--ttft-ms", "3000", "--ttft-sigma", "0.01", "--max-requests", "20") as url:
         engine = _engine(url, timeout_s=0.3)

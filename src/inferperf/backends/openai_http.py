@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import json
+import os
 import queue
 import threading
 import time
@@ -248,16 +249,21 @@ class OpenAIServingEngine(ServingEngine):
         aiohttp = self.aiohttp
         timeout = aiohttp.ClientTimeout(total=self.timeout_s, sock_connect=min(10.0, self.timeout_s))
         # No connection limit: the driver decides how many requests are in flight, not the pool.
-        return aiohttp.ClientSession(timeout=timeout, connector=aiohttp.TCPConnector(limit=0))
+        key = os.environ.get("OPENAI_API_KEY")  # the convention vLLM, SGLang and the OpenAI clients share
+        headers = {"Authorization": f"Bearer {key}"} if key else {}
+        return aiohttp.ClientSession(timeout=timeout, connector=aiohttp.TCPConnector(limit=0), headers=headers)
 
     async def _served_model(self, wanted: str | None) -> str:
         """The model to ask for: ``wanted`` checked against ``GET /models``, or the server's first."""
         aiohttp = self.aiohttp
         try:
             async with self._session.get(f"{self.base_url}/models") as resp:
-                listed = (await resp.json()).get("data", []) if resp.status == 200 else None
-        except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
+                status, body = resp.status, await resp.text()
+        except (aiohttp.ClientError, TimeoutError) as exc:
             raise BackendError(f"cannot reach {self.base_url}: {_cause(exc)}") from exc
+        if status in (401, 403):
+            raise ConfigError(f"{self.base_url}/models answered HTTP {status}: set OPENAI_API_KEY to the server's key")
+        listed = _listed_models(body) if status == 200 else None  # a server without /models: no check
         names = [str(m.get("id")) for m in listed or [] if isinstance(m, dict)]
         if wanted is None:
             if not names:
@@ -364,6 +370,16 @@ def _piece(chunk: dict[str, Any]) -> str:
     if "text" in first:
         return str(first.get("text") or "")
     return str((first.get("delta") or {}).get("content") or "")
+
+
+def _listed_models(body: str) -> list[Any] | None:
+    """The ``data`` list of a ``/models`` answer, None where it is not one."""
+    try:
+        doc = json.loads(body)
+    except ValueError:
+        return None
+    data = doc.get("data") if isinstance(doc, dict) else None
+    return data if isinstance(data, list) else None
 
 
 def _finish_reason(chunk: dict[str, Any]) -> str | None:

@@ -75,8 +75,9 @@ class MockServer:
         malformed_every: int = 0,
         max_requests: int = 10_000,
         strict: bool = False,
+        api_key: str | None = None,
     ) -> None:
-        self.timing, self.rng, self.strict = timing, np.random.default_rng(seed), strict
+        self.timing, self.rng, self.strict, self.api_key = timing, np.random.default_rng(seed), strict, api_key
         self.fail_every, self.malformed_every, self.max_requests = fail_every, malformed_every, max_requests
         self.count = 0
         self.truth: dict[str, dict[str, Any]] = {}
@@ -85,13 +86,27 @@ class MockServer:
     def app(self) -> Any:
         from aiohttp import web
 
-        app = web.Application()
+        app = web.Application(middlewares=[self._auth])
         app.router.add_get("/v1/models", self.models)
         app.router.add_post("/v1/completions", self.complete)
         app.router.add_post("/v1/chat/completions", self.complete)
         app.router.add_get("/mock/truth", self.report)
         app.router.add_get("/health", self.health)  # what vLLM and transformers serve answer; peers ask it
         return app
+
+    @property
+    def _auth(self) -> Any:
+        """With ``api_key``: every /v1 route answers 401 without ``Authorization: Bearer KEY``."""
+        from aiohttp import web
+
+        @web.middleware
+        async def check(request: Any, handler: Any) -> Any:
+            wanted = f"Bearer {self.api_key}"
+            if self.api_key and request.path.startswith("/v1") and request.headers.get("Authorization") != wanted:
+                return web.json_response({"error": {"message": "invalid api key"}}, status=401)
+            return await handler(request)
+
+        return check
 
     async def models(self, _request: Any) -> Any:
         from aiohttp import web
@@ -222,9 +237,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--max-requests", type=int, default=10_000)
     p.add_argument("--max-seconds", type=float, default=600.0)
     p.add_argument("--strict", action="store_true", help="refuse ignore_eos/min_tokens (422), end without [DONE]")
+    p.add_argument("--api-key", help="answer 401 to requests without Authorization: Bearer KEY")
     a = p.parse_args(argv)
     timing = Timing(a.ttft_ms, a.ttft_sigma, a.itl_ms, a.itl_sigma)
-    server = MockServer(timing, a.seed, a.fail_every, a.malformed_every, a.max_requests, a.strict)
+    server = MockServer(timing, a.seed, a.fail_every, a.malformed_every, a.max_requests, a.strict, a.api_key)
     asyncio.run(serve(server, a.port, a.max_seconds))
     return 0
 
