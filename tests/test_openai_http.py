@@ -188,6 +188,17 @@ def test_a_strict_server_without_length_control_or_done_lines() -> None:
     assert level["requests"] == 4 and level["errors"]["count"] == 0  # type: ignore[index]
 
 
+def test_a_server_gone_mid_run_is_refused_requests_and_a_stopped_level() -> None:
+    with _mock("--ttft-ms", "5", "--itl-ms", "1") as url:
+        engine = _engine(url)
+    try:  # the server is gone: every request is refused, and the level stops past the error limit
+        level = _level(engine, 2, requests=20, max_error_rate=0.1)
+    finally:
+        engine.close()  # type: ignore[attr-defined]
+    assert set(level["errors"]["by_kind"]) == {"refused"} and "failed" in str(level["aborted"])  # type: ignore[index]
+    assert level["errors"]["count"] < 20  # type: ignore[index]  # stopped early, not after every request
+
+
 def test_an_api_key_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     with _mock("--ttft-ms", "5", "--itl-ms", "1", "--api-key", "sk-test", "--max-requests", "20") as url:
         monkeypatch.delenv("OPENAI_API_KEY", raising=False)
