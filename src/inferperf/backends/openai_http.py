@@ -177,6 +177,16 @@ class OpenAIServingEngine(ServingEngine):
     def versions(self) -> dict[str, str]:
         return {"aiohttp": str(self.aiohttp.__version__)}
 
+    def tokens_counted_by(self) -> str:
+        per_chunk = (
+            "the tokens the model's tokenizer finds each chunk's text adding" if self._tok else "one token per chunk"
+        )
+        return (
+            "the server's usage.completion_tokens where it reports them (else the per-chunk count), placed on the "
+            f"chunks by {per_chunk}; {self.usage_mismatches} request(s) where the per-chunk count differed from "
+            "the server's; prompt tokens as the server's usage reports them"
+        )
+
     def close(self) -> None:
         self.abandon()
         if getattr(self, "_session", None) is not None:

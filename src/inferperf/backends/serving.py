@@ -114,6 +114,10 @@ class ServingEngine(ABC):
         """How a result names the engine."""
         return self.name
 
+    def tokens_counted_by(self) -> str:
+        """How the output tokens were counted, in a reader's words."""
+        return "the engine's own token ids"
+
     def versions(self) -> dict[str, str]:
         """Package versions that decide what runs."""
         return {}

@@ -201,7 +201,7 @@ def serve(
             "device": device if model_doc.get("endpoint") is None else None,
             "options": opts.to_dict(),
             "prompts": {"source": source, "text_tokens": len(prompts.ids), "seed": opts.seed},
-            "tokens_counted_by": _token_source(engine),
+            "tokens_counted_by": engine.tokens_counted_by(),
             "load_ms": engine.load_ms,
             "precision": engine.precision_record(),
             "unloaded": alone,
@@ -238,20 +238,6 @@ def _serving_engine(
     )
     _check_context(model_doc, longest)
     return genai_engine(folder, device, opts), model_doc
-
-
-def _token_source(engine: ServingEngine) -> str:
-    """How the output tokens were counted, in a reader's words."""
-    if engine.token_source == "engine":
-        return "the engine's own token ids"
-    per_chunk = "the tokens the model's tokenizer finds each chunk's text adding" if (
-        engine.token_source == "tokenizer") else "one token per streamed chunk"  # fmt: skip
-    differed = int(getattr(engine, "usage_mismatches", 0))
-    return (
-        f"the server's usage.completion_tokens where it reports them (else the per-chunk count), placed on the "
-        f"chunks by {per_chunk}; {differed} request(s) where the per-chunk count differed from the server's; "
-        "prompt tokens as the server's usage reports them"
-    )
 
 
 def _kv_reserve(name: str, model_doc: dict[str, Any], opts: GenerateOptions) -> int | None:
