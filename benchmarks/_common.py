@@ -9,6 +9,8 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
+import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -59,3 +61,20 @@ def reexec_on_snapshot() -> None:
         return
     env = {**_snapshot_env(), "INFERPERF_SNAPSHOT": "1"}
     os.execve(sys.executable, [sys.executable, *sys.argv], env)
+
+
+def start_server(folder: Path, port: int, batching: bool) -> subprocess.Popen[bytes]:
+    """`transformers serve` on ``folder`` at 127.0.0.1:``port`` (the executable beside this Python), once it answers."""
+    exe = Path(sys.executable).parent / "transformers"
+    cmd = [str(exe), "serve", str(folder), "--host", "127.0.0.1", "--port", str(port), "--device", "cpu"]
+    cmd += ["--continuous-batching"] if batching else []
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/v1/models", timeout=2):
+                return proc
+        except OSError:
+            time.sleep(1)
+    proc.kill()
+    raise SystemExit("transformers serve did not come up within 180 s")

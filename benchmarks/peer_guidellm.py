@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from _common import start_server
 
 from inferperf.backends.openai_http import OpenAIServingEngine
 from inferperf.backends.openai_mock import Timing, spawned
@@ -155,9 +156,6 @@ def main() -> int:
                     mine, theirs = _pair(a, url, "inferperf-mock", c, folder, first_ours=r % 2 == 0)
                     report(f"golden mock, concurrency {c}, round {r + 1}", mine, theirs, TIMING.truth(NEW))
         return 0
-    sys.path.insert(0, str(Path(__file__).parent))
-    from served_vs_inprocess import start_server
-
     server = start_server(Path(folder), 8139, batching=False)
     try:
         url = "http://127.0.0.1:8139/v1"

@@ -14,14 +14,12 @@ The server listens on 127.0.0.1 only and is stopped at the end.
 from __future__ import annotations
 
 import argparse
-import subprocess
 import sys
-import time
 import urllib.request
-from pathlib import Path
 from typing import Any
 
 import numpy as np
+from _common import start_server
 
 from inferperf.backends.generative import get_generative
 from inferperf.backends.openai_http import OpenAIServingEngine
@@ -31,22 +29,6 @@ from inferperf.measure.serving import Load, ServeOptions, run_load
 from inferperf.model.zoo import llm_folder
 
 PROMPT, NEW = 32, 16
-
-
-def start_server(folder: Path, port: int, batching: bool) -> subprocess.Popen[bytes]:
-    exe = Path(sys.executable).parent / "transformers"
-    cmd = [str(exe), "serve", str(folder), "--host", "127.0.0.1", "--port", str(port), "--device", "cpu"]
-    cmd += ["--continuous-batching"] if batching else []
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 180
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/v1/models", timeout=2):
-                return proc
-        except OSError:
-            time.sleep(1)
-    proc.kill()
-    raise SystemExit("transformers serve did not come up within 180 s")
 
 
 def golden_client_overhead(requests: int) -> dict[str, float]:

@@ -112,7 +112,8 @@ def test_open_loop_arrivals_against_an_endpoint(golden: str) -> None:
         engine.close()  # type: ignore[attr-defined]
     # 40 req/s of ~110 ms requests: about 4.4 in flight, which the mock serves without queueing
     assert level["requests"] == 24 and not level["overload"]["overloaded"]
-    assert level["slo"]["attainment"] == 1.0 and level["submit_delay_ms"]["max"] < 50
+    # the driver keeps to the schedule: no request submitted later than one mean arrival gap (1/40 s)
+    assert level["slo"]["attainment"] == 1.0 and level["submit_delay_ms"]["max"] < 1e3 / 40.0
 
 
 def test_the_server_keeps_what_it_drew_per_request_id(golden: str) -> None:
@@ -125,8 +126,8 @@ def test_the_server_keeps_what_it_drew_per_request_id(golden: str) -> None:
         truth = json.load(resp)["requests"]
     for row in level["raw"]:  # type: ignore[attr-defined]
         drawn = truth[str(row["id"])]
-        # measured TTFT = drawn TTFT + the harness's and loopback's time: never less, a few ms more
-        assert drawn["ttft_ms"] <= row["ttft_ms"] < drawn["ttft_ms"] + 50
+        # measured TTFT = drawn TTFT + the harness's and loopback's time: never less, and a small part of it
+        assert drawn["ttft_ms"] <= row["ttft_ms"] < 1.5 * drawn["ttft_ms"]
         assert len(drawn["sent_ms"]) == NEW_TOKENS
 
 

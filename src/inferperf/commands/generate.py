@@ -18,7 +18,7 @@ from inferperf.backends.generative import (
     rss_reader,
 )
 from inferperf.backends.precision import plan_for
-from inferperf.backends.serving import EndpointOptions, ServingEngine, is_endpoint
+from inferperf.backends.serving import EndpointOptions, ServingEngine, is_endpoint, serving_engine_class
 from inferperf.errors import ConfigError, InputSpecError
 from inferperf.measure.generate import GenerateOptions, Prompts, corpus_text, cross_check, run_level
 from inferperf.measure.llm_memory import memory_profile, reserve_gb
@@ -222,10 +222,8 @@ def _serving_engine(
     from inferperf.measure.serving import genai_engine
 
     if is_endpoint(model):
-        from inferperf.backends.openai_http import OpenAIServingEngine
-
         ep = endpoint or EndpointOptions()
-        http = OpenAIServingEngine(str(model), ep.model, ep.api, ep.tokenizer, ep.timeout_s)
+        http: Any = serving_engine_class("openai-http")(str(model), ep.model, ep.api, ep.tokenizer, ep.timeout_s)
         doc = {"endpoint": str(model), "served_model": http.model, "api": ep.api, "tokenizer": ep.tokenizer}
         return http, doc
     if endpoint is not None:

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from inferperf.backends.generative import Request
-from inferperf.backends.serving import EngineSettings, ServingEngine, TokenEvent
+from inferperf.backends.serving import EngineSettings, ServingEngine, TokenEvent, serving_engine_class
 from inferperf.errors import BackendError, ConfigError
 from inferperf.measure.rate_search import bisect_rate, confirm_stepping_down, majority
 from inferperf.stats import clopper_pearson, summarize
@@ -169,9 +169,8 @@ def arrival_times(rate: float, n: int, arrivals: str, seed: int) -> np.ndarray:
 
 def genai_engine(folder: Path, device: str, opts: ServeOptions) -> ServingEngine:
     """OpenVINO GenAI's continuous-batching engine on ``folder``, configured by the options' engine fields."""
-    from inferperf.backends.genai_serving import GenAIServingEngine
-
-    return GenAIServingEngine(folder, device, opts.settings())
+    engine: ServingEngine = serving_engine_class("openvino-genai")(folder, device, opts.settings())
+    return engine
 
 
 @dataclass
@@ -183,7 +182,6 @@ class Served:
     expected: int | None = None  # new tokens asked for (None: the options' fixed count)
     error: str | None = None  # why it failed (``timeout``, ``refused``, ``http 503``, ``malformed``...)
     detail: str = ""
-    usage: dict[str, int] | None = None  # what the server counted, where it says
     request_id: int = -1
 
 
@@ -269,7 +267,6 @@ def _collect(events: list[TokenEvent], active: dict[int, Served], done: list[Ser
         if not event.finished:
             continue
         served.request.end = event.stamp
-        served.usage = event.usage
         if event.usage and "prompt_tokens" in event.usage:
             served.request.prompt_tokens = event.usage["prompt_tokens"]  # the server's count of what it read
         served.error, served.detail = event.error, event.detail
