@@ -41,7 +41,7 @@ def test_zoo_bad_names_and_options(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     monkeypatch.setenv("INFERPERF_CACHE", str(tmp_path))
     with pytest.raises(ModelError, match="unknown zoo model 'resnet51'"):
         zoo.export("resnet51")
-    with pytest.raises(ConfigError, match="invalid --batch"):
+    with pytest.raises(ConfigError, match="invalid `batch`"):
         zoo.export("resnet50", batch="many")
     with pytest.raises(ConfigError, match="invalid format"):
         zoo.export("resnet50", fmt="tflite")

@@ -102,6 +102,9 @@ def zoo_export(
     dynamic_axes: DynamicAxesOpt = False,
 ) -> None:
     """Build a zoo model (cached) and print its path."""
+    from inferperf.model.zoo import parse_batch
+
     with command():
+        parse_batch(batch)  # a bad value is refused before anything is built
         path = api.zoo_export(name, fmt=fmt, batch=batch, out=out_path, dynamic_axes=dynamic_axes)
         out.print(str(path))

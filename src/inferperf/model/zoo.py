@@ -275,15 +275,16 @@ def get_entry(name: str) -> ZooEntry:
     return ENTRIES[key]
 
 
-def _parse_batch(batch: str | int) -> int | None:
+def parse_batch(batch: str | int) -> int | None:
+    """A zoo export's batch: ``dynamic`` (None) or a positive integer."""
     if str(batch) == "dynamic":
         return None
     try:
         value = int(batch)
     except ValueError:
-        raise ConfigError(f"invalid --batch {batch!r}: 'dynamic' or a positive integer") from None
+        raise ConfigError(f"invalid `batch` {batch!r}: 'dynamic' or a positive integer") from None
     if value <= 0:
-        raise ConfigError(f"invalid --batch {batch!r}: must be positive")
+        raise ConfigError(f"invalid `batch` {batch!r}: must be positive")
     return value
 
 
@@ -323,7 +324,7 @@ def export(
 
     ``dynamic_axes`` leaves the entry's named axes (sequence length) open as well as the batch.
     """
-    static = _parse_batch(batch)  # the options first: a bad --batch says so whatever the name
+    static = parse_batch(batch)  # the options first: a bad --batch says so whatever the name
     entry = get_entry(name)
     if fmt not in ("onnx", "openvino"):
         raise ConfigError(f"invalid format {fmt!r}: onnx or openvino")
