@@ -176,6 +176,32 @@ def _flag_texts(call: ast.Call) -> set[str]:
     return {"--" + t.lstrip("-") for t in texts}
 
 
+def _group_fields_fed(funcs: dict[str, tuple[str, ast.FunctionDef]], fed: dict[str, set[str]]) -> dict[str, set[str]]:
+    """Per flag group (cli/groups.py), the fields its methods (or its bases') pass to a parser: a command
+    taking the group takes those flags, parsed by hand."""
+    tree = ast.parse((CLI_DIR / "groups.py").read_text(encoding="utf-8"))
+    found: dict[str, set[str]] = {}
+    for node in (n for n in tree.body if isinstance(n, ast.ClassDef)):
+        own = {b.id for b in node.bases if isinstance(b, ast.Name)}
+        fields = set().union(*(found.get(base, set()) for base in own))
+        for call in (n for n in ast.walk(node) if isinstance(n, ast.Call)):
+            fields |= {
+                a.attr
+                for a in _fed(call, funcs, fed)
+                if isinstance(a, ast.Attribute) and isinstance(a.value, ast.Name) and a.value.id == "self"
+            }
+        found[node.name] = fields
+    return found
+
+
+def _group_params(node: ast.FunctionDef, groups: dict[str, set[str]]) -> set[str]:
+    """The flags a command takes through its flag-group parameters that reach a parser."""
+    args = (*node.args.args, *node.args.kwonlyargs)
+    return set().union(
+        *(groups[a.annotation.id] for a in args if isinstance(a.annotation, ast.Name) and a.annotation.id in groups)
+    )
+
+
 def _hand_parsed() -> tuple[dict[str, set[str]], dict[str, set[str]]]:
     """Per CLI function, its parameters that reach a parser (followed through our helpers until nothing
     changes); per CLI module, the flags its parser calls name."""
@@ -184,8 +210,10 @@ def _hand_parsed() -> tuple[dict[str, set[str]], dict[str, set[str]]]:
     flags: dict[str, set[str]] = {module: set() for module, _ in funcs.values()}
     for _ in range(len(funcs)):
         before = sum(map(len, fed.values()))
+        groups = _group_fields_fed(funcs, fed)
         for name, (module, node) in funcs.items():
             params = _params(node)
+            fed[name] |= _group_params(node, groups)
             for call in (n for n in ast.walk(node) if isinstance(n, ast.Call)):
                 fed[name] |= {a.id for a in _fed(call, funcs, fed) if isinstance(a, ast.Name) and a.id in params}
                 flags[module] |= _flag_texts(call) if _is_parser(_call_name(call)) else set()

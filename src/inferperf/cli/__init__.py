@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from inferperf.cli import generate, inspect, measure, optimizations, results, scenario, startup
 from inferperf.cli.common import app, main
+from inferperf.cli.groups import grouped
 
 __all__ = ["app", "main"]
 
@@ -34,6 +35,6 @@ for _command in (
     generate.generate,
     generate.llm_compress,
 ):
-    app.command()(_command)
+    app.command()(grouped(_command))
 app.add_typer(inspect.zoo_app, name="zoo")
 app.add_typer(results.history_app, name="history")

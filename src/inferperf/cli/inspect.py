@@ -8,25 +8,18 @@ from __future__ import annotations
 import typer
 
 from inferperf import api
-from inferperf.cli.common import command, out, preprocess, runtime_config
+from inferperf.cli.common import command, out
+from inferperf.cli.groups import Image, Runtime
 from inferperf.cli.options import (
     BackendOpt,
-    ColorOpt,
-    ConfigFileOpt,
     DynamicAxesOpt,
     EvalBatchOpt,
     FlopsBatchOpt,
     FlopsShapeOpt,
-    InferPrecisionOpt,
     JsonOpt,
     LabelledDataOpt,
-    LayoutOpt,
-    MeanOpt,
     ModelArg,
     PeakOpt,
-    PropertyOpt,
-    ScaleOpt,
-    SizeOpt,
     ZooBatchOpt,
     ZooFormatOpt,
     ZooNameArg,
@@ -59,21 +52,14 @@ def accuracy(
     data: LabelledDataOpt = "builtin",
     backend: BackendOpt = "openvino",
     batch: EvalBatchOpt = 1,
-    size: SizeOpt = None,
-    mean: MeanOpt = None,
-    scale: ScaleOpt = None,
-    layout: LayoutOpt = None,
-    color: ColorOpt = None,
-    precision_hint: InferPrecisionOpt = None,
-    prop: PropertyOpt = None,
-    config: ConfigFileOpt = None,
+    image: Image = Image(),
+    runtime: Runtime = Runtime(),
     json_path: JsonOpt = None,
 ) -> None:
     """Top-1 (and top-5) accuracy over labelled data, with exact binomial 95% intervals."""
     with command(json_path) as cmd:
-        pre = preprocess(size, mean, scale, layout, color)
-        runtime = runtime_config(config, precision_hint, prop)
-        doc = api.accuracy(model, data=data, backend=backend, batch=batch, preprocess=pre, config=runtime)
+        pre = image.preprocess()
+        doc = api.accuracy(model, data=data, backend=backend, batch=batch, preprocess=pre, config=runtime.resolve())
         cmd.show(doc, render_accuracy, announce=False)
 
 

@@ -19,24 +19,18 @@ from inferperf.cli.common import (
     csv_list,
     out,
     percent,
-    preprocess,
     record_history,
     run_limits,
     runtime_config,
     shape_spec,
 )
+from inferperf.cli.groups import BenchKnobs, BenchRuntime, Image, ProfileKnobs, Runtime, Shapes
 from inferperf.cli.options import (
     BackendOpt,
     BatchOpt,
     BenchBackendsOpt,
-    BenchConfigOpt,
-    BenchInferPrecisionOpt,
-    BenchShapesOpt,
-    BenchThreadsOpt,
     BucketsOpt,
-    ColorOpt,
     CompareModelsOpt,
-    ConfigFileOpt,
     ConfigModelArg,
     DecoderOpt,
     DeviceOpt,
@@ -50,11 +44,8 @@ from inferperf.cli.options import (
     ExecutionModeOpt,
     FuseOpt,
     GraphOptimizationOpt,
-    HintOpt,
-    HistogramOpt,
     ImageDataOpt,
     ImagesOpt,
-    InferPrecisionOpt,
     InputDataOpt,
     InputsOpt,
     InputValueOpt,
@@ -62,9 +53,7 @@ from inferperf.cli.options import (
     IntRangeOpt,
     IterationsOpt,
     JsonOpt,
-    LayoutOpt,
     MaxTimeOpt,
-    MeanOpt,
     ModelArg,
     ModelCacheOpt,
     ModeOpt,
@@ -73,28 +62,21 @@ from inferperf.cli.options import (
     PipelinedRequestsOpt,
     PipelinedSecondsOpt,
     PrepThreadsOpt,
-    ProfileHintOpt,
     ProfileModelsArg,
     ProfileSecondsOpt,
     ProfileShapesOpt,
-    PropertyOpt,
     QueueSizeOpt,
     RecordHistoryOpt,
     ReferenceSecondsOpt,
     RepeatsOpt,
     RequestsOpt,
     SaveFusedOpt,
-    ScaleOpt,
     SeedOpt,
     SequentialSecondsOpt,
     ShapeOpt,
     ShapesDataOpt,
-    SizeOpt,
     StopPrecisionOpt,
     StrategiesOpt,
-    StreamOpt,
-    StreamsOpt,
-    ThreadsOpt,
     TimeOpt,
     TopKOpt,
     TopOpt,
@@ -111,23 +93,17 @@ def bench(
     model: ConfigModelArg = None,
     backend: BenchBackendsOpt = None,
     mode: ModeOpt = "both",
-    hint: HintOpt = None,
-    streams: StreamsOpt = None,
-    threads: BenchThreadsOpt = None,
+    knobs: BenchKnobs = BenchKnobs(),
     requests: RequestsOpt = None,
     batch: BatchOpt = None,
     shape: NamedShapeOpt = None,
-    shapes: BenchShapesOpt = None,
-    shape_histogram: HistogramOpt = None,
-    stream: StreamOpt = 100,
-    precision_hint: BenchInferPrecisionOpt = None,
+    shape_stream: Shapes = Shapes(),
     inter_op_threads: InterOpThreadsOpt = None,
     execution_mode: ExecutionModeOpt = None,
     graph_optimization: GraphOptimizationOpt = None,
     cache_dir: ModelCacheOpt = None,
     pinning: PinningOpt = None,
     device: DeviceOpt = None,
-    prop: PropertyOpt = None,
     time_s: TimeOpt = None,
     iterations: IterationsOpt = None,
     precision: StopPrecisionOpt = None,
@@ -139,7 +115,7 @@ def bench(
     int_range: IntRangeOpt = None,
     input_value: InputValueOpt = None,
     seed: SeedOpt = 0,
-    config: BenchConfigOpt = None,
+    flags: BenchRuntime = BenchRuntime(),
     json_path: JsonOpt = None,
     history: RecordHistoryOpt = True,
 ) -> None:
@@ -149,6 +125,7 @@ def bench(
     """
     with command(json_path) as cmd:
         low_high, values = parse_int_range(int_range), parse_input_values(input_value)  # before any bar is drawn
+        config = flags.config
         file_runtime, file_limits = load_config_file(config) if config else ({}, {})
         # A tuned config names its backend and model: used unless the command line says otherwise.
         backends = csv_list(backend or file_runtime.get("backend") or "openvino")
@@ -156,12 +133,10 @@ def bench(
         runtime = (
             runtime_config(
                 file_runtime,
-                precision_hint,
-                prop,
+                flags.precision_hint,
+                flags.prop,
                 file_backend=True,
-                hint=hint,
-                streams=streams,
-                threads=threads,
+                **knobs.given(),
                 requests=requests,
                 batch=batch,
                 inter_op_threads=inter_op_threads,
@@ -182,10 +157,8 @@ def bench(
             warmup_s=warmup,
             repeats=repeats,
         )
-        if shapes is not None:
-            _bench_shapes(
-                cmd, model, backends, mode, runtime, shapes, shape_histogram, data, stream, seed, repeats, low_high
-            )
+        if shape_stream.shapes is not None:
+            _bench_shapes(cmd, model, backends, mode, runtime, shape_stream, data, seed, repeats, low_high)
             return
         _bench_run(cmd, model, backends, mode, runtime, limits, shape, inputs, low_high, values, seed, data, history)
 
@@ -243,10 +216,8 @@ def _bench_shapes(
     backends: list[str],
     mode: str,
     runtime: RuntimeConfig,
-    shapes: str,
-    histogram: Path | None,
+    shape_stream: Shapes,
     data: str | None,
-    stream: int,
     seed: int,
     repeats: int | None,
     int_range: tuple[int, int] | None,
@@ -262,11 +233,13 @@ def _bench_shapes(
     if mode == "both":
         out.print("--shapes measures one scenario: latency (use --mode throughput for the other)")
     requests = 1 if mode != "throughput" else (runtime.requests or os.cpu_count() or 1)
-    options = DynamicOptions(strategies=("dynamic",), stream=stream, rounds=repeats or 3, requests=requests, seed=seed)
+    options = DynamicOptions(
+        strategies=("dynamic",), stream=shape_stream.stream, rounds=repeats or 3, requests=requests, seed=seed
+    )
     with cmd.status("bench --shapes") as status:
         doc = api.dynamic(
             model,
-            shape_spec(shapes, histogram, stream, data, seed) or shapes,
+            shape_stream.spec(data, seed) or str(shape_stream.shapes),
             backend=backends[0],
             options=options,
             config=runtime,
@@ -282,11 +255,7 @@ def e2e(
     data: ImageDataOpt = None,
     backend: BackendOpt = "openvino",
     decoder: DecoderOpt = "pillow",
-    size: SizeOpt = None,
-    mean: MeanOpt = None,
-    scale: ScaleOpt = None,
-    layout: LayoutOpt = None,
-    color: ColorOpt = None,
+    image: Image = Image(),
     seconds: SequentialSecondsOpt = 20.0,
     pipelined_seconds: PipelinedSecondsOpt = 10.0,
     prep_threads: PrepThreadsOpt = None,
@@ -295,9 +264,7 @@ def e2e(
     top_k: TopKOpt = 5,
     fuse: FuseOpt = True,
     save_fused: SaveFusedOpt = None,
-    precision_hint: InferPrecisionOpt = None,
-    prop: PropertyOpt = None,
-    config: ConfigFileOpt = None,
+    runtime: Runtime = Runtime(),
     json_path: JsonOpt = None,
 ) -> None:
     """Where end-to-end time goes: decode, pre-processing, copy, inference, post-processing; pipelined; fused."""
@@ -305,7 +272,7 @@ def e2e(
     from inferperf.report.e2e_console import render_e2e
 
     with command(json_path) as cmd:
-        pre = preprocess(size, mean, scale, layout, color)
+        pre = image.preprocess()
         options = E2EOptions(
             seconds=seconds,
             pipelined_seconds=pipelined_seconds,
@@ -326,7 +293,7 @@ def e2e(
                 fuse=fuse,
                 save_fused=save_fused,
                 progress=status,
-                config=runtime_config(config, precision_hint, prop),
+                config=runtime.resolve(),
             )
         cmd.show(doc, render_e2e)
 
@@ -344,9 +311,7 @@ def dynamic(
     requests: DynamicRequestsOpt = 1,
     seed: DynamicSeedOpt = 0,
     int_range: IntRangeOpt = None,
-    precision_hint: InferPrecisionOpt = None,
-    prop: PropertyOpt = None,
-    config: ConfigFileOpt = None,
+    runtime: Runtime = Runtime(),
     json_path: JsonOpt = None,
     html: DynamicHtmlOpt = None,
 ) -> None:
@@ -370,7 +335,7 @@ def dynamic(
                 options=options,
                 int_range=low_high,
                 progress=percent(status),
-                config=runtime_config(config, precision_hint, prop),
+                config=runtime.resolve(),
             )
         cmd.show(doc, render_dynamic, save_first=True)
         if html:
@@ -390,12 +355,8 @@ def profile(
     shapes: ProfileShapesOpt = None,
     int_range: IntRangeOpt = None,
     batch: BatchOpt = None,
-    hint: ProfileHintOpt = None,
-    streams: StreamsOpt = None,
-    threads: ThreadsOpt = None,
-    precision_hint: InferPrecisionOpt = None,
-    prop: PropertyOpt = None,
-    config: ConfigFileOpt = None,
+    knobs: ProfileKnobs = ProfileKnobs(),
+    runtime: Runtime = Runtime(),
     json_path: JsonOpt = None,
 ) -> None:
     """Per-layer time, kernel and precision; layer sum vs latency; findings on why it is not faster."""
@@ -404,14 +365,14 @@ def profile(
     with command(json_path) as cmd:
         low_high = parse_int_range(int_range)  # a bad value fails now, with or without --shapes
         names = _profile_models(models, compare, shapes, shape)
-        runtime = runtime_config(config, precision_hint, prop, hint=hint, streams=streams, threads=threads, batch=batch)
+        config = runtime.resolve(**knobs.given(), batch=batch)
         if shapes is not None:
             with cmd.status("profile") as status:
                 doc = api.profile_shapes(
                     names[0],
                     shapes,
                     backend=backend,
-                    config=runtime,
+                    config=config,
                     seconds=seconds,
                     int_range=low_high,
                     progress=status,
@@ -423,7 +384,7 @@ def profile(
                 names[0],
                 compare_with=names[1] if compare else None,
                 backend=backend,
-                config=runtime,
+                config=config,
                 shape=shape,
                 seconds=seconds,
                 reference_s=reference,

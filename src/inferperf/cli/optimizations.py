@@ -12,27 +12,19 @@ from typing import Any
 import typer
 
 from inferperf import api
-from inferperf.cli.common import BarFactory, Update, command, csv_list, out, runtime_config, shape_spec, warn
+from inferperf.cli.common import BarFactory, Update, command, csv_list, out, warn
+from inferperf.cli.groups import CalibrationGuard, Guard, OptimizeShapes, Properties, Runtime, TuneShapes
 from inferperf.cli.options import (
     AccuracyControlOpt,
     ActivationsOpt,
     BackendOpt,
-    CalibrationDataOpt,
-    CalibrationShapeOpt,
-    ConfigFileOpt,
     FinalistsOpt,
     FrontOpt,
-    GuardDataOpt,
-    GuardShapesOpt,
-    GuardStreamOpt,
-    HistogramOpt,
     IgnoreOpt,
-    InferPrecisionOpt,
     InputsOpt,
     Int8OutOpt,
     IntRangeOpt,
     JsonOpt,
-    MaxDropOpt,
     MaxTrialsOpt,
     MemoryMaxOpt,
     MethodOpt,
@@ -44,33 +36,25 @@ from inferperf.cli.options import (
     OptimizeDataOpt,
     OptimizeMaxDropOpt,
     OptimizeOutOpt,
-    OptimizeShapesOpt,
     P99MaxOpt,
     PrecisionBackendOpt,
     PrecisionRoundsOpt,
     PrecisionsOpt,
     PresetOpt,
-    PropertyOpt,
     PruneRoundsOpt,
     QuantizeBackendOpt,
-    QuantizeMaxDropOpt,
     QuantizeRoundsOpt,
     SaveConfigOpt,
     ShapesDataPathOpt,
     SparseOutOpt,
     SparsityOpt,
-    SpeedSecondsOpt,
-    StreamOpt,
     SubsetSizeOpt,
-    SyntheticShapeOpt,
     TimeScaleOpt,
     TransformerOpt,
     TrialTimeOpt,
     TuneBackendsOpt,
     TuneBudgetOpt,
     TuneSeedOpt,
-    TuneShapesOpt,
-    TuneStreamOpt,
     TuneVariantsOpt,
     VerifyRoundTimeOpt,
 )
@@ -103,8 +87,7 @@ from inferperf.results.schema import save_json
 def quantize(
     model: ModelArg = "builtin",
     backend: QuantizeBackendOpt = "openvino",
-    data: CalibrationDataOpt = None,
-    max_drop: QuantizeMaxDropOpt = 0.01,
+    guard: CalibrationGuard = CalibrationGuard(),
     out_path: Int8OutOpt = None,
     method: MethodOpt = "auto",
     preset: PresetOpt = "performance",
@@ -113,35 +96,23 @@ def quantize(
     ignore: IgnoreOpt = None,
     activations: ActivationsOpt = "auto",
     accuracy_control: AccuracyControlOpt = True,
-    shape: CalibrationShapeOpt = None,
-    shapes: GuardShapesOpt = None,
-    shape_histogram: HistogramOpt = None,
-    stream: GuardStreamOpt = 32,
     rounds: QuantizeRoundsOpt = 3,
-    seconds: SpeedSecondsOpt = 5.0,
-    precision_hint: InferPrecisionOpt = None,
-    prop: PropertyOpt = None,
-    config: ConfigFileOpt = None,
+    runtime: Runtime = Runtime(),
     json_path: JsonOpt = None,
 ) -> None:
     """INT8 quantization with an accuracy guard, measured side by side against FP32."""
     with command(json_path) as cmd:
-        guard_stream = shape_spec(shapes, shape_histogram, stream)
         options = _quantize_options(method, preset, subset_size, transformer, ignore, activations, accuracy_control)
         with cmd.status("quantize", "calibrating, scoring and measuring"):
             doc = api.quantize(
                 model,
                 backend=backend,
-                data=data,
-                max_drop=max_drop,
                 out=out_path,
                 options=options,
-                shape=shape,
                 rounds=rounds,
-                seconds=seconds,
                 warn=warn,
-                shapes=guard_stream,
-                config=runtime_config(config, precision_hint, prop),
+                **guard.given(),
+                config=runtime.resolve(),
             )
         cmd.show(doc, render_quantize, also=_models_written(doc))
         if doc["winner"] is None:
@@ -177,37 +148,24 @@ def prune(
     model: ModelArg = "builtin",
     sparsity: SparsityOpt = 0.5,
     backend: BackendOpt = "openvino",
-    data: GuardDataOpt = None,
-    max_drop: MaxDropOpt = 0.01,
+    guard: Guard = Guard(),
     out_path: SparseOutOpt = None,
-    shape: SyntheticShapeOpt = None,
-    shapes: GuardShapesOpt = None,
-    shape_histogram: HistogramOpt = None,
-    stream: GuardStreamOpt = 32,
     rounds: PruneRoundsOpt = 3,
-    seconds: SpeedSecondsOpt = 5.0,
-    precision_hint: InferPrecisionOpt = None,
-    prop: PropertyOpt = None,
-    config: ConfigFileOpt = None,
+    runtime: Runtime = Runtime(),
     json_path: JsonOpt = None,
 ) -> None:
     """Magnitude sparsity on weights, with its accuracy and a side-by-side speed check."""
     with command(json_path) as cmd:
-        guard_stream = shape_spec(shapes, shape_histogram, stream)
         with cmd.status("prune", "pruning, scoring and measuring"):
             doc = api.prune(
                 model,
                 sparsity=sparsity,
                 backend=backend,
-                data=data,
-                max_drop=max_drop,
                 out=out_path,
-                shape=shape,
                 rounds=rounds,
-                seconds=seconds,
                 warn=warn,
-                shapes=guard_stream,
-                config=runtime_config(config, precision_hint, prop),
+                **guard.given(),
+                config=runtime.resolve(),
             )
         cmd.show(doc, render_quantize, also=_models_written(doc))
 
@@ -216,34 +174,22 @@ def precision(
     model: ModelArg = "builtin",
     precisions: PrecisionsOpt = "bf16,f16",
     backend: PrecisionBackendOpt = "openvino",
-    data: GuardDataOpt = None,
-    max_drop: MaxDropOpt = 0.01,
-    shape: SyntheticShapeOpt = None,
-    shapes: GuardShapesOpt = None,
-    shape_histogram: HistogramOpt = None,
-    stream: GuardStreamOpt = 32,
+    guard: Guard = Guard(),
     rounds: PrecisionRoundsOpt = 3,
-    seconds: SpeedSecondsOpt = 5.0,
-    prop: PropertyOpt = None,
-    config: ConfigFileOpt = None,
+    runtime: Properties = Properties(),
     json_path: JsonOpt = None,
 ) -> None:
     """Inference-precision hints against f32: accuracy, speed, and whether this CPU runs them natively."""
     with command(json_path) as cmd:
-        guard_stream = shape_spec(shapes, shape_histogram, stream)
         with cmd.status("precision", "scoring and measuring"):
             doc = api.precision(
                 model,
                 precisions=csv_list(precisions),
                 backend=backend,
-                data=data,
-                max_drop=max_drop,
-                shape=shape,
                 rounds=rounds,
-                seconds=seconds,
                 warn=warn,
-                shapes=guard_stream,
-                config=runtime_config(config, None, prop),  # --precision sweeps the precision itself
+                **guard.given(),
+                config=runtime.resolve(),  # --precision sweeps the precision itself
             )
         cmd.show(doc, render_quantize, announce=False)
 
@@ -262,17 +208,13 @@ def tune(
     finalists: FinalistsOpt = 3,
     max_trials: MaxTrialsOpt = None,
     shape: NamedShapeOpt = None,
-    shapes: TuneShapesOpt = None,
-    shape_histogram: HistogramOpt = None,
+    shape_stream: TuneShapes = TuneShapes(),
     data: ShapesDataPathOpt = None,
-    stream: TuneStreamOpt = 32,
     inputs: InputsOpt = None,
     int_range: IntRangeOpt = None,
     seed: TuneSeedOpt = 0,
     save_config: SaveConfigOpt = Path("tuned-config.json"),
-    precision_hint: InferPrecisionOpt = None,
-    prop: PropertyOpt = None,
-    config: ConfigFileOpt = None,
+    runtime: Runtime = Runtime(),
     json_path: JsonOpt = None,
 ) -> None:
     """Search runtime knobs and model variants under latency/memory budgets; verify the winner side by side."""
@@ -295,8 +237,8 @@ def tune(
                 seed=seed,
                 progress=factory("tuning"),
                 checkpoint=cmd.checkpoint,  # every finished trial survives a Ctrl-C or a crash
-                shapes=shape_spec(shapes, shape_histogram, stream, data, seed),
-                config=runtime_config(config, precision_hint, prop),
+                shapes=shape_stream.spec(data, seed),
+                config=runtime.resolve(),
             )
         cmd.show(doc, render_tune)
         saved = _save_tuned_config(doc, save_config)
@@ -365,9 +307,7 @@ def optimize(
     backend: OptimizeBackendsOpt = "openvino,onnxruntime",
     out_dir: OptimizeOutOpt = Path("inferperf-optimize"),
     time_scale: TimeScaleOpt = 1.0,
-    shapes: OptimizeShapesOpt = None,
-    shape_histogram: HistogramOpt = None,
-    stream: StreamOpt = 32,
+    shape_stream: OptimizeShapes = OptimizeShapes(),
     concurrency: LlmConcurrencyOpt = None,
     objective: LlmObjectiveOpt = None,
     ttft_max: TtftMaxOpt = None,
@@ -394,9 +334,7 @@ def optimize(
             raise ConfigError(
                 f"{given[0]} applies to a generative model (an LLM folder or zoo:tiny-llama), not {model}"
             )
-        options = _optimize_options(
-            data, p99_max, memory_max, max_drop, budget, backend, time_scale, shapes, shape_histogram, stream
-        )
+        options = _optimize_options(data, p99_max, memory_max, max_drop, budget, backend, time_scale, shape_stream)
         try:
             with cmd.bars() as factory:
                 doc = api.optimize(model, options=options, out=out_dir, status=_step_bars(factory))
@@ -416,9 +354,7 @@ def _optimize_options(
     budget: str,
     backend: str,
     time_scale: float,
-    shapes: str | None,
-    shape_histogram: Path | None,
-    stream: int,
+    shape_stream: OptimizeShapes,
 ) -> OptimizeOptions:
     return OptimizeOptions(
         data=data,
@@ -428,9 +364,9 @@ def _optimize_options(
         budget_s=parse_seconds(budget, "--budget"),
         backends=tuple(csv_list(backend)),
         time_scale=time_scale,
-        shapes=shapes,
-        shape_histogram=str(shape_histogram) if shape_histogram else None,
-        stream=stream,
+        shapes=shape_stream.shapes,
+        shape_histogram=str(shape_stream.shape_histogram) if shape_stream.shape_histogram else None,
+        stream=shape_stream.stream,
     )
 
 

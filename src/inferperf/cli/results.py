@@ -13,17 +13,16 @@ from rich.console import Console
 from rich.markup import escape
 
 from inferperf import api
-from inferperf.cli.common import command, csv_list, err, out, run_limits, runtime_config, shape_spec
+from inferperf.cli.common import command, csv_list, err, out, run_limits, runtime_config
+from inferperf.cli.groups import CompareShapes
 from inferperf.cli.options import (
     AgainstHistoryOpt,
     BatchOpt,
     CellTimeoutOpt,
-    CompareShapesOpt,
     ExportFormatOpt,
     ExportKindOpt,
     ExportTargetArg,
     FailIfSlowerOpt,
-    HistogramOpt,
     HistoryOpt,
     HtmlReportOpt,
     InterleaveIntRangeOpt,
@@ -51,7 +50,6 @@ from inferperf.cli.options import (
     ResultIdArg,
     ResumeOpt,
     ShapeOpt,
-    StreamOpt,
     SuiteBackendsOpt,
     SuiteOutOpt,
     SuiteVariantsOpt,
@@ -75,9 +73,7 @@ def compare(
     scenario: InterleaveScenarioOpt = "throughput",
     rounds: InterleaveRoundsOpt = 8,
     round_time: InterleaveRoundTimeOpt = "3s",
-    shapes: CompareShapesOpt = None,
-    shape_histogram: HistogramOpt = None,
-    stream: StreamOpt = 100,
+    shape_stream: CompareShapes = CompareShapes(),
     int_range: InterleaveIntRangeOpt = None,
     threshold: ThresholdOpt = "2%",
     fail_if_slower: FailIfSlowerOpt = None,
@@ -92,7 +88,7 @@ def compare(
         gate = parse_fraction(fail_if_slower, "--fail-if-slower") if fail_if_slower else None
         seconds = parse_seconds(round_time, "--round-time")  # parsed with or without --interleave
         low_high = parse_int_range(int_range)
-        if shapes is not None and not interleave:
+        if shape_stream.shapes is not None and not interleave:
             raise ConfigError("--shapes needs --interleave: results already measured keep the shapes they had")
         if against_history:
             if b is not None or interleave:
@@ -110,7 +106,7 @@ def compare(
                     rounds=rounds,
                     seconds=seconds,
                     threshold=noise,
-                    shapes=shape_spec(shapes, shape_histogram, stream),
+                    shapes=shape_stream.spec(),
                     int_range=low_high,
                 )
         elif (group_a := _group(a)) or _group(b):

@@ -15,16 +15,12 @@ from inferperf import api
 from inferperf.cli.common import (
     Render,
     command,
-    runtime_config,
-    shape_spec,
     warn,
 )
+from inferperf.cli.groups import Runtime, ScenarioKnobs, ScenarioShapes
 from inferperf.cli.options import (
     AccuracyModeOpt,
-    ConfigFileOpt,
     FindPeakOpt,
-    HistogramOpt,
-    InferPrecisionOpt,
     InputDataOpt,
     IntRangeOpt,
     JsonOpt,
@@ -34,22 +30,16 @@ from inferperf.cli.options import (
     ModelArg,
     PeakRunOpt,
     PeakStepsOpt,
-    PropertyOpt,
     SamplesPerQueryOpt,
     ScenarioBackendOpt,
     ScenarioBatchOpt,
-    ScenarioHintOpt,
     ScenarioNameOpt,
     ScenarioOutOpt,
     ScenarioP99MaxOpt,
     ScenarioRequestsOpt,
     ScenarioShapeOpt,
-    ScenarioShapesOpt,
     ScenarioWarmupOpt,
-    StreamOpt,
-    StreamsOpt,
     TargetQpsOpt,
-    ThreadsOpt,
     TraceOpt,
 )
 from inferperf.cli.options_llm import (
@@ -78,21 +68,15 @@ def scenario(
     warmup: ScenarioWarmupOpt = 2.0,
     peak_steps: PeakStepsOpt = 6,
     peak_run: PeakRunOpt = "4s",
-    hint: ScenarioHintOpt = None,
-    streams: StreamsOpt = None,
-    threads: ThreadsOpt = None,
+    knobs: ScenarioKnobs = ScenarioKnobs(),
     requests: ScenarioRequestsOpt = None,
     shape: ScenarioShapeOpt = None,
-    shapes: ScenarioShapesOpt = None,
-    shape_histogram: HistogramOpt = None,
-    stream: StreamOpt = 100,  # the QSL's samples
+    shape_stream: ScenarioShapes = ScenarioShapes(),  # --stream: the QSL's samples
     int_range: IntRangeOpt = None,
     data: InputDataOpt = None,
     trace: TraceOpt = False,
     out_dir: ScenarioOutOpt = Path("inferperf-scenario"),
-    precision_hint: InferPrecisionOpt = None,
-    prop: PropertyOpt = None,
-    config: ConfigFileOpt = None,
+    runtime: Runtime = Runtime(),
     json_path: JsonOpt = None,
     ttft_max: TtftMaxOpt = None,
     tpot_max: TpotMaxOpt = None,
@@ -129,20 +113,18 @@ def scenario(
             accuracy=accuracy_mode,
             trace=trace,
         )
-        runtime = runtime_config(
-            config, precision_hint, prop, hint=hint, streams=streams, threads=threads, requests=requests
-        )
+        config = runtime.resolve(**knobs.given(), requests=requests)
         with cmd.status(f"scenario {scenario_name}") as status:
             doc = api.scenario(
                 model,
                 backend=backend,
                 options=options,
-                config=runtime,
+                config=config,
                 shape=shape,
                 data=data,
                 out=out_dir,
                 status=status,
-                shapes=shape_spec(shapes, shape_histogram, stream, data),
+                shapes=shape_stream.spec(data),
                 int_range=low_high,
             )
         cmd.show(doc, _scenario_render(out_dir), announce=False)

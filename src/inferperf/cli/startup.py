@@ -6,25 +6,18 @@ Registered on the app in ``cli/__init__.py``.
 from __future__ import annotations
 
 from inferperf import api
-from inferperf.cli.common import command, numbers, runtime_config, shape_spec
+from inferperf.cli.common import command, numbers
+from inferperf.cli.groups import ColdstartShapes, MemoryShapes, Runtime
 from inferperf.cli.options import (
     BackendOpt,
     BatchesOpt,
     ColdCacheDirOpt,
-    ColdstartShapesOpt,
-    ColdstartStreamOpt,
-    ConfigFileOpt,
-    HistogramOpt,
-    InferPrecisionOpt,
     JsonOpt,
     LeakIterationsOpt,
-    MemoryShapesOpt,
     ModelArg,
-    PropertyOpt,
     RunsOpt,
     ShapeOpt,
     SteadyOpt,
-    StreamOpt,
     TimeoutOpt,
     VariantOpt,
 )
@@ -37,18 +30,14 @@ def coldstart(
     runs: RunsOpt = 5,
     cache_dir: ColdCacheDirOpt = None,
     shape: ShapeOpt = None,
-    shapes: ColdstartShapesOpt = None,
-    shape_histogram: HistogramOpt = None,
-    stream: ColdstartStreamOpt = 100,
+    shape_stream: ColdstartShapes = ColdstartShapes(),
     timeout: TimeoutOpt = 300.0,
-    precision_hint: InferPrecisionOpt = None,
-    prop: PropertyOpt = None,
-    config: ConfigFileOpt = None,
+    runtime: Runtime = Runtime(),
     json_path: JsonOpt = None,
 ) -> None:
     """First-inference latency (import, read, compile, first and second inference) in fresh processes."""
     with command(json_path) as cmd:
-        guard_stream = shape_spec(shapes, shape_histogram, stream)
+        guard_stream = shape_stream.spec()
         with cmd.status("coldstart") as status:
             doc = api.coldstart(
                 model,
@@ -59,7 +48,7 @@ def coldstart(
                 timeout_s=timeout,
                 progress=status,
                 shapes=guard_stream,
-                config=runtime_config(config, precision_hint, prop),
+                config=runtime.resolve(),
             )
         cmd.show(doc, render_coldstart, announce=False)
 
@@ -73,17 +62,13 @@ def memory(
     steady: SteadyOpt = 3.0,
     leak_iterations: LeakIterationsOpt = 1000,
     timeout: TimeoutOpt = 600.0,
-    shapes: MemoryShapesOpt = None,
-    shape_histogram: HistogramOpt = None,
-    stream: StreamOpt = 32,
-    precision_hint: InferPrecisionOpt = None,
-    prop: PropertyOpt = None,
-    config: ConfigFileOpt = None,
+    shape_stream: MemoryShapes = MemoryShapes(),
+    runtime: Runtime = Runtime(),
     json_path: JsonOpt = None,
 ) -> None:
     """Memory per phase (import, read, compile, first inference, steady state, leak) per configuration."""
     with command(json_path) as cmd:
-        guard_stream = shape_spec(shapes, shape_histogram, stream)
+        guard_stream = shape_stream.spec()
         sizes = [int(b) for b in numbers(batches, "batches", int) or ()]
         with cmd.status("memory") as status:
             doc = api.memory(
@@ -97,6 +82,6 @@ def memory(
                 timeout_s=timeout,
                 progress=status,
                 shapes=guard_stream,
-                config=runtime_config(config, precision_hint, prop),
+                config=runtime.resolve(),
             )
         cmd.show(doc, render_memory, announce=False)
