@@ -150,12 +150,6 @@ class Shapes(FlagGroup):
 
 
 @dataclass(frozen=True)
-class GuardShapes(Shapes):
-    shapes: GuardShapesOpt = None
-    stream: GuardStreamOpt = 32
-
-
-@dataclass(frozen=True)
 class ColdstartShapes(Shapes):
     shapes: ColdstartShapesOpt = None
     stream: ColdstartStreamOpt = 100
@@ -193,18 +187,22 @@ class CompareShapes(Shapes):
 
 
 @dataclass(frozen=True)
-class Guard(GuardShapes):
-    """--data, --max-drop, --shape, --seconds and the shape stream: how an optimization is judged."""
+class Guard(FlagGroup):
+    """--data, --max-drop, --shape, the shape stream and --seconds: how an optimization is judged."""
 
     data: GuardDataOpt = None
     max_drop: MaxDropOpt = 0.01
     shape: SyntheticShapeOpt = None
+    shapes: GuardShapesOpt = None
+    shape_histogram: HistogramOpt = None
+    stream: GuardStreamOpt = 32
     seconds: SpeedSecondsOpt = 5.0
 
     def given(self) -> dict[str, Any]:
         """As the guarded API functions take them."""
         own = ("data", "max_drop", "shape", "seconds")
-        return {name: getattr(self, name) for name in own} | {"shapes": self.spec()}
+        shapes = shape_spec(self.shapes, self.shape_histogram, self.stream)
+        return {name: getattr(self, name) for name in own} | {"shapes": shapes}
 
 
 @dataclass(frozen=True)
