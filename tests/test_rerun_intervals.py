@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from inferperf.report.compare import DRIFT_UNKNOWN, NO_INVOCATIONS, UNREPLICATED, compare_docs
+from inferperf.results.schema import SCHEMA
 
 
 def _doc(rng: np.random.Generator, level: float, runs: int, noise: float = 0.05) -> dict[str, Any]:
@@ -91,6 +92,7 @@ def _invocation(rng: np.random.Generator, level: float, drift: float, k: int, co
     run["throughput_fps"] = {"value": 1e3 / m, "ci95": [1e3 / (m + half), 1e3 / (m - half)]}
     return {
         **doc,
+        "schema": SCHEMA,
         "created": f"2026-01-01T00:{k:02d}:00",
         "model": {"sha256": "abc", "shapes": {}},
         "environment": _ENV,
@@ -131,6 +133,7 @@ def test_compare_with_recorded_reruns_covers_invocations_and_stays_quiet_on_aa(t
     """A/A between invocations that drift 8% apart: without the history the runs-level intervals alarm;
     with 8 reruns recorded, intervals cover invocations and the false alarms stay near 5%."""
     from inferperf.commands.compare import _noise
+    from inferperf.results.documents import parse
     from inferperf.results.history import History
 
     rng = np.random.default_rng(9)
@@ -140,7 +143,7 @@ def test_compare_with_recorded_reruns_covers_invocations_and_stays_quiet_on_aa(t
     rows = alarms = blind_alarms = 0
     for k in range(40):
         a, b = _invocation(rng, 5.0, 0.08, 20 + 2 * k), _invocation(rng, 5.0, 0.08, 21 + 2 * k)
-        learned = compare_docs(a, b, noise=_noise(a, b, store.path))
+        learned = compare_docs(a, b, noise=_noise(parse(a), parse(b), store.path))
         blind = compare_docs(a, b)
         assert {r["covers"] for r in learned["rows"]} == {"invocations"} and "warning" not in learned
         rows += len(learned["rows"])
@@ -152,6 +155,7 @@ def test_compare_with_recorded_reruns_covers_invocations_and_stays_quiet_on_aa(t
 
 def test_compare_with_recorded_reruns_still_sees_a_real_change(tmp_path: Path) -> None:
     from inferperf.commands.compare import _noise
+    from inferperf.results.documents import parse
     from inferperf.results.history import History
 
     rng = np.random.default_rng(10)
@@ -160,7 +164,7 @@ def test_compare_with_recorded_reruns_still_sees_a_real_change(tmp_path: Path) -
         store.record(_invocation(rng, 5.0, 0.02, k, config="a"))
         store.record(_invocation(rng, 3.5, 0.02, 10 + k, config="b"))
     a, b = _invocation(rng, 5.0, 0.02, 30, config="a"), _invocation(rng, 3.5, 0.02, 31, config="b")
-    noise = _noise(a, b, store.path)
+    noise = _noise(parse(a), parse(b), store.path)
     out = compare_docs(a, b, noise=noise)
     verdicts = {r["metric"]: r["verdict"] for r in out["rows"]}
     assert verdicts["latency_median_ms"] == "faster" and verdicts["throughput_fps"] == "faster"
@@ -201,6 +205,7 @@ def test_drift_learned_from_other_models_on_this_machine_judges_a_new_pair(tmp_p
     """Issue 34: a configuration with no reruns of its own borrows the machine's drift, pooled over every
     group recorded on it (other models and configs, each around its own mean), and says so."""
     from inferperf.commands.compare import _noise
+    from inferperf.results.documents import parse
     from inferperf.results.history import History
     from inferperf.stats import MACHINE_RERUNS
 
@@ -213,7 +218,7 @@ def test_drift_learned_from_other_models_on_this_machine_judges_a_new_pair(tmp_p
     alarms = rows = 0
     for k in range(30):  # A/A on a model never recorded
         a, b = _invocation(rng, 5.0, 0.08, 20 + 2 * k), _invocation(rng, 5.0, 0.08, 21 + 2 * k)
-        noise = _noise(a, b, store.path)
+        noise = _noise(parse(a), parse(b), store.path)
         out = compare_docs(a, b, noise=noise)
         assert {r["covers"] for r in out["rows"]} == {"invocations"}
         assert all(v["source"] == MACHINE_RERUNS for v in out["invocation_noise"].values())
@@ -221,7 +226,9 @@ def test_drift_learned_from_other_models_on_this_machine_judges_a_new_pair(tmp_p
         alarms += sum(r["verdict"] != "no significant difference" for r in out["rows"])
     assert alarms / rows <= 0.1  # nominal 5% per pair; the four metrics of a pair move together
     a, b = _invocation(rng, 5.0, 0.08, 90), _invocation(rng, 3.5, 0.08, 91, config="b")  # 30% faster
-    verdicts = {r["metric"]: r["verdict"] for r in compare_docs(a, b, noise=_noise(a, b, store.path))["rows"]}
+    verdicts = {
+        r["metric"]: r["verdict"] for r in compare_docs(a, b, noise=_noise(parse(a), parse(b), store.path))["rows"]
+    }
     assert verdicts["latency_median_ms"] == "faster"
 
 

@@ -158,6 +158,19 @@ class Command:
                 save_json(doc, target)
             if announce:
                 out.print(f"wrote {target}")
+        _check_typed(doc)
+
+
+def _check_typed(doc: dict[str, Any]) -> None:
+    """A document this command wrote must read as its kind's type: written first (nothing is lost), a
+    mismatch is then an internal error, the writer's bug, not the user's."""
+    from inferperf.results import documents
+
+    if str(doc.get("schema", "")).startswith("inferperf.result/"):
+        try:
+            documents.parse(doc)
+        except ResultError as exc:
+            raise RuntimeError(f"the {doc.get('kind')} result does not match its type: {exc}") from None
 
 
 @contextmanager

@@ -142,10 +142,10 @@ def _group(path: Path) -> list[Path]:
 def report(result: ResultArg, html_path: HtmlReportOpt = Path("report.html")) -> None:
     """Render a result as a self-contained HTML page (plotly embedded, no network needed to view it)."""
     from inferperf.report.html import report_for
-    from inferperf.results.schema import load_document
+    from inferperf.results import documents
 
     with command():
-        written = report_for(load_document(result), html_path)
+        written = report_for(documents.load(result), html_path)
         out.print(f"wrote {written}")
 
 

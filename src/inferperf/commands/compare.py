@@ -10,6 +10,7 @@ from inferperf.config import RuntimeConfig
 from inferperf.errors import BackendError, ConfigError
 from inferperf.measure.target import ShapeSpec, as_spec, created, header, plan_streams, resolve
 from inferperf.model import ModelInfo
+from inferperf.results.documents import Document
 from inferperf.results.schema import SCHEMA
 
 
@@ -22,16 +23,16 @@ def compare(
     the machine's noise between invocations, which the intervals then cover.
     """
     from inferperf.report.compare import compare_docs
-    from inferperf.results.schema import load_document
+    from inferperf.results import documents
 
-    doc_a, doc_b = load_document(a), load_document(b)
-    body = compare_docs(doc_a, doc_b, threshold, _noise(doc_a, doc_b, history))
+    doc_a, doc_b = documents.load(a), documents.load(b)
+    body = compare_docs(doc_a.to_dict(), doc_b.to_dict(), threshold, _noise(doc_a, doc_b, history))
     return {
         "schema": SCHEMA,
         "kind": "compare",
         "created": created(),
-        "a": {"path": str(a), "model": doc_a.get("model", {}).get("path"), "created": doc_a.get("created")},
-        "b": {"path": str(b), "model": doc_b.get("model", {}).get("path"), "created": doc_b.get("created")},
+        "a": {"path": str(a), "model": _model_path(doc_a), "created": doc_a.created},
+        "b": {"path": str(b), "model": _model_path(doc_b), "created": doc_b.created},
         "threshold_given": threshold,
         **body,
     }
@@ -43,17 +44,17 @@ def compare_groups(
     """B against A, each side several separate invocations of its configuration (bench result files): per
     run and metric, the ratio of geometric means B/A with a Welch interval over the invocations."""
     from inferperf.report.compare import compare_groups as judge_groups
-    from inferperf.results.schema import load_document
+    from inferperf.results import documents
 
-    docs_a, docs_b = [load_document(p) for p in group_a], [load_document(p) for p in group_b]
+    docs_a, docs_b = [documents.load(p) for p in group_a], [documents.load(p) for p in group_b]
     return {
         "schema": SCHEMA,
         "kind": "compare",
         "created": created(),
-        "a": {"paths": [str(p) for p in group_a], "model": docs_a[0].get("model", {}).get("path")},
-        "b": {"paths": [str(p) for p in group_b], "model": docs_b[0].get("model", {}).get("path")},
+        "a": {"paths": [str(p) for p in group_a], "model": _model_path(docs_a[0])},
+        "b": {"paths": [str(p) for p in group_b], "model": _model_path(docs_b[0])},
         "threshold_given": threshold,
-        **judge_groups(docs_a, docs_b, threshold),
+        **judge_groups([d.to_dict() for d in docs_a], [d.to_dict() for d in docs_b], threshold),
     }
 
 
@@ -108,16 +109,24 @@ def compare_interleaved(
     }
 
 
-def _noise(a: dict[str, Any], b: dict[str, Any], history: str | Path | None) -> dict[tuple[str, str, str], Any]:
-    """The machine's noise between invocations of A's and B's configurations, from recorded reruns."""
+def _model_path(doc: Document) -> Any:
+    return doc.model if isinstance(doc.model, str) else (doc.model or {}).get("path")
+
+
+def _noise(a: Document, b: Document, history: str | Path | None) -> dict[tuple[str, str, str], Any]:
+    """The machine's noise between invocations of A's and B's configurations, from recorded reruns
+    (bench results only: they alone have runs that reruns can match)."""
     from inferperf.report.compare import invocation_noise
+    from inferperf.results.documents import BenchDocument
     from inferperf.results.history import History
 
-    if a.get("kind") == "generate" or not isinstance(a.get("runs"), list) or not isinstance(b.get("runs"), list):
+    if not isinstance(a, BenchDocument) or not isinstance(b, BenchDocument):
         return {}
     store = History(history)
-    judged = (str(a.get("created")), str(b.get("created")))
-    return invocation_noise(a, b, store.reruns(a), store.reruns(b), store.machine_reruns(a, exclude=judged))
+    da, db = a.to_dict(), b.to_dict()
+    return invocation_noise(
+        da, db, store.reruns(da), store.reruns(db), store.machine_reruns(da, exclude=(a.created, b.created))
+    )
 
 
 def _interleave(job: dict[str, Any], timeout_s: float) -> list[dict[str, Any]]:
@@ -154,17 +163,18 @@ def compare_against_history(
     """
     from inferperf.errors import ResultError
     from inferperf.report.compare import compare_docs
+    from inferperf.results import documents
     from inferperf.results.history import History
-    from inferperf.results.schema import load_document
 
-    new = load_document(result)
+    typed = documents.load(result)
+    new = typed.to_dict()
     store = History(history)
     old = store.latest_matching(new)
     if old is None:
         raise ResultError(
             f"no earlier result in {store.path} matches {result} (same model hash, run config and machine)"
         )
-    body = compare_docs(old, new, threshold, _noise(old, new, history))
+    body = compare_docs(old, new, threshold, _noise(documents.parse(old), typed, history))
     return {
         "schema": SCHEMA,
         "kind": "compare",
@@ -175,7 +185,7 @@ def compare_against_history(
             "model": old.get("model", {}).get("path"),
             "created": old.get("created"),
         },
-        "b": {"path": str(result), "model": new.get("model", {}).get("path"), "created": new.get("created")},
+        "b": {"path": str(result), "model": _model_path(typed), "created": typed.created},
         "threshold_given": threshold,
         **body,
     }

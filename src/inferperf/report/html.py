@@ -9,7 +9,7 @@ the same code.
 from __future__ import annotations
 
 import html
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +22,7 @@ from inferperf.report.plots import err_triple as _err
 from inferperf.report.plots import error_bars as _bars
 from inferperf.report.plots import go_module as _go
 from inferperf.report.plots import layout as _layout
+from inferperf.results.documents import Document, parse
 
 _MAX_POINTS = 1500
 _PHASES = ("python_start_ms", "import_ms", "read_ms", "compile_ms", "first_inference_ms")
@@ -508,16 +509,11 @@ def render_html(
     return atomic_write_text(page, path)
 
 
-def report_for(doc: dict[str, Any], path: str | Path) -> Path:
-    """Render any single result document."""
-    kind = str(doc.get("kind", "result"))
+def report_for(document: Document | Mapping[str, Any], path: str | Path) -> Path:
+    """Render any single result document (a mapping is read as its kind's type first)."""
+    if not isinstance(document, Document):
+        document = parse(document)
+    doc, kind = document.to_dict(), document.kind or "result"
     if not figures_for(doc) and kind not in _builders():
         raise ResultError(f"no HTML view for {kind!r} results yet (views exist for: {', '.join(_builders())})")
-    model = doc.get("model") or {}
-    # a served model is named by its endpoint and the name it is served as, a file by its file name
-    name = (
-        f"{model['served_model']} at {model['endpoint']}"
-        if model.get("endpoint")
-        else Path(str(model.get("path", ""))).name
-    )
-    return render_html(f"inferperf {kind}: {name}", [(kind, doc, "")], path)
+    return render_html(f"inferperf {kind}: {document.model_name}", [(kind, doc, "")], path)

@@ -214,7 +214,7 @@ def atomic_write_text(text: str, path: str | Path) -> Path:
     return target
 
 
-def _read_object(p: Path) -> dict[str, Any]:
+def read_object(p: Path) -> dict[str, Any]:
     try:
         data = json.loads(p.read_text(encoding="utf-8"))
     except FileNotFoundError:
@@ -228,13 +228,13 @@ def _read_object(p: Path) -> dict[str, Any]:
 
 def load_result(path: str | Path) -> BenchResult:
     """Read and validate a result document."""
-    return BenchResult.from_dict(_read_object(Path(path)))
+    return BenchResult.from_dict(read_object(Path(path)))
 
 
 def load_document(path: str | Path) -> dict[str, Any]:
     """Read any inferperf result document (bench, tune, optimize, ...) as a dict, checking its schema tag."""
     p = Path(path)
-    data = _read_object(p)
+    data = read_object(p)
     if not str(data.get("schema", "")).startswith("inferperf.result/"):
         raise ResultError(f"{p} is not an inferperf result (no 'schema': 'inferperf.result/N' tag)")
     return data
