@@ -12,7 +12,10 @@ a user would, with that history (the pair being judged left out of the drift est
 A is ``--threads 2``, B ``--threads 1`` (on 2 cores: latency and throughput both move by far more than 20%);
 ``--b-args`` sets another B (e.g. ``--b-model int8.onnx``).
 
-    python benchmarks/drift_check.py [--model builtin] [--invocations 5] [--b-args "--threads 1"]
+    python benchmarks/drift_check.py [--model builtin] [--invocations 10] [--b-args "--threads 1"]
+
+Judged as groups too (``compare`` of several invocations per side): A/A on A's and B's odd vs even
+invocations, A/B on each half of the invocations (use >= 10 for halves of 5).
 """
 
 from __future__ import annotations
@@ -100,27 +103,34 @@ def _ab(pairs: list[tuple[Path, Path]], truth: dict[tuple[str, str], float], his
 
 
 def _groups(files: dict[str, list[Path]], truth: dict[tuple[str, str], float]) -> tuple[int, int, int, int]:
-    """The same invocations judged as groups (``compare 'A*.json' 'B*.json'``): A/A odd vs even invocations,
-    A/B every A against every B; the interval is the invocations' own spread."""
+    """The same invocations judged as groups (``compare 'A*.json' 'B*.json'``), the interval being the
+    invocations' own spread (Welch). A/A: A's odd against its even invocations, and B's (B/B is an A/A
+    too: 16 rows from one run). A/B: the first half of A against the first half of B, then the second
+    halves: two independent detections per row."""
     from inferperf import api
 
     alarms = aa_rows = detected = needed = 0
     print("\nGroups (several invocations per side; Welch over the invocations):")
-    for r in api.compare_groups(files["A"][0::2], files["A"][1::2])["rows"]:
-        aa_rows += 1
-        alarms += r["verdict"] in ("faster", "slower")
-        print(f"  A/A {r['scenario']:10s} {r['metric']:18s} ratio {r['ratio']:.3f} "
-              f"[{r['ci95'][0]:.3f}, {r['ci95'][1]:.3f}] {r['verdict']}")  # fmt: skip
-    for r in api.compare_groups(files["A"], files["B"])["rows"]:
-        ratio = truth[(r["scenario"], r["metric"])]
-        mark = ""
-        if abs(math.log(ratio)) >= math.log(1 + REAL_CHANGE):
-            needed += 1
-            want = "faster" if (ratio > 1) == (r["metric"] == "throughput_fps") else "slower"
-            detected += r["verdict"] == want
-            mark = "  detected" if r["verdict"] == want else f"  MISSED (wanted {want})"
-        print(f"  A/B {r['scenario']:10s} {r['metric']:18s} true {ratio:.3f} measured {r['ratio']:.3f} "
-              f"[{r['ci95'][0]:.3f}, {r['ci95'][1]:.3f}] {r['verdict']}{mark}")  # fmt: skip
+    for side in ("A", "B"):
+        for r in api.compare_groups(files[side][0::2], files[side][1::2])["rows"]:
+            aa_rows += 1
+            alarm = r["verdict"] in ("faster", "slower")
+            alarms += alarm
+            print(f"  {side}/{side} {r['scenario']:10s} {r['metric']:18s} ratio {r['ratio']:.3f} "
+                  f"[{r['ci95'][0]:.3f}, {r['ci95'][1]:.3f}] {r['verdict']}"
+                  + ("  <- FALSE ALARM" if alarm else ""))  # fmt: skip
+    half = len(files["A"]) // 2
+    for part, (lo, hi) in (("1st half", (0, half)), ("2nd half", (half, 2 * half))):
+        for r in api.compare_groups(files["A"][lo:hi], files["B"][lo:hi])["rows"]:
+            ratio = truth[(r["scenario"], r["metric"])]
+            mark = ""
+            if abs(math.log(ratio)) >= math.log(1 + REAL_CHANGE):
+                needed += 1
+                want = "faster" if (ratio > 1) == (r["metric"] == "throughput_fps") else "slower"
+                detected += r["verdict"] == want
+                mark = "  detected" if r["verdict"] == want else f"  MISSED (wanted {want})"
+            print(f"  A/B {part} {r['scenario']:10s} {r['metric']:18s} true {ratio:.3f} measured {r['ratio']:.3f} "
+                  f"[{r['ci95'][0]:.3f}, {r['ci95'][1]:.3f}] {r['verdict']}{mark}")  # fmt: skip
     return alarms, aa_rows, detected, needed
 
 

@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Literal, cast
 
-from inferperf.errors import ConfigError
+from inferperf.errors import ConfigError, InferperfError
 
 Hint = Literal["latency", "throughput", "cumulative_throughput", "none"]
 Scenario = Literal["latency", "throughput"]
@@ -171,6 +171,19 @@ def _from_dict(cls: type, data: dict[str, Any]) -> object:
         raise ConfigError(f"invalid {cls.__name__}: {exc}") from exc
 
 
+def read_json_object(path: Path, what: str, error: type[InferperfError]) -> dict[str, Any]:
+    """The JSON object in ``path``; a missing, unreadable or non-object file is one ``error`` naming ``what``."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise error(f"{what} not found: {path}") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise error(f"cannot read {what} {path}: {exc}") from None
+    if not isinstance(data, dict):
+        raise error(f"{what} {path} must hold a JSON object")
+    return data
+
+
 def load_config_file(path: str | Path) -> tuple[dict[str, Any], dict[str, Any]]:
     """Read a JSON config file into (runtime dict, limits dict).
 
@@ -178,15 +191,7 @@ def load_config_file(path: str | Path) -> tuple[dict[str, Any], dict[str, Any]]:
     config object, or a result document's run (its ``config`` key), so a
     configuration that a later step recommends can be fed straight back.
     """
-    p = Path(path)
-    try:
-        data = json.loads(p.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(f"config file not found: {p}") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ConfigError(f"cannot read config file {p}: {exc}") from None
-    if not isinstance(data, dict):
-        raise ConfigError(f"config file {p} must hold a JSON object")
+    data = read_json_object(Path(path), "config file", ConfigError)
     if "runtime" in data or "limits" in data:
         return dict(data.get("runtime") or {}), dict(data.get("limits") or {})
     if "config" in data and isinstance(data["config"], dict):

@@ -75,12 +75,13 @@ def _ratio(ref: dict[str, Any], doc: dict[str, Any], metric: str, threshold: flo
 
 
 def _load(path: str | None) -> dict[str, Any] | None:
-    from inferperf.results.schema import load_document
+    """A cell's document as written, read through its type (None: no file, or not a readable result)."""
+    from inferperf.results import documents
 
     if not path:
         return None
     try:
-        return load_document(path)
+        return documents.load(path).to_dict()
     except InferperfError:
         return None
 

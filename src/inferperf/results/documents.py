@@ -110,6 +110,12 @@ class Document:
         return self.extra.get(key, default)
 
     @property
+    def suite_cell(self) -> dict[str, Any] | None:
+        """Where a suite measured this document (a bench or generate cell): its cell, key and node; else None."""
+        cell = self.extra.get("suite_cell")
+        return dict(cell) if isinstance(cell, dict) else None
+
+    @property
     def model_name(self) -> str:
         """What the result was measured on: the served name at an endpoint, else the model file's name."""
         if isinstance(self.model, str):
@@ -143,12 +149,6 @@ class BenchDocument(Document):
     def bench(self) -> BenchResult:
         """The typed bench result (runs as RunResult, with their samples)."""
         return BenchResult.from_dict(self.to_dict())
-
-    @property
-    def suite_cell(self) -> dict[str, Any] | None:
-        """Where a suite ran this bench: model, variant, backend of the cell (None: a plain bench)."""
-        cell = self.extra.get("suite_cell")
-        return dict(cell) if isinstance(cell, dict) else None
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from inferperf.config import read_json_object
 from inferperf.errors import ResultError
 
 SCHEMA = "inferperf.result/1"
@@ -215,15 +216,8 @@ def atomic_write_text(text: str, path: str | Path) -> Path:
 
 
 def read_object(p: Path) -> dict[str, Any]:
-    try:
-        data = json.loads(p.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ResultError(f"result file not found: {p}") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ResultError(f"cannot read result file {p}: {exc}") from None
-    if not isinstance(data, dict):
-        raise ResultError(f"result file {p} does not hold a JSON object")
-    return data
+    """The JSON object of a result file (a missing or bad file: one ResultError naming it)."""
+    return read_json_object(p, "result file", ResultError)
 
 
 def load_result(path: str | Path) -> BenchResult:

@@ -20,8 +20,10 @@ from inferperf.backends import get_backend
 from inferperf.errors import InferperfError
 from inferperf.measure.environment import collect_environment
 from inferperf.model import ModelInfo, load_model_info
+from inferperf.results import documents
+from inferperf.results.documents import BenchDocument, Document, GenerateDocument
 from inferperf.results.history import History, environment_fingerprint
-from inferperf.results.schema import SCHEMA, load_document, save_json
+from inferperf.results.schema import SCHEMA, save_json
 from inferperf.suite.cell import current_fingerprints, run_cell
 from inferperf.suite.llm import BACKEND as LLM_BACKEND
 from inferperf.suite.llm import llm_job, llm_summary, make_llm_variant
@@ -89,12 +91,14 @@ def _stat(run: dict[str, Any] | None, *path: str) -> dict[str, Any] | None:
     return value if isinstance(value, dict) else None
 
 
-def cell_summary(doc: dict[str, Any]) -> dict[str, Any]:
+def cell_summary(document: Document) -> dict[str, Any]:
     """Headline numbers of a cell: latency from its latency run, throughput from its throughput run
     (an LLM cell's: TTFT, TPOT and decode tokens/s)."""
-    if doc.get("kind") == "generate":
+    doc = document.to_dict()
+    if isinstance(document, GenerateDocument):
         return llm_summary(doc)
-    by = {r["scenario"]: r for r in doc.get("runs", [])}
+    runs = document.runs if isinstance(document, BenchDocument) else ()
+    by = {r["scenario"]: r for r in runs}
     lat = by.get("latency") or by.get("throughput")
     thr = by.get("throughput") or by.get("latency")
     compute = (thr or {}).get("compute") or {}
@@ -107,7 +111,7 @@ def cell_summary(doc: dict[str, Any]) -> dict[str, Any]:
         "effective_gflops": compute.get("effective_gflops"),
         "fraction_of_peak": compute.get("fraction_of_peak"),
         "fraction_of_int8_peak": compute.get("fraction_of_int8_peak"),
-        "converged": all(r.get("converged") is not False for r in doc.get("runs", [])),
+        "converged": all(r.get("converged") is not False for r in runs),
         "run_errors": doc.get("errors") or [],
     }
 
@@ -229,11 +233,11 @@ class Suite:
         if not path.is_file():
             return False
         try:
-            doc = load_document(path)
+            doc = documents.load(path)
         except InferperfError:
             return False  # unreadable: measure it again
-        meta = doc.get("suite_cell") or {}
-        if meta.get("key") != key or environment_fingerprint(doc.get("environment") or {}) not in fingerprints:
+        meta = doc.suite_cell or {}
+        if meta.get("key") != key or environment_fingerprint(doc.environment or {}) not in fingerprints:
             return False
         outcome.status, outcome.file, outcome.node = "reused", str(path), meta.get("node")
         outcome.summary = cell_summary(doc)
@@ -275,7 +279,7 @@ class Suite:
             "lost_nodes": outcome.lost_nodes,
         }
         path = save_json(doc, self.cells_dir / f"{cell.name}.json")
-        outcome.status, outcome.file, outcome.summary = "ok", str(path), cell_summary(doc)
+        outcome.status, outcome.file, outcome.summary = "ok", str(path), cell_summary(documents.parse(doc))
         outcome.error = "; ".join(e["error"] for e in doc.get("errors") or []) or None
         if self.options.record_history:
             History(self.options.history).record(doc, source=f"suite {self.options.out}")
