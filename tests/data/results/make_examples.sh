@@ -11,6 +11,7 @@ ip() { python -m inferperf "$@" > /dev/null; }
 [ -f bench-b.json ] || ip bench builtin --iterations 40 --repeats 2 --no-history --json bench-b.json
 ip compare bench.json bench-b.json --json compare.json || true
 ip scenario builtin --scenario single-stream --min-duration 1s --min-queries 32 --out /tmp/ip-scen --json scenario.json
+ip generate builtin --new-tokens 8 --min-requests 3 --time 0.2 --prompt-tokens 16 --no-history --json generate.json
 ip e2e builtin --seconds 0.3 --pipelined-seconds 0.3 --json e2e.json
 ip coldstart builtin --runs 2 --json coldstart.json
 ip memory builtin --steady 0.5 --leak-iterations 30 --json memory.json
