@@ -158,7 +158,26 @@ class ScenarioDocument(Document):
     kinds: ClassVar[tuple[str, ...]] = ("scenario",)
     backend: str = field(metadata=TEXT)
     scenario: str = field(metadata=TEXT)
+    result: dict[str, Any] | None = field(metadata=OPTIONAL_OBJECT)  # None: --find-peak found no passing rate
+
+
+@dataclass(frozen=True)
+class LlmScenarioDocument(Document):
+    """inferperf scenario on a decoder LLM: LoadGen judging TTFT and TPOT."""
+
+    kinds: ClassVar[tuple[str, ...]] = ("scenario-llm",)
+    backend: str = field(metadata=TEXT)
+    scenario: str = field(metadata=TEXT)
     result: dict[str, Any] = field(metadata=OBJECT)
+
+
+@dataclass(frozen=True)
+class LlmCompressDocument(Document):
+    """inferperf llm-compress: weight formats and KV-cache types, their fidelity, speed and memory."""
+
+    kinds: ClassVar[tuple[str, ...]] = ("llm-compress",)
+    options: dict[str, Any] = field(metadata=OBJECT)
+    variants: tuple[dict[str, Any], ...] = field(metadata=TABLE)
 
 
 @dataclass(frozen=True)
@@ -215,6 +234,27 @@ class ProfileDocument(Document):
     backend: str = field(metadata=TEXT)
     profile: dict[str, Any] = field(metadata=OBJECT)
     findings: tuple[dict[str, Any], ...] = field(metadata=TABLE)
+
+
+@dataclass(frozen=True)
+class ProfileShapesDocument(Document):
+    """inferperf profile --shapes: a profile per fixed shape group and each op type's growth across them."""
+
+    kinds: ClassVar[tuple[str, ...]] = ("profile-shapes",)
+    backend: str = field(metadata=TEXT)
+    groups: tuple[dict[str, Any], ...] = field(metadata=TABLE)
+    scaling: tuple[dict[str, Any], ...] = field(metadata=TABLE)
+
+
+@dataclass(frozen=True)
+class ProfileCompareDocument(Document):
+    """inferperf profile A B --compare: both profiles and where the time moved."""
+
+    kinds: ClassVar[tuple[str, ...]] = ("profile-compare",)
+    backend: str = field(metadata=TEXT)
+    a: dict[str, Any] = field(metadata=OBJECT)
+    b: dict[str, Any] = field(metadata=OBJECT)
+    comparison: dict[str, Any] = field(metadata=OBJECT)
 
 
 @dataclass(frozen=True)

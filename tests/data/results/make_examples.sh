@@ -12,6 +12,10 @@ ip() { python -m inferperf "$@" > /dev/null; }
 ip compare bench.json bench-b.json --json compare.json || true
 ip scenario builtin --scenario single-stream --min-duration 1s --min-queries 32 --out /tmp/ip-scen --json scenario.json
 ip generate builtin --new-tokens 8 --min-requests 3 --time 0.2 --prompt-tokens 16 --no-history --json generate.json
+L=../../../src/inferperf/model/data/tiny-llm
+ip scenario $L --scenario server --target-qps 20 --min-duration 1s --min-queries 16 --new-tokens 8 --out /tmp/ip-sllm --json scenario-llm.json || true
+ip llm-compress $L --modes int8 --new-tokens 8 --time 0.3 --rounds 2 --out /tmp/ip-llmc --json llm-compress.json
+ip profile builtin --shapes 'image[1,3,32,32];image[4,3,32,32]' --seconds 0.3 --json profile-shapes.json
 ip e2e builtin --seconds 0.3 --pipelined-seconds 0.3 --json e2e.json
 ip coldstart builtin --runs 2 --json coldstart.json
 ip memory builtin --steady 0.5 --leak-iterations 30 --json memory.json
@@ -32,3 +36,4 @@ cp /tmp/ip-suite/cells/builtin__fp32__openvino.json suite-cell.json
 rm -rf /tmp/ip-opt
 ip optimize builtin --budget 1m --time-scale 0.1 --backend openvino --out /tmp/ip-opt || true
 cp /tmp/ip-opt/optimize.json optimize.json
+ip profile builtin /tmp/ip-opt/optimized-model.xml --compare --seconds 0.3 --reference-time 0.3 --json profile-compare.json
