@@ -147,7 +147,17 @@ def _whisper_encoder(names: list[str]) -> Any:
 
 _IMG = (ZooInput("pixel_values", (3, 224, 224)),)
 _SEQ = 128
-_SEQ_AXIS = (("sequence", 512),)  # BERT and DistilBERT have 512 position embeddings
+
+
+def _text_inputs(top_id: int, positions: int = 512, token_types: bool = False) -> tuple[ZooInput, ...]:
+    """A text encoder's inputs at sequence ``_SEQ``: token ids in [0, top_id], an all-ones mask (and token
+    types 0), the sequence dim open up to ``positions`` (the model's position embeddings)."""
+    axes = (("sequence", positions),)
+    inputs = (
+        ZooInput("input_ids", (_SEQ,), "int64", (0, top_id), axes=axes),
+        ZooInput("attention_mask", (_SEQ,), "int64", value=1, axes=axes),
+    )
+    return (*inputs, ZooInput("token_type_ids", (_SEQ,), "int64", value=0, axes=axes)) if token_types else inputs
 
 ENTRIES: dict[str, ZooEntry] = {
     e.name: e
@@ -203,31 +213,21 @@ ENTRIES: dict[str, ZooEntry] = {
         ZooEntry(
             "bert_base",
             f"BERT-base uncased encoder, sequence {_SEQ}",
-            (
-                ZooInput("input_ids", (_SEQ,), "int64", (0, 30521), axes=_SEQ_AXIS),
-                ZooInput("attention_mask", (_SEQ,), "int64", value=1, axes=_SEQ_AXIS),
-                ZooInput("token_type_ids", (_SEQ,), "int64", value=0, axes=_SEQ_AXIS),
-            ),
+            _text_inputs(30521, token_types=True),
             _hf("BertConfig", "BertModel", "last_hidden_state"),
             11.2,
         ),
         ZooEntry(
             "distilbert",
             f"DistilBERT-base uncased encoder, sequence {_SEQ}",
-            (
-                ZooInput("input_ids", (_SEQ,), "int64", (0, 30521), axes=_SEQ_AXIS),
-                ZooInput("attention_mask", (_SEQ,), "int64", value=1, axes=_SEQ_AXIS),
-            ),
+            _text_inputs(30521),
             _hf("DistilBertConfig", "DistilBertModel", "last_hidden_state"),
             5.6,
         ),
         ZooEntry(
             "gpt2",
             f"GPT-2 small (124M) decoder, one forward pass at sequence {_SEQ}, no KV cache",
-            (
-                ZooInput("input_ids", (_SEQ,), "int64", (0, 50256), axes=(("sequence", 1024),)),
-                ZooInput("attention_mask", (_SEQ,), "int64", value=1, axes=(("sequence", 1024),)),
-            ),
+            _text_inputs(50256, positions=1024),
             _hf("GPT2Config", "GPT2Model", "last_hidden_state", use_cache=False),
             11.3,
         ),
