@@ -15,6 +15,8 @@ from inferperf import api
 from inferperf.cli import app
 from inferperf.errors import BackendError, ConfigError
 from inferperf.measure.generate import GenerateOptions, Prompts, Request, _check, summarize_level
+from inferperf.results import documents
+from inferperf.results.documents import parse
 
 runner = CliRunner()
 
@@ -110,11 +112,11 @@ def test_generate_on_the_builtin_model(tmp_path: Path) -> None:
     out = tmp_path / "g.json"
     from inferperf.report.compare import compare_docs
 
-    same = compare_docs(doc, doc)
+    same = compare_docs(parse(doc), parse(doc))
     assert len(same["rows"]) == 2 * 4 and {r["verdict"] for r in same["rows"]} == {"no significant difference"}
     other = {**doc, "options": {**doc["options"], "new_tokens": 9}}
     with pytest.raises(ConfigError, match="not comparable"):
-        compare_docs(doc, other)
+        compare_docs(parse(doc), parse(other))
     result = runner.invoke(
         app,
         [
@@ -230,13 +232,13 @@ def test_serving_runs_every_level_to_the_end() -> None:
     assert doc["unloaded"]["requests"] == 4 and doc["unloaded"]["ttft_per_prompt_token_ms"] > 0
     from inferperf.report.compare import compare_docs
 
-    same = compare_docs(doc, doc)  # per load level: TTFT and TPOT median and p99, end to end
+    same = compare_docs(parse(doc), parse(doc))  # per load level: TTFT and TPOT median and p99, end to end
     assert len(same["rows"]) == 3 * 5 and {r["verdict"] for r in same["rows"]} == {"no significant difference"}
     assert {r["metric"] for r in same["rows"]} >= {"ttft_ms p99", "tpot_ms p99"}
     with pytest.raises(ConfigError, match="not comparable"):
-        compare_docs(doc, {**doc, "options": {**doc["options"], "prompt_tokens": 64}})
+        compare_docs(parse(doc), parse({**doc, "options": {**doc["options"], "prompt_tokens": 64}}))
     with pytest.raises(ConfigError, match="not comparable"):
-        compare_docs(doc, {**doc, "kind": "generate"})
+        compare_docs(parse(doc), documents.load(Path(__file__).parent / "data" / "results" / "generate.json"))
     result = runner.invoke(app, ["generate", "--concurrency", "2", "--prompt-tokens", "16,32"])
     assert result.exit_code == 2 and "--prompt-tokens" in result.output
     result = runner.invoke(app, ["generate", "--concurrency", "2", "--prompt-tokens", "16", "--prompt-tokens-max", "8"])
@@ -441,11 +443,11 @@ def test_generate_batch_sweep_times_every_sequence(tmp_path: Path) -> None:
     assert "GB of weights per token" in result.output
     from inferperf.report.compare import compare_docs
 
-    rows = [r for r in compare_docs(doc, doc)["rows"] if r["metric"] == "output_tokens_per_s"]
+    rows = [r for r in compare_docs(parse(doc), parse(doc))["rows"] if r["metric"] == "output_tokens_per_s"]
     assert [r["scenario"] for r in rows] == ["batch 1, prompt 16", "batch 3, prompt 16"]
     assert all(r["ratio"] == pytest.approx(1.0) and r["covers"] == "rounds" for r in rows)
     longer = {**doc, "batch": {**batch, "new_tokens": 8}}
-    assert not [r for r in compare_docs(doc, longer)["rows"] if r["metric"] == "output_tokens_per_s"]
+    assert not [r for r in compare_docs(parse(doc), parse(longer))["rows"] if r["metric"] == "output_tokens_per_s"]
     from inferperf.report.html import report_for
 
     assert "against batch size" in report_for(doc, tmp_path / "b.html").read_text()

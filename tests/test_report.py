@@ -18,6 +18,7 @@ from inferperf.config import RunLimits
 from inferperf.errors import ConfigError
 from inferperf.report.compare import compare_docs, judge, regressions
 from inferperf.report.html import figures_for, render_html
+from inferperf.results.documents import parse
 from inferperf.results.schema import SCHEMA
 from inferperf.stats import Interval
 
@@ -56,14 +57,14 @@ def test_compare_detects_a_slowdown_and_calls_equal_runs_equal(bench_doc: dict[s
     from inferperf.stats import RerunNoise
 
     a = _with_latencies(bench_doc, 1.0, 0)
-    blind = compare_docs(a, _with_latencies(bench_doc, 1.25, 2))  # separate runs, the drift unknown
+    blind = compare_docs(parse(a), parse(_with_latencies(bench_doc, 1.25, 2)))  # separate runs, the drift unknown
     assert {r["verdict"] for r in blind["rows"]} == {DRIFT_UNKNOWN} and not regressions(blind, 0.05)
     # the machine's drift between invocations known (1%, from 20 recorded reruns)
     keys = {(r["backend"], r["scenario"]) for r in blind["rows"]}
     noise = {(*k, m): RerunNoise(0.01, 19, 20) for k in keys for m in RERUN_METRICS}
-    same = compare_docs(a, _with_latencies(bench_doc, 1.0, 1), noise=noise)
+    same = compare_docs(parse(a), parse(_with_latencies(bench_doc, 1.0, 1)), noise=noise)
     assert {r["verdict"] for r in same["rows"]} == {"no significant difference"}
-    slow = compare_docs(a, _with_latencies(bench_doc, 1.25, 2), noise=noise)
+    slow = compare_docs(parse(a), parse(_with_latencies(bench_doc, 1.25, 2)), noise=noise)
     lat = [r for r in slow["rows"] if r["metric"] == "latency_median_ms"]
     assert all(r["verdict"] == "slower" and r["ci95"][0] < 1.25 < r["ci95"][1] * 1.05 for r in lat)
     tput = [r for r in slow["rows"] if r["metric"] == "throughput_fps"]
@@ -168,10 +169,10 @@ def test_a_group_compare_takes_its_interval_from_the_invocations_spread() -> Non
     drift = lambda: float(np.exp(rng.normal(0, 0.15)))  # noqa: E731 - 15% between invocations
     a = [_invocation(1.0 * drift(), 1000 * drift()) for _ in range(5)]
     b = [_invocation(1.5 * drift(), 700 * drift()) for _ in range(5)]
-    rows = {r["metric"]: r for r in compare_groups(a, b)["rows"]}
+    rows = {r["metric"]: r for r in compare_groups([parse(d) for d in a], [parse(d) for d in b])["rows"]}
     assert rows["latency_median_ms"]["verdict"] == "slower" and rows["throughput_fps"]["verdict"] == "slower"
     assert rows["latency_median_ms"]["covers"] == "invocations" and rows["latency_median_ms"]["invocations"] == [5, 5]
-    same = compare_groups(a[:3], a[3:])  # A/A: the spread covers the drift
+    same = compare_groups([parse(d) for d in a[:3]], [parse(d) for d in a[3:]])  # A/A: the spread covers the drift
     assert all(r["verdict"] == "no significant difference" for r in same["rows"])
     with pytest.raises(ConfigError, match="at least 2 results on each side"):
         compare_groups(a[:1], b)

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from inferperf.report.compare import DRIFT_UNKNOWN, NO_INVOCATIONS, UNREPLICATED, compare_docs
+from inferperf.results.documents import parse
 from inferperf.results.schema import SCHEMA
 
 
@@ -29,7 +30,7 @@ def _doc(rng: np.random.Generator, level: float, runs: int, noise: float = 0.05)
         if runs > 1
         else None,
     }
-    return {"kind": "bench", "runs": [run]}
+    return {"schema": SCHEMA, "kind": "bench", "runs": [run]}
 
 
 def test_separate_runs_without_known_drift_are_inconclusive_never_an_alarm() -> None:
@@ -37,7 +38,7 @@ def test_separate_runs_without_known_drift_are_inconclusive_never_an_alarm() -> 
     called on a drifting EPYC): without it every row is inconclusive, with the smallest effect it could see."""
     rng = np.random.default_rng(3)
     for _ in range(20):
-        out = compare_docs(_doc(rng, 5.0, 5), _doc(rng, 5.0, 5))
+        out = compare_docs(parse(_doc(rng, 5.0, 5)), parse(_doc(rng, 5.0, 5)))
         assert {r["verdict"] for r in out["rows"]} == {DRIFT_UNKNOWN}
         assert all(r["covers"] == "runs" and r["min_detectable"] > 0 for r in out["rows"])
         assert out["warning"] == NO_INVOCATIONS
@@ -45,7 +46,7 @@ def test_separate_runs_without_known_drift_are_inconclusive_never_an_alarm() -> 
 
 def test_replicated_compare_measures_the_noise_between_runs() -> None:
     rng = np.random.default_rng(4)
-    out = compare_docs(_doc(rng, 5.0, 8, noise=0.02), _doc(rng, 4.0, 8, noise=0.02))
+    out = compare_docs(parse(_doc(rng, 5.0, 8, noise=0.02)), parse(_doc(rng, 4.0, 8, noise=0.02)))
     ratios = {r["metric"]: r for r in out["rows"]}
     assert ratios["latency_median_ms"]["ci95"][1] < 1 and ratios["latency_median_ms"]["verdict"] == DRIFT_UNKNOWN
     assert out["rerun_noise"] == pytest.approx(0.02, rel=0.6)
@@ -54,7 +55,7 @@ def test_replicated_compare_measures_the_noise_between_runs() -> None:
 
 def test_single_run_compare_says_it_cannot_separate_change_from_noise() -> None:
     rng = np.random.default_rng(5)
-    out = compare_docs(_doc(rng, 5.0, 1), _doc(rng, 5.2, 1))
+    out = compare_docs(parse(_doc(rng, 5.0, 1)), parse(_doc(rng, 5.2, 1)))
     assert out["warning"] == UNREPLICATED
     assert all(r["covers"] == "samples" and r["verdict"] == DRIFT_UNKNOWN for r in out["rows"])
 
@@ -133,7 +134,6 @@ def test_compare_with_recorded_reruns_covers_invocations_and_stays_quiet_on_aa(t
     """A/A between invocations that drift 8% apart: without the history the runs-level intervals alarm;
     with 8 reruns recorded, intervals cover invocations and the false alarms stay near 5%."""
     from inferperf.commands.compare import _noise
-    from inferperf.results.documents import parse
     from inferperf.results.history import History
 
     rng = np.random.default_rng(9)
@@ -143,8 +143,8 @@ def test_compare_with_recorded_reruns_covers_invocations_and_stays_quiet_on_aa(t
     rows = alarms = blind_alarms = 0
     for k in range(40):
         a, b = _invocation(rng, 5.0, 0.08, 20 + 2 * k), _invocation(rng, 5.0, 0.08, 21 + 2 * k)
-        learned = compare_docs(a, b, noise=_noise(parse(a), parse(b), store.path))
-        blind = compare_docs(a, b)
+        learned = compare_docs(parse(a), parse(b), noise=_noise(parse(a), parse(b), store.path))
+        blind = compare_docs(parse(a), parse(b))
         assert {r["covers"] for r in learned["rows"]} == {"invocations"} and "warning" not in learned
         rows += len(learned["rows"])
         alarms += sum(r["verdict"] != "no significant difference" for r in learned["rows"])
@@ -155,7 +155,6 @@ def test_compare_with_recorded_reruns_covers_invocations_and_stays_quiet_on_aa(t
 
 def test_compare_with_recorded_reruns_still_sees_a_real_change(tmp_path: Path) -> None:
     from inferperf.commands.compare import _noise
-    from inferperf.results.documents import parse
     from inferperf.results.history import History
 
     rng = np.random.default_rng(10)
@@ -165,7 +164,7 @@ def test_compare_with_recorded_reruns_still_sees_a_real_change(tmp_path: Path) -
         store.record(_invocation(rng, 3.5, 0.02, 10 + k, config="b"))
     a, b = _invocation(rng, 5.0, 0.02, 30, config="a"), _invocation(rng, 3.5, 0.02, 31, config="b")
     noise = _noise(parse(a), parse(b), store.path)
-    out = compare_docs(a, b, noise=noise)
+    out = compare_docs(parse(a), parse(b), noise=noise)
     verdicts = {r["metric"]: r["verdict"] for r in out["rows"]}
     assert verdicts["latency_median_ms"] == "faster" and verdicts["throughput_fps"] == "faster"
     # Two configurations, 6 recorded invocations each (the files judged left out): 10 degrees of freedom.
@@ -205,7 +204,6 @@ def test_drift_learned_from_other_models_on_this_machine_judges_a_new_pair(tmp_p
     """Issue 34: a configuration with no reruns of its own borrows the machine's drift, pooled over every
     group recorded on it (other models and configs, each around its own mean), and says so."""
     from inferperf.commands.compare import _noise
-    from inferperf.results.documents import parse
     from inferperf.results.history import History
     from inferperf.stats import MACHINE_RERUNS
 
@@ -219,7 +217,7 @@ def test_drift_learned_from_other_models_on_this_machine_judges_a_new_pair(tmp_p
     for k in range(30):  # A/A on a model never recorded
         a, b = _invocation(rng, 5.0, 0.08, 20 + 2 * k), _invocation(rng, 5.0, 0.08, 21 + 2 * k)
         noise = _noise(parse(a), parse(b), store.path)
-        out = compare_docs(a, b, noise=noise)
+        out = compare_docs(parse(a), parse(b), noise=noise)
         assert {r["covers"] for r in out["rows"]} == {"invocations"}
         assert all(v["source"] == MACHINE_RERUNS for v in out["invocation_noise"].values())
         rows += len(out["rows"])
@@ -227,7 +225,8 @@ def test_drift_learned_from_other_models_on_this_machine_judges_a_new_pair(tmp_p
     assert alarms / rows <= 0.1  # nominal 5% per pair; the four metrics of a pair move together
     a, b = _invocation(rng, 5.0, 0.08, 90), _invocation(rng, 3.5, 0.08, 91, config="b")  # 30% faster
     verdicts = {
-        r["metric"]: r["verdict"] for r in compare_docs(a, b, noise=_noise(parse(a), parse(b), store.path))["rows"]
+        r["metric"]: r["verdict"]
+        for r in compare_docs(parse(a), parse(b), noise=_noise(parse(a), parse(b), store.path))["rows"]
     }
     assert verdicts["latency_median_ms"] == "faster"
 

@@ -26,7 +26,7 @@ def compare(
     from inferperf.results import documents
 
     doc_a, doc_b = documents.load(a), documents.load(b)
-    body = compare_docs(doc_a.to_dict(), doc_b.to_dict(), threshold, _noise(doc_a, doc_b, history))
+    body = compare_docs(doc_a, doc_b, threshold, _noise(doc_a, doc_b, history))
     return {
         "schema": SCHEMA,
         "kind": "compare",
@@ -54,7 +54,7 @@ def compare_groups(
         "a": {"paths": [str(p) for p in group_a], "model": _model_path(docs_a[0])},
         "b": {"paths": [str(p) for p in group_b], "model": _model_path(docs_b[0])},
         "threshold_given": threshold,
-        **judge_groups([d.to_dict() for d in docs_a], [d.to_dict() for d in docs_b], threshold),
+        **judge_groups(docs_a, docs_b, threshold),
     }
 
 
@@ -123,9 +123,9 @@ def _noise(a: Document, b: Document, history: str | Path | None) -> dict[tuple[s
     if not isinstance(a, BenchDocument) or not isinstance(b, BenchDocument):
         return {}
     store = History(history)
-    da, db = a.to_dict(), b.to_dict()
+    da, db = a.to_dict(), b.to_dict()  # the store matches reruns on the documents as recorded
     return invocation_noise(
-        da, db, store.reruns(da), store.reruns(db), store.machine_reruns(da, exclude=(a.created, b.created))
+        a, b, store.reruns(da), store.reruns(db), store.machine_reruns(da, exclude=(a.created, b.created))
     )
 
 
@@ -174,7 +174,8 @@ def compare_against_history(
         raise ResultError(
             f"no earlier result in {store.path} matches {result} (same model hash, run config and machine)"
         )
-    body = compare_docs(old, new, threshold, _noise(documents.parse(old), typed, history))
+    recorded = documents.parse(old)
+    body = compare_docs(recorded, typed, threshold, _noise(recorded, typed, history))
     return {
         "schema": SCHEMA,
         "kind": "compare",

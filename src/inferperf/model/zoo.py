@@ -159,6 +159,7 @@ def _text_inputs(top_id: int, positions: int = 512, token_types: bool = False) -
     )
     return (*inputs, ZooInput("token_type_ids", (_SEQ,), "int64", value=0, axes=axes)) if token_types else inputs
 
+
 ENTRIES: dict[str, ZooEntry] = {
     e.name: e
     for e in (

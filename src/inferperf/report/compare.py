@@ -16,6 +16,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from inferperf.errors import ConfigError
+from inferperf.results.documents import BenchDocument, Document, GenerateDocument, ServingDocument
 from inferperf.results.history import RERUN_METRICS, rerun_group, run_figures
 from inferperf.results.schema import items_per_inference
 from inferperf.stats import (
@@ -53,10 +54,10 @@ def judge(ci: Interval, higher_better: bool, threshold: float) -> str:
     return "no significant difference"
 
 
-def _runs(doc: dict[str, Any], name: str) -> dict[tuple[str, str], dict[str, Any]]:
-    if not isinstance(doc.get("runs"), list):
-        raise ConfigError(f"{name} is a {doc.get('kind', 'unknown')!r} result: compare takes bench results")
-    return {(r["backend"], r["scenario"]): r for r in doc["runs"]}
+def _runs(doc: Document, name: str) -> dict[tuple[str, str], dict[str, Any]]:
+    if not isinstance(doc, BenchDocument):
+        raise ConfigError(f"{name} is a {doc.kind or 'unknown'!r} result: compare takes bench results")
+    return {(r["backend"], r["scenario"]): r for r in doc.runs}
 
 
 def _samples(run: dict[str, Any], metric: str) -> NDArray[np.float64]:
@@ -92,11 +93,11 @@ def _per_run(run: dict[str, Any], metric: str) -> list[float]:
     return [float(r[_PER_RUN[metric]]) for r in run.get("repeats") or [] if r.get(_PER_RUN[metric])]
 
 
-def run_noise(docs: list[dict[str, Any]]) -> float | None:
+def run_noise(docs: Sequence[Document]) -> float | None:
     """The machine's rerun noise: pooled standard deviation of log per-run figures over replicated runs."""
     squares, dof = 0.0, 0
     for doc in docs:
-        for run in doc.get("runs", []):
+        for run in doc.runs if isinstance(doc, BenchDocument) else ():
             for metric in _PER_RUN:
                 x = np.log(np.asarray(_per_run(run, metric), dtype=float))
                 if x.size >= 2:
@@ -109,8 +110,8 @@ Reruns = dict[tuple[str, str], dict[str, dict[str, float]]]  # History.reruns: k
 
 
 def invocation_noise(
-    a: dict[str, Any],
-    b: dict[str, Any],
+    a: Document,
+    b: Document,
     reruns_a: Reruns,
     reruns_b: Reruns,
     machine: Sequence[Sequence[dict[str, float]]] = (),
@@ -129,11 +130,11 @@ def invocation_noise(
     for key in (k for k in runs_a if k in runs_b):
         groups: dict[str, dict[str, dict[str, float]]] = {}
         for doc, run, reruns in ((a, runs_a[key], reruns_a), (b, runs_b[key], reruns_b)):
-            members = groups.setdefault(rerun_group(doc, run), {})
+            members = groups.setdefault(rerun_group(_identity(doc), run), {})
             members.update(reruns.get(key, {}))
         for members in groups.values():  # the two files are what is judged: they never count as the noise
             for doc in (a, b):
-                members.pop(str(doc.get("created")), None)
+                members.pop(doc.created, None)
         for metric in RERUN_METRICS:
             own = [[f[metric] for f in m.values() if metric in f] for m in groups.values()]
             noise = drift_estimate(own, [[f[metric] for f in g if metric in f] for g in machine])
@@ -142,9 +143,14 @@ def invocation_noise(
     return out
 
 
+def _identity(doc: Document) -> dict[str, Any]:
+    """What ``rerun_group`` reads of a document: its machine and its model."""
+    return {"environment": doc.environment or {}, "model": doc.model if isinstance(doc.model, dict) else {}}
+
+
 def compare_docs(
-    a: dict[str, Any],
-    b: dict[str, Any],
+    a: Document,
+    b: Document,
     threshold: float = 0.02,
     noise: dict[tuple[str, str, str], RerunNoise] | None = None,
 ) -> dict[str, Any]:
@@ -157,9 +163,9 @@ def compare_docs(
     measured rerun noise (never less than ``threshold``). Otherwise a block bootstrap over one run's
     samples, and the result says that this cannot tell a change from rerun noise.
     """
-    if a.get("kind") in _GENERATIVE or b.get("kind") in _GENERATIVE:
-        if a.get("kind") != b.get("kind"):
-            raise ConfigError(f"a {a.get('kind')} result and a {b.get('kind')} result are not comparable")
+    if isinstance(a, _GENERATIVE) or isinstance(b, _GENERATIVE):
+        if not isinstance(a, _GENERATIVE) or not isinstance(b, _GENERATIVE) or a.kind != b.kind:
+            raise ConfigError(f"a {a.kind} result and a {b.kind} result are not comparable")
         return compare_generate(a, b, threshold)
     runs_a, runs_b = _runs(a, "A"), _runs(b, "B")
     shared = [k for k in runs_a if k in runs_b]
@@ -189,9 +195,7 @@ def compare_docs(
     return out
 
 
-def compare_groups(
-    group_a: Sequence[dict[str, Any]], group_b: Sequence[dict[str, Any]], threshold: float = 0.02
-) -> dict[str, Any]:
+def compare_groups(group_a: Sequence[Document], group_b: Sequence[Document], threshold: float = 0.02) -> dict[str, Any]:
     """Several separate invocations per side: B/A per metric with a Welch t-interval over the invocations'
     own figures (log scale), so the machine's drift between invocations is measured in the very results
     judged, not borrowed from the history. One invocation against one cannot call a change smaller than
@@ -297,7 +301,7 @@ def _ratio(
     return bootstrap_ratio_ci(xa, xb, stat), stat(xa), stat(xb), "samples"
 
 
-_GENERATIVE = ("generate", "generate-serving")
+_GENERATIVE = (GenerateDocument, ServingDocument)
 # (per-request figure, statistic) -> higher is better: one request at a time, and under load (where the
 # tail is what an SLO judges)
 _GENERATE_METRICS = {
@@ -316,22 +320,22 @@ _SERVING_METRICS = {
 _STATS = {"median": lambda x: float(np.median(x)), "p99": lambda x: float(np.percentile(x, 99))}
 
 
-def _levels(doc: dict[str, Any]) -> dict[tuple[str, str], dict[str, Any]]:
-    if doc.get("kind") == "generate-serving":
-        return {("serving", lv["load"]["label"]): lv for lv in doc.get("levels") or []}
-    return {(r["backend"], f"prompt {lv['prompt_tokens']}"): lv for r in doc.get("results") or [] for lv in r["levels"]}
+def _levels(doc: GenerateDocument | ServingDocument) -> dict[tuple[str, str], dict[str, Any]]:
+    if isinstance(doc, ServingDocument):
+        return {("serving", lv["load"]["label"]): lv for lv in doc.levels}
+    return {(r["backend"], f"prompt {lv['prompt_tokens']}"): lv for r in doc.results for lv in r["levels"]}
 
 
-def _check_same_work(a: dict[str, Any], b: dict[str, Any]) -> None:
+def _check_same_work(a: GenerateDocument | ServingDocument, b: GenerateDocument | ServingDocument) -> None:
     for key, what in (("new_tokens", "TPOT and end to end"), ("prompt_tokens", "TTFT")):
-        if a["options"].get(key) != b["options"].get(key) and not (key == "prompt_tokens" and a["kind"] == "generate"):
-            raise ConfigError(
-                f"A used {key.replace('_', ' ')} {a['options'].get(key)}, B {b['options'].get(key)}: {what} are not "
-                "comparable"
-            )
+        got_a, got_b = a.options.get(key), b.options.get(key)
+        if got_a != got_b and not (key == "prompt_tokens" and isinstance(a, GenerateDocument)):
+            raise ConfigError(f"A used {key.replace('_', ' ')} {got_a}, B {got_b}: {what} are not comparable")
 
 
-def compare_generate(a: dict[str, Any], b: dict[str, Any], threshold: float = 0.02) -> dict[str, Any]:
+def compare_generate(
+    a: GenerateDocument | ServingDocument, b: GenerateDocument | ServingDocument, threshold: float = 0.02
+) -> dict[str, Any]:
     """Two generate results (one request at a time, or serving levels): per backend and prompt length (or
     load level), B/A of the median TTFT, TPOT, end to end and decode tokens/s (serving: TTFT and TPOT p99
     too) over their requests, with a bootstrap interval and a verdict."""
@@ -340,7 +344,7 @@ def compare_generate(a: dict[str, Any], b: dict[str, Any], threshold: float = 0.
     if not shared:
         raise ConfigError("the two generate results share no (backend, prompt length) or load level to compare")
     _check_same_work(a, b)
-    metrics = _SERVING_METRICS if a["kind"] == "generate-serving" else _GENERATE_METRICS
+    metrics = _SERVING_METRICS if isinstance(a, ServingDocument) else _GENERATE_METRICS
     rows = []
     for key in shared:
         for (metric, stat), higher in metrics.items():
@@ -373,7 +377,7 @@ def compare_generate(a: dict[str, Any], b: dict[str, Any], threshold: float = 0.
     }
 
 
-def _batch_rows(a: dict[str, Any], b: dict[str, Any], threshold: float) -> list[dict[str, Any]]:
+def _batch_rows(a: Document, b: Document, threshold: float) -> list[dict[str, Any]]:
     """Both with ``--batch`` at the same lengths: per shared batch size, B/A of all sequences' tokens/s."""
     ba, bb = a.get("batch"), b.get("batch")
     if not ba or not bb or (ba["prompt_tokens"], ba["new_tokens"]) != (bb["prompt_tokens"], bb["new_tokens"]):
