@@ -93,7 +93,9 @@ class Document:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON form: the envelope, this kind's sections, then the rest as read."""
-        out: dict[str, Any] = {"schema": SCHEMA, "kind": self.kind, "created": self.created}
+        out: dict[str, Any] = {"schema": SCHEMA, "kind": self.kind}
+        if self.created:  # info and doctor describe the present: they carry no time
+            out["created"] = self.created
         if self.environment is not None:
             out["environment"] = self.environment
         if self.model is not None:
@@ -295,9 +297,10 @@ class CompareDocument(Document):
 
 @dataclass(frozen=True)
 class OptimizeDocument(Document):
-    """inferperf optimize: the steps of the flow (each its own document in the output folder), the headline."""
+    """inferperf optimize (on a decoder LLM: optimize-llm): the steps of the flow, each its own document in
+    the output folder, and the headline."""
 
-    kinds: ClassVar[tuple[str, ...]] = ("optimize",)
+    kinds: ClassVar[tuple[str, ...]] = ("optimize", "optimize-llm")
     options: dict[str, Any] = field(metadata=OBJECT)
     steps: tuple[dict[str, Any], ...] = field(metadata=TABLE)
     headline: dict[str, Any] = field(metadata=OBJECT)
@@ -310,6 +313,85 @@ class SuiteDocument(Document):
     kinds: ClassVar[tuple[str, ...]] = ("suite",)
     options: dict[str, Any] = field(metadata=OBJECT)
     cells: tuple[dict[str, Any], ...] = field(metadata=TABLE)
+
+
+@dataclass(frozen=True)
+class InfoDocument(Document):
+    """inferperf info: the model's inputs, outputs and compute (FLOPs, parameters)."""
+
+    kinds: ClassVar[tuple[str, ...]] = ("info",)
+    compute: dict[str, Any] = field(metadata=OBJECT)
+
+
+@dataclass(frozen=True)
+class DoctorDocument(Document):
+    """inferperf doctor: what is installed, the machine's load, each device's default precision."""
+
+    kinds: ClassVar[tuple[str, ...]] = ("doctor",)
+    installed: dict[str, Any] = field(metadata=OBJECT)
+    load: dict[str, Any] = field(metadata=OBJECT)
+    precisions: tuple[dict[str, Any], ...] = field(metadata=TABLE)
+
+
+@dataclass(frozen=True)
+class AccuracyDocument(Document):
+    """inferperf accuracy: top-1 (top-5) over labelled data with exact intervals."""
+
+    kinds: ClassVar[tuple[str, ...]] = ("accuracy",)
+    backend: str = field(metadata=TEXT)
+    data: dict[str, Any] = field(metadata=OBJECT)
+
+
+@dataclass(frozen=True)
+class SweepDocument(Document):
+    """A step of optimize: throughput and latency of the winner per requests in flight (or batch)."""
+
+    kinds: ClassVar[tuple[str, ...]] = ("sweep",)
+    points: tuple[dict[str, Any], ...] = field(metadata=TABLE)
+
+
+@dataclass(frozen=True)
+class VerifyDocument(Document):
+    """A step of optimize: baseline and winner measured side by side, the speed-up with its interval."""
+
+    kinds: ClassVar[tuple[str, ...]] = ("verify",)
+    candidates: tuple[dict[str, Any], ...] = field(metadata=TABLE)
+    speedup: dict[str, Any] = field(metadata=OBJECT)
+
+
+@dataclass(frozen=True)
+class AccuracyCheckDocument(Document):
+    """A step of optimize: the baseline's and the winner's accuracy on the same data, the drop."""
+
+    kinds: ClassVar[tuple[str, ...]] = ("accuracy-check",)
+    baseline: dict[str, Any] = field(metadata=OBJECT)
+    winner: dict[str, Any] = field(metadata=OBJECT)
+
+
+@dataclass(frozen=True)
+class LlmCompressStepDocument(Document):
+    """A step of optimize on an LLM: each weight format and KV-cache type against the fidelity guard."""
+
+    kinds: ClassVar[tuple[str, ...]] = ("optimize-llm-compress",)
+    weights: tuple[dict[str, Any], ...] = field(metadata=TABLE)
+    kv_caches: tuple[dict[str, Any], ...] = field(metadata=TABLE)
+
+
+@dataclass(frozen=True)
+class LlmSearchDocument(Document):
+    """A step of optimize on an LLM: the serving runtime's trials under the SLOs and their Pareto front."""
+
+    kinds: ClassVar[tuple[str, ...]] = ("optimize-llm-search",)
+    objective: str = field(metadata=TEXT)
+    trials: tuple[dict[str, Any], ...] = field(metadata=TABLE)
+
+
+@dataclass(frozen=True)
+class LlmVerifyDocument(Document):
+    """A step of optimize on an LLM: the finalists against the default, interleaved rounds."""
+
+    kinds: ClassVar[tuple[str, ...]] = ("optimize-llm-verify",)
+    candidates: dict[str, Any] = field(metadata=OBJECT)
 
 
 def _registry() -> dict[str, type[Document]]:

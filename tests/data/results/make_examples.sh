@@ -36,4 +36,14 @@ cp /tmp/ip-suite/cells/builtin__fp32__openvino.json suite-cell.json
 rm -rf /tmp/ip-opt
 ip optimize builtin --budget 1m --time-scale 0.1 --backend openvino --out /tmp/ip-opt || true
 cp /tmp/ip-opt/optimize.json optimize.json
+cp /tmp/ip-opt/01-doctor.json doctor.json
+cp /tmp/ip-opt/08-sweep.json sweep.json
+cp /tmp/ip-opt/09-verify.json verify.json
+cp /tmp/ip-opt/10-accuracy.json accuracy-check.json
+rm -rf /tmp/ip-optllm
+ip optimize "$L" --budget 30s --prompt-tokens 16 --new-tokens 4 --requests-per-level 4 --ttft-max 60s --out /tmp/ip-optllm
+cp /tmp/ip-optllm/optimize.json optimize-llm.json
+for step in compress search verify; do cp "/tmp/ip-optllm/$step.json" "optimize-llm-$step.json"; done
+ip info builtin --json info.json
+ip accuracy builtin --json accuracy.json
 ip profile builtin /tmp/ip-opt/optimized-model.xml --compare --seconds 0.3 --reference-time 0.3 --json profile-compare.json
