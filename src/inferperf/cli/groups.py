@@ -15,7 +15,7 @@ import inspect
 from collections.abc import Callable
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any, ClassVar, get_type_hints
+from typing import Any, get_type_hints
 
 from inferperf import api
 from inferperf.cli.common import preprocess, runtime_config, shape_spec
@@ -62,8 +62,6 @@ from inferperf.config import RuntimeConfig
 
 class FlagGroup:
     """Marker of a dataclass whose fields are flags (see ``grouped``)."""
-
-    group: ClassVar[bool] = True
 
 
 # --- Runtime: --infer-precision, --property, --config ----------------------------------------------

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
 from inferperf.errors import ResultError
-from inferperf.results.schema import SCHEMA, BenchResult, read_object, save_json
+from inferperf.results.schema import SCHEMA, BenchResult, read_object
 
 _ENVELOPE = ("schema", "kind", "created", "environment", "model")
 D = TypeVar("D", bound="Document")
@@ -414,9 +414,3 @@ def load(path: str | Path) -> Document:
         return parse(read_object(p))
     except ResultError as exc:
         raise ResultError(f"{p}: {exc}") from None
-
-
-def save(document: Document | Mapping[str, Any], path: str | Path) -> Path:
-    """Check ``document`` against its kind's type, then write it atomically."""
-    doc = parse(document) if isinstance(document, Mapping) else document
-    return save_json(doc.to_dict(), path)
