@@ -226,7 +226,9 @@ def load_result(path: str | Path) -> BenchResult:
 
 
 def load_document(path: str | Path) -> dict[str, Any]:
-    """Read any inferperf result document as a dict, checked against its kind's type (results/documents)."""
-    from inferperf.results.documents import load
-
-    return load(path).to_dict()
+    """Read any inferperf result document as a dict, checking its schema tag (typed: results/documents.load)."""
+    p = Path(path)
+    data = read_object(p)
+    if not str(data.get("schema", "")).startswith("inferperf.result/"):
+        raise ResultError(f"{p} is not an inferperf result (no 'schema': 'inferperf.result/N' tag)")
+    return data
