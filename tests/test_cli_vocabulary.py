@@ -110,6 +110,10 @@ def test_an_old_spelling_is_rewritten_with_a_warning() -> None:
     argv, warnings = upgrade_argv(["--debug", "bench", "m.onnx", "--precision", "0.01", "--time=5s"])
     assert argv == ["--debug", "bench", "m.onnx", "--target-ci", "0.01", "--time=5s"]
     assert warnings == ["inferperf bench: --precision is now --target-ci (the old spelling goes in the next release)"]
+    argv, warnings = upgrade_argv(["generate", "--batch", "1,2"])
+    assert argv == ["generate", "--batches", "1,2"] and warnings == [
+        "inferperf generate: --batch is now --batches (the old spelling goes in the next release)"
+    ]
     argv, warnings = upgrade_argv(["history", "list", "--history=h.db"])
     assert argv == ["history", "list", "--history-file=h.db"] and len(warnings) == 1
     # the precision command's own --precision is not the renamed one

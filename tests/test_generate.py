@@ -418,7 +418,7 @@ def test_generate_batch_sweep_times_every_sequence(tmp_path: Path) -> None:
     result = runner.invoke(
         app,
         ["generate", "--prompt-tokens", "16", "--new-tokens", "4", "--time", "0.1", "--min-requests", "2",
-         "--batch", "1,3", "--json", str(out)],
+         "--batches", "1,3", "--json", str(out)],
     )  # fmt: skip
     assert result.exit_code == 0, result.output
     doc = json.loads(out.read_text())
@@ -456,11 +456,11 @@ def test_generate_batch_sweep_times_every_sequence(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("args", "needle"),
     [
-        (["--batch", "0"], "batch"),
-        (["--batch", "2,2"], "twice"),
-        (["--batch", "2", "--concurrency", "2"], "batch"),
-        (["--batch", "x"], "--batch"),
-        (["--batch", "2", "--backend", "transformers"], "openvino-genai"),
+        (["--batches", "0"], "--batches"),
+        (["--batches", "2,2"], "twice"),
+        (["--batches", "2", "--concurrency", "2"], "--batches"),
+        (["--batches", "x"], "--batches"),
+        (["--batches", "2", "--backend", "transformers"], "openvino-genai"),
     ],
 )
 def test_generate_bad_batch_is_one_line_and_exit_2(args: list[str], needle: str) -> None:

@@ -64,7 +64,7 @@ def generate(
     device: LlmDeviceOpt = "CPU",
     prefix_caching: PrefixCachingOpt = False,
     memory_tokens: MemoryTokensOpt = None,
-    batch: GenerateBatchOpt = None,
+    batches: GenerateBatchOpt = None,
     concurrency: ConcurrencyOpt = None,
     rate: RateOpt = None,
     arrivals: ArrivalsOpt = "poisson",
@@ -90,7 +90,7 @@ def generate(
     with command(json_path) as cmd:
         # Every flag parsed by hand first, whichever mode runs: a bad value fails before a model is loaded.
         lengths = numbers(prompt_tokens, "prompt-tokens", int) or (128,)
-        batches = numbers(batch, "batch", int) or ()
+        sizes = numbers(batches, "batches", int) or ()
         loads = _loads(concurrency, rate)
         ttft_ms, tpot_ms, e2e_ms = (
             _slo(ttft_max, "--ttft-max"),
@@ -100,8 +100,8 @@ def generate(
         endpoint = _endpoint(model, served_model, api_name, tokenizer, timeout)
         error_rate = parse_fraction(max_error_rate, "--max-error-rate")
         if concurrency is not None or rate is not None or find_peak or endpoint is not None:
-            if batch is not None:
-                raise ConfigError("`batch` is a generate option; serving sets its load with concurrency or rate")
+            if batches is not None:
+                raise ConfigError("`batches` is a generate option; serving sets its load with concurrency or rate")
             if endpoint is not None and csv_list(backend) != ["openvino-genai"]:
                 raise ConfigError("`backend` picks an in-process runtime: an http:// endpoint is its own backend")
             if len(lengths) > 1 or csv_list(backend) != ["openvino-genai"]:
@@ -123,7 +123,7 @@ def generate(
             return
         options = api.GenerateOptions(
             prompt_tokens=lengths, new_tokens=new_tokens, min_requests=min_requests, time_s=time_s, seed=seed,
-            prefix_caching=prefix_caching, memory_tokens=memory_tokens, batch=batches,
+            prefix_caching=prefix_caching, memory_tokens=memory_tokens, batches=sizes,
         )  # fmt: skip
         with cmd.status("generate") as status:
             doc = api.generate(

@@ -49,6 +49,7 @@ DEPRECATED_FLAGS = {
     ("profile", "--reference"): "--reference-time",  # --reference is suite's reference column
     ("generate", "--requests"): "--requests-per-level",  # --requests is requests in flight
     ("optimize", "--requests"): "--requests-per-level",
+    ("generate", "--batch"): "--batches",  # --batch is one batch size everywhere else
     ("compare", "--history"): "--history-file",  # --history/--no-history records a result
     ("suite", "--history"): "--history-file",
     ("history", "list", "--history"): "--history-file",

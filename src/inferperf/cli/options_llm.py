@@ -52,7 +52,7 @@ KvCachesOpt = Annotated[
 GenerateBatchOpt = Annotated[
     str | None,
     typer.Option(
-        "--batch",
+        "--batches",
         help="Also static batches of these sizes (e.g. 1,2,4,8) at the first prompt length, on continuous "
         "batching: tokens/s vs batch with intervals, TTFT and TPOT per size.",
     ),

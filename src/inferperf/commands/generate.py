@@ -55,8 +55,8 @@ def generate(
     in those families).
     """
     opts = options or GenerateOptions()
-    if opts.batch and "openvino-genai" not in backends:
-        raise ConfigError("`batch` runs on openvino-genai's continuous batching: add openvino-genai to the backends")
+    if opts.batches and "openvino-genai" not in backends:
+        raise ConfigError("`batches` runs on openvino-genai's continuous batching: add openvino-genai to the backends")
     for name in backends:
         check_generative_installed(name)  # fail fast, with the install hint, before loading anything
     folder, builtin = llm_folder(model)
@@ -136,15 +136,15 @@ def _batch_sweep(
     prompts: Prompts,
     progress: Callable[[str], None] | None,
 ) -> dict[str, Any] | None:
-    """With ``opts.batch``: tokens/s, TTFT and TPOT per static batch size, at the first prompt length, on a
+    """With ``opts.batches``: tokens/s, TTFT and TPOT per static batch size, at the first prompt length, on a
     continuous-batching engine of its own (loaded for it)."""
-    if not opts.batch:
+    if not opts.batches:
         return None
     from inferperf.measure.batch import BatchOptions, engine_options, run_batches
     from inferperf.measure.serving import genai_engine
 
-    batch = BatchOptions(opts.batch, opts.prompt_tokens[0], opts.new_tokens, time_s=opts.time_s)
-    room = max(opts.batch) * (opts.prompt_tokens[0] + opts.new_tokens)
+    batch = BatchOptions(opts.batches, opts.prompt_tokens[0], opts.new_tokens, time_s=opts.time_s)
+    room = max(opts.batches) * (opts.prompt_tokens[0] + opts.new_tokens)
     serve = engine_options(batch, cache_gb=float(reserve_gb(model_doc["architecture"], room)))
     if progress is not None:
         progress("loading a continuous-batching engine for the batch sweep")

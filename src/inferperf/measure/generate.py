@@ -46,7 +46,7 @@ class GenerateOptions:
     seed: int = 0
     prefix_caching: bool = False  # GenAI's prompt-prefix KV cache: off, so TTFT measures the prefill
     memory_tokens: int | None = None  # RSS per phase and KV-cache growth over a request this long
-    batch: tuple[int, ...] = ()  # static batch sizes for tokens/s vs batch (continuous-batching engine)
+    batches: tuple[int, ...] = ()  # static batch sizes for tokens/s vs batch (continuous-batching engine)
 
     def __post_init__(self) -> None:
         if not self.prompt_tokens or any(n < 1 for n in self.prompt_tokens):
@@ -57,8 +57,8 @@ class GenerateOptions:
             raise ConfigError("`min_requests` must be at least 2 and at most `max_requests`")
         if self.memory_tokens is not None and self.memory_tokens < 16:
             raise ConfigError(f"invalid `memory_tokens` {self.memory_tokens}: at least 16 (a slope over tokens)")
-        if self.batch:
-            check_batch_sizes(self.batch)
+        if self.batches:
+            check_batch_sizes(self.batches)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON form."""
@@ -73,7 +73,7 @@ class GenerateOptions:
             "seed": self.seed,
             "prefix_caching": self.prefix_caching,
             "memory_tokens": self.memory_tokens,
-            "batch": list(self.batch),
+            "batches": list(self.batches),
         }
 
 
@@ -83,9 +83,9 @@ MAX_BATCH = 256
 def check_batch_sizes(sizes: Sequence[int]) -> None:
     """Static batch sizes: from 1 to MAX_BATCH, each once."""
     if not sizes or any(b < 1 or b > MAX_BATCH for b in sizes):
-        raise ConfigError(f"invalid `batch` {list(sizes)}: sizes from 1 to {MAX_BATCH}")
+        raise ConfigError(f"invalid `batches` {list(sizes)}: sizes from 1 to {MAX_BATCH}")
     if len(set(sizes)) != len(sizes):
-        raise ConfigError(f"invalid `batch` {list(sizes)}: a size given twice")
+        raise ConfigError(f"invalid `batches` {list(sizes)}: a size given twice")
 
 
 # ---------------------------------------------------------------- prompts
