@@ -8,11 +8,12 @@ what ``--config FILE`` reads and what result documents record.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Literal, cast
 
 from inferperf.errors import ConfigError, InferperfError
+from inferperf.jsonform import JsonRecord
 
 Hint = Literal["latency", "throughput", "cumulative_throughput", "none"]
 Scenario = Literal["latency", "throughput"]
@@ -43,7 +44,7 @@ def _check_positive(name: str, value: float | None, *, allow_zero: bool = False)
 
 
 @dataclass(frozen=True)
-class RuntimeConfig:
+class RuntimeConfig(JsonRecord):
     """What to ask of a runtime. ``None`` means: leave the runtime's own default.
 
     Backend-specific knobs live side by side; a backend reads the ones it
@@ -80,10 +81,6 @@ class RuntimeConfig:
         """A copy with some fields changed (validated again)."""
         return replace(self, **changes)
 
-    def to_dict(self) -> dict[str, Any]:
-        """Plain JSON-ready dict with every field."""
-        return asdict(self)
-
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> RuntimeConfig:
         """Build from a dict; unknown keys are an error so typos do not pass silently."""
@@ -96,7 +93,7 @@ RUNS_PRECISION = 0.02  # combined half-width / estimate that stops adding runs
 
 
 @dataclass(frozen=True)
-class RunLimits:
+class RunLimits(JsonRecord):
     """When to stop measuring.
 
     ``time_s`` or ``iterations`` make a fixed budget; without them the run stops
@@ -147,10 +144,6 @@ class RunLimits:
             return 1, 1, self
         each = replace(self, time_s=self.min_time_s / AUTO_RUNS, warmup_s=min(self.warmup_s, 0.3), repeats=1)
         return AUTO_RUNS, MAX_RUNS, each
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain JSON-ready dict with every field."""
-        return asdict(self)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> RunLimits:
@@ -251,7 +244,7 @@ OBJECTIVES: tuple[str, ...] = ("throughput", "latency")
 
 
 @dataclass(frozen=True)
-class TuneOptions:
+class TuneOptions(JsonRecord):
     """How to search: objective, budgets (constraints) and the time the search may take.
 
     ``p99_max_ms`` is met only when the upper end of a configuration's p99
@@ -276,10 +269,6 @@ class TuneOptions:
             _check_positive(name.replace("_", " "), getattr(self, name))
         if self.finalists < 1:
             raise ConfigError(f"invalid finalists {self.finalists}: must be >= 1")
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain JSON-ready dict with every field."""
-        return asdict(self)
 
 
 _UNITS_S = {"ms": 1e-3, "s": 1.0, "sec": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0}
@@ -337,7 +326,7 @@ def parse_fraction(text: str, what: str = "fraction") -> float:
 
 
 @dataclass(frozen=True)
-class OptimizeOptions:
+class OptimizeOptions(JsonRecord):
     """The whole flow's knobs: data for the accuracy guard, budgets, and where to write."""
 
     data: str | None = None
@@ -366,7 +355,3 @@ class OptimizeOptions:
             raise ConfigError("`shape_histogram` needs `shapes` with a range")
         if self.stream < 2:
             raise ConfigError(f"invalid `stream` {self.stream}: at least 2 inputs")
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain JSON-ready dict with every field."""
-        return asdict(self)

@@ -16,6 +16,8 @@ from typing import Any, Literal
 
 import numpy as np
 
+from inferperf.jsonform import JsonRecord
+
 InputSet = dict[str, np.ndarray]
 Category = Literal["compute", "memory", "elementwise", "other"]
 
@@ -124,7 +126,7 @@ def categorize(op_type: str) -> Category:
 
 
 @dataclass(frozen=True)
-class LayerInfo:
+class LayerInfo(JsonRecord):
     """One executed layer, as the runtime named and ran it."""
 
     name: str
@@ -134,18 +136,6 @@ class LayerInfo:
     provider: str  # device or execution provider
     category: Category
     slow_path: str | None = None  # why this kernel is a known slow path (reference code), else None
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON form."""
-        return {
-            "name": self.name,
-            "op_type": self.op_type,
-            "kernel": self.kernel,
-            "precision": self.precision,
-            "provider": self.provider,
-            "category": self.category,
-            "slow_path": self.slow_path,
-        }
 
 
 @dataclass(frozen=True)

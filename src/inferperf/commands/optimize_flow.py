@@ -19,6 +19,7 @@ from typing import Any
 
 from inferperf.config import OptimizeOptions, RunLimits, RuntimeConfig, TuneOptions
 from inferperf.errors import InferperfError
+from inferperf.jsonform import NOT_IN_JSON, JsonRecord
 from inferperf.measure.target import ShapeSpec, header
 from inferperf.measure.worker import run_worker
 from inferperf.model import load_model_info
@@ -59,7 +60,7 @@ _AFTER_TUNE_S = 100.0  # sweep, verification, accuracy and report: what to keep 
 
 
 @dataclass
-class Step:
+class Step(JsonRecord):
     """One step's outcome: where its result went, or why it has none."""
 
     name: str
@@ -68,11 +69,7 @@ class Step:
     seconds: float = 0.0
     error: str | None = None
     path: str | None = None
-    doc: dict[str, Any] | None = field(default=None, repr=False)
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON form (the document itself lives in its own file)."""
-        return {k: v for k, v in self.__dict__.items() if k != "doc"}
+    doc: dict[str, Any] | None = field(default=None, repr=False, metadata=NOT_IN_JSON)
 
 
 class Pipeline:

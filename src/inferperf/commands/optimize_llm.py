@@ -19,6 +19,7 @@ import numpy as np
 
 from inferperf.backends.generative import check_generative_installed, get_generative
 from inferperf.errors import ConfigError, InferperfError, runtime_cause
+from inferperf.jsonform import JsonRecord
 from inferperf.measure.generate import GenerateOptions, Prompts, corpus_text
 from inferperf.measure.serving import Load, ServeOptions
 from inferperf.measure.target import header
@@ -43,7 +44,7 @@ FINALISTS = 2  # the best configurations of the search verified against the defa
 
 
 @dataclass(frozen=True)
-class LlmOptimizeOptions:
+class LlmOptimizeOptions(JsonRecord):
     """What to try, the load and SLOs it must serve, how much time it has, and the fidelity floor."""
 
     weights: tuple[str, ...] = ("int8", "int4_sym")
@@ -66,21 +67,6 @@ class LlmOptimizeOptions:
             raise ConfigError(f"invalid `min_agreement` {self.min_agreement}: a fraction between 0 and 1")
         if self.objective == "goodput" and not _slos(self.serve):
             raise ConfigError("the goodput objective needs an SLO: a TTFT, TPOT or end-to-end bound")
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON form."""
-        return {
-            "weights": list(self.weights),
-            "kv_caches": list(self.kv_caches),
-            "group_size": self.group_size,
-            "concurrency": self.concurrency,
-            "objective": self.objective,
-            "serve": self.serve.to_dict(),
-            "budget_s": self.budget_s,
-            "rounds": self.rounds,
-            "min_agreement": self.min_agreement,
-            "seed": self.seed,
-        }
 
 
 def _slos(serve: ServeOptions) -> dict[str, float]:

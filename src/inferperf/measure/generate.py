@@ -29,11 +29,12 @@ import numpy as np
 
 from inferperf.backends.generative import GenerativePipeline, Request
 from inferperf.errors import BackendError, ConfigError, InputSpecError
+from inferperf.jsonform import JsonRecord
 from inferperf.stats import median_ci_small, summarize
 
 
 @dataclass(frozen=True)
-class GenerateOptions:
+class GenerateOptions(JsonRecord):
     """What to run: prompt lengths, output length, and how long to keep measuring each length."""
 
     prompt_tokens: tuple[int, ...] = (128,)
@@ -59,22 +60,6 @@ class GenerateOptions:
             raise ConfigError(f"invalid `memory_tokens` {self.memory_tokens}: at least 16 (a slope over tokens)")
         if self.batches:
             check_batch_sizes(self.batches)
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON form."""
-        return {
-            "prompt_tokens": list(self.prompt_tokens),
-            "new_tokens": self.new_tokens,
-            "min_requests": self.min_requests,
-            "max_requests": self.max_requests,
-            "time_s": self.time_s,
-            "precision": self.precision,
-            "warmup": self.warmup,
-            "seed": self.seed,
-            "prefix_caching": self.prefix_caching,
-            "memory_tokens": self.memory_tokens,
-            "batches": list(self.batches),
-        }
 
 
 MAX_BATCH = 256

@@ -22,7 +22,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +31,7 @@ import numpy as np
 from inferperf.backends.base import Backend, DimBound, Engine, InputSet
 from inferperf.config import RunLimits, RuntimeConfig, Scenario
 from inferperf.errors import BackendError, ConfigError, InputSpecError
+from inferperf.jsonform import NOT_IN_JSON, JsonRecord, json_key
 from inferperf.measure.loadgen_sut import (
     LoadGenRun,
     SampleGroups,
@@ -53,7 +54,7 @@ _OFFLINE_HEADROOM = 1.5
 
 
 @dataclass(frozen=True)
-class ScenarioOptions:
+class ScenarioOptions(JsonRecord):
     """What to ask of LoadGen. ``None`` fields are derived from the warm-up probe (and say so in the result)."""
 
     scenario: str = "offline"
@@ -100,32 +101,19 @@ class ScenarioOptions:
         if self.find_peak and self.accuracy:
             raise ConfigError("`find_peak` and `accuracy` are separate runs: pick one")
 
-    def to_dict(self) -> dict[str, Any]:
-        """JSON form."""
-        return asdict(self)
-
 
 @dataclass(frozen=True)
-class Probe:
+class Probe(JsonRecord):
     """What the warm-up saw with the run's engine and requests: the source of derived settings."""
 
-    throughput: float
+    throughput: float = field(metadata=json_key("throughput_fps"))
     median_ms: float
     p99_ms: float
     count: int
     # The steady per-request latencies of the closed loop. With one request per executor in flight, each is
     # the service time of one server of the ideal queue (see service_probe). Not in to_dict: the ideal
     # queue's figures say how many there were and what they average.
-    latencies_ms: tuple[float, ...] = field(default=(), repr=False, compare=False)
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON form."""
-        return {
-            "throughput_fps": self.throughput,
-            "median_ms": self.median_ms,
-            "p99_ms": self.p99_ms,
-            "count": self.count,
-        }
+    latencies_ms: tuple[float, ...] = field(default=(), repr=False, compare=False, metadata=NOT_IN_JSON)
 
 
 def probe(

@@ -19,15 +19,17 @@ import signal
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
+
+from inferperf.jsonform import NOT_IN_JSON, JsonRecord
 
 SENTINEL = "@@inferperf-result@@"
 _TAIL = 400
 
 
 @dataclass(frozen=True)
-class WorkerResult:
+class WorkerResult(JsonRecord):
     """What came back from one worker: its data, or why there is none."""
 
     ok: bool
@@ -35,17 +37,7 @@ class WorkerResult:
     error: str | None
     returncode: int | None
     wall_s: float
-    started_at: float  # time.time() just before the process was spawned
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON form."""
-        return {
-            "ok": self.ok,
-            "data": self.data,
-            "error": self.error,
-            "returncode": self.returncode,
-            "wall_s": self.wall_s,
-        }
+    started_at: float = field(metadata=NOT_IN_JSON)  # time.time() just before the process was spawned
 
 
 def _parse(stdout: str) -> dict[str, Any] | None:

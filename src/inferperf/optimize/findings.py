@@ -12,6 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from inferperf.jsonform import JsonRecord, json_key
+
 Severity = Literal["high", "medium", "info"]
 
 SLOW_PATH_SHARE = 0.05  # reference kernels: flagged from 5% of layer time
@@ -30,26 +32,15 @@ class ModelFacts:
 
 
 @dataclass(frozen=True)
-class Finding:
+class Finding(JsonRecord):
     """One diagnosis: what, how bad, the evidence, and what to try."""
 
     code: str
     severity: Severity
     title: str
     evidence: str
-    suggestion: str
+    suggestion: str = field(metadata=json_key("try"))
     layers: tuple[str, ...] = ()
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON form."""
-        return {
-            "code": self.code,
-            "severity": self.severity,
-            "title": self.title,
-            "evidence": self.evidence,
-            "try": self.suggestion,
-            "layers": list(self.layers),
-        }
 
 
 def _pct(x: float) -> str:

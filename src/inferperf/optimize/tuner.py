@@ -27,6 +27,7 @@ import numpy as np
 
 from inferperf.config import Knob, RuntimeConfig, TuneOptions
 from inferperf.errors import ConfigError
+from inferperf.jsonform import JsonRecord
 from inferperf.measure.worker import run_worker
 from inferperf.model.info import ModelInfo
 from inferperf.optimize.tuner_core import gain, geo_mean, importances, pareto_front, quiet_optuna, tpe_sampler, verdict
@@ -60,7 +61,7 @@ class Target:
 
 
 @dataclass
-class TrialRecord:
+class TrialRecord(JsonRecord):
     """One measured (or failed) configuration."""
 
     number: int
@@ -76,10 +77,6 @@ class TrialRecord:
     error: str | None = None
     feasible: bool | None = None
     violations: list[str] = field(default_factory=list)
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON form."""
-        return dict(self.__dict__)
 
     def value(self, objective: str) -> float:
         """The objective as a number to maximise (throughput, or minus the median latency)."""

@@ -5,12 +5,13 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from inferperf.config import MODES, RunLimits, RuntimeConfig
 from inferperf.errors import ConfigError
+from inferperf.jsonform import JsonRecord
 
 FP32 = "fp32"
 INT8 = "int8"
@@ -18,7 +19,7 @@ DEFAULT_QUANTIZER = "onnxruntime"  # its QDQ ONNX loads in both ONNX Runtime and
 
 
 @dataclass(frozen=True)
-class SuiteOptions:
+class SuiteOptions(JsonRecord):
     """A benchmark matrix: models x variants x backends, each cell measured in the given modes."""
 
     models: tuple[str, ...] = ("builtin",)
@@ -61,13 +62,6 @@ class SuiteOptions:
         """The bench mode that covers every requested scenario."""
         wanted = set(self.modes)
         return next(name for name, scen in MODES.items() if set(scen) == wanted)
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON form (recorded in the suite document)."""
-        data = asdict(self)
-        data["out"] = str(self.out)
-        data["history"] = str(self.history) if self.history else None
-        return data
 
 
 def quantizer_of(variant: str, default: str) -> str | None:
