@@ -55,7 +55,7 @@ def main() -> None:
     print(f"space: {sum(t.size() for t in targets)} configurations over {[t.key for t in targets]}; skipped {skipped}")
 
     t0 = time.perf_counter()
-    tuning = Tuner(targets, reference, RuntimeConfig(), options, "throughput", inputs).run()
+    tuning = Tuner(targets, reference, TrialRunner(RuntimeConfig(), options, "throughput", inputs)).run()
     tuner_s = time.perf_counter() - t0
     rec = tuning.recommendation
     assert rec is not None, "tuner recommended nothing"

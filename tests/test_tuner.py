@@ -108,7 +108,7 @@ def test_crashing_trials_are_recorded_and_search_goes_on(tiny_onnx: Path) -> Non
     target = Target("openvino", "m", info, knobs)
     reference = Target("openvino", "m", info, (), name="reference")
     options = TuneOptions(budget_s=12, trial_s=0.2, finalists=2, trial_timeout_s=60, round_s=0.3)
-    tuner = Tuner([target], reference, RuntimeConfig(), options, "throughput", INPUTS, worker_argv=CRASHING)
+    tuner = Tuner([target], reference, TrialRunner(RuntimeConfig(), options, "throughput", INPUTS, CRASHING))
     result = tuner.run()
     crashed = [r for r in result.records if r.params.get("batch") == 4]
     assert crashed and all(r.status == "failed" and "crashed" in (r.error or "") for r in crashed)

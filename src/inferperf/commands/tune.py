@@ -40,7 +40,7 @@ def tune(
     over the same seeded stream of inputs (32 when ``shapes`` is a text), so the objective is that of
     the distribution.
     """
-    from inferperf.optimize.tuner import Target, Tuner
+    from inferperf.optimize.tuner import Target, TrialRunner, Tuner
 
     options = options or TuneOptions()
     scenario = "throughput" if options.objective == "throughput" else "latency"
@@ -61,7 +61,7 @@ def tune(
     )
     ref = targets[0]
     reference = Target(ref.backend, ref.variant, ref.info, (), name=f"reference ({ref.backend} {scenario} defaults)")
-    tuner = Tuner(targets, reference, base, options, scenario, spec)
+    tuner = Tuner(targets, reference, TrialRunner(base, options, scenario, spec))
 
     def doc(body: dict[str, Any]) -> dict[str, Any]:
         extra = {"shapes": stream_doc} if stream_doc else {}

@@ -436,52 +436,58 @@ def _close(*engines: Engine | None) -> None:
             engine.close()
 
 
+@dataclass(frozen=True)
+class _Phases:
+    """What both phases run: the images, the host pre-processing and post-processing around the model."""
+
+    plugin: Backend
+    target: E2ETarget
+    items: Sequence[ImageItem]
+    pre: HostPreprocess
+    post: Postprocessor
+    options: E2EOptions
+
+    def compile_host(self, config: RuntimeConfig) -> Engine:
+        """The model as the host path feeds it: one decoded, pre-processed image at the model's shape."""
+        return self.plugin.compile(self.target.info, {self.target.input_name: self.target.shape}, config)
+
+    def host_path(self, engine: Engine) -> HostPath:
+        """Decode, pre-process on the host, infer on ``engine``, post-process."""
+        t = self.target
+        return HostPath(self.pre, engine, t.input_name, t.shape, t.dtype, self.post)
+
+
 def _sequential_phase(
-    plugin: Backend,
-    target: E2ETarget,
-    items: Sequence[ImageItem],
-    pre: HostPreprocess,
-    post: Postprocessor,
-    config: RuntimeConfig,
-    fused_info: ModelInfo | None,
-    options: E2EOptions,
-    status: Status | None,
+    phases: _Phases, config: RuntimeConfig, fused_info: ModelInfo | None, status: Status | None
 ) -> tuple[SequentialRun, dict[str, Any]]:
     host_engine = fused_engine = None
     try:
-        host_engine = plugin.compile(target.info, {target.input_name: target.shape}, config)
-        host = HostPath(pre, host_engine, target.input_name, target.shape, target.dtype, post)
+        host_engine = phases.compile_host(config)
+        host = phases.host_path(host_engine)
         fused = None
         if fused_info is not None:
             # Raw images keep their own height and width: -1 leaves those dimensions dynamic.
             name = fused_info.inputs[0].name
-            fused_engine = plugin.compile(fused_info, {name: (1, -1, -1, 3)}, config)
-            fused = FusedPath(pre.decoder, fused_engine, name, post)
-        run = measure_sequential(items, host, fused, options, status)
+            fused_engine = phases.plugin.compile(fused_info, {name: (1, -1, -1, 3)}, config)
+            fused = FusedPath(phases.pre.decoder, fused_engine, name, phases.post)
+        run = measure_sequential(phases.items, host, fused, phases.options, status)
         effective = {"host": host_engine.effective(), "fused": fused_engine.effective() if fused_engine else None}
         return run, effective
     finally:
         _close(host_engine, fused_engine)
 
 
-def _pipelined_phase(
-    plugin: Backend,
-    target: E2ETarget,
-    items: Sequence[ImageItem],
-    pre: HostPreprocess,
-    post: Postprocessor,
-    config: RuntimeConfig,
-    options: E2EOptions,
-) -> dict[str, Any]:
+def _pipelined_phase(phases: _Phases, config: RuntimeConfig) -> dict[str, Any]:
     import psutil
 
-    engine = plugin.compile(target.info, {target.input_name: target.shape}, config)
+    options = phases.options
+    engine = phases.compile_host(config)
     try:
         requests = options.requests or config.requests or engine.default_requests()
         cores = psutil.cpu_count(logical=False) or 1
         pipeline = Pipeline(
-            items,
-            HostPath(pre, engine, target.input_name, target.shape, target.dtype, post),
+            phases.items,
+            phases.host_path(engine),
             requests=requests,
             prep_threads=options.prep_threads or max(1, cores - 1),
             queue_size=options.queue_size or requests,
@@ -506,11 +512,12 @@ def run_e2e(
     post = post or default_postprocess(target.info.outputs[0].shape, options.top_k)
     pre = HostPreprocess(decoder, target.spec, target.size)
     latency_cfg = plugin.configure(config.with_(backend=plugin.name), "latency")
-    seq, effective = _sequential_phase(plugin, target, items, pre, post, latency_cfg, fused_info, options, status)
+    phases = _Phases(plugin, target, items, pre, post, options)
+    seq, effective = _sequential_phase(phases, latency_cfg, fused_info, status)
     if status is not None:
         status("pipelined")
     throughput_cfg = plugin.configure(config.with_(backend=plugin.name), "throughput")
-    piped = _pipelined_phase(plugin, target, items, pre, post, throughput_cfg, options)
+    piped = _pipelined_phase(phases, throughput_cfg)
     sequential = {**sequential_summary(seq), "config": latency_cfg.to_dict(), "effective": effective["host"]}
     piped["config"] = throughput_cfg.to_dict()
     piped["throughput_vs_sequential"] = piped["throughput_fps"]["value"] / sequential["throughput_fps"]["value"]

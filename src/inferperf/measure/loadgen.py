@@ -375,10 +375,8 @@ def run_scenario_test(
         # Rates in samples/s (what LoadGen counts); latencies stay those of one inference.
         warm = replace(warm, throughput=warm.throughput * opts.batch)
         phases = {**engine.phases_ms, "first_inference": first_ms}
-        if opts.accuracy:
-            body = _accuracy_test(engine, target, requests, opts, warm, out_dir, say)
-        else:
-            body = _performance_test(engine, target, requests, opts, warm, out_dir, say)
+        ready = _Ready(engine, target, requests, opts, warm, out_dir, say)
+        body = _accuracy_test(ready) if opts.accuracy else _performance_test(ready)
         effective = {**engine.effective(), "requests_in_flight": requests}
     finally:
         engine.close()
@@ -402,19 +400,29 @@ def stacked_sets(sets: Sequence[InputSet], batch: int) -> list[InputSet]:
     return out
 
 
+@dataclass(frozen=True)
+class _Ready:
+    """A test's starting point: the compiled engine, warmed up with this many requests in flight."""
+
+    engine: Engine
+    target: ScenarioTarget
+    requests: int
+    opts: ScenarioOptions
+    warm: Probe
+    out_dir: Path
+    say: Status
+
+    def parts(self) -> tuple[Engine, ScenarioTarget, int, ScenarioOptions, Probe, Path, Status]:
+        """The fields in order (a shallow astuple: the engine is not copied)."""
+        return self.engine, self.target, self.requests, self.opts, self.warm, self.out_dir, self.say
+
+
 def _quiet(_: str) -> None:
     return None
 
 
-def _performance_test(
-    engine: Engine,
-    target: ScenarioTarget,
-    requests: int,
-    opts: ScenarioOptions,
-    warm: Probe,
-    out_dir: Path,
-    say: Status,
-) -> dict[str, Any]:
+def _performance_test(ready: _Ready) -> dict[str, Any]:
+    engine, target, requests, opts, warm, out_dir, say = ready.parts()
     sets = target.input_sets
     body: dict[str, Any] = {"derived": _derived(opts, warm)}
     target_qps = None
@@ -512,15 +520,8 @@ def _find_peak(
     return peak
 
 
-def _accuracy_test(
-    engine: Engine,
-    target: ScenarioTarget,
-    requests: int,
-    opts: ScenarioOptions,
-    warm: Probe,
-    out_dir: Path,
-    say: Status,
-) -> dict[str, Any]:
+def _accuracy_test(ready: _Ready) -> dict[str, Any]:
+    engine, target, requests, opts, warm, out_dir, say = ready.parts()
     if target.labels is None:
         raise InputSpecError("accuracy mode needs labelled data (`data` with labels, or 'builtin')")
     values = settings_values(opts, warm)

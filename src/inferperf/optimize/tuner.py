@@ -346,21 +346,13 @@ class Tuning:
 class Tuner:
     """Runs the three rungs within the time budget; Ctrl-C keeps what finished."""
 
-    def __init__(
-        self,
-        targets: Sequence[Target],
-        reference: Target,
-        base: RuntimeConfig,
-        options: TuneOptions,
-        scenario: str,
-        inputs: dict[str, Any],
-        worker_argv: list[str] | None = None,
-    ) -> None:
-        self.targets, self.reference, self.options, self.scenario = list(targets), reference, options, scenario
-        self.runner = TrialRunner(base, options, scenario, inputs, worker_argv)
+    def __init__(self, targets: Sequence[Target], reference: Target, runner: TrialRunner) -> None:
+        """``runner`` measures every trial: its options, scenario, inputs and worker are the search's too."""
+        self.targets, self.reference, self.runner = list(targets), reference, runner
+        options, scenario = runner.options, runner.scenario
+        self.options, self.scenario, self.inputs = options, scenario, runner.inputs
+        self.worker_argv = runner.worker_argv
         self.search = Search(self.runner, self.targets, options)
-        self.inputs = inputs
-        self.worker_argv = worker_argv
         space = {t.key: {k.name: list(k.choices) for k in t.knobs} for t in self.targets}
         self.result = Tuning(options, scenario, {"targets": space, "size": space_size(self.targets)})
         self.result.records = self.runner.records
