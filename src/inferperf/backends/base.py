@@ -19,6 +19,8 @@ from typing import Any, ClassVar, Protocol
 
 import numpy as np
 
+from inferperf.backends import jobs
+from inferperf.backends.jobs import Candidates, CompileJob, OpenJob, QuantizeJob, StaticJob
 from inferperf.backends.layers import LayerProfiler
 from inferperf.config import Knob, QuantizeOptions, RuntimeConfig, Scenario
 from inferperf.errors import BackendError, ConfigError, runtime_cause
@@ -27,9 +29,9 @@ from inferperf.model.info import ModelInfo
 
 _JOIN_S = 0.2
 
-InputSet = dict[str, np.ndarray]
-# A dimension to compile for: a fixed size, or (low, high) sizes where high None means unbounded.
-DimBound = int | tuple[int, int | None]
+# The interface's own words, defined with the jobs that carry them.
+InputSet = jobs.InputSet
+DimBound = jobs.DimBound
 
 
 class RequestSink(Protocol):
@@ -253,7 +255,6 @@ class Backend(ABC):
     def scenario_defaults(self, scenario: Scenario) -> dict[str, Any]:
         """RuntimeConfig fields this backend sets for a scenario when the user left them unset."""
 
-    @abstractmethod
     def compile(
         self,
         model: ModelInfo,
@@ -266,6 +267,11 @@ class Backend(ABC):
         ``on_phase("read")`` is called between reading and compiling (memory
         tracing samples there); runtimes that do both in one call skip it.
         """
+        return self._compile(CompileJob(model, shapes, config, on_phase))
+
+    @abstractmethod
+    def _compile(self, job: StaticJob) -> Engine:
+        """What ``compile`` asks of this runtime."""
 
     def compile_dynamic(
         self,
@@ -278,6 +284,10 @@ class Backend(ABC):
 
         The engine then accepts any shape within the ranges, one shape per request.
         """
+        return self._compile_dynamic(CompileJob(model, ranges, config, on_phase))
+
+    def _compile_dynamic(self, job: OpenJob) -> Engine:
+        """What ``compile_dynamic`` asks of this runtime; by default it has no open dimensions."""
         raise ConfigError(
             f"backend {self.name} cannot compile a model with open dimensions: use openvino or onnxruntime"
         )
@@ -289,11 +299,15 @@ class Backend(ABC):
         out_dir: Path,
         options: QuantizeOptions,
         labels: Sequence[int] | None = None,
-    ) -> list[tuple[Path, str, dict[str, Any]]]:
+    ) -> Candidates:
         """INT8 candidates written under ``out_dir``: (path, label, details). The input model is never touched.
 
         ``labels`` (of the calibration samples) enable accuracy-aware methods where a backend has them.
         """
+        return self._quantize(QuantizeJob(model, calibration, out_dir, options, labels))
+
+    def _quantize(self, job: QuantizeJob) -> Candidates:
+        """What ``quantize`` asks of this runtime; by default it cannot."""
         raise ConfigError(f"backend {self.name} cannot quantize models")
 
     def sparse_weight_properties(self, sparsity: float) -> dict[str, str] | None:

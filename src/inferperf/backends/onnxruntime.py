@@ -20,15 +20,14 @@ import psutil
 from inferperf.backends.base import (
     AsyncRequests,
     Backend,
-    DimBound,
     Engine,
-    InputSet,
     RequestSink,
     ThreadedRequests,
     run_in_threads,
 )
+from inferperf.backends.jobs import Candidates, CompileJob, InputSet, OpenJob, QuantizeJob, StaticJob
 from inferperf.backends.layers import LayerInfo, LayerProfiler, LayerRun, categorize
-from inferperf.config import Knob, QuantizeOptions, RuntimeConfig, Scenario
+from inferperf.config import Knob, RuntimeConfig, Scenario
 from inferperf.errors import BackendError, BackendUnavailableError, ConfigError, InputSpecError, runtime_cause
 from inferperf.model.info import ONNX, ModelInfo
 
@@ -126,17 +125,11 @@ class OnnxRuntimeBackend(Backend):
     def supports_format(self, fmt: str) -> bool:
         return fmt == ONNX
 
-    def quantize(
-        self,
-        model: ModelInfo,
-        calibration: Sequence[InputSet],
-        out_dir: Path,
-        options: QuantizeOptions,
-        labels: Sequence[int] | None = None,
-    ) -> list[tuple[Path, str, dict[str, Any]]]:
+    def _quantize(self, job: QuantizeJob) -> Candidates:
         """onnxruntime.quantization: static QDQ (u8 and/or s8 activations) or dynamic (weights only)."""
         from onnxruntime import quantization as q
 
+        model, calibration, out_dir, options = job.model, job.calibration, job.out_dir, job.options
         if model.format != ONNX:
             raise ConfigError("onnxruntime quantizes ONNX models only")
         method = options.method if options.method != "auto" else ("dynamic" if options.transformer else "static")
@@ -231,13 +224,8 @@ class OnnxRuntimeBackend(Backend):
             opts.add_session_config_entry(key, value)
         return opts
 
-    def compile(
-        self,
-        model: ModelInfo,
-        shapes: dict[str, tuple[int, ...]],
-        config: RuntimeConfig,
-        on_phase: Callable[[str], None] | None = None,
-    ) -> Engine:
+    def _compile(self, job: StaticJob) -> Engine:
+        model, shapes, config = job.model, job.shapes, job.config
         import onnxruntime as ort
 
         self._check_request(model, config)
@@ -250,8 +238,8 @@ class OnnxRuntimeBackend(Backend):
         t0 = time.perf_counter()
         source: Any = str(cached or model.path) if by_path else model.path.read_bytes()
         t1 = time.perf_counter()
-        if on_phase is not None and not by_path:
-            on_phase("read")
+        if not by_path:
+            job.read_done()
         try:
             session = ort.InferenceSession(source, sess_options=opts, providers=["CPUExecutionProvider"])
         except Exception as exc:  # ORT raises its own exception types, all Exception subclasses
@@ -263,14 +251,9 @@ class OnnxRuntimeBackend(Backend):
         }
         return OnnxRuntimeEngine(session, phases, _physical_cores(), {"cache": cache_state})
 
-    def compile_dynamic(
-        self,
-        model: ModelInfo,
-        ranges: dict[str, tuple[DimBound, ...]],
-        config: RuntimeConfig,
-        on_phase: Callable[[str], None] | None = None,
-    ) -> Engine:
+    def _compile_dynamic(self, job: OpenJob) -> Engine:
         """ONNX Runtime sessions take any shape the graph allows: only static dims are checked."""
+        model, ranges = job.model, job.shapes
         for spec in model.inputs:
             for i, (have, want) in enumerate(zip(spec.shape, ranges[spec.name], strict=True)):
                 if isinstance(have, int) and want != have:
@@ -278,7 +261,7 @@ class OnnxRuntimeBackend(Backend):
                         f"onnxruntime cannot open input {spec.name!r} dim {i}: the model fixes it at {have}"
                     )
         shapes = {n: tuple(d if isinstance(d, int) else d[0] for d in dims) for n, dims in ranges.items()}
-        return self.compile(model, shapes, config, on_phase)
+        return self._compile(CompileJob(model, shapes, job.config, job.on_phase))
 
     @staticmethod
     def _check_request(model: ModelInfo, config: RuntimeConfig) -> None:

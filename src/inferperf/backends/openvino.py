@@ -16,7 +16,15 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from inferperf.backends.base import AsyncRequests, Backend, DimBound, Engine, InputSet, RequestSink
+from inferperf.backends.base import (
+    AsyncRequests,
+    Backend,
+    DimBound,
+    Engine,
+    InputSet,
+    RequestSink,
+)
+from inferperf.backends.jobs import Candidates, OpenJob, QuantizeJob, StaticJob
 from inferperf.backends.layers import LayerProfiler
 from inferperf.backends.openvino_loop import QueuedRequests, SelfRestarting
 from inferperf.backends.precision import (
@@ -27,7 +35,7 @@ from inferperf.backends.precision import (
     resolve_precisions,
     short_type,
 )
-from inferperf.config import Knob, QuantizeOptions, RuntimeConfig, Scenario
+from inferperf.config import Knob, RuntimeConfig, Scenario
 from inferperf.errors import BackendError, BackendUnavailableError, ConfigError, InputSpecError, runtime_cause
 from inferperf.model.flops import FlopCount
 from inferperf.model.info import ONNX, OPENVINO_IR, ModelInfo
@@ -245,14 +253,7 @@ class OpenVINOBackend(Backend):
     def supports_format(self, fmt: str) -> bool:
         return fmt in (ONNX, OPENVINO_IR)
 
-    def quantize(
-        self,
-        model: ModelInfo,
-        calibration: Sequence[InputSet],
-        out_dir: Path,
-        options: QuantizeOptions,
-        labels: Sequence[int] | None = None,
-    ) -> list[tuple[Path, str, dict[str, Any]]]:
+    def _quantize(self, job: QuantizeJob) -> Candidates:
         """NNCF post-training quantization; with labels, also NNCF's accuracy-controlled variant."""
         import openvino as ov
 
@@ -260,6 +261,7 @@ class OpenVINOBackend(Backend):
             import nncf
         except ImportError:
             raise BackendUnavailableError("OpenVINO quantization needs NNCF", hint="pip install nncf") from None
+        model, calibration, out_dir, options, labels = job.model, job.calibration, job.out_dir, job.options, job.labels
         if options.method == "dynamic":
             raise ConfigError("OpenVINO quantization is static (NNCF); use --method static or auto")
         core = ov.Core()
@@ -383,47 +385,30 @@ class OpenVINOBackend(Backend):
             *knobs,
         ]
 
-    def compile(
-        self,
-        model: ModelInfo,
-        shapes: dict[str, tuple[int, ...]],
-        config: RuntimeConfig,
-        on_phase: Callable[[str], None] | None = None,
-    ) -> Engine:
-        import openvino as ov
-
-        core = ov.Core()
-        if config.mmap is not None:
-            core.set_property({"ENABLE_MMAP": config.mmap})
-        props = build_properties(config)
+    def _compile(self, job: StaticJob) -> Engine:
+        config = job.config
+        core, props = _core(config), build_properties(config)
         if config.compile_from == "path":
-            compiled, phases = self._compile_path(core, model, shapes, config, props)
+            compiled, phases = self._compile_path(core, job.model, job.shapes, config, props)
         else:
-            compiled, phases = self._compile_memory(core, model, shapes, config, props, on_phase)
+            compiled, phases = self._compile_memory(core, job, props)
         requested = {"device": config.device, **{k: _jsonable(v) for k, v in props.items()}}
         requested.update({"compile_from": config.compile_from or "memory", "ENABLE_MMAP": config.mmap})
-        return OpenVINOEngine(compiled, phases, requested, model)
+        return OpenVINOEngine(compiled, phases, requested, job.model)
 
     def _compile_memory(
-        self,
-        core: Any,
-        model: ModelInfo,
-        shapes: Mapping[str, Sequence[DimBound]],
-        config: RuntimeConfig,
-        props: dict[str, Any],
-        on_phase: Callable[[str], None] | None,
+        self, core: Any, job: StaticJob | OpenJob, props: dict[str, Any]
     ) -> tuple[Any, dict[str, float | None]]:
         t0 = time.perf_counter()
         try:
-            ov_model = core.read_model(str(model.path))
+            ov_model = core.read_model(str(job.model.path))
         except RuntimeError as exc:
-            raise BackendError(f"OpenVINO cannot read {model.path}: {runtime_cause(exc)}") from exc
+            raise BackendError(f"OpenVINO cannot read {job.model.path}: {runtime_cause(exc)}") from exc
         t1 = time.perf_counter()
-        if on_phase is not None:
-            on_phase("read")
-        self._reshape(ov_model, shapes)
+        job.read_done()
+        self._reshape(ov_model, job.shapes)
         t2 = time.perf_counter()
-        compiled = _compile(core, ov_model, config.device, props)
+        compiled = _compile(core, ov_model, job.config.device, props)
         t3 = time.perf_counter()
         phases: dict[str, float | None] = {"read": (t1 - t0) * 1e3, "compile": (t3 - t2) * 1e3}
         if (t2 - t1) > 0.0005:
@@ -472,26 +457,16 @@ class OpenVINOBackend(Backend):
                 by_op[kind] = by_op.get(kind, 0) + macs
         return FlopCount(sum(by_op.values()), params, by_op, tuple(unresolved))
 
-    def compile_dynamic(
-        self,
-        model: ModelInfo,
-        ranges: dict[str, tuple[DimBound, ...]],
-        config: RuntimeConfig,
-        on_phase: Callable[[str], None] | None = None,
-    ) -> Engine:
+    def _compile_dynamic(self, job: OpenJob) -> Engine:
         """Reshape to a PartialShape: an interval Dimension(low, high) where bounded, -1 where unbounded."""
-        import openvino as ov
-
+        config, ranges = job.config, job.shapes
         if config.compile_from == "path":
             raise ConfigError("open dimensions need compiling from memory (the model is reshaped first)")
-        core = ov.Core()
-        if config.mmap is not None:
-            core.set_property({"ENABLE_MMAP": config.mmap})
         props = build_properties(config)
-        compiled, phases = self._compile_memory(core, model, ranges, config, props, on_phase)
+        compiled, phases = self._compile_memory(_core(config), job, props)
         requested = {"device": config.device, **{k: _jsonable(v) for k, v in props.items()}}
         requested["input_ranges"] = {k: [list(d) if isinstance(d, tuple) else d for d in v] for k, v in ranges.items()}
-        return OpenVINOEngine(compiled, phases, requested, model)
+        return OpenVINOEngine(compiled, phases, requested, job.model)
 
     @staticmethod
     def _partial(shape: Sequence[DimBound]) -> Any:
@@ -574,6 +549,16 @@ def _ov_op_macs(op: Any, kind: str) -> int | None:
 
 
 _COUNTED = {"Convolution", "GroupConvolution", "ConvolutionBackpropData", "GroupConvolutionBackpropData", "MatMul"}
+
+
+def _core(config: RuntimeConfig) -> Any:
+    """A fresh ov.Core with the config's core-wide properties (memory-mapping the weights)."""
+    import openvino as ov
+
+    core = ov.Core()
+    if config.mmap is not None:
+        core.set_property({"ENABLE_MMAP": config.mmap})
+    return core
 
 
 def _shape_text(shapes: Mapping[str, Sequence[DimBound]]) -> str:

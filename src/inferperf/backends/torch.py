@@ -36,6 +36,7 @@ from inferperf.backends.base import (
     ThreadedRequests,
     run_in_threads,
 )
+from inferperf.backends.jobs import StaticJob
 from inferperf.config import Knob, RuntimeConfig, Scenario
 from inferperf.errors import BackendError, ConfigError, InputSpecError, runtime_cause
 from inferperf.model.info import ONNX, TORCH_EXPORT, TORCH_PICKLE, TORCHSCRIPT, ModelInfo
@@ -277,21 +278,15 @@ class TorchBackend(Backend):
             return knobs
         return [*knobs, Knob("requests", tuple(sorted({1, cores, 2 * cores}))), Knob("batch", (1, 4, 8))]
 
-    def compile(
-        self,
-        model: ModelInfo,
-        shapes: dict[str, tuple[int, ...]],
-        config: RuntimeConfig,
-        on_phase: Callable[[str], None] | None = None,
-    ) -> Engine:
+    def _compile(self, job: StaticJob) -> Engine:
+        model, shapes, config = job.model, job.shapes, job.config
         torch = import_torch()
         opts = parse_options(config, self.default_compile)
         _set_threads(torch, opts)
         t0 = time.perf_counter()
         module, source = self._read(model)
         t1 = time.perf_counter()
-        if on_phase is not None:
-            on_phase("read")
+        job.read_done()
         module = self._prepare(torch, module, model, opts)
         extra = {"source": source, "compile_phase": _compile_note(opts)}
         if opts.compile == "inductor":
