@@ -12,7 +12,7 @@ from inferperf.backends.serving import EndpointOptions, is_endpoint
 from inferperf.commands.compare import compare, compare_against_history, compare_groups, compare_interleaved
 from inferperf.commands.generate import compress_llm, generate, llm_scenario, serve
 from inferperf.commands.guarded import precision, prune, quantize
-from inferperf.commands.inspect import accuracy, doctor, flops, info, zoo_export, zoo_list
+from inferperf.commands.inspect import accuracy, doctor, flops, info, zoo_list
 from inferperf.commands.optimize import optimize
 from inferperf.commands.optimize_llm import LlmOptimizeOptions, is_generative, optimize_llm
 from inferperf.commands.profile import profile, profile_shapes
@@ -24,6 +24,7 @@ from inferperf.measure.bench import bench
 from inferperf.measure.generate import GenerateOptions
 from inferperf.measure.serving import Load, ServeOptions
 from inferperf.measure.target import ProgressFactory, ShapeSpec
+from inferperf.model.zoo import export as zoo_export
 
 __all__ = [
     "EndpointOptions",

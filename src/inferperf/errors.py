@@ -6,7 +6,9 @@ Every error carries the exit code the CLI should use: 2 for a user's mistake
 
 from __future__ import annotations
 
+import importlib
 import re
+from typing import Any
 
 
 class InferperfError(Exception):
@@ -48,6 +50,15 @@ class BackendError(InferperfError):
     """The runtime refused or failed on a model or configuration that parsed fine."""
 
     exit_code = 3
+
+
+def require(module: str, message: str, hint: str) -> Any:
+    """The optional ``module``, imported; without it, BackendUnavailableError(``message``) saying how to
+    install it. Runtimes and optional libraries are imported here, lazily, so ``import inferperf`` needs none."""
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        raise BackendUnavailableError(message, hint=hint) from None
 
 
 def first_line(exc: BaseException) -> str:

@@ -9,9 +9,9 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from inferperf.backends.generative import GenerativePipeline, Request, missing, rss_reader
+from inferperf.backends.generative import GenerativePipeline, Request, rss_reader
 from inferperf.backends.precision import plan_for
-from inferperf.errors import BackendError, InputSpecError, runtime_cause
+from inferperf.errors import BackendError, InputSpecError, require, runtime_cause
 
 INSTALL_HINT = "pip install 'inferperf[genai]' (openvino-genai, openvino-tokenizers)"
 MODEL_FILES = ("openvino_model.xml", "openvino_tokenizer.xml", "openvino_detokenizer.xml")
@@ -19,11 +19,7 @@ MODEL_FILES = ("openvino_model.xml", "openvino_tokenizer.xml", "openvino_detoken
 
 def import_genai() -> Any:
     """openvino_genai, or a one-line error saying how to install it."""
-    try:
-        import openvino_genai
-    except ImportError:
-        raise missing("openvino-genai", INSTALL_HINT) from None
-    return openvino_genai
+    return require("openvino_genai", "backend openvino-genai is not installed", INSTALL_HINT)
 
 
 def check_model_folder(path: Path) -> None:

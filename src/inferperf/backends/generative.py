@@ -18,7 +18,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from inferperf.errors import BackendUnavailableError, ConfigError
+from inferperf.errors import ConfigError
 
 # name -> "module:Class"; each module imports its runtime only when a pipeline is made.
 _REGISTRY = {
@@ -154,11 +154,6 @@ def reserves_kv_cache(name: str) -> bool:
 def check_generative_installed(name: str) -> None:
     """Fail fast, with the install hint, when the runtime of ``name`` is missing."""
     _pipeline_class(name).check_available()
-
-
-def missing(name: str, hint: str) -> BackendUnavailableError:
-    """The error for a runtime that is not installed."""
-    return BackendUnavailableError(f"backend {name} is not installed", hint=hint)
 
 
 __all__ = ["GenerativePipeline", "Request", "check_generative_installed", "get_generative", "reserves_kv_cache"]

@@ -13,19 +13,15 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from inferperf.backends.generative import GenerativePipeline, Request, missing, rss_reader
-from inferperf.errors import BackendError, InputSpecError, runtime_cause
+from inferperf.backends.generative import GenerativePipeline, Request, rss_reader
+from inferperf.errors import BackendError, InputSpecError, require, runtime_cause
 
 INSTALL_HINT = "pip install 'inferperf[torch]' (torch==2.13.0, transformers)"
 
 
 def _import() -> tuple[Any, Any]:
-    try:
-        import torch
-        import transformers
-    except ImportError:
-        raise missing("transformers", INSTALL_HINT) from None
-    return torch, transformers
+    message = "backend transformers is not installed"
+    return require("torch", message, INSTALL_HINT), require("transformers", message, INSTALL_HINT)
 
 
 class TransformersPipeline(GenerativePipeline):

@@ -28,7 +28,7 @@ from inferperf.backends.base import (
 from inferperf.backends.jobs import Candidates, CompileJob, InputSet, OpenJob, QuantizeJob, StaticJob
 from inferperf.backends.layers import LayerInfo, LayerProfiler, LayerRun, categorize
 from inferperf.config import Knob, RuntimeConfig, Scenario
-from inferperf.errors import BackendError, BackendUnavailableError, ConfigError, InputSpecError, runtime_cause
+from inferperf.errors import BackendError, ConfigError, InputSpecError, require, runtime_cause
 from inferperf.model.info import ONNX, ModelInfo
 
 _GRAPH_LEVELS = {
@@ -112,10 +112,7 @@ class OnnxRuntimeBackend(Backend):
     knob_labels: ClassVar[tuple[tuple[str, str], ...]] = (("intra_op_num_threads", "threads"),)
 
     def check_available(self) -> None:
-        try:
-            import onnxruntime  # noqa: F401
-        except ImportError:
-            raise BackendUnavailableError("backend onnxruntime is not installed", hint=self.install_hint) from None
+        require("onnxruntime", "backend onnxruntime is not installed", self.install_hint)
 
     def versions(self) -> dict[str, str]:
         import onnxruntime as ort

@@ -25,7 +25,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from inferperf.backends.serving import ServingEngine, TokenEvent
-from inferperf.errors import BackendError, BackendUnavailableError, ConfigError, InputSpecError
+from inferperf.errors import BackendError, BackendUnavailableError, ConfigError, InputSpecError, require
 
 INSTALL_HINT = "pip install 'inferperf[http]' (aiohttp)"
 APIS = ("completions", "chat")
@@ -33,11 +33,7 @@ APIS = ("completions", "chat")
 
 def import_aiohttp() -> Any:
     """aiohttp, or a one-line error saying how to install it."""
-    try:
-        import aiohttp
-    except ImportError:
-        raise BackendUnavailableError("the HTTP client is not installed", hint=INSTALL_HINT) from None
-    return aiohttp
+    return require("aiohttp", "the HTTP client is not installed", INSTALL_HINT)
 
 
 class _MalformedStreamError(Exception):

@@ -36,7 +36,7 @@ from inferperf.backends.precision import (
     short_type,
 )
 from inferperf.config import Knob, RuntimeConfig, Scenario
-from inferperf.errors import BackendError, BackendUnavailableError, ConfigError, InputSpecError, runtime_cause
+from inferperf.errors import BackendError, ConfigError, InputSpecError, require, runtime_cause
 from inferperf.model.flops import FlopCount
 from inferperf.model.info import ONNX, OPENVINO_IR, ModelInfo
 
@@ -240,10 +240,7 @@ class OpenVINOBackend(Backend):
     )
 
     def check_available(self) -> None:
-        try:
-            import openvino  # noqa: F401
-        except ImportError:
-            raise BackendUnavailableError("backend openvino is not installed", hint=self.install_hint) from None
+        require("openvino", "backend openvino is not installed", self.install_hint)
 
     def versions(self) -> dict[str, str]:
         import openvino as ov
@@ -257,10 +254,7 @@ class OpenVINOBackend(Backend):
         """NNCF post-training quantization; with labels, also NNCF's accuracy-controlled variant."""
         import openvino as ov
 
-        try:
-            import nncf
-        except ImportError:
-            raise BackendUnavailableError("OpenVINO quantization needs NNCF", hint="pip install nncf") from None
+        nncf = require("nncf", "OpenVINO quantization needs NNCF", "pip install nncf")
         model, calibration, out_dir, options, labels = job.model, job.calibration, job.out_dir, job.options, job.labels
         if options.method == "dynamic":
             raise ConfigError("OpenVINO quantization is static (NNCF); use --method static or auto")

@@ -85,20 +85,6 @@ def zoo_list() -> list[dict[str, Any]]:
     return rows
 
 
-def zoo_export(
-    name: str,
-    *,
-    fmt: str = "onnx",
-    batch: str | int = "dynamic",
-    out: str | Path | None = None,
-    dynamic_axes: bool = False,
-) -> Path:
-    """Export a zoo model (or reuse the cached export); returns its path."""
-    from inferperf.model import zoo
-
-    return zoo.export(name, fmt=fmt, batch=batch, out=out, dynamic_axes=dynamic_axes)
-
-
 def doctor(measure_peak: bool = True) -> dict[str, Any]:
     """Installed runtimes, CPU facts, measured peaks and noise; caches the peak for bench."""
     from inferperf import diagnose as doc_mod

@@ -42,7 +42,10 @@ from inferperf.inputs.distribution import (
     bin_sizes,
 )
 from inferperf.measure.dynamic_plan import (
+    HANG_S,
+    STRATEGIES,
     Plan,
+    Progress,
     _pad,
     padding_waste,
     plan_strategy,
@@ -50,10 +53,6 @@ from inferperf.measure.dynamic_plan import (
 )
 from inferperf.model.info import ModelInfo
 from inferperf.stats import between_repeats_half_width, paired_ratio_ci, summarize
-
-STRATEGIES = ("dynamic", "buckets", "largest", "bounded")
-HANG_S = 600.0  # one inference taking longer than this is treated as hung
-Progress = Callable[[float, str], None]
 
 NOISE_FLOOR = 0.02  # a lead under 2% is not called a win (compare's default threshold, the noise floor here)
 

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from inferperf.backends.base import AsyncRequests, Engine, InputSet
-from inferperf.errors import BackendError, BackendUnavailableError, InputSpecError
+from inferperf.errors import BackendError, InputSpecError, require
 from inferperf.measure.scoring import score
 from inferperf.stats import summarize
 
@@ -32,11 +32,7 @@ LOG_FILES = ("mlperf_log_summary.txt", "mlperf_log_detail.txt", "mlperf_log_accu
 
 def import_loadgen() -> Any:
     """The ``mlperf_loadgen`` module, or BackendUnavailableError saying how to install it."""
-    try:
-        import mlperf_loadgen
-    except ImportError:
-        raise BackendUnavailableError("MLPerf LoadGen is not installed", hint=LOADGEN_HINT) from None
-    return mlperf_loadgen
+    return require("mlperf_loadgen", "MLPerf LoadGen is not installed", LOADGEN_HINT)
 
 
 def loadgen_version() -> str | None:

@@ -10,7 +10,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from inferperf.errors import BackendUnavailableError, ModelError, runtime_cause
+from inferperf.errors import ModelError, require, runtime_cause
 from inferperf.model.specs import ANY_RANK, TORCH_EXPORT, TORCH_PICKLE, TensorSpec
 
 INSTALL_HINT = "pip install 'inferperf[torch]'"
@@ -21,11 +21,7 @@ META_FILE = "inferperf.json"
 
 def import_torch() -> Any:
     """The torch module, or BackendUnavailableError with the install hint."""
-    try:
-        import torch
-    except ImportError:
-        raise BackendUnavailableError("backend torch is not installed", hint=INSTALL_HINT) from None
-    return torch
+    return require("torch", "backend torch is not installed", INSTALL_HINT)
 
 
 def read_torch_model(path: Path, fmt: str) -> tuple[tuple[TensorSpec, ...], tuple[TensorSpec, ...], dict[str, str]]:

@@ -316,6 +316,7 @@ def torch_module(name: str) -> Any:
 
 def export(
     name: str,
+    *,
     fmt: str = "onnx",
     batch: str | int = "dynamic",
     out: str | Path | None = None,

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from inferperf.errors import BackendUnavailableError, ConfigError, runtime_cause
+from inferperf.errors import ConfigError, require, runtime_cause
 from inferperf.suite.cell import current_fingerprints, run_cell
 from inferperf.suite.plan import Cell
 from inferperf.suite.runner import Executor, Finish, Status, Suite
@@ -43,11 +43,7 @@ _INSTALL = "pip install 'inferperf[ray]'  (or: pip install ray)"
 
 def import_ray() -> Any:
     """The ray module, or a one-line error saying how to install it."""
-    try:
-        import ray
-    except ImportError:
-        raise BackendUnavailableError("--ray needs Ray, which is not installed", hint=_INSTALL) from None
-    return ray
+    return require("ray", "--ray needs Ray, which is not installed", _INSTALL)
 
 
 def _matches(node: dict[str, Any], labels: tuple[str, ...]) -> bool:
