@@ -339,20 +339,16 @@ def _failed(name: str, exc: InferperfError) -> dict[str, Any]:
 
 
 def _prepare(
-    backend: Backend,
-    info: ModelInfo,
-    items: Sequence[StreamItem],
-    groups: Sequence[ResolvedGroup],
-    config: RuntimeConfig,
+    compile_strategy: Callable[[str], Live],
     options: DynamicOptions,
-    inputs: Sequence[InputSet],
     records: dict[str, dict[str, Any]],
     tick: Callable[[str], None],
 ) -> list[Live]:
+    """Each strategy compiled and warmed; one that fails is recorded and the others go on."""
     lives = []
     for name in options.strategies:
         try:
-            live = compile_plan(backend, info, plan_strategy(name, items, groups), inputs, config)
+            live = compile_strategy(name)
             lives.append(live)
             warm_pass(live, options.requests)
         except InferperfError as exc:
@@ -430,7 +426,12 @@ def run_dynamic(
 
     lives: list[Live] = []
     try:
-        lives = _prepare(backend, info, items, groups, config, options, inputs, records, tick)
+        lives = _prepare(
+            lambda name: compile_plan(backend, info, plan_strategy(name, items, groups), inputs, config),
+            options,
+            records,
+            tick,
+        )
         _rounds(lives, options, records, tick)
         for live in lives:
             if live.plan.name not in records:

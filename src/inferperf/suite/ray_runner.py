@@ -35,7 +35,7 @@ from typing import Any
 from inferperf.errors import ConfigError, require, runtime_cause
 from inferperf.suite.cell import current_fingerprints, run_cell
 from inferperf.suite.plan import Cell
-from inferperf.suite.runner import Executor, Finish, Status, Suite
+from inferperf.suite.runner import CellEnd, Executor, Finish, Status, Suite
 
 SLOT = "inferperf_slot"
 _INSTALL = "pip install 'inferperf[ray]'  (or: pip install ray)"
@@ -187,7 +187,7 @@ class _Scheduler:
     def _finish(
         self, finish: Finish, cell: Cell, doc: dict[str, Any] | None, error: str | None, node: dict[str, Any] | None
     ) -> None:
-        finish(cell, doc, error, node, attempts=self.attempts[cell.name], lost_nodes=list(self.lost[cell.name]))
+        finish(CellEnd(cell, doc, error, node, self.attempts[cell.name], list(self.lost[cell.name])))
 
     def run(self, pending: list[tuple[Cell, dict[str, Any]]], finish: Finish) -> None:
         queue = deque(pending)

@@ -14,10 +14,11 @@ import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from inferperf.backends import get_backend
 from inferperf.errors import InferperfError
+from inferperf.jsonform import NOT_IN_JSON, JsonRecord
 from inferperf.measure.environment import collect_environment
 from inferperf.model import ModelInfo, load_model_info
 from inferperf.results import documents
@@ -33,24 +34,24 @@ from inferperf.suite.variants import Variant, make_variant
 Status = Callable[[str], None]
 
 
-class Finish(Protocol):
-    """finish(cell, document or None, error or None, node or None): what became of one cell.
+@dataclass(frozen=True)
+class CellEnd:
+    """What became of one cell, as its executor reports it: the document or the error, and the node.
 
     An executor that retries a cell elsewhere says how many ``attempts`` it took in all and
-    which nodes died under it (``lost_nodes``); without them each call counts as one attempt.
+    which nodes died under it (``lost_nodes``); without them each report counts as one attempt.
     """
 
-    def __call__(
-        self,
-        cell: Cell,
-        doc: dict[str, Any] | None,
-        error: str | None,
-        node: dict[str, Any] | None,
-        /,
-        *,
-        attempts: int | None = None,
-        lost_nodes: list[dict[str, Any]] | None = None,
-    ) -> None: ...
+    cell: Cell
+    doc: dict[str, Any] | None
+    error: str | None
+    node: dict[str, Any] | None = None
+    attempts: int | None = None
+    lost_nodes: list[dict[str, Any]] | None = None
+
+
+Finish = Callable[[CellEnd], None]
+"""Called once per cell, as it ends."""
 
 
 # (cell, job) pairs in, and for each one call of finish
@@ -58,10 +59,10 @@ Executor = Callable[[list[tuple[Cell, dict[str, Any]]], Finish], None]
 
 
 @dataclass
-class Outcome:
-    """What became of one cell."""
+class Outcome(JsonRecord):
+    """What became of one cell: in the file, the cell's own fields first, then these."""
 
-    cell: Cell
+    cell: Cell = field(metadata=NOT_IN_JSON)
     status: str  # ok | failed | unsupported | reused | pending
     file: str | None = None
     error: str | None = None
@@ -72,16 +73,7 @@ class Outcome:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON form."""
-        return {
-            **self.cell.to_dict(),
-            "status": self.status,
-            "file": self.file,
-            "error": self.error,
-            "node": self.node,
-            "attempts": self.attempts,
-            "summary": self.summary,
-            "lost_nodes": self.lost_nodes,
-        }
+        return {**self.cell.to_dict(), **super().to_dict()}
 
 
 def _stat(run: dict[str, Any] | None, *path: str) -> dict[str, Any] | None:
@@ -246,26 +238,17 @@ class Suite:
 
     # ------------------------------------------------------------------ results
 
-    def _finish(
-        self,
-        cell: Cell,
-        doc: dict[str, Any] | None,
-        error: str | None,
-        node: dict[str, Any] | None,
-        *,
-        attempts: int | None = None,
-        lost_nodes: list[dict[str, Any]] | None = None,
-    ) -> None:
-        outcome = self.outcomes[cell.name]
-        outcome.attempts = attempts if attempts is not None else outcome.attempts + 1
-        if lost_nodes is not None:
-            outcome.lost_nodes = list(lost_nodes)
-        outcome.node = node
-        if doc is None:
-            outcome.status, outcome.error = "failed", error
-            self.status(f"{cell.label()}: failed: {error}")
+    def _finish(self, end: CellEnd) -> None:
+        cell, outcome = end.cell, self.outcomes[end.cell.name]
+        outcome.attempts = end.attempts if end.attempts is not None else outcome.attempts + 1
+        if end.lost_nodes is not None:
+            outcome.lost_nodes = list(end.lost_nodes)
+        outcome.node = end.node
+        if end.doc is None:
+            outcome.status, outcome.error = "failed", end.error
+            self.status(f"{cell.label()}: failed: {end.error}")
         else:
-            self._keep(cell, outcome, doc, node)
+            self._keep(cell, outcome, end.doc, end.node)
         self._checkpoint()
 
     def _keep(self, cell: Cell, outcome: Outcome, doc: dict[str, Any], node: dict[str, Any] | None) -> None:
@@ -338,6 +321,6 @@ def _local_executor(status: Status) -> Executor:
         for i, (cell, job) in enumerate(pending, 1):
             status(f"[{i}/{len(pending)}] measuring {cell.label()}")
             doc, error = run_cell(job)
-            finish(cell, doc, error, None)
+            finish(CellEnd(cell, doc, error))
 
     return execute
