@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -15,6 +15,9 @@ from inferperf.inputs import build_input_sets
 from inferperf.measure.runner import run_scenario
 from inferperf.measure.target import ShapeSpec, header, resolve, spec_of
 from inferperf.model import ModelInfo, load_model_info, parse_shape_spec, resolve_shapes
+
+if TYPE_CHECKING:
+    from inferperf.measure.profile import ReferenceGap, Summary
 
 
 def profile(
@@ -99,7 +102,7 @@ def profile_shapes(
             f"profile --shapes takes fixed groups, like 'input_ids[1,32];input_ids[1,512]': {ranged[0]} is a range"
         )
     limits = ProfileLimits(seconds=seconds, warmup_s=warmup_s)
-    out = []
+    out: list[dict[str, Any]] = []
     for g in groups:
         shape = g.shape_for({})
         if progress is not None:
@@ -139,7 +142,7 @@ def _profile_doc(
     info_: ModelInfo,
     shapes: dict[str, tuple[int, ...]],
     cfg: RuntimeConfig,
-    summary: dict[str, Any],
+    summary: Summary,
     input_sets: Sequence[dict[str, Any]],
     reference_s: float,
     budget: dict[str, float],
@@ -149,7 +152,7 @@ def _profile_doc(
     from inferperf.measure.profile import reference_gap
     from inferperf.optimize.findings import ModelFacts, diagnose
 
-    reference: dict[str, Any] | None = None
+    reference: ReferenceGap | None = None
     if reference_s > 0:
         if progress is not None:
             progress(f"latency of {info_.path.name} with counters off")

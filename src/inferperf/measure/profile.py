@@ -14,7 +14,7 @@ import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypedDict
 
 import numpy as np
 
@@ -26,6 +26,155 @@ LOW_PRECISION = ("int8", "int4")
 FLOAT_PRECISION = ("f32", "bf16", "f16", "f64")
 QUANTIZE_OPS = ("FakeQuantize", "QuantizeLinear", "DequantizeLinear", "DynamicQuantizeLinear")
 _CHUNK_S = 0.2  # interleaving granularity: short enough that drift hits A and B alike
+
+
+# --- the sections a profile document holds (JSON objects, typed where they are built) -------------
+
+
+class Figure(TypedDict):
+    """A median with its 95% interval."""
+
+    value: float
+    ci95: list[float]
+
+
+class LatencyFigure(Figure):
+    """The latency of the profiled inferences: median (with interval), mean and p90."""
+
+    mean: float
+    p90: float
+
+
+class Totals(TypedDict):
+    """Mean summed layer time against the latency of the same inferences."""
+
+    layer_sum_ms: float
+    latency_ms: LatencyFigure
+    latency_source: str
+    gap_ms: float
+    gap_share: float
+    layer_sum_over_latency_median: float
+    first_inference_ms: float
+    method: str
+
+
+class FloatComputeLayer(TypedDict):
+    """A compute layer left in float in a quantized model."""
+
+    name: str
+    op_type: str
+    precision: str
+    kernel: str
+    mean_ms: float
+    share_of_compute: float
+
+
+class PrecisionReport(TypedDict):
+    """Time by precision, overall and over compute layers."""
+
+    by_precision: list[dict[str, Any]]
+    compute_share_by_precision: dict[str, float]
+    quantized: bool
+    low_precision_compute_share: float
+    float_compute_share: float
+    float_compute_layers: list[FloatComputeLayer]
+
+
+class Samples(TypedDict):
+    """The raw rows every aggregate is derived from (and a comparison resamples)."""
+
+    latency_ms: list[float]
+    layer_names: list[str]
+    block_sizes: list[int]
+    layer_ms: list[list[float]]
+
+
+class Summary(TypedDict):
+    """One model's per-layer profile: the ``profile`` section of its document."""
+
+    backend: str
+    iterations: int
+    blocks: int
+    layers: list[dict[str, Any]]  # LayerInfo's fields + mean_ms, median_ms, p90_ms, share
+    by_op_type: list[dict[str, Any]]
+    by_category: list[dict[str, Any]]
+    totals: Totals
+    precision: PrecisionReport
+    skipped_layers: dict[str, int]
+    effective: dict[str, Any]
+    requests: int
+    streams: int | None
+    optimal_requests: int | None
+    notes: list[str]
+    samples: Samples
+
+
+class ReferenceGap(TypedDict, total=False):
+    """Summed layer time against a latency-mode median measured with the counters off."""
+
+    latency_median_ms: float
+    layer_sum_ms: float
+    gap_ms: float
+    layer_sum_over_latency: float
+    profiling_overhead: float
+    latency_median_ci95: list[float]  # added by the command, with the count, from the reference run
+    count: int
+
+
+class Speedup(Figure, total=False):
+    """A ratio A / B with its interval (and how it was computed, where said)."""
+
+    method: str
+
+
+class PairRow(TypedDict, total=False):
+    """One matched layer pair of a comparison (either side may be missing)."""
+
+    name: str | None
+    name_b: str | None
+    op_type: str | None
+    a_ms: float | None
+    b_ms: float | None
+    a_share: float | None
+    a_precision: str | None
+    b_precision: str | None
+    a_kernel: str | None
+    b_kernel: str | None
+    speedup: Speedup | None
+    saved_ms: float
+
+
+class GroupRow(TypedDict):
+    """An op type's summed time in A and B."""
+
+    op_type: str
+    a_ms: float | None
+    b_ms: float | None
+    speedup: float | None
+
+
+class Comparison(TypedDict):
+    """Two profiles layer by layer: the ``comparison`` section of a profile-compare document."""
+
+    rows: list[PairRow]
+    latency_speedup: Speedup
+    layer_sum_speedup: float
+    by_op_type: list[GroupRow]
+    faster: int
+    not_faster: list[str | None]
+    only_a: list[str | None]
+    only_b: list[str | None]
+    faster_at: float
+    method: str
+
+
+class ScalingRow(TypedDict):
+    """An op type's time at each shape group and its growth exponent against the input's size."""
+
+    op_type: str
+    mean_ms: list[float]
+    share: list[float]
+    growth_exponent: float | None
 
 
 @dataclass(frozen=True)
@@ -84,12 +233,12 @@ def _done(counts: list[int], elapsed: float, limits: ProfileLimits, models: int)
     return elapsed >= limits.seconds * models and min(counts) >= limits.min_iterations
 
 
-def _ci(samples: np.ndarray) -> dict[str, Any]:
+def _ci(samples: np.ndarray) -> Figure:
     interval = quantile_ci(samples, 0.5)
     return {"value": interval.value, "ci95": [interval.low, interval.high]}
 
 
-def summarize_run(run: LayerRun) -> dict[str, Any]:
+def summarize_run(run: LayerRun) -> Summary:
     """Per-layer, per-op-type and total figures from a LayerRun's raw blocks."""
     if not run.times_ms or not run.layers:
         raise ConfigError(f"{run.backend} reported no executed layers: nothing to profile")
@@ -137,14 +286,19 @@ def summarize_run(run: LayerRun) -> dict[str, Any]:
     }
 
 
-def totals(layer_sum_ms: float, latency: np.ndarray, run: LayerRun) -> dict[str, Any]:
+def totals(layer_sum_ms: float, latency: np.ndarray, run: LayerRun) -> Totals:
     """Mean summed layer time against the latency of the same inferences; the gap is time outside the layers."""
     mean_latency = float(latency.mean()) if latency.size else math.nan
-    median: dict[str, Any] = _ci(latency) if latency.size else {"value": math.nan, "ci95": [math.nan, math.nan]}
+    median: Figure = _ci(latency) if latency.size else {"value": math.nan, "ci95": [math.nan, math.nan]}
     gap = mean_latency - layer_sum_ms
     return {
         "layer_sum_ms": layer_sum_ms,
-        "latency_ms": {**median, "mean": mean_latency, "p90": float(np.percentile(latency, 90))},
+        "latency_ms": {
+            "value": median["value"],
+            "ci95": median["ci95"],
+            "mean": mean_latency,
+            "p90": float(np.percentile(latency, 90)),
+        },
         "latency_source": run.latency_source,
         "gap_ms": gap,
         "gap_share": gap / mean_latency if mean_latency > 0 else math.nan,
@@ -168,7 +322,7 @@ def group_layers(layers: list[dict[str, Any]], key: str) -> list[dict[str, Any]]
     return sorted(groups.values(), key=lambda g: -float(g["mean_ms"]))
 
 
-def precision_report(layers: list[dict[str, Any]]) -> dict[str, Any]:
+def precision_report(layers: list[dict[str, Any]]) -> PrecisionReport:
     """Time by precision, overall and for compute layers; in a quantized model, the compute left in float."""
     compute = [layer for layer in layers if layer["category"] == "compute"]
     compute_ms = sum(layer["mean_ms"] for layer in compute) or 1.0
@@ -203,7 +357,7 @@ def precision_report(layers: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-def reference_gap(summary: dict[str, Any], reference_median_ms: float | None) -> dict[str, Any] | None:
+def reference_gap(summary: Summary, reference_median_ms: float | None) -> ReferenceGap | None:
     """Summed layer time against a latency-mode median measured with the counters off."""
     if reference_median_ms is None or reference_median_ms <= 0:
         return None
@@ -245,7 +399,7 @@ def match_layers(a: list[dict[str, Any]], b: list[dict[str, Any]]) -> list[tuple
     return pairs
 
 
-def _blocks(summary: dict[str, Any], name: str) -> tuple[np.ndarray, np.ndarray]:
+def _blocks(summary: Summary, name: str) -> tuple[np.ndarray, np.ndarray]:
     samples = summary["samples"]
     j = samples["layer_names"].index(name)
     values = np.asarray([row[j] for row in samples["layer_ms"]], dtype=np.float64)
@@ -269,10 +423,8 @@ def ratio_of_means_ci(
     return value, float(np.percentile(ratios, 2.5)), float(np.percentile(ratios, 97.5))
 
 
-def _pair_row(
-    a: dict[str, Any], b: dict[str, Any], la: dict[str, Any] | None, lb: dict[str, Any] | None
-) -> dict[str, Any]:
-    row: dict[str, Any] = {
+def _pair_row(a: Summary, b: Summary, la: dict[str, Any] | None, lb: dict[str, Any] | None) -> PairRow:
+    row: PairRow = {
         "name": (la or lb or {}).get("name"),
         "name_b": lb["name"] if lb and la and lb["name"] != la["name"] else None,
         "op_type": (la or lb or {}).get("op_type"),
@@ -292,24 +444,22 @@ def _pair_row(
     return row
 
 
-def compare_profiles(a: dict[str, Any], b: dict[str, Any], faster_at: float = 1.1) -> dict[str, Any]:
+def compare_profiles(a: Summary, b: Summary, faster_at: float = 1.1) -> Comparison:
     """Layer by layer, A's time over B's (speed-up of B), with which hot layers did not get faster."""
     rows = [
         _pair_row(a, b, a["layers"][i] if i is not None else None, b["layers"][j] if j is not None else None)
         for i, j in match_layers(a["layers"], b["layers"])
     ]
     rows.sort(key=lambda r: -(r["a_ms"] or 0.0))
-    paired = [r for r in rows if r["speedup"] is not None]
+    paired = [(r, s["value"]) for r in rows if (s := r["speedup"]) is not None]
     lat = ratio_of_medians_ci(a["samples"]["latency_ms"], b["samples"]["latency_ms"])
     return {
         "rows": rows,
         "latency_speedup": {"value": lat.value, "ci95": [lat.low, lat.high], "method": lat.method},
         "layer_sum_speedup": a["totals"]["layer_sum_ms"] / b["totals"]["layer_sum_ms"],
         "by_op_type": _compare_groups(a["by_op_type"], b["by_op_type"]),
-        "faster": sum(1 for r in paired if r["speedup"]["value"] >= faster_at),
-        "not_faster": [
-            r["name"] for r in paired if r["speedup"]["value"] < faster_at and (r["a_share"] or 0.0) >= 0.01
-        ],
+        "faster": sum(1 for _, speedup in paired if speedup >= faster_at),
+        "not_faster": [r["name"] for r, speedup in paired if speedup < faster_at and (r["a_share"] or 0.0) >= 0.01],
         "only_a": [r["name"] for r in rows if r["b_ms"] is None],
         "only_b": [r["name"] for r in rows if r["a_ms"] is None],
         "faster_at": faster_at,
@@ -318,9 +468,9 @@ def compare_profiles(a: dict[str, Any], b: dict[str, Any], faster_at: float = 1.
     }
 
 
-def _compare_groups(a: list[dict[str, Any]], b: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def _compare_groups(a: list[dict[str, Any]], b: list[dict[str, Any]]) -> list[GroupRow]:
     b_ms = {g["op_type"]: g["mean_ms"] for g in b}
-    out = []
+    out: list[GroupRow] = []
     for g in a:
         other = b_ms.pop(g["op_type"], None)
         out.append(
@@ -335,7 +485,7 @@ def _compare_groups(a: list[dict[str, Any]], b: list[dict[str, Any]]) -> list[di
     return out
 
 
-def shape_scaling(groups: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def shape_scaling(groups: list[dict[str, Any]]) -> list[ScalingRow]:
     """Per op type, time at each shape group and how it grows with the input: the slope of log(ms)
     against log(input elements), least squares over the groups (1: like the input; 2: quadratic, the
     way attention scores grow with sequence length). Op types missing from a group count 0 ms there
@@ -352,7 +502,7 @@ def shape_scaling(groups: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return rows
 
 
-def _scaling_row(name: str, ms: list[float], totals_ms: list[float], log_sizes: np.ndarray) -> dict[str, Any]:
+def _scaling_row(name: str, ms: list[float], totals_ms: list[float], log_sizes: np.ndarray) -> ScalingRow:
     slope = None
     if len(ms) > 1 and all(v > 0 for v in ms) and float(np.ptp(log_sizes)) > 0:
         slope = float(np.polyfit(log_sizes, np.log(np.asarray(ms)), 1)[0])

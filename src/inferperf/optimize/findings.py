@@ -9,10 +9,12 @@ matter, not merely exist.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from inferperf.jsonform import JsonRecord, json_key
+from inferperf.measure.profile import Summary
 
 Severity = Literal["high", "medium", "info"]
 
@@ -47,11 +49,11 @@ def _pct(x: float) -> str:
     return f"{x * 100:.0f}%"
 
 
-def _layer_text(layer: dict[str, Any], share_key: str = "share") -> str:
+def _layer_text(layer: Mapping[str, Any], share_key: str = "share") -> str:
     return f"{layer['name']} ({layer['op_type']}, {layer.get('kernel', '?')}, {_pct(layer[share_key])})"
 
 
-def slow_kernels(summary: dict[str, Any]) -> Finding | None:
+def slow_kernels(summary: Summary) -> Finding | None:
     """Layers on reference (unoptimized) kernels that take a real part of the time."""
     slow = [layer for layer in summary["layers"] if layer.get("slow_path")]
     share = sum(layer["share"] for layer in slow)
@@ -70,7 +72,7 @@ def slow_kernels(summary: dict[str, Any]) -> Finding | None:
     )
 
 
-def float_in_quantized(summary: dict[str, Any]) -> Finding | None:
+def float_in_quantized(summary: Summary) -> Finding | None:
     """A quantized model whose compute still runs in floating point for a large share of its time."""
     report = summary["precision"]
     share = float(report["float_compute_share"])
@@ -89,7 +91,7 @@ def float_in_quantized(summary: dict[str, Any]) -> Finding | None:
     )
 
 
-def memory_bound(summary: dict[str, Any]) -> Finding | None:
+def memory_bound(summary: Summary) -> Finding | None:
     """Time dominated by data movement (reshape, transpose, concat, reorders, copies)."""
     groups = [g for g in summary["by_op_type"] if _category_of(summary, g["op_type"]) == "memory"]
     share = sum(g["share"] for g in groups)
@@ -107,11 +109,11 @@ def memory_bound(summary: dict[str, Any]) -> Finding | None:
     )
 
 
-def _category_of(summary: dict[str, Any], op_type: str) -> str:
+def _category_of(summary: Summary, op_type: str) -> str:
     return next((str(layer["category"]) for layer in summary["layers"] if layer["op_type"] == op_type), "other")
 
 
-def per_call_overhead(summary: dict[str, Any]) -> Finding | None:
+def per_call_overhead(summary: Summary) -> Finding | None:
     """Most of the latency spent outside the layers: the model is too small for a call's fixed cost."""
     tot = summary["totals"]
     share = float(tot["gap_share"])
@@ -130,7 +132,7 @@ def per_call_overhead(summary: dict[str, Any]) -> Finding | None:
     )
 
 
-def too_few_requests(summary: dict[str, Any]) -> Finding | None:
+def too_few_requests(summary: Summary) -> Finding | None:
     """More parallel streams compiled than requests in flight: the extra streams sit idle."""
     streams, requests = summary.get("streams"), int(summary.get("requests") or 1)
     if streams is None or streams <= requests:
@@ -146,7 +148,7 @@ def too_few_requests(summary: dict[str, Any]) -> Finding | None:
     )
 
 
-def dynamic_shapes(summary: dict[str, Any], facts: ModelFacts) -> Finding | None:
+def dynamic_shapes(summary: Summary, facts: ModelFacts) -> Finding | None:
     """Dynamic input dims whose first inference cost far more than steady state: setup paid per new shape."""
     if not facts.dynamic_inputs:
         return None
@@ -167,7 +169,7 @@ def dynamic_shapes(summary: dict[str, Any], facts: ModelFacts) -> Finding | None
     )
 
 
-def diagnose(summary: dict[str, Any], facts: ModelFacts | None = None) -> list[Finding]:
+def diagnose(summary: Summary, facts: ModelFacts | None = None) -> list[Finding]:
     """Every rule that fires, most severe first."""
     facts = facts or ModelFacts()
     found = [
