@@ -19,7 +19,7 @@ import numpy as np
 
 from inferperf.backends.serving import ServingEngine
 from inferperf.measure.generate import check_batch_sizes
-from inferperf.measure.serving import Load, ServeOptions, run_load
+from inferperf.measure.serving import Level, Load, ServeOptions, run_load
 from inferperf.stats import between_repeats_half_width, paired_ratio_ci
 
 
@@ -65,7 +65,7 @@ def run_batches(
     sizes = sorted(opts.sizes)
     for b in sizes:  # warm-up: each batch shape once, not kept
         _one(engine, prompts, b, serve)
-    rounds: dict[int, list[dict[str, Any]]] = {b: [] for b in sizes}
+    rounds: dict[int, list[Level]] = {b: [] for b in sizes}
     started = time.perf_counter()
     while True:
         for b in sizes:
@@ -88,12 +88,12 @@ def run_batches(
     }
 
 
-def _one(engine: ServingEngine, prompts: Callable[[int], list[int]], batch: int, serve: ServeOptions) -> dict[str, Any]:
+def _one(engine: ServingEngine, prompts: Callable[[int], list[int]], batch: int, serve: ServeOptions) -> Level:
     """One batch: ``batch`` requests submitted at once, run to the end."""
     return run_load(engine, prompts, Load("concurrency", batch), replace(serve, requests=batch))
 
 
-def _summary(batch: int, rounds: Sequence[dict[str, Any]], base: Sequence[dict[str, Any]]) -> dict[str, Any]:
+def _summary(batch: int, rounds: Sequence[Level], base: Sequence[Level]) -> dict[str, Any]:
     """A batch size's tokens/s over rounds (mean, t-interval), its pooled per-request TTFT/TPOT medians."""
     rate = np.array([r["output_tokens_per_s"] for r in rounds])
     half = between_repeats_half_width(rate)

@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, NotRequired, TypedDict
 
 import numpy as np
 
@@ -26,6 +26,88 @@ from inferperf.backends.serving import EngineSettings, ServingEngine, TokenEvent
 from inferperf.errors import BackendError, ConfigError
 from inferperf.measure.rate_search import bisect_rate, confirm_stepping_down, majority
 from inferperf.stats import clopper_pearson, summarize
+
+
+class Errors(TypedDict):
+    """A level's failed requests: how many, their share, by kind, the first few causes."""
+
+    count: int
+    rate: float
+    by_kind: dict[str, int]
+    examples: list[str]
+
+
+class Slo(TypedDict):
+    """SLO attainment over every request of a level (a failed one met none), with exact intervals."""
+
+    attainment: float
+    attainment_ci95: list[float]
+    goodput_requests_per_s: float
+    goodput_ci95: list[float]
+
+
+class Overload(TypedDict):
+    """Whether an open-loop level's arrivals outran the engine."""
+
+    offered_requests_per_s: float
+    served_requests_per_s: float
+    ttft_first_third_ms: float
+    ttft_last_third_ms: float
+    overloaded: bool
+    verdict: NotRequired[str]
+
+
+class Queueing(TypedDict):
+    """TTFT apart into the request's own prefill and the wait for (and sharing of) the batch."""
+
+    ttft_beyond_prefill_ms: dict[str, float]  # median, p90, p99
+    share_of_ttft: float
+    tpot_over_unloaded: float
+    method: str
+
+
+class Level(TypedDict):
+    """One load level's figures (the figures are absent when no request completed)."""
+
+    load: dict[str, Any]  # kind, value, label
+    requests: int
+    errors: Errors
+    lengths_short: NotRequired[int]
+    lengths: NotRequired[dict[str, dict[str, float]]]
+    ttft_ms: NotRequired[dict[str, Any]]  # a LatencySummary's JSON
+    tpot_ms: NotRequired[dict[str, Any]]
+    e2e_ms: NotRequired[dict[str, Any]]
+    itl_ms: NotRequired[dict[str, Any]]
+    submit_delay_ms: NotRequired[dict[str, float]]
+    wall_s: NotRequired[float]
+    output_tokens_per_s: NotRequired[float]
+    requests_per_s: NotRequired[float]
+    slo: NotRequired[Slo]
+    overload: NotRequired[Overload]
+    raw: NotRequired[list[dict[str, Any]]]
+    engine_cache: NotRequired[dict[str, Any]]
+    aborted: NotRequired[str]
+
+
+class Confirmation(TypedDict):
+    """The bisected rate run again with twice the requests, stepping down after a miss."""
+
+    confirm: Level
+    confirm_attempts: list[dict[str, Any]]
+    confirmed: bool
+    confirmed_rate: float | None
+
+
+class PeakSearch(TypedDict):
+    """The highest arrival rate whose p99s meet every SLO: capacity, the bisection's trials, the confirmation."""
+
+    capacity_requests_per_s: float
+    trials: list[dict[str, Any]]
+    rate: float | None
+    confirm: NotRequired[Level]
+    confirm_attempts: NotRequired[list[dict[str, Any]]]
+    confirmed: NotRequired[bool]
+    confirmed_rate: NotRequired[float | None]
 
 
 @dataclass(frozen=True)
@@ -191,9 +273,7 @@ _REQUEST_IDS = itertools.count()
 _POLL_S = 0.05  # the longest a remote engine's step waits when nothing is due sooner
 
 
-def run_load(
-    engine: ServingEngine, prompts: Callable[[int], list[int]], load: Load, opts: ServeOptions
-) -> dict[str, Any]:
+def run_load(engine: ServingEngine, prompts: Callable[[int], list[int]], load: Load, opts: ServeOptions) -> Level:
     """Every request of one load level, to the end; their figures summarised, goodput and SLO attainment.
     ``prompts(n)`` gives ``n`` prompt token ids. Failed requests are counted by kind; once they pass
     ``opts.max_error_rate`` of the level, the level stops (``aborted``) and what is in flight is dropped."""
@@ -226,7 +306,9 @@ def run_load(
     cache = engine.cache()
     if cache is not None:
         level["engine_cache"] = cache | {"level_peak_used_mib": peak_used / 2**20}
-    return level | ({"aborted": aborted} if aborted else {})
+    if aborted:
+        level["aborted"] = aborted
+    return level
 
 
 def _submit_due(
@@ -282,7 +364,7 @@ def summarize_load(
     opts: ServeOptions,
     failed: Sequence[Served] = (),
     exact: bool = True,
-) -> dict[str, Any]:
+) -> Level:
     """Percentiles of TTFT (from arrival), TPOT, ITL and end to end over the requests that completed;
     throughput, goodput and SLO attainment over every request (a failed one met no SLO); failures by kind.
     ``exact``: the engine promised exactly the tokens asked for, so any other count is an error (a server's
@@ -292,8 +374,11 @@ def summarize_load(
         s = (short or list(failed))[0]
         asked = s.expected or opts.new_tokens
         raise BackendError(f"asked for exactly {asked} new tokens, a request got {len(s.request.token_times)}")
-    out: dict[str, Any] = {"load": {"kind": load.kind, "value": load.value, "label": load.label}, "requests": len(done)}
-    out["errors"] = _errors(failed, len(done) + len(failed))
+    out: Level = {
+        "load": {"kind": load.kind, "value": load.value, "label": load.label},
+        "requests": len(done),
+        "errors": _errors(failed, len(done) + len(failed)),
+    }
     if not exact:
         out["lengths_short"] = len(short)  # answers with fewer tokens than asked (EOS or the server's limit)
     if not done:
@@ -303,8 +388,9 @@ def summarize_load(
         "prompt_tokens": _spread([s.request.prompt_tokens for s in done]),
         "new_tokens": _spread([len(s.request.token_times) for s in done]),
     }
-    for key in ("ttft_ms", "tpot_ms", "e2e_ms"):
-        out[key] = summarize(np.array([p[key] for p in per])).to_dict()
+    out["ttft_ms"], out["tpot_ms"], out["e2e_ms"] = (
+        summarize(np.array([p[key] for p in per])).to_dict() for key in ("ttft_ms", "tpot_ms", "e2e_ms")
+    )
     gaps = np.array([g for s in done for g in s.request.gaps_ms()])
     out["itl_ms"] = {**summarize(gaps).to_dict(), "count": int(gaps.size)}
     delays = np.array([(s.submitted - s.request.start) * 1e3 for s in done])
@@ -333,7 +419,7 @@ def summarize_load(
     return out
 
 
-def _errors(failed: Sequence[Served], total: int) -> dict[str, Any]:
+def _errors(failed: Sequence[Served], total: int) -> Errors:
     """Failed requests by kind, the share of the level they are, and the first few causes."""
     kinds: dict[str, int] = {}
     for s in failed:
@@ -346,7 +432,7 @@ def _errors(failed: Sequence[Served], total: int) -> dict[str, Any]:
     }
 
 
-def unloaded_reference(level: dict[str, Any]) -> dict[str, float]:
+def unloaded_reference(level: Level) -> dict[str, float]:
     """What one request alone costs (a concurrency-1 level): median TTFT per prompt token, median TPOT."""
     rows = level["raw"]
     per_token = float(np.median([r["ttft_ms"] / max(1, r["prompt_tokens"]) for r in rows]))
@@ -358,7 +444,7 @@ def unloaded_reference(level: dict[str, Any]) -> dict[str, float]:
     }
 
 
-def queueing(level: dict[str, Any], alone: dict[str, float]) -> dict[str, Any]:
+def queueing(level: Level, alone: dict[str, float]) -> Queueing:
     """TTFT apart into the request's own prefill and the rest: waiting for a place in the batch and sharing
     the steps with other sequences. The prefill alone is the unloaded TTFT scaled by the prompt's length
     (prefill cost is near linear in tokens at these lengths); decode's slowdown is TPOT over TPOT alone."""
@@ -378,7 +464,7 @@ def queueing(level: dict[str, Any], alone: dict[str, float]) -> dict[str, Any]:
     }
 
 
-def overload(done: list[Served], offered: float, wall_s: float) -> dict[str, Any]:
+def overload(done: list[Served], offered: float, wall_s: float) -> Overload:
     """Whether the arrivals outran the engine: served rate under the offered one and TTFT (which includes the
     wait for a place in the batch) rising from the first third of the arrivals to the last.
 
@@ -391,7 +477,7 @@ def overload(done: list[Served], offered: float, wall_s: float) -> dict[str, Any
     first, last = float(np.median(ttft[:third])), float(np.median(ttft[-third:]))
     served = len(done) / wall_s
     growing = served < 0.9 * offered and last > 2 * first
-    out: dict[str, Any] = {
+    out: Overload = {
         "offered_requests_per_s": offered,
         "served_requests_per_s": served,
         "ttft_first_third_ms": first,
@@ -415,17 +501,17 @@ def meets_slos(figures: dict[str, float], opts: ServeOptions) -> bool:
 # ---------------------------------------------------------------- the highest rate that meets the SLOs
 
 
-def meets_p99(level: dict[str, Any], opts: ServeOptions) -> bool:
+def meets_p99(level: Level, opts: ServeOptions) -> bool:
     """Whether a level's p99 TTFT, TPOT and end to end are all within the given SLOs."""
     bounds = (("ttft_ms", opts.ttft_max_ms), ("tpot_ms", opts.tpot_max_ms), ("e2e_ms", opts.e2e_max_ms))
     if level.get("aborted") or "ttft_ms" not in level:  # too many failures: no rate that fails them is met
         return False
-    return all(bound is None or level[key]["p99"]["value"] <= bound for key, bound in bounds)
+    return all(bound is None or p99s(level)[key] <= bound for key, bound in bounds)
 
 
 def find_peak(
     engine: ServingEngine, prompts: Callable[[int], list[int]], opts: ServeOptions, steps: int = 6, progress: Any = None
-) -> dict[str, Any]:
+) -> PeakSearch:
     """Bisect the arrival rate for the highest one whose p99s meet every SLO (the one rate search: each step
     the majority of two short runs, a third when they disagree), then confirm it with a run of twice the
     requests, stepping down after a miss. The search starts from the closed-loop capacity at ``max_num_seqs``
@@ -439,7 +525,7 @@ def find_peak(
             if progress is not None:
                 progress(f"peak search: {rate:.3g} req/s")
             level = run_load(engine, prompts, Load("rate", rate), opts)
-            return meets_p99(level, opts), _p99s(level)
+            return meets_p99(level, opts), p99s(level)
 
         return majority(draw)
 
@@ -447,30 +533,34 @@ def find_peak(
     trials = [
         {"rate": t["rate"], "met": t["meets_bound"], "draws": t["draws"], **t["draws"][-1]} for t in search.trials
     ]
-    out: dict[str, Any] = {"capacity_requests_per_s": capacity, "trials": trials, "rate": search.best}
+    out: PeakSearch = {"capacity_requests_per_s": capacity, "trials": trials, "rate": search.best}
     if search.best is not None:
-        out |= _confirm(engine, prompts, opts, search.best, progress)
+        confirmation = _confirm(engine, prompts, opts, search.best, progress)
+        out["confirm"], out["confirm_attempts"] = confirmation["confirm"], confirmation["confirm_attempts"]
+        out["confirmed"], out["confirmed_rate"] = confirmation["confirmed"], confirmation["confirmed_rate"]
     return out
 
 
-def _p99s(level: dict[str, Any]) -> dict[str, Any]:
-    return {k: level[k]["p99"]["value"] for k in ("ttft_ms", "tpot_ms", "e2e_ms") if k in level}
+def p99s(level: Level) -> dict[str, float]:
+    """The level's p99 TTFT, TPOT and end to end (those it has)."""
+    figures = {"ttft_ms": level.get("ttft_ms"), "tpot_ms": level.get("tpot_ms"), "e2e_ms": level.get("e2e_ms")}
+    return {k: float(v["p99"]["value"]) for k, v in figures.items() if v is not None}
 
 
 def _confirm(
     engine: ServingEngine, prompts: Callable[[int], list[int]], opts: ServeOptions, rate: float, progress: Any
-) -> dict[str, Any]:
+) -> Confirmation:
     """Run the bisected rate again with twice the requests, stepping down after a miss (the one rate search's
     confirmation). A rate found by short runs near the capacity can pass on a lucky draw: the confirmed
     rate is the one a longer run held."""
     longer = replace(opts, requests=2 * opts.requests)
-    last: dict[str, Any] = {}
+    last: dict[str, Level] = {}
 
     def run(at: float, _attempt: int) -> tuple[bool, dict[str, Any]]:
         if progress is not None:
             progress(f"confirming {at:.3g} req/s with {longer.requests} requests")
         last["level"] = run_load(engine, prompts, Load("rate", at), longer)
-        return meets_p99(last["level"], opts), _p99s(last["level"])
+        return meets_p99(last["level"], opts), p99s(last["level"])
 
     confirmed, attempts = confirm_stepping_down(run, rate)
     return {

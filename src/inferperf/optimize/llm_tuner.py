@@ -20,7 +20,16 @@ import numpy as np
 
 from inferperf.backends.serving import ServingEngine
 from inferperf.errors import InferperfError, runtime_cause
-from inferperf.measure.serving import Load, ServeOptions, genai_engine, meets_p99, meets_slos, run_load
+from inferperf.measure.serving import (
+    Level,
+    Load,
+    ServeOptions,
+    genai_engine,
+    meets_p99,
+    meets_slos,
+    p99s,
+    run_load,
+)
 from inferperf.optimize.tuner_core import gain, pareto_front, quiet_optuna, tpe_sampler
 
 OBJECTIVES = {"tokens": "output_tokens_per_s", "goodput": "goodput_requests_per_s"}
@@ -72,14 +81,13 @@ class LlmTrial:
     error: str | None = None
     seconds: float = 0.0
     load_ms: float | None = None
-    level: dict[str, Any] | None = None
+    level: Level | None = None
     feasible: bool = False
 
     def value(self, objective: str) -> float:
         """The objective's figure (output tokens/s, or goodput in requests/s)."""
         assert self.level is not None
-        key = OBJECTIVES[objective]
-        return float(self.level["slo"][key] if key.startswith("goodput") else self.level[key])
+        return figures(self.level)[OBJECTIVES[objective]]
 
     def to_dict(self) -> dict[str, Any]:
         """JSON form: the level's figures without the per-request rows."""
@@ -97,7 +105,7 @@ class LlmTrial:
         return out
 
 
-def figures(level: dict[str, Any]) -> dict[str, float]:
+def figures(level: Level) -> dict[str, float]:
     """The headline numbers of one serving level."""
     return {
         "output_tokens_per_s": float(level["output_tokens_per_s"]),
@@ -173,7 +181,7 @@ def _constraints(trial: LlmTrial, base: ServeOptions) -> list[float]:
     assert trial.level is not None
     out = []
     for key, bound in (("ttft_ms", base.ttft_max_ms), ("tpot_ms", base.tpot_max_ms), ("e2e_ms", base.e2e_max_ms)):
-        out.append(-1.0 if bound is None else float(trial.level[key]["p99"]["value"]) / bound - 1.0)
+        out.append(-1.0 if bound is None else p99s(trial.level)[key] / bound - 1.0)
     return out
 
 
