@@ -33,6 +33,7 @@ from inferperf.errors import ConfigError, InferperfError
 from inferperf.inputs.dataset import PreprocessSpec
 from inferperf.measure.e2e_inputs import Decoder, ImageItem, Postprocessor, default_postprocess
 from inferperf.measure.e2e_paths import NO_CLOCK, FusedPath, HostPath, HostPreprocess, StageClock
+from inferperf.measure.e2e_results import Agreement, Fused, Measured, Pipelined, Sequential, StageTable
 from inferperf.model.info import ModelInfo
 from inferperf.stats import QUANTILE_METHOD, THROUGHPUT_METHOD, paired_ratio_ci, quantile_ci, summarize, throughput_ci
 
@@ -285,7 +286,7 @@ class Pipeline:
         return start, stop
 
 
-def measure_pipelined(pipeline: Pipeline, seconds: float) -> dict[str, Any]:
+def measure_pipelined(pipeline: Pipeline, seconds: float) -> Pipelined:
     """Run the pipeline and summarise latency (queues included) and throughput after a warm-up window."""
     start, stop = pipeline.run(seconds)
     warm = start + min(2.0, 0.2 * seconds)  # the first requests pay for cold caches and empty queues
@@ -314,7 +315,7 @@ def measure_pipelined(pipeline: Pipeline, seconds: float) -> dict[str, Any]:
 # ---------------------------------------------------------------- summaries
 
 
-def stage_table(stages: dict[str, list[float]]) -> dict[str, Any]:
+def stage_table(stages: dict[str, list[float]]) -> StageTable:
     """Per stage: median with interval, mean, share of the total time (by means), raw samples."""
     means = {s: float(np.mean(v)) for s, v in stages.items() if v}
     total = sum(means.values())
@@ -330,7 +331,7 @@ def stage_table(stages: dict[str, list[float]]) -> dict[str, Any]:
     }
 
 
-def sequential_summary(run: SequentialRun) -> dict[str, Any]:
+def sequential_summary(run: SequentialRun) -> Sequential:
     """Stage table, stage-median sum against the plain end-to-end median, and sequential throughput."""
     stages = stage_table(run.host.stages)
     median_sum = sum(s["median"]["value"] for s in stages.values())
@@ -353,7 +354,7 @@ def sequential_summary(run: SequentialRun) -> dict[str, Any]:
     }
 
 
-def agreement(host: dict[int, np.ndarray], fused: dict[int, np.ndarray]) -> dict[str, Any]:
+def agreement(host: dict[int, np.ndarray], fused: dict[int, np.ndarray]) -> Agreement:
     """Fused against host outputs per input: max |difference|, cosine, top-1 agreement."""
     keys = sorted(set(host) & set(fused))
     diffs, cosines, same = [], [], []
@@ -377,7 +378,7 @@ def agreement(host: dict[int, np.ndarray], fused: dict[int, np.ndarray]) -> dict
     }
 
 
-def fused_summary(run: SequentialRun) -> dict[str, Any]:
+def fused_summary(run: SequentialRun) -> Fused:
     """Fused stage table, its agreement with the host path and its speed-up (paired per input)."""
     assert run.fused is not None
     fused = run.fused
@@ -477,7 +478,7 @@ def _sequential_phase(
         _close(host_engine, fused_engine)
 
 
-def _pipelined_phase(phases: _Phases, config: RuntimeConfig) -> dict[str, Any]:
+def _pipelined_phase(phases: _Phases, config: RuntimeConfig) -> Pipelined:
     import psutil
 
     options = phases.options
@@ -507,7 +508,7 @@ def run_e2e(
     fused_info: ModelInfo | None = None,
     post: Postprocessor | None = None,
     status: Status | None = None,
-) -> dict[str, Any]:
+) -> Measured:
     """Sequential (staged, plain, fused) then pipelined; the measured fields of an ``e2e`` result."""
     post = post or default_postprocess(target.info.outputs[0].shape, options.top_k)
     pre = HostPreprocess(decoder, target.spec, target.size)
@@ -518,15 +519,17 @@ def run_e2e(
         status("pipelined")
     throughput_cfg = plugin.configure(config.with_(backend=plugin.name), "throughput")
     piped = _pipelined_phase(phases, throughput_cfg)
-    sequential = {**sequential_summary(seq), "config": latency_cfg.to_dict(), "effective": effective["host"]}
+    sequential = sequential_summary(seq)
+    sequential["config"], sequential["effective"] = latency_cfg.to_dict(), effective["host"]
     piped["config"] = throughput_cfg.to_dict()
     piped["throughput_vs_sequential"] = piped["throughput_fps"]["value"] / sequential["throughput_fps"]["value"]
-    doc: dict[str, Any] = {
+    doc: Measured = {
         "postprocess": post.name,
         "sequential": sequential,
         "pipelined": piped,
         "methods": METHODS,
     }
     if seq.fused is not None:
-        doc["fused"] = {**fused_summary(seq), "effective": effective["fused"]}
+        doc["fused"] = fused_summary(seq)
+        doc["fused"]["effective"] = effective["fused"]
     return doc
