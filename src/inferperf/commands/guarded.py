@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -19,6 +19,9 @@ from inferperf.model import ModelInfo, load_model_info, parse_shape_spec, resolv
 
 SYNTHETIC_CALIBRATION = 64  # synthetic calibration inputs, with or without --shapes (half of 128 drawn)
 GUARD_STREAM = 32  # held-out inputs drawn from a shape stream when `shapes` is given as a plain text
+
+if TYPE_CHECKING:
+    from inferperf.optimize.quantize import Row
 
 
 def quantize(
@@ -273,7 +276,7 @@ def _sparse_int8(
     ]
 
 
-def _compare_sparse(rows: list[dict[str, Any]]) -> None:
+def _compare_sparse(rows: list[Row]) -> None:
     # The fair test of sparse decompression is INT8 sparse with it against INT8 sparse without it.
     by_label = {r["label"]: r for r in rows}
     dense, sparse = (

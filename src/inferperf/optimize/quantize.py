@@ -14,7 +14,7 @@ import shutil
 import tempfile
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, NotRequired, TypedDict
 
 import numpy as np
 
@@ -165,11 +165,68 @@ def _outputs(
     return np.concatenate(outs).reshape(len(sets), -1), classifier, effective
 
 
+class Fidelity(TypedDict):
+    """A candidate's outputs against the reference's, over the held-out samples (and per shape group)."""
+
+    cosine_mean: float
+    cosine_min: float
+    max_abs_diff: float
+    top1_agreement: float
+    per_group: NotRequired[dict[str, dict[str, float]]]
+
+
+class Speed(TypedDict):
+    """The reference and a candidate measured side by side, in alternating rounds; the paired speed-up."""
+
+    rounds: int
+    throughput_fps: dict[str, list[float]]
+    median_latency_ms: dict[str, Any]
+    throughput_speedup: dict[str, Any]
+    seconds_per_run: NotRequired[float]  # fixed inputs
+    scenario: NotRequired[str]  # a shape stream: its inputs and per-group speed-ups
+    stream_inputs: NotRequired[int]
+    per_group: NotRequired[list[dict[str, Any]]]
+
+
+class Row(TypedDict, total=False):
+    """One candidate judged: its guard figures, and for an accepted one, its speed and memory."""
+
+    label: str
+    details: dict[str, Any]
+    size_bytes: int
+    config_changes: dict[str, Any]
+    _path: str  # where the candidate lies until the winner is copied out (not written)
+    effective: dict[str, Any]
+    fidelity: Fidelity
+    top1: float
+    drop: float
+    accepted: bool
+    rejected_because: str
+    speed: Speed
+    peak_memory_mb: float | None
+    significant_speedup: bool
+    recommended_config: dict[str, Any]
+    written_to: str
+    note: str  # what the command adds (e.g. why sparsity did not speed up)
+
+
+class Judged(TypedDict):
+    """The guard's verdict over every candidate: the fields of a quantize, prune or precision document."""
+
+    held_out: dict[str, Any]
+    guard: str
+    max_drop: float
+    fp32: dict[str, Any]
+    candidates: list[Row]
+    winner: str | None
+    calibration: NotRequired[dict[str, Any]]
+
+
 def _rows(outputs: Outputs) -> list[np.ndarray]:
     return [np.asarray(r, dtype=np.float64).reshape(-1) for r in outputs]
 
 
-def fidelity(reference: Outputs, candidate: Outputs, groups: list[str] | None = None) -> dict[str, Any]:
+def fidelity(reference: Outputs, candidate: Outputs, groups: list[str] | None = None) -> Fidelity:
     """Cosine similarity (mean over samples), max abs difference, and top-1 agreement.
 
     Samples may differ in size (a shape stream); with ``groups`` (a label per sample) the same
@@ -180,7 +237,13 @@ def fidelity(reference: Outputs, candidate: Outputs, groups: list[str] | None = 
     cos = np.array([_cosine(a, b) for a, b in zip(ref, cand, strict=True)])
     diff = np.array([float(np.abs(a - b).max()) for a, b in zip(ref, cand, strict=True)])
     agree = np.array([int(a.argmax()) == int(b.argmax()) for a, b in zip(ref, cand, strict=True)])
-    out: dict[str, Any] = _fidelity_figures(cos, diff, agree)
+    figures = _fidelity_figures(cos, diff, agree)
+    out: Fidelity = {
+        "cosine_mean": figures["cosine_mean"],
+        "cosine_min": figures["cosine_min"],
+        "max_abs_diff": figures["max_abs_diff"],
+        "top1_agreement": figures["top1_agreement"],
+    }
     if groups is not None:
         order = list(dict.fromkeys(groups))
         out["per_group"] = {
@@ -216,7 +279,7 @@ def _speed(
     seconds: float,
     config: RuntimeConfig,
     cand_config: RuntimeConfig,
-) -> dict[str, Any]:
+) -> Speed:
     shapes = {name: tuple(arr.shape) for name, arr in sets[0].items()}
     limits = RunLimits(time_s=seconds, warmup_s=min(1.0, seconds / 2))
     tput: dict[str, list[float]] = {"fp32": [], "candidate": []}
@@ -245,7 +308,7 @@ def _stream_speed(
     rounds: int,
     config: RuntimeConfig,
     cand_config: RuntimeConfig,
-) -> dict[str, Any]:
+) -> Speed:
     """FP32 and the candidate on the held-out shape stream, one open-dims engine each.
 
     One request at a time, every input on both models back to back in rotating order (as
@@ -275,7 +338,7 @@ def _stream_speed(
     return _stream_speed_record(items, per_round, rounds)
 
 
-def _stream_speed_record(items: list[Any], per_round: dict[str, list[list[float]]], rounds: int) -> dict[str, Any]:
+def _stream_speed_record(items: list[Any], per_round: dict[str, list[list[float]]], rounds: int) -> Speed:
     def tput(lat: list[float], idx: list[int]) -> float:
         return len(idx) / (sum(lat[i] for i in idx) / 1e3)
 
@@ -329,7 +392,7 @@ def quantize_model(
     seconds: float = 5.0,
     synthetic: bool = False,
     config: RuntimeConfig | None = None,
-) -> dict[str, Any]:
+) -> Judged:
     """Quantize, guard, measure; copy the winner to ``out``. Returns the result fields.
 
     ``data`` is split here, or comes split already (a shape stream: see ``stream_split``).
@@ -343,7 +406,7 @@ def quantize_model(
             backend, info, split, candidates, max_drop=max_drop, out=out, rounds=rounds, seconds=seconds, config=config
         )
     calibration = {"samples": len(split.calibration), "source": source, "synthetic": synthetic}
-    return {"calibration": calibration, **fields}
+    return {"calibration": calibration, **fields}  # calibration first, as the document has always had it
 
 
 def judge(
@@ -357,7 +420,7 @@ def judge(
     rounds: int,
     seconds: float,
     config: RuntimeConfig | None = None,
-) -> dict[str, Any]:
+) -> Judged:
     """Guard every candidate on the held-out data, measure the accepted ones, keep the fastest.
 
     The reference runs at ``config`` (the runtime's defaults when None): its executed precision is
@@ -433,12 +496,12 @@ def _judge(
     bench_sets: list[InputSet],
     rounds: int,
     seconds: float,
-) -> dict[str, Any]:
+) -> Row:
     cand = fp32 if c.path.resolve() == fp32.path.resolve() else load_model_info(c.path)
     cand_config = config.with_(**c.config)
     logits, _, effective = _outputs(backend, cand, split, cand_config)
     groups = [it.bin for it in split.stream.plan.items] if split.stream is not None else None
-    row: dict[str, Any] = {
+    row: Row = {
         "label": c.label,
         "details": c.details,
         "size_bytes": cand.size_bytes,
@@ -500,7 +563,7 @@ def _guard_name(labelled: bool, classifier: bool) -> str:
     return "output fidelity: top-1 agreement drop" if classifier else "output fidelity: 1 - mean cosine"
 
 
-def _winner(rows: list[dict[str, Any]]) -> dict[str, Any] | None:
+def _winner(rows: list[Row]) -> Row | None:
     # A winner must keep accuracy and be measurably faster: a variant that is not is no improvement.
     ok = [r for r in rows if r["accepted"] and r.get("significant_speedup")]
     return max(ok, key=lambda r: r["speed"]["throughput_speedup"]["value"]) if ok else None

@@ -17,7 +17,7 @@ import shutil
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -29,6 +29,9 @@ from inferperf.suite.plan import SuiteOptions, quantizer_of, slug
 
 _MANIFEST = "manifest.json"
 _CHECK_SETS = 16
+
+if TYPE_CHECKING:
+    from inferperf.optimize.quantize import Fidelity
 
 
 @dataclass(frozen=True)
@@ -166,7 +169,7 @@ def _carry_metadata(target: Path, fp32: ModelInfo) -> None:
 
 def _fidelity(
     plugin: Any, fp32: ModelInfo, int8: ModelInfo, sets: list[dict[str, Any]], shapes: dict[str, tuple[int, ...]]
-) -> dict[str, float]:
+) -> Fidelity:
     """Cosine and top-1 agreement of INT8 against FP32 outputs on inputs calibration did not see."""
     from inferperf.config import RuntimeConfig
     from inferperf.optimize.quantize import fidelity
