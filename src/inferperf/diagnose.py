@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Mapping
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -85,7 +86,7 @@ def _noise(repeats: int = 7, n: int = 768) -> dict[str, float]:
     }
 
 
-def _warnings(env: dict[str, Any], load: dict[str, Any]) -> list[dict[str, str]]:
+def _warnings(env: Mapping[str, Any], load: Mapping[str, Any]) -> list[dict[str, str]]:
     notes: list[dict[str, str]] = []
     cores = env["cpu"]["logical_cpus"] or 1
     if load["loadavg_1m"] > 0.5:

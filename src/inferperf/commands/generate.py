@@ -20,7 +20,7 @@ from inferperf.backends.generative import (
 from inferperf.backends.precision import plan_for
 from inferperf.backends.serving import EndpointOptions, ServingEngine, is_endpoint, serving_engine_class
 from inferperf.errors import ConfigError, InputSpecError
-from inferperf.measure.generate import GenerateOptions, Prompts, corpus_text, cross_check, run_level
+from inferperf.measure.generate import CrossCheck, GenerateOptions, Prompts, corpus_text, cross_check, run_level
 from inferperf.measure.llm_memory import memory_profile, reserve_gb
 from inferperf.measure.serving import ServeOptions
 from inferperf.measure.target import header
@@ -250,7 +250,7 @@ def _kv_reserve(name: str, model_doc: dict[str, Any], opts: GenerateOptions) -> 
 
 def _cross(
     pipes: list[GenerativePipeline], text: str, opts: GenerateOptions, progress: Callable[[str], None] | None
-) -> dict[str, Any] | None:
+) -> CrossCheck | None:
     """With several backends: the same three prompts (shortest length) through each, against the first."""
     if len(pipes) < 2:
         return None

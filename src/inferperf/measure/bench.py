@@ -6,7 +6,7 @@ so that a cell in a fresh worker process runs exactly what ``inferperf bench`` r
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -228,7 +228,7 @@ def _across_backends(
     config: RuntimeConfig,
     runs: Sequence[RunResult],
     progress_factory: ProgressFactory | None,
-) -> tuple[dict[str, Any] | None, list[dict[str, Any]] | None]:
+) -> tuple[Mapping[str, Any] | None, list[dict[str, Any]] | None]:
     """With several backends: do their outputs agree on one input set, and the speed ratios to the first."""
     from inferperf.measure.crosscheck import backend_ratios, cross_check
 

@@ -11,7 +11,7 @@ import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NotRequired, TypedDict
 
 from inferperf.backends.base import Backend
 from inferperf.config import RuntimeConfig
@@ -30,6 +30,19 @@ PHASES = (
     "second_inference_ms",
     "time_to_first_result_ms",
 )
+
+
+class VariantSummary(TypedDict):
+    """One start-up configuration's runs: per phase the median with its interval and the samples."""
+
+    label: str
+    config: dict[str, Any]
+    runs: int
+    skipped: bool
+    failures: list[str]
+    phases: dict[str, dict[str, Any]]  # phase name -> median, ci95, samples
+    effective: dict[str, Any] | None
+    groups: NotRequired[list[dict[str, Any]]]
 
 
 @dataclass
@@ -53,13 +66,14 @@ class Variant:
         data["time_to_first_result_ms"] = (data.pop("first_result_at") - result.started_at) * 1e3
         self.runs.append(data)
 
-    def summary(self) -> dict[str, Any]:
-        phases: dict[str, Any] = {}
+    def summary(self) -> VariantSummary:
+        """The variant's figures for the coldstart document."""
+        phases: dict[str, dict[str, Any]] = {}
         for name in PHASES:
             values = [r[name] for r in self.runs if r.get(name) is not None]
             if values:
                 phases[name] = {**median_ci_small(values).to_dict(), "samples": values}
-        return {
+        out: VariantSummary = {
             "label": self.label,
             "config": self.config.to_dict(),
             "runs": len(self.runs),
@@ -67,8 +81,10 @@ class Variant:
             "failures": self.failures,
             "phases": phases,
             "effective": self.runs[-1].get("effective") if self.runs else None,
-            **({"groups": self._groups()} if self.runs and "groups" in self.runs[0] else {}),
         }
+        if self.runs and "groups" in self.runs[0]:
+            out["groups"] = self._groups()
+        return out
 
     def _groups(self) -> list[dict[str, Any]]:
         """--shapes: per shape group, the first inference at it (a new shape) against the second."""
@@ -153,14 +169,14 @@ def run_coldstart(
                 v.skipped = True  # a configuration the runtime refuses will refuse every round
 
 
-def speedups(variants: list[Variant], pair: str = "memory") -> dict[str, Any]:
+def speedups(variants: list[Variant], pair: str = "memory") -> dict[str, dict[str, Any]]:
     """Cold / warm ratios of compile and time-to-first-result for one cache pair, with bootstrap intervals."""
     members = [v for v in variants if v.cache_pair == pair and v.runs]
     cold = next((v for v in members if v.clear_cache), None)
     warm = next((v for v in members if not v.clear_cache), None)
     if cold is None or warm is None:
         return {}
-    out: dict[str, Any] = {}
+    out: dict[str, dict[str, Any]] = {}  # "compile", "time_to_first_result" -> the ratio
     for phase in ("compile_ms", "time_to_first_result_ms"):
         a = [r[phase] for r in cold.runs if r.get(phase) is not None]
         b = [r[phase] for r in warm.runs if r.get(phase) is not None]

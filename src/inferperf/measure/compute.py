@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from inferperf.backends import get_backend
@@ -36,7 +37,7 @@ def macs_per_item(info_: ModelInfo, shapes: dict[str, tuple[int, ...]], batch: i
     return count.macs // batch if count is not None and count.macs and count.exact else None
 
 
-def runtime_versions(environment: dict[str, Any]) -> dict[str, str]:
+def runtime_versions(environment: Mapping[str, Any]) -> dict[str, str]:
     # Package versions as collect_environment reads them (before backends add their build strings).
     from inferperf.backends import PEAK_PACKAGES
     from inferperf.measure.environment import package_versions

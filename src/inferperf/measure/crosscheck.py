@@ -10,7 +10,7 @@ backend's, per scenario, with block-bootstrap intervals (samples within a run ar
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, NotRequired, TypedDict
 
 import numpy as np
 
@@ -27,13 +27,61 @@ from inferperf.stats import bootstrap_ratio_ci, window_rates
 _TOLERANCE = {"f32": (1e-3, 0.9999), "reduced": (5e-2, 0.999)}
 
 
+class OutputAgreement(TypedDict):
+    """One output of a backend against the reference's (the figures are absent where shapes or values
+    could not be compared: ``reason`` says why)."""
+
+    shape: list[int]
+    agree: bool
+    other_shape: NotRequired[list[int]]
+    reason: NotRequired[str]
+    max_abs_diff: NotRequired[float]
+    max_abs_ref: NotRequired[float]
+    max_abs_diff_rel: NotRequired[float]
+    cosine: NotRequired[float]
+    reference_name: NotRequired[str]
+    name: NotRequired[str]
+
+
+class Pair(TypedDict):
+    """One backend's outputs against the reference backend's, matched by position."""
+
+    backend: str
+    agree: bool
+    reason: NotRequired[str]
+    outputs: NotRequired[list[OutputAgreement]]
+
+
+class CrossCheck(TypedDict):
+    """Every backend's outputs on one input set against the first backend's that ran."""
+
+    reference: str | None
+    agree: bool | None
+    pairs: list[Pair]
+    errors: list[dict[str, str]]
+    tolerance: dict[str, float]
+    input_set: NotRequired[str]
+    precisions: NotRequired[dict[str, str]]
+    note: NotRequired[str | None]
+    method: NotRequired[str]
+
+
+class BackendRatio(TypedDict):
+    """Another backend's throughput and median latency over the baseline's, with intervals."""
+
+    backend: str
+    throughput_ratio: dict[str, Any]
+    latency_median_ratio: dict[str, Any]
+    compile_ms: float | None
+
+
 def tolerance_for(precision: str | None) -> dict[str, float]:
     """The agreement thresholds for runs asked to compute in ``precision`` (None means f32)."""
     rel, cos = _TOLERANCE["f32" if precision in (None, "f32") else "reduced"]
     return {"max_abs_diff_rel": rel, "cosine_min": cos}
 
 
-def compare_arrays(ref: np.ndarray, other: np.ndarray, tol: dict[str, float]) -> dict[str, Any]:
+def compare_arrays(ref: np.ndarray, other: np.ndarray, tol: dict[str, float]) -> OutputAgreement:
     """Max abs difference (absolute and relative to max |ref|) and cosine of two outputs, and the verdict."""
     if ref.shape != other.shape:
         return {"shape": list(ref.shape), "other_shape": list(other.shape), "agree": False, "reason": "shapes differ"}
@@ -66,13 +114,11 @@ def _outputs(
         engine.close()
 
 
-def _pair(
-    backend: str, ref: dict[str, np.ndarray], got: dict[str, np.ndarray], tol: dict[str, float]
-) -> dict[str, Any]:
+def _pair(backend: str, ref: dict[str, np.ndarray], got: dict[str, np.ndarray], tol: dict[str, float]) -> Pair:
     # Output names differ between runtimes (an ONNX "output" is torch's first tensor): match by position.
     if len(ref) != len(got):
         return {"backend": backend, "agree": False, "reason": f"{len(got)} outputs, reference has {len(ref)}"}
-    outputs = [
+    outputs: list[OutputAgreement] = [
         {"reference_name": rn, "name": gn, **compare_arrays(rv, gv, tol)}
         for (rn, rv), (gn, gv) in zip(ref.items(), got.items(), strict=True)
     ]
@@ -86,7 +132,7 @@ def cross_check(
     inputs: InputSet,
     config: RuntimeConfig,
     on_backend: Callable[[str], None] | None = None,
-) -> dict[str, Any]:
+) -> CrossCheck:
     """Every backend's outputs on ``inputs`` against the first backend's that ran (its latency config).
 
     The tolerance follows the precisions the backends *executed* (read back from each), not the one
@@ -124,8 +170,8 @@ def cross_check(
     }
 
 
-def _largest_diff(pairs: list[dict[str, Any]]) -> float | None:
-    diffs = [o["max_abs_diff"] for p in pairs for o in p.get("outputs", []) if "max_abs_diff" in o]
+def _largest_diff(pairs: list[Pair]) -> float | None:
+    diffs = [d for p in pairs for o in p.get("outputs", []) if (d := o.get("max_abs_diff")) is not None]
     return max(diffs) if diffs else None
 
 
@@ -141,7 +187,7 @@ def _precision_note(precisions: dict[str, str], asked: str | None, diff: float |
     )
 
 
-def _ratio(base: RunResult, other: RunResult) -> dict[str, Any]:
+def _ratio(base: RunResult, other: RunResult) -> BackendRatio:
     tput = bootstrap_ratio_ci(
         window_rates(base.samples["completed_at_s"]),
         window_rates(other.samples["completed_at_s"]),

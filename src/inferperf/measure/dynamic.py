@@ -28,7 +28,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypedDict
 
 import numpy as np
 
@@ -53,6 +53,50 @@ from inferperf.measure.dynamic_plan import (
 )
 from inferperf.model.info import ModelInfo
 from inferperf.stats import between_repeats_half_width, paired_ratio_ci, summarize
+
+
+class FirstSight(TypedDict):
+    """First inference on each new engine-facing shape against the steady median of its group."""
+
+    new_shapes: int
+    median_ratio: float | None
+    max_ratio: float | None
+    extra_ms_total: float
+    first_pass_s: float
+    steady_pass_s: float
+
+
+class Strategy(TypedDict, total=False):
+    """One strategy's record: measured (``status`` ok) or why it failed (``status`` failed, ``error``)."""
+
+    name: str
+    status: str
+    error: str
+    engines: list[dict[str, list[Any]]]
+    compile_ms: float
+    memory_added_mb: float | None
+    padding_waste: Any
+    throughput: dict[str, Any]  # mean over rounds, t-interval, per-round values
+    latency_ms: dict[str, Any]
+    groups: list[dict[str, Any]]
+    first_sight: FirstSight
+    effective: dict[str, Any]
+    samples: dict[str, list[list[float]]]
+
+
+class Verdict(TypedDict):
+    """The best strategy by throughput, the ones it does not beat significantly, and in words."""
+
+    winner: str | None
+    fastest: str | None
+    tied: list[str]
+    vs: list[dict[str, Any]]
+    verdict: str
+
+
+Records = dict[str, Strategy]
+"""Strategy name -> its record, as each finishes or fails."""
+
 
 NOISE_FLOOR = 0.02  # a lead under 2% is not called a win (compare's default threshold, the noise floor here)
 
@@ -241,7 +285,7 @@ def _bins(items: Sequence[StreamItem], rounds: list[dict[str, Any]]) -> list[dic
     return out
 
 
-def _first_sight(items: Sequence[StreamItem], live: Live) -> dict[str, Any]:
+def _first_sight(items: Sequence[StreamItem], live: Live) -> FirstSight:
     """First inference on each new engine-facing shape against the steady median of its reporting group."""
     first = live.first_pass["first_sight"]
     lat = live.first_pass["latency_ms"]
@@ -261,7 +305,7 @@ def _first_sight(items: Sequence[StreamItem], live: Live) -> dict[str, Any]:
     }
 
 
-def summarize_strategy(items: Sequence[StreamItem], live: Live) -> dict[str, Any]:
+def summarize_strategy(items: Sequence[StreamItem], live: Live) -> Strategy:
     """The JSON record of a measured strategy."""
     tputs = [r["throughput"] for r in live.rounds]
     mean = float(np.mean(tputs))
@@ -291,7 +335,7 @@ def summarize_strategy(items: Sequence[StreamItem], live: Live) -> dict[str, Any
     }
 
 
-def compare_strategies(records: list[dict[str, Any]]) -> dict[str, Any]:
+def compare_strategies(records: list[Strategy]) -> Verdict:
     """The best measured strategy by throughput, against each other one: paired per-round ratio and interval.
 
     Strategies the best one does not beat significantly, and by at least ``NOISE_FLOOR``, tie with it at the
@@ -302,7 +346,7 @@ def compare_strategies(records: list[dict[str, Any]]) -> dict[str, Any]:
     if not ok:
         return {"winner": None, "fastest": None, "tied": [], "vs": [], "verdict": "no strategy ran"}
     best = max(ok, key=lambda r: r["throughput"]["value"])
-    rivals = []
+    rivals: list[dict[str, Any]] = []
     for r in ok:
         if r is best:
             continue
@@ -334,14 +378,14 @@ def compare_strategies(records: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-def _failed(name: str, exc: InferperfError) -> dict[str, Any]:
+def _failed(name: str, exc: InferperfError) -> Strategy:
     return {"name": name, "status": "failed", "error": exc.one_line()}
 
 
 def _prepare(
     compile_strategy: Callable[[str], Live],
     options: DynamicOptions,
-    records: dict[str, dict[str, Any]],
+    records: Records,
     tick: Callable[[str], None],
 ) -> list[Live]:
     """Each strategy compiled and warmed; one that fails is recorded and the others go on."""
@@ -357,9 +401,7 @@ def _prepare(
     return lives
 
 
-def _rounds(
-    lives: list[Live], options: DynamicOptions, records: dict[str, dict[str, Any]], tick: Callable[[str], None]
-) -> None:
+def _rounds(lives: list[Live], options: DynamicOptions, records: Records, tick: Callable[[str], None]) -> None:
     for r in range(options.rounds):
         if options.requests == 1:
             round_per_input(lives, r, records)
@@ -376,7 +418,7 @@ def _rounds(
             tick(f"round {r + 1}: {live.plan.name}")
 
 
-def round_per_input(lives: list[Live], r: int, records: dict[str, dict[str, Any]]) -> None:
+def round_per_input(lives: list[Live], r: int, records: Records) -> None:
     """One request at a time: every input runs on each strategy back to back, in rotating order.
 
     The machine drifts over minutes; strategies measured seconds apart on the same input see
@@ -414,7 +456,7 @@ def run_dynamic(
 ) -> dict[str, Any]:
     """Plan, compile, warm and measure every strategy; a strategy that fails is recorded and the others go on."""
     inputs = stream_inputs(info, items, options.seed, int_range)
-    records: dict[str, dict[str, Any]] = {}
+    records: Records = {}
     steps = len(options.strategies) * (1 + options.rounds)
     done = 0
 

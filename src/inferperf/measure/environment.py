@@ -7,7 +7,7 @@ import platform
 import sys
 import time
 from importlib import metadata
-from typing import Any
+from typing import TypedDict
 
 import psutil
 
@@ -63,7 +63,40 @@ def _versions() -> dict[str, str]:
     return out
 
 
-def collect_environment() -> dict[str, Any]:
+class Cpu(TypedDict):
+    """The processor: model, cores, the instruction-set features that decide kernels, clock."""
+
+    model: str
+    cores: int | None
+    logical_cpus: int | None
+    usable_cpus: int | None
+    features: list[str]
+    max_mhz: float | None
+
+
+class Environment(TypedDict):
+    """Where a result was measured: the ``environment`` section of every document."""
+
+    cpu: Cpu
+    memory_gb: float
+    os: str
+    hostname: str
+    python: str
+    versions: dict[str, str]
+
+
+class Load(TypedDict):
+    """How busy the machine was during a span: loads before and after, busy cores (ours and others')."""
+
+    loadavg_before: list[float]
+    loadavg_after: list[float] | None
+    busy_cores: float
+    own_cores: float
+    other_cores: float
+    steal_cores: float
+
+
+def collect_environment() -> Environment:
     """CPU model, cores, features, memory, OS, Python and library versions."""
     model, features = _cpuinfo()
     freq = psutil.cpu_freq()
@@ -99,7 +132,7 @@ class LoadMonitor:
         self._own = self._proc.cpu_times()
         self._wall = time.monotonic()
 
-    def stop(self) -> dict[str, Any]:
+    def stop(self) -> Load:
         """Loads before/after and the average number of busy cores, ours and others'."""
         wall = max(time.monotonic() - self._wall, 1e-9)
         sys_now, own_now = psutil.cpu_times(), self._proc.cpu_times()

@@ -23,7 +23,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NotRequired, TypedDict
 
 import numpy as np
 
@@ -226,9 +226,9 @@ def summarize_level(requests: list[Request], prompt_tokens: int, stop_reason: st
     return out
 
 
-def _agreement(requests: list[Request], per: list[dict[str, float]]) -> dict[str, Any]:
+def _agreement(requests: list[Request], per: list[dict[str, float]]) -> dict[str, float | str]:
     """Our TTFT and TPOT against the pipeline's own PerfMetrics of the same requests (median ratio)."""
-    out: dict[str, Any] = {}
+    out: dict[str, float | str] = {}
     for key in ("ttft_ms", "tpot_ms"):
         ratios = [p[key] / r.pipeline[key] for p, r in zip(per, requests, strict=True) if r.pipeline.get(key)]
         if ratios:
@@ -243,13 +243,44 @@ def _agreement(requests: list[Request], per: list[dict[str, float]]) -> dict[str
 # ---------------------------------------------------------------- cross-check between runtimes
 
 
+class Agreement(TypedDict):
+    """Whether two pipelines compute the same model, on the same prompts."""
+
+    prompts: int
+    new_tokens: int
+    greedy_token_agreement: float
+    greedy_agreeing_prefix_min: int
+    logit_cosines: NotRequired[list[float]]  # with the logits compared
+    logit_cosine_min: NotRequired[float]
+    logit_cosine_median: NotRequired[float]
+    next_token_top1_agreement: NotRequired[float]
+
+
+class Against(TypedDict):
+    """One runtime against the reference runtime."""
+
+    prefill_logits_cosine_min: float
+    prefill_logits_cosine: list[float]
+    greedy_token_agreement: float
+    greedy_agreeing_prefix_min: int
+
+
+class CrossCheck(TypedDict):
+    """Every runtime's agreement with the first one's."""
+
+    reference: str
+    prompts: int
+    new_tokens: int
+    against: dict[str, Against]
+
+
 def agreement(
     ref: GenerativePipeline,
     cand: GenerativePipeline,
     prompts: Sequence[list[int]],
     new_tokens: int = 16,
     logits: bool = True,
-) -> dict[str, Any]:
+) -> Agreement:
     """The one check that two pipelines compute the same model (two runtimes, or a compressed variant
     against its original): on the same prompts, the cosine of the next-token logits after the prefill and
     whether their top-1 agree (``logits``), and how many greedy tokens agree, with the shortest agreeing
@@ -263,28 +294,22 @@ def agreement(
         ga, gb = ref.greedy_tokens(ids, new_tokens), cand.greedy_tokens(ids, new_tokens)
         greedy.append(sum(x == y for x, y in zip(ga, gb, strict=False)) / new_tokens)
         prefix.append(next((i for i, (x, y) in enumerate(zip(ga, gb, strict=False)) if x != y), new_tokens))
-    out: dict[str, Any] = {
+    out: Agreement = {
         "prompts": len(prompts),
         "new_tokens": new_tokens,
         "greedy_token_agreement": float(np.mean(greedy)),
         "greedy_agreeing_prefix_min": min(prefix),
     }
     if logits:
-        out |= {
-            "logit_cosines": cosines,
-            "logit_cosine_min": min(cosines),
-            "logit_cosine_median": float(np.median(cosines)),
-            "next_token_top1_agreement": sum(top1) / len(top1),
-        }
+        out["logit_cosines"], out["logit_cosine_min"] = cosines, min(cosines)
+        out["logit_cosine_median"], out["next_token_top1_agreement"] = float(np.median(cosines)), sum(top1) / len(top1)
     return out
 
 
-def cross_check(
-    pipes: Sequence[GenerativePipeline], prompts: Sequence[list[int]], new_tokens: int = 16
-) -> dict[str, Any]:
+def cross_check(pipes: Sequence[GenerativePipeline], prompts: Sequence[list[int]], new_tokens: int = 16) -> CrossCheck:
     """Do the runtimes compute the same model? ``agreement`` of each runtime against the first."""
     ref = pipes[0]
-    out: dict[str, Any] = {"reference": ref.name, "prompts": len(prompts), "new_tokens": new_tokens, "against": {}}
+    out: CrossCheck = {"reference": ref.name, "prompts": len(prompts), "new_tokens": new_tokens, "against": {}}
     for pipe in pipes[1:]:
         same = agreement(ref, pipe, prompts, new_tokens)
         out["against"][pipe.name] = {

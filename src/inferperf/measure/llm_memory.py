@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, TypedDict
 
 import numpy as np
 
@@ -35,7 +35,59 @@ _PARAM_BYTES = 8
 _BLOCK_TOKENS = 32
 
 
-def kv_theory(architecture: dict[str, Any], precision: str) -> dict[str, Any]:
+class KvTheory(TypedDict, total=False):
+    """The KV cache's bytes per token by the formula (``why`` instead where the element size is unknown);
+    against a measurement, where the precision came from and which one the growth looks like."""
+
+    precision: str
+    layers: int
+    kv_heads: int
+    head_dim: int
+    bytes_per_token: float | None
+    mib_per_1k_tokens: float
+    formula: str
+    why: str
+    precision_source: str
+    candidates_mib_per_1k_tokens: dict[str, float]
+    likeliest_precision: str
+    note: str
+
+
+class Growth(TypedDict, total=False):
+    """The measured slope of RSS over tokens (``why`` instead where too few tokens were traced)."""
+
+    bytes_per_token: float | None
+    why: str
+    mib_per_1k_tokens: float
+    tokens_fitted: int
+    allocation_steps: int
+    rss_first_mib: float
+    rss_last_mib: float
+
+
+class KvCache(TypedDict):
+    """The KV cache's growth measured against the theory."""
+
+    prompt_tokens: int
+    new_tokens: int
+    measured: Growth
+    theory: KvTheory
+    measured_over_theory: float | None
+    method: str
+    cache_reserved_gb: int | None
+    allocation: str
+
+
+class MemoryProfile(TypedDict, total=False):
+    """RSS per phase and the KV cache's growth (``why`` alone where no token could be traced)."""
+
+    why: str
+    phases_mib: dict[str, float]
+    kv_cache: KvCache
+    trace_mib: list[float]
+
+
+def kv_theory(architecture: dict[str, Any], precision: str) -> KvTheory:
     """Bytes per token of the KV cache from the model's config and the cache's element type."""
     layers = int(architecture["num_hidden_layers"])
     heads = int(architecture["num_attention_heads"])
@@ -67,11 +119,12 @@ def kv_theory(architecture: dict[str, Any], precision: str) -> dict[str, Any]:
 
 def reserve_gb(architecture: dict[str, Any], tokens: int) -> int:
     """Whole GiB enough for ``tokens`` of cache at f32 (the widest element), with a quarter to spare."""
-    per_token = kv_theory(architecture, "f32")["bytes_per_token"]
-    return max(1, math.ceil(float(per_token) * tokens * 1.25 / 2**30))
+    per_token = kv_theory(architecture, "f32").get("bytes_per_token")
+    assert per_token is not None  # f32's element size is known
+    return max(1, math.ceil(per_token * tokens * 1.25 / 2**30))
 
 
-def growth(rss_bytes: Sequence[int], skip: float = 0.25) -> dict[str, Any]:
+def growth(rss_bytes: Sequence[int], skip: float = 0.25) -> Growth:
     """Least-squares slope of RSS over tokens, leaving out the first ``skip`` of them (prefill's tail)."""
     r = np.asarray(rss_bytes, dtype=float)
     start = int(len(r) * skip)
@@ -98,7 +151,7 @@ def memory_profile(
     new_tokens: int,
     prompt_tokens: int = 16,
     reserved_gb: int | None = None,
-) -> dict[str, Any]:
+) -> MemoryProfile:
     """RSS per phase (load and compile, first token, steady decode) and the KV cache's growth vs theory.
 
     ``rss_load`` is (before, after) loading the pipeline; ``prompt(n)`` gives n prompt token ids;
@@ -112,9 +165,8 @@ def memory_profile(
     precision, certain = pipe.kv_cache_precision()
     theory = kv_theory(architecture, precision)
     measured = growth(trace)
-    ratio = None
-    if measured.get("bytes_per_token") and theory.get("bytes_per_token"):
-        ratio = measured["bytes_per_token"] / theory["bytes_per_token"]
+    slope, per_token = measured.get("bytes_per_token"), theory.get("bytes_per_token")
+    ratio = slope / per_token if slope and per_token else None
     theory["precision_source"] = "asked (or the model's dtype)" if certain else "the device's reported default"
     candidates = {p: kv_theory(architecture, p)["mib_per_1k_tokens"] for p in ("u8", "f16", "f32")}
     theory["candidates_mib_per_1k_tokens"] = candidates

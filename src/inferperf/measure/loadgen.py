@@ -24,7 +24,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, NotRequired, TypedDict
 
 import numpy as np
 
@@ -39,7 +39,7 @@ from inferperf.measure.loadgen_sut import (
     run_loadgen,
     score_outputs,
 )
-from inferperf.measure.queue import ideal_p99, ideal_peak, overhead_ratio
+from inferperf.measure.queue import IdealPeak, IdealQueue, Unjudged, ideal_p99, ideal_peak, overhead_ratio
 from inferperf.measure.rate_search import bisect_rate, confirm_stepping_down, majority
 from inferperf.model.info import ModelInfo
 
@@ -144,10 +144,27 @@ def probe(
     )
 
 
-def settings_values(opts: ScenarioOptions, probe_: Probe, *, target_qps: float | None = None) -> dict[str, Any]:
+Settings = dict[str, int | float | str]
+"""LoadGen TestSettings fields by their attribute names (plain values, JSON-ready)."""
+
+
+class Peak(TypedDict):
+    """The peak search of a Server run: the bisection's trials, the rate found, the confirming runs and the
+    ideal queue's peak under the same bound."""
+
+    bound_ms: float
+    trials: list[dict[str, Any]]
+    peak_qps: float | None
+    bracket: list[float]
+    ideal_queue: NotRequired[IdealPeak]
+    confirm_attempts: NotRequired[list[dict[str, Any]]]
+    confirmed_qps: NotRequired[float | None]
+
+
+def settings_values(opts: ScenarioOptions, probe_: Probe, *, target_qps: float | None = None) -> Settings:
     """The TestSettings fields for a run, by LoadGen attribute name (plain values, JSON-ready)."""
     min_queries = opts.min_query_count or _MIN_QUERIES[opts.scenario]
-    values: dict[str, Any] = {
+    values: Settings = {
         "scenario": _LG_NAMES[opts.scenario],
         "min_duration_ms": int(opts.min_duration_s * 1000),
         "min_query_count": min_queries,
@@ -193,7 +210,7 @@ def meets_bound(result: dict[str, Any], bound_ms: float) -> bool:
     return p99 is not None and p99 <= bound_ms and kept_up
 
 
-def find_peak(run_at: RunAt, low: float, high: float, bound_ms: float, steps: int) -> dict[str, Any]:
+def find_peak(run_at: RunAt, low: float, high: float, bound_ms: float, steps: int) -> Peak:
     """Bisect the arrival rate in [low, high] for the highest whose p99 meets ``bound_ms``: the one rate search
     (``measure.rate_search``), each step judged by the majority of up to three short runs. The ideal peak
     beside it is judged on the median of many simulated draws."""
@@ -228,19 +245,19 @@ def _median_or_none(values: Sequence[float | None]) -> float | None:
 # ---------------------------------------------------------------- Server: against the ideal queue
 
 
-def expected_queries(values: dict[str, Any], rate: float) -> int:
+def expected_queries(values: Settings, rate: float) -> int:
     """How many queries LoadGen issues in a Server run at ``rate``: the min duration's worth, at least
     the min query count, at most the max duration's worth."""
-    count = max(int(values.get("min_query_count") or 1), math.ceil(rate * values["min_duration_ms"] / 1e3))
+    count = max(int(values.get("min_query_count") or 1), math.ceil(rate * float(values["min_duration_ms"]) / 1e3))
     cap = values.get("max_duration_ms")
     if cap:
-        count = min(count, max(1, math.ceil(rate * cap / 1e3)))
+        count = min(count, max(1, math.ceil(rate * float(cap) / 1e3)))
     return int(count)
 
 
 def server_ideal_queue(
     warm: Probe, servers: int, rate: float, queries: int, latencies_ms: Sequence[float]
-) -> dict[str, Any] | None:
+) -> IdealQueue | None:
     """The ideal M/G/c queue of this run (service times from a closed loop with c = the engine's executors
     in flight, the run's rate and query count) and the SUT's overhead over it: measured p99 / ideal p99.
 
@@ -254,7 +271,7 @@ def server_ideal_queue(
 
 def _judged_queue(
     service_ms: Sequence[float], source: str, load: tuple[float, int, int], latencies_ms: Sequence[float]
-) -> dict[str, Any]:
+) -> IdealQueue:
     """The ideal queue for ``service_ms`` at ``load`` (rate, servers, queries), and measured p99 / its p99."""
     rate, servers, queries = load
     ideal = ideal_p99(service_ms, rate, servers, max(queries, 1))
@@ -300,7 +317,7 @@ _MIN_IN_RUN_SAMPLES = 50  # below this the simulated p99 would rest on a handful
 
 def in_run_ideal_queue(
     service_ms: Sequence[float], servers: int, rate: float, queries: int, latencies_ms: Sequence[float]
-) -> dict[str, Any]:
+) -> IdealQueue | Unjudged:
     """The ideal M/G/c queue with this run's own service times: the SUT's overhead alone.
 
     The probe's service times come from a few seconds before the run; on a machine whose speed drifts by
@@ -435,7 +452,8 @@ def _performance_test(ready: _Ready) -> dict[str, Any]:
         body["service"] = {"executors": servers, "requests_in_flight": requests, **service.to_dict()}
     if opts.find_peak:
         peak = _find_peak(engine, sets, requests, opts, (warm, service, servers), out_dir, say)
-        body["peak"] = peak | {"confirm_attempts": [], "confirmed_qps": None}
+        peak["confirm_attempts"], peak["confirmed_qps"] = [], None
+        body["peak"] = peak
         target_qps = peak["peak_qps"]
         if target_qps is None:
             body["result"] = None
@@ -489,7 +507,7 @@ def _find_peak(
     probes: tuple[Probe, Probe, int],
     out_dir: Path,
     say: Status,
-) -> dict[str, Any]:
+) -> Peak:
     warm, service, servers = probes  # the warm-up, the executors' service times, how many executors
     short = ScenarioOptions(
         scenario="server",

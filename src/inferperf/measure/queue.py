@@ -12,7 +12,7 @@ from __future__ import annotations
 import heapq
 import math
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, NotRequired, TypedDict
 
 import numpy as np
 from numpy.typing import NDArray
@@ -124,6 +124,56 @@ def _replicate_percentiles(
     return np.concatenate(out)
 
 
+class IdealQueue(TypedDict):
+    """The ideal M/G/c queue of a run: its set-up, utilisation and (when stable) the p99 over replications.
+
+    A Server result adds where its service times came from, the SUT's overhead over it, and the same
+    queue with the run's own service times (``in_run``)."""
+
+    model: str
+    servers: int
+    rate_qps: float
+    queries: int
+    replications: int
+    seed: int
+    percentile: float
+    service_samples: int
+    service_mean_ms: float
+    service_p99_ms: float
+    capacity_qps: float
+    utilisation: float
+    stable: bool
+    ideal_ms: float | None
+    ci95: list[float] | None
+    replicates_ms: list[float]
+    verdict: str
+    why: NotRequired[str]
+    service_from: NotRequired[str]
+    overhead: NotRequired[dict[str, Any]]
+    in_run: NotRequired[IdealQueue | Unjudged]
+
+
+class Unjudged(TypedDict):
+    """Why a run's own ideal queue was not simulated."""
+
+    stable: None
+    why: str
+
+
+class IdealPeak(TypedDict):
+    """The highest arrival rate at which the ideal queue's median p99 meets the bound."""
+
+    model: str
+    servers: int
+    bound_ms: float
+    peak_qps: float | None
+    bracket: list[float]
+    capacity_qps: float
+    steps: int
+    replications: int
+    criterion: str
+
+
 def ideal_p99(
     service_samples_ms: Sequence[float] | FloatArray,
     rate_qps: float,
@@ -132,7 +182,7 @@ def ideal_p99(
     replications: int = 200,
     seed: int = 0,
     percentile: float = 99,
-) -> dict[str, Any]:
+) -> IdealQueue:
     """The p99 (``percentile``) sojourn an ideal FCFS M/G/c queue would show over a run of ``queries``.
 
     Every replication starts empty, as a LoadGen run does, and draws its own Poisson arrivals and
@@ -144,7 +194,7 @@ def ideal_p99(
     if rate_qps <= 0 or servers < 1 or queries < 1 or replications < 1:
         raise ConfigError("the ideal queue needs rate > 0 and at least one server, query and replication")
     rho = utilisation(service, rate_qps, servers)
-    doc: dict[str, Any] = {
+    doc: IdealQueue = {
         "model": f"M/G/{servers}",
         "servers": servers,
         "rate_qps": rate_qps,
@@ -158,22 +208,22 @@ def ideal_p99(
         "capacity_qps": float(servers / service.mean()),
         "utilisation": rho,
         "stable": rho < 1,
+        "ideal_ms": None,
+        "ci95": None,
+        "replicates_ms": [],
+        "verdict": "unstable",
     }
     if rho >= 1:
-        why = "the arrival rate exceeds what these servers with these service times can serve"
-        return {**doc, "ideal_ms": None, "ci95": None, "replicates_ms": [], "verdict": "unstable", "why": why}
+        doc["why"] = "the arrival rate exceeds what these servers with these service times can serve"
+        return doc
     reps = _replicate_percentiles(service, rate_qps, servers, queries, replications, seed, percentile)
     lo, hi = np.percentile(reps, [2.5, 97.5])
-    return {
-        **doc,
-        "ideal_ms": float(np.median(reps)),
-        "ci95": [float(lo), float(hi)],
-        "replicates_ms": reps.tolist(),
-        "verdict": "stable",
-    }
+    doc["ideal_ms"], doc["ci95"] = float(np.median(reps)), [float(lo), float(hi)]
+    doc["replicates_ms"], doc["verdict"] = reps.tolist(), "stable"
+    return doc
 
 
-def _ideal_replicates(ideal: dict[str, Any] | Sequence[float] | FloatArray) -> FloatArray | None:
+def _ideal_replicates(ideal: IdealQueue | Sequence[float] | FloatArray) -> FloatArray | None:
     if isinstance(ideal, dict):
         if ideal.get("ideal_ms") is None:
             return None
@@ -191,7 +241,7 @@ def _verdict(lo: float, hi: float) -> str:
 
 def overhead_ratio(
     measured_latencies_ms: Sequence[float] | FloatArray,
-    ideal: dict[str, Any] | Sequence[float] | FloatArray,
+    ideal: IdealQueue | Sequence[float] | FloatArray,
     seed: int = 0,
     percentile: float = 99,
 ) -> dict[str, Any]:
@@ -237,7 +287,7 @@ def ideal_peak(
     seed: int = 0,
     percentile: float = 99,
     rel_tol: float = 0.004,
-) -> dict[str, Any]:
+) -> IdealPeak:
     """The highest arrival rate at which the ideal queue's median p99 meets ``bound_ms`` (bisection).
 
     ``queries_at(rate)`` is the run length at that rate (as LoadGen would size it), so the ideal is

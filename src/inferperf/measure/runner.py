@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, NotRequired, TypedDict
 
 import numpy as np
 
@@ -213,7 +213,17 @@ def items_completed(per_set: Sequence[int], count: int) -> int:
 BUSY_GOAL = 0.97  # below this, the harness (not the model) is a visible part of the result
 
 
-def harness_figures(latencies_ms: np.ndarray, duration_s: float, requests: int) -> dict[str, Any]:
+class Harness(TypedDict):
+    """How much of the wall time the request slots had an inference in flight (None: nothing ran)."""
+
+    busy_fraction: float | None
+    requests: int
+    gap_us_per_inference: NotRequired[float]
+    method: NotRequired[str]
+    note: NotRequired[str]
+
+
+def harness_figures(latencies_ms: np.ndarray, duration_s: float, requests: int) -> Harness:
     """The fraction of wall time the ``requests`` slots had an inference in flight, and the rest per inference.
 
     busy = throughput x mean latency / requests = sum(latency) / (duration x requests). What is missing
@@ -226,7 +236,7 @@ def harness_figures(latencies_ms: np.ndarray, duration_s: float, requests: int) 
     in_flight_s = float(latencies_ms.sum()) / 1e3
     busy = in_flight_s / (duration_s * requests)
     gap_us = max(0.0, duration_s * requests - in_flight_s) / count * 1e6
-    out: dict[str, Any] = {
+    out: Harness = {
         "busy_fraction": busy,
         "gap_us_per_inference": gap_us,
         "requests": requests,
@@ -255,7 +265,7 @@ def _result(
     effective: dict[str, object],
     phases: dict[str, float | None],
     col: Collector,
-    load: dict[str, object],
+    load: Mapping[str, object],
     fed: tuple[list[int], dict[str, list[int]]],
 ) -> RunResult:
     lat = np.asarray(col.latencies_ms)

@@ -315,13 +315,13 @@ def _stream_speed(
     ``inferperf dynamic`` does): the two see the same machine within milliseconds, so the
     per-round ratios stay tight on a drifting host. Whole-stream and per-group speed-ups.
     """
-    from inferperf.measure.dynamic import Live, close_live, compile_plan, round_per_input, warm_pass
+    from inferperf.measure.dynamic import Live, Records, close_live, compile_plan, round_per_input, warm_pass
     from inferperf.measure.dynamic_plan import Plan
 
     items = stream.plan.items
     plan = Plan("fp32", [stream.plan.ranges], [0] * len(items), [dict(it.shapes) for it in items])
     lives: list[Live] = []
-    records: dict[str, dict[str, Any]] = {}
+    records: Records = {}
     try:
         for name, model, cfg in (("fp32", fp32, config), ("candidate", cand, cand_config)):
             live = compile_plan(backend, model, replace(plan, name=name), stream.inputs, cfg)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from rich.console import Console
@@ -151,7 +152,7 @@ def render_bench(result: BenchResult, console: Console) -> None:
     )
 
 
-def _agreement(cross: dict[str, Any] | None, backend: str) -> str:
+def _agreement(cross: Mapping[str, Any] | None, backend: str) -> str:
     """One cell: worst max |diff| (and relative to the output scale), lowest cosine, verdict."""
     if not cross:
         return "-"

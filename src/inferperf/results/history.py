@@ -20,7 +20,7 @@ import os
 import sqlite3
 import time
 import zlib
-from collections.abc import Collection, Iterator
+from collections.abc import Collection, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -74,7 +74,7 @@ def _digest(value: Any) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
 
-def machine_fingerprint(environment: dict[str, Any]) -> str:
+def machine_fingerprint(environment: Mapping[str, Any]) -> str:
     """The hardware and OS a result ran on, without library versions.
 
     Versions are left out on purpose: a new runtime release on the same machine is
@@ -94,7 +94,7 @@ def machine_fingerprint(environment: dict[str, Any]) -> str:
     )
 
 
-def environment_fingerprint(environment: dict[str, Any]) -> str:
+def environment_fingerprint(environment: Mapping[str, Any]) -> str:
     """Machine fingerprint plus every library version: what must match for a result to be reused."""
     return _digest({"machine": machine_fingerprint(environment), "versions": environment.get("versions") or {}})
 

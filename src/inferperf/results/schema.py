@@ -18,6 +18,7 @@ import json
 import math
 import os
 import tempfile
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -52,7 +53,7 @@ class RunResult:
     converged: bool | None
     stop_reason: str
     batch: int
-    load: dict[str, Any]
+    load: Mapping[str, Any]
     samples: dict[str, list[float]] = field(repr=False)
     compute: dict[str, Any] | None = None
     repeats: list[dict[str, Any]] | None = None
@@ -61,7 +62,7 @@ class RunResult:
     items: int | None = None
     fed_shapes: dict[str, list[int]] | None = None
     # How much of the wall time a request was in flight (see measure/runner.py harness_figures).
-    harness: dict[str, Any] | None = None
+    harness: Mapping[str, Any] | None = None
 
     def items_counted(self) -> int:
         """Items this run computed: recorded, or (older documents) inferences x batch."""
@@ -129,13 +130,13 @@ class BenchResult:
     """A whole ``inferperf bench`` invocation."""
 
     model: dict[str, Any]
-    environment: dict[str, Any]
+    environment: Mapping[str, Any]
     limits: dict[str, Any]
     runs: tuple[RunResult, ...]
     created: str
     errors: tuple[dict[str, str], ...] = ()
     kind: str = "bench"
-    cross_check: dict[str, Any] | None = None  # several backends: do their outputs agree?
+    cross_check: Mapping[str, Any] | None = None  # several backends: do their outputs agree?
     comparison: list[dict[str, Any]] | None = None  # several backends: ratios against the first
 
     def to_dict(self) -> dict[str, Any]:
