@@ -34,6 +34,7 @@ from inferperf.errors import BackendError, ConfigError, InputSpecError
 from inferperf.jsonform import NOT_IN_JSON, JsonRecord, json_key
 from inferperf.measure.loadgen_sut import (
     LoadGenRun,
+    Result,
     SampleGroups,
     read_accuracy_log,
     run_loadgen,
@@ -194,20 +195,26 @@ def latency_bound_ms(opts: ScenarioOptions, probe_: Probe) -> float:
 
 
 _PEAK_MIN_QUERIES = 32  # per short run: fewer make its p99 the maximum of a few samples
-RunAt = Callable[[float, str], dict[str, Any]]  # (target qps, step and draw label) -> parsed LoadGen result
+RunAt = Callable[[float, str], Result]  # (target qps, step and draw label) -> parsed LoadGen result
 
 
-def meets_bound(result: dict[str, Any], bound_ms: float) -> bool:
+def meets_bound(result: Result, bound_ms: float) -> bool:
     """A short run passes when its p99 is within the bound and the SUT kept up with the arrivals.
 
     Short runs cannot satisfy early stopping, so LoadGen's VALID is not asked of them.
     """
     p99 = result["latency_ms"].get("p99")
-    done, scheduled = result.get("metric", {}).get("value"), result.get("scheduled_samples_per_second")
+    done, scheduled = _completed(result), result.get("scheduled_samples_per_second")
     # A rate over a handful of queries is mostly noise: judge keeping up on longer runs only.
     enough = (result.get("query_count") or 0) >= _PEAK_MIN_QUERIES
     kept_up = not enough or not done or not scheduled or done >= 0.95 * scheduled
     return p99 is not None and p99 <= bound_ms and kept_up
+
+
+def _completed(result: Result) -> Any:
+    """A performance run's completed samples per second (None for an accuracy run: no metric)."""
+    metric = result.get("metric")
+    return metric["value"] if metric else None
 
 
 def find_peak(run_at: RunAt, low: float, high: float, bound_ms: float, steps: int) -> Peak:
@@ -218,7 +225,7 @@ def find_peak(run_at: RunAt, low: float, high: float, bound_ms: float, steps: in
     def judge(qps: float, step: int) -> tuple[bool, list[dict[str, Any]]]:
         def draw(k: int) -> tuple[bool, dict[str, Any]]:
             result = run_at(qps, f"{step:02d}-{k}")
-            record = {"p99_ms": result["latency_ms"].get("p99"), "completed_qps": result["metric"]["value"]}
+            record = {"p99_ms": result["latency_ms"].get("p99"), "completed_qps": _completed(result)}
             return meets_bound(result, bound_ms), record
 
         return majority(draw)
@@ -298,9 +305,7 @@ def service_probe(engine: Engine, sets: Sequence[InputSet], requests: int, warm:
     return probe(engine, sets, servers, max(seconds, 0.5))
 
 
-def _ideal_of_run(
-    service: Probe, servers: int, values: dict[str, Any], result: dict[str, Any], run: LoadGenRun
-) -> None:
+def _ideal_of_run(service: Probe, servers: int, values: Settings, result: Result, run: LoadGenRun) -> None:
     # Server only: LoadGen issued ``query_count`` queries at ``server_target_qps``; the SUT timed each.
     queries = result.get("query_count")
     latencies = [ms for _, ms in run.timings]
@@ -517,7 +522,7 @@ def _find_peak(
         max_duration_s=opts.max_duration_s,
     )
 
-    def run_at(qps: float, label: str) -> dict[str, Any]:
+    def run_at(qps: float, label: str) -> Result:
         step, _, draw = label.partition("-")
         say(f"peak search {int(step)}/{opts.peak_steps} (run {draw}): {qps:.2f} queries/s for {opts.peak_run_s:g} s")
         values = settings_values(short, warm, target_qps=qps)

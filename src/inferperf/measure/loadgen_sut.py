@@ -17,12 +17,13 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 import numpy as np
 
 from inferperf.backends.base import AsyncRequests, Engine, InputSet
 from inferperf.errors import BackendError, InputSpecError, require
+from inferperf.measure.queue import IdealQueue
 from inferperf.measure.scoring import score
 from inferperf.stats import summarize
 
@@ -254,7 +255,7 @@ class LoadGenRun:
     service_ms: list[float] = field(default_factory=list, init=False)  # in-run service times (LoadGenSUT)
 
 
-def run_loadgen(engine: Engine, input_sets: Sequence[InputSet], requests: int, run: LoadGenRun) -> dict[str, Any]:
+def run_loadgen(engine: Engine, input_sets: Sequence[InputSet], requests: int, run: LoadGenRun) -> Result:
     """One LoadGen test over ``input_sets``; returns the parsed result and keeps the logs in ``run.out_dir``."""
     lg = import_loadgen()
     run.out_dir.mkdir(parents=True, exist_ok=True)
@@ -297,6 +298,47 @@ def _log_settings(lg: Any, out_dir: Path, trace: bool) -> Any:
 
 
 # ---------------------------------------------------------------- reading LoadGen's logs
+
+
+class Metric(TypedDict):
+    """The scenario's headline metric as LoadGen names it."""
+
+    name: str
+    value: Any
+    unit: str
+
+
+class Result(TypedDict, total=False):
+    """The figures a result document keeps from one LoadGen test (the log's keys, in our units).
+
+    A performance run has a validity and a metric; an accuracy run neither (``validity``, ``valid``,
+    ``metric`` are None). Server runs add the scheduled rate and, judged by the caller, the ideal queue."""
+
+    scenario: str
+    mode: Any
+    validity: str | None
+    valid: bool | None
+    why_invalid: list[str]
+    metric: Metric | None
+    latency_ms: dict[str, float | None]
+    query_count: Any
+    samples_per_query: Any
+    target_qps: Any
+    target_latency_ms: float | None
+    target_latency_percentile: Any
+    min_duration_ms: Any
+    min_query_count: Any
+    early_stopping: str | None
+    loadgen_version: Any
+    errors: Any
+    query_latency_ms: dict[str, float | None]
+    scheduled_samples_per_second: Any
+    overlatency_query_count: Any
+    early_stopping_p90_ms: float | None
+    accuracy_sample_count: Any
+    logs: list[str]
+    per_group: Any
+    ideal_queue: IdealQueue
 
 
 def read_detail_log(path: Path) -> dict[str, Any]:
@@ -363,7 +405,7 @@ def why_invalid(raw: dict[str, Any]) -> list[str]:
     return reasons
 
 
-def summarize_detail(raw: dict[str, Any]) -> dict[str, Any]:
+def summarize_detail(raw: dict[str, Any]) -> Result:
     """The figures a result document keeps from LoadGen's detail log."""
     scenario = str(raw.get("effective_scenario") or raw.get("requested_scenario") or "")
     if raw.get("effective_test_mode") == "AccuracyOnly":
@@ -372,9 +414,9 @@ def summarize_detail(raw: dict[str, Any]) -> dict[str, Any]:
         raise BackendError("LoadGen's detail log has no result (did the test finish?)")
     name, key, unit = _METRICS.get(scenario, ("", "", ""))
     value = raw.get(key)
-    metric = {"name": name, "value": _ms(value) if unit == "ms" else value, "unit": unit}
+    metric: Metric = {"name": name, "value": _ms(value) if unit == "ms" else value, "unit": unit}
     validity = str(raw["result_validity"])
-    doc: dict[str, Any] = {
+    doc: Result = {
         "scenario": scenario,
         "mode": raw.get("effective_test_mode"),
         "validity": validity,
@@ -403,7 +445,7 @@ def summarize_detail(raw: dict[str, Any]) -> dict[str, Any]:
     return doc
 
 
-def _accuracy_summary(raw: dict[str, Any], scenario: str) -> dict[str, Any]:
+def _accuracy_summary(raw: dict[str, Any], scenario: str) -> Result:
     # Accuracy mode issues every sample once and judges no performance: there is no validity to read.
     return {
         "scenario": scenario,
@@ -420,7 +462,7 @@ def _accuracy_summary(raw: dict[str, Any], scenario: str) -> dict[str, Any]:
     }
 
 
-def parse_logs(out_dir: Path) -> dict[str, Any]:
+def parse_logs(out_dir: Path) -> Result:
     """Summary of the LoadGen test whose logs are in ``out_dir``, with the log files it left."""
     doc = summarize_detail(read_detail_log(out_dir / "mlperf_log_detail.txt"))
     doc["logs"] = [str(out_dir / f) for f in LOG_FILES if (out_dir / f).exists()]
