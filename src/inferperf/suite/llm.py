@@ -10,7 +10,7 @@ no fidelity floor applies here (``llm-compress`` and ``optimize`` judge fidelity
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypedDict
 
 from inferperf.errors import InferperfError, runtime_cause
 from inferperf.suite.plan import FP32, SuiteOptions, slug
@@ -81,7 +81,32 @@ def generate_job(job: dict[str, Any]) -> dict[str, Any]:
     return generate(job["model"], backends=(job["backend"],), options=opts)
 
 
-def llm_summary(doc: dict[str, Any]) -> dict[str, Any]:
+class CellSummary(TypedDict, total=False):
+    """A suite cell's headline numbers: a bench cell's latency and throughput (with the run each came
+    from and the compute figures), or a generative cell's (``generative``) TTFT, TPOT and decode rate."""
+
+    latency_median_ms: dict[str, Any] | None
+    latency_p99_ms: dict[str, Any] | None
+    latency_from: str | None
+    throughput_fps: dict[str, Any] | None
+    throughput_from: str | None
+    effective_gflops: float | None
+    fraction_of_peak: float | None
+    fraction_of_int8_peak: float | None
+    converged: bool
+    run_errors: list[Any]
+    generative: bool
+    prompt_tokens: int
+    new_tokens: int
+    ttft_median_ms: dict[str, Any]
+    ttft_p99_ms: dict[str, Any]
+    tpot_median_ms: dict[str, Any]
+    tpot_p99_ms: dict[str, Any]
+    decode_tokens_per_s: dict[str, Any]
+    requests: int
+
+
+def llm_summary(doc: dict[str, Any]) -> CellSummary:
     """Headline numbers of an LLM cell: TTFT and TPOT (median with interval, p99), decode tokens/s."""
     level = doc["results"][0]["levels"][0]
     return {

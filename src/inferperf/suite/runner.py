@@ -27,7 +27,7 @@ from inferperf.results.history import History, environment_fingerprint
 from inferperf.results.schema import SCHEMA, save_json
 from inferperf.suite.cell import current_fingerprints, run_cell
 from inferperf.suite.llm import BACKEND as LLM_BACKEND
-from inferperf.suite.llm import llm_job, llm_summary, make_llm_variant
+from inferperf.suite.llm import CellSummary, llm_job, llm_summary, make_llm_variant
 from inferperf.suite.plan import Cell, SuiteOptions, cell_job, cell_key, cells, quantizer_of, reference_of
 from inferperf.suite.variants import Variant, make_variant
 
@@ -68,7 +68,7 @@ class Outcome(JsonRecord):
     error: str | None = None
     node: dict[str, Any] | None = None
     attempts: int = 0
-    summary: dict[str, Any] | None = None
+    summary: CellSummary | None = None
     lost_nodes: list[dict[str, Any]] = field(default_factory=list)  # nodes that died while it ran there
 
     def to_dict(self) -> dict[str, Any]:
@@ -83,7 +83,7 @@ def _stat(run: dict[str, Any] | None, *path: str) -> dict[str, Any] | None:
     return value if isinstance(value, dict) else None
 
 
-def cell_summary(document: Document) -> dict[str, Any]:
+def cell_summary(document: Document) -> CellSummary:
     """Headline numbers of a cell: latency from its latency run, throughput from its throughput run
     (an LLM cell's: TTFT, TPOT and decode tokens/s)."""
     doc = document.to_dict()
@@ -300,7 +300,7 @@ def _unsupported(cell: Cell, info: ModelInfo, options: SuiteOptions) -> str | No
     return f"{cell.backend} cannot load {info.format} models{made}"
 
 
-def _brief(summary: dict[str, Any] | None) -> str:
+def _brief(summary: CellSummary | None) -> str:
     if not summary:
         return "-"
     if summary.get("generative"):
