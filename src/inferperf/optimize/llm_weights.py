@@ -91,9 +91,9 @@ def fidelity(
     same = agreement(ref, cand, prompts, FIDELITY_TOKENS)
     return {
         "prompts": len(prompts),
-        "logit_cosine_min": same.get("logit_cosine_min"),
-        "logit_cosine_median": same.get("logit_cosine_median"),
-        "next_token_top1_agreement": same.get("next_token_top1_agreement"),
+        "logit_cosine_min": same["logit_cosine_min"],
+        "logit_cosine_median": same["logit_cosine_median"],
+        "next_token_top1_agreement": same["next_token_top1_agreement"],
         "greedy_token_agreement": same["greedy_token_agreement"],
         "note": "random weights make these figures about the arithmetic, not about text quality; "
         "perplexity needs real weights",
