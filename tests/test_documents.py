@@ -33,7 +33,40 @@ def test_stored_example_round_trips_as_its_type(path: Path) -> None:
     assert type(doc) is not Document, f"kind {data['kind']!r} has no type"
     assert doc.kind == data["kind"] and doc.created == data.get("created", "")
     assert doc.to_dict() == data
+    assert list(doc.to_dict()) == list(data), "a typed document must write its keys in the order it read them"
     assert documents.parse(json.loads(json.dumps(doc.to_dict()))) == doc
+
+
+def test_a_document_reads_as_its_json_form_and_cannot_be_changed(tmp_path: Path) -> None:
+    from inferperf.results.schema import save_json
+
+    data = _read(EXAMPLES / "tune.json")
+    doc = documents.load(EXAMPLES / "tune.json")
+    assert dict(doc) == data and len(doc) == len(data) and list(doc) == list(data)
+    assert doc["trials"] == data["trials"] and doc.get("kind") == "tune" and doc.get("absent", 7) == 7
+    assert "recommendation" in doc and "absent" not in doc
+    with pytest.raises(TypeError):
+        doc["kind"] = "bench"  # type: ignore[index]
+    save_json(doc, tmp_path / "again.json")
+    assert (tmp_path / "again.json").read_text(encoding="utf-8") == json.dumps(data, indent=1)
+
+
+def test_a_built_document_keeps_its_builders_key_order() -> None:
+    built = {
+        "schema": "inferperf.result/1",
+        "kind": "memory",
+        "created": "now",
+        "model": {},
+        "variants": [],
+        "environment": {},
+        "backend": "openvino",
+        "rows": [],
+        "method": "VmRSS",
+    }
+    doc = documents.parse(built)
+    assert list(doc) == list(built)
+    schema_last = {k: v for k, v in built.items() if k != "schema"} | {"schema": built["schema"]}
+    assert next(iter(documents.parse(schema_last))) == "schema"
 
 
 def test_typed_sections_are_typed() -> None:

@@ -9,7 +9,7 @@ yields shows progress on stderr, renders the result on stdout and writes it to -
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -130,14 +130,14 @@ class Command:
         with bar:
             yield factory
 
-    def checkpoint(self, doc: dict[str, Any]) -> None:
+    def checkpoint(self, doc: Mapping[str, Any]) -> None:
         """Write ``doc`` to --json (if given) without a word: what is done survives a Ctrl-C or a crash."""
         if self.json_path:
             save_json(doc, self.json_path)
 
     def show(
         self,
-        doc: dict[str, Any],
+        doc: Mapping[str, Any],
         render: Render,
         *,
         announce: bool = True,
@@ -161,12 +161,13 @@ class Command:
         _check_typed(doc)
 
 
-def _check_typed(doc: dict[str, Any]) -> None:
+def _check_typed(doc: Mapping[str, Any]) -> None:
     """A document this command wrote must read as its kind's type: written first (nothing is lost), a
-    mismatch is then an internal error, the writer's bug, not the user's."""
+    mismatch is then an internal error, the writer's bug, not the user's. A typed document was checked
+    when it was built."""
     from inferperf.results import documents
 
-    if str(doc.get("schema", "")).startswith("inferperf.result/"):
+    if not isinstance(doc, documents.Document) and str(doc.get("schema", "")).startswith("inferperf.result/"):
         try:
             documents.parse(doc)
         except ResultError as exc:
@@ -203,7 +204,7 @@ def command(json_path: Path | None = None) -> Iterator[Command]:
         raise typer.Exit(1) from None
 
 
-def record_history(doc: dict[str, Any], source: str) -> None:
+def record_history(doc: Mapping[str, Any], source: str) -> None:
     """Record in the history (on by default): a store that cannot be written warns, it does not fail the run."""
     try:
         rid = api.history_record(doc, source=source)

@@ -368,7 +368,7 @@ def profile(
         config = runtime.resolve(**knobs.given(), batch=batch)
         if shapes is not None:
             with cmd.status("profile") as status:
-                doc = api.profile_shapes(
+                groups = api.profile_shapes(
                     names[0],
                     shapes,
                     backend=backend,
@@ -377,7 +377,7 @@ def profile(
                     int_range=low_high,
                     progress=status,
                 )
-            cmd.show(doc, partial(render_profile_shapes, top=top))
+            cmd.show(groups, partial(render_profile_shapes, top=top))
             return
         with cmd.status("profile") as status:
             doc = api.profile(

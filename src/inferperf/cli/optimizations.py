@@ -5,7 +5,7 @@ Registered on the app in ``cli/__init__.py``.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -81,6 +81,7 @@ from inferperf.config import (
 from inferperf.errors import ConfigError
 from inferperf.inputs import parse_int_range
 from inferperf.report.console import render_quantize
+from inferperf.results.documents import GuardedDocument, TuneDocument
 from inferperf.results.schema import save_json
 
 
@@ -139,9 +140,9 @@ def _quantize_options(
     )
 
 
-def _models_written(doc: dict[str, Any]) -> list[Path]:
+def _models_written(doc: GuardedDocument) -> list[Path]:
     """The result also goes next to each optimized model that was written, as MODEL.json."""
-    return [Path(c["written_to"]).with_suffix(".json") for c in doc["candidates"] if c.get("written_to")]
+    return [Path(c["written_to"]).with_suffix(".json") for c in doc.candidates if c.get("written_to")]
 
 
 def prune(
@@ -274,9 +275,9 @@ def _tune_options(
     )
 
 
-def _save_tuned_config(doc: dict[str, Any], path: Path) -> bool:
+def _save_tuned_config(doc: TuneDocument, path: Path) -> bool:
     """Write tune's recommendation as a config bench --config reads back; False if there is none."""
-    rec = doc.get("recommendation")
+    rec = doc.recommendation
     if not rec:
         return False
     tuned = {
@@ -415,7 +416,7 @@ def _optimize_llm(model: str, llm: dict[str, Any], budget: str, out_dir: Path) -
             raise typer.Exit(3)
 
 
-def _show_flow(doc: dict[str, Any], out_dir: Path) -> None:
+def _show_flow(doc: Mapping[str, Any], out_dir: Path) -> None:
     """An optimize flow's summary, where its files are, and which steps failed (the flow went on past them)."""
     out.print((out_dir / "summary.md").read_text(encoding="utf-8"))
     out.print(f"wrote {out_dir}/ (report.html, summary.md, optimize.json, one JSON per step)")

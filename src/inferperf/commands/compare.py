@@ -10,13 +10,13 @@ from inferperf.config import RuntimeConfig
 from inferperf.errors import BackendError, ConfigError
 from inferperf.measure.target import ShapeSpec, as_spec, created, header, plan_streams, resolve
 from inferperf.model import ModelInfo
-from inferperf.results.documents import Document
+from inferperf.results.documents import CompareDocument, Document
 from inferperf.results.schema import SCHEMA
 
 
 def compare(
     a: str | Path, b: str | Path, *, threshold: float = 0.02, history: str | Path | None = None
-) -> dict[str, Any]:
+) -> CompareDocument:
     """B against A, from two bench result files: per run and metric, ratio B/A, 95% interval, verdict.
 
     Reruns of either configuration recorded in the history (default store unless ``history``) give
@@ -27,35 +27,39 @@ def compare(
 
     doc_a, doc_b = documents.load(a), documents.load(b)
     body = compare_docs(doc_a, doc_b, threshold, _noise(doc_a, doc_b, history))
-    return {
-        "schema": SCHEMA,
-        "kind": "compare",
-        "created": created(),
-        "a": {"path": str(a), "model": _model_path(doc_a), "created": doc_a.created},
-        "b": {"path": str(b), "model": _model_path(doc_b), "created": doc_b.created},
-        "threshold_given": threshold,
-        **body,
-    }
+    return CompareDocument.from_dict(
+        {
+            "schema": SCHEMA,
+            "kind": "compare",
+            "created": created(),
+            "a": {"path": str(a), "model": _model_path(doc_a), "created": doc_a.created},
+            "b": {"path": str(b), "model": _model_path(doc_b), "created": doc_b.created},
+            "threshold_given": threshold,
+            **body,
+        }
+    )
 
 
 def compare_groups(
     group_a: Sequence[str | Path], group_b: Sequence[str | Path], *, threshold: float = 0.02
-) -> dict[str, Any]:
+) -> CompareDocument:
     """B against A, each side several separate invocations of its configuration (bench result files): per
     run and metric, the ratio of geometric means B/A with a Welch interval over the invocations."""
     from inferperf.report.compare import compare_groups as judge_groups
     from inferperf.results import documents
 
     docs_a, docs_b = [documents.load(p) for p in group_a], [documents.load(p) for p in group_b]
-    return {
-        "schema": SCHEMA,
-        "kind": "compare",
-        "created": created(),
-        "a": {"paths": [str(p) for p in group_a], "model": _model_path(docs_a[0])},
-        "b": {"paths": [str(p) for p in group_b], "model": _model_path(docs_b[0])},
-        "threshold_given": threshold,
-        **judge_groups(docs_a, docs_b, threshold),
-    }
+    return CompareDocument.from_dict(
+        {
+            "schema": SCHEMA,
+            "kind": "compare",
+            "created": created(),
+            "a": {"paths": [str(p) for p in group_a], "model": _model_path(docs_a[0])},
+            "b": {"paths": [str(p) for p in group_b], "model": _model_path(docs_b[0])},
+            "threshold_given": threshold,
+            **judge_groups(docs_a, docs_b, threshold),
+        }
+    )
 
 
 def compare_interleaved(
@@ -70,7 +74,7 @@ def compare_interleaved(
     timeout_s: float = 1800.0,
     shapes: ShapeSpec | str | None = None,
     int_range: tuple[int, int] | None = None,
-) -> dict[str, Any]:
+) -> CompareDocument:
     """Two config files measured A B A B ... in one worker; per-round paired ratios B/A with verdicts.
 
     With ``shapes`` both run one engine with the varying dims open over the same seeded shape stream.
@@ -95,18 +99,20 @@ def compare_interleaved(
         {"throughput_fps": c["throughput_fps_per_round"], "latency_median_ms": c["median_ms_per_round"]} for c in per
     ]
     body = compare_rounds(rounds_of[0], rounds_of[1], threshold)
-    return {
-        **header("compare"),
-        "a": {"config": str(a), **cands[0]["config"]},
-        "b": {"config": str(b), **cands[1]["config"]},
-        "model": cands[0]["model_info"],
-        "rounds": rounds,
-        "seconds_per_round": seconds,
-        "threshold": threshold,
-        **({"shapes": record} if record else {}),
-        "raw": per,
-        **body,
-    }
+    return CompareDocument.from_dict(
+        {
+            **header("compare"),
+            "a": {"config": str(a), **cands[0]["config"]},
+            "b": {"config": str(b), **cands[1]["config"]},
+            "model": cands[0]["model_info"],
+            "rounds": rounds,
+            "seconds_per_round": seconds,
+            "threshold": threshold,
+            **({"shapes": record} if record else {}),
+            "raw": per,
+            **body,
+        }
+    )
 
 
 def _model_path(doc: Document) -> Any:
@@ -156,7 +162,7 @@ def _config_candidate(path: str | Path, model: str | Path | None, scenario: str)
 
 def compare_against_history(
     result: str | Path, *, history: str | Path | None = None, threshold: float = 0.02
-) -> dict[str, Any]:
+) -> CompareDocument:
     """A new bench result against the latest recorded one with the same model hash, config and machine.
 
     A is the recorded result, B the new one: ratios B/A, intervals and verdicts as ``compare``.
@@ -176,17 +182,19 @@ def compare_against_history(
         )
     recorded = documents.parse(old)
     body = compare_docs(recorded, typed, threshold, _noise(recorded, typed, history))
-    return {
-        "schema": SCHEMA,
-        "kind": "compare",
-        "created": created(),
-        "a": {
-            "history_id": old["history"]["id"],
-            "history": str(store.path),
-            "model": old.get("model", {}).get("path"),
-            "created": old.get("created"),
-        },
-        "b": {"path": str(result), "model": _model_path(typed), "created": typed.created},
-        "threshold_given": threshold,
-        **body,
-    }
+    return CompareDocument.from_dict(
+        {
+            "schema": SCHEMA,
+            "kind": "compare",
+            "created": created(),
+            "a": {
+                "history_id": old["history"]["id"],
+                "history": str(store.path),
+                "model": old.get("model", {}).get("path"),
+                "created": old.get("created"),
+            },
+            "b": {"path": str(result), "model": _model_path(typed), "created": typed.created},
+            "threshold_given": threshold,
+            **body,
+        }
+    )

@@ -16,6 +16,7 @@ from inferperf.inputs import build_input_sets
 from inferperf.measure.environment import collect_environment
 from inferperf.measure.target import ShapeSpec, as_spec, header, resolve
 from inferperf.model import ModelInfo, load_model_info, parse_shape_spec, resolve_shapes
+from inferperf.results.documents import GuardedDocument
 
 SYNTHETIC_CALIBRATION = 64  # synthetic calibration inputs, with or without --shapes (half of 128 drawn)
 GUARD_STREAM = 32  # held-out inputs drawn from a shape stream when `shapes` is given as a plain text
@@ -38,7 +39,7 @@ def quantize(
     warn: Callable[[str], None] | None = None,
     shapes: ShapeSpec | str | None = None,
     config: RuntimeConfig | None = None,
-) -> dict[str, Any]:
+) -> GuardedDocument:
     """INT8 quantization guarded by accuracy (or output fidelity), with an interleaved speed check.
 
     ``config`` is the runtime config of the float reference and of the candidates (its precision,
@@ -79,7 +80,9 @@ def quantize(
     support = precision_support("int8", collect_environment()["cpu"]["features"])
     for row in fields["candidates"]:
         row["details"]["support"] = support  # says why INT8 may not pay off on this CPU
-    return {**header("quantize", plugin), "model": info_.to_dict(), "backend": plugin.name, **fields}
+    return GuardedDocument.from_dict(
+        {**header("quantize", plugin), "model": info_.to_dict(), "backend": plugin.name, **fields}
+    )
 
 
 def prune(
@@ -96,7 +99,7 @@ def prune(
     warn: Callable[[str], None] | None = None,
     shapes: ShapeSpec | str | None = None,
     config: RuntimeConfig | None = None,
-) -> dict[str, Any]:
+) -> GuardedDocument:
     """Magnitude sparsity on weights, judged for accuracy and re-measured side by side."""
     import tempfile
 
@@ -127,13 +130,15 @@ def prune(
     if row.get("accepted") and not row.get("significant_speedup"):
         row["note"] = "no significant speed-up: the runtime's dense kernels do not skip zero weights"
     _compare_sparse(fields["candidates"])
-    return {
-        **header("prune", plugin),
-        "model": info_.to_dict(),
-        "backend": plugin.name,
-        "data": data_record,
-        **fields,
-    }
+    return GuardedDocument.from_dict(
+        {
+            **header("prune", plugin),
+            "model": info_.to_dict(),
+            "backend": plugin.name,
+            "data": data_record,
+            **fields,
+        }
+    )
 
 
 def precision(
@@ -149,7 +154,7 @@ def precision(
     warn: Callable[[str], None] | None = None,
     shapes: ShapeSpec | str | None = None,
     config: RuntimeConfig | None = None,
-) -> dict[str, Any]:
+) -> GuardedDocument:
     """Inference-precision hints (bf16, f16) against f32: accuracy, speed, and native support on this CPU."""
     from inferperf.optimize.prune import precision_support
     from inferperf.optimize.quantize import Candidate, judge
@@ -181,13 +186,15 @@ def precision(
         row["details"]["runtime_reports"] = reported
         if reported is not None and reported != p:
             row["details"]["support"] += f"; the runtime reports {key}={reported}, not {p}"
-    return {
-        **header("precision", plugin),
-        "model": info_.to_dict(),
-        "backend": plugin.name,
-        "data": data_record,
-        **fields,
-    }
+    return GuardedDocument.from_dict(
+        {
+            **header("precision", plugin),
+            "model": info_.to_dict(),
+            "backend": plugin.name,
+            "data": data_record,
+            **fields,
+        }
+    )
 
 
 def _guard_stream(

@@ -9,6 +9,7 @@ from inferperf.config import RuntimeConfig
 from inferperf.measure.compute import count_macs_any, runtime_versions
 from inferperf.measure.target import created, header, resolve
 from inferperf.model import ModelInfo, load_model_info, parse_shape_spec, resolve_shapes
+from inferperf.results.documents import AccuracyDocument, DoctorDocument
 from inferperf.results.schema import save_json
 
 
@@ -40,7 +41,7 @@ def accuracy(
     batch: int = 1,
     preprocess: dict[str, Any] | None = None,
     config: RuntimeConfig | None = None,
-) -> dict[str, Any]:
+) -> AccuracyDocument:
     """Top-1 (and top-5 with more than five classes) over labelled data, as a result document."""
     from inferperf.inputs.dataset import load_dataset, model_preprocess, override
     from inferperf.optimize.accuracy import evaluate
@@ -50,20 +51,22 @@ def accuracy(
     spec = override(model_preprocess(info_), **(preprocess or {}))
     dataset = load_dataset(data, info_, spec)
     report = evaluate(plugin, info_, dataset, cfg, batch)
-    return {
-        **header("accuracy", plugin),
-        "model": info_.to_dict(),
-        "data": {
-            "source": dataset.source,
-            "count": len(dataset),
-            "preprocess": spec.to_dict(),
-            "classes": list(dataset.classes),
-        },
-        "backend": plugin.name,
-        "config": cfg.to_dict(),
-        "batch": batch,
-        **report.to_dict(),
-    }
+    return AccuracyDocument.from_dict(
+        {
+            **header("accuracy", plugin),
+            "model": info_.to_dict(),
+            "data": {
+                "source": dataset.source,
+                "count": len(dataset),
+                "preprocess": spec.to_dict(),
+                "classes": list(dataset.classes),
+            },
+            "backend": plugin.name,
+            "config": cfg.to_dict(),
+            "batch": batch,
+            **report.to_dict(),
+        }
+    )
 
 
 def zoo_list() -> list[dict[str, Any]]:
@@ -85,7 +88,7 @@ def zoo_list() -> list[dict[str, Any]]:
     return rows
 
 
-def doctor(measure_peak: bool = True) -> dict[str, Any]:
+def doctor(measure_peak: bool = True) -> DoctorDocument:
     """Installed runtimes, CPU facts, measured peaks and noise; caches the peak for bench."""
     from inferperf import diagnose as doc_mod
     from inferperf.measure.peak import PEAK_PROBE_VERSION, peak_cache_path
@@ -103,4 +106,4 @@ def doctor(measure_peak: bool = True) -> dict[str, Any]:
             },
             peak_cache_path(),
         )
-    return doc
+    return DoctorDocument.from_dict(doc)

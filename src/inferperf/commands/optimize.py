@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
 from inferperf.backends import get_backend
 from inferperf.config import OptimizeOptions
 from inferperf.measure.target import ShapeSpec, plan_streams
 from inferperf.model import load_model_info
+from inferperf.results.documents import OptimizeDocument
 from inferperf.results.schema import save_json
 
 
@@ -19,7 +20,7 @@ def optimize(
     options: OptimizeOptions | None = None,
     out: str | Path = "inferperf-optimize",
     status: Callable[[str, str], None] | None = None,
-) -> dict[str, Any]:
+) -> OptimizeDocument:
     """The whole flow: measure, quantize, tune, verify against the baseline, report. Returns the result document.
 
     Every step's result is written to ``out`` as it finishes; on Ctrl-C the summary and the
@@ -43,6 +44,7 @@ def optimize(
         artifacts = pipeline.copy_artifacts()
         doc = result_document(pipeline, artifacts)
         step_docs = {s.name: s.doc for s in pipeline.steps if s.doc is not None}
-        doc["artifacts"].update(write_reports(doc, step_docs, out_dir))
+        reports = write_reports(doc, step_docs, out_dir)
+        doc = replace(doc, extra={**doc.extra, "artifacts": {**doc.extra["artifacts"], **reports}})
         save_json(doc, out_dir / "optimize.json")
     return doc

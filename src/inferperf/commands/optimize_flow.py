@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,6 +23,17 @@ from inferperf.jsonform import NOT_IN_JSON, JsonRecord
 from inferperf.measure.target import ShapeSpec, header
 from inferperf.measure.worker import run_worker
 from inferperf.model import load_model_info
+from inferperf.results.documents import (
+    AccuracyCheckDocument,
+    BenchDocument,
+    DoctorDocument,
+    Document,
+    DynamicDocument,
+    OptimizeDocument,
+    SweepDocument,
+    TuneDocument,
+    VerifyDocument,
+)
 from inferperf.results.schema import save_json
 from inferperf.stats import paired_ratio_ci
 
@@ -69,7 +80,7 @@ class Step(JsonRecord):
     seconds: float = 0.0
     error: str | None = None
     path: str | None = None
-    doc: dict[str, Any] | None = field(default=None, repr=False, metadata=NOT_IN_JSON)
+    doc: Document | None = field(default=None, repr=False, metadata=NOT_IN_JSON)
 
 
 class Pipeline:
@@ -97,7 +108,7 @@ class Pipeline:
         """Seconds since the flow started."""
         return time.perf_counter() - self.t0
 
-    def step(self, name: str, title: str, fn: Callable[[], dict[str, Any] | None]) -> dict[str, Any] | None:
+    def step(self, name: str, title: str, fn: Callable[[], Document | None]) -> Document | None:
         """Run one step; record success, a failure (the flow goes on), or Ctrl-C (the flow stops)."""
         st = Step(name, title)
         self.steps.append(st)
@@ -121,7 +132,7 @@ class Pipeline:
         self.status(title, st.status if st.error is None else f"failed: {st.error}")
         return doc
 
-    def doc(self, name: str) -> dict[str, Any] | None:
+    def doc(self, name: str) -> Document | None:
         """The result of a finished step, if it succeeded."""
         return next((s.doc for s in self.steps if s.name == name and s.doc is not None), None)
 
@@ -163,15 +174,18 @@ class Pipeline:
 
     def _dynamic(
         self, api: Any, backend: str, strategies: tuple[str, ...], config: RuntimeConfig | None
-    ) -> dict[str, Any]:
+    ) -> DynamicDocument:
         from inferperf.measure.dynamic import DynamicOptions
 
         opts = DynamicOptions(strategies=strategies, stream=self.options.stream, rounds=2)
-        return dict(api.dynamic(self.model, self.guard_stream(), backend=backend, options=opts, config=config))
+        doc: DynamicDocument = api.dynamic(
+            self.model, self.guard_stream(), backend=backend, options=opts, config=config
+        )
+        return doc
 
-    def _doctor(self) -> dict[str, Any]:
-        doc: dict[str, Any] = _commands().doctor(measure_peak=False)
-        self.cores = int(doc["environment"]["cpu"]["cores"] or 1)
+    def _doctor(self) -> DoctorDocument:
+        doc: DoctorDocument = _commands().doctor(measure_peak=False)
+        self.cores = int((doc.environment or {})["cpu"]["cores"] or 1)
         return doc
 
     def baseline_config(self) -> RuntimeConfig:
@@ -179,28 +193,30 @@ class Pipeline:
         batch 1, one request in flight."""
         return RuntimeConfig(backend="onnxruntime", threads=self.cores, requests=1, batch=1)
 
-    def _baseline(self, api: Any) -> dict[str, Any]:
+    def _baseline(self, api: Any) -> DynamicDocument | BenchDocument:
         if self.options.shapes:
             return self._dynamic(api, "onnxruntime", ("dynamic",), self.baseline_config())
         limits = self.limits(8.0)
         result = api.bench(
             self.model, backends=("onnxruntime",), mode="throughput", config=self.baseline_config(), limits=limits
         )
-        return dict(result.to_dict())
+        return BenchDocument.from_dict(result.to_dict())
 
-    def _bench(self, api: Any) -> dict[str, Any]:
+    def _bench(self, api: Any) -> DynamicDocument | BenchDocument:
         if self.options.shapes:
             # On a shape stream the first question is how to compile for it: every strategy on one stream.
             backend = _bounded_first(self.options.backends)
             return self._dynamic(api, backend, ("dynamic", "bounded", "buckets", "largest"), None)
         limits = self.limits(5.0)
-        return dict(api.bench(self.model, backends=self.options.backends, mode="both", limits=limits).to_dict())
+        result = api.bench(self.model, backends=self.options.backends, mode="both", limits=limits)
+        return BenchDocument.from_dict(result.to_dict())
 
-    def _coldstart(self, api: Any) -> dict[str, Any]:
+    def _coldstart(self, api: Any) -> Document:
         cache = self.out / "model-cache"
-        return dict(api.coldstart(self.model, runs=3, cache_dir=cache, shapes=self.guard_stream()))
+        doc: Document = api.coldstart(self.model, runs=3, cache_dir=cache, shapes=self.guard_stream())
+        return doc
 
-    def _quantize(self, api: Any) -> dict[str, Any]:
+    def _quantize(self, api: Any) -> Document:
         out = self.out / "work" / "model-int8.xml"
         from inferperf.config import QuantizeOptions
         from inferperf.optimize.quantize import looks_like_transformer
@@ -208,18 +224,17 @@ class Pipeline:
         # With data, the data's own inputs calibrate and judge; without, the shape stream's synthetic ones.
         shapes = self.guard_stream() if self.options.data is None else None
         transformer = looks_like_transformer(load_model_info(self.model))
-        return dict(
-            api.quantize(
-                self.model,
-                data=self.options.data,
-                max_drop=self.options.max_drop,
-                out=out,
-                rounds=3,
-                seconds=3.0,
-                shapes=shapes,
-                options=QuantizeOptions(transformer=transformer),
-            )
+        doc: Document = api.quantize(
+            self.model,
+            data=self.options.data,
+            max_drop=self.options.max_drop,
+            out=out,
+            rounds=3,
+            seconds=3.0,
+            shapes=shapes,
+            options=QuantizeOptions(transformer=transformer),
         )
+        return doc
 
     def int8_variant(self) -> str | None:
         """The accepted INT8 model, when quantization produced one."""
@@ -229,7 +244,7 @@ class Pipeline:
         written = [c.get("written_to") for c in doc.get("candidates", []) if c.get("written_to")]
         return str(written[0]) if written else None
 
-    def _tune(self, api: Any) -> dict[str, Any]:
+    def _tune(self, api: Any) -> TuneDocument:
         left = self.options.budget_s - self.elapsed() - self.scaled(_AFTER_TUNE_S)
         options = TuneOptions(
             budget_s=max(self.scaled(_TUNE_MIN_S), left),
@@ -240,23 +255,22 @@ class Pipeline:
         )
         variant = self.int8_variant()
         progress = lambda f, text: self.status("tuning variants and runtime knobs", f"{f * 100:.0f}% {text}")  # noqa: E731
-        return dict(
-            api.tune(
-                self.model,
-                backends=self.options.backends,
-                variants=[variant] if variant else [],
-                options=options,
-                progress=progress,
-                shapes=self.guard_stream(),
-            )
+        doc: TuneDocument = api.tune(
+            self.model,
+            backends=self.options.backends,
+            variants=[variant] if variant else [],
+            options=options,
+            progress=progress,
+            shapes=self.guard_stream(),
         )
+        return doc
 
     def winner(self) -> dict[str, Any] | None:
         """The tuner's recommendation, when there is one."""
         doc = self.doc("tune")
-        return doc.get("recommendation") if doc else None
+        return doc.recommendation if isinstance(doc, TuneDocument) else None
 
-    def _sweep(self, api: Any) -> dict[str, Any] | None:
+    def _sweep(self, api: Any) -> SweepDocument | None:
         rec = self.winner()
         if rec is None:
             return None
@@ -282,25 +296,26 @@ class Pipeline:
                     "latency_ms": run.latency_ms,
                 }
             )
-        return {**header("sweep", environment=result.environment), "model": rec["model"], "points": points}
+        env = dict(result.environment)
+        return SweepDocument.from_dict({**header("sweep", environment=env), "model": rec["model"], "points": points})
 
-    def _stream_sweep(self, api: Any, rec: dict[str, Any]) -> dict[str, Any]:
+    def _stream_sweep(self, api: Any, rec: dict[str, Any]) -> SweepDocument:
         """Requests in flight over the shape stream, on the winner's open-dims engine."""
         from inferperf.measure.dynamic import DynamicOptions
 
         base = RuntimeConfig.from_dict(rec["runtime"])
         points = []
-        doc: dict[str, Any] = {}
+        env: dict[str, Any] | None = None
         for requests in (1, 2, 4):
             opts = DynamicOptions(strategies=("dynamic",), stream=self.options.stream, rounds=2, requests=requests)
-            doc = api.dynamic(
+            doc: DynamicDocument = api.dynamic(
                 rec["model"],
                 self.guard_stream() or "",
                 backend=base.backend,
                 options=opts,
                 config=base.with_(requests=requests),
             )
-            strat = doc["strategies"][0]
+            env, strat = doc.environment, doc.strategies[0]
             if strat["status"] != "ok":
                 raise VerificationError(f"sweep at {requests} requests failed: {strat['error']}")
             points.append(
@@ -311,9 +326,9 @@ class Pipeline:
                     "latency_ms": strat["latency_ms"],
                 }
             )
-        return {**header("sweep", environment=doc.get("environment")), "model": rec["model"], "points": points}
+        return SweepDocument.from_dict({**header("sweep", environment=env), "model": rec["model"], "points": points})
 
-    def _verify(self, info: Any) -> dict[str, Any] | None:
+    def _verify(self, info: Any) -> VerifyDocument | None:
         rec = self.winner()
         if rec is None:
             return None
@@ -335,17 +350,19 @@ class Pipeline:
             raise VerificationError(f"verification failed: {result.error}")
         base, win = (c["throughput_fps_per_round"] for c in result.data["candidates"])
         ci = paired_ratio_ci(win, base)
-        return {
-            **header("verify"),
-            "rounds": self.options.verify_rounds,
-            "seconds_per_round": self.options.verify_round_s,
-            "labels": ["baseline (ONNX Runtime defaults)", f"winner: {rec['target']}"],
-            "candidates": result.data["candidates"],
-            "configs": [c["config"] for c in cands],
-            "speedup": {"value": ci.value, "ci95": [ci.low, ci.high], "method": ci.method},
-        }
+        return VerifyDocument.from_dict(
+            {
+                **header("verify"),
+                "rounds": self.options.verify_rounds,
+                "seconds_per_round": self.options.verify_round_s,
+                "labels": ["baseline (ONNX Runtime defaults)", f"winner: {rec['target']}"],
+                "candidates": result.data["candidates"],
+                "configs": [c["config"] for c in cands],
+                "speedup": {"value": ci.value, "ci95": [ci.low, ci.high], "method": ci.method},
+            }
+        )
 
-    def _accuracy(self, api: Any) -> dict[str, Any] | None:
+    def _accuracy(self, api: Any) -> AccuracyCheckDocument | None:
         rec = self.winner()
         data = self.options.data or ("builtin" if self.model == "builtin" else None)
         if rec is None or data is None:
@@ -361,14 +378,16 @@ class Pipeline:
         win = api.accuracy(
             rec["model"], data=data, backend=rec["backend"], config=cfg.with_(batch=1, requests=None), preprocess=prep
         )
-        return {
-            **header("accuracy-check"),
-            "data": data,
-            "baseline": ref,
-            "winner": win,
-            "drop": _top1(ref) - _top1(win),
-            "max_drop": self.options.max_drop,
-        }
+        return AccuracyCheckDocument.from_dict(
+            {
+                **header("accuracy-check"),
+                "data": data,
+                "baseline": ref.to_dict(),
+                "winner": win.to_dict(),
+                "drop": _top1(ref) - _top1(win),
+                "max_drop": self.options.max_drop,
+            }
+        )
 
     # -- outputs ------------------------------------------------------------------------------
 
@@ -401,7 +420,7 @@ class VerificationError(InferperfError):
     exit_code = 3
 
 
-def _top1(doc: dict[str, Any]) -> float:
+def _top1(doc: Mapping[str, Any]) -> float:
     top1 = doc["top1"]
     return float(top1["value"] if isinstance(top1, dict) else top1)
 
@@ -425,11 +444,11 @@ def headline(p: Pipeline) -> dict[str, Any]:
     return out
 
 
-def executed_precisions(docs: Any) -> dict[str, list[str]]:
+def executed_precisions(docs: Iterable[Mapping[str, Any]]) -> dict[str, list[str]]:
     """Per backend, the float precisions its measured runs executed (as each runtime reported them)."""
     seen: dict[str, set[str]] = {}
     for doc in docs:
-        for run in doc.get("runs", []) if isinstance(doc, dict) else []:
+        for run in doc.get("runs", []) if isinstance(doc, Mapping) else []:
             precision = (run.get("effective") or {}).get("executed_precision")
             if precision:
                 seen.setdefault(str(run.get("backend") or run.get("config", {}).get("backend")), set()).add(precision)
@@ -442,16 +461,18 @@ def _geo(values: list[float]) -> float:
     return math.exp(sum(math.log(v) for v in values) / len(values))
 
 
-def result_document(p: Pipeline, artifacts: dict[str, str]) -> dict[str, Any]:
+def result_document(p: Pipeline, artifacts: dict[str, str]) -> OptimizeDocument:
     """The optimize run's own result: options, steps (with their files), headline, artifacts."""
-    env = next((s.doc["environment"] for s in p.steps if s.doc and s.doc.get("environment")), None)
-    return {
-        **header("optimize", environment=env),
-        "model": p.model,
-        "options": p.options.to_dict(),
-        "steps": [s.to_dict() for s in p.steps],
-        "headline": headline(p),
-        "artifacts": artifacts,
-        "interrupted": p.interrupted,
-        "wall_s": p.elapsed(),
-    }
+    env = next((s.doc.environment for s in p.steps if s.doc and s.doc.environment), None)
+    return OptimizeDocument.from_dict(
+        {
+            **header("optimize", environment=env),
+            "model": p.model,
+            "options": p.options.to_dict(),
+            "steps": [s.to_dict() for s in p.steps],
+            "headline": headline(p),
+            "artifacts": artifacts,
+            "interrupted": p.interrupted,
+            "wall_s": p.elapsed(),
+        }
+    )

@@ -15,6 +15,7 @@ from inferperf.inputs import build_input_sets
 from inferperf.measure.runner import run_scenario
 from inferperf.measure.target import ShapeSpec, header, resolve, spec_of
 from inferperf.model import ModelInfo, load_model_info, parse_shape_spec, resolve_shapes
+from inferperf.results.documents import ProfileCompareDocument, ProfileDocument, ProfileShapesDocument
 
 if TYPE_CHECKING:
     from inferperf.measure.profile import ReferenceGap, Summary
@@ -32,7 +33,7 @@ def profile(
     reference_s: float = 3.0,
     seed: int = 0,
     progress: Callable[[str], None] | None = None,
-) -> dict[str, Any]:
+) -> ProfileDocument | ProfileCompareDocument:
     """Per-layer profile (times, op types, precisions, findings); with ``compare_with``, two models side by side.
 
     Layer counters come from the backend (OpenVINO PERF_COUNT, ONNX Runtime's profiler) over many
@@ -66,13 +67,15 @@ def profile(
     ]
     if compare_with is None:
         return docs[0]
-    return {
-        **header("profile-compare", plugin),
-        "backend": plugin.name,
-        "a": docs[0],
-        "b": docs[1],
-        "comparison": compare_profiles(docs[0]["profile"], docs[1]["profile"]),
-    }
+    return ProfileCompareDocument.from_dict(
+        {
+            **header("profile-compare", plugin),
+            "backend": plugin.name,
+            "a": docs[0].to_dict(),
+            "b": docs[1].to_dict(),
+            "comparison": compare_profiles(docs[0]["profile"], docs[1]["profile"]),
+        }
+    )
 
 
 def profile_shapes(
@@ -86,7 +89,7 @@ def profile_shapes(
     seed: int = 0,
     int_range: tuple[int, int] | None = None,
     progress: Callable[[str], None] | None = None,
-) -> dict[str, Any]:
+) -> ProfileShapesDocument:
     """Per-layer profile of each fixed shape group (``--shapes`` grammar), and how each op type's time
     grows with the input across the groups (which layers scale worse than the input)."""
     from inferperf.inputs.distribution import resolve_shapes_option
@@ -125,16 +128,18 @@ def profile_shapes(
             }
         )
     out.sort(key=lambda d: d["elements"])
-    return {
-        **header("profile-shapes", plugin),
-        "model": info_.to_dict(),
-        "backend": plugin.name,
-        "config": cfg.to_dict(),
-        "shapes": {"spec": spec.text, "source": source},
-        "limits": {"seconds": seconds, "warmup_s": warmup_s},
-        "groups": out,
-        "scaling": shape_scaling(out),
-    }
+    return ProfileShapesDocument.from_dict(
+        {
+            **header("profile-shapes", plugin),
+            "model": info_.to_dict(),
+            "backend": plugin.name,
+            "config": cfg.to_dict(),
+            "shapes": {"spec": spec.text, "source": source},
+            "limits": {"seconds": seconds, "warmup_s": warmup_s},
+            "groups": out,
+            "scaling": shape_scaling(out),
+        }
+    )
 
 
 def _profile_doc(
@@ -147,7 +152,7 @@ def _profile_doc(
     reference_s: float,
     budget: dict[str, float],
     progress: Callable[[str], None] | None,
-) -> dict[str, Any]:
+) -> ProfileDocument:
     """One model's profile document: summary, counters-off reference latency, findings."""
     from inferperf.measure.profile import reference_gap
     from inferperf.optimize.findings import ModelFacts, diagnose
@@ -165,13 +170,15 @@ def _profile_doc(
         dynamic_inputs={s.name: list(s.shape) for s in info_.inputs if s.dynamic_dims},
         profiled_shapes={k: list(v) for k, v in shapes.items()},
     )
-    return {
-        **header("profile", plugin),
-        "model": {**info_.to_dict(), "shapes": {k: list(v) for k, v in shapes.items()}},
-        "backend": plugin.name,
-        "config": cfg.to_dict(),
-        "limits": budget,
-        "profile": summary,
-        "reference": reference,
-        "findings": [f.to_dict() for f in diagnose(summary, facts)],
-    }
+    return ProfileDocument.from_dict(
+        {
+            **header("profile", plugin),
+            "model": {**info_.to_dict(), "shapes": {k: list(v) for k, v in shapes.items()}},
+            "backend": plugin.name,
+            "config": cfg.to_dict(),
+            "limits": budget,
+            "profile": summary,
+            "reference": reference,
+            "findings": [f.to_dict() for f in diagnose(summary, facts)],
+        }
+    )

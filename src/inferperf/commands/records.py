@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +28,7 @@ def suite(options: Any = None, *, status: Callable[[str], None] | None = None) -
     return runner.run()
 
 
-def history_record(doc: dict[str, Any], path: str | Path | None = None, source: str | None = None) -> int:
+def history_record(doc: Mapping[str, Any], path: str | Path | None = None, source: str | None = None) -> int:
     """Record a result document in the history (default: $INFERPERF_HISTORY or the user data folder)."""
     from inferperf.results.history import record
 

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
 
 from inferperf.config import RuntimeConfig
 from inferperf.errors import ConfigError
 from inferperf.inputs.providers import check_inputs_fit
 from inferperf.measure.target import ShapeSpec, as_spec, header, plan_streams, resolve
 from inferperf.model import load_model_info, parse_shape_spec, resolve_shapes
+from inferperf.results.documents import ColdstartDocument, MemoryDocument
 
 
 def coldstart(
@@ -24,7 +24,7 @@ def coldstart(
     timeout_s: float = 300.0,
     progress: Callable[[str], None] | None = None,
     shapes: ShapeSpec | str | None = None,
-) -> dict[str, Any]:
+) -> ColdstartDocument:
     """First-inference latency in fresh processes, per start-up variant, as a result document.
 
     With ``shapes`` the engine keeps the varying dims open, and each run also meets one shape of
@@ -49,20 +49,22 @@ def coldstart(
         check_inputs_fit(info_, fixed, 1)
     variants, lacks = build_variants(plugin, cfg, str(cache_dir) if cache_dir else None)
     run_coldstart(plugin, info_, fixed, variants, runs, timeout_s, progress, inputs)
-    return {
-        **header("coldstart", plugin),
-        **({"shapes": record} if record else {}),
-        "model": {**info_.to_dict(), "shapes": {k: list(v) for k, v in fixed.items()}},
-        "backend": plugin.name,
-        "runs_per_variant": runs,
-        "variants": [v.summary() for v in variants],
-        "cache_speedup": speedups(variants),
-        "cache_speedup_other_routes": {
-            v.cache_pair: speedups(variants, v.cache_pair) for v in variants if v.cache_pair not in ("", "memory")
-        },
-        "runtime_lacks": lacks,
-        "ci_method": "order-statistic binomial interval of the median over runs; ratios by percentile bootstrap",
-    }
+    return ColdstartDocument.from_dict(
+        {
+            **header("coldstart", plugin),
+            **({"shapes": record} if record else {}),
+            "model": {**info_.to_dict(), "shapes": {k: list(v) for k, v in fixed.items()}},
+            "backend": plugin.name,
+            "runs_per_variant": runs,
+            "variants": [v.summary() for v in variants],
+            "cache_speedup": speedups(variants),
+            "cache_speedup_other_routes": {
+                v.cache_pair: speedups(variants, v.cache_pair) for v in variants if v.cache_pair not in ("", "memory")
+            },
+            "runtime_lacks": lacks,
+            "ci_method": "order-statistic binomial interval of the median over runs; ratios by percentile bootstrap",
+        }
+    )
 
 
 def memory(
@@ -78,7 +80,7 @@ def memory(
     timeout_s: float = 600.0,
     progress: Callable[[str], None] | None = None,
     shapes: ShapeSpec | str | None = None,
-) -> dict[str, Any]:
+) -> MemoryDocument:
     """Memory per phase for each configuration that changes it, each in a fresh process.
 
     With ``shapes`` every worker runs one open-dims engine over the seeded shape stream: a pass that
@@ -112,12 +114,16 @@ def memory(
         progress=progress,
         stream=stream,
     )
-    return {
-        **header("memory", plugin),
-        "model": models[0].to_dict(),
-        "variants": [m.to_dict() for m in models[1:]],
-        "backend": plugin.name,
-        **({"shapes": record} if record else {}),
-        "rows": rows,
-        "method": "VmRSS samples between phases; peaks from VmHWM reset via /proc/self/clear_refs before each phase",
-    }
+    return MemoryDocument.from_dict(
+        {
+            **header("memory", plugin),
+            "model": models[0].to_dict(),
+            "variants": [m.to_dict() for m in models[1:]],
+            "backend": plugin.name,
+            **({"shapes": record} if record else {}),
+            "rows": rows,
+            "method": (
+                "VmRSS samples between phases; peaks from VmHWM reset via /proc/self/clear_refs before each phase"
+            ),
+        }
+    )

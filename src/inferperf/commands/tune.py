@@ -12,6 +12,7 @@ from inferperf.errors import ConfigError
 from inferperf.measure.environment import collect_environment
 from inferperf.measure.target import ShapeSpec, as_spec, header, plan_streams
 from inferperf.model import ModelInfo, load_model_info, parse_shape_spec, reconcile_batch, resolve_shapes
+from inferperf.results.documents import TuneDocument
 
 TUNE_STREAM = 32  # inputs in the stream every trial runs, when `shapes` is a text
 
@@ -29,9 +30,9 @@ def tune(
     input_values: dict[str, float] | None = None,
     seed: int = 0,
     progress: Callable[[float, str], None] | None = None,
-    checkpoint: Callable[[dict[str, Any]], None] | None = None,
+    checkpoint: Callable[[TuneDocument], None] | None = None,
     shapes: ShapeSpec | str | None = None,
-) -> dict[str, Any]:
+) -> TuneDocument:
     """Search the runtime knobs (and model variants) under latency and memory budgets; verify the winner.
 
     Returns a result document; ``recommendation.runtime`` is what ``bench --config`` reads back.
@@ -63,15 +64,17 @@ def tune(
     reference = Target(ref.backend, ref.variant, ref.info, (), name=f"reference ({ref.backend} {scenario} defaults)")
     tuner = Tuner(targets, reference, TrialRunner(base, options, scenario, spec))
 
-    def doc(body: dict[str, Any]) -> dict[str, Any]:
+    def doc(body: dict[str, Any]) -> TuneDocument:
         extra = {"shapes": stream_doc} if stream_doc else {}
-        return {
-            **header("tune", plugins[0]),
-            "model": infos[0][1].to_dict(),
-            "skipped_targets": skipped,
-            **extra,
-            **body,
-        }
+        return TuneDocument.from_dict(
+            {
+                **header("tune", plugins[0]),
+                "model": infos[0][1].to_dict(),
+                "skipped_targets": skipped,
+                **extra,
+                **body,
+            }
+        )
 
     result = tuner.run(progress, (lambda body: checkpoint(doc(body))) if checkpoint else None)
     return doc(result.to_dict())

@@ -16,6 +16,7 @@ from inferperf.inputs.dataset import dataset_sets
 from inferperf.measure.runner import Progress
 from inferperf.measure.target import ShapeSpec, Target, header, plan_streams, resolve, shapes_record, spec_of
 from inferperf.model import ModelInfo, fed_batch, load_model_info, parse_shape_spec, resolve_shapes
+from inferperf.results.documents import DynamicDocument, E2EDocument, ScenarioDocument
 from inferperf.results.schema import save_json
 
 
@@ -33,7 +34,7 @@ def e2e(
     save_fused: str | Path | None = None,
     postprocess: Any = None,
     progress: Callable[[str], None] | None = None,
-) -> dict[str, Any]:
+) -> E2EDocument:
     """End to end on real images: stages apart, sequential vs pipelined, host vs fused pre-processing.
 
     ``options`` is a ``measure.e2e.E2EOptions``; ``postprocess`` a ``measure.e2e_inputs.Postprocessor``
@@ -63,15 +64,17 @@ def e2e(
         fields = run_e2e(plugin, target, items, dec, t.config, opts, fused_info, postprocess, progress)
     if fusion is not None and "fused" in fields:
         fields["fused"] = {"model": {**fusion, "saved": save_fused is not None}, **fields["fused"]}
-    return {
-        **header("e2e", plugin),
-        "model": {**info_.to_dict(), "input": name, "shape": list(shape)},
-        "backend": plugin.name,
-        "decoder": dec.name,
-        "inputs": {"source": source, "count": len(items)},
-        "preprocess": {**spec.to_dict(), "size": list(size), "resize": f"{dec.name} bilinear"},
-        **fields,
-    }
+    return E2EDocument.from_dict(
+        {
+            **header("e2e", plugin),
+            "model": {**info_.to_dict(), "input": name, "shape": list(shape)},
+            "backend": plugin.name,
+            "decoder": dec.name,
+            "inputs": {"source": source, "count": len(items)},
+            "preprocess": {**spec.to_dict(), "size": list(size), "resize": f"{dec.name} bilinear"},
+            **fields,
+        }
+    )
 
 
 def _image_target(info_: ModelInfo, preprocess: dict[str, Any] | None) -> Any:
@@ -96,7 +99,7 @@ def dynamic(
     config: RuntimeConfig | None = None,
     int_range: tuple[int, int] | None = None,
     progress: Progress | None = None,
-) -> dict[str, Any]:
+) -> DynamicDocument:
     """A dynamic-shape workload: per-group and overall results of each compile strategy on one seeded stream.
 
     ``options`` is a measure.dynamic.DynamicOptions (strategies, rounds, requests; its stream length
@@ -124,27 +127,29 @@ def dynamic(
         skipped.append({"name": "bounded", "reason": f"{plugin.name} has no interval dimensions"})
     body = run_dynamic(plugin, info_, items, groups, config, opts, int_range, progress)
     record = shapes_record(spec, source, _per_group(items), groups=[_group_doc(g) for g in groups])
-    return {
-        **header("dynamic", plugin),
-        "model": info_.to_dict(),
-        "backend": plugin.name,
-        "config": config.to_dict(),
-        "shapes": record,
-        "stream": {
-            "count": len(items),
-            "seed": opts.seed,
-            "buckets": edges,
-            "items": [{"group": it.bin, "shapes": {n: list(s) for n, s in it.shapes.items()}} for it in items],
-        },
-        "options": {
-            "strategies": list(opts.strategies),
-            "rounds": opts.rounds,
-            "requests": opts.requests,
-            "interleave": "per input" if opts.requests == 1 else "per pass",
-        },
-        "skipped": skipped,
-        **body,
-    }
+    return DynamicDocument.from_dict(
+        {
+            **header("dynamic", plugin),
+            "model": info_.to_dict(),
+            "backend": plugin.name,
+            "config": config.to_dict(),
+            "shapes": record,
+            "stream": {
+                "count": len(items),
+                "seed": opts.seed,
+                "buckets": edges,
+                "items": [{"group": it.bin, "shapes": {n: list(s) for n, s in it.shapes.items()}} for it in items],
+            },
+            "options": {
+                "strategies": list(opts.strategies),
+                "rounds": opts.rounds,
+                "requests": opts.requests,
+                "interleave": "per input" if opts.requests == 1 else "per pass",
+            },
+            "skipped": skipped,
+            **body,
+        }
+    )
 
 
 def _per_group(items: list[Any]) -> dict[str, int]:
@@ -178,7 +183,7 @@ def scenario(
     status: Callable[[str], None] | None = None,
     shapes: ShapeSpec | str | None = None,
     int_range: tuple[int, int] | None = None,
-) -> dict[str, Any]:
+) -> ScenarioDocument:
     """An MLPerf LoadGen scenario (single-stream, multi-stream, server, offline) as a result document.
 
     ``options`` is a ``measure.loadgen.ScenarioOptions``. LoadGen's log files are kept under ``out``,
@@ -208,17 +213,19 @@ def scenario(
         target = _fixed_target(t, sets, labels)
     out_dir = Path(out)
     body = run_scenario_test(target, opts, out_dir, status)
-    doc = {
-        **header("scenario", plugin),
-        "model": {**info_.to_dict(), "shapes": {k: list(v) for k, v in target.shapes.items()}},
-        "backend": plugin.name,
-        "scenario": opts.scenario,
-        "options": opts.to_dict(),
-        "inputs": {"source": source, "count": len(sets)},
-        **({"shapes": stream_doc} if stream_doc else {}),
-        "out_dir": str(out_dir),
-        **body,
-    }
+    doc = ScenarioDocument.from_dict(
+        {
+            **header("scenario", plugin),
+            "model": {**info_.to_dict(), "shapes": {k: list(v) for k, v in target.shapes.items()}},
+            "backend": plugin.name,
+            "scenario": opts.scenario,
+            "options": opts.to_dict(),
+            "inputs": {"source": source, "count": len(sets)},
+            **({"shapes": stream_doc} if stream_doc else {}),
+            "out_dir": str(out_dir),
+            **body,
+        }
+    )
     save_json(doc, out_dir / "scenario.json")
     return doc
 

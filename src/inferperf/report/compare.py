@@ -9,7 +9,7 @@ measurement, which cancel the machine's drift.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -431,6 +431,6 @@ def compare_rounds(
     return {"method": ci.method, "rows": rows}
 
 
-def regressions(result: dict[str, Any], max_slowdown: float) -> list[dict[str, Any]]:
+def regressions(result: Mapping[str, Any], max_slowdown: float) -> list[dict[str, Any]]:
     """Rows where B is significantly slower by more than ``max_slowdown``."""
     return [r for r in result["rows"] if r["verdict"] == "slower" and r["slowdown"] > max_slowdown]

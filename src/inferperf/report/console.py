@@ -251,7 +251,7 @@ def _pct(fig: dict[str, Any]) -> str:
     return f"{fig['value'] * 100:.2f}% [{lo * 100:.2f}, {hi * 100:.2f}] ({fig['correct']} correct)"
 
 
-def render_accuracy(doc: dict[str, Any], console: Console) -> None:
+def render_accuracy(doc: Mapping[str, Any], console: Console) -> None:
     """Top-1/top-5 with their exact intervals."""
     data = doc["data"]
     console.print(
@@ -283,7 +283,7 @@ def render_zoo(rows: list[dict[str, Any]], console: Console) -> None:
     console.print(table)
 
 
-def _render_peaks(doc: dict[str, Any], console: Console) -> None:
+def _render_peaks(doc: Mapping[str, Any], console: Console) -> None:
     """The measured matmul peaks (with their errors and notes) and the memory copy rate, when measured."""
     peak = doc.get("peak")
     if peak:
@@ -302,7 +302,7 @@ def _render_peaks(doc: dict[str, Any], console: Console) -> None:
         )
 
 
-def render_doctor(doc: dict[str, Any], console: Console) -> None:
+def render_doctor(doc: Mapping[str, Any], console: Console) -> None:
     """Installed pieces, CPU, peaks, and warnings with advice."""
     cpu = doc["environment"]["cpu"]
     console.print(
@@ -333,7 +333,7 @@ def render_doctor(doc: dict[str, Any], console: Console) -> None:
         console.print("  [green]no signs of a noisy machine[/green]")
 
 
-def render_quantize(doc: dict[str, Any], console: Console) -> None:
+def render_quantize(doc: Mapping[str, Any], console: Console) -> None:
     """Each INT8 candidate: guard figure, fidelity, speedup with its interval, verdict."""
     ref = doc["fp32"]
     guard = doc["guard"]

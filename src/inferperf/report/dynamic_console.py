@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from rich.console import Console
@@ -40,7 +41,7 @@ def _mb(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.0f}"
 
 
-def _strategies_table(doc: dict[str, Any]) -> Table:
+def _strategies_table(doc: Mapping[str, Any]) -> Table:
     table = Table(title="strategies on the same shape stream", title_justify="left")
     for col, just in (
         ("strategy", "left"),
@@ -74,7 +75,7 @@ def _strategies_table(doc: dict[str, Any]) -> Table:
     return table
 
 
-def render_dynamic(doc: dict[str, Any], console: Console) -> None:
+def render_dynamic(doc: Mapping[str, Any], console: Console) -> None:
     """Per-group tables of each strategy, the comparison table and the verdict."""
     stream = doc["stream"]
     console.print(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from rich.console import Console
@@ -26,7 +27,7 @@ def _stage_table(title: str, stages: dict[str, Any]) -> Table:
     return table
 
 
-def _modes_table(doc: dict[str, Any]) -> Table:
+def _modes_table(doc: Mapping[str, Any]) -> Table:
     seq, piped = doc["sequential"], doc["pipelined"]
     table = Table(title="sequential vs pipelined (end to end, per input)", title_justify="left")
     table.add_column("mode")
@@ -66,7 +67,7 @@ def _fused_lines(fused: dict[str, Any]) -> list[str]:
     ]
 
 
-def render_e2e(doc: dict[str, Any], console: Console) -> None:
+def render_e2e(doc: Mapping[str, Any], console: Console) -> None:
     """Stage breakdown, sequential vs pipelined, and the fused pre-processing comparison."""
     seq = doc["sequential"]
     console.print(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,7 @@ def _ci(stat: dict[str, Any], digits: int = 2) -> str:
     return f"{value:.{digits}f} ±{half:.0f}%"
 
 
-def render_generate(doc: dict[str, Any], console: Console) -> None:
+def render_generate(doc: Mapping[str, Any], console: Console) -> None:
     """Model, and per backend and prompt length: TTFT, TPOT, ITL p99, end to end, tokens/s; the cross-checks."""
     model = doc["model"]
     arch = model.get("architecture", {})
@@ -49,7 +50,7 @@ def render_generate(doc: dict[str, Any], console: Console) -> None:
         _cross(doc["cross_check"], console)
 
 
-def _traffic(result: dict[str, Any], console: Console) -> None:
+def _traffic(result: Mapping[str, Any], console: Console) -> None:
     """What decode reads per second against what this machine can copy: how close it is to its ceiling."""
     rows = [(lv["prompt_tokens"], lv["decode_traffic"]) for lv in result["levels"] if lv.get("decode_traffic")]
     if not rows:
@@ -116,7 +117,7 @@ def _memory(backend: str, memory: dict[str, Any], console: Console) -> None:
         console.print(f"  [yellow]{escape(theory['note'])}[/yellow]", highlight=False)
 
 
-def _table(result: dict[str, Any], console: Console) -> None:
+def _table(result: Mapping[str, Any], console: Console) -> None:
     table = Table(title=f"{result['backend']} (load {result['load_ms']:.0f} ms): medians ±95% CI, ms", show_header=True)
     for col in ("prompt", "req", "TTFT", "TPOT", "ITL p99", "e2e", "prefill/s", "decode/s", "/GenAI"):
         table.add_column(col, justify="right")
@@ -146,7 +147,7 @@ def _cross(cross: dict[str, Any], console: Console) -> None:
         )
 
 
-def _queueing_line(doc: dict[str, Any], console: Console) -> None:
+def _queueing_line(doc: Mapping[str, Any], console: Console) -> None:
     alone = doc.get("unloaded")
     if not alone:
         return
@@ -165,7 +166,7 @@ def _queueing_line(doc: dict[str, Any], console: Console) -> None:
     )
 
 
-def _kv_line(doc: dict[str, Any], console: Console) -> None:
+def _kv_line(doc: Mapping[str, Any], console: Console) -> None:
     """The most KV cache each level's sequences held at once, against what the engine allocated."""
     caches = [(lv["load"]["label"], lv.get("engine_cache") or {}) for lv in doc["levels"]]
     caches = [(label, c) for label, c in caches if c.get("level_peak_used_mib") is not None]
@@ -178,7 +179,7 @@ def _kv_line(doc: dict[str, Any], console: Console) -> None:
     )
 
 
-def render_serving(doc: dict[str, Any], console: Console) -> None:
+def render_serving(doc: Mapping[str, Any], console: Console) -> None:
     """Per load level: TTFT and TPOT percentiles, end to end, throughput, goodput and SLO attainment."""
     opts = doc["options"]
     model = doc["model"]
@@ -243,7 +244,7 @@ def _p50_p99(summary: dict[str, Any], fmt: str) -> str:
     return f"{summary['median']['value']:{fmt}} / {summary['p99']['value']:{fmt}}"
 
 
-def _interval_line(doc: dict[str, Any], console: Console) -> None:
+def _interval_line(doc: Mapping[str, Any], console: Console) -> None:
     """The medians' 95% intervals (the table has no room for them)."""
     parts = []
     for level in doc["levels"]:
@@ -255,7 +256,7 @@ def _interval_line(doc: dict[str, Any], console: Console) -> None:
         console.print("95% intervals of the medians (ms): " + "; ".join(parts), highlight=False)
 
 
-def _endpoint_lines(doc: dict[str, Any], console: Console) -> None:
+def _endpoint_lines(doc: Mapping[str, Any], console: Console) -> None:
     """How tokens were counted, failed requests by kind, and why the run stopped, where these apply."""
     if doc.get("model", {}).get("endpoint"):
         console.print(f"tokens counted by {escape(doc.get('tokens_counted_by') or '?')}", highlight=False)
@@ -270,7 +271,7 @@ def _endpoint_lines(doc: dict[str, Any], console: Console) -> None:
         console.print(f"[red]stopped: {escape(doc['stopped'])}[/red]", highlight=False)
 
 
-def render_compress(doc: dict[str, Any], console: Console) -> None:
+def render_compress(doc: Mapping[str, Any], console: Console) -> None:
     """Per variant: weight bytes, fidelity against FP32, TTFT and TPOT speed-ups with intervals, decode traffic."""
     console.print(
         f"[bold]inferperf llm-compress[/bold] ({escape(doc['device'])}): {escape(doc['model']['path'])}",
@@ -311,7 +312,7 @@ def _speedup(stat: dict[str, Any] | None) -> str:
     return f"{stat['value']:.2f} [{lo:.2f}, {hi:.2f}]"
 
 
-def render_llm_scenario(doc: dict[str, Any], console: Console) -> None:
+def render_llm_scenario(doc: Mapping[str, Any], console: Console) -> None:
     """LoadGen's verdict on a generative model: validity, TTFT and TPOT percentiles against their bounds."""
     r = doc["result"]
     colour = "green" if r["valid"] else "red"

@@ -28,7 +28,7 @@ _MAX_POINTS = 1500
 _PHASES = ("python_start_ms", "import_ms", "read_ms", "compile_ms", "first_inference_ms")
 
 
-def latency_cdf(doc: dict[str, Any]) -> Figure | None:
+def latency_cdf(doc: Mapping[str, Any]) -> Figure | None:
     """Distribution of per-request latency per run, with p50/p90/p99 and their intervals marked."""
     go = _go()
     fig = go.Figure()
@@ -57,7 +57,7 @@ def latency_cdf(doc: dict[str, Any]) -> Figure | None:
     )
 
 
-def throughput_bars(doc: dict[str, Any]) -> Figure | None:
+def throughput_bars(doc: Mapping[str, Any]) -> Figure | None:
     """Throughput per run with its interval."""
     go = _go()
     runs = doc.get("runs", [])
@@ -74,7 +74,7 @@ def throughput_bars(doc: dict[str, Any]) -> Figure | None:
     return _layout(fig, "Throughput (95% CI)", "run", "inferences / s")
 
 
-def sweep_curve(doc: dict[str, Any]) -> Figure | None:
+def sweep_curve(doc: Mapping[str, Any]) -> Figure | None:
     """Latency against throughput as requests in flight grow: the knee of the curve."""
     go = _go()
     fig = go.Figure()
@@ -106,7 +106,7 @@ def sweep_curve(doc: dict[str, Any]) -> Figure | None:
     )
 
 
-def coldstart_phases(doc: dict[str, Any]) -> Figure | None:
+def coldstart_phases(doc: Mapping[str, Any]) -> Figure | None:
     """First-inference latency split into its phases, per start-up variant."""
     go = _go()
     variants = [v for v in doc.get("variants", []) if v.get("phases")]
@@ -135,7 +135,7 @@ def coldstart_phases(doc: dict[str, Any]) -> Figure | None:
     return _layout(fig, "First inference: phases (medians of fresh processes, 95% CI)", "milliseconds", "")
 
 
-def memory_scatter(doc: dict[str, Any]) -> Figure | None:
+def memory_scatter(doc: Mapping[str, Any]) -> Figure | None:
     """Peak resident memory against throughput, per configuration."""
     go = _go()
     rows = [r for r in doc.get("rows", []) if r.get("ok")]
@@ -158,7 +158,7 @@ def memory_scatter(doc: dict[str, Any]) -> Figure | None:
     )
 
 
-def pareto_scatter(doc: dict[str, Any]) -> Figure | None:
+def pareto_scatter(doc: Mapping[str, Any]) -> Figure | None:
     """Tuning trials: throughput against p99 latency, the front highlighted, intervals as error bars."""
     go = _go()
     trials = [t for t in doc.get("trials", []) if t.get("status") == "ok"]
@@ -204,7 +204,7 @@ def _top1(value: float, n: int) -> dict[str, Any]:
     return {"value": value, "ci95": [lo, hi]}
 
 
-def accuracy_speed(doc: dict[str, Any]) -> Figure | None:
+def accuracy_speed(doc: Mapping[str, Any]) -> Figure | None:
     """Each variant's held-out accuracy against its measured speed-up over FP32, both with intervals."""
     go = _go()
     n = int((doc.get("held_out") or {}).get("samples") or 0)
@@ -262,7 +262,7 @@ def _environment_table(env: dict[str, Any]) -> str:
     return f"<table class='env'>{body}</table>"
 
 
-def verify_bars(doc: dict[str, Any]) -> Figure | None:
+def verify_bars(doc: Mapping[str, Any]) -> Figure | None:
     """Per-round throughput of each side of an interleaved comparison, and the paired speed-up."""
     go = _go()
     fig = go.Figure()
@@ -278,7 +278,7 @@ def verify_bars(doc: dict[str, Any]) -> Figure | None:
     return _layout(fig, title, "round", "inferences / s")
 
 
-def e2e_stages(doc: dict[str, Any]) -> Figure | None:
+def e2e_stages(doc: Mapping[str, Any]) -> Figure | None:
     """Where an application's time goes: each stage's median (95% CI), host path and fused path."""
     go = _go()
     fig = go.Figure()
@@ -295,7 +295,7 @@ def e2e_stages(doc: dict[str, Any]) -> Figure | None:
     return _layout(fig, "End-to-end stages: median per input (95% CI)", "milliseconds", "")
 
 
-def e2e_throughput(doc: dict[str, Any]) -> Figure | None:
+def e2e_throughput(doc: Mapping[str, Any]) -> Figure | None:
     """Sequential against pipelined throughput."""
     go = _go()
     found = [(k, (doc.get(k) or {}).get("throughput_fps")) for k in ("sequential", "pipelined")]
@@ -307,7 +307,7 @@ def e2e_throughput(doc: dict[str, Any]) -> Figure | None:
     return _layout(fig, "End-to-end throughput (95% CI)", "pipeline", "inputs / s")
 
 
-def profile_layers(doc: dict[str, Any]) -> Figure | None:
+def profile_layers(doc: Mapping[str, Any]) -> Figure | None:
     """The hottest layers' mean time, coloured by the precision they ran in."""
     go = _go()
     layers = ((doc.get("profile") or {}).get("layers") or [])[:20]
@@ -329,7 +329,7 @@ def profile_layers(doc: dict[str, Any]) -> Figure | None:
     return _layout(fig, "Hottest layers (mean time per inference; colour: precision it ran in)", "ms", "")
 
 
-def profile_growth(doc: dict[str, Any]) -> Figure | None:
+def profile_growth(doc: Mapping[str, Any]) -> Figure | None:
     """profile --shapes: time per op type against input elements, log-log, so a steeper line grows faster."""
     go = _go()
     groups = doc.get("groups") or []
@@ -351,7 +351,7 @@ def profile_growth(doc: dict[str, Any]) -> Figure | None:
     )
 
 
-def dynamic_latency_size(doc: dict[str, Any]) -> Figure | None:
+def dynamic_latency_size(doc: Mapping[str, Any]) -> Figure | None:
     """Median latency (95% CI) of each shape group against its mean input size, one line per strategy."""
     go = _go()
     fig = go.Figure()
@@ -366,7 +366,7 @@ def dynamic_latency_size(doc: dict[str, Any]) -> Figure | None:
     return _layout(fig, "Latency against input size, per shape group (median, 95% CI)", "input elements", "ms")
 
 
-def dynamic_strategies(doc: dict[str, Any]) -> Figure | None:
+def dynamic_strategies(doc: Mapping[str, Any]) -> Figure | None:
     """Throughput of each strategy over the same stream (95% CI over interleaved passes)."""
     go = _go()
     ok = [r for r in doc.get("strategies", []) if r.get("status") == "ok"]
@@ -384,7 +384,7 @@ def dynamic_strategies(doc: dict[str, Any]) -> Figure | None:
     return _layout(fig, "Strategies on one shape stream: throughput (95% CI)", "strategy", "inputs / s")
 
 
-def scenario_latency(doc: dict[str, Any]) -> Figure | None:
+def scenario_latency(doc: Mapping[str, Any]) -> Figure | None:
     """LoadGen's per-sample latency percentiles for the scenario, with the latency bound when there is one."""
     go = _go()
     result = doc.get("result") or {}
@@ -400,7 +400,7 @@ def scenario_latency(doc: dict[str, Any]) -> Figure | None:
     return _layout(fig, title, "percentile", "ms")
 
 
-def scenario_groups(doc: dict[str, Any]) -> Figure | None:
+def scenario_groups(doc: Mapping[str, Any]) -> Figure | None:
     """With --shapes: median and p90 latency (95% CI) of each shape group, in size order."""
     go = _go()
     groups = [g for g in ((doc.get("result") or {}).get("per_group") or []) if g.get("latency_ms")]
@@ -414,7 +414,7 @@ def scenario_groups(doc: dict[str, Any]) -> Figure | None:
     return _layout(fig, f"Latency per shape group (SUT clock from {since}; 95% CI)", "shape group", "ms")
 
 
-def quantize_groups(doc: dict[str, Any]) -> Figure | None:
+def quantize_groups(doc: Mapping[str, Any]) -> Figure | None:
     """--shapes: each measured candidate's speed-up over FP32 per shape group (95% CI), fidelity as hover text."""
     fig = _go().Figure()
     for c in doc.get("candidates", []):
@@ -431,7 +431,7 @@ def quantize_groups(doc: dict[str, Any]) -> Figure | None:
     return _layout(fig, "Speed-up over FP32 per shape group (paired rounds, 95% CI)", "shape group", "x FP32")
 
 
-def coldstart_groups(doc: dict[str, Any]) -> Figure | None:
+def coldstart_groups(doc: Mapping[str, Any]) -> Figure | None:
     """--shapes: first against second inference at each group's shape, per start-up variant (medians, 95% CI)."""
     fig = _go().Figure()
     for v in doc.get("variants", []):
@@ -445,7 +445,7 @@ def coldstart_groups(doc: dict[str, Any]) -> Figure | None:
     return _layout(fig, "First sight of each shape in a fresh process: first / second inference", "shape group", "x")
 
 
-_BUILDERS: dict[str, tuple[Callable[[dict[str, Any]], Figure | None], ...]] = {
+_BUILDERS: dict[str, tuple[Callable[[Mapping[str, Any]], Figure | None], ...]] = {
     "dynamic": (dynamic_latency_size, dynamic_strategies),
     "scenario": (scenario_latency, scenario_groups),
     "e2e": (e2e_stages, e2e_throughput),
@@ -461,13 +461,13 @@ _BUILDERS: dict[str, tuple[Callable[[dict[str, Any]], Figure | None], ...]] = {
 }
 
 
-def _builders() -> dict[str, tuple[Callable[[dict[str, Any]], Figure | None], ...]]:
+def _builders() -> dict[str, tuple[Callable[[Mapping[str, Any]], Figure | None], ...]]:
     from inferperf.report.html_llm import BUILDERS
 
     return {**_BUILDERS, **BUILDERS}
 
 
-def figures_for(doc: dict[str, Any]) -> list[Figure]:
+def figures_for(doc: Mapping[str, Any]) -> list[Figure]:
     """The figures a result document of this kind supports (kinds without figures give none)."""
     kind = str(doc.get("kind", "bench" if "runs" in doc else ""))
     figs = [build(doc) for build in _builders().get(kind, ())]
@@ -484,7 +484,7 @@ th{background:#f6f6f6} .note{color:#555} .error{color:#b00}
 
 def render_html(
     title: str,
-    sections: Sequence[tuple[str, dict[str, Any] | None, str]],
+    sections: Sequence[tuple[str, Mapping[str, Any] | None, str]],
     path: str | Path,
     intro_html: str = "",
 ) -> Path:

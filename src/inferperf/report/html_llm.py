@@ -3,6 +3,7 @@ memory, serving levels (tokens/s and goodput against load) and weight compressio
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -20,7 +21,7 @@ def _cdf(values: list[float], name: str) -> Any:
     return _go().Scatter(x=x, y=np.arange(1, x.size + 1) / x.size, mode="lines", name=name)
 
 
-def _request_cdfs(doc: dict[str, Any], key: str, title: str, unit: str) -> Figure | None:
+def _request_cdfs(doc: Mapping[str, Any], key: str, title: str, unit: str) -> Figure | None:
     fig = _go().Figure()
     for result in doc.get("results") or []:
         for level in result.get("levels") or []:
@@ -32,17 +33,17 @@ def _request_cdfs(doc: dict[str, Any], key: str, title: str, unit: str) -> Figur
     return _layout(fig, f"{title} per request (CDF)", unit, "fraction of requests")
 
 
-def generate_ttft_cdf(doc: dict[str, Any]) -> Figure | None:
+def generate_ttft_cdf(doc: Mapping[str, Any]) -> Figure | None:
     """TTFT per request, one curve per backend and prompt length."""
     return _request_cdfs(doc, "ttft_ms", "TTFT", "time to first token (ms)")
 
 
-def generate_tpot_cdf(doc: dict[str, Any]) -> Figure | None:
+def generate_tpot_cdf(doc: Mapping[str, Any]) -> Figure | None:
     """TPOT per request, one curve per backend and prompt length."""
     return _request_cdfs(doc, "tpot_ms", "TPOT", "time per output token (ms)")
 
 
-def generate_ttft_vs_prompt(doc: dict[str, Any]) -> Figure | None:
+def generate_ttft_vs_prompt(doc: Mapping[str, Any]) -> Figure | None:
     """Median TTFT (95% CI) against prompt length, one line per backend: prefill's cost per token."""
     fig = _go().Figure()
     for result in doc.get("results") or []:
@@ -56,7 +57,7 @@ def generate_ttft_vs_prompt(doc: dict[str, Any]) -> Figure | None:
     return _layout(fig, "TTFT against prompt length (median, 95% CI)", "prompt tokens", "ms")
 
 
-def generate_memory(doc: dict[str, Any]) -> Figure | None:
+def generate_memory(doc: Mapping[str, Any]) -> Figure | None:
     """RSS over one long request's tokens, per backend: the KV cache's growth, with the theory's slope."""
     go = _go()
     fig = go.Figure()
@@ -84,7 +85,7 @@ def generate_memory(doc: dict[str, Any]) -> Figure | None:
     return _layout(fig, "Resident memory over one request's generated tokens", "generated tokens", "RSS (MiB)")
 
 
-def generate_batch(doc: dict[str, Any]) -> Figure | None:
+def generate_batch(doc: Mapping[str, Any]) -> Figure | None:
     """Output tokens/s against static batch size (mean over rounds, 95% CI), the median TPOT beside it."""
     go = _go()
     sizes = (doc.get("batch") or {}).get("sizes") or []
@@ -102,7 +103,7 @@ def generate_batch(doc: dict[str, Any]) -> Figure | None:
     return _layout(fig, f"Tokens/s against batch size ({prompt} prompt + {new} new tokens)", "batch", "tokens / s")
 
 
-def serving_cdfs(doc: dict[str, Any]) -> Figure | None:
+def serving_cdfs(doc: Mapping[str, Any]) -> Figure | None:
     """TTFT from arrival per request, one curve per load level."""
     fig = _go().Figure()
     for level in doc.get("levels") or []:
@@ -114,7 +115,7 @@ def serving_cdfs(doc: dict[str, Any]) -> Figure | None:
     return _layout(fig, "TTFT from arrival per request (CDF), per load level", "ms", "fraction of requests")
 
 
-def serving_rates(doc: dict[str, Any]) -> Figure | None:
+def serving_rates(doc: Mapping[str, Any]) -> Figure | None:
     """Output tokens/s, and goodput against load: where more load stops paying."""
     go = _go()
     levels = doc.get("levels") or []
@@ -136,7 +137,7 @@ def serving_rates(doc: dict[str, Any]) -> Figure | None:
     return _layout(fig, "Tokens/s and goodput per load level", "load", "output tokens / s")
 
 
-def compress_speedups(doc: dict[str, Any]) -> Figure | None:
+def compress_speedups(doc: Mapping[str, Any]) -> Figure | None:
     """TTFT and TPOT speed-up of each compressed variant over the uncompressed model (paired 95% CI)."""
     go = _go()
     speedup = (doc.get("speed") or {}).get("speedup") or {}
@@ -149,7 +150,7 @@ def compress_speedups(doc: dict[str, Any]) -> Figure | None:
     return _layout(fig, "Speed-up over the uncompressed model (paired over rounds, 95% CI)", "variant", "x")
 
 
-def optimize_trials(doc: dict[str, Any]) -> Figure | None:
+def optimize_trials(doc: Mapping[str, Any]) -> Figure | None:
     """Every search trial: output tokens/s against p99 TTFT; the Pareto front joined, the winner marked."""
     go = _go()
     trials = [t for t in ((doc.get("search") or {}).get("trials") or []) if t.get("figures")]
@@ -193,7 +194,7 @@ def optimize_trials(doc: dict[str, Any]) -> Figure | None:
     return _layout(fig, "Search trials: output tokens/s against p99 TTFT", "p99 TTFT (ms)", "output tokens / s")
 
 
-def optimize_verify_cdfs(doc: dict[str, Any]) -> Figure | None:
+def optimize_verify_cdfs(doc: Mapping[str, Any]) -> Figure | None:
     """TTFT and TPOT per request of the verification rounds, default against winner."""
     raw = (doc.get("verify") or {}).get("raw") or {}
     if not raw:
@@ -205,7 +206,7 @@ def optimize_verify_cdfs(doc: dict[str, Any]) -> Figure | None:
     return _layout(fig, "Verification: TTFT and TPOT per request (CDF)", "ms", "fraction of requests")
 
 
-def optimize_speedups(doc: dict[str, Any]) -> Figure | None:
+def optimize_speedups(doc: Mapping[str, Any]) -> Figure | None:
     """Each finalist's verified gains over the uncompressed default (paired 95% CI), the winner named."""
     go = _go()
     verified = doc.get("verify") or {}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +27,7 @@ def _ci(stat: dict[str, Any]) -> str:
     return f"x{stat['value']:.2f} [{low:.2f}, {high:.2f}]"
 
 
-def summary_lines(doc: dict[str, Any]) -> list[str]:
+def summary_lines(doc: Mapping[str, Any]) -> list[str]:
     """The summary a person reads first: the winner, its verified gains and fidelity, then every step."""
     head = doc["headline"]
     opts = doc["options"]
@@ -100,7 +101,7 @@ def _speed_lines(head: dict[str, Any]) -> list[str]:
     return lines
 
 
-def _finalist_lines(doc: dict[str, Any]) -> list[str]:
+def _finalist_lines(doc: Mapping[str, Any]) -> list[str]:
     """Every finalist of the verification, its paired gains and whether it held the SLOs."""
     verified = doc.get("verify") or {}
     speedups = verified.get("speedups") or {}
@@ -130,7 +131,7 @@ def _fidelity_lines(fid: dict[str, Any]) -> list[str]:
     return [*lines, ""] if lines else []
 
 
-def _variant_lines(doc: dict[str, Any]) -> list[str]:
+def _variant_lines(doc: Mapping[str, Any]) -> list[str]:
     """Every weight format and KV-cache type tried, its fidelity and whether it passed the floor."""
     compressed = doc.get("compress") or {}
     floor = compressed.get("min_agreement")
@@ -156,7 +157,7 @@ def _variant_lines(doc: dict[str, Any]) -> list[str]:
     return [*head, "| variant | size | next-token top-1 | greedy | |", "|---|---|---|---|---|", *lines, ""]
 
 
-def _trial_lines(doc: dict[str, Any]) -> list[str]:
+def _trial_lines(doc: Mapping[str, Any]) -> list[str]:
     trials = (doc.get("search") or {}).get("trials") or []
     if not trials:
         return []
@@ -176,7 +177,7 @@ def _trial_lines(doc: dict[str, Any]) -> list[str]:
     return lines
 
 
-def write_llm_reports(doc: dict[str, Any], out: Path) -> dict[str, str]:
+def write_llm_reports(doc: Mapping[str, Any], out: Path) -> dict[str, str]:
     """summary.md and report.html into ``out``."""
     from inferperf.report.html import render_html
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +15,7 @@ def _pct(x: float) -> str:
     return f"{x * 100 + 0.0:+.2f}%"  # + 0.0 turns -0.0 into 0.0
 
 
-def _headline_lines(doc: dict[str, Any]) -> list[str]:
+def _headline_lines(doc: Mapping[str, Any]) -> list[str]:
     h = doc["headline"]
     lines = []
     if "speedup" in h:
@@ -41,7 +42,7 @@ def _headline_lines(doc: dict[str, Any]) -> list[str]:
     return lines
 
 
-def summary_markdown(doc: dict[str, Any]) -> str:
+def summary_markdown(doc: Mapping[str, Any]) -> str:
     """A short Markdown summary: headline, steps with status and time, files."""
     lines = [f"# inferperf optimize: {Path(doc['model']).name}", "", *_headline_lines(doc), ""]
     lines += ["| step | status | seconds | result |", "|---|---|---:|---|"]
@@ -62,7 +63,7 @@ def _md_to_html(lines: list[str]) -> str:
     return f"<ul>{items}</ul>"
 
 
-def _steps_table(doc: dict[str, Any]) -> str:
+def _steps_table(doc: Mapping[str, Any]) -> str:
     rows = "".join(
         f"<tr><td>{html.escape(s['title'])}</td><td class='{'error' if s['status'] == 'failed' else ''}'>"
         f"{html.escape(s['status'] + (': ' + s['error'] if s.get('error') else ''))}</td>"
@@ -83,11 +84,11 @@ _SECTIONS = (
 )
 
 
-def write_reports(doc: dict[str, Any], step_docs: dict[str, dict[str, Any]], out: Path) -> dict[str, str]:
+def write_reports(doc: Mapping[str, Any], step_docs: Mapping[str, Mapping[str, Any]], out: Path) -> dict[str, str]:
     """summary.md and report.html into ``out``; returns their paths."""
     md = atomic_write_text(summary_markdown(doc), out / "summary.md")
     intro = _md_to_html(_headline_lines(doc)) + _steps_table(doc)
-    sections: list[tuple[str, dict[str, Any] | None, str]] = []
+    sections: list[tuple[str, Mapping[str, Any] | None, str]] = []
     for name, title in _SECTIONS:
         if name in step_docs:
             dynamic = step_docs[name].get("kind") == "dynamic"  # --shapes: bench compares compile strategies
@@ -99,7 +100,7 @@ def write_reports(doc: dict[str, Any], step_docs: dict[str, dict[str, Any]], out
     return {"summary": str(md), "report": str(page)}
 
 
-def _warnings(doctor: dict[str, Any]) -> str:
+def _warnings(doctor: Mapping[str, Any]) -> str:
     warnings = doctor.get("warnings") or []
     if not warnings:
         return "<p class='note'>No signs of a noisy machine at the start.</p>"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from typing import Any
 
 from rich.console import Console
@@ -64,7 +65,7 @@ def _groups_table(groups: list[dict[str, Any]], key: str, title: str) -> Table:
     return table
 
 
-def _totals_lines(doc: dict[str, Any]) -> list[str]:
+def _totals_lines(doc: Mapping[str, Any]) -> list[str]:
     tot = doc["profile"]["totals"]
     lat = tot["latency_ms"]
     lines = [
@@ -114,7 +115,7 @@ def render_findings(findings: list[dict[str, Any]], console: Console) -> None:
         console.print(f"    try: {escape(f['try'])}")
 
 
-def render_profile(doc: dict[str, Any], console: Console, top: int = 15) -> None:
+def render_profile(doc: Mapping[str, Any], console: Console, top: int = 15) -> None:
     """Layer table, op-type table, layer sum vs latency, precision report and diagnosis."""
     prof = doc["profile"]
     console.print(
@@ -145,7 +146,7 @@ def _speedup(row: dict[str, Any]) -> str:
     return f"{sp['value']:.2f}x [{lo:.2f}, {hi_text}]"
 
 
-def render_profile_compare(doc: dict[str, Any], console: Console, top: int = 15) -> None:
+def render_profile_compare(doc: Mapping[str, Any], console: Console, top: int = 15) -> None:
     """Per-layer side by side (A vs B) with speed-ups, the op-type view, and each side's findings."""
     a, b, cmp = doc["a"], doc["b"], doc["comparison"]
     name_a, name_b = str(a["model"]["path"]), str(b["model"]["path"])
@@ -191,7 +192,7 @@ def render_profile_compare(doc: dict[str, Any], console: Console, top: int = 15)
     console.print(f"[dim]{escape(cmp['method'])}[/dim]")
 
 
-def render_profile_shapes(doc: dict[str, Any], console: Console, top: int) -> None:
+def render_profile_shapes(doc: Mapping[str, Any], console: Console, top: int) -> None:
     """Per shape group: layer sum against latency; per op type: time at each group and its growth exponent."""
     groups = doc["groups"]
     console.print(

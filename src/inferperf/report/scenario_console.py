@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from rich.console import Console
@@ -15,18 +16,18 @@ def _num(value: Any, digits: int = 2) -> str:
     return "-" if value is None else f"{value:.{digits}f}"
 
 
-def _metric(result: dict[str, Any]) -> str:
+def _metric(result: Mapping[str, Any]) -> str:
     metric = result["metric"]
     return f"{metric['name']}: {_num(metric['value'])} {metric['unit']}"
 
 
-def _validity(result: dict[str, Any]) -> str:
+def _validity(result: Mapping[str, Any]) -> str:
     if result["valid"]:
         return "[green]VALID[/green]"
     return "[red]INVALID[/red]: " + escape("; ".join(result["why_invalid"]) or "no reason given")
 
 
-def render_scenario(doc: dict[str, Any], console: Console) -> None:
+def render_scenario(doc: Mapping[str, Any], console: Console) -> None:
     """Validity and why, the scenario's metric, latency percentiles, peak search, accuracy, log folder."""
     console.print(
         f"[bold]inferperf scenario[/bold] {doc['scenario']} on {escape(doc['backend'])}: "
@@ -56,7 +57,7 @@ def render_scenario(doc: dict[str, Any], console: Console) -> None:
     console.print(f"LoadGen logs: {escape(str(doc['out_dir']))}", highlight=False)
 
 
-def _config_line(doc: dict[str, Any], console: Console) -> None:
+def _config_line(doc: Mapping[str, Any], console: Console) -> None:
     probe = doc["probe"]
     eff = doc.get("effective", {})
     settings = doc.get("settings") or {}
@@ -72,7 +73,7 @@ def _config_line(doc: dict[str, Any], console: Console) -> None:
     )
 
 
-def _latency_table(result: dict[str, Any], console: Console) -> None:
+def _latency_table(result: Mapping[str, Any], console: Console) -> None:
     table = Table(title="latency (ms, LoadGen)", title_justify="left")
     table.add_column("")
     for p in ("min", "mean", *_PERCENTILES, "max"):

@@ -3,6 +3,7 @@ model cache) and memory (RSS per phase)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,7 @@ def _stacked(parts: list[tuple[str, float | None, str]], total: float) -> str:
     return bar
 
 
-def render_coldstart(doc: dict[str, Any], console: Console) -> None:
+def render_coldstart(doc: Mapping[str, Any], console: Console) -> None:
     """Per variant: median phases with intervals, and a stacked read / compile / first-inference bar."""
     table = Table(
         title=f"inferperf coldstart ({doc['backend']}, {doc['runs_per_variant']} fresh processes each; "
@@ -82,7 +83,7 @@ def render_coldstart(doc: dict[str, Any], console: Console) -> None:
         _coldstart_groups(doc, console)
 
 
-def _coldstart_failures(doc: dict[str, Any], console: Console) -> None:
+def _coldstart_failures(doc: Mapping[str, Any], console: Console) -> None:
     for v in doc["variants"]:
         for f in sorted(set(v["failures"])):
             times = v["failures"].count(f)
@@ -92,7 +93,7 @@ def _coldstart_failures(doc: dict[str, Any], console: Console) -> None:
         console.print(f"[yellow]{doc['backend']} lacks[/yellow] {escape(lack)}")
 
 
-def _coldstart_groups(doc: dict[str, Any], console: Console) -> None:
+def _coldstart_groups(doc: Mapping[str, Any], console: Console) -> None:
     """--shapes: the first inference at each group's shape (new to the engine) against the second."""
     table = Table(
         title=f"first sight of each shape group, open dims ({escape(doc['shapes']['spec'])}; medians over runs)",
@@ -114,7 +115,7 @@ def _coldstart_groups(doc: dict[str, Any], console: Console) -> None:
     console.print("[dim]the first group's first inference is the process's first; the others follow it[/dim]")
 
 
-def render_memory(doc: dict[str, Any], console: Console) -> None:
+def render_memory(doc: Mapping[str, Any], console: Console) -> None:
     """Memory per phase next to throughput, one row per configuration."""
     table = Table(
         title=f"inferperf memory ({doc['backend']}; MiB resident, each row a fresh process)", title_justify="left"
@@ -164,7 +165,7 @@ def render_memory(doc: dict[str, Any], console: Console) -> None:
     console.print(f"[dim]{escape(doc['method'])}[/dim]")
 
 
-def _memory_stream(doc: dict[str, Any], console: Console) -> None:
+def _memory_stream(doc: Mapping[str, Any], console: Console) -> None:
     """--shapes: what meeting new shapes costs, apart from the steady state that follows."""
     sh = doc["shapes"]
     groups = ", ".join(f"{escape(g)}: {n}" for g, n in sh["samples_per_group"].items())

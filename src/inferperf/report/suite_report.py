@@ -11,7 +11,7 @@ from __future__ import annotations
 import csv
 import html
 import io
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -43,7 +43,7 @@ _HEADERS = (
 # ---------------------------------------------------------------- ratios against the reference column
 
 
-def _run(doc: dict[str, Any], scenario: str) -> dict[str, Any] | None:
+def _run(doc: Mapping[str, Any], scenario: str) -> dict[str, Any] | None:
     runs = {r["scenario"]: r for r in doc.get("runs", [])}
     return runs.get(scenario) or next(iter(runs.values()), None)
 
@@ -133,7 +133,7 @@ def _peak(summary: dict[str, Any]) -> str:
     return ", ".join(parts) or "-"
 
 
-def rows(suite: dict[str, Any]) -> list[list[str]]:
+def rows(suite: Mapping[str, Any]) -> list[list[str]]:
     """One row of text per cell, in the order of ``_HEADERS``."""
     out = []
     for cell in suite["cells"]:
@@ -183,7 +183,7 @@ def _status(cell: dict[str, Any]) -> str:
     return cell["status"] if not cell.get("error") else f"{cell['status']}: {cell['error']}"
 
 
-def llm_rows(suite: dict[str, Any]) -> list[list[str]]:
+def llm_rows(suite: Mapping[str, Any]) -> list[list[str]]:
     """One row of text per decoder-LLM cell, in the order of ``_LLM_HEADERS``."""
     out = []
     for cell in suite["cells"]:
@@ -206,12 +206,12 @@ def llm_rows(suite: dict[str, Any]) -> list[list[str]]:
     return out
 
 
-def _llm_legend(suite: dict[str, Any]) -> str:
+def _llm_legend(suite: Mapping[str, Any]) -> str:
     s = next((c["summary"] for c in suite["cells"] if _generative(c) and c.get("summary")), None) or {}
     return _LLM_LEGEND.format(prompt=s.get("prompt_tokens", "?"), new=s.get("new_tokens", "?"))
 
 
-def _title(suite: dict[str, Any]) -> str:
+def _title(suite: Mapping[str, Any]) -> str:
     ref = suite["reference"]
     return f"inferperf suite ({suite['executor']}); reference: {ref['backend']}:{ref['variant']}"
 
@@ -224,7 +224,7 @@ _LEGEND = (
 )
 
 
-def render_console(suite: dict[str, Any], console: Console) -> None:
+def render_console(suite: Mapping[str, Any], console: Console) -> None:
     """The matrix as a rich table."""
     table = Table(title=escape(_title(suite)), title_justify="left")
     for h in _HEADERS:
@@ -246,7 +246,7 @@ def render_console(suite: dict[str, Any], console: Console) -> None:
         console.print(_llm_legend(suite), style="dim")
 
 
-def to_markdown(suite: dict[str, Any]) -> str:
+def to_markdown(suite: Mapping[str, Any]) -> str:
     """The matrix as a Markdown table, with its legend and variants."""
     lines = [f"# {_title(suite)}", "", "| " + " | ".join(_HEADERS) + " |", "|" + "---|" * len(_HEADERS)]
     lines += ["| " + " | ".join(v.replace("|", "/") for v in row) + " |" for row in rows(suite)]
@@ -333,7 +333,7 @@ def _csv_row(cell: dict[str, Any]) -> list[Any]:
     ]
 
 
-def to_csv(suite: dict[str, Any]) -> str:
+def to_csv(suite: Mapping[str, Any]) -> str:
     """One CSV line per cell, numbers as numbers (empty when absent)."""
     buf = io.StringIO()
     writer = csv.writer(buf)
@@ -346,7 +346,7 @@ def to_csv(suite: dict[str, Any]) -> str:
 # ---------------------------------------------------------------- HTML
 
 
-def _bars(suite: dict[str, Any], key: str, title: str, axis: str) -> Any:
+def _bars(suite: Mapping[str, Any], key: str, title: str, axis: str) -> Any:
     """Grouped bars per model, one group member per backend:variant, error bars the 95% intervals."""
     import plotly.graph_objects as go
 
@@ -372,7 +372,7 @@ def _bars(suite: dict[str, Any], key: str, title: str, axis: str) -> Any:
     return fig if fig.data else None
 
 
-def _html_table(suite: dict[str, Any]) -> str:
+def _html_table(suite: Mapping[str, Any]) -> str:
     head = "".join(f"<th>{html.escape(h)}</th>" for h in _HEADERS)
     body = "".join("<tr>" + "".join(f"<td>{html.escape(v)}</td>" for v in row) + "</tr>" for row in rows(suite))
     page = f"<table><tr>{head}</tr>{body}</table><p class='note'>{html.escape(_LEGEND)}</p>"
@@ -385,7 +385,7 @@ def _html_table(suite: dict[str, Any]) -> str:
     return page
 
 
-def write_html(suite: dict[str, Any], path: str | Path) -> Path:
+def write_html(suite: Mapping[str, Any], path: str | Path) -> Path:
     """The self-contained page: matrix table, throughput and latency bars, variants, environment."""
     from inferperf.report.html import render_html
 
@@ -407,11 +407,11 @@ def write_html(suite: dict[str, Any], path: str | Path) -> Path:
     return render_html(_title(suite), sections, path)
 
 
-def _variant_lines(suite: dict[str, Any]) -> list[str]:
+def _variant_lines(suite: Mapping[str, Any]) -> list[str]:
     return [line for line in to_markdown(suite).splitlines() if line.startswith("- ")]
 
 
-def write_reports(suite: dict[str, Any], out: Path) -> dict[str, str]:
+def write_reports(suite: Mapping[str, Any], out: Path) -> dict[str, str]:
     """suite.md, suite.csv and suite.html in ``out``; their paths."""
     from inferperf.results.schema import atomic_write_text
 

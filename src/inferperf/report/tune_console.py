@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from rich.console import Console
@@ -25,7 +26,7 @@ def _params(params: dict[str, Any]) -> str:
     return " ".join(f"{k.removeprefix('property:')}={v}" for k, v in params.items() if v is not None) or "all defaults"
 
 
-def _trial_table(doc: dict[str, Any]) -> Table:
+def _trial_table(doc: Mapping[str, Any]) -> Table:
     objective = doc["options"]["objective"]
     ok = [t for t in doc["trials"] if t["status"] == "ok"]
 
@@ -52,7 +53,7 @@ def _trial_table(doc: dict[str, Any]) -> Table:
     return table
 
 
-def _failures(doc: dict[str, Any], console: Console) -> None:
+def _failures(doc: Mapping[str, Any], console: Console) -> None:
     failed = [t for t in doc["trials"] if t["status"] != "ok"]
     if failed:
         console.print(f"[yellow]{len(failed)} trial(s) failed and were skipped[/yellow], e.g.:")
@@ -60,7 +61,7 @@ def _failures(doc: dict[str, Any], console: Console) -> None:
             console.print(f"  #{t['number']} {escape(_params(t['params']))}: {escape(str(t['error']))[:160]}")
 
 
-def _final(doc: dict[str, Any], console: Console) -> None:
+def _final(doc: Mapping[str, Any], console: Console) -> None:
     final = doc.get("final")
     if not final:
         return
@@ -91,7 +92,7 @@ def _final(doc: dict[str, Any], console: Console) -> None:
         console.print(f"  vs {row['against']}: x{row['ratio']:.3f} [{lo:.3f}, {hi:.3f}] ({sig})")
 
 
-def _recommendation(doc: dict[str, Any], console: Console) -> None:
+def _recommendation(doc: Mapping[str, Any], console: Console) -> None:
     rec = doc.get("recommendation")
     if not rec:
         console.print("[red]no configuration could be recommended[/red] (no trial succeeded)")
@@ -114,7 +115,7 @@ def _recommendation(doc: dict[str, Any], console: Console) -> None:
         )
 
 
-def render_tune(doc: dict[str, Any], console: Console) -> None:
+def render_tune(doc: Mapping[str, Any], console: Console) -> None:
     """The trial table, failures, the verification, and the recommendation with its reasons."""
     stages = ", ".join(f"{k} {v:.0f} s" for k, v in doc.get("stages_s", {}).items())
     console.print(
@@ -139,7 +140,7 @@ def render_tune(doc: dict[str, Any], console: Console) -> None:
         console.print("[yellow]interrupted: the result holds every finished trial[/yellow]")
 
 
-def _noise_line(doc: dict[str, Any]) -> str:
+def _noise_line(doc: Mapping[str, Any]) -> str:
     """The threshold and the measured noise the verdicts stand on."""
     parts = [f"threshold {doc['threshold'] * 100:.1f}%"]
     if doc.get("rerun_noise") is not None:
@@ -161,7 +162,7 @@ def _detectable(row: dict[str, Any]) -> str:
     return f" (could see >= {mde * 100:.0f}% without drift)" if mde is not None else ""
 
 
-def render_compare(doc: dict[str, Any], console: Console) -> None:
+def render_compare(doc: Mapping[str, Any], console: Console) -> None:
     """One row per run and metric: A, B, ratio B/A with its interval, what it covers, verdict."""
     table = Table(title=f"B / A ({_noise_line(doc)})", title_justify="left")
     for col in ("backend", "scenario", "metric", "A", "B", "B/A [95% CI]", "covers", "verdict"):

@@ -6,6 +6,10 @@ and keeps the rest in ``extra`` so a document reads back exactly as written (``t
 == d``). A missing section is a one-line ``ResultError`` naming the kind and the section, for a file
 read from disk and for a document a command is about to write alike (``Command.show`` checks it).
 
+A document is also a read-only ``Mapping`` over its JSON form, so ``doc["levels"]`` and
+``doc.get("note")`` read any key, typed or not; ``to_dict()`` gives the plain dict (for ``json.dump``,
+or to change it). The commands and the Python API return these types.
+
 ``parse(data)`` picks the class by ``kind``; a kind no class claims reads as the plain ``Document``
 (a result of a newer inferperf still opens). ``SCHEMA`` (``inferperf.result/1``) is the layout's
 version: a document with another major version is refused rather than misread.
@@ -13,8 +17,9 @@ version: a document with another major version is refused rather than misread.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, fields
+from functools import cached_property
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
@@ -22,6 +27,7 @@ from inferperf.errors import ResultError
 from inferperf.results.schema import SCHEMA, BenchResult, read_object
 
 _ENVELOPE = ("schema", "kind", "created", "environment", "model")
+_NOT_SECTIONS = (*_ENVELOPE, "extra", "key_order")
 D = TypeVar("D", bound="Document")
 
 
@@ -55,8 +61,11 @@ TEXT: Mapping[str, Any] = {"load": _text}  # a string (a backend's name)
 
 
 @dataclass(frozen=True)
-class Document:
-    """The envelope every inferperf result has, and the sections of its kind this type does not name."""
+class Document(Mapping[str, Any]):
+    """The envelope every inferperf result has, and the sections of its kind this type does not name.
+
+    Read as a mapping, it is its JSON form (``to_dict()``), built once: the fields are frozen.
+    """
 
     kinds: ClassVar[tuple[str, ...]] = ()
 
@@ -65,13 +74,16 @@ class Document:
     environment: dict[str, Any] | None  # None: a document about other documents (compare)
     model: dict[str, Any] | str | None  # what was measured: its ModelInfo; optimize names it by its path
     extra: dict[str, Any]
+    # The keys in the order they were read (or built): written back in it, so typing a document that a
+    # command built never reorders its file. Not part of the value.
+    key_order: tuple[str, ...] = field(default=(), compare=False, repr=False, kw_only=True)
 
     @classmethod
     def from_dict(cls: type[D], data: Mapping[str, Any]) -> D:
         """Read ``data``; a wrong schema tag or a missing section is a ResultError naming it."""
         _check_schema(data)
         kind = str(data.get("kind", ""))
-        own = {f.name: f for f in fields(cls) if f.name not in (*_ENVELOPE, "extra")}
+        own = {f.name: f for f in fields(cls) if f.name not in _NOT_SECTIONS}
         values: dict[str, Any] = {}
         for name, f in own.items():
             if name not in data:
@@ -88,6 +100,7 @@ class Document:
             environment=dict(env) if isinstance(env := data.get("environment"), dict) else None,
             model=dict(model) if isinstance(model, dict) else model if isinstance(model, str) else None,
             extra={k: v for k, v in data.items() if k not in _ENVELOPE and k not in own},
+            key_order=tuple(data),
             **values,
         )
 
@@ -101,15 +114,28 @@ class Document:
         if self.model is not None:
             out["model"] = self.model
         for f in fields(self):
-            if f.name in (*_ENVELOPE, "extra"):
+            if f.name in _NOT_SECTIONS:
                 continue
             value = getattr(self, f.name)
             out[f.name] = f.metadata.get("dump", lambda v: v)(value) if value is not None else None
-        return {**out, **self.extra}
+        out.update(self.extra)
+        if not self.key_order:
+            return out
+        # The schema tag may be new (a document built before it had one); keys added since go last.
+        return {k: out[k] for k in ("schema", *self.key_order, *out) if k in out}
 
-    def get(self, key: str, default: Any = None) -> Any:
-        """A section this type does not name (``extra``), for readers of sections not typed yet."""
-        return self.extra.get(key, default)
+    @cached_property
+    def _json(self) -> dict[str, Any]:
+        return self.to_dict()
+
+    def __getitem__(self, key: str) -> Any:
+        return self._json[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._json)
+
+    def __len__(self) -> int:
+        return len(self._json)
 
     @property
     def suite_cell(self) -> dict[str, Any] | None:

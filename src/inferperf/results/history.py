@@ -227,16 +227,16 @@ class History:
             conn.execute("ROLLBACK")
             raise
 
-    def record(self, doc: dict[str, Any], source: str | None = None) -> int:
+    def record(self, document: Mapping[str, Any], source: str | None = None) -> int:
         """Store a result document (raw samples included); returns its id."""
         import datetime as dt
 
+        # An unbounded interval end (inf) is stored as null, as result files write it.
+        doc: dict[str, Any] = finite(document)
         env = doc.get("environment") or {}
         model = doc.get("model") or {}
         machine = machine_fingerprint(env) if env else None
-        runs = _run_rows(doc)
-        # An unbounded interval end (inf) is stored as null, as result files write it.
-        doc = finite(doc)
+        runs = _run_rows(dict(document))  # as measured: before finite()
         blob = zlib.compress(json.dumps(doc, allow_nan=False, default=str).encode("utf-8"), 6)
         row = (
             dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
@@ -432,7 +432,7 @@ class History:
             return str(conn.execute("PRAGMA integrity_check").fetchone()[0])
 
 
-def record(doc: dict[str, Any], path: str | Path | None = None, source: str | None = None) -> int:
+def record(doc: Mapping[str, Any], path: str | Path | None = None, source: str | None = None) -> int:
     """Record ``doc`` in the history at ``path`` (default: $INFERPERF_HISTORY or the user data folder)."""
     return History(path).record(doc, source)
 

@@ -179,14 +179,14 @@ def finite(obj: Any) -> Any:
     """``obj`` with every NaN/Infinity as None: JSON has neither; an unbounded interval end is null."""
     if isinstance(obj, float) and not math.isfinite(obj):
         return None
-    if isinstance(obj, dict):
+    if isinstance(obj, Mapping):  # a dict, or a typed document read as its JSON form
         return {k: finite(v) for k, v in obj.items()}
     if isinstance(obj, list | tuple):
         return [finite(v) for v in obj]
     return obj
 
 
-def save_json(document: dict[str, Any], path: str | Path) -> Path:
+def save_json(document: Mapping[str, Any], path: str | Path) -> Path:
     """Write ``document`` atomically (temp file in the same folder, fsync, rename)."""
     try:
         text = json.dumps(finite(document), indent=1, allow_nan=False)
