@@ -113,13 +113,13 @@ def generate(
                 max_num_seqs=max_seqs, max_error_rate=error_rate,
             )  # fmt: skip
             with cmd.status("serving") as status:
-                doc = api.serve(
+                served = api.serve(
                     model, options=options, data=data, device=device, find_peak=find_peak, endpoint=endpoint,
                     progress=status,
                 )  # fmt: skip
-            cmd.show(doc, render_serving)
-            if doc.get("stopped"):
-                raise BackendError(f"the run stopped: {doc['stopped']}")
+            cmd.show(served, render_serving)
+            if served.get("stopped"):
+                raise BackendError(f"the run stopped: {served['stopped']}")
             return
         options = api.GenerateOptions(
             prompt_tokens=lengths, new_tokens=new_tokens, min_requests=min_requests, time_s=time_s, seed=seed,

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 import numpy as np
 
@@ -25,6 +25,7 @@ from inferperf.measure.llm_memory import memory_profile, reserve_gb
 from inferperf.measure.serving import ServeOptions
 from inferperf.measure.target import header
 from inferperf.model.zoo import llm_folder
+from inferperf.results.documents import GenerateDocument, LlmCompressDocument, LlmScenarioDocument, ServingDocument
 
 DEFINITIONS = {
     "ttft_ms": "generate call to the first token handed to the streamer; the prompt goes in as token ids",
@@ -43,7 +44,7 @@ def generate(
     data: str | Path | None = None,
     device: str = "CPU",
     progress: Callable[[str], None] | None = None,
-) -> dict[str, Any]:
+) -> GenerateDocument:
     """One request at a time, fixed prompt and output lengths: per backend and prompt length, TTFT, TPOT,
     ITL, end to end, prefill and decode tokens/s with 95% intervals (and GenAI's own figures beside).
     With several backends, a cross-check on the same prompts: next-token logit cosine, greedy agreement.
@@ -94,17 +95,19 @@ def generate(
             )
         doc["environment"]["versions"].update(pipe.versions())
         pipes.append(pipe)
-    return {
-        **doc,
-        "model": model_doc,
-        "device": device,
-        "options": opts.to_dict(),
-        "prompts": {"source": source, "text_tokens": len(prompts.ids), "seed": opts.seed},
-        "results": _decode_traffic(results),
-        "batch": _batch_sweep(folder, model_doc, device, opts, Prompts(prompts.ids, opts.seed), progress),
-        "cross_check": _cross(pipes, text, opts, progress),
-        "definitions": DEFINITIONS,
-    }
+    return GenerateDocument.from_dict(
+        {
+            **doc,
+            "model": model_doc,
+            "device": device,
+            "options": opts.to_dict(),
+            "prompts": {"source": source, "text_tokens": len(prompts.ids), "seed": opts.seed},
+            "results": _decode_traffic(results),
+            "batch": _batch_sweep(folder, model_doc, device, opts, Prompts(prompts.ids, opts.seed), progress),
+            "cross_check": _cross(pipes, text, opts, progress),
+            "definitions": DEFINITIONS,
+        }
+    )
 
 
 def _decode_traffic(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -130,7 +133,7 @@ def _decode_traffic(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def _batch_sweep(
     folder: Path,
-    model_doc: dict[str, Any],
+    model_doc: LlmModel,
     device: str,
     opts: GenerateOptions,
     prompts: Prompts,
@@ -161,7 +164,7 @@ def serve(
     find_peak: bool = False,
     endpoint: EndpointOptions | None = None,
     progress: Callable[[str], None] | None = None,
-) -> dict[str, Any]:
+) -> ServingDocument:
     """Serving under load: per load level (concurrency or arrival rate), TTFT from arrival, TPOT, ITL and
     end-to-end percentiles, tokens/s, requests/s, goodput and SLO attainment, failed requests by kind, and
     KV-cache use where the engine shows it. ``model`` is a model folder (OpenVINO GenAI's continuous
@@ -210,14 +213,14 @@ def serve(
             "stopped": stopped,
         }
         doc["environment"]["versions"].update(engine.versions())
-        return doc
+        return ServingDocument.from_dict(doc)
     finally:
         engine.close()
 
 
 def _serving_engine(
     model: str | Path, device: str, opts: ServeOptions, endpoint: EndpointOptions | None
-) -> tuple[ServingEngine, dict[str, Any]]:
+) -> tuple[ServingEngine, Mapping[str, Any]]:
     """The engine a serving run drives and its model's record: an endpoint's, or a folder's (loaded)."""
     from inferperf.measure.serving import genai_engine
 
@@ -238,7 +241,7 @@ def _serving_engine(
     return genai_engine(folder, device, opts), model_doc
 
 
-def _kv_reserve(name: str, model_doc: dict[str, Any], opts: GenerateOptions) -> int | None:
+def _kv_reserve(name: str, model_doc: LlmModel, opts: GenerateOptions) -> int | None:
     """GiB of KV cache to reserve up front when memory is traced and the backend can (else None): a cache
     grown as it fills is copied at each regrowth and the allocator keeps the copies, so RSS would count
     them as cache (x1.2-1.4 on a 0.36 B model)."""
@@ -260,7 +263,7 @@ def _cross(
     return cross_check(pipes, [sample.draw(min(opts.prompt_tokens)) for _ in range(3)])
 
 
-def _check_context(model_doc: dict[str, Any], opts: GenerateOptions) -> None:
+def _check_context(model_doc: LlmModel, opts: GenerateOptions) -> None:
     """A prompt and its output must fit the model's context (its config's max_position_embeddings)."""
     limit = model_doc["architecture"].get("max_position_embeddings")
     longest = max(opts.prompt_tokens) + opts.new_tokens
@@ -276,7 +279,17 @@ def _check_context(model_doc: dict[str, Any], opts: GenerateOptions) -> None:
         )
 
 
-def _model_doc(folder: Path, builtin: bool) -> dict[str, Any]:
+class LlmModel(TypedDict):
+    """A model folder's record in a generative document."""
+
+    path: str
+    builtin: bool
+    sha256: str
+    size_bytes: int
+    architecture: dict[str, Any]  # the config's keys that size the model and its KV cache
+
+
+def _model_doc(folder: Path, builtin: bool) -> LlmModel:
     """Where the model is, its files' sha256 (model weights first), and its config's architecture."""
     import json
 
@@ -322,7 +335,7 @@ def compress_llm(
     rounds: int = 3,
     device: str = "CPU",
     progress: Callable[[str], None] | None = None,
-) -> dict[str, Any]:
+) -> LlmCompressDocument:
     """Weight compression of a decoder LLM with NNCF (INT8, INT4 sym/asym), each variant judged on held-out
     text against the uncompressed model (logit cosine, next-token top-1 and greedy agreement) and measured
     interleaved with it: TTFT and TPOT speed-ups with paired 95% intervals, and the memory traffic decode
@@ -374,16 +387,18 @@ def compress_llm(
         tpot_s = float(np.median(speed["per_round"][v["mode"]]["tpot_ms"])) / 1e3
         v["decode_weight_traffic_gb_per_s"] = v["weights_bytes"] / tpot_s / 1e9
         v["fraction_of_memory_copy"] = v["decode_weight_traffic_gb_per_s"] / copy
-    return {
-        **header("llm-compress"),
-        "model": model_doc,
-        "device": device,
-        "options": {**opts.to_dict(), "rounds": rounds, "group_size": group_size, "ratio": ratio},
-        "prompts": {"source": source},
-        "variants": variants,
-        "speed": speed,
-        "memory": {"copy_gb_per_s": copy, "method": "numpy copy of 512 MiB, one thread, bytes read + written"},
-    }
+    return LlmCompressDocument.from_dict(
+        {
+            **header("llm-compress"),
+            "model": model_doc,
+            "device": device,
+            "options": {**opts.to_dict(), "rounds": rounds, "group_size": group_size, "ratio": ratio},
+            "prompts": {"source": source},
+            "variants": variants,
+            "speed": speed,
+            "memory": {"copy_gb_per_s": copy, "method": "numpy copy of 512 MiB, one thread, bytes read + written"},
+        }
+    )
 
 
 def llm_scenario(
@@ -395,7 +410,7 @@ def llm_scenario(
     max_seqs: int = 64,
     out: str | Path = "inferperf-scenario",
     progress: Callable[[str], None] | None = None,
-) -> dict[str, Any]:
+) -> LlmScenarioDocument:
     """MLPerf LoadGen's Server or Offline scenario on a decoder LLM with token latencies: LoadGen judges
     TTFT and TPOT against the bounds (``options``: a ``measure.loadgen_llm.LlmScenarioOptions``). The
     Server rate defaults to half the closed-loop capacity measured first; logs and ``scenario.json`` go
@@ -439,18 +454,20 @@ def llm_scenario(
     if progress is not None:
         progress(f"LoadGen {opts.scenario} at {rate:.3g} queries/s")
     body = run_llm_loadgen(engine, samples, opts, rate, Path(out) / "loadgen")
-    doc = {
-        **header("scenario-llm"),
-        "model": model_doc,
-        "backend": "openvino-genai (ContinuousBatchingPipeline)",
-        "device": device,
-        "scenario": opts.scenario,
-        "options": {**asdict(opts), "max_num_seqs": max_seqs},
-        "prompts": {"source": source, "text_tokens": len(prompts.ids), "seed": opts.seed},
-        "capacity_requests_per_s": cap,
-        "derived": derived,
-        "out_dir": str(out),
-        **body,
-    }
+    doc = LlmScenarioDocument.from_dict(
+        {
+            **header("scenario-llm"),
+            "model": model_doc,
+            "backend": "openvino-genai (ContinuousBatchingPipeline)",
+            "device": device,
+            "scenario": opts.scenario,
+            "options": {**asdict(opts), "max_num_seqs": max_seqs},
+            "prompts": {"source": source, "text_tokens": len(prompts.ids), "seed": opts.seed},
+            "capacity_requests_per_s": cap,
+            "derived": derived,
+            "out_dir": str(out),
+            **body,
+        }
+    )
     save_json(doc, Path(out) / "scenario.json")
     return doc

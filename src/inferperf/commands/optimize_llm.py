@@ -10,10 +10,10 @@ Every step's JSON is written as it finishes; a step that fails is recorded and t
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 import numpy as np
 
@@ -36,6 +36,13 @@ from inferperf.optimize.llm_tuner import (
     search,
 )
 from inferperf.optimize.llm_tuner import verify as verify_finalists
+from inferperf.results.documents import (
+    Document,
+    LlmCompressStepDocument,
+    LlmSearchDocument,
+    LlmVerifyDocument,
+    OptimizeDocument,
+)
 from inferperf.results.schema import save_json
 
 __all__ = ["LlmOptimizeOptions", "is_generative", "optimize_llm"]
@@ -88,7 +95,7 @@ class Flow:
         self.opts, self.out, self.device, self.progress = opts, out, device, progress
         self.t0 = time.perf_counter()
         self.steps: list[dict[str, Any]] = []
-        self.docs: dict[str, dict[str, Any]] = {}
+        self.docs: dict[str, Document] = {}
         self.trials: list[LlmTrial] = []
         self.text_ids: list[int] = []
 
@@ -96,7 +103,7 @@ class Flow:
         if self.progress is not None:
             self.progress(text)
 
-    def step(self, name: str, fn: Callable[[], dict[str, Any]]) -> dict[str, Any] | None:
+    def step(self, name: str, fn: Callable[[], Document]) -> Document | None:
         """Run one step; its document (or its failure) is recorded and saved at once."""
         t = time.perf_counter()
         record: dict[str, Any] = {"name": name, "status": "ok", "error": None}
@@ -117,7 +124,7 @@ class Flow:
         self.steps.append(record)
         return doc
 
-    def compress(self) -> dict[str, Any]:
+    def compress(self) -> LlmCompressStepDocument:
         """Weight variants (NNCF) and KV-cache types, each judged against the uncompressed model."""
         from inferperf.optimize.llm_weights import compress, fidelity, group_size_for
 
@@ -145,16 +152,18 @@ class Flow:
             judged = fidelity(ref, cand, sample, logits=False)
             kv.append({"kv_cache": precision, "fidelity": judged})
             kv[-1]["passes"] = judged["greedy_token_agreement"] >= self.opts.min_agreement
-        return {
-            **header("optimize-llm-compress"),
-            "min_agreement": self.opts.min_agreement,
-            "weights": [{"mode": "fp32", "path": str(self.folder), "passes": True}, *variants],
-            "kv_caches": kv,
-        }
+        return LlmCompressStepDocument.from_dict(
+            {
+                **header("optimize-llm-compress"),
+                "min_agreement": self.opts.min_agreement,
+                "weights": [{"mode": "fp32", "path": str(self.folder), "passes": True}, *variants],
+                "kv_caches": kv,
+            }
+        )
 
     def runner(self) -> Runner:
         """Serves every candidate the same seeded requests at the chosen concurrency."""
-        passing = [v for v in (self.docs.get("compress") or {}).get("weights", []) if v["passes"]]
+        passing = [v for v in _json_of(self.docs.get("compress")).get("weights", []) if v["passes"]]
         folders = {v["mode"]: Path(v["path"]) for v in passing} or {"fp32": self.folder}
         if not self.text_ids:  # the compress step failed before tokenizing: a pipeline's tokenizer instead
             from inferperf.measure.serving import genai_engine
@@ -163,9 +172,9 @@ class Flow:
         prompts = Prompts(self.text_ids, self.opts.seed)
         return Runner(folders, self.device, self.opts.serve, Load("concurrency", self.opts.concurrency), prompts.draw)
 
-    def search(self, runner: Runner) -> dict[str, Any]:
+    def search(self, runner: Runner) -> LlmSearchDocument:
         """TPE over the space until the budget, minus what verification will need, is spent."""
-        compressed = self.docs.get("compress") or {}
+        compressed = _json_of(self.docs.get("compress"))
         kvs: list[str | None] = [None, *(k["kv_cache"] for k in compressed.get("kv_caches", []) if k["passes"])]
         serve = self.opts.serve
         prompt_max = serve.prompt_tokens_max or serve.prompt_tokens
@@ -178,13 +187,15 @@ class Flow:
             return time.perf_counter() - self.t0 + reserve + typical > self.opts.budget_s and len(trials) >= 2
 
         self.trials = search(runner, space, self.opts.objective, deadline, self.opts.seed, self.note)
-        return {
-            **header("optimize-llm-search"),
-            "space": {k: ["default" if c is None else c for c in v] for k, v in space.items()},
-            "objective": self.opts.objective,
-            "trials": [t.to_dict() for t in self.trials],
-            "pareto": pareto(self.trials),
-        }
+        return LlmSearchDocument.from_dict(
+            {
+                **header("optimize-llm-search"),
+                "space": {k: ["default" if c is None else c for c in v] for k, v in space.items()},
+                "objective": self.opts.objective,
+                "trials": [t.to_dict() for t in self.trials],
+                "pareto": pareto(self.trials),
+            }
+        )
 
 
 def optimize_llm(
@@ -194,7 +205,7 @@ def optimize_llm(
     out: str | Path = "inferperf-optimize",
     device: str = "CPU",
     progress: Callable[[str], None] | None = None,
-) -> dict[str, Any]:
+) -> OptimizeDocument:
     """The generative flow: weight formats and KV-cache types behind a fidelity guard, the runtime searched
     for output tokens/s (or goodput) under the SLOs, the winner verified against the uncompressed default.
 
@@ -216,16 +227,16 @@ def optimize_llm(
         winner = _winner(flow, default)
     finally:
         doc = result_document(flow, winner, default)
-        doc["artifacts"] = write_llm_reports(doc, flow.out)
+        doc = replace(doc, extra={**doc.extra, "artifacts": write_llm_reports(doc, flow.out)})
         save_json(doc, flow.out / "optimize.json")
     return doc
 
 
 def _verify_doc(
     runner: Runner, default: LlmCandidate, finals: list[LlmCandidate], opts: LlmOptimizeOptions, note: Any
-) -> dict[str, Any]:
+) -> LlmVerifyDocument:
     found = verify_finalists(runner, default, finals, opts.rounds, opts.objective, note)
-    return {**header("optimize-llm-verify"), **found}
+    return LlmVerifyDocument.from_dict({**header("optimize-llm-verify"), **found})
 
 
 def _winner(flow: Flow, default: LlmCandidate) -> LlmTrial | None:
@@ -240,10 +251,10 @@ def _winner(flow: Flow, default: LlmCandidate) -> LlmTrial | None:
     return best(flow.trials, flow.opts.objective)
 
 
-def result_document(flow: Flow, winner: LlmTrial | None, default: LlmCandidate) -> dict[str, Any]:
+def result_document(flow: Flow, winner: LlmTrial | None, default: LlmCandidate) -> OptimizeDocument:
     """The flow's one document: options, steps, the trials, the winner with its fidelity and verified gains."""
-    compressed = flow.docs.get("compress") or {}
-    searched = flow.docs.get("search") or {}
+    compressed = _json_of(flow.docs.get("compress"))
+    searched = _json_of(flow.docs.get("search"))
     verified = flow.docs.get("verify")
     base = next((t for t in flow.trials if t.candidate == default and t.status == "ok"), None)
     headline: dict[str, Any] = {"objective": flow.opts.objective, "slo": _slos(flow.opts.serve)}
@@ -273,27 +284,41 @@ def result_document(flow: Flow, winner: LlmTrial | None, default: LlmCandidate) 
             )
         else:
             headline["verdict"] = f"{winner.candidate.label} measured best in the search; its verification failed"
-    return {
-        **header("optimize-llm"),
-        "model": flow.model_doc,
-        "device": flow.device,
-        "options": flow.opts.to_dict(),
-        "steps": flow.steps,
-        "seconds": time.perf_counter() - flow.t0,
-        "headline": headline,
-        "compress": compressed or None,
-        "search": searched or None,
-        "verify": verified,
-    }
+    return OptimizeDocument.from_dict(
+        {
+            **header("optimize-llm"),
+            "model": flow.model_doc,
+            "device": flow.device,
+            "options": flow.opts.to_dict(),
+            "steps": flow.steps,
+            "seconds": time.perf_counter() - flow.t0,
+            "headline": headline,
+            "compress": compressed or None,
+            "search": searched or None,
+            "verify": verified.to_dict() if verified is not None else None,
+        }
+    )
 
 
-def _fidelity_of(compressed: dict[str, Any], cand: LlmCandidate) -> dict[str, Any]:
+def _json_of(step: Document | None) -> dict[str, Any]:
+    """A step's document as the flow's document nests it (no step: empty)."""
+    return step.to_dict() if step is not None else {}
+
+
+class WinnerFidelity(TypedDict):
+    """The winner's fidelity against the uncompressed model: its weight format's, its KV cache's."""
+
+    weights: dict[str, Any] | None
+    kv_cache: dict[str, Any] | None
+
+
+def _fidelity_of(compressed: Mapping[str, Any], cand: LlmCandidate) -> WinnerFidelity:
     weights = next((w.get("fidelity") for w in compressed.get("weights", []) if w["mode"] == cand.weights), None)
     kv = next((k["fidelity"] for k in compressed.get("kv_caches", []) if k["kv_cache"] == cand.kv_cache), None)
     return {"weights": weights, "kv_cache": kv}
 
 
-def _verdict(cand: LlmCandidate, verified: dict[str, Any], objective: str) -> str:
+def _verdict(cand: LlmCandidate, verified: Mapping[str, Any], objective: str) -> str:
     s = verified["speedup"]
     tps, ttft, tpot = s["output_tokens_per_s"], s["ttft_median"], s["tpot_median"]
     low, high = (tps if objective == "tokens" else s["goodput"])["ci95"]

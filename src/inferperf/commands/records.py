@@ -7,9 +7,10 @@ from pathlib import Path
 from typing import Any
 
 from inferperf.errors import ConfigError
+from inferperf.results.documents import SuiteDocument
 
 
-def suite(options: Any = None, *, status: Callable[[str], None] | None = None) -> dict[str, Any]:
+def suite(options: Any = None, *, status: Callable[[str], None] | None = None) -> SuiteDocument:
     """Measure a matrix of models x variants x backends, one cell at a time; returns the suite document.
 
     ``options`` is an ``inferperf.suite.SuiteOptions``. Each cell's bench result is written to

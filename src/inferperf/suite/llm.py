@@ -78,7 +78,7 @@ def generate_job(job: dict[str, Any]) -> dict[str, Any]:
         time_s=float(g["time_s"]),
         seed=int(g["seed"]),
     )
-    return generate(job["model"], backends=(job["backend"],), options=opts)
+    return generate(job["model"], backends=(job["backend"],), options=opts).to_dict()  # the worker prints JSON
 
 
 class CellSummary(TypedDict, total=False):

@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from inferperf.errors import ConfigError, require, runtime_cause
+from inferperf.results.documents import SuiteDocument
 from inferperf.suite.cell import current_fingerprints, run_cell
 from inferperf.suite.plan import Cell
 from inferperf.suite.runner import CellEnd, Executor, Finish, Status, Suite
@@ -295,7 +296,7 @@ def _fingerprints(ray: Any, nodes: list[dict[str, Any]], backends: list[str]) ->
     return out
 
 
-def run_on_ray(suite: Suite) -> dict[str, Any]:
+def run_on_ray(suite: Suite) -> SuiteDocument:
     """Run ``suite`` on the Ray cluster at its ``ray_address``; the suite document."""
     ray = import_ray()
     options = suite.options

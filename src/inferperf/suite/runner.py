@@ -22,7 +22,7 @@ from inferperf.jsonform import NOT_IN_JSON, JsonRecord
 from inferperf.measure.environment import collect_environment
 from inferperf.model import ModelInfo, load_model_info
 from inferperf.results import documents
-from inferperf.results.documents import BenchDocument, Document, GenerateDocument
+from inferperf.results.documents import BenchDocument, Document, GenerateDocument, SuiteDocument
 from inferperf.results.history import History, environment_fingerprint
 from inferperf.results.schema import SCHEMA, save_json
 from inferperf.suite.cell import current_fingerprints, run_cell
@@ -126,7 +126,7 @@ class Suite:
         """Where cell result files go."""
         return self.options.out / "cells"
 
-    def run(self, executor: Executor | None = None, fingerprints: dict[str, set[str]] | None = None) -> dict[str, Any]:
+    def run(self, executor: Executor | None = None, fingerprints: dict[str, set[str]] | None = None) -> SuiteDocument:
         """Measure every pending cell with ``executor`` (default: here, one after another)."""
         for name in self.options.backends:
             get_backend(name)  # unknown or missing runtimes fail before minutes of work
@@ -142,14 +142,14 @@ class Suite:
             doc = self.finish_document()
         return doc
 
-    def finish_document(self) -> dict[str, Any]:
+    def finish_document(self) -> SuiteDocument:
         """The final suite document, with ratios against the reference and the reports written beside it."""
         from inferperf.report.suite_report import add_ratios, write_reports
 
         doc = add_ratios(self.document())
         doc["reports"] = write_reports(doc, self.options.out)
         save_json(doc, self.options.out / "suite.json")
-        return doc
+        return SuiteDocument.from_dict(doc)
 
     # ------------------------------------------------------------------ planning
 
