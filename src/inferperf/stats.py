@@ -19,7 +19,7 @@ import itertools
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, TypedDict
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -251,9 +251,26 @@ def between_repeats_half_width(values: ArrayLike, confidence: float = CONFIDENCE
     return t * float(np.std(x, ddof=1)) / math.sqrt(x.size)
 
 
+class Estimate(TypedDict):
+    """An estimate with its 95% interval, as every result document writes one (``ci95``: [low, high])."""
+
+    value: float
+    ci95: list[float]
+
+
+class RunsEstimate(Estimate):
+    """A figure over R independent runs, with the two levels of its interval (``runs_interval``)."""
+
+    covers: str
+    runs: int
+    within_half: float
+    between_half: float
+    dominant: str
+
+
 def runs_interval(
     value: float, per_run: ArrayLike, per_run_half_widths: ArrayLike, confidence: float = CONFIDENCE
-) -> dict[str, Any]:
+) -> RunsEstimate:
     """A two-level interval for an estimate from R independent runs (fresh compile each).
 
     ``between``: the t-interval half-width over the R per-run estimates. Each run's estimate carries its

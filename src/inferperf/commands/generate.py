@@ -20,6 +20,7 @@ from inferperf.backends.generative import (
 from inferperf.backends.precision import plan_for
 from inferperf.backends.serving import EndpointOptions, ServingEngine, is_endpoint, serving_engine_class
 from inferperf.errors import ConfigError, InputSpecError
+from inferperf.measure.batch import LoadedSweep
 from inferperf.measure.generate import CrossCheck, GenerateOptions, Prompts, corpus_text, cross_check, run_level
 from inferperf.measure.llm_memory import memory_profile, reserve_gb
 from inferperf.measure.serving import ServeOptions
@@ -138,7 +139,7 @@ def _batch_sweep(
     opts: GenerateOptions,
     prompts: Prompts,
     progress: Callable[[str], None] | None,
-) -> dict[str, Any] | None:
+) -> LoadedSweep | None:
     """With ``opts.batches``: tokens/s, TTFT and TPOT per static batch size, at the first prompt length, on a
     continuous-batching engine of its own (loaded for it)."""
     if not opts.batches:
@@ -152,7 +153,8 @@ def _batch_sweep(
     if progress is not None:
         progress("loading a continuous-batching engine for the batch sweep")
     engine = genai_engine(folder, device, serve)
-    return {"load_ms": engine.load_ms, **run_batches(engine, prompts.draw, batch, serve, progress)}
+    swept: LoadedSweep = {"load_ms": engine.load_ms, **run_batches(engine, prompts.draw, batch, serve, progress)}
+    return swept
 
 
 def serve(

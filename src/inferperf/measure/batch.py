@@ -13,7 +13,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import TypedDict
 
 import numpy as np
 
@@ -54,13 +54,51 @@ def engine_options(opts: BatchOptions, cache_gb: float, kv_cache: str | None = N
     )
 
 
+class Rate(TypedDict):
+    """Output tokens/s over rounds: mean, t-interval, and each round's figure."""
+
+    mean: float
+    ci95: list[float]
+    per_round: list[float]
+
+
+class BatchSize(TypedDict):
+    """One static batch size: tokens/s, its speed-up over the smallest size, per-request TTFT and TPOT."""
+
+    batch: int
+    output_tokens_per_s: Rate
+    speedup: dict[str, object]
+    ttft_ms_median: float
+    tpot_ms_median: float
+    tpot_ms_p99: float
+    per_sequence_tokens_per_s: float
+    requests: int
+
+
+class BatchSweep(TypedDict):
+    """Every batch size's figures, interleaved round by round (``generate --batches``)."""
+
+    prompt_tokens: int
+    new_tokens: int
+    rounds: int
+    engine: str
+    speedup_over: int
+    sizes: list[BatchSize]
+
+
+class LoadedSweep(BatchSweep):
+    """The sweep with the load time of the engine it ran on."""
+
+    load_ms: float
+
+
 def run_batches(
     engine: ServingEngine,
     prompts: Callable[[int], list[int]],
     opts: BatchOptions,
     serve: ServeOptions,
     progress: Callable[[str], None] | None = None,
-) -> dict[str, Any]:
+) -> BatchSweep:
     """Rounds of every batch size until each has had ``time_s`` (and ``min_rounds``); figures per size."""
     sizes = sorted(opts.sizes)
     for b in sizes:  # warm-up: each batch shape once, not kept
@@ -93,7 +131,7 @@ def _one(engine: ServingEngine, prompts: Callable[[int], list[int]], batch: int,
     return run_load(engine, prompts, Load("concurrency", batch), replace(serve, requests=batch))
 
 
-def _summary(batch: int, rounds: Sequence[Level], base: Sequence[Level]) -> dict[str, Any]:
+def _summary(batch: int, rounds: Sequence[Level], base: Sequence[Level]) -> BatchSize:
     """A batch size's tokens/s over rounds (mean, t-interval), its pooled per-request TTFT/TPOT medians."""
     rate = np.array([r["output_tokens_per_s"] for r in rounds])
     half = between_repeats_half_width(rate)

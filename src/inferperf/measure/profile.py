@@ -20,7 +20,7 @@ import numpy as np
 
 from inferperf.backends.layers import InputSet, LayerProfiler, LayerRun
 from inferperf.errors import ConfigError
-from inferperf.stats import quantile_ci, ratio_of_medians_ci
+from inferperf.stats import Estimate, quantile_ci, ratio_of_medians_ci
 
 LOW_PRECISION = ("int8", "int4")
 FLOAT_PRECISION = ("f32", "bf16", "f16", "f64")
@@ -31,14 +31,7 @@ _CHUNK_S = 0.2  # interleaving granularity: short enough that drift hits A and B
 # --- the sections a profile document holds (JSON objects, typed where they are built) -------------
 
 
-class Figure(TypedDict):
-    """A median with its 95% interval."""
-
-    value: float
-    ci95: list[float]
-
-
-class LatencyFigure(Figure):
+class LatencyFigure(Estimate):
     """The latency of the profiled inferences: median (with interval), mean and p90."""
 
     mean: float
@@ -121,7 +114,7 @@ class ReferenceGap(TypedDict, total=False):
     count: int
 
 
-class Speedup(Figure, total=False):
+class Speedup(Estimate, total=False):
     """A ratio A / B with its interval (and how it was computed, where said)."""
 
     method: str
@@ -233,7 +226,7 @@ def _done(counts: list[int], elapsed: float, limits: ProfileLimits, models: int)
     return elapsed >= limits.seconds * models and min(counts) >= limits.min_iterations
 
 
-def _ci(samples: np.ndarray) -> Figure:
+def _ci(samples: np.ndarray) -> Estimate:
     interval = quantile_ci(samples, 0.5)
     return {"value": interval.value, "ci95": [interval.low, interval.high]}
 
@@ -289,7 +282,7 @@ def summarize_run(run: LayerRun) -> Summary:
 def totals(layer_sum_ms: float, latency: np.ndarray, run: LayerRun) -> Totals:
     """Mean summed layer time against the latency of the same inferences; the gap is time outside the layers."""
     mean_latency = float(latency.mean()) if latency.size else math.nan
-    median: Figure = _ci(latency) if latency.size else {"value": math.nan, "ci95": [math.nan, math.nan]}
+    median: Estimate = _ci(latency) if latency.size else {"value": math.nan, "ci95": [math.nan, math.nan]}
     gap = mean_latency - layer_sum_ms
     return {
         "layer_sum_ms": layer_sum_ms,

@@ -239,12 +239,26 @@ def _verdict(lo: float, hi: float) -> str:
     return "no significant overhead"
 
 
+class Overhead(TypedDict):
+    """Measured p99 against the ideal queue's: what the system under test adds (``ratio``, its interval)."""
+
+    percentile: float
+    measured_ms: float
+    measured_ci95: list[float]
+    samples: int
+    method: str
+    ideal_ms: float | None  # None: the ideal queue is unstable at this rate
+    ratio: float | None
+    ci95: list[float] | None
+    verdict: str
+
+
 def overhead_ratio(
     measured_latencies_ms: Sequence[float] | FloatArray,
     ideal: IdealQueue | Sequence[float] | FloatArray,
     seed: int = 0,
     percentile: float = 99,
-) -> dict[str, Any]:
+) -> Overhead:
     """Measured p99 / ideal p99: what the SUT adds to the queueing its hardware cannot avoid.
 
     ``ideal`` is ``ideal_p99``'s result or its per-replication values. The 95% interval pairs random
@@ -262,20 +276,30 @@ def overhead_ratio(
     boot = block_bootstrap(
         measured, lambda x: float(np.percentile(x, percentile)), resamples=_BOOTSTRAP_DRAWS, blocks=blocks, seed=seed
     )
-    doc: dict[str, Any] = {
+    doc: Overhead = {
         "percentile": percentile,
         "measured_ms": measured_p,
         "measured_ci95": [float(v) for v in np.percentile(boot, [2.5, 97.5])],
         "samples": int(measured.size),
         "method": "block bootstrap of the measured p99 / replications of the ideal p99, paired at random",
+        "ideal_ms": None,
+        "ratio": None,
+        "ci95": None,
+        "verdict": "the ideal queue is unstable",
     }
     reps = _ideal_replicates(ideal)
     if reps is None or reps.size == 0:
-        return {**doc, "ideal_ms": None, "ratio": None, "ci95": None, "verdict": "the ideal queue is unstable"}
+        return doc
     ideal_ms = float(np.median(reps))
     ratios = boot / rng.choice(reps, boot.size)
     lo, hi = (float(v) for v in np.percentile(ratios, [2.5, 97.5]))
-    return {**doc, "ideal_ms": ideal_ms, "ratio": measured_p / ideal_ms, "ci95": [lo, hi], "verdict": _verdict(lo, hi)}
+    doc["ideal_ms"], doc["ratio"], doc["ci95"], doc["verdict"] = (
+        ideal_ms,
+        measured_p / ideal_ms,
+        [lo, hi],
+        _verdict(lo, hi),
+    )
+    return doc
 
 
 def ideal_peak(

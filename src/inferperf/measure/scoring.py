@@ -12,7 +12,13 @@ from typing import Any
 import numpy as np
 
 from inferperf.errors import InputSpecError
-from inferperf.stats import clopper_pearson
+from inferperf.stats import Estimate, clopper_pearson
+
+
+class Count(Estimate):
+    """A share of correct answers with its exact interval, and the count it came from."""
+
+    correct: int
 
 
 def topk_correct(logits: np.ndarray, labels: np.ndarray, k: int) -> int:
@@ -34,7 +40,7 @@ class AccuracyReport:
     logits: np.ndarray
     executed_precision: str = "f32"  # the float precision the runtime reported it ran
 
-    def figure(self, correct: int) -> dict[str, Any]:
+    def figure(self, correct: int) -> Count:
         """``{"value": p, "ci95": [lo, hi], "correct": c}`` for a count of correct answers."""
         lo, hi = clopper_pearson(correct, self.count)
         return {"value": correct / self.count, "ci95": [lo, hi], "correct": correct}

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, TypedDict
 
 import numpy as np
 
@@ -56,9 +56,28 @@ def importances(study: Any) -> dict[str, float]:
         return {}  # too few completed trials, or a single-valued parameter: nothing honest to show
 
 
-def verdict(winner: int, per_round: list[list[float]], labels: list[str], higher_better: bool) -> dict[str, Any]:
+class Rival(TypedDict):
+    """The winner against one rival: the paired per-round ratio and its interval."""
+
+    against: str
+    ratio: float
+    ci95: list[float]
+    significant: bool
+
+
+class Verdict(TypedDict):
+    """The verified winner, its rivals, and the ones it does not beat significantly."""
+
+    winner: str
+    against: list[Rival]
+    tied_with: list[str]
+    text: str
+
+
+def verdict(winner: int, per_round: list[list[float]], labels: list[str], higher_better: bool) -> Verdict:
     """Winner against each rival: paired per-round ratio with its interval; ties named."""
-    rows, tied = [], []
+    rows: list[Rival] = []
+    tied: list[str] = []
     for i, values in enumerate(per_round):
         if i == winner:
             continue

@@ -23,6 +23,7 @@ from inferperf.report.plots import error_bars as _bars
 from inferperf.report.plots import go_module as _go
 from inferperf.report.plots import layout as _layout
 from inferperf.results.documents import Document, parse
+from inferperf.stats import Estimate
 
 _MAX_POINTS = 1500
 _PHASES = ("python_start_ms", "import_ms", "read_ms", "compile_ms", "first_inference_ms")
@@ -196,7 +197,7 @@ def pareto_scatter(doc: Mapping[str, Any]) -> Figure | None:
     )
 
 
-def _top1(value: float, n: int) -> dict[str, Any]:
+def _top1(value: float, n: int) -> Estimate:
     """Top-1 with its exact (Clopper-Pearson) interval over ``n`` held-out samples."""
     from inferperf.stats import clopper_pearson
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 Figure = Any  # plotly.graph_objects.Figure (plotly is imported lazily)
@@ -15,7 +15,7 @@ def go_module() -> Any:
     return go
 
 
-def err_triple(stat: dict[str, Any]) -> tuple[float, float, float]:
+def err_triple(stat: Mapping[str, Any]) -> tuple[float, float, float]:
     """(value, minus, plus) of a statistic with a ``ci95``."""
     lo, hi = stat.get("ci95", [stat["value"], stat["value"]])
     return float(stat["value"]), float(stat["value"] - lo), float(hi - stat["value"])
