@@ -151,7 +151,7 @@ def run_level(
     opts: GenerateOptions,
     text_of: Callable[[list[int]], str],
     progress: Progress | None = None,
-) -> dict[str, Any]:
+) -> LevelFigures:
     """Requests of one prompt length until converged or out of time; their figures with intervals."""
     for _ in range(opts.warmup):
         pipe.generate(prompts.draw(prompt_tokens), opts.new_tokens)
@@ -204,25 +204,65 @@ def _converged(requests: list[Request], precision: float) -> bool:
     return True
 
 
-def summarize_level(requests: list[Request], prompt_tokens: int, stop_reason: str) -> dict[str, Any]:
+class LevelFigures(TypedDict):
+    """One prompt length's requests summarised: each per-request figure's median, p90 and p99 with 95%
+    intervals (the median's from the small-sample method), pooled ITL, rates, and every request raw."""
+
+    prompt_tokens: int
+    requests: int
+    stop_reason: str
+    ttft_ms: dict[str, Any]
+    ttft_with_tokenization_ms: dict[str, Any]
+    tpot_ms: dict[str, Any]
+    e2e_ms: dict[str, Any]
+    e2e_per_token_ms: dict[str, Any]
+    prefill_tokens_per_s: dict[str, Any]
+    decode_tokens_per_s: dict[str, Any]
+    itl_ms: dict[str, Any]
+    output_tokens_per_s: float
+    requests_per_s: float
+    pipeline_perf_metrics: NotRequired[dict[str, float | str]]  # with a pipeline that reports its own
+    raw: list[dict[str, Any]]
+
+
+class _Metrics(TypedDict, total=False):
+    pipeline_perf_metrics: dict[str, float | str]
+
+
+def summarize_level(requests: list[Request], prompt_tokens: int, stop_reason: str) -> LevelFigures:
     """Per-request figures summarised (median, p90, p99 with 95% intervals), pooled ITL, the cross-check."""
     per = [r.figures() for r in requests]
-    out: dict[str, Any] = {"prompt_tokens": prompt_tokens, "requests": len(requests), "stop_reason": stop_reason}
-    for key in per[0]:
-        if key == "output_tokens":
-            continue
+
+    def stat(key: str) -> dict[str, Any]:
         values = np.array([p[key] for p in per])
-        out[key] = {**summarize(values).to_dict(), "median": median_ci_small(values).to_dict()}
+        return {**summarize(values).to_dict(), "median": median_ci_small(values).to_dict()}
+
     gaps = np.array([g for r in requests for g in r.gaps_ms()])
-    out["itl_ms"] = {**summarize(gaps).to_dict(), "count": int(gaps.size)}
     wall = sum(r.end - r.start for r in requests)
-    out["output_tokens_per_s"] = sum(len(r.token_times) for r in requests) / wall
-    out["requests_per_s"] = len(requests) / wall
-    if any(r.pipeline for r in requests):
-        out["pipeline_perf_metrics"] = _agreement(requests, per)
-    out["raw"] = [
-        {**{k: round(v, 4) for k, v in p.items()}, "pipeline": r.pipeline} for p, r in zip(per, requests, strict=True)
-    ]
+    out: LevelFigures = {
+        "prompt_tokens": prompt_tokens,
+        "requests": len(requests),
+        "stop_reason": stop_reason,
+        "ttft_ms": stat("ttft_ms"),
+        "ttft_with_tokenization_ms": stat("ttft_with_tokenization_ms"),
+        "tpot_ms": stat("tpot_ms"),
+        "e2e_ms": stat("e2e_ms"),
+        "e2e_per_token_ms": stat("e2e_per_token_ms"),
+        "prefill_tokens_per_s": stat("prefill_tokens_per_s"),
+        "decode_tokens_per_s": stat("decode_tokens_per_s"),
+        "itl_ms": {**summarize(gaps).to_dict(), "count": int(gaps.size)},
+        "output_tokens_per_s": sum(len(r.token_times) for r in requests) / wall,
+        "requests_per_s": len(requests) / wall,
+        **(
+            _Metrics(pipeline_perf_metrics=_agreement(requests, per))
+            if any(r.pipeline for r in requests)
+            else _Metrics()
+        ),
+        "raw": [
+            {**{k: round(v, 4) for k, v in p.items()}, "pipeline": r.pipeline}
+            for p, r in zip(per, requests, strict=True)
+        ],
+    }
     return out
 
 

@@ -36,12 +36,14 @@ from inferperf.measure.loadgen_sut import (
     LoadGenRun,
     Result,
     SampleGroups,
+    Settings,
     read_accuracy_log,
     run_loadgen,
     score_outputs,
 )
 from inferperf.measure.queue import IdealPeak, IdealQueue, Unjudged, ideal_p99, ideal_peak, overhead_ratio
 from inferperf.measure.rate_search import bisect_rate, confirm_stepping_down, majority
+from inferperf.measure.scoring import Scores
 from inferperf.model.info import ModelInfo
 
 SCENARIOS: tuple[str, ...] = ("single-stream", "multi-stream", "server", "offline")
@@ -145,8 +147,21 @@ def probe(
     )
 
 
-Settings = dict[str, int | float | str]
-"""LoadGen TestSettings fields by their attribute names (plain values, JSON-ready)."""
+class ScenarioBody(TypedDict, total=False):
+    """What a LoadGen scenario adds to its result document: the engine's set-up and warm-up, then the
+    performance test's (``derived``, ``service`` on Server, ``peak`` when searched, ``settings``,
+    ``result``: None when no rate passed) or the accuracy test's (``settings``, ``result``, ``accuracy``)."""
+
+    config: dict[str, Any]
+    effective: dict[str, Any]
+    phases_ms: dict[str, float | None]
+    probe: dict[str, Any]
+    derived: dict[str, str]
+    service: dict[str, Any]
+    peak: Peak
+    settings: Settings
+    result: Result | None
+    accuracy: Scores
 
 
 class Peak(TypedDict):
@@ -371,7 +386,7 @@ def engine_scenario(opts: ScenarioOptions) -> Scenario:
 
 def run_scenario_test(
     target: ScenarioTarget, opts: ScenarioOptions, out_dir: Path, status: Status | None = None
-) -> dict[str, Any]:
+) -> ScenarioBody:
     """Compile once, warm up (the probe), then the LoadGen test(s); the result document's body."""
     say = status or _quiet
     config = target.backend.configure(target.config, engine_scenario(opts))
@@ -402,7 +417,13 @@ def run_scenario_test(
         effective = {**engine.effective(), "requests_in_flight": requests}
     finally:
         engine.close()
-    return {"config": config.to_dict(), "effective": effective, "phases_ms": phases, "probe": warm.to_dict(), **body}
+    head: ScenarioBody = {
+        "config": config.to_dict(),
+        "effective": effective,
+        "phases_ms": phases,
+        "probe": warm.to_dict(),
+    }
+    return {**head, **body}
 
 
 def batched_shapes(shapes: dict[str, tuple[int, ...]], batch: int) -> dict[str, tuple[int, ...]]:
@@ -443,10 +464,10 @@ def _quiet(_: str) -> None:
     return None
 
 
-def _performance_test(ready: _Ready) -> dict[str, Any]:
+def _performance_test(ready: _Ready) -> ScenarioBody:
     engine, target, requests, opts, warm, out_dir, say = ready.parts()
     sets = target.input_sets
-    body: dict[str, Any] = {"derived": _derived(opts, warm)}
+    body: ScenarioBody = {"derived": _derived(opts, warm)}
     target_qps = None
     service, servers = warm, requests
     if opts.scenario == "server":
@@ -471,22 +492,22 @@ def _performance_test(ready: _Ready) -> dict[str, Any]:
         body["settings"] = values
         logs = out_dir / ("loadgen" if attempt == 0 else f"loadgen-{attempt + 1}")
         run = LoadGenRun(logs, values, trace=opts.trace, stall_s=opts.stall_s, groups=target.groups, batch=opts.batch)
-        body["result"] = run_loadgen(engine, sets, requests, run)
-        last.update(run=run, values=values)
-        record = {"target_qps": rate, "validity": body["result"].get("validity"), "log_dir": str(logs)}
-        return bool(body["result"].get("valid")), record
+        result = body["result"] = run_loadgen(engine, sets, requests, run)
+        last.update(run=run, values=values, result=result)
+        record = {"target_qps": rate, "validity": result.get("validity"), "log_dir": str(logs)}
+        return bool(result.get("valid")), record
 
     if opts.find_peak and target_qps is not None:
         # The bisected rate sits at the edge: a full run's early stopping may refuse a handful of queries
         # over the bound that the short runs did not draw, so the confirming run steps down after a miss.
         confirmed, tried = confirm_stepping_down(one_run, target_qps)
-        body["peak"]["confirm_attempts"], body["peak"]["confirmed_qps"] = tried, confirmed
+        peak["confirm_attempts"], peak["confirmed_qps"] = tried, confirmed
     else:
         one_run(target_qps, 0)
     run, values = last["run"], last["values"]
     if opts.scenario == "server":
         say(f"simulating the ideal M/G/{servers} queue at the same arrival rate")
-        _ideal_of_run(service, servers, values, body["result"], run)
+        _ideal_of_run(service, servers, values, last["result"], run)
     return body
 
 
@@ -543,7 +564,7 @@ def _find_peak(
     return peak
 
 
-def _accuracy_test(ready: _Ready) -> dict[str, Any]:
+def _accuracy_test(ready: _Ready) -> ScenarioBody:
     engine, target, requests, opts, warm, out_dir, say = ready.parts()
     if target.labels is None:
         raise InputSpecError("accuracy mode needs labelled data (`data` with labels, or 'builtin')")

@@ -15,13 +15,20 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 import numpy as np
 
 from inferperf.backends.serving import ServingEngine, TokenEvent
 from inferperf.errors import BackendError, ConfigError
-from inferperf.measure.loadgen_sut import _log_settings, build_settings, import_loadgen, read_detail_log, why_invalid
+from inferperf.measure.loadgen_sut import (
+    Settings,
+    _log_settings,
+    build_settings,
+    import_loadgen,
+    read_detail_log,
+    why_invalid,
+)
 
 LLM_SCENARIOS = {"server": "Server", "offline": "Offline"}
 # MLPerf Inference's Llama-2-70B Server bounds, the defaults when no SLO is given (and said so).
@@ -56,9 +63,9 @@ class LlmScenarioOptions:
         if self.new_tokens < 2 or self.samples < 1 or self.min_query_count < 1:
             raise ConfigError("`new_tokens` must be at least 2, `samples` and `min_query_count` at least 1")
 
-    def values(self, target_qps: float) -> dict[str, Any]:
+    def values(self, target_qps: float) -> Settings:
         """LoadGen's TestSettings fields (ns where LoadGen wants ns)."""
-        out: dict[str, Any] = {
+        out: Settings = {
             "scenario": LLM_SCENARIOS[self.scenario],
             "use_token_latencies": True,
             "min_duration_ms": int(self.min_duration_s * 1e3),
@@ -159,13 +166,46 @@ class _Sample:
         self.tokens: list[int] = []
 
 
+class TokenResult(TypedDict):
+    """LoadGen's verdict on a token-latency test and its figures (ms; None where the log has none)."""
+
+    scenario: str | None
+    validity: str | None
+    valid: bool
+    why_invalid: list[str]
+    query_count: int | None
+    samples_per_second: float | None
+    tokens_per_second: float | None
+    ttft_bound_ms: float | None
+    tpot_bound_ms: float | None
+    ttft_ms: dict[str, float | None]  # min, mean, max, p50, p90, p99, p99.9
+    tpot_ms: dict[str, float | None]
+    early_stopping: dict[str, Any]
+
+
+class Spread(TypedDict):
+    """Median and p99 of a sample of times (ms), and its size."""
+
+    median: float
+    p99: float
+    count: int
+
+
+class LlmRun(TypedDict):
+    """One LoadGen test on an LLM: the settings it ran with, its result, the SUT's own first-token times."""
+
+    settings: Settings
+    result: TokenResult
+    sut_first_token_ms: Spread | None
+
+
 def run_llm_loadgen(
     engine: ServingEngine,
     prompts: Sequence[list[int]],
     opts: LlmScenarioOptions,
     target_qps: float,
     out_dir: Path,
-) -> dict[str, Any]:
+) -> LlmRun:
     """One LoadGen test; its token-latency result parsed from the detail log (kept in ``out_dir``)."""
     lg = import_loadgen()
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -187,7 +227,7 @@ def _no_op(_: list[int]) -> None:
     return None
 
 
-def _spread(values: list[float]) -> dict[str, float] | None:
+def _spread(values: list[float]) -> Spread | None:
     if not values:
         return None
     a = np.asarray(values)
@@ -198,11 +238,11 @@ def _ms(value: Any) -> float | None:
     return float(value) / 1e6 if isinstance(value, int | float) else None
 
 
-def summarize_tokens(raw: dict[str, Any]) -> dict[str, Any]:
+def summarize_tokens(raw: dict[str, Any]) -> TokenResult:
     """LoadGen's verdict and token figures: TTFT and TPOT percentiles (ms), tokens/s, samples/s."""
     if "result_validity" not in raw:
         raise BackendError("LoadGen's detail log has no result (did the test finish?)")
-    out: dict[str, Any] = {
+    out: TokenResult = {
         "scenario": raw.get("effective_scenario"),
         "validity": raw.get("result_validity"),
         "valid": raw.get("result_validity") == "VALID",
@@ -212,6 +252,9 @@ def summarize_tokens(raw: dict[str, Any]) -> dict[str, Any]:
         "tokens_per_second": raw.get("result_completed_tokens_per_second") or raw.get("result_tokens_per_second"),
         "ttft_bound_ms": _ms(raw.get("requested_server_ttft_latency")),
         "tpot_bound_ms": _ms(raw.get("requested_server_tpot_latency")),
+        "ttft_ms": {},
+        "tpot_ms": {},
+        "early_stopping": {},
     }
     # LoadGen 6's key names: TTFT "result_first_token_<p>_percentile_latency_ns" (min/mean/max likewise),
     # TPOT "result_time_per_output_token_<p>_percentile_ns" and "result_time_to_output_token_<min|mean|max>".

@@ -24,7 +24,7 @@ import numpy as np
 from inferperf.backends.base import AsyncRequests, Engine, InputSet
 from inferperf.errors import BackendError, InputSpecError, require
 from inferperf.measure.queue import IdealQueue
-from inferperf.measure.scoring import score
+from inferperf.measure.scoring import Scores, score
 from inferperf.stats import summarize
 
 LOADGEN_HINT = "pip install 'inferperf[loadgen]' (or: pip install mlcommons-loadgen)"
@@ -46,12 +46,16 @@ def loadgen_version() -> str | None:
         return None
 
 
-def build_settings(lg: Any, values: dict[str, Any], accuracy: bool) -> Any:
+Settings = dict[str, int | float | str]
+"""LoadGen TestSettings fields by their attribute names (plain values, JSON-ready)."""
+
+
+def build_settings(lg: Any, values: Settings, accuracy: bool) -> Any:
     """A LoadGen TestSettings from ``settings_values`` output."""
     settings = lg.TestSettings()
     settings.mode = lg.TestMode.AccuracyOnly if accuracy else lg.TestMode.PerformanceOnly
     for key, value in values.items():
-        setattr(settings, key, getattr(lg.TestScenario, value) if key == "scenario" else value)
+        setattr(settings, key, getattr(lg.TestScenario, str(value)) if key == "scenario" else value)
     return settings
 
 
@@ -487,7 +491,7 @@ def read_accuracy_log(path: Path, meta: tuple[str, tuple[int, ...]]) -> dict[int
     return outputs
 
 
-def score_outputs(outputs: dict[int, np.ndarray], labels: np.ndarray) -> dict[str, Any]:
+def score_outputs(outputs: dict[int, np.ndarray], labels: np.ndarray) -> Scores:
     """Top-1/top-5 with Clopper-Pearson intervals, as the accuracy evaluator scores them."""
     missing = sorted(set(range(labels.shape[0])) - set(outputs))
     if missing:

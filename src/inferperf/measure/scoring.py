@@ -7,7 +7,7 @@ The accuracy evaluator (``inferperf.optimize.accuracy``) and LoadGen's accuracy 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TypedDict
 
 import numpy as np
 
@@ -19,6 +19,16 @@ class Count(Estimate):
     """A share of correct answers with its exact interval, and the count it came from."""
 
     correct: int
+
+
+class Scores(TypedDict):
+    """Top-1 (top-5 with more than five classes) over labelled data, with exact intervals."""
+
+    count: int
+    top1: Count
+    top5: Count | None
+    ci_method: str
+    executed_precision: str
 
 
 def topk_correct(logits: np.ndarray, labels: np.ndarray, k: int) -> int:
@@ -45,7 +55,7 @@ class AccuracyReport:
         lo, hi = clopper_pearson(correct, self.count)
         return {"value": correct / self.count, "ci95": [lo, hi], "correct": correct}
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> Scores:
         """JSON form (logits are not stored)."""
         return {
             "count": self.count,
