@@ -23,11 +23,12 @@ from _common import reexec_on_snapshot
 reexec_on_snapshot()
 
 from inferperf.backends import get_backend  # noqa: E402
+from inferperf.commands.tune import build_targets  # noqa: E402
 from inferperf.config import RuntimeConfig, TuneOptions  # noqa: E402
 from inferperf.measure.environment import collect_environment  # noqa: E402
 from inferperf.measure.worker import run_worker  # noqa: E402
 from inferperf.model import load_model_info  # noqa: E402
-from inferperf.optimize.tuner import Target, TrialRunner, Tuner, build_targets, grid, ranked  # noqa: E402
+from inferperf.optimize.tuner import Target, TrialRunner, Tuner, grid, ranked  # noqa: E402
 from inferperf.stats import paired_ratio_ci  # noqa: E402
 
 

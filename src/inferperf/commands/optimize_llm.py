@@ -145,13 +145,13 @@ class Flow:
             self.note(f"fidelity: {v['mode']}")
             v["fidelity"] = fidelity(ref, get_generative("openvino-genai", Path(v["path"]), self.device), sample)
             v["passes"] = v["fidelity"]["next_token_top1_agreement"] >= self.opts.min_agreement
-        kv = []
+        kv: list[dict[str, Any]] = []
         for precision in self.opts.kv_caches:
             self.note(f"fidelity: KV cache {precision}")
             cand = get_generative("openvino-genai", self.folder, self.device, kv_cache=precision)
             judged = fidelity(ref, cand, sample, logits=False)
-            kv.append({"kv_cache": precision, "fidelity": judged})
-            kv[-1]["passes"] = judged["greedy_token_agreement"] >= self.opts.min_agreement
+            passes = judged["greedy_token_agreement"] >= self.opts.min_agreement
+            kv.append({"kv_cache": precision, "fidelity": judged, "passes": passes})
         return LlmCompressStepDocument.from_dict(
             {
                 **header("optimize-llm-compress"),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from inferperf.backends import get_backend
 from inferperf.config import RuntimeConfig, TuneOptions
@@ -13,6 +13,9 @@ from inferperf.measure.environment import collect_environment
 from inferperf.measure.target import ShapeSpec, as_spec, header, plan_streams
 from inferperf.model import ModelInfo, load_model_info, parse_shape_spec, reconcile_batch, resolve_shapes
 from inferperf.results.documents import TuneDocument
+
+if TYPE_CHECKING:
+    from inferperf.optimize.tuner import Target
 
 TUNE_STREAM = 32  # inputs in the stream every trial runs, when `shapes` is a text
 
@@ -89,8 +92,6 @@ def _targets(
     stream: ShapeSpec | None,
 ) -> tuple[list[Any], list[str], dict[str, Any] | None]:
     """What the tuner searches (backend x variant, with their knobs), what it skips and why, the stream's record."""
-    from inferperf.optimize.tuner import build_targets
-
     cpu = collect_environment()["cpu"]
     targets, skipped = build_targets(plugins, infos, scenario, int(cpu["cores"] or 1), cpu["features"])
     if not targets:
@@ -143,3 +144,24 @@ def _tune_stream(
     _, record = plan_streams([i for _, i in infos], stream)
     kept = [Target(t.backend, t.variant, t.info, tuple(k for k in t.knobs if k.name != "batch")) for t in targets]
     return kept, stream.to_dict(), record
+
+
+def build_targets(
+    backends: Sequence[Any],
+    variants: Sequence[tuple[str, ModelInfo]],
+    scenario: str,
+    cores: int,
+    features: Sequence[str],
+) -> tuple[list[Target], list[str]]:
+    """Every (backend, variant) pair the backend can load, with its declared knobs; and the pairs skipped."""
+    from inferperf.optimize.tuner import Target
+
+    targets, skipped = [], []
+    for plugin in backends:
+        knobs = tuple(plugin.search_space(scenario, cores, features))
+        for label, info in variants:
+            if plugin.supports_format(info.format):
+                targets.append(Target(plugin.name, label, info, knobs))
+            else:
+                skipped.append(f"{plugin.name}:{label} ({plugin.name} cannot load {info.format})")
+    return targets, skipped

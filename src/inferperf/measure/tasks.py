@@ -9,10 +9,15 @@ samples is never missed.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any, TypedDict
 
 from inferperf.measure.rss import hwm_mb, reset_hwm, rss_mb
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from inferperf.measure.trials import Interleaved, Trial
 
 
 def _setup(job: dict[str, Any]) -> tuple[Any, Any, dict[str, tuple[int, ...]], Any]:
@@ -28,7 +33,7 @@ def _setup(job: dict[str, Any]) -> tuple[Any, Any, dict[str, tuple[int, ...]], A
     return backend, info, shapes, RuntimeConfig.from_dict(job["config"])
 
 
-def _coldstart_inputs(info: Any, shapes: dict[str, tuple[int, ...]], seed: int) -> dict[str, Any]:
+def _coldstart_inputs(info: Any, shapes: dict[str, tuple[int, ...]], seed: int) -> dict[str, np.ndarray]:
     import numpy as np
 
     rng = np.random.default_rng(seed)
@@ -195,7 +200,18 @@ def _items_per_inference(info: Any, sets: list[dict[str, Any]], config: Any) -> 
     return sum(per_set) / len(per_set)
 
 
-def _first_pass(engine: Any, sets: list[dict[str, Any]], peaks: _Peaks) -> dict[str, Any]:
+class FirstPass(TypedDict):
+    """What meeting a stream's shapes for the first time added to resident memory (MiB)."""
+
+    inputs: int
+    distinct_shapes: int
+    largest_input_growth_mb: float
+    other_new_shapes: int
+    other_shapes_growth_mb: float
+    first_pass_growth_mb: float
+
+
+def _first_pass(engine: Any, sets: list[dict[str, Any]], peaks: _Peaks) -> FirstPass:
     """Every input of the stream once, the largest first: the memory first sight of shapes adds.
 
     The largest input alone grows the activation buffers to the top size; what the other new shapes
@@ -230,19 +246,20 @@ def _first_pass(engine: Any, sets: list[dict[str, Any]], peaks: _Peaks) -> dict[
     }
 
 
-def _trial(job: dict[str, Any]) -> dict[str, Any]:
+def _trial(job: dict[str, Any]) -> Trial:
     from inferperf.measure.trials import trial_task
 
     return trial_task(job)
 
 
-def _interleave(job: dict[str, Any]) -> dict[str, Any]:
+def _interleave(job: dict[str, Any]) -> Interleaved:
     from inferperf.measure.trials import interleave_task
 
     return interleave_task(job)
 
 
-TASKS: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
+# A task's result is a JSON object: the worker prints it for the parent to read.
+TASKS: dict[str, Callable[[dict[str, Any]], Mapping[str, Any]]] = {
     "coldstart": coldstart_task,
     "memory": memory_task,
     "trial": _trial,

@@ -8,7 +8,7 @@ the process's peak resident memory belongs to that configuration alone.
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import Any, TypedDict
 
 import numpy as np
 
@@ -23,6 +23,37 @@ from inferperf.model.info import ModelInfo
 from inferperf.stats import quantile_ci
 
 Ranges = dict[str, tuple[DimBound, ...]] | None
+
+
+class Candidate(TypedDict):
+    """One configuration a worker compiles: the backend, the model (``ModelInfo.to_dict``) and the
+    ``RuntimeConfig.to_dict`` it runs with (an interleaved verification takes a list of them)."""
+
+    backend: str
+    model_info: dict[str, Any]
+    config: dict[str, Any]
+
+
+class Trial(TypedDict):
+    """A trial's run (its summary, without the samples) and the worker's peak resident memory."""
+
+    run: dict[str, Any]
+    peak_mb: float
+
+
+class Measured(TypedDict):
+    """One candidate of an interleaved verification: its figure per round and its pooled latency."""
+
+    throughput_fps_per_round: list[float]
+    median_ms_per_round: list[float]
+    latency_ms: dict[str, Any]
+
+
+class Interleaved(TypedDict):
+    """Every candidate, in the job's order, measured round after round."""
+
+    candidates: list[Measured]
+    wall_s: float
 
 
 def _inputs(
@@ -58,7 +89,7 @@ def shape_stream(
     return plan.largest, stream_inputs(info, plan.items, seed, int_range), plan.ranges
 
 
-def trial_task(job: dict[str, Any]) -> dict[str, Any]:
+def trial_task(job: dict[str, Any]) -> Trial:
     """Compile one configuration, measure it for a short fixed time, report the summary and peak memory."""
     reset_hwm()
     backend = get_backend(job["backend"])
@@ -89,7 +120,7 @@ def _round(
     return len(col.done_at) / span, col.latencies_ms
 
 
-def interleave_task(job: dict[str, Any]) -> dict[str, Any]:
+def interleave_task(job: dict[str, Any]) -> Interleaved:
     """Compile every candidate once, then measure them in rotating order, round after round.
 
     Each round gives every candidate the same machine state in turn, so the
@@ -121,7 +152,7 @@ def interleave_task(job: dict[str, Any]) -> dict[str, Any]:
 
 def _rounds(
     engines: list[tuple[Engine, list[InputSet], int, float]], rounds: int, seconds: float, whole_pass: bool = False
-) -> dict[str, Any]:
+) -> Interleaved:
     n = len(engines)
     tput: list[list[float]] = [[] for _ in range(n)]
     medians: list[list[float]] = [[] for _ in range(n)]
@@ -135,7 +166,7 @@ def _rounds(
             tput[i].append(fps * batch)
             medians[i].append(float(np.median(latencies)))
             lat[i].extend(latencies)
-    out = []
+    out: list[Measured] = []
     for i in range(n):
         arr = np.asarray(lat[i])
         p99, med = quantile_ci(arr, 0.99), quantile_ci(arr, 0.5)

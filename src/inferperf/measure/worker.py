@@ -104,8 +104,7 @@ def main() -> None:
 
     try:
         task = TASKS[job["task"]]
-        result = task(job)
-        result["worker_main_at"] = t_main
+        result = {**task(job), "worker_main_at": t_main}
     except InferperfError as exc:
         kind = "runtime: " if exc.exit_code == 3 else "config: "
         result = {"error": kind + exc.one_line()}

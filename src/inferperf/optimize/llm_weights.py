@@ -14,7 +14,7 @@ import shutil
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NotRequired, TypedDict
 
 from inferperf.backends.generative import GenerativePipeline
 from inferperf.errors import ConfigError
@@ -68,12 +68,34 @@ def compress(folder: Path, mode: str, out: Path, group_size: int = 128, ratio: f
     }
 
 
+class Fidelity(TypedDict):
+    """A variant against its original on held-out prompts; the logit figures when logits were compared."""
+
+    prompts: int
+    logit_cosine_min: NotRequired[float]
+    logit_cosine_median: NotRequired[float]
+    next_token_top1_agreement: NotRequired[float]
+    greedy_token_agreement: float
+    greedy_new_tokens: NotRequired[int]  # a KV-cache precision: judged on this many greedy tokens
+    note: str
+
+
+class Speed(TypedDict):
+    """Every variant's per-round median TTFT and TPOT, and speed-ups over the first, paired by round."""
+
+    rounds: int
+    warmup_round: dict[str, dict[str, float]]
+    per_round: dict[str, dict[str, list[float]]]
+    speedup_over: str
+    speedup: dict[str, dict[str, dict[str, object]]]
+
+
 FIDELITY_TOKENS = 16  # greedy tokens compared per prompt (twice as many for a KV-cache precision)
 
 
 def fidelity(
     ref: GenerativePipeline, cand: GenerativePipeline, prompts: Sequence[list[int]], logits: bool = True
-) -> dict[str, Any]:
+) -> Fidelity:
     """A compressed variant against its original (``measure.generate.agreement``): next-token logit cosine
     and top-1 agreement after each prompt, greedy agreement over ``FIDELITY_TOKENS``.
 
@@ -109,7 +131,7 @@ def interleaved_speed(
     opts: GenerateOptions,
     rounds: int,
     progress: Callable[[str], None] | None = None,
-) -> dict[str, Any]:
+) -> Speed:
     """Per round, every variant's median TTFT and TPOT (one level at opts.prompt_tokens[0], opts.time_s);
     speed-ups over the first variant paired by round, with t-intervals.
 
@@ -131,7 +153,7 @@ def interleaved_speed(
             for key, value in medians.items():
                 per[name][key].append(value)
     base = next(iter(pipes))
-    out: dict[str, Any] = {
+    out: Speed = {
         "rounds": rounds,
         "warmup_round": discarded,
         "per_round": per,

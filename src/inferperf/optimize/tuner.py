@@ -21,13 +21,14 @@ import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypedDict
 
 import numpy as np
 
 from inferperf.config import Knob, RuntimeConfig, TuneOptions
 from inferperf.errors import ConfigError
 from inferperf.jsonform import JsonRecord
+from inferperf.measure.trials import Candidate
 from inferperf.measure.worker import run_worker
 from inferperf.model.info import ModelInfo
 from inferperf.optimize.tuner_core import gain, geo_mean, importances, pareto_front, quiet_optuna, tpe_sampler, verdict
@@ -343,6 +344,22 @@ class Tuning:
         }
 
 
+class Chosen(TypedDict):
+    """What a recommendation names: the trial, its target and knobs, the runtime config bench --config
+    reads back, and what the runtime reported it ran."""
+
+    trial: int
+    target: str
+    backend: str
+    variant: str
+    model: str
+    scenario: str
+    params: dict[str, Any]
+    runtime: dict[str, Any]
+    effective: Any
+    fed_shapes: Any
+
+
 class Tuner:
     """Runs the three rungs within the time budget; Ctrl-C keeps what finished."""
 
@@ -481,7 +498,7 @@ class Tuner:
         rounds = int(left // (n * (seconds + 0.5))) if left > 0 else 0
         return min(max(rounds, _MIN_ROUNDS), 10), seconds
 
-    def _candidate(self, rec: TrialRecord) -> dict[str, Any]:
+    def _candidate(self, rec: TrialRecord) -> Candidate:
         target = self.reference if rec.target == self.reference.key else self.search.targets[rec.target]
         config = {k: v for k, v in rec.config.items() if k not in ("effective", "fed_shapes")}
         return {"backend": target.backend, "model_info": target.info.to_dict(), "config": config}
@@ -546,7 +563,7 @@ class Tuner:
             "explanation": explain(rec, self.runner.records, self.options.objective),
         }
 
-    def _rec_fields(self, rec: TrialRecord) -> dict[str, Any]:
+    def _rec_fields(self, rec: TrialRecord) -> Chosen:
         target = self.reference if rec.target == self.reference.key else self.search.targets[rec.target]
         return {
             "trial": rec.number,
@@ -568,22 +585,3 @@ def _describe(rec: TrialRecord, objective: str) -> str:
     assert rec.throughput is not None and rec.latency is not None
     flag = "" if rec.feasible else " (over budget)"
     return f"trial {rec.number}: {rec.throughput['value']:.1f} fps, p99 {rec.latency['p99']['value']:.2f} ms{flag}"
-
-
-def build_targets(
-    backends: Sequence[Any],
-    variants: Sequence[tuple[str, ModelInfo]],
-    scenario: str,
-    cores: int,
-    features: Sequence[str],
-) -> tuple[list[Target], list[str]]:
-    """Every (backend, variant) pair the backend can load, with its declared knobs; and the pairs skipped."""
-    targets, skipped = [], []
-    for plugin in backends:
-        knobs = tuple(plugin.search_space(scenario, cores, features))
-        for label, info in variants:
-            if plugin.supports_format(info.format):
-                targets.append(Target(plugin.name, label, info, knobs))
-            else:
-                skipped.append(f"{plugin.name}:{label} ({plugin.name} cannot load {info.format})")
-    return targets, skipped
