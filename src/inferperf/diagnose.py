@@ -7,7 +7,7 @@ import time
 from collections.abc import Mapping
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import Any, NotRequired, TypedDict
 
 import numpy as np
 import psutil
@@ -17,12 +17,21 @@ from inferperf.backends.precision import every_device
 from inferperf.errors import BackendError, BackendUnavailableError, ConfigError
 from inferperf.measure.environment import collect_environment
 from inferperf.measure.peak import backend_matmul_probe, memory_copy_gb_per_s, numpy_matmul_gflops
+from inferperf.results.documents import DoctorDocument
 
 _EXTRAS = {"torch": "torch", "transformers": "transformers (zoo exports)", "PIL": "Pillow (image data)"}
 
 
-def _installed() -> dict[str, Any]:
-    out: dict[str, Any] = {}
+class Installed(TypedDict):
+    """A runtime or an extra: its versions when installed, else how to install it."""
+
+    installed: bool
+    versions: NotRequired[dict[str, str]]
+    how: NotRequired[str | None]
+
+
+def _installed() -> dict[str, Installed]:
+    out: dict[str, Installed] = {}
     for name in backend_names():
         try:
             backend = get_backend(name)
@@ -134,7 +143,18 @@ def _warnings(env: Mapping[str, Any], load: Mapping[str, Any]) -> list[dict[str,
     return notes
 
 
-def _load() -> dict[str, Any]:
+class MachineLoad(TypedDict):
+    """How busy the machine is at the start: load, the busiest other processes, steal, frequency, noise."""
+
+    loadavg_1m: float
+    busy_processes: list[dict[str, Any]]
+    steal_percent: float
+    governor: str | None
+    frequency_mhz: dict[str, float] | None
+    noise: dict[str, float]
+
+
+def _load() -> MachineLoad:
     t0 = psutil.cpu_times()
     busy = _busy_processes()
     t1 = psutil.cpu_times()
@@ -192,7 +212,7 @@ def _probe(peaks: dict[str, Any], backend: Any, label: str, seconds: float, int8
         peaks.setdefault("executed_precision", {})[key] = executed
 
 
-def doctor(measure_peak: bool = True, seconds: float = 2.0) -> dict[str, Any]:
+def doctor(measure_peak: bool = True, seconds: float = 2.0) -> DoctorDocument:
     """Installed runtimes and extras, CPU facts, measured peaks, and signs of a noisy machine."""
     env = collect_environment()
     load = _load()
@@ -212,4 +232,4 @@ def doctor(measure_peak: bool = True, seconds: float = 2.0) -> dict[str, Any]:
             "copy_gb_per_s": memory_copy_gb_per_s(),
             "method": "numpy copy of 512 MiB, one thread, bytes read + written, best of 5",
         }
-    return doc
+    return DoctorDocument.from_dict(doc)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -93,8 +94,7 @@ def doctor(measure_peak: bool = True) -> DoctorDocument:
     from inferperf import diagnose as doc_mod
     from inferperf.measure.peak import PEAK_PROBE_VERSION, peak_cache_path
 
-    doc = doc_mod.doctor(measure_peak=measure_peak)
-    doc["created"] = created()
+    doc = replace(doc_mod.doctor(measure_peak=measure_peak), created=created())
     if measure_peak and doc["peak"].get("fp32_peak_gflops"):
         save_json(
             {
@@ -106,4 +106,4 @@ def doctor(measure_peak: bool = True) -> DoctorDocument:
             },
             peak_cache_path(),
         )
-    return DoctorDocument.from_dict(doc)
+    return doc

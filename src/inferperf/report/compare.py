@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, NotRequired, TypedDict
 
 import numpy as np
 from numpy.typing import NDArray
@@ -148,12 +148,26 @@ def _identity(doc: Document) -> dict[str, Any]:
     return {"environment": doc.environment or {}, "model": doc.model if isinstance(doc.model, dict) else {}}
 
 
+class Verdicts(TypedDict):
+    """A comparison's body: a verdict per row (backend, scenario, metric: B/A, interval, verdict), how the
+    intervals were made, the threshold a change must pass and where it came from, and what they cannot
+    tell (``warning``)."""
+
+    method: str
+    rows: list[dict[str, Any]]
+    rerun_noise: NotRequired[float | None]
+    invocation_noise: NotRequired[dict[str, Any]]
+    threshold: NotRequired[float]
+    threshold_source: NotRequired[str]
+    warning: NotRequired[str]
+
+
 def compare_docs(
     a: Document,
     b: Document,
     threshold: float = 0.02,
     noise: dict[tuple[str, str, str], RerunNoise] | None = None,
-) -> dict[str, Any]:
+) -> Verdicts:
     """Every metric of every run the two bench results share: B/A with interval and verdict.
 
     Three levels, the widest evidence available wins. With the machine's noise between invocations
@@ -175,7 +189,7 @@ def compare_docs(
     run_sd = run_noise([a, b])
     floor = max(threshold, run_sd) if run_sd is not None else threshold
     rows = [row for key in shared for row in _rows(runs_a[key], runs_b[key], key, noise, threshold, floor)]
-    out: dict[str, Any] = {
+    out: Verdicts = {
         "method": "t-interval on log figures with the machine's noise between invocations (learned from "
         "recorded reruns) where known; else Welch t over per-run figures where both sides hold several "
         "runs; else a block bootstrap over raw samples (latencies; throughput per time window)",
@@ -195,7 +209,7 @@ def compare_docs(
     return out
 
 
-def compare_groups(group_a: Sequence[Document], group_b: Sequence[Document], threshold: float = 0.02) -> dict[str, Any]:
+def compare_groups(group_a: Sequence[Document], group_b: Sequence[Document], threshold: float = 0.02) -> Verdicts:
     """Several separate invocations per side: B/A per metric with a Welch t-interval over the invocations'
     own figures (log scale), so the machine's drift between invocations is measured in the very results
     judged, not borrowed from the history. One invocation against one cannot call a change smaller than
@@ -335,7 +349,7 @@ def _check_same_work(a: GenerateDocument | ServingDocument, b: GenerateDocument 
 
 def compare_generate(
     a: GenerateDocument | ServingDocument, b: GenerateDocument | ServingDocument, threshold: float = 0.02
-) -> dict[str, Any]:
+) -> Verdicts:
     """Two generate results (one request at a time, or serving levels): per backend and prompt length (or
     load level), B/A of the median TTFT, TPOT, end to end and decode tokens/s (serving: TTFT and TPOT p99
     too) over their requests, with a bootstrap interval and a verdict."""
@@ -409,7 +423,7 @@ def _batch_rows(a: Document, b: Document, threshold: float) -> list[dict[str, An
 
 def compare_rounds(
     a_rounds: dict[str, list[float]], b_rounds: dict[str, list[float]], threshold: float = 0.02
-) -> dict[str, Any]:
+) -> Verdicts:
     """Interleaved A B A B rounds: paired per-round ratios B/A for throughput and median latency."""
     rows = []
     for metric, higher in (("throughput_fps", True), ("latency_median_ms", False)):
