@@ -15,7 +15,7 @@ import inspect
 from collections.abc import Callable
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any, get_type_hints
+from typing import Any, TypedDict, get_type_hints
 
 from inferperf import api
 from inferperf.cli.common import preprocess, runtime_config, shape_spec
@@ -103,6 +103,24 @@ class BenchRuntime(Runtime):
 # --- OpenVINO execution knobs: --hint, --streams, --threads ----------------------------------------
 
 
+class KnobKeywords(TypedDict):
+    """--hint, --streams, --threads as ``runtime_config`` keywords (None: not given)."""
+
+    hint: str | None
+    streams: int | None
+    threads: int | None
+
+
+class GuardKeywords(TypedDict):
+    """The guard flags as the guarded API functions (quantize, prune, precision) take them."""
+
+    data: str | None
+    max_drop: float
+    shape: str | None
+    seconds: float
+    shapes: api.ShapeSpec | None
+
+
 @dataclass(frozen=True)
 class Knobs(FlagGroup):
     """--hint, --streams, --threads as RuntimeConfig fields (None: not given)."""
@@ -111,7 +129,7 @@ class Knobs(FlagGroup):
     streams: StreamsOpt = None
     threads: ThreadsOpt = None
 
-    def given(self) -> dict[str, Any]:
+    def given(self) -> KnobKeywords:
         """The knobs as ``runtime_config`` keywords."""
         return {"hint": self.hint, "streams": self.streams, "threads": self.threads}
 
@@ -196,11 +214,16 @@ class Guard(FlagGroup):
     stream: GuardStreamOpt = 32
     seconds: SpeedSecondsOpt = 5.0
 
-    def given(self) -> dict[str, Any]:
+    def given(self) -> GuardKeywords:
         """As the guarded API functions take them."""
-        own = ("data", "max_drop", "shape", "seconds")
         shapes = shape_spec(self.shapes, self.shape_histogram, self.stream)
-        return {name: getattr(self, name) for name in own} | {"shapes": shapes}
+        return {
+            "data": self.data,
+            "max_drop": self.max_drop,
+            "shape": self.shape,
+            "seconds": self.seconds,
+            "shapes": shapes,
+        }
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NotRequired, TypedDict
 
 from inferperf.config import OptimizeOptions, RunLimits, RuntimeConfig, TuneOptions
 from inferperf.errors import InferperfError
@@ -167,11 +167,6 @@ class Pipeline:
         """``--shapes`` for the steps that take one, or None."""
         o = self.options
         return ShapeSpec(o.shapes, o.shape_histogram, o.stream) if o.shapes else None
-
-    def stream_spec(self) -> dict[str, Any]:
-        """The shape stream as a worker redraws it (see measure.trials.shape_stream)."""
-        o = self.options
-        return {"text": o.shapes, "histogram": o.shape_histogram, "data": None, "stream": o.stream}
 
     def _dynamic(
         self, api: Any, backend: str, strategies: tuple[str, ...], config: RuntimeConfig | None
@@ -330,7 +325,7 @@ class Pipeline:
         return SweepDocument.from_dict({**header("sweep", environment=env), "model": rec["model"], "points": points})
 
     def _verify(self, info: Any) -> VerifyDocument | None:
-        rec = self.winner()
+        rec, stream = self.winner(), self.guard_stream()
         if rec is None:
             return None
         winner_info = load_model_info(rec["model"])
@@ -343,7 +338,7 @@ class Pipeline:
             "scenario": "throughput",
             "rounds": self.options.verify_rounds,
             "seconds": self.scaled(self.options.verify_round_s),
-            "inputs": {"seed": 0, **({"shapes": self.stream_spec()} if self.options.shapes else {})},
+            "inputs": {"seed": 0, **({"shapes": stream.to_dict()} if stream else {})},
             "candidates": cands,
         }
         result = run_worker(job, 1800)
@@ -426,10 +421,24 @@ def _top1(doc: Mapping[str, Any]) -> float:
     return float(top1["value"] if isinstance(top1, dict) else top1)
 
 
-def headline(p: Pipeline) -> dict[str, Any]:
+class Headline(TypedDict):
+    """What won, its verified speed-up over the baseline and accuracy drop (when those steps ran), and the
+    float precisions the runs executed."""
+
+    winner: dict[str, Any] | None
+    baseline_fps: NotRequired[float]
+    winner_fps: NotRequired[float]
+    speedup: NotRequired[dict[str, Any]]
+    accuracy_drop: NotRequired[float]
+    accuracy_ok: NotRequired[bool]
+    executed_precision: NotRequired[dict[str, list[str]]]
+    precision_note: NotRequired[str]
+
+
+def headline(p: Pipeline) -> Headline:
     """The figures a reader wants first: speed-up over the baseline, accuracy drop, what won."""
     verify, acc, rec = p.doc("verify"), p.doc("accuracy"), p.winner()
-    out: dict[str, Any] = {"winner": rec and {k: rec[k] for k in ("target", "backend", "variant", "params", "runtime")}}
+    out: Headline = {"winner": rec and {k: rec[k] for k in ("target", "backend", "variant", "params", "runtime")}}
     if verify:
         base, win = (c["throughput_fps_per_round"] for c in verify["candidates"])
         out["baseline_fps"] = _geo(base)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 import numpy as np
 
@@ -158,7 +158,17 @@ def _per_group(items: list[Any]) -> dict[str, int]:
     return {b: sum(1 for it in items if it.bin == b) for b in bin_order(items)}
 
 
-def _group_doc(g: Any) -> dict[str, Any]:
+class GroupRecord(TypedDict):
+    """One shape group of a distribution: its weight, its fixed dims, its ranged dims and their histograms."""
+
+    label: str
+    weight: float
+    dims: dict[str, list[Any]]
+    ranges: dict[str, list[int]]
+    histogram: dict[str, str]
+
+
+def _group_doc(g: Any) -> GroupRecord:
     """One shape group of a distribution, as the dynamic document records it."""
     return {
         "label": g.label,

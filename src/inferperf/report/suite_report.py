@@ -13,7 +13,7 @@ import html
 import io
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 import numpy as np
 from numpy.typing import NDArray
@@ -62,7 +62,15 @@ _METRICS: dict[str, tuple[str, Callable[[NDArray[np.float64]], float], bool]] = 
 }
 
 
-def _ratio(ref: dict[str, Any], doc: dict[str, Any], metric: str, threshold: float) -> dict[str, Any] | None:
+class VsReference(TypedDict):
+    """A cell's metric against its reference cell's: B/A, its bootstrap interval, the verdict."""
+
+    ratio: float
+    ci95: list[float]
+    verdict: str
+
+
+def _ratio(ref: dict[str, Any], doc: dict[str, Any], metric: str, threshold: float) -> VsReference | None:
     scenario, stat, higher = _METRICS[metric]
     run_a, run_b = _run(ref, scenario), _run(doc, scenario)
     if run_a is None or run_b is None:
@@ -86,8 +94,9 @@ def _load(path: str | None) -> dict[str, Any] | None:
         return None
 
 
-def add_ratios(suite: dict[str, Any], threshold: float = 0.02) -> dict[str, Any]:
-    """Each measured cell against its model's reference cell: ratio, 95% interval and verdict per metric."""
+def add_ratios(suite: dict[str, Any], threshold: float = 0.02) -> None:
+    """Each measured cell (in ``suite``) against its model's reference cell: ratio, 95% interval and verdict
+    per metric, as the cell's ``vs_reference``."""
     ref = suite["reference"]
     measured = [c for c in suite["cells"] if c.get("file")]
     refs = {
@@ -101,7 +110,6 @@ def add_ratios(suite: dict[str, Any], threshold: float = 0.02) -> dict[str, Any]
             cell["vs_reference"] = None
             continue
         cell["vs_reference"] = {m: _ratio(base, doc, m, threshold) for m in _METRICS}
-    return suite
 
 
 # ---------------------------------------------------------------- rows

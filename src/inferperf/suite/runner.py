@@ -146,7 +146,8 @@ class Suite:
         """The final suite document, with ratios against the reference and the reports written beside it."""
         from inferperf.report.suite_report import add_ratios, write_reports
 
-        doc = add_ratios(self.document())
+        doc = self.document()
+        add_ratios(doc)
         doc["reports"] = write_reports(doc, self.options.out)
         save_json(doc, self.options.out / "suite.json")
         return SuiteDocument.from_dict(doc)
