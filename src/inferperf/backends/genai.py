@@ -10,7 +10,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from inferperf.backends.generative import GenerativePipeline, Request, rss_reader
-from inferperf.backends.precision import plan_for
+from inferperf.backends.precision import PrecisionRecord, plan_for
 from inferperf.errors import BackendError, InputSpecError, require, runtime_cause
 
 INSTALL_HINT = "pip install 'inferperf[genai]' (openvino-genai, openvino-tokenizers)"
@@ -167,7 +167,7 @@ class GenAIPipeline(GenerativePipeline):
         logits: np.ndarray = np.asarray(out[0], dtype=np.float32)  # the export's first output: logits
         return np.asarray(logits[0, -1], dtype=np.float32)
 
-    def precision_record(self) -> dict[str, Any]:
+    def precision_record(self) -> PrecisionRecord:
         """Inference and KV-cache precision as resolved for the device, with any reconciliation's note."""
         return self.precision.record()
 

@@ -11,6 +11,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from inferperf.backends.precision import PrecisionRecord
 from inferperf.backends.serving import EngineSettings, ServingEngine, TokenEvent
 from inferperf.errors import BackendError, runtime_cause
 
@@ -104,7 +105,7 @@ class GenAIServingEngine(ServingEngine):
         m = self.pipe.get_metrics()
         return float(m.cache_usage) / 100 * float(getattr(m, "kv_cache_size_in_bytes", 0))
 
-    def precision_record(self) -> dict[str, Any]:
+    def precision_record(self) -> PrecisionRecord:
         return self.precision.record()
 
     def describe(self) -> str:

@@ -18,6 +18,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from inferperf.backends.precision import PrecisionRecord
 from inferperf.errors import ConfigError
 
 # name -> "module:Class"; each module imports its runtime only when a pipeline is made.
@@ -105,7 +106,7 @@ class GenerativePipeline(ABC):
         """Bytes of weights one decode step reads (each weight once per token), where known."""
         return None
 
-    def precision_record(self) -> dict[str, Any] | None:
+    def precision_record(self) -> PrecisionRecord | None:
         """The precisions the pipeline was loaded with and what was reconciled (None: the runtime decides)."""
         return None
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import functools
 import os
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypedDict
 
 from inferperf.errors import ConfigError
 
@@ -65,7 +65,7 @@ class DevicePrecisions:
         """The KV-cache types this device takes beside ``inference`` inference (known refusals left out)."""
         return tuple(kv for kv in KV_CACHE_TYPES if self.refusal(inference, kv) is None)
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> DeviceRecord:
         """The facts as JSON (doctor)."""
         return {
             "device": self.device,
@@ -77,6 +77,26 @@ class DevicePrecisions:
         }
 
 
+class PrecisionRecord(TypedDict):
+    """What a result says about its precisions: the float precision that ran, the KV cache asked for
+    (None: the device's default), and what was reconciled on the way."""
+
+    inference: str
+    kv_cache: str | None
+    notes: list[str]
+
+
+class DeviceRecord(TypedDict):
+    """A device's precision facts (doctor): its default float precision, the native ones, its KV caches."""
+
+    device: str
+    default_inference_precision: str
+    native: list[str]
+    default_kv_cache: str | None
+    kv_caches_accepted: list[str]
+    source: str
+
+
 @dataclass(frozen=True)
 class PrecisionPlan:
     """The precision properties one compile sets, what will run, and what was reconciled on the way."""
@@ -86,7 +106,7 @@ class PrecisionPlan:
     kv_cache: str | None  # the KV cache asked for (None: the device's default)
     notes: tuple[str, ...] = field(default=())
 
-    def record(self) -> dict[str, Any]:
+    def record(self) -> PrecisionRecord:
         """What a result says about its precisions."""
         return {"inference": self.inference, "kv_cache": self.kv_cache, "notes": list(self.notes)}
 

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from inferperf.backends.precision import PrecisionRecord
 from inferperf.errors import ConfigError
 
 # name -> "module:Class"; each module imports its runtime (OpenVINO GenAI, aiohttp) only when made.
@@ -106,7 +107,7 @@ class ServingEngine(ABC):
         """Bytes of KV cache the running sequences hold now (0 where not visible)."""
         return 0.0
 
-    def precision_record(self) -> dict[str, Any] | None:
+    def precision_record(self) -> PrecisionRecord | None:
         """The precisions the engine runs at, where this process decides them."""
         return None
 

@@ -199,8 +199,10 @@ def serve(
                 stopped = f"{load.label}: {level['aborted']}"
                 break
         peak = search_peak(engine, draw, opts, progress=progress) if find_peak and not stopped else None
+        head = header("generate-serving")
+        head["environment"]["versions"].update(engine.versions())
         doc = {
-            **header("generate-serving"),
+            **head,
             "model": model_doc,
             "backend": engine.describe(),
             "device": device if model_doc.get("endpoint") is None else None,
@@ -214,7 +216,6 @@ def serve(
             "peak": peak,
             "stopped": stopped,
         }
-        doc["environment"]["versions"].update(engine.versions())
         return ServingDocument.from_dict(doc)
     finally:
         engine.close()

@@ -14,7 +14,16 @@ from inferperf.errors import ConfigError
 from inferperf.inputs import build_input_sets
 from inferperf.inputs.dataset import dataset_sets
 from inferperf.measure.runner import Progress
-from inferperf.measure.target import ShapeSpec, Target, header, plan_streams, resolve, shapes_record, spec_of
+from inferperf.measure.target import (
+    ShapeSpec,
+    ShapesRecord,
+    Target,
+    header,
+    plan_streams,
+    resolve,
+    shapes_record,
+    spec_of,
+)
 from inferperf.model import ModelInfo, fed_batch, load_model_info, parse_shape_spec, resolve_shapes
 from inferperf.results.documents import DynamicDocument, E2EDocument, ScenarioDocument
 from inferperf.results.schema import save_json
@@ -211,7 +220,7 @@ def scenario(
     plugin, info_, config = t.plugin, t.info, t.config
     if config.batch != 1:
         raise ConfigError("a LoadGen sample is one inference of batch 1: `batch` is not supported here")
-    stream_doc: dict[str, Any] | None = None
+    stream_doc: ShapesRecord | None = None
     if shapes is not None:
         if shape is not None or inputs is not None:
             raise ConfigError("`shapes` sets the shapes itself: leave out `shape` and `inputs`")
@@ -242,7 +251,7 @@ def scenario(
 
 def _scenario_stream(
     t: Target, accuracy: bool, spec: ShapeSpec, int_range: tuple[int, int] | None
-) -> tuple[Any, str, dict[str, Any]]:
+) -> tuple[Any, str, ShapesRecord]:
     """The QSL as a seeded shape stream: samples, the open dims of its one engine, each sample's group."""
     from inferperf.inputs.distribution import bin_order
     from inferperf.measure.dynamic_plan import stream_inputs

@@ -94,6 +94,13 @@ class Verdict(TypedDict):
     verdict: str
 
 
+class Strategies(TypedDict):
+    """Every strategy's record in the order asked, and which one won."""
+
+    strategies: list[Strategy]
+    comparison: Verdict
+
+
 Records = dict[str, Strategy]
 """Strategy name -> its record, as each finishes or fails."""
 
@@ -453,7 +460,7 @@ def run_dynamic(
     options: DynamicOptions,
     int_range: tuple[int, int] | None = None,
     progress: Progress | None = None,
-) -> dict[str, Any]:
+) -> Strategies:
     """Plan, compile, warm and measure every strategy; a strategy that fails is recorded and the others go on."""
     inputs = stream_inputs(info, items, options.seed, int_range)
     records: Records = {}

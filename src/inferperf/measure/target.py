@@ -8,10 +8,10 @@ header holds) is written once.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NotRequired, TypedDict
 
 from inferperf.backends import Backend, get_backend
 from inferperf.config import MODES, RuntimeConfig, Scenario
@@ -61,9 +61,18 @@ def created() -> str:
     return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
 
 
-def header(kind: str, plugin: Backend | None = None, environment: dict[str, Any] | None = None) -> dict[str, Any]:
+class Header(TypedDict):
+    """The envelope every result document starts with."""
+
+    schema: str
+    kind: str
+    created: str
+    environment: dict[str, Any]
+
+
+def header(kind: str, plugin: Backend | None = None, environment: Mapping[str, Any] | None = None) -> Header:
     """Schema tag, kind, time and environment (with the backend's versions) of a result document."""
-    env = environment if environment is not None else collect_environment()
+    env: dict[str, Any] = dict(environment) if environment is not None else dict(collect_environment())
     if plugin is not None:
         env["versions"].update(plugin.versions())
     return {"schema": SCHEMA, "kind": kind, "created": created(), "environment": env}
@@ -104,19 +113,35 @@ def as_spec(shapes: ShapeSpec | str | None, **defaults: Any) -> ShapeSpec | None
     return None if shapes is None else spec_of(shapes, **defaults)
 
 
-def shapes_record(spec: ShapeSpec, source: str, per_group: dict[str, int], **extra: Any) -> dict[str, Any]:
+class ShapesRecord(TypedDict):
     """The ``shapes`` record of a result document, the same keys in every command (docs/result-schema.md)."""
-    return {
+
+    spec: str
+    source: str
+    count: int
+    seed: int
+    samples_per_group: dict[str, int]
+    groups: NotRequired[list[Any]]  # dynamic: each group's dims, ranges and histograms
+    engine_dims: NotRequired[dict[str, list[Any]]]  # scenario: the dims its one engine keeps open
+
+
+def shapes_record(
+    spec: ShapeSpec, source: str, per_group: dict[str, int], groups: list[Any] | None = None
+) -> ShapesRecord:
+    """The ``shapes`` record of a result document (``groups``: the groups' own records, where kept)."""
+    record: ShapesRecord = {
         "spec": spec.text,
         "source": source,
         "count": spec.stream,
         "seed": spec.seed,
         "samples_per_group": per_group,
-        **extra,
     }
+    if groups is not None:
+        record["groups"] = groups
+    return record
 
 
-def plan_streams(infos: Sequence[ModelInfo], spec: ShapeSpec) -> tuple[list[Any], dict[str, Any]]:
+def plan_streams(infos: Sequence[ModelInfo], spec: ShapeSpec) -> tuple[list[Any], ShapesRecord]:
     """``shapes`` checked here, where errors are one line: the stream planned on each model (a spec that
     fits one model only fails now) and the record of the first model's stream for the result."""
     from inferperf.measure.dynamic_plan import plan_stream

@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 import numpy as np
 
@@ -260,6 +260,21 @@ def finalists(trials: Sequence[LlmTrial], objective: str, default: LlmCandidate,
     return sorted(ok, key=lambda t: t.value(objective), reverse=True)[:count]
 
 
+class Verification(TypedDict):
+    """The finalists against the default over interleaved rounds: per-round figures, paired speed-ups,
+    pooled p99s against the SLOs, and the winner (None: no finalist met them)."""
+
+    rounds: int
+    candidates: dict[str, dict[str, Any]]
+    per_round: dict[str, dict[str, list[float]]]
+    speedups: dict[str, dict[str, Any]]
+    pooled_p99: dict[str, dict[str, float]]
+    meets_slo: dict[str, bool]
+    winner: str | None
+    speedup: dict[str, Any] | None
+    raw: dict[str, list[dict[str, Any]]]
+
+
 def verify(
     runner: Runner,
     baseline: LlmCandidate,
@@ -267,7 +282,7 @@ def verify(
     rounds: int,
     objective: str = "tokens",
     progress: Callable[[str], None] | None = None,
-) -> dict[str, Any]:
+) -> Verification:
     """Every pipeline loaded; per round each serves the same requests in turn. Paired ratios per round
     against the default: output tokens/s and goodput (finalist / default), TTFT and TPOT medians (default /
     finalist: > 1 is faster); the SLOs checked on each one's requests of every round pooled. The winner is

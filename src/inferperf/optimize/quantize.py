@@ -464,10 +464,23 @@ def judge(
     }
 
 
-def _reference(backend: Backend, info: ModelInfo, split: Split, config: RuntimeConfig) -> dict[str, Any]:
+class Reference(TypedDict):
+    """The float model every candidate is judged against: its outputs, what precision ran, its top-1."""
+
+    logits: Outputs
+    size_bytes: int
+    classifier: bool
+    executed_precision: str
+    precision_requested: str
+    precision_note: NotRequired[str]  # it ran another precision than f32
+    top1: NotRequired[float]  # with labelled data
+    peak_memory_mb: NotRequired[float | None]
+
+
+def _reference(backend: Backend, info: ModelInfo, split: Split, config: RuntimeConfig) -> Reference:
     logits, classifier, effective = _outputs(backend, info, split, config)
     precision = str(effective.get("executed_precision") or "f32")
-    ref: dict[str, Any] = {
+    ref: Reference = {
         "logits": logits,
         "size_bytes": info.size_bytes,
         "classifier": classifier,
@@ -490,7 +503,7 @@ def _judge(
     fp32: ModelInfo,
     c: Candidate,
     split: Split,
-    reference: dict[str, Any],
+    reference: Reference,
     config: RuntimeConfig,
     max_drop: float,
     bench_sets: list[InputSet],
