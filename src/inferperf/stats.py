@@ -19,7 +19,7 @@ import itertools
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from typing import Any, TypedDict
+from typing import Any, TypedDict, TypeGuard
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -256,6 +256,11 @@ class Estimate(TypedDict):
 
     value: float
     ci95: list[float]
+
+
+def is_estimate(value: object) -> TypeGuard[Estimate]:
+    """Whether a value read from a document is an estimate (an object with its ``value``)."""
+    return isinstance(value, dict) and "value" in value
 
 
 class RunsEstimate(Estimate):

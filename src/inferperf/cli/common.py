@@ -12,7 +12,7 @@ import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 import typer
 from rich.console import Console
@@ -284,9 +284,19 @@ def shape_spec(
     return api.ShapeSpec(shapes, histogram, stream, seed, data)
 
 
+class Preprocess(TypedDict):
+    """The image pre-processing flags as the API's ``preprocess`` takes them (None: the model's own)."""
+
+    size: tuple[Any, ...] | None
+    mean: tuple[Any, ...] | None
+    scale: tuple[Any, ...] | None
+    layout: str | None
+    color: str | None
+
+
 def preprocess(
     size: str | None, mean: str | None, scale: str | None, layout: str | None, color: str | None
-) -> dict[str, Any]:
+) -> Preprocess:
     """The image pre-processing flags (--size, --mean, --scale, --layout, --color) as the API takes them."""
     return {
         "size": numbers(size, "size", int),

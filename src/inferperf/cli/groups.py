@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, TypedDict, get_type_hints
 
 from inferperf import api
-from inferperf.cli.common import preprocess, runtime_config, shape_spec
+from inferperf.cli.common import Preprocess, preprocess, runtime_config, shape_spec
 from inferperf.cli.options import (
     BenchConfigOpt,
     BenchInferPrecisionOpt,
@@ -248,7 +248,7 @@ class Image(FlagGroup):
     layout: LayoutOpt = None
     color: ColorOpt = None
 
-    def preprocess(self) -> dict[str, Any]:
+    def preprocess(self) -> Preprocess:
         """As the API takes them (numbers parsed; a bad one is a one-line error)."""
         return preprocess(self.size, self.mean, self.scale, self.layout, self.color)
 

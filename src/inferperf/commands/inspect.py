@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -40,7 +41,7 @@ def accuracy(
     data: str | Path = "builtin",
     backend: str = "openvino",
     batch: int = 1,
-    preprocess: dict[str, Any] | None = None,
+    preprocess: Mapping[str, Any] | None = None,
     config: RuntimeConfig | None = None,
 ) -> AccuracyDocument:
     """Top-1 (and top-5 with more than five classes) over labelled data, as a result document."""

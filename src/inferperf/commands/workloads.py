@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, TypedDict
@@ -36,7 +36,7 @@ def e2e(
     data: str | Path | None = None,
     backend: str = "openvino",
     decoder: str = "pillow",
-    preprocess: dict[str, Any] | None = None,
+    preprocess: Mapping[str, Any] | None = None,
     config: RuntimeConfig | None = None,
     options: Any = None,
     fuse: bool = True,
@@ -86,7 +86,7 @@ def e2e(
     )
 
 
-def _image_target(info_: ModelInfo, preprocess: dict[str, Any] | None) -> Any:
+def _image_target(info_: ModelInfo, preprocess: Mapping[str, Any] | None) -> Any:
     """The model's image input, at batch 1, with the pre-processing it expects (``preprocess`` overrides)."""
     from inferperf.inputs.dataset import _image_input, model_preprocess, override
     from inferperf.measure.e2e import E2ETarget

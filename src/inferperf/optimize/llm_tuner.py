@@ -229,7 +229,15 @@ def search(
     return trials
 
 
-def _default_knobs(base: ServeOptions) -> dict[str, Any]:
+class SchedulerKnobs(TypedDict):
+    """The continuous-batching scheduler's knobs as the search encodes them ("default": GenAI's own)."""
+
+    max_num_seqs: int
+    max_num_batched_tokens: int | str
+    dynamic_split_fuse: bool | str
+
+
+def _default_knobs(base: ServeOptions) -> SchedulerKnobs:
     return {"max_num_seqs": base.max_num_seqs, "max_num_batched_tokens": "default", "dynamic_split_fuse": "default"}
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, TypedDict
 
 Figure = Any  # plotly.graph_objects.Figure (plotly is imported lazily)
 
@@ -21,7 +21,16 @@ def err_triple(stat: Mapping[str, Any]) -> tuple[float, float, float]:
     return float(stat["value"]), float(stat["value"] - lo), float(hi - stat["value"])
 
 
-def error_bars(stats: Sequence[tuple[float, float, float]]) -> dict[str, Any]:
+class ErrorBars(TypedDict):
+    """plotly's ``error_y`` (or ``error_x``) for asymmetric bars."""
+
+    type: str
+    symmetric: bool
+    array: list[float]
+    arrayminus: list[float]
+
+
+def error_bars(stats: Sequence[tuple[float, float, float]]) -> ErrorBars:
     """Asymmetric error bars from (value, minus, plus) triples."""
     return {
         "type": "data",

@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Any, TypedDict
 
 from inferperf.errors import InferperfError, runtime_cause
+from inferperf.stats import Estimate
 from inferperf.suite.plan import FP32, SuiteOptions, slug
 from inferperf.suite.variants import Variant
 
@@ -85,10 +86,10 @@ class CellSummary(TypedDict, total=False):
     """A suite cell's headline numbers: a bench cell's latency and throughput (with the run each came
     from and the compute figures), or a generative cell's (``generative``) TTFT, TPOT and decode rate."""
 
-    latency_median_ms: dict[str, Any] | None
-    latency_p99_ms: dict[str, Any] | None
+    latency_median_ms: Estimate | None
+    latency_p99_ms: Estimate | None
     latency_from: str | None
-    throughput_fps: dict[str, Any] | None
+    throughput_fps: Estimate | None
     throughput_from: str | None
     effective_gflops: float | None
     fraction_of_peak: float | None
@@ -98,11 +99,11 @@ class CellSummary(TypedDict, total=False):
     generative: bool
     prompt_tokens: int
     new_tokens: int
-    ttft_median_ms: dict[str, Any]
-    ttft_p99_ms: dict[str, Any]
-    tpot_median_ms: dict[str, Any]
-    tpot_p99_ms: dict[str, Any]
-    decode_tokens_per_s: dict[str, Any]
+    ttft_median_ms: Estimate
+    ttft_p99_ms: Estimate
+    tpot_median_ms: Estimate
+    tpot_p99_ms: Estimate
+    decode_tokens_per_s: Estimate
     requests: int
 
 

@@ -30,7 +30,7 @@ from collections import Counter, defaultdict, deque
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 from inferperf.errors import ConfigError, require, runtime_cause
 from inferperf.results.documents import SuiteDocument
@@ -98,7 +98,15 @@ def _survived(ray: Any, node_id: str, wait_s: float = 15.0) -> bool:
 # ---------------------------------------------------------------- what runs on a node
 
 
-def _here() -> dict[str, Any]:
+class Node(TypedDict):
+    """Where a cell ran: the Ray node, its host name and the worker's process."""
+
+    node_id: str
+    hostname: str
+    pid: int
+
+
+def _here() -> Node:
     import ray
 
     return {"node_id": ray.get_runtime_context().get_node_id(), "hostname": platform.node(), "pid": os.getpid()}

@@ -25,6 +25,7 @@ from inferperf.results import documents
 from inferperf.results.documents import BenchDocument, Document, GenerateDocument, SuiteDocument
 from inferperf.results.history import History, environment_fingerprint
 from inferperf.results.schema import SCHEMA, save_json
+from inferperf.stats import Estimate, is_estimate
 from inferperf.suite.cell import current_fingerprints, run_cell
 from inferperf.suite.llm import BACKEND as LLM_BACKEND
 from inferperf.suite.llm import CellSummary, llm_job, llm_summary, make_llm_variant
@@ -76,11 +77,11 @@ class Outcome(JsonRecord):
         return {**self.cell.to_dict(), **super().to_dict()}
 
 
-def _stat(run: dict[str, Any] | None, *path: str) -> dict[str, Any] | None:
+def _stat(run: dict[str, Any] | None, *path: str) -> Estimate | None:
     value: Any = run
     for key in path:
         value = (value or {}).get(key)
-    return value if isinstance(value, dict) else None
+    return value if is_estimate(value) else None
 
 
 def cell_summary(document: Document) -> CellSummary:
