@@ -19,6 +19,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -58,7 +59,7 @@ def _kill_group(proc: subprocess.Popen[str]) -> None:
         proc.kill()
 
 
-def run_worker(job: dict[str, Any], timeout_s: float, argv: list[str] | None = None) -> WorkerResult:
+def run_worker(job: Mapping[str, Any], timeout_s: float, argv: list[str] | None = None) -> WorkerResult:
     """Run one job in a fresh process; never raises for a crashed or hung worker."""
     cmd = argv or [sys.executable, "-m", "inferperf.measure.worker"]
     started = time.time()

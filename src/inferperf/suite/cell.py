@@ -17,9 +17,10 @@ from typing import Any
 
 from inferperf.measure.environment import collect_environment
 from inferperf.measure.worker import SENTINEL, run_worker
+from inferperf.suite.plan import Job
 
 
-def bench_job(job: dict[str, Any]) -> dict[str, Any]:
+def bench_job(job: Job) -> dict[str, Any]:
     """Run the job's bench in this process; the result document as a dict."""
     from inferperf.config import RunLimits, RuntimeConfig
     from inferperf.measure.bench import bench
@@ -56,7 +57,7 @@ def _int8_peak(doc: dict[str, Any]) -> None:
             compute["fraction_of_int8_peak"] = compute["effective_gflops"]["value"] / int8
 
 
-def run_cell(job: dict[str, Any]) -> tuple[dict[str, Any] | None, str | None]:
+def run_cell(job: Job) -> tuple[dict[str, Any] | None, str | None]:
     """(bench document, None) or (None, why it failed); never raises for a failed or hung cell."""
     result = run_worker(job, float(job["timeout_s"]), argv=[sys.executable, "-m", "inferperf.suite.cell"])
     if result.ok:

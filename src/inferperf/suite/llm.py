@@ -14,7 +14,7 @@ from typing import Any, TypedDict
 
 from inferperf.errors import InferperfError, runtime_cause
 from inferperf.stats import Estimate
-from inferperf.suite.plan import FP32, SuiteOptions, slug
+from inferperf.suite.plan import FP32, Job, SuiteOptions, slug
 from inferperf.suite.variants import Variant
 
 BACKEND = "openvino-genai"
@@ -55,7 +55,7 @@ def make_llm_variant(model: str, name: str, options: SuiteOptions) -> Variant:
         return Variant(model, name, None, error=f"{type(exc).__name__}: {runtime_cause(exc)}")
 
 
-def llm_job(variant: Variant, options: SuiteOptions) -> dict[str, Any]:
+def llm_job(variant: Variant, options: SuiteOptions) -> Job:
     """The generate job a worker runs for an LLM cell (plain JSON)."""
     time_s = min(options.limits.time_s or options.limits.max_time_s, 20.0)
     return {
@@ -67,7 +67,7 @@ def llm_job(variant: Variant, options: SuiteOptions) -> dict[str, Any]:
     }
 
 
-def generate_job(job: dict[str, Any]) -> dict[str, Any]:
+def generate_job(job: Job) -> dict[str, Any]:
     """Worker side: the job's generate result document."""
     from inferperf.commands.generate import generate
     from inferperf.measure.generate import GenerateOptions

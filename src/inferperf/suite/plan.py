@@ -7,7 +7,7 @@ import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 from inferperf.config import MODES, RunLimits, RuntimeConfig
 from inferperf.errors import ConfigError
@@ -148,7 +148,28 @@ def cell_key(cell: Cell, model_sha256: str, options: SuiteOptions) -> str:
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode("utf-8")).hexdigest()[:16]
 
 
-def cell_job(cell: Cell, model_path: str, options: SuiteOptions) -> dict[str, Any]:
+class Job(TypedDict, total=False):
+    """A cell's job as its worker gets it (plain JSON: it crosses a pipe or a Ray cluster). A bench cell's
+    holds its run settings; an LLM cell's (task ``suite-llm-cell``) its ``generate`` options. The runner
+    adds the cell's key and the files a node without them is sent."""
+
+    task: str
+    model: str
+    backend: str
+    timeout_s: float
+    mode: str
+    config: dict[str, Any]
+    limits: dict[str, Any]
+    shape: str | None
+    seed: int
+    int8: bool
+    generate: dict[str, Any]
+    suite_key: str
+    files: list[str]
+    sha256: str
+
+
+def cell_job(cell: Cell, model_path: str, options: SuiteOptions) -> Job:
     """The bench job a worker runs for ``cell`` (plain JSON: it crosses a pipe or a Ray cluster)."""
     return {
         "task": "suite-cell",

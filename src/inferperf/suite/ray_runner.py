@@ -35,7 +35,7 @@ from typing import Any, TypedDict
 from inferperf.errors import ConfigError, require, runtime_cause
 from inferperf.results.documents import SuiteDocument
 from inferperf.suite.cell import current_fingerprints, run_cell
-from inferperf.suite.plan import Cell
+from inferperf.suite.plan import Cell, Job
 from inferperf.suite.runner import CellEnd, Executor, Finish, Status, Suite
 
 SLOT = "inferperf_slot"
@@ -112,7 +112,7 @@ def _here() -> Node:
     return {"node_id": ray.get_runtime_context().get_node_id(), "hostname": platform.node(), "pid": os.getpid()}
 
 
-def _materialize(job: dict[str, Any], shipped: list[Any]) -> dict[str, Any]:
+def _materialize(job: Job, shipped: list[Any]) -> Job:
     """The job with its model on this node: the driver's files if this node sees them, else a local copy."""
     import ray
 
@@ -129,7 +129,7 @@ def _materialize(job: dict[str, Any], shipped: list[Any]) -> dict[str, Any]:
     return {**job, "model": str(main)}
 
 
-def _cell_task(job: dict[str, Any], shipped: list[Any]) -> Iterator[dict[str, Any]]:
+def _cell_task(job: Job, shipped: list[Any]) -> Iterator[dict[str, Any]]:
     """A Ray generator task: one cell in a fresh worker process on this node.
 
     It yields twice: ``running`` with this node as soon as it starts, then ``done`` with the result.
@@ -153,7 +153,7 @@ class _Try:
     """One send of a cell to a node."""
 
     cell: Cell
-    job: dict[str, Any]
+    job: Job
     node_id: str
     stream: Any  # the task's ObjectRefGenerator
     running: dict[str, Any] | None = None  # the node as the task reported it once it began
@@ -174,7 +174,7 @@ class _Scheduler:
         self.shipped: dict[str, Any] = {}
         self.remote = ray.remote(_cell_task)
 
-    def _ship(self, job: dict[str, Any]) -> Any:
+    def _ship(self, job: Job) -> Any:
         # Model bytes go to the object store once per model file set; a node fetches them only
         # when it cannot see the driver's files (they are passed nested, so Ray does not fetch them eagerly).
         if job["sha256"] not in self.shipped:
@@ -182,7 +182,7 @@ class _Scheduler:
             self.shipped[job["sha256"]] = self.ray.put(files)
         return self.shipped[job["sha256"]]
 
-    def _submit(self, node_id: str, job: dict[str, Any]) -> Any:
+    def _submit(self, node_id: str, job: Job) -> Any:
         from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
         return self.remote.options(
@@ -198,7 +198,7 @@ class _Scheduler:
     ) -> None:
         finish(CellEnd(cell, doc, error, node, self.attempts[cell.name], list(self.lost[cell.name])))
 
-    def run(self, pending: list[tuple[Cell, dict[str, Any]]], finish: Finish) -> None:
+    def run(self, pending: list[tuple[Cell, Job]], finish: Finish) -> None:
         queue = deque(pending)
         flying: dict[Any, _Try] = {}
         while queue or flying:
@@ -218,7 +218,7 @@ class _Scheduler:
         for cell, _job in queue:
             self._finish(finish, cell, None, "no live Ray node left to run it", None)
 
-    def _step(self, sent: _Try, queue: deque[tuple[Cell, dict[str, Any]]], finish: Finish) -> bool:
+    def _step(self, sent: _Try, queue: deque[tuple[Cell, Job]], finish: Finish) -> bool:
         """Take the task's next report; whether it is still in flight."""
         cell = sent.cell
         try:
@@ -236,7 +236,7 @@ class _Scheduler:
         self._finish(finish, cell, event["doc"], event["error"], event["node"] or sent.running)
         return False
 
-    def _failed(self, sent: _Try, exc: Exception, queue: deque[tuple[Cell, dict[str, Any]]], finish: Finish) -> None:
+    def _failed(self, sent: _Try, exc: Exception, queue: deque[tuple[Cell, Job]], finish: Finish) -> None:
         """The task failed: by its own error on a live node, or because its node died."""
         node = sent.running or {"node_id": sent.node_id}
         if isinstance(exc, self.ray.exceptions.RayTaskError) or _survived(self.ray, sent.node_id):
@@ -250,7 +250,7 @@ class _Scheduler:
         sent: _Try,
         exc: Exception,
         node: dict[str, Any],
-        queue: deque[tuple[Cell, dict[str, Any]]],
+        queue: deque[tuple[Cell, Job]],
         finish: Finish,
     ) -> None:
         """The node died under the cell: never use it again; retry the cell elsewhere while attempts remain."""
@@ -281,7 +281,7 @@ class _Scheduler:
 def ray_executor(ray: Any, nodes: list[dict[str, Any]], max_attempts: int, status: Status) -> Executor:
     """An executor that spreads cells over ``nodes``, one at a time per node."""
 
-    def execute(pending: list[tuple[Cell, dict[str, Any]]], finish: Finish) -> None:
+    def execute(pending: list[tuple[Cell, Job]], finish: Finish) -> None:
         _Scheduler(ray, nodes, max_attempts, status).run(pending, finish)
 
     return execute

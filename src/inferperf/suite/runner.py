@@ -29,7 +29,7 @@ from inferperf.stats import Estimate, is_estimate
 from inferperf.suite.cell import current_fingerprints, run_cell
 from inferperf.suite.llm import BACKEND as LLM_BACKEND
 from inferperf.suite.llm import CellSummary, llm_job, llm_summary, make_llm_variant
-from inferperf.suite.plan import Cell, SuiteOptions, cell_job, cell_key, cells, quantizer_of, reference_of
+from inferperf.suite.plan import Cell, Job, SuiteOptions, cell_job, cell_key, cells, quantizer_of, reference_of
 from inferperf.suite.variants import Variant, make_variant
 
 Status = Callable[[str], None]
@@ -56,7 +56,7 @@ Finish = Callable[[CellEnd], None]
 
 
 # (cell, job) pairs in, and for each one call of finish
-Executor = Callable[[list[tuple[Cell, dict[str, Any]]], Finish], None]
+Executor = Callable[[list[tuple[Cell, Job]], Finish], None]
 
 
 @dataclass
@@ -155,7 +155,7 @@ class Suite:
 
     # ------------------------------------------------------------------ planning
 
-    def _plan(self, fingerprints: dict[str, set[str]] | None) -> list[tuple[Cell, dict[str, Any]]]:
+    def _plan(self, fingerprints: dict[str, set[str]] | None) -> list[tuple[Cell, Job]]:
         if fingerprints is None:
             fingerprints = {k: {v} for k, v in current_fingerprints(list(self.options.backends)).items()}
         pending = []
@@ -186,7 +186,7 @@ class Suite:
             return Variant(model, name, None, f"cannot load {model}: {exc.one_line()}")
         return make_variant(model, name, info, self.options)
 
-    def _classify(self, cell: Cell, variant: Variant, fingerprints: dict[str, set[str]]) -> dict[str, Any] | None:
+    def _classify(self, cell: Cell, variant: Variant, fingerprints: dict[str, set[str]]) -> Job | None:
         """Record cells that cannot or need not run; the job for one that must."""
         outcome = self.outcomes[cell.name] = Outcome(cell, "pending")
         if variant.info is None:
@@ -205,7 +205,7 @@ class Suite:
         job["sha256"] = variant.info.sha256
         return job
 
-    def _classify_llm(self, cell: Cell, fingerprints: dict[str, set[str]]) -> dict[str, Any] | None:
+    def _classify_llm(self, cell: Cell, fingerprints: dict[str, set[str]]) -> Job | None:
         """The generate job of an LLM cell, or the reason it has none (its variant failed, or it is reused)."""
         outcome = self.outcomes[cell.name] = Outcome(cell, "pending")
         key_ = (cell.model, cell.variant)
@@ -319,7 +319,7 @@ def _brief(summary: CellSummary | None) -> str:
 def _local_executor(status: Status) -> Executor:
     """Cells one after another on this machine, each in a fresh worker process."""
 
-    def execute(pending: list[tuple[Cell, dict[str, Any]]], finish: Finish) -> None:
+    def execute(pending: list[tuple[Cell, Job]], finish: Finish) -> None:
         for i, (cell, job) in enumerate(pending, 1):
             status(f"[{i}/{len(pending)}] measuring {cell.label()}")
             doc, error = run_cell(job)
