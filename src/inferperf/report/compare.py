@@ -130,7 +130,7 @@ def invocation_noise(
     for key in (k for k in runs_a if k in runs_b):
         groups: dict[str, dict[str, dict[str, float]]] = {}
         for doc, run, reruns in ((a, runs_a[key], reruns_a), (b, runs_b[key], reruns_b)):
-            members = groups.setdefault(rerun_group(_identity(doc), run), {})
+            members = groups.setdefault(rerun_group(doc, run), {})
             members.update(reruns.get(key, {}))
         for members in groups.values():  # the two files are what is judged: they never count as the noise
             for doc in (a, b):
@@ -141,11 +141,6 @@ def invocation_noise(
             if noise is not None:
                 out[(*key, metric)] = noise
     return out
-
-
-def _identity(doc: Document) -> dict[str, Any]:
-    """What ``rerun_group`` reads of a document: its machine and its model."""
-    return {"environment": doc.environment or {}, "model": doc.model if isinstance(doc.model, dict) else {}}
 
 
 class Verdicts(TypedDict):

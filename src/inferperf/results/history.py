@@ -437,10 +437,11 @@ def record(doc: Mapping[str, Any], path: str | Path | None = None, source: str |
     return History(path).record(doc, source)
 
 
-def rerun_group(doc: dict[str, Any], run: dict[str, Any]) -> str:
+def rerun_group(doc: Mapping[str, Any], run: dict[str, Any]) -> str:
     """What two invocations must share to be reruns of one another: model, machine, versions, run config."""
     env = doc.get("environment") or {}
-    model = doc.get("model") or {}
+    model = doc.get("model")
+    model = model if isinstance(model, Mapping) else {}  # a document about a flow names its model by path
     return _digest(
         {
             "model": model.get("sha256") or model.get("path"),
