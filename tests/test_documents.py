@@ -101,3 +101,25 @@ def test_another_layout_version_is_refused_and_an_unknown_kind_still_reads() -> 
         documents.parse({"kind": "memory"})
     future = documents.parse({**data, "kind": "something-new"})
     assert type(future) is Document and future.get("rows") == data["rows"]
+
+
+def test_the_api_returns_typed_results() -> None:
+    """Every command of the Python API returns its kind's Document (bench: BenchResult), not a bare dict; the
+    history's ``history_show`` is the one reader of stored documents of any inferperf version."""
+    import types
+    import typing
+
+    from inferperf import api
+    from inferperf.results.schema import BenchResult
+
+    untyped = []
+    for name in api.__all__:
+        fn = getattr(api, name)
+        if not isinstance(fn, types.FunctionType):
+            continue
+        returned = typing.get_type_hints(fn).get("return")
+        kinds = typing.get_args(returned) if typing.get_origin(returned) in (typing.Union, types.UnionType) else ()
+        results = [k for k in (kinds or (returned,)) if isinstance(k, type) and issubclass(k, Document | BenchResult)]
+        if typing.get_origin(returned) is dict and not results:
+            untyped.append(name)
+    assert untyped == ["history_show"], f"API functions returning a bare dict: {untyped}"

@@ -5,12 +5,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 from inferperf.config import RuntimeConfig
 from inferperf.measure.compute import count_macs_any, runtime_versions
 from inferperf.measure.target import created, header, resolve
 from inferperf.model import ModelInfo, load_model_info, parse_shape_spec, resolve_shapes
+from inferperf.model.flops import Counted
 from inferperf.results.documents import AccuracyDocument, DoctorDocument
 from inferperf.results.schema import save_json
 
@@ -20,7 +21,22 @@ def info(model: str | Path) -> ModelInfo:
     return load_model_info(model)
 
 
-def flops(model: str | Path, shape: str | None = None, batch: int = 1) -> dict[str, Any]:
+class NotCounted(TypedDict):
+    """No count: why (a runtime that cannot count this model, dims left open)."""
+
+    available: bool
+    reason: str
+
+
+class Flops(Counted):
+    """Parameters and MACs at the shapes they were counted at, and by what."""
+
+    available: bool
+    shapes: dict[str, list[int]]
+    counted_by: str
+
+
+def flops(model: str | Path, shape: str | None = None, batch: int = 1) -> Flops | NotCounted:
     """Parameters and MACs per inference at the given shape."""
     info_ = load_model_info(model)
     shapes = resolve_shapes(info_, parse_shape_spec(shape), batch)

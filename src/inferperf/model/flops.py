@@ -15,12 +15,25 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 from inferperf.errors import ModelError, runtime_cause
 
 _CONV = {"Conv", "ConvInteger", "QLinearConv"}
 _MATMUL = {"MatMul", "MatMulInteger", "QLinearMatMul"}
+
+
+class Counted(TypedDict):
+    """A model's compute at one shape (``FlopCount.to_dict``)."""
+
+    macs: int
+    flops: int
+    gmacs: float
+    params: int
+    by_op: dict[str, int]
+    exact: bool
+    unresolved_nodes: list[str]
+    counted: str
 
 
 @dataclass(frozen=True)
@@ -42,7 +55,7 @@ class FlopCount:
         """False when some countable node had unknown shapes (then macs is a lower bound)."""
         return not self.unresolved
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> Counted:
         """JSON form."""
         return {
             "macs": self.macs,

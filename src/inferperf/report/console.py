@@ -222,7 +222,7 @@ def _method(result: BenchResult) -> str:
     return str(result.runs[0].latency_ms.get("ci_method", "?")) if result.runs else "?"
 
 
-def render_info(info: ModelInfo, console: Console, compute: dict[str, Any] | None = None) -> None:
+def render_info(info: ModelInfo, console: Console, compute: Mapping[str, Any] | None = None) -> None:
     """Format, hash, size, parameters and MACs, and the inputs and outputs with dynamic dims marked."""
     console.print(f"[bold]{escape(str(info.path))}[/bold]  format={info.format}  size={info.size_bytes / 1e6:.2f} MB")
     console.print(f"sha256={info.sha256}")
