@@ -179,13 +179,17 @@ class LatencySummary:
     std: float
     count: int
 
-    def to_dict(self) -> dict[str, object]:
-        """JSON form used in result documents."""
+    def to_dict(self, covers: str | None = None) -> dict[str, object]:
+        """JSON form used in result documents; ``covers`` names what every percentile's interval spans."""
+
+        def one(interval: Interval) -> dict[str, object]:
+            return (interval if covers is None else replace(interval, covers=covers)).to_dict()
+
         return {
-            "median": self.median.to_dict(),
-            "p90": self.p90.to_dict(),
-            "p95": self.p95.to_dict(),
-            "p99": self.p99.to_dict(),
+            "median": one(self.median),
+            "p90": one(self.p90),
+            "p95": one(self.p95),
+            "p99": one(self.p99),
             "mean": self.mean,
             "min": self.min,
             "max": self.max,

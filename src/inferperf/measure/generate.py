@@ -233,7 +233,7 @@ def summarize_level(requests: list[Request], prompt_tokens: int, stop_reason: st
     """Per-request figures summarised (median, p90, p99 with 95% intervals), pooled ITL, the cross-check."""
     per = [r.figures() for r in requests]
 
-    def stat(key: str) -> dict[str, Any]:
+    def stat(key: str) -> dict[str, object]:
         values = np.array([p[key] for p in per])
         return {**summarize(values).to_dict(), "median": median_ci_small(values).to_dict()}
 

@@ -250,14 +250,6 @@ def harness_figures(latencies_ms: np.ndarray, duration_s: float, requests: int) 
     return out
 
 
-def _covers_samples(latency: dict[str, Any]) -> dict[str, Any]:
-    """One run's intervals describe its own samples: one compile, one process, one stretch of time."""
-    for key in ("median", "p90", "p95", "p99"):
-        if isinstance(latency.get(key), dict):
-            latency[key]["covers"] = "samples"
-    return latency
-
-
 def _result(
     backend: str,
     scenario: Scenario,
@@ -279,7 +271,8 @@ def _result(
         config=config.to_dict(),
         effective=effective,
         phases_ms=phases,
-        latency_ms=_covers_samples(summarize(lat).to_dict()),
+        # One run's intervals describe its own samples: one compile, one process, one stretch of time.
+        latency_ms=summarize(lat).to_dict(covers="samples"),
         throughput_fps={**tput.to_dict(), "ci_method": tput.method, "covers": "samples"},
         count=int(lat.size),
         duration_s=end - col.start,
