@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, TypedDict
 
 from inferperf.backends import get_backend
 from inferperf.errors import InferperfError
@@ -45,32 +45,44 @@ def runtime_versions(environment: Mapping[str, Any]) -> dict[str, str]:
     return {k: v for k, v in package_versions().items() if k in PEAK_PACKAGES}
 
 
-def compute_fields(run: RunResult, macs: int, peak: dict[str, Any] | None) -> dict[str, Any]:
+_NOTE = (
+    "model FLOPs (2 x MACs of Conv/MatMul/Gemm) / time; fast algorithms (Winograd) can exceed a matmul-measured peak"
+)
+
+
+class _Peak(TypedDict, total=False):
+    peak_gflops: float
+
+
+class ComputeFields(_Peak):
+    """A run's effective compute rate and its fraction of the measured peak of the precision it ran
+    (a suite's INT8 cell adds its fraction of the INT8 peak)."""
+
+    flops_per_item: int
+    effective_gflops: dict[str, Any]  # value and ci95 (an unbounded end is None)
+    note: str
+    fraction_of_peak: float | None
+    peak_source: str
+
+
+def compute_fields(run: RunResult, macs: int, peak: dict[str, Any] | None) -> ComputeFields:
     """Effective GFLOP/s (model FLOPs x throughput) and its fraction of the measured matmul peak."""
     tput = run.throughput_fps
     lo, hi = tput["ci95"]
     scale = 2 * macs / 1e9
-    out: dict[str, Any] = {
-        "flops_per_item": 2 * macs,
-        "effective_gflops": {
-            "value": tput["value"] * scale,
-            "ci95": [lo * scale, hi * scale if hi is not None else None],
-        },
-        "note": "model FLOPs (2 x MACs of Conv/MatMul/Gemm) / time; fast algorithms (Winograd) can exceed "
-        "a matmul-measured peak",
-    }
+    rate = {"value": tput["value"] * scale, "ci95": [lo * scale, hi * scale if hi is not None else None]}
     # The fraction is taken against the peak of the precision the run executed: a bf16 run against an
     # f32 peak would read as up to twice the hardware's use.
     executed = run.effective.get("executed_precision") or "f32"
     label = "bf16" if executed == "bf16" else "fp32"
-    peak_value = (peak or {}).get(f"{label}_peak_gflops")
-    if peak_value:
-        out["peak_gflops"] = peak_value
-        out["fraction_of_peak"] = out["effective_gflops"]["value"] / peak_value
-        out["peak_source"] = f"inferperf doctor (cached {label.upper()} matmul peak; the run executed {executed})"
-    else:
-        out["fraction_of_peak"] = None
-        out["peak_source"] = (
-            f"no {label.upper()} peak measured: run 'inferperf doctor' once to measure this machine's peak"
-        )
-    return out
+    found = (peak or {}).get(f"{label}_peak_gflops")
+    return {
+        "flops_per_item": 2 * macs,
+        "effective_gflops": rate,
+        "note": _NOTE,
+        **(_Peak(peak_gflops=found) if found else _Peak()),
+        "fraction_of_peak": rate["value"] / found if found else None,
+        "peak_source": f"inferperf doctor (cached {label.upper()} matmul peak; the run executed {executed})"
+        if found
+        else f"no {label.upper()} peak measured: run 'inferperf doctor' once to measure this machine's peak",
+    }

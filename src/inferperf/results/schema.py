@@ -55,7 +55,7 @@ class RunResult:
     batch: int
     load: Mapping[str, Any]
     samples: dict[str, list[float]] = field(repr=False)
-    compute: dict[str, Any] | None = None
+    compute: Mapping[str, Any] | None = None
     repeats: list[dict[str, Any]] | None = None
     # Items computed over the run (inferences x the fed tensors' batch dim) and the shapes fed;
     # None in documents written before they were recorded, where ``count * batch`` stands in.
