@@ -345,7 +345,7 @@ def compress_llm(
     achieved (weight bytes / TPOT). ``kv_caches`` adds variants of the uncompressed weights with the KV cache
     kept at another precision (``u8``, ``f16``, ``f32``), judged on greedy decoding. The compressed models
     are written under ``out``."""
-    from inferperf.optimize.llm_weights import MODES, compress, fidelity, interleaved_speed
+    from inferperf.optimize.llm_weights import MODES, WeightVariant, compress, fidelity, interleaved_speed
 
     opts = options or GenerateOptions(prompt_tokens=(128,), new_tokens=32, time_s=3.0, min_requests=5)
     if rounds < 2:
@@ -361,8 +361,12 @@ def compress_llm(
     folder, builtin = llm_folder(model)
     model_doc = _model_doc(folder, builtin)
     _check_context(model_doc, opts)
-    fp32 = {"mode": "fp32", "path": str(folder), "weights_bytes": (folder / "openvino_model.bin").stat().st_size}
-    variants: list[dict[str, Any]] = [fp32]
+    fp32: WeightVariant = {
+        "mode": "fp32",
+        "path": str(folder),
+        "weights_bytes": (folder / "openvino_model.bin").stat().st_size,
+    }
+    variants: list[WeightVariant] = [fp32]
     for mode in modes:
         if progress is not None:
             progress(f"compressing {mode}")

@@ -126,10 +126,10 @@ class Flow:
 
     def compress(self) -> LlmCompressStepDocument:
         """Weight variants (NNCF) and KV-cache types, each judged against the uncompressed model."""
-        from inferperf.optimize.llm_weights import compress, fidelity, group_size_for
+        from inferperf.optimize.llm_weights import WeightVariant, compress, fidelity, group_size_for
 
         group = group_size_for(self.model_doc["architecture"], self.opts.group_size)
-        variants: list[dict[str, Any]] = []
+        variants: list[WeightVariant] = []
         for mode in self.opts.weights:
             self.note(f"compressing weights: {mode}")
             try:

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, NotRequired, TypedDict
 
 from inferperf.backends.generative import GenerativePipeline
+from inferperf.backends.precision import PrecisionRecord
 from inferperf.errors import ConfigError
 from inferperf.measure.generate import GenerateOptions, Prompts, agreement, run_level
 from inferperf.stats import paired_ratio_ci
@@ -25,7 +26,27 @@ from inferperf.stats import paired_ratio_ci
 MODES = {"int8": "INT8_ASYM", "int8_sym": "INT8_SYM", "int4_sym": "INT4_SYM", "int4_asym": "INT4_ASYM"}
 
 
-def compress(folder: Path, mode: str, out: Path, group_size: int = 128, ratio: float = 1.0) -> dict[str, Any]:
+class WeightVariant(TypedDict, total=False):
+    """One variant of an LLM's weights (or of its KV cache), as the result lists it: how it was made,
+    where it is, and what judging and measuring it added (its fidelity, precision, memory traffic)."""
+
+    mode: str  # fp32, an NNCF format (int8, int4_sym, ...), or kv-<type> for a KV-cache precision
+    nncf_mode: str
+    group_size: int
+    ratio: float
+    seconds: float
+    weights_bytes: int
+    path: str
+    kv_cache: str | None
+    error: str  # NNCF could not make it
+    precision: PrecisionRecord | None
+    fidelity: Fidelity
+    passes: bool
+    decode_weight_traffic_gb_per_s: float
+    fraction_of_memory_copy: float
+
+
+def compress(folder: Path, mode: str, out: Path, group_size: int = 128, ratio: float = 1.0) -> WeightVariant:
     """``folder``'s model with its weights compressed (NNCF) into ``out``, beside copies of its other files."""
     import nncf
     import openvino as ov
@@ -58,10 +79,11 @@ def compress(folder: Path, mode: str, out: Path, group_size: int = 128, ratio: f
             f"(this model has layers of {', '.join(map(str, sizes)) or 'other sizes'})"
         ) from None
     ov.save_model(compressed, str(out / "openvino_model.xml"), compress_to_fp16=False)
+    grouped = WeightVariant(group_size=group_size, ratio=ratio) if mode.startswith("int4") else WeightVariant()
     return {
         "mode": mode,
         "nncf_mode": MODES[mode],
-        **({"group_size": group_size, "ratio": ratio} if mode.startswith("int4") else {}),
+        **grouped,
         "seconds": time.perf_counter() - t0,
         "weights_bytes": (out / "openvino_model.bin").stat().st_size,
         "path": str(out),
