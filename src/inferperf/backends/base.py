@@ -15,7 +15,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar, Protocol, TypedDict
 
 import numpy as np
 
@@ -227,6 +227,15 @@ class Engine(ABC):
         raise ConfigError("this backend has no asynchronous requests")
 
 
+class ConfigDefaults(TypedDict, total=False):
+    """The RuntimeConfig fields a backend fills for a scenario where the user left them unset."""
+
+    hint: str
+    threads: int
+    requests: int
+    streams: int
+
+
 class Backend(ABC):
     """A runtime plug-in: says what it can do, and compiles models into Engines."""
 
@@ -252,7 +261,7 @@ class Backend(ABC):
         """True when this backend can load models of format ``fmt``."""
 
     @abstractmethod
-    def scenario_defaults(self, scenario: Scenario) -> dict[str, Any]:
+    def scenario_defaults(self, scenario: Scenario) -> ConfigDefaults:
         """RuntimeConfig fields this backend sets for a scenario when the user left them unset."""
 
     def compile(

@@ -20,6 +20,7 @@ import psutil
 from inferperf.backends.base import (
     AsyncRequests,
     Backend,
+    ConfigDefaults,
     Engine,
     RequestSink,
     ThreadedRequests,
@@ -182,7 +183,7 @@ class OnnxRuntimeBackend(Backend):
             "no compiled-kernel cache: --cache-dir keeps only the graph-optimized model",
         ]
 
-    def scenario_defaults(self, scenario: Scenario) -> dict[str, Any]:
+    def scenario_defaults(self, scenario: Scenario) -> ConfigDefaults:
         if scenario == "throughput":
             # One single-threaded session run per core beats one multi-threaded run
             # for throughput on small batches, as OpenVINO's streams do.

@@ -19,6 +19,7 @@ import numpy as np
 from inferperf.backends.base import (
     AsyncRequests,
     Backend,
+    ConfigDefaults,
     DimBound,
     Engine,
     InputSet,
@@ -354,7 +355,7 @@ class OpenVINOBackend(Backend):
             ("memory-mapped weights off", {"mmap": False}),
         ], []
 
-    def scenario_defaults(self, scenario: Scenario) -> dict[str, Any]:
+    def scenario_defaults(self, scenario: Scenario) -> ConfigDefaults:
         # Like benchmark_app: the scenario picks the matching performance hint.
         return {"hint": scenario}
 

@@ -30,6 +30,7 @@ import psutil
 from inferperf.backends.base import (
     AsyncRequests,
     Backend,
+    ConfigDefaults,
     Engine,
     InputSet,
     RequestSink,
@@ -257,7 +258,7 @@ class TorchBackend(Backend):
         # Zoo models (ONNX exports with a torch module behind them) also run; see compile.
         return fmt in (TORCHSCRIPT, TORCH_EXPORT)
 
-    def scenario_defaults(self, scenario: Scenario) -> dict[str, Any]:
+    def scenario_defaults(self, scenario: Scenario) -> ConfigDefaults:
         if scenario == "throughput":
             # As with ONNX Runtime: one single-threaded forward per core beats one multi-threaded one
             # for throughput at small batches (the ops' parallel sections are short).
