@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 import numpy as np
 
@@ -32,6 +32,24 @@ from inferperf.model.info import ONNX, OPENVINO_IR, ModelInfo
 RESIZES = ("pillow", "linear")  # Pillow's antialiased bilinear, or plain (OpenCV-like) bilinear
 RAW_SUFFIX = "_raw_u8"
 _ANTIALIAS_OPSET = 18
+
+
+class PlanRecord(TypedDict):
+    """What a fused graph does, as its result (and the fused model's metadata) records it."""
+
+    preprocess: dict[str, Any]
+    size: list[int]
+    source_color: str
+    resize: str
+
+
+class Fusion(PlanRecord):
+    """A fused model written: how it was fused, its format and resize op, where it is, and its plan."""
+
+    method: str
+    format: str
+    resize_op: str
+    path: str
 
 
 @dataclass(frozen=True)
@@ -49,7 +67,7 @@ class FusionPlan:
         if self.spec.color == "GRAY" or self.source_color not in ("RGB", "BGR"):
             raise ConfigError("fused pre-processing supports RGB and BGR models and decoders only")
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> PlanRecord:
         """JSON form."""
         return {
             "preprocess": self.spec.to_dict(),
@@ -73,7 +91,7 @@ def fused_suffix(fmt: str) -> str:
     return ".xml" if fmt == OPENVINO_IR else ".onnx"
 
 
-def fuse(plugin: Backend, info: ModelInfo, plan: FusionPlan, out: Path) -> dict[str, Any]:
+def fuse(plugin: Backend, info: ModelInfo, plan: FusionPlan, out: Path) -> Fusion:
     """Write ``info``'s model with ``plan`` built in to ``out``; returns how it was done."""
     if len(info.inputs) != 1:
         raise ConfigError("fused pre-processing needs a single-input image model")
@@ -214,9 +232,7 @@ def _set_metadata(model: Any, plan: FusionPlan) -> None:
         entry.key, entry.value = key, value
 
 
-def fuse_model(
-    plugin: Backend, info: ModelInfo, plan: FusionPlan, save_to: Path | None, tmp_dir: Path
-) -> dict[str, Any]:
+def fuse_model(plugin: Backend, info: ModelInfo, plan: FusionPlan, save_to: Path | None, tmp_dir: Path) -> Fusion:
     """Fuse into ``save_to`` when given (the user keeps it), else into ``tmp_dir``."""
     out = save_to or tmp_dir / f"{info.path.stem}-fused{fused_suffix(fused_format(plugin))}"
     return fuse(plugin, info, plan, out)
