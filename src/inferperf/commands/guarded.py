@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -268,7 +268,7 @@ def _guard_data(
 
 
 def _sparse_int8(
-    plugin: Backend, pruned: ModelInfo, split: Any, tmp: Path, props: dict[str, str], details: dict[str, Any]
+    plugin: Backend, pruned: ModelInfo, split: Any, tmp: Path, props: dict[str, str], details: Mapping[str, Any]
 ) -> list[Any]:
     """INT8 of the pruned model, run with and without the runtime's sparse-weight decompression."""
     from inferperf.optimize.quantize import Candidate

@@ -8,7 +8,7 @@ no speed; the result says so whenever the speed-up interval includes 1.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TypedDict
 
 import numpy as np
 
@@ -24,7 +24,16 @@ _NATIVE = {
 }
 
 
-def sparsify(info: ModelInfo, sparsity: float, out: Path) -> dict[str, Any]:
+class Sparsity(TypedDict):
+    """What pruning did: the sparsity asked for and reached, over how many weight tensors, and how."""
+
+    requested_sparsity: float
+    achieved_sparsity: float
+    tensors: int
+    method: str
+
+
+def sparsify(info: ModelInfo, sparsity: float, out: Path) -> Sparsity:
     """Write ``info``'s ONNX model with each weight tensor's smallest |w| fraction set to zero."""
     import onnx
     from onnx import numpy_helper

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, NotRequired, TypedDict
@@ -376,7 +377,7 @@ class Candidate:
 
     path: Path
     label: str
-    details: dict[str, Any]
+    details: Mapping[str, Any]  # how it was made; each judged row gets its own copy
     config: dict[str, Any] = field(default_factory=dict)  # RuntimeConfig changes (precision hint, ...)
 
 
@@ -516,7 +517,7 @@ def _judge(
     groups = [it.bin for it in split.stream.plan.items] if split.stream is not None else None
     row: Row = {
         "label": c.label,
-        "details": c.details,
+        "details": dict(c.details),
         "size_bytes": cand.size_bytes,
         "config_changes": c.config,
         "_path": str(c.path),
