@@ -22,7 +22,7 @@ from inferperf.measure.environment import LoadMonitor
 from inferperf.model.info import ModelInfo
 from inferperf.model.shapes import fed_batch, reconcile_batch
 from inferperf.results.schema import RunResult
-from inferperf.stats import QUANTILE_METHOD, quantile_ci, runs_interval, summarize, throughput_ci
+from inferperf.stats import QUANTILE_METHOD, RunsEstimate, quantile_ci, runs_interval, summarize, throughput_ci
 
 # progress(fraction done in [0, 1], short status text)
 Progress = Callable[[float, str], None]
@@ -296,12 +296,12 @@ def _half(stat: dict[str, Any]) -> float:
     return float(max(stat["value"] - lo, hi - stat["value"]))
 
 
-def _two_level(pooled: dict[str, Any], per_run: list[dict[str, Any]]) -> dict[str, Any]:
+def _two_level(pooled: dict[str, Any], per_run: list[dict[str, Any]]) -> RunsEstimate:
     """The pooled estimate with the union of its own interval and the runs-level one (see stats.runs_interval)."""
     level = runs_interval(pooled["value"], [s["value"] for s in per_run], [_half(s) for s in per_run])
     lo, hi = pooled["ci95"]
     level["ci95"] = [min(lo, level["ci95"][0]), max(hi if hi is not None else math.inf, level["ci95"][1])]
-    return {**pooled, **level}
+    return level  # every key of the pooled estimate (value, ci95, covers), now at the runs level
 
 
 def merge_repeats(runs: list[RunResult]) -> RunResult:
