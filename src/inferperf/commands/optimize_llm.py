@@ -293,16 +293,16 @@ def result_document(flow: Flow, winner: LlmTrial | None, default: LlmCandidate) 
             "steps": flow.steps,
             "seconds": time.perf_counter() - flow.t0,
             "headline": headline,
-            "compress": compressed or None,
-            "search": searched or None,
+            "compress": dict(compressed) or None,
+            "search": dict(searched) or None,
             "verify": verified.to_dict() if verified is not None else None,
         }
     )
 
 
-def _json_of(step: Document | None) -> dict[str, Any]:
-    """A step's document as the flow's document nests it (no step: empty)."""
-    return step.to_dict() if step is not None else {}
+def _json_of(step: Document | None) -> Mapping[str, Any]:
+    """A step's document read as its JSON (no step: empty)."""
+    return step if step is not None else {}
 
 
 class WinnerFidelity(TypedDict):
