@@ -19,7 +19,7 @@ import itertools
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from typing import Any, TypedDict, TypeGuard
+from typing import TypedDict, TypeGuard
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -397,6 +397,16 @@ OWN_RERUNS = "this configuration's recorded reruns"
 MACHINE_RERUNS = "this machine's recorded reruns, any model or configuration, pooled as relative spread"
 
 
+class NoiseRecord(TypedDict):
+    """The machine's noise between invocations as a result records it (``RerunNoise.to_dict``)."""
+
+    sd_log: float
+    relative_sd: float
+    dof: int
+    invocations: int
+    source: str
+
+
 @dataclass(frozen=True)
 class RerunNoise:
     """How much one invocation's figure varies around the configuration's level on this machine.
@@ -417,7 +427,7 @@ class RerunNoise:
         """Student-t quantile at this estimate's degrees of freedom (few invocations: a wider interval)."""
         return float(sps.t.ppf(0.5 + confidence / 2, self.dof))
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> NoiseRecord:
         """JSON form."""
         return {
             "sd_log": self.sd_log,

@@ -10,7 +10,7 @@ from inferperf.backends import get_backend
 from inferperf.config import RuntimeConfig, TuneOptions
 from inferperf.errors import ConfigError
 from inferperf.measure.environment import collect_environment
-from inferperf.measure.target import ShapeSpec, ShapesRecord, as_spec, header, plan_streams
+from inferperf.measure.target import ShapeSpec, ShapesRecord, StreamSpec, as_spec, header, plan_streams
 from inferperf.model import ModelInfo, load_model_info, parse_shape_spec, reconcile_batch, resolve_shapes
 from inferperf.results.documents import TuneDocument
 
@@ -130,7 +130,7 @@ def _batch_knob(
 
 def _tune_stream(
     targets: list[Any], infos: list[tuple[str, ModelInfo]], base: RuntimeConfig, spec: dict[str, Any], stream: ShapeSpec
-) -> tuple[list[Any], dict[str, Any], ShapesRecord]:
+) -> tuple[list[Any], StreamSpec, ShapesRecord]:
     """The tuner's targets without the batch knob, and the stream for its workers."""
     from inferperf.optimize.tuner import Target
 

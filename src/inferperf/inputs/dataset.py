@@ -11,7 +11,7 @@ import json
 import zipfile
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 import numpy as np
 
@@ -20,6 +20,16 @@ from inferperf.model.info import ModelInfo
 
 BUILTIN_DATA = Path(__file__).resolve().parents[1] / "model" / "data" / "builtin_val.npz"
 _IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm"}
+
+
+class PreprocessRecord(TypedDict):
+    """An image model's pre-processing as results and model metadata record it."""
+
+    size: list[int] | None
+    mean: list[float]
+    scale: list[float]
+    layout: str
+    color: str
 
 
 @dataclass(frozen=True)
@@ -40,7 +50,7 @@ class PreprocessSpec:
         if any(s == 0 for s in self.scale):
             raise InputSpecError("scale values must be non-zero")
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> PreprocessRecord:
         """JSON form."""
         return {
             "size": list(self.size) if self.size else None,

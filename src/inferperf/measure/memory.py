@@ -13,6 +13,7 @@ from typing import Any
 from inferperf.backends.base import Backend
 from inferperf.config import RuntimeConfig
 from inferperf.inputs.providers import check_inputs_fit
+from inferperf.measure.target import StreamSpec
 from inferperf.measure.worker import run_worker
 from inferperf.model.info import ModelInfo, load_model_info
 from inferperf.model.shapes import reconcile_batch, resolve_shapes
@@ -53,7 +54,7 @@ def run_memory(
     leak_iterations: int,
     timeout_s: float,
     progress: Callable[[str], None] | None = None,
-    stream: tuple[dict[str, Any], list[dict[str, tuple[int, ...]]]] | None = None,
+    stream: tuple[StreamSpec, list[dict[str, tuple[int, ...]]]] | None = None,
 ) -> list[dict[str, Any]]:
     """One fresh worker per (model variant, configuration); failures are rows too.
 

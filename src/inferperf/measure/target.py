@@ -78,6 +78,15 @@ def header(kind: str, plugin: Backend | None = None, environment: Mapping[str, A
     return {"schema": SCHEMA, "kind": kind, "created": created(), "environment": env}
 
 
+class StreamSpec(TypedDict):
+    """The shape stream as a worker process redraws it (``ShapeSpec.to_dict``; the seed travels apart)."""
+
+    text: str
+    histogram: str | None
+    data: str | None
+    stream: int
+
+
 @dataclass(frozen=True)
 class ShapeSpec:
     """``shapes`` (the ``--shapes`` grammar, e.g. ``input_ids[1,16..512]``) and how its stream is drawn.
@@ -93,7 +102,7 @@ class ShapeSpec:
     seed: int = 0
     data: str | Path | None = None
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> StreamSpec:
         """The spec a worker process redraws the same stream from."""
         return {
             "text": self.text,

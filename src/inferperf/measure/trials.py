@@ -19,7 +19,7 @@ from inferperf.inputs import build_input_sets
 from inferperf.measure.rss import hwm_mb, reset_hwm, rss_mb
 from inferperf.measure.runner import Collector, fit_config, items_per_set, run_scenario
 from inferperf.model import parse_shape_spec, resolve_shapes
-from inferperf.model.info import ModelInfo
+from inferperf.model.info import ModelInfo, ModelRecord
 from inferperf.stats import quantile_ci
 
 Ranges = dict[str, tuple[DimBound, ...]] | None
@@ -30,7 +30,7 @@ class Candidate(TypedDict):
     ``RuntimeConfig.to_dict`` it runs with (an interleaved verification takes a list of them)."""
 
     backend: str
-    model_info: dict[str, Any]
+    model_info: ModelRecord
     config: dict[str, Any]
 
 

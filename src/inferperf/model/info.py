@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import hashlib
 import xml.etree.ElementTree as ET
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 from inferperf.errors import ModelError
 
@@ -26,6 +27,7 @@ from inferperf.model.specs import (
     TORCH_PICKLE,
     TORCHSCRIPT,
     Dim,
+    TensorRecord,
     TensorSpec,
 )
 
@@ -67,6 +69,19 @@ _IR_TYPES = {
 }
 
 
+class ModelRecord(TypedDict):
+    """A model as every result document records it (``model``): the file, its hash, size and tensors."""
+
+    path: str
+    format: str
+    sha256: str
+    size_bytes: int
+    files: list[str]
+    inputs: list[TensorRecord]
+    outputs: list[TensorRecord]
+    metadata: dict[str, str]
+
+
 @dataclass(frozen=True)
 class ModelInfo:
     """What a model is: its files, format, hash, inputs and outputs."""
@@ -88,7 +103,7 @@ class ModelInfo:
         raise ModelError(f"model has no input {name!r}; inputs are {', '.join(s.name for s in self.inputs)}")
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> ModelInfo:
+    def from_dict(cls, data: Mapping[str, Any]) -> ModelInfo:
         """Inverse of to_dict (no file access)."""
         return cls(
             path=Path(data["path"]),
@@ -101,7 +116,7 @@ class ModelInfo:
             metadata=dict(data.get("metadata", {})),
         )
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> ModelRecord:
         """JSON form used in result documents."""
         return {
             "path": str(self.path),

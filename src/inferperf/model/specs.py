@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypedDict
 
 Dim = int | str  # an int is static; a str names a dynamic dimension ("?" when unnamed)
 ONNX = "onnx"
@@ -14,6 +15,15 @@ TORCH_PICKLE = "torch_pickle"  # torch.save checkpoint: never unpickled beyond w
 TORCH_FORMATS = (TORCHSCRIPT, TORCH_EXPORT, TORCH_PICKLE)
 # A shape of exactly (ANY_RANK,) means the file does not record the rank (TorchScript): --shape gives it.
 ANY_RANK = "..."
+
+
+class TensorRecord(TypedDict):
+    """An input or output as a result records it: name, element type, shape (a dynamic dim is its name)."""
+
+    name: str
+    dtype: str
+    shape: list[Dim]
+    dynamic: bool
 
 
 @dataclass(frozen=True)
@@ -33,11 +43,11 @@ class TensorSpec:
         """Shape as text with dynamic dimensions marked, e.g. ``[batch?,3,224,224]``."""
         return "[" + ",".join(str(d) if isinstance(d, int) else f"{d}?" for d in self.shape) + "]"
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> TensorRecord:
         """JSON form; dynamic dimensions stay strings."""
         return {"name": self.name, "dtype": self.dtype, "shape": list(self.shape), "dynamic": bool(self.dynamic_dims)}
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> TensorSpec:
+    def from_dict(cls, data: Mapping[str, Any]) -> TensorSpec:
         """Inverse of to_dict."""
         return cls(str(data["name"]), str(data["dtype"]), tuple(data["shape"]))

@@ -26,7 +26,7 @@ import numpy as np
 
 from inferperf.backends.base import Backend
 from inferperf.errors import BackendError, ConfigError, runtime_cause
-from inferperf.inputs.dataset import PreprocessSpec
+from inferperf.inputs.dataset import PreprocessRecord, PreprocessSpec
 from inferperf.model.info import ONNX, OPENVINO_IR, ModelInfo
 
 RESIZES = ("pillow", "linear")  # Pillow's antialiased bilinear, or plain (OpenCV-like) bilinear
@@ -37,7 +37,7 @@ _ANTIALIAS_OPSET = 18
 class PlanRecord(TypedDict):
     """What a fused graph does, as its result (and the fused model's metadata) records it."""
 
-    preprocess: dict[str, Any]
+    preprocess: PreprocessRecord
     size: list[int]
     source_color: str
     resize: str
