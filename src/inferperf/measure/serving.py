@@ -123,6 +123,23 @@ class Load:
         return f"concurrency {int(self.value)}" if self.kind == "concurrency" else f"{self.value:g} req/s"
 
 
+class ServeRecord(TypedDict):
+    """A serving run's options as its result records them: the loads, the lengths, the SLOs, the engine."""
+
+    loads: list[dict[str, Any]]
+    prompt_tokens: int
+    new_tokens: int
+    prompt_tokens_max: int | None
+    new_tokens_max: int | None
+    lengths: str  # fixed | uniform
+    requests: int
+    arrivals: str
+    seed: int
+    max_error_rate: float
+    slo: dict[str, float | None]
+    engine: dict[str, Any]
+
+
 @dataclass(frozen=True)
 class ServeOptions:
     """The load levels, the requests each runs, their lengths, the arrival process, the SLOs and the engine."""
@@ -188,7 +205,7 @@ class ServeOptions:
         if not 0 <= self.max_error_rate < 1:
             raise ConfigError(f"invalid `max_error_rate` {self.max_error_rate}: a share in [0, 1)")
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> ServeRecord:
         """JSON form."""
         return {
             "loads": [{"kind": load.kind, "value": load.value} for load in self.loads],

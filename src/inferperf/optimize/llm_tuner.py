@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, TypedDict
+from typing import Any, NotRequired, TypedDict
 
 import numpy as np
 
@@ -34,6 +34,17 @@ from inferperf.optimize.tuner_core import gain, pareto_front, quiet_optuna, tpe_
 
 OBJECTIVES = {"tokens": "output_tokens_per_s", "goodput": "goodput_requests_per_s"}
 _MAX_DUPLICATES = 12  # the sampler re-proposing measured configurations this often: the space is covered
+
+
+class CandidateRecord(TypedDict):
+    """A serving configuration as the result lists it: its fields and its label."""
+
+    weights: str
+    kv_cache: str | None
+    max_num_seqs: int
+    max_num_batched_tokens: int | None
+    dynamic_split_fuse: bool | None
+    label: str
 
 
 @dataclass(frozen=True)
@@ -66,9 +77,29 @@ class LlmCandidate:
             dynamic_split_fuse=self.dynamic_split_fuse,
         )
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> CandidateRecord:
         """JSON form, with the label."""
-        return {**asdict(self), "label": self.label}
+        return {
+            "weights": self.weights,
+            "kv_cache": self.kv_cache,
+            "max_num_seqs": self.max_num_seqs,
+            "max_num_batched_tokens": self.max_num_batched_tokens,
+            "dynamic_split_fuse": self.dynamic_split_fuse,
+            "label": self.label,
+        }
+
+
+class TrialRecord(TypedDict):
+    """A trial as the result lists it: its configuration, how it went, and the level's figures."""
+
+    number: int
+    candidate: CandidateRecord
+    status: str
+    error: str | None
+    seconds: float
+    load_ms: float | None
+    feasible: bool
+    figures: NotRequired[dict[str, float]]  # a trial that ran
 
 
 @dataclass
@@ -89,9 +120,9 @@ class LlmTrial:
         assert self.level is not None
         return figures(self.level)[OBJECTIVES[objective]]
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> TrialRecord:
         """JSON form: the level's figures without the per-request rows."""
-        out: dict[str, Any] = {
+        out: TrialRecord = {
             "number": self.number,
             "candidate": self.candidate.to_dict(),
             "status": self.status,
@@ -273,7 +304,7 @@ class Verification(TypedDict):
     pooled p99s against the SLOs, and the winner (None: no finalist met them)."""
 
     rounds: int
-    candidates: dict[str, dict[str, Any]]
+    candidates: dict[str, CandidateRecord]
     per_round: dict[str, dict[str, list[float]]]
     speedups: dict[str, dict[str, Any]]
     pooled_p99: dict[str, dict[str, float]]
