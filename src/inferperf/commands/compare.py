@@ -9,7 +9,7 @@ from typing import Any
 from inferperf.config import RuntimeConfig
 from inferperf.errors import BackendError, ConfigError
 from inferperf.measure.target import ShapeSpec, as_spec, created, header, plan_streams, resolve
-from inferperf.measure.trials import Candidate
+from inferperf.measure.trials import WorkerCandidate
 from inferperf.model import ModelInfo
 from inferperf.results.documents import CompareDocument, Document
 from inferperf.results.schema import SCHEMA
@@ -146,7 +146,7 @@ def _interleave(job: dict[str, Any], timeout_s: float) -> list[dict[str, Any]]:
     return list(result.data["candidates"])
 
 
-def _config_candidate(path: str | Path, model: str | Path | None, scenario: str) -> Candidate:
+def _config_candidate(path: str | Path, model: str | Path | None, scenario: str) -> WorkerCandidate:
     import json
 
     from inferperf.config import load_config_file

@@ -21,7 +21,7 @@ from inferperf.config import OptimizeOptions, RunLimits, RuntimeConfig, TuneOpti
 from inferperf.errors import InferperfError
 from inferperf.jsonform import NOT_IN_JSON, JsonRecord
 from inferperf.measure.target import ShapeSpec, header
-from inferperf.measure.trials import Candidate
+from inferperf.measure.trials import WorkerCandidate
 from inferperf.measure.worker import run_worker
 from inferperf.model import load_model_info
 from inferperf.results.documents import (
@@ -329,7 +329,7 @@ class Pipeline:
         if rec is None:
             return None
         winner_info = load_model_info(rec["model"])
-        cands: list[Candidate] = [
+        cands: list[WorkerCandidate] = [
             {"backend": "onnxruntime", "model_info": info.to_dict(), "config": self.baseline_config().to_dict()},
             {"backend": rec["backend"], "model_info": winner_info.to_dict(), "config": rec["runtime"]},
         ]

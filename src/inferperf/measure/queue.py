@@ -293,13 +293,7 @@ def overhead_ratio(
     ideal_ms = float(np.median(reps))
     ratios = boot / rng.choice(reps, boot.size)
     lo, hi = (float(v) for v in np.percentile(ratios, [2.5, 97.5]))
-    doc["ideal_ms"], doc["ratio"], doc["ci95"], doc["verdict"] = (
-        ideal_ms,
-        measured_p / ideal_ms,
-        [lo, hi],
-        _verdict(lo, hi),
-    )
-    return doc
+    return {**doc, "ideal_ms": ideal_ms, "ratio": measured_p / ideal_ms, "ci95": [lo, hi], "verdict": _verdict(lo, hi)}
 
 
 def ideal_peak(

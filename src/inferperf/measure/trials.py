@@ -25,7 +25,7 @@ from inferperf.stats import quantile_ci
 Ranges = dict[str, tuple[DimBound, ...]] | None
 
 
-class Candidate(TypedDict):
+class WorkerCandidate(TypedDict):
     """One configuration a worker compiles: the backend, the model (``ModelInfo.to_dict``) and the
     ``RuntimeConfig.to_dict`` it runs with (an interleaved verification takes a list of them)."""
 

@@ -36,7 +36,7 @@ OBJECTIVES = {"tokens": "output_tokens_per_s", "goodput": "goodput_requests_per_
 _MAX_DUPLICATES = 12  # the sampler re-proposing measured configurations this often: the space is covered
 
 
-class CandidateRecord(TypedDict):
+class LlmCandidateRecord(TypedDict):
     """A serving configuration as the result lists it: its fields and its label."""
 
     weights: str
@@ -77,7 +77,7 @@ class LlmCandidate:
             dynamic_split_fuse=self.dynamic_split_fuse,
         )
 
-    def to_dict(self) -> CandidateRecord:
+    def to_dict(self) -> LlmCandidateRecord:
         """JSON form, with the label."""
         return {
             "weights": self.weights,
@@ -89,11 +89,11 @@ class LlmCandidate:
         }
 
 
-class TrialRecord(TypedDict):
+class LlmTrialRecord(TypedDict):
     """A trial as the result lists it: its configuration, how it went, and the level's figures."""
 
     number: int
-    candidate: CandidateRecord
+    candidate: LlmCandidateRecord
     status: str
     error: str | None
     seconds: float
@@ -120,9 +120,9 @@ class LlmTrial:
         assert self.level is not None
         return figures(self.level)[OBJECTIVES[objective]]
 
-    def to_dict(self) -> TrialRecord:
+    def to_dict(self) -> LlmTrialRecord:
         """JSON form: the level's figures without the per-request rows."""
-        out: TrialRecord = {
+        out: LlmTrialRecord = {
             "number": self.number,
             "candidate": self.candidate.to_dict(),
             "status": self.status,
@@ -304,7 +304,7 @@ class Verification(TypedDict):
     pooled p99s against the SLOs, and the winner (None: no finalist met them)."""
 
     rounds: int
-    candidates: dict[str, CandidateRecord]
+    candidates: dict[str, LlmCandidateRecord]
     per_round: dict[str, dict[str, list[float]]]
     speedups: dict[str, dict[str, Any]]
     pooled_p99: dict[str, dict[str, float]]

@@ -40,7 +40,7 @@ class WeightVariant(TypedDict, total=False):
     kv_cache: str | None
     error: str  # NNCF could not make it
     precision: PrecisionRecord | None
-    fidelity: Fidelity
+    fidelity: LlmFidelity
     passes: bool
     decode_weight_traffic_gb_per_s: float
     fraction_of_memory_copy: float
@@ -90,7 +90,7 @@ def compress(folder: Path, mode: str, out: Path, group_size: int = 128, ratio: f
     }
 
 
-class Fidelity(TypedDict):
+class LlmFidelity(TypedDict):
     """A variant against its original on held-out prompts; the logit figures when logits were compared."""
 
     prompts: int
@@ -102,7 +102,7 @@ class Fidelity(TypedDict):
     note: str
 
 
-class Speed(TypedDict):
+class LlmSpeed(TypedDict):
     """Every variant's per-round median TTFT and TPOT, and speed-ups over the first, paired by round."""
 
     rounds: int
@@ -117,7 +117,7 @@ FIDELITY_TOKENS = 16  # greedy tokens compared per prompt (twice as many for a K
 
 def fidelity(
     ref: GenerativePipeline, cand: GenerativePipeline, prompts: Sequence[list[int]], logits: bool = True
-) -> Fidelity:
+) -> LlmFidelity:
     """A compressed variant against its original (``measure.generate.agreement``): next-token logit cosine
     and top-1 agreement after each prompt, greedy agreement over ``FIDELITY_TOKENS``.
 
@@ -153,7 +153,7 @@ def interleaved_speed(
     opts: GenerateOptions,
     rounds: int,
     progress: Callable[[str], None] | None = None,
-) -> Speed:
+) -> LlmSpeed:
     """Per round, every variant's median TTFT and TPOT (one level at opts.prompt_tokens[0], opts.time_s);
     speed-ups over the first variant paired by round, with t-intervals.
 
@@ -175,7 +175,7 @@ def interleaved_speed(
             for key, value in medians.items():
                 per[name][key].append(value)
     base = next(iter(pipes))
-    out: Speed = {
+    out: LlmSpeed = {
         "rounds": rounds,
         "warmup_round": discarded,
         "per_round": per,

@@ -28,7 +28,7 @@ import numpy as np
 from inferperf.config import Knob, RuntimeConfig, TuneOptions
 from inferperf.errors import ConfigError
 from inferperf.jsonform import JsonRecord
-from inferperf.measure.trials import Candidate
+from inferperf.measure.trials import WorkerCandidate
 from inferperf.measure.worker import run_worker
 from inferperf.model.info import ModelInfo
 from inferperf.optimize.tuner_core import gain, geo_mean, importances, pareto_front, quiet_optuna, tpe_sampler, verdict
@@ -498,7 +498,7 @@ class Tuner:
         rounds = int(left // (n * (seconds + 0.5))) if left > 0 else 0
         return min(max(rounds, _MIN_ROUNDS), 10), seconds
 
-    def _candidate(self, rec: TrialRecord) -> Candidate:
+    def _candidate(self, rec: TrialRecord) -> WorkerCandidate:
         target = self.reference if rec.target == self.reference.key else self.search.targets[rec.target]
         config = {k: v for k, v in rec.config.items() if k not in ("effective", "fed_shapes")}
         return {"backend": target.backend, "model_info": target.info.to_dict(), "config": config}

@@ -122,7 +122,7 @@ def run_figures(run: dict[str, Any]) -> dict[str, float]:
     return {k: float(v) for k, v in values.items() if isinstance(v, int | float) and v > 0}
 
 
-def _run_rows(doc: dict[str, Any]) -> list[dict[str, Any]]:
+def _run_rows(doc: Mapping[str, Any]) -> list[dict[str, Any]]:
     shapes = (doc.get("model") or {}).get("shapes")
     rows = []
     for run in doc.get("runs") or []:
@@ -236,7 +236,7 @@ class History:
         env = doc.get("environment") or {}
         model = doc.get("model") or {}
         machine = machine_fingerprint(env) if env else None
-        runs = _run_rows(dict(document))  # as measured: before finite()
+        runs = _run_rows(document)  # as measured: before finite()
         blob = zlib.compress(json.dumps(doc, allow_nan=False, default=str).encode("utf-8"), 6)
         row = (
             dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
