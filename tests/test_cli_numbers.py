@@ -177,11 +177,11 @@ def _flag_texts(call: ast.Call) -> set[str]:
 
 
 def _group_fields_fed(funcs: dict[str, tuple[str, ast.FunctionDef]], fed: dict[str, set[str]]) -> dict[str, set[str]]:
-    """Per flag group (cli/groups.py), the fields its methods (or its bases') pass to a parser: a command
+    """Per flag group (cli/groups*.py), the fields its methods (or its bases') pass to a parser: a command
     taking the group takes those flags, parsed by hand."""
-    tree = ast.parse((CLI_DIR / "groups.py").read_text(encoding="utf-8"))
+    classes = [n for path in sorted(CLI_DIR.glob("groups*.py")) for n in ast.parse(path.read_text("utf-8")).body]
     found: dict[str, set[str]] = {}
-    for node in (n for n in tree.body if isinstance(n, ast.ClassDef)):
+    for node in (n for n in classes if isinstance(n, ast.ClassDef)):
         own = {b.id for b in node.bases if isinstance(b, ast.Name)}
         fields = set().union(*(found.get(base, set()) for base in own))
         for call in (n for n in ast.walk(node) if isinstance(n, ast.Call)):

@@ -11,7 +11,7 @@ from __future__ import annotations
 from inferperf.backends.serving import EndpointOptions, is_endpoint
 from inferperf.commands.compare import compare, compare_against_history, compare_groups, compare_interleaved
 from inferperf.commands.generate import compress_llm, generate, llm_scenario, serve
-from inferperf.commands.guarded import precision, prune, quantize
+from inferperf.commands.guarded import GuardArgs, precision, prune, quantize
 from inferperf.commands.inspect import accuracy, doctor, flops, info, zoo_list
 from inferperf.commands.optimize import optimize
 from inferperf.commands.optimize_llm import LlmOptimizeOptions, is_generative, optimize_llm
@@ -29,6 +29,7 @@ from inferperf.model.zoo import export as zoo_export
 __all__ = [
     "EndpointOptions",
     "GenerateOptions",
+    "GuardArgs",
     "LlmOptimizeOptions",
     "Load",
     "ProgressFactory",

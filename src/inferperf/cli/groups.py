@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, TypedDict, get_type_hints
 
 from inferperf import api
-from inferperf.cli.common import Preprocess, preprocess, runtime_config, shape_spec
+from inferperf.cli.common import Preprocess, preprocess, runtime_config, shape_spec, warn
 from inferperf.cli.options import (
     BenchConfigOpt,
     BenchInferPrecisionOpt,
@@ -109,16 +109,6 @@ class KnobKeywords(TypedDict):
     hint: str | None
     streams: int | None
     threads: int | None
-
-
-class GuardKeywords(TypedDict):
-    """The guard flags as the guarded API functions (quantize, prune, precision) take them."""
-
-    data: str | None
-    max_drop: float
-    shape: str | None
-    seconds: float
-    shapes: api.ShapeSpec | None
 
 
 @dataclass(frozen=True)
@@ -214,16 +204,14 @@ class Guard(FlagGroup):
     stream: GuardStreamOpt = 32
     seconds: SpeedSecondsOpt = 5.0
 
-    def given(self) -> GuardKeywords:
-        """As the guarded API functions take them."""
+    def given(self, backend: str, rounds: int, config: RuntimeConfig | None) -> api.GuardArgs:
+        """As the guarded API functions take them, with the command's backend, rounds and runtime config;
+        the warnings (synthetic inputs) go to stderr."""
         shapes = shape_spec(self.shapes, self.shape_histogram, self.stream)
         return {
-            "data": self.data,
-            "max_drop": self.max_drop,
-            "shape": self.shape,
-            "seconds": self.seconds,
-            "shapes": shapes,
-        }
+            "backend": backend, "data": self.data, "max_drop": self.max_drop, "shape": self.shape, "rounds": rounds,
+            "seconds": self.seconds, "warn": warn, "shapes": shapes, "config": config,
+        }  # fmt: skip
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ import typer
 from inferperf import api
 from inferperf.cli.common import BarFactory, Update, command, csv_list, out, warn
 from inferperf.cli.groups import CalibrationGuard, Guard, OptimizeShapes, Properties, Runtime, TuneShapes
+from inferperf.cli.groups_llm import LlmSearch
 from inferperf.cli.options import (
     AccuracyControlOpt,
     ActivationsOpt,
@@ -58,16 +59,6 @@ from inferperf.cli.options import (
     TuneVariantsOpt,
     VerifyRoundTimeOpt,
 )
-from inferperf.cli.options_llm import (
-    LlmConcurrencyOpt,
-    LlmNewOpt,
-    LlmObjectiveOpt,
-    LlmPromptOpt,
-    LlmRequestsOpt,
-    MinAgreementOpt,
-    TpotMaxOpt,
-    TtftMaxOpt,
-)
 from inferperf.config import (
     OptimizeOptions,
     QuantizeOptions,
@@ -76,9 +67,7 @@ from inferperf.config import (
     parse_megabytes,
     parse_milliseconds,
     parse_seconds,
-    parse_slo_ms,
 )
-from inferperf.errors import ConfigError
 from inferperf.inputs import parse_int_range
 from inferperf.report.console import render_quantize
 from inferperf.results.documents import GuardedDocument, TuneDocument
@@ -105,16 +94,8 @@ def quantize(
     with command(json_path) as cmd:
         options = _quantize_options(method, preset, subset_size, transformer, ignore, activations, accuracy_control)
         with cmd.status("quantize", "calibrating, scoring and measuring"):
-            doc = api.quantize(
-                model,
-                backend=backend,
-                out=out_path,
-                options=options,
-                rounds=rounds,
-                warn=warn,
-                **guard.given(),
-                config=runtime.resolve(),
-            )
+            judged = guard.given(backend, rounds, runtime.resolve())
+            doc = api.quantize(model, out=out_path, options=options, **judged)
         cmd.show(doc, render_quantize, also=_models_written(doc))
         if doc["winner"] is None:
             raise typer.Exit(3)
@@ -158,16 +139,7 @@ def prune(
     """Magnitude sparsity on weights, with its accuracy and a side-by-side speed check."""
     with command(json_path) as cmd:
         with cmd.status("prune", "pruning, scoring and measuring"):
-            doc = api.prune(
-                model,
-                sparsity=sparsity,
-                backend=backend,
-                out=out_path,
-                rounds=rounds,
-                warn=warn,
-                **guard.given(),
-                config=runtime.resolve(),
-            )
+            doc = api.prune(model, sparsity=sparsity, out=out_path, **guard.given(backend, rounds, runtime.resolve()))
         cmd.show(doc, render_quantize, also=_models_written(doc))
 
 
@@ -183,15 +155,9 @@ def precision(
     """Inference-precision hints against f32: accuracy, speed, and whether this CPU runs them natively."""
     with command(json_path) as cmd:
         with cmd.status("precision", "scoring and measuring"):
-            doc = api.precision(
-                model,
-                precisions=csv_list(precisions),
-                backend=backend,
-                rounds=rounds,
-                warn=warn,
-                **guard.given(),
-                config=runtime.resolve(),  # --precision sweeps the precision itself
-            )
+            # --precision sweeps the precision itself: the runtime flags hold only properties
+            judged = guard.given(backend, rounds, runtime.resolve())
+            doc = api.precision(model, precisions=csv_list(precisions), **judged)
         cmd.show(doc, render_quantize, announce=False)
 
 
@@ -309,32 +275,16 @@ def optimize(
     out_dir: OptimizeOutOpt = Path("inferperf-optimize"),
     time_scale: TimeScaleOpt = 1.0,
     shape_stream: OptimizeShapes = OptimizeShapes(),
-    concurrency: LlmConcurrencyOpt = None,
-    objective: LlmObjectiveOpt = None,
-    ttft_max: TtftMaxOpt = None,
-    tpot_max: TpotMaxOpt = None,
-    min_agreement: MinAgreementOpt = None,
-    prompt_tokens: LlmPromptOpt = None,
-    new_tokens: LlmNewOpt = None,
-    requests: LlmRequestsOpt = None,
+    llm: LlmSearch = LlmSearch(),
 ) -> None:
     """The whole flow: doctor, baseline, bench, cold start, memory, INT8, tuning, verification, report.
     On a decoder LLM (an exported folder, zoo:tiny-llama...): weight formats and KV-cache types behind a
     fidelity guard, the continuous-batching runtime searched under TTFT/TPOT SLOs, the winner verified."""
-    llm = {
-        "--concurrency": concurrency, "--objective": objective, "--ttft-max": ttft_max, "--tpot-max": tpot_max,
-        "--min-agreement": min_agreement, "--prompt-tokens": prompt_tokens, "--new-tokens": new_tokens,
-        "--requests": requests,
-    }  # fmt: skip
     if api.is_generative(model):
         _optimize_llm(model, llm, budget, out_dir)
         return
     with command() as cmd:
-        given = [flag for flag, value in llm.items() if value is not None]
-        if given:
-            raise ConfigError(
-                f"{given[0]} applies to a generative model (an LLM folder or zoo:tiny-llama), not {model}"
-            )
+        llm.refuse(model)
         options = _optimize_options(data, p99_max, memory_max, max_drop, budget, backend, time_scale, shape_stream)
         try:
             with cmd.bars() as factory:
@@ -384,27 +334,10 @@ def _step_bars(factory: BarFactory) -> Callable[[str, str], None]:
     return status
 
 
-def _optimize_llm(model: str, llm: dict[str, Any], budget: str, out_dir: Path) -> None:
+def _optimize_llm(model: str, llm: LlmSearch, budget: str, out_dir: Path) -> None:
     """The generative flow: its options from the LLM flags, its summary printed, exit 3 without a winner."""
-    from dataclasses import replace
-
     with command() as cmd:
-        serve = api.ServeOptions(prompt_tokens=128, new_tokens=32, requests=16)
-        serve = replace(
-            serve,
-            prompt_tokens=llm["--prompt-tokens"] or serve.prompt_tokens,
-            new_tokens=llm["--new-tokens"] or serve.new_tokens,
-            requests=llm["--requests"] or serve.requests,
-            ttft_max_ms=parse_slo_ms(llm["--ttft-max"], "--ttft-max") if llm["--ttft-max"] else None,
-            tpot_max_ms=parse_slo_ms(llm["--tpot-max"], "--tpot-max") if llm["--tpot-max"] else None,
-        )
-        options = api.LlmOptimizeOptions(
-            concurrency=llm["--concurrency"] or 4,
-            objective=llm["--objective"] or "tokens",
-            serve=serve,
-            budget_s=parse_seconds(budget, "--budget"),
-            min_agreement=parse_fraction(llm["--min-agreement"], "--min-agreement") if llm["--min-agreement"] else 0.9,
-        )
+        options = llm.options(parse_seconds(budget, "--budget"))
         try:
             with cmd.status("optimize (LLM)") as status:
                 doc = api.optimize_llm(model, options=options, out=out_dir, progress=status)

@@ -18,6 +18,7 @@ from inferperf.cli.common import (
     warn,
 )
 from inferperf.cli.groups import Runtime, ScenarioKnobs, ScenarioShapes
+from inferperf.cli.groups_llm import LlmLoad
 from inferperf.cli.options import (
     AccuracyModeOpt,
     FindPeakOpt,
@@ -42,14 +43,7 @@ from inferperf.cli.options import (
     TargetQpsOpt,
     TraceOpt,
 )
-from inferperf.cli.options_llm import (
-    LlmNewOpt,
-    LlmPromptOpt,
-    TpotMaxOpt,
-    TtftMaxOpt,
-)
 from inferperf.config import parse_milliseconds, parse_seconds
-from inferperf.errors import ConfigError
 from inferperf.inputs import parse_int_range
 
 
@@ -78,10 +72,7 @@ def scenario(
     out_dir: ScenarioOutOpt = Path("inferperf-scenario"),
     runtime: Runtime = Runtime(),
     json_path: JsonOpt = None,
-    ttft_max: TtftMaxOpt = None,
-    tpot_max: TpotMaxOpt = None,
-    prompt_tokens: LlmPromptOpt = None,
-    new_tokens: LlmNewOpt = None,
+    llm: LlmLoad = LlmLoad(),
     batch: ScenarioBatchOpt = 1,
 ) -> None:
     """MLPerf LoadGen scenarios: validity, the scenario's metric and latency percentiles; logs kept.
@@ -90,13 +81,11 @@ def scenario(
     from inferperf.measure.loadgen import ScenarioOptions
 
     if api.is_generative(model):
-        llm = (ttft_max, tpot_max, prompt_tokens, new_tokens)
         _llm_scenario(model, scenario_name, target_qps, min_duration, min_queries, llm, out_dir, json_path)
         return
     with command(json_path) as cmd:
         low_high = parse_int_range(int_range)  # before the status line is drawn
-        if any(v is not None for v in (ttft_max, tpot_max, prompt_tokens, new_tokens)):
-            raise ConfigError("--ttft-max, --tpot-max, --prompt-tokens and --new-tokens apply to a generative model")
+        llm.refuse(model)
         options = ScenarioOptions(
             scenario=scenario_name,
             target_qps=target_qps,
@@ -142,22 +131,20 @@ def _llm_scenario(
     target_qps: float | None,
     min_duration: str,
     min_queries: int | None,
-    llm: tuple[str | None, str | None, int | None, int | None],
+    llm: LlmLoad,
     out_dir: Path,
     json_path: Path | None,
 ) -> None:
     """LoadGen with token latencies on a decoder LLM; exit 4 when LoadGen judges the run INVALID."""
-    from inferperf.config import parse_slo_ms
     from inferperf.measure.loadgen_llm import LlmScenarioOptions
     from inferperf.report.generate_console import render_llm_scenario
 
-    ttft, tpot, prompt, new = llm
     with command(json_path) as cmd:
+        ttft, tpot = llm.ms()
         options = LlmScenarioOptions(
             scenario=name, target_qps=target_qps, min_duration_s=parse_seconds(min_duration, "--min-duration"),
-            min_query_count=min_queries or 32, prompt_tokens=prompt or 128, new_tokens=new or 32,
-            ttft_max_ms=parse_slo_ms(ttft, "--ttft-max") if ttft else None,
-            tpot_max_ms=parse_slo_ms(tpot, "--tpot-max") if tpot else None,
+            min_query_count=min_queries or 32, prompt_tokens=llm.prompt_tokens or 128,
+            new_tokens=llm.new_tokens or 32, ttft_max_ms=ttft, tpot_max_ms=tpot,
         )  # fmt: skip
         with cmd.status(f"scenario {name} (LLM)") as status:
             doc = api.llm_scenario(model, options=options, out=out_dir, progress=status)

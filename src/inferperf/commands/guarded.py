@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypedDict, Unpack
 
 import numpy as np
 
@@ -25,20 +25,42 @@ if TYPE_CHECKING:
     from inferperf.optimize.quantize import Row
 
 
+class GuardArgs(TypedDict, total=False):
+    """The keywords quantize, prune and precision share: the runtime, how the result is judged (``data``,
+    ``max_drop``, ``shape`` or ``shapes``) and how long the speed check runs. Defaults: ``_DEFAULTS``."""
+
+    backend: str
+    data: str | Path | None
+    max_drop: float
+    shape: str | None
+    rounds: int
+    seconds: float
+    warn: Callable[[str], None] | None
+    shapes: ShapeSpec | str | None
+    config: RuntimeConfig | None
+
+
+_DEFAULTS: GuardArgs = {
+    "backend": "openvino", "data": None, "max_drop": 0.01, "shape": None, "rounds": 3, "seconds": 5.0,
+    "warn": None, "shapes": None, "config": None,
+}  # fmt: skip
+
+
+def _guard(command: str, given: GuardArgs) -> GuardArgs:
+    """``given`` over the defaults; a keyword that none of the guarded commands takes is a TypeError, as
+    it was before the keywords were shared."""
+    unknown = sorted(set(given) - set(_DEFAULTS))
+    if unknown:
+        raise TypeError(f"{command}() got an unexpected keyword argument {unknown[0]!r}")
+    return {**_DEFAULTS, **given}
+
+
 def quantize(
     model: str | Path = "builtin",
     *,
-    backend: str = "openvino",
-    data: str | Path | None = None,
-    max_drop: float = 0.01,
     out: str | Path | None = None,
     options: QuantizeOptions | None = None,
-    shape: str | None = None,
-    rounds: int = 3,
-    seconds: float = 5.0,
-    warn: Callable[[str], None] | None = None,
-    shapes: ShapeSpec | str | None = None,
-    config: RuntimeConfig | None = None,
+    **guard: Unpack[GuardArgs],
 ) -> GuardedDocument:
     """INT8 quantization guarded by accuracy (or output fidelity), with an interleaved speed check.
 
@@ -51,10 +73,12 @@ def quantize(
     from inferperf.optimize.prune import precision_support
     from inferperf.optimize.quantize import quantize_model
 
-    t = resolve(model, backend)
+    g = _guard("quantize", guard)
+    t = resolve(model, g["backend"])
     plugin, info_ = t.plugin, t.info
-    spec = as_spec(shapes, stream=GUARD_STREAM)
+    spec = as_spec(g["shapes"], stream=GUARD_STREAM)
     synthetic = True
+    data, shape, warn = g["data"], g["shape"], g["warn"]
     if spec is not None:
         subset = (options or QuantizeOptions()).subset_size
         dataset = _guard_stream(info_, spec, data, shape, min(subset, SYNTHETIC_CALIBRATION), warn)
@@ -64,49 +88,32 @@ def quantize(
     target = Path(out) if out else Path.cwd() / f"{info_.path.stem}-int8{info_.path.suffix}"
     if target.resolve() in {f.resolve() for f in info_.files}:
         raise ConfigError(f"`out` {target} would overwrite the FP32 model")
-    opts = replace(options or QuantizeOptions(), max_drop=max_drop)
+    opts = replace(options or QuantizeOptions(), max_drop=g["max_drop"])
     fields = quantize_model(
-        plugin,
-        info_,
-        dataset,
-        opts,
-        max_drop=max_drop,
-        out=target,
-        rounds=rounds,
-        seconds=seconds,
-        synthetic=synthetic,
-        config=config,
-    )
+        plugin, info_, dataset, opts, max_drop=g["max_drop"], out=target, rounds=g["rounds"], seconds=g["seconds"],
+        synthetic=synthetic, config=g["config"],
+    )  # fmt: skip
     support = precision_support("int8", collect_environment()["cpu"]["features"])
     for row in fields["candidates"]:
         row["details"]["support"] = support  # says why INT8 may not pay off on this CPU
-    return GuardedDocument.from_dict(
-        {**header("quantize", plugin), "model": info_.to_dict(), "backend": plugin.name, **fields}
-    )
+    return _document("quantize", plugin, info_, fields)
 
 
 def prune(
     model: str | Path = "builtin",
     *,
     sparsity: float = 0.5,
-    backend: str = "openvino",
-    data: str | Path | None = None,
-    max_drop: float = 0.01,
     out: str | Path | None = None,
-    shape: str | None = None,
-    rounds: int = 3,
-    seconds: float = 5.0,
-    warn: Callable[[str], None] | None = None,
-    shapes: ShapeSpec | str | None = None,
-    config: RuntimeConfig | None = None,
+    **guard: Unpack[GuardArgs],
 ) -> GuardedDocument:
     """Magnitude sparsity on weights, judged for accuracy and re-measured side by side."""
     import tempfile
 
     from inferperf.optimize.prune import sparsify
-    from inferperf.optimize.quantize import Candidate, judge
+    from inferperf.optimize.quantize import Candidate
 
-    t = resolve(model, backend)
+    g = _guard("prune", guard)
+    t = resolve(model, g["backend"])
     plugin, info_ = t.plugin, t.info
     target = Path(out) if out else Path.cwd() / f"{info_.path.stem}-sparse{int(sparsity * 100)}.onnx"
     if target.resolve() in {f.resolve() for f in info_.files}:
@@ -114,54 +121,35 @@ def prune(
     sparse_props = plugin.sparse_weight_properties(sparsity)
     # Calibration samples are needed only for the INT8 sparse variant; the guard keeps the rest.
     calibration = (SYNTHETIC_CALIBRATION, 300) if sparse_props else (0, 0)
-    split, data_record = _guard_split(
-        info_, model, (data, shape), as_spec(shapes, stream=GUARD_STREAM), calibration, warn
-    )
+    split, data_record = _guard_split(info_, model, g, calibration)
     with tempfile.TemporaryDirectory(prefix="inferperf-prune-") as tmp:
         pruned = Path(tmp) / target.name
         details = sparsify(info_, sparsity, pruned)
         cands = [Candidate(pruned, f"magnitude sparsity {sparsity:.0%}", details)]
         if sparse_props:
             cands += _sparse_int8(plugin, load_model_info(pruned), split, Path(tmp), sparse_props, details)
-        fields = judge(
-            plugin, info_, split, cands, max_drop=max_drop, out=target, rounds=rounds, seconds=seconds, config=config
-        )
+        fields = _judge(plugin, info_, split, cands, g, out=target)
     row = fields["candidates"][0]
     if row.get("accepted") and not row.get("significant_speedup"):
         row["note"] = "no significant speed-up: the runtime's dense kernels do not skip zero weights"
     _compare_sparse(fields["candidates"])
-    return GuardedDocument.from_dict(
-        {
-            **header("prune", plugin),
-            "model": info_.to_dict(),
-            "backend": plugin.name,
-            "data": data_record,
-            **fields,
-        }
-    )
+    return _document("prune", plugin, info_, fields, data_record)
 
 
 def precision(
     model: str | Path = "builtin",
     *,
     precisions: Sequence[str] = ("bf16", "f16"),
-    backend: str = "openvino",
-    data: str | Path | None = None,
-    max_drop: float = 0.01,
-    shape: str | None = None,
-    rounds: int = 3,
-    seconds: float = 5.0,
-    warn: Callable[[str], None] | None = None,
-    shapes: ShapeSpec | str | None = None,
-    config: RuntimeConfig | None = None,
+    **guard: Unpack[GuardArgs],
 ) -> GuardedDocument:
     """Inference-precision hints (bf16, f16) against f32: accuracy, speed, and native support on this CPU."""
     from inferperf.optimize.prune import precision_support
-    from inferperf.optimize.quantize import Candidate, judge
+    from inferperf.optimize.quantize import Candidate
 
-    t = resolve(model, backend)
+    g = _guard("precision", guard)
+    t = resolve(model, g["backend"])
     plugin, info_ = t.plugin, t.info
-    split, data_record = _guard_split(info_, model, (data, shape), as_spec(shapes, stream=GUARD_STREAM), (0, 0), warn)
+    split, data_record = _guard_split(info_, model, g, (0, 0))
     features = collect_environment()["cpu"]["features"]
     candidates = []
     for p in precisions:
@@ -170,15 +158,14 @@ def precision(
         candidates.append(
             Candidate(info_.path, f"inference precision {p}", {"support": support}, {"inference_precision": p})
         )
+    config = g["config"]
     if config is not None and config.inference_precision not in (None, "f32"):
         raise ConfigError(
             "precision compares each of `precisions` against f32: leave inference_precision out of `config`"
         )
     # The reference is pinned to f32: on a bf16-default CPU an unpinned "f32" reference would run bf16.
     reference = (config or RuntimeConfig()).with_(inference_precision="f32")
-    fields = judge(
-        plugin, info_, split, candidates, max_drop=max_drop, out=None, rounds=rounds, seconds=seconds, config=reference
-    )
+    fields = _judge(plugin, info_, split, candidates, {**g, "config": reference}, out=None)
     key = plugin.precision_property
     for row, p in zip(fields["candidates"], precisions, strict=True):
         # Say plainly what ran: a CPU plug-in may accept the hint and still compute in f32.
@@ -186,15 +173,25 @@ def precision(
         row["details"]["runtime_reports"] = reported
         if reported is not None and reported != p:
             row["details"]["support"] += f"; the runtime reports {key}={reported}, not {p}"
-    return GuardedDocument.from_dict(
-        {
-            **header("precision", plugin),
-            "model": info_.to_dict(),
-            "backend": plugin.name,
-            "data": data_record,
-            **fields,
-        }
-    )
+    return _document("precision", plugin, info_, fields, data_record)
+
+
+def _judge(plugin: Backend, info_: ModelInfo, split: Any, cands: list[Any], g: GuardArgs, out: Path | None) -> Any:
+    """The candidates judged against the reference under ``g``'s guard and speed check."""
+    from inferperf.optimize.quantize import judge
+
+    return judge(
+        plugin, info_, split, cands, max_drop=g["max_drop"], out=out, rounds=g["rounds"], seconds=g["seconds"],
+        config=g["config"],
+    )  # fmt: skip
+
+
+def _document(
+    kind: str, plugin: Backend, info_: ModelInfo, fields: Mapping[str, Any], data: Mapping[str, Any] | None = None
+) -> GuardedDocument:
+    """The guarded command's result: its header, the model, the backend, the data it was judged on, the rows."""
+    record = {**header(kind, plugin), "model": info_.to_dict(), "backend": plugin.name}
+    return GuardedDocument.from_dict({**record, **({"data": data} if data is not None else {}), **fields})
 
 
 def _guard_stream(
@@ -224,18 +221,14 @@ def _guard_stream(
 
 
 def _guard_split(
-    info_: ModelInfo,
-    model: str | Path,
-    data_shape: tuple[str | Path | None, str | None],
-    spec: ShapeSpec | None,
-    calibration: tuple[int, int],
-    warn: Callable[[str], None] | None,
+    info_: ModelInfo, model: str | Path, g: GuardArgs, calibration: tuple[int, int]
 ) -> tuple[Any, dict[str, Any]]:
     """The calibration/held-out split an optimization is judged on, and its record: from the shape stream
     (``calibration[0]`` synthetic samples to calibrate) or from the data (``calibration[1]`` samples)."""
     from inferperf.optimize.quantize import split_data
 
-    data, shape = data_shape
+    data, shape, warn = g["data"], g["shape"], g["warn"]
+    spec = as_spec(g["shapes"], stream=GUARD_STREAM)
     if spec is not None:
         split = _guard_stream(info_, spec, data, shape, calibration[0], warn)
         return split, {"source": "shape stream (synthetic inputs)", "synthetic": True}
