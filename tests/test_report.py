@@ -187,3 +187,27 @@ def test_compare_globs_are_groups(tmp_path: Path) -> None:
     assert res.exit_code == 0, res.output
     doc = json.loads(out.read_text())
     assert len(doc["a"]["paths"]) == 3 and {r["verdict"] for r in doc["rows"]} == {"slower"}
+
+
+EXAMPLES = sorted((Path(__file__).parent / "data" / "results").glob("*.json"))
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=[p.stem for p in EXAMPLES])
+def test_every_stored_example_draws_its_figures(path: Path) -> None:
+    """Each kind's figures build from a stored example, an unbounded interval end (null: too few runs for a 95%
+    bound) included: it draws no bar on that side instead of failing the report."""
+    doc = json.loads(path.read_text(encoding="utf-8"))
+    for fig in figures_for(doc):
+        assert fig.data and fig.layout.title.text
+        for trace in fig.data:
+            for bars in (getattr(trace, "error_x", None), getattr(trace, "error_y", None)):
+                if bars is not None and bars.array is not None:
+                    assert all(v >= 0 for v in (*bars.array, *bars.arrayminus))
+
+
+def test_a_figure_with_nothing_to_draw_is_left_out() -> None:
+    from inferperf.report.plots import err_triple, figure
+
+    assert figure([], "title", "x", "y") is None
+    assert err_triple({"value": 2.0, "ci95": [None, 3.0]}) == (2.0, 0.0, 1.0)
+    assert err_triple({"value": 2.0}) == (2.0, 0.0, 0.0)

@@ -17,11 +17,12 @@ import numpy as np
 
 from inferperf.errors import ResultError
 from inferperf.report.plots import Figure
+from inferperf.report.plots import ci_bar as _ci_bar
 from inferperf.report.plots import ci_line as _ci_line
 from inferperf.report.plots import err_triple as _err
 from inferperf.report.plots import error_bars as _bars
+from inferperf.report.plots import figure as _figure
 from inferperf.report.plots import go_module as _go
-from inferperf.report.plots import layout as _layout
 from inferperf.results.documents import Document, parse
 from inferperf.stats import Estimate
 
@@ -32,60 +33,43 @@ _PHASES = ("python_start_ms", "import_ms", "read_ms", "compile_ms", "first_infer
 def latency_cdf(doc: Mapping[str, Any]) -> Figure | None:
     """Distribution of per-request latency per run, with p50/p90/p99 and their intervals marked."""
     go = _go()
-    fig = go.Figure()
+    traces = []
     for run in doc.get("runs", []):
         lat = np.sort(np.asarray((run.get("samples") or {}).get("latency_ms", []), dtype=float))
         if lat.size < 2:
             continue
         idx = np.unique(np.linspace(0, lat.size - 1, min(lat.size, _MAX_POINTS)).astype(int))
         name = f"{run['backend']} {run['scenario']}"
-        fig.add_trace(go.Scatter(x=lat[idx], y=(idx + 1) / lat.size, mode="lines", name=name))
+        traces.append(go.Scatter(x=lat[idx], y=(idx + 1) / lat.size, mode="lines", name=name))
         pcts = [(q, run["latency_ms"][k]) for q, k in ((0.5, "median"), (0.9, "p90"), (0.99, "p99"))]
         xs = [_err(s) for _, s in pcts]
-        fig.add_trace(
-            go.Scatter(
-                x=[v for v, _, _ in xs],
-                y=[q for q, _ in pcts],
-                mode="markers",
-                name=f"{name} p50/p90/p99",
-                error_x=_bars(xs),
-            )
+        marks = [q for q, _ in pcts]
+        traces.append(
+            go.Scatter(x=[v for v, _, _ in xs], y=marks, mode="markers", name=f"{name} p50/p90/p99", error_x=_bars(xs))
         )
-    if not fig.data:
-        return None
-    return _layout(
-        fig, "Latency distribution (CDF; markers: percentiles with 95% CI)", "latency (ms)", "fraction of requests"
-    )
+    title = "Latency distribution (CDF; markers: percentiles with 95% CI)"
+    return _figure(traces, title, "latency (ms)", "fraction of requests")
 
 
 def throughput_bars(doc: Mapping[str, Any]) -> Figure | None:
     """Throughput per run with its interval."""
-    go = _go()
     runs = doc.get("runs", [])
-    if not runs:
-        return None
     vals = [_err(r["throughput_fps"]) for r in runs]
-    fig = go.Figure(
-        go.Bar(
-            x=[f"{r['backend']} {r['scenario']}" for r in runs],
-            y=[v for v, _, _ in vals],
-            error_y=_bars(vals),
-        )
-    )
-    return _layout(fig, "Throughput (95% CI)", "run", "inferences / s")
+    traces = [_ci_bar([f"{r['backend']} {r['scenario']}" for r in runs], vals)] if runs else []
+    return _figure(traces, "Throughput (95% CI)", "run", "inferences / s")
 
 
 def sweep_curve(doc: Mapping[str, Any]) -> Figure | None:
     """Latency against throughput as requests in flight grow: the knee of the curve."""
     go = _go()
-    fig = go.Figure()
     by_series: dict[str, list[dict[str, Any]]] = {}
     for p in doc.get("points", []):
         by_series.setdefault(p.get("series", "sweep"), []).append(p)
+    traces = []
     for series, points in by_series.items():
         tp = [_err(p["throughput_fps"]) for p in points]
         lat = [_err(p["latency_ms"]["median"]) for p in points]
-        fig.add_trace(
+        traces.append(
             go.Scatter(
                 x=[v for v, _, _ in tp],
                 y=[v for v, _, _ in lat],
@@ -97,76 +81,44 @@ def sweep_curve(doc: Mapping[str, Any]) -> Figure | None:
                 error_y=_bars(lat),
             )
         )
-    if not fig.data:
-        return None
-    return _layout(
-        fig,
-        "Latency-throughput curve (requests in flight; 95% CI)",
-        "throughput (inferences / s)",
-        "median latency (ms)",
-    )
+    title = "Latency-throughput curve (requests in flight; 95% CI)"
+    return _figure(traces, title, "throughput (inferences / s)", "median latency (ms)")
 
 
 def coldstart_phases(doc: Mapping[str, Any]) -> Figure | None:
-    """First-inference latency split into its phases, per start-up variant."""
-    go = _go()
+    """First-inference latency split into its phases, per start-up variant (a phase not run: no bar)."""
     variants = [v for v in doc.get("variants", []) if v.get("phases")]
-    if not variants:
-        return None
-    fig = go.Figure()
     labels = [v["label"] for v in variants]
-    for phase in _PHASES:
-        vals = [v["phases"].get(phase) for v in variants]
-        fig.add_trace(
-            go.Bar(
-                y=labels,
-                x=[s["value"] if s else 0.0 for s in vals],
-                name=phase.removesuffix("_ms").replace("_", " "),
-                orientation="h",
-                error_x={
-                    "type": "data",
-                    "symmetric": False,
-                    # an unbounded end (null: too few runs for a 95% bound) draws no bar on that side
-                    "array": [(s["ci95"][1] - s["value"]) if s and s["ci95"][1] is not None else 0 for s in vals],
-                    "arrayminus": [(s["value"] - s["ci95"][0]) if s and s["ci95"][0] is not None else 0 for s in vals],
-                },
-            )
-        )
-    fig.update_layout(barmode="stack")
-    return _layout(fig, "First inference: phases (medians of fresh processes, 95% CI)", "milliseconds", "")
+    traces = []
+    for phase in _PHASES if variants else ():
+        vals = [_err(s) if s else (0.0, 0.0, 0.0) for s in (v["phases"].get(phase) for v in variants)]
+        traces.append(_ci_bar(labels, vals, phase.removesuffix("_ms").replace("_", " "), orientation="h"))
+    title = "First inference: phases (medians of fresh processes, 95% CI)"
+    return _figure(traces, title, "milliseconds", "", barmode="stack")
 
 
 def memory_scatter(doc: Mapping[str, Any]) -> Figure | None:
     """Peak resident memory against throughput, per configuration."""
-    go = _go()
     rows = [r for r in doc.get("rows", []) if r.get("ok")]
-    if not rows:
-        return None
-    fig = go.Figure(
-        go.Scatter(
+    traces = [
+        _go().Scatter(
             x=[r["throughput_fps"] for r in rows],
             y=[r["peak_mb"] for r in rows],
             mode="markers+text",
             text=[f"{Path(r['model']).stem}: {r['label']}" for r in rows],
             textposition="top center",
         )
-    )
-    return _layout(
-        fig,
-        "Memory against throughput (peak RSS of a fresh process)",
-        "throughput (inferences / s)",
-        "peak memory (MB)",
-    )
+    ]
+    title = "Memory against throughput (peak RSS of a fresh process)"
+    return _figure(traces if rows else [], title, "throughput (inferences / s)", "peak memory (MB)")
 
 
 def pareto_scatter(doc: Mapping[str, Any]) -> Figure | None:
     """Tuning trials: throughput against p99 latency, the front highlighted, intervals as error bars."""
     go = _go()
     trials = [t for t in doc.get("trials", []) if t.get("status") == "ok"]
-    if not trials:
-        return None
     front = set(doc.get("pareto") or [])
-    fig = go.Figure()
+    traces = []
     for name, group in (
         ("Pareto front", [t for t in trials if t["number"] in front]),
         ("within budget", [t for t in trials if t["number"] not in front and t.get("feasible")]),
@@ -176,25 +128,22 @@ def pareto_scatter(doc: Mapping[str, Any]) -> Figure | None:
             continue
         tp = [_err(t["throughput"]) for t in group]
         p99 = [_err(t["latency"]["p99"]) for t in group]
-        fig.add_trace(
+        text = [f"#{t['number']} {t['target']} {t['params']} peak {t.get('peak_mb') or 0:.0f} MB" for t in group]
+        traces.append(
             go.Scatter(
                 x=[v for v, _, _ in p99],
                 y=[v for v, _, _ in tp],
                 mode="markers",
                 name=name,
-                text=[f"#{t['number']} {t['target']} {t['params']} peak {t.get('peak_mb') or 0:.0f} MB" for t in group],
+                text=text,
                 error_x=_bars(p99),
                 error_y=_bars(tp),
                 marker={"size": 9},
             )
         )
-    fig.update_xaxes(type="log")  # p99 spans orders of magnitude across batch sizes and request counts
-    return _layout(
-        fig,
-        "Tuning trials: throughput against p99 (short trials, 95% CI)",
-        "p99 latency (ms, log scale)",
-        "throughput (inferences / s)",
-    )
+    # p99 spans orders of magnitude across batch sizes and request counts: a log axis
+    title = "Tuning trials: throughput against p99 (short trials, 95% CI)"
+    return _figure(traces, title, "p99 latency (ms, log scale)", "throughput (inferences / s)", xaxis_type="log")
 
 
 def _top1(value: float, n: int) -> Estimate:
@@ -214,38 +163,28 @@ def accuracy_speed(doc: Mapping[str, Any]) -> Figure | None:
         for c in doc.get("candidates", [])
         if c.get("top1") is not None and (c.get("speed") or {}).get("throughput_speedup")
     ]
-    if not points:
-        return None
-    fig = go.Figure()
+    traces = []
     base = (doc.get("fp32") or {}).get("top1")
-    if base is not None:
+    if points and base is not None:
         b = _err(_top1(base, n))
-        fig.add_trace(
-            go.Scatter(
-                x=[1.0],
-                y=[b[0]],
-                mode="markers+text",
-                text=["FP32"],
-                name="FP32",
-                error_y={"type": "data", "symmetric": False, "array": [b[2]], "arrayminus": [b[1]]},
-            )
+        traces.append(
+            go.Scatter(x=[1.0], y=[b[0]], mode="markers+text", text=["FP32"], name="FP32", error_y=_bars([b]))
         )
     for label, acc, speed in points:  # one trace per variant, so the legend names them
-        (x, xm, xp), (y, ym, yp) = _err(speed), _err(acc)
-        fig.add_trace(
+        x, y = _err(speed), _err(acc)
+        traces.append(
             go.Scatter(
-                x=[x],
-                y=[y],
+                x=[x[0]],
+                y=[y[0]],
                 mode="markers",
                 name=label,
-                error_x={"type": "data", "symmetric": False, "array": [xp], "arrayminus": [xm]},
-                error_y={"type": "data", "symmetric": False, "array": [yp], "arrayminus": [ym]},
+                error_x=_bars([x]),
+                error_y=_bars([y]),
                 marker={"size": 10},
             )
         )
-    return _layout(
-        fig, "Held-out top-1 against speed-up over FP32 (95% CI)", "throughput speed-up (x)", "top-1 accuracy"
-    )
+    title = "Held-out top-1 against speed-up over FP32 (95% CI)"
+    return _figure(traces, title, "throughput speed-up (x)", "top-1 accuracy")
 
 
 def _environment_table(env: dict[str, Any]) -> str:
@@ -266,58 +205,44 @@ def _environment_table(env: dict[str, Any]) -> str:
 def verify_bars(doc: Mapping[str, Any]) -> Figure | None:
     """Per-round throughput of each side of an interleaved comparison, and the paired speed-up."""
     go = _go()
-    fig = go.Figure()
+    traces = []
     for label, cand in zip(doc.get("labels", []), doc.get("candidates", []), strict=False):
         rounds = cand["throughput_fps_per_round"]
-        fig.add_trace(go.Scatter(x=list(range(1, len(rounds) + 1)), y=rounds, mode="lines+markers", name=label))
-    if not fig.data:
-        return None
+        traces.append(go.Scatter(x=list(range(1, len(rounds) + 1)), y=rounds, mode="lines+markers", name=label))
     sp = doc.get("speedup")
     title = "Throughput per interleaved round"
     if sp:
         title += f": speed-up x{sp['value']:.2f} [95% CI {sp['ci95'][0]:.2f}, {sp['ci95'][1]:.2f}]"
-    return _layout(fig, title, "round", "inferences / s")
+    return _figure(traces, title, "round", "inferences / s")
 
 
 def e2e_stages(doc: Mapping[str, Any]) -> Figure | None:
     """Where an application's time goes: each stage's median (95% CI), host path and fused path."""
-    go = _go()
-    fig = go.Figure()
+    traces = []
     for label, part in (("host pre-processing", doc.get("sequential")), ("fused into the model", doc.get("fused"))):
         stages = (part or {}).get("stages") or {}
-        if not stages:
-            continue
-        vals = [_err(v["median"]) for v in stages.values()]
-        fig.add_trace(
-            go.Bar(y=list(stages), x=[v for v, _, _ in vals], orientation="h", name=label, error_x=_bars(vals))
-        )
-    if not fig.data:
-        return None
-    return _layout(fig, "End-to-end stages: median per input (95% CI)", "milliseconds", "")
+        if stages:
+            vals = [_err(v["median"]) for v in stages.values()]
+            traces.append(_ci_bar(list(stages), vals, label, orientation="h"))
+    return _figure(traces, "End-to-end stages: median per input (95% CI)", "milliseconds", "")
 
 
 def e2e_throughput(doc: Mapping[str, Any]) -> Figure | None:
     """Sequential against pipelined throughput."""
-    go = _go()
     found = [(k, (doc.get(k) or {}).get("throughput_fps")) for k in ("sequential", "pipelined")]
     pairs: list[tuple[str, dict[str, Any]]] = [(k, v) for k, v in found if isinstance(v, dict)]
-    if not pairs:
-        return None
-    vals = [_err(v) for _, v in pairs]
-    fig = go.Figure(go.Bar(x=[k for k, _ in pairs], y=[v for v, _, _ in vals], error_y=_bars(vals)))
-    return _layout(fig, "End-to-end throughput (95% CI)", "pipeline", "inputs / s")
+    traces = [_ci_bar([k for k, _ in pairs], [_err(v) for _, v in pairs])] if pairs else []
+    return _figure(traces, "End-to-end throughput (95% CI)", "pipeline", "inputs / s")
 
 
 def profile_layers(doc: Mapping[str, Any]) -> Figure | None:
     """The hottest layers' mean time, coloured by the precision they ran in."""
     go = _go()
     layers = ((doc.get("profile") or {}).get("layers") or [])[:20]
-    if not layers:
-        return None
-    fig = go.Figure()
+    traces = []
     for precision in sorted({str(layer.get("precision")) for layer in layers}):
         group = [layer for layer in layers if str(layer.get("precision")) == precision]
-        fig.add_trace(
+        traces.append(
             go.Bar(
                 y=[f"{layer['name']} ({layer.get('op_type', '')})" for layer in group],
                 x=[layer["mean_ms"] for layer in group],
@@ -326,124 +251,98 @@ def profile_layers(doc: Mapping[str, Any]) -> Figure | None:
                 text=[str(layer.get("kernel", "")) for layer in group],
             )
         )
-    fig.update_yaxes(autorange="reversed")
-    return _layout(fig, "Hottest layers (mean time per inference; colour: precision it ran in)", "ms", "")
+    title = "Hottest layers (mean time per inference; colour: precision it ran in)"
+    return _figure(traces, title, "ms", "", yaxis_autorange="reversed")
 
 
 def profile_growth(doc: Mapping[str, Any]) -> Figure | None:
     """profile --shapes: time per op type against input elements, log-log, so a steeper line grows faster."""
     go = _go()
     groups = doc.get("groups") or []
-    rows = (doc.get("scaling") or [])[:9]
-    if len(groups) < 2 or not rows:
-        return None
+    rows = (doc.get("scaling") or [])[:9] if len(groups) >= 2 else []
     x = [g["elements"] for g in groups]
-    fig = go.Figure()
+    traces = []
     for row in rows:
         slope = row.get("growth_exponent")
         label = f"{row['op_type']} (exponent {slope:.2f})" if slope is not None else row["op_type"]
-        fig.add_trace(
-            go.Scatter(x=x, y=row["mean_ms"], mode="lines+markers", name=label, text=[g["group"] for g in groups])
-        )
-    fig.update_xaxes(type="log")
-    fig.update_yaxes(type="log")
-    return _layout(
-        fig, "Time per op type against input size (log-log: slope = growth exponent)", "input elements", "ms"
-    )
+        names = [g["group"] for g in groups]
+        traces.append(go.Scatter(x=x, y=row["mean_ms"], mode="lines+markers", name=label, text=names))
+    title = "Time per op type against input size (log-log: slope = growth exponent)"
+    return _figure(traces, title, "input elements", "ms", xaxis_type="log", yaxis_type="log")
 
 
 def dynamic_latency_size(doc: Mapping[str, Any]) -> Figure | None:
     """Median latency (95% CI) of each shape group against its mean input size, one line per strategy."""
-    go = _go()
-    fig = go.Figure()
+    traces = []
     for rec in doc.get("strategies", []):
         groups = rec.get("groups") or []
-        if rec.get("status") != "ok" or not groups:
-            continue
-        vals = [_err(g["latency_ms"]["median"]) for g in groups]
-        fig.add_trace(_ci_line([g["mean_elements"] for g in groups], vals, rec["name"], [g["group"] for g in groups]))
-    if not fig.data:
-        return None
-    return _layout(fig, "Latency against input size, per shape group (median, 95% CI)", "input elements", "ms")
+        if rec.get("status") == "ok" and groups:
+            vals = [_err(g["latency_ms"]["median"]) for g in groups]
+            names = [g["group"] for g in groups]
+            traces.append(_ci_line([g["mean_elements"] for g in groups], vals, rec["name"], names))
+    title = "Latency against input size, per shape group (median, 95% CI)"
+    return _figure(traces, title, "input elements", "ms")
 
 
 def dynamic_strategies(doc: Mapping[str, Any]) -> Figure | None:
     """Throughput of each strategy over the same stream (95% CI over interleaved passes)."""
-    go = _go()
     ok = [r for r in doc.get("strategies", []) if r.get("status") == "ok"]
-    if not ok:
-        return None
-    vals = [_err(r["throughput"]) for r in ok]
-    fig = go.Figure(
-        go.Bar(
-            x=[r["name"] for r in ok],
-            y=[v for v, _, _ in vals],
-            error_y=_bars(vals),
-            text=[f"waste {r['padding_waste'] * 100:.0f}%, compile {r['compile_ms']:.0f} ms" for r in ok],
-        )
-    )
-    return _layout(fig, "Strategies on one shape stream: throughput (95% CI)", "strategy", "inputs / s")
+    text = [f"waste {r['padding_waste'] * 100:.0f}%, compile {r['compile_ms']:.0f} ms" for r in ok]
+    traces = [_ci_bar([r["name"] for r in ok], [_err(r["throughput"]) for r in ok], text=text)] if ok else []
+    return _figure(traces, "Strategies on one shape stream: throughput (95% CI)", "strategy", "inputs / s")
 
 
 def scenario_latency(doc: Mapping[str, Any]) -> Figure | None:
     """LoadGen's per-sample latency percentiles for the scenario, with the latency bound when there is one."""
-    go = _go()
     result = doc.get("result") or {}
     lat = result.get("latency_ms") or {}
     keys = [k for k in ("p50", "p90", "p95", "p99", "p99.9") if lat.get(k) is not None]
-    if not keys:
-        return None
-    fig = go.Figure(go.Bar(x=keys, y=[lat[k] for k in keys], name="per sample"))
-    bound = result.get("target_latency_ms")
-    if bound:
-        fig.add_hline(y=bound, line_dash="dash", annotation_text=f"bound {bound:.0f} ms")
+    traces = [_go().Bar(x=keys, y=[lat[k] for k in keys], name="per sample")] if keys else []
     title = f"LoadGen {result.get('scenario', doc.get('scenario'))}: latency percentiles ({result.get('validity')})"
-    return _layout(fig, title, "percentile", "ms")
+    fig = _figure(traces, title, "percentile", "ms")
+    bound = result.get("target_latency_ms")
+    if fig is not None and bound:
+        fig.add_hline(y=bound, line_dash="dash", annotation_text=f"bound {bound:.0f} ms")
+    return fig
 
 
 def scenario_groups(doc: Mapping[str, Any]) -> Figure | None:
     """With --shapes: median and p90 latency (95% CI) of each shape group, in size order."""
-    go = _go()
     groups = [g for g in ((doc.get("result") or {}).get("per_group") or []) if g.get("latency_ms")]
-    if not groups:
-        return None
-    fig = go.Figure()
-    for key in ("median", "p90"):
-        vals = [_err(g["latency_ms"][key]) for g in groups]
-        fig.add_trace(_ci_line([g["group"] for g in groups], vals, key, [f"{g['samples']} samples" for g in groups]))
-    since = groups[0].get("measured_from", "issue")
-    return _layout(fig, f"Latency per shape group (SUT clock from {since}; 95% CI)", "shape group", "ms")
+    x, text = [g["group"] for g in groups], [f"{g['samples']} samples" for g in groups]
+    traces = [_ci_line(x, [_err(g["latency_ms"][key]) for g in groups], key, text) for key in ("median", "p90")]
+    since = groups[0].get("measured_from", "issue") if groups else ""
+    title = f"Latency per shape group (SUT clock from {since}; 95% CI)"
+    return _figure(traces if groups else [], title, "shape group", "ms")
 
 
 def quantize_groups(doc: Mapping[str, Any]) -> Figure | None:
     """--shapes: each measured candidate's speed-up over FP32 per shape group (95% CI), fidelity as hover text."""
-    fig = _go().Figure()
+    traces = []
     for c in doc.get("candidates", []):
         groups = c.get("speed", {}).get("per_group") or []
-        if not groups:
-            continue
-        fid = c.get("fidelity", {}).get("per_group", {})
-        text = [f"cosine {fid.get(g['group'], {}).get('cosine_mean', float('nan')):.4f}" for g in groups]
-        vals = [_err(g["speedup"]) for g in groups]
-        fig.add_trace(_ci_line([g["group"] for g in groups], vals, c["label"], text))
-    if not fig.data:
-        return None
-    fig.add_hline(y=1.0, line_dash="dot", annotation_text="FP32")
-    return _layout(fig, "Speed-up over FP32 per shape group (paired rounds, 95% CI)", "shape group", "x FP32")
+        if groups:
+            fid = c.get("fidelity", {}).get("per_group", {})
+            text = [f"cosine {fid.get(g['group'], {}).get('cosine_mean', float('nan')):.4f}" for g in groups]
+            vals = [_err(g["speedup"]) for g in groups]
+            traces.append(_ci_line([g["group"] for g in groups], vals, c["label"], text))
+    fig = _figure(traces, "Speed-up over FP32 per shape group (paired rounds, 95% CI)", "shape group", "x FP32")
+    if fig is not None:
+        fig.add_hline(y=1.0, line_dash="dot", annotation_text="FP32")
+    return fig
 
 
 def coldstart_groups(doc: Mapping[str, Any]) -> Figure | None:
     """--shapes: first against second inference at each group's shape, per start-up variant (medians, 95% CI)."""
-    fig = _go().Figure()
+    traces = []
     for v in doc.get("variants", []):
         groups = v.get("groups") or []
         if groups:
             vals = [_err(g["first_over_second"]) for g in groups]
             text = [f"{g['first_ms']['value']:.1f} vs {g['second_ms']['value']:.1f} ms" for g in groups]
-            fig.add_trace(_ci_line([g["group"] for g in groups], vals, v["label"], text))
-    if not fig.data:
-        return None
-    return _layout(fig, "First sight of each shape in a fresh process: first / second inference", "shape group", "x")
+            traces.append(_ci_line([g["group"] for g in groups], vals, v["label"], text))
+    title = "First sight of each shape in a fresh process: first / second inference"
+    return _figure(traces, title, "shape group", "x")
 
 
 _BUILDERS: dict[str, tuple[Callable[[Mapping[str, Any]], Figure | None], ...]] = {
