@@ -16,6 +16,7 @@ from inferperf.commands.tune import _batch_knob
 from inferperf.config import RunLimits, RuntimeConfig
 from inferperf.errors import InputSpecError, InvariantError
 from inferperf.measure.runner import items_completed, run_scenario
+from inferperf.measure.trials import TrialInputs
 from inferperf.model import fed_batch, load_model_info, parse_shape_spec, reconcile_batch, resolve_shapes
 from inferperf.results import load_result
 
@@ -112,11 +113,11 @@ def test_tuner_does_not_search_batch_over_a_given_shape(image_onnx: Path) -> Non
     knobs = tuple(plugin.search_space("throughput", 2, []))
     assert any(k.name == "batch" for k in knobs)
     targets = [Target("openvino", "model", info, knobs)]
-    spec = {"shape": "1,3,8,16", "npz": None}
+    spec: TrialInputs = {"shape": "1,3,8,16", "inputs": None}
     kept, reason = _batch_knob(targets, [("model", info)], RuntimeConfig(), spec)
     assert all(k.name != "batch" for k in kept[0].knobs)
     assert reason is not None and "fixes the batch dim to 1" in reason
-    kept, reason = _batch_knob(targets, [("model", info)], RuntimeConfig(), {"shape": None, "npz": None})
+    kept, reason = _batch_knob(targets, [("model", info)], RuntimeConfig(), {"shape": None, "inputs": None})
     assert reason is None and any(k.name == "batch" for k in kept[0].knobs)
 
 

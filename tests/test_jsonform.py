@@ -6,6 +6,8 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import pytest
+
 from inferperf.jsonform import NOT_IN_JSON, JsonRecord, json_key
 
 
@@ -54,3 +56,19 @@ def test_product_records_keep_their_file_names() -> None:
         "count": 5,
     }
     assert Finding("c", "warn", "t", "e", "do x", ("l",)).to_dict()["try"] == "do x"
+
+
+def test_shared_keywords_stay_as_strict_as_named_parameters() -> None:
+    """bench, tune, quantize, prune and precision take shared keywords as ``**kwargs: Unpack[TypedDict]``: a
+    misspelt one is still a TypeError (before any model is loaded), not silently dropped."""
+    from inferperf import api
+
+    for call in (
+        lambda: api.bench("builtin", shap="1,3,32,32"),
+        lambda: api.tune("builtin", sed=1),
+        lambda: api.quantize("builtin", max_dorp=0.02),
+        lambda: api.prune("builtin", secnds=1.0),
+        lambda: api.precision("builtin", backnd="openvino"),
+    ):
+        with pytest.raises(TypeError, match="unexpected keyword argument"):
+            call()

@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 from inferperf.cli import app
 from inferperf.config import Knob, RuntimeConfig, TuneOptions, load_config_file, parse_megabytes, parse_milliseconds
 from inferperf.errors import ConfigError
+from inferperf.measure.trials import TrialInputs
 from inferperf.model import load_model_info
 from inferperf.optimize.tuner import (
     Target,
@@ -28,7 +29,7 @@ from inferperf.optimize.tuner import (
 from inferperf.optimize.tuner_core import verdict
 
 CRASHING = [sys.executable, str(Path(__file__).with_name("crashing_worker.py"))]
-INPUTS = {"shape": None, "npz": None, "int_range": None, "values": None, "seed": 0}
+INPUTS: TrialInputs = {"shape": None, "inputs": None, "int_range": None, "input_values": None, "seed": 0}
 
 
 def _rec(

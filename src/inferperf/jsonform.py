@@ -50,3 +50,12 @@ class JsonRecord:
             for f in fields(self)
             if f.metadata.get("json", True)
         }
+
+
+def known_keywords(function: str, given: Mapping[str, Any], typed: Any) -> None:
+    """A TypeError, as Python raises for a named parameter, when ``given`` (a function's ``**kwargs:
+    Unpack[typed]``) holds a keyword the TypedDict ``typed`` does not declare: shared keywords stay as strict
+    as the parameters they replaced."""
+    unknown = sorted(set(given) - set(typed.__annotations__))
+    if unknown:
+        raise TypeError(f"{function}() got an unexpected keyword argument {unknown[0]!r}")

@@ -13,6 +13,7 @@ from inferperf.backends import Backend
 from inferperf.config import QuantizeOptions, RuntimeConfig
 from inferperf.errors import ConfigError
 from inferperf.inputs import build_input_sets
+from inferperf.jsonform import known_keywords
 from inferperf.measure.environment import collect_environment
 from inferperf.measure.target import ShapeSpec, as_spec, header, resolve
 from inferperf.model import ModelInfo, load_model_info, parse_shape_spec, resolve_shapes
@@ -47,11 +48,8 @@ _DEFAULTS: GuardArgs = {
 
 
 def _guard(command: str, given: GuardArgs) -> GuardArgs:
-    """``given`` over the defaults; a keyword that none of the guarded commands takes is a TypeError, as
-    it was before the keywords were shared."""
-    unknown = sorted(set(given) - set(_DEFAULTS))
-    if unknown:
-        raise TypeError(f"{command}() got an unexpected keyword argument {unknown[0]!r}")
+    """``given`` over the defaults (an unknown keyword: a TypeError)."""
+    known_keywords(command, given, GuardArgs)
     return {**_DEFAULTS, **given}
 
 

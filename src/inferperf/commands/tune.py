@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Unpack, cast
 
 from inferperf.backends import get_backend
 from inferperf.config import RuntimeConfig, TuneOptions
 from inferperf.errors import ConfigError
+from inferperf.inputs import Feed
+from inferperf.jsonform import known_keywords
 from inferperf.measure.environment import collect_environment
 from inferperf.measure.target import ShapeSpec, ShapesRecord, StreamSpec, as_spec, header, plan_streams
+from inferperf.measure.trials import TrialInputs
 from inferperf.model import ModelInfo, load_model_info, parse_shape_spec, reconcile_batch, resolve_shapes
 from inferperf.results.documents import TuneDocument
 
@@ -27,14 +30,10 @@ def tune(
     variants: Sequence[str | Path] = (),
     options: TuneOptions | None = None,
     config: RuntimeConfig | None = None,
-    shape: str | None = None,
-    inputs: str | Path | None = None,
-    int_range: tuple[int, int] | None = None,
-    input_values: dict[str, float] | None = None,
-    seed: int = 0,
     progress: Callable[[float, str], None] | None = None,
     checkpoint: Callable[[TuneDocument], None] | None = None,
     shapes: ShapeSpec | str | None = None,
+    **feed: Unpack[Feed],
 ) -> TuneDocument:
     """Search the runtime knobs (and model variants) under latency and memory budgets; verify the winner.
 
@@ -42,10 +41,11 @@ def tune(
     The reference is the first backend's own defaults for the scenario on the first model.
     With ``shapes`` (the ``--shapes`` grammar) every trial runs one engine with the varying dims open
     over the same seeded stream of inputs (32 when ``shapes`` is a text), so the objective is that of
-    the distribution.
+    the distribution. ``feed``: how every trial's inputs are fed without ``shapes``, as bench takes it.
     """
     from inferperf.optimize.tuner import Target, TrialRunner, Tuner
 
+    known_keywords("tune", feed, Feed)
     options = options or TuneOptions()
     scenario = "throughput" if options.objective == "throughput" else "latency"
     plugins = [get_backend(name) for name in backends]
@@ -53,15 +53,11 @@ def tune(
     for path in variants:
         infos.append((Path(str(path)).stem, load_model_info(path)))
     base = config or RuntimeConfig()
-    spec: dict[str, Any] = {
-        "shape": shape,
-        "npz": str(inputs) if inputs else None,
-        "int_range": int_range,
-        "values": input_values,
-        "seed": seed,
-    }
+    spec = cast(TrialInputs, dict(feed))
+    if feed.get("inputs") is not None:
+        spec["inputs"] = str(feed.get("inputs"))  # the workers get plain JSON
     targets, skipped, stream_doc = _targets(
-        plugins, infos, scenario, base, spec, as_spec(shapes, stream=TUNE_STREAM, seed=seed)
+        plugins, infos, scenario, base, spec, as_spec(shapes, stream=TUNE_STREAM, seed=feed.get("seed", 0))
     )
     ref = targets[0]
     reference = Target(ref.backend, ref.variant, ref.info, (), name=f"reference ({ref.backend} {scenario} defaults)")
@@ -88,7 +84,7 @@ def _targets(
     infos: list[tuple[str, ModelInfo]],
     scenario: str,
     base: RuntimeConfig,
-    spec: dict[str, Any],
+    spec: TrialInputs,
     stream: ShapeSpec | None,
 ) -> tuple[list[Any], list[str], ShapesRecord | None]:
     """What the tuner searches (backend x variant, with their knobs), what it skips and why, the stream's record."""
@@ -104,7 +100,7 @@ def _targets(
 
 
 def _batch_knob(
-    targets: list[Any], infos: list[tuple[str, ModelInfo]], base: RuntimeConfig, spec: dict[str, Any]
+    targets: list[Any], infos: list[tuple[str, ModelInfo]], base: RuntimeConfig, spec: TrialInputs
 ) -> tuple[list[Any], str | None]:
     """The targets, without the batch knob where the batch dim cannot change; and why it was dropped.
 
@@ -114,11 +110,11 @@ def _batch_knob(
     """
     from inferperf.optimize.tuner import Target
 
-    if spec["npz"] is not None:
+    if spec.get("inputs") is not None:
         reason = "the inputs file fixes every input's shape; batch is not searched"
-    elif spec["shape"] is not None:
+    elif spec.get("shape") is not None:
         fed = {
-            reconcile_batch(i, resolve_shapes(i, parse_shape_spec(spec["shape"]), base.batch), base.batch)
+            reconcile_batch(i, resolve_shapes(i, parse_shape_spec(spec.get("shape")), base.batch), base.batch)
             for _, i in infos
         }
         reason = f"the given shape fixes the batch dim to {', '.join(map(str, sorted(fed)))}; batch is not searched"
@@ -129,12 +125,12 @@ def _batch_knob(
 
 
 def _tune_stream(
-    targets: list[Any], infos: list[tuple[str, ModelInfo]], base: RuntimeConfig, spec: dict[str, Any], stream: ShapeSpec
+    targets: list[Any], infos: list[tuple[str, ModelInfo]], base: RuntimeConfig, spec: TrialInputs, stream: ShapeSpec
 ) -> tuple[list[Any], StreamSpec, ShapesRecord]:
     """The tuner's targets without the batch knob, and the stream for its workers."""
     from inferperf.optimize.tuner import Target
 
-    if spec["shape"] is not None or spec["npz"] is not None or spec["values"]:
+    if spec.get("shape") is not None or spec.get("inputs") is not None or spec.get("input_values"):
         raise ConfigError(
             "`shapes` sets the shapes and draws the inputs: leave out `shape`, `inputs` and `input_values`"
         )

@@ -1,8 +1,10 @@
 """Input providers: synthetic by element type, or arrays from an .npz file."""
 
 from inferperf.inputs.providers import (
+    Feed,
     InputSet,
     build_input_sets,
+    feed_sets,
     load_npz_inputs,
     parse_input_values,
     parse_int_range,
@@ -10,8 +12,10 @@ from inferperf.inputs.providers import (
 )
 
 __all__ = [
+    "Feed",
     "InputSet",
     "build_input_sets",
+    "feed_sets",
     "load_npz_inputs",
     "parse_input_values",
     "parse_int_range",

@@ -11,11 +11,13 @@ import json
 import math
 import zipfile
 from pathlib import Path
+from typing import TypedDict
 
 import numpy as np
 
 from inferperf.errors import InputSpecError
 from inferperf.model.info import ModelInfo
+from inferperf.model.shapes import parse_shape_spec, resolve_shapes
 
 InputSet = dict[str, np.ndarray]
 DEFAULT_SETS = 4
@@ -208,3 +210,26 @@ def build_input_sets(
     if npz is not None:
         return load_npz_inputs(npz, info, shapes)
     return synthetic_inputs(info, shapes, sets=sets, seed=seed, int_range=int_range, values=values)
+
+
+class Feed(TypedDict, total=False):
+    """How a run's inputs are fed, as bench and tune take it and a trial's worker gets it (plain JSON): the
+    ``shape`` spec of synthetic inputs, or an .npz of ``inputs``; the integer range and per-input constant
+    values of synthetic ones; the ``seed`` that draws them (0)."""
+
+    shape: str | None
+    inputs: str | Path | None
+    int_range: tuple[int, int] | list[int] | None
+    input_values: dict[str, float] | None
+    seed: int
+
+
+def feed_sets(info: ModelInfo, feed: Feed, batch: int) -> tuple[dict[str, tuple[int, ...]], list[InputSet]]:
+    """The shapes and input sets of ``feed`` at ``batch`` (``int_range`` may come back from JSON as a list)."""
+    shapes = resolve_shapes(info, parse_shape_spec(feed.get("shape")), batch)
+    low_high = feed.get("int_range")
+    sets = build_input_sets(
+        info, shapes, npz=feed.get("inputs"), seed=int(feed.get("seed", 0)),
+        int_range=(int(low_high[0]), int(low_high[1])) if low_high else None, values=feed.get("input_values"),
+    )  # fmt: skip
+    return shapes, sets

@@ -9,19 +9,20 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Unpack
 
 from inferperf.backends import Backend, get_backend
 from inferperf.config import RunLimits, RuntimeConfig, Scenario
 from inferperf.errors import BackendError
-from inferperf.inputs import build_input_sets
+from inferperf.inputs import Feed, feed_sets
 from inferperf.inputs.dataset import dataset_sets
+from inferperf.jsonform import known_keywords
 from inferperf.measure.compute import compute_fields, macs_per_item, runtime_versions
 from inferperf.measure.environment import collect_environment
 from inferperf.measure.peak import load_cached_peak
 from inferperf.measure.runner import Progress, fit_config, merge_repeats, run_scenario
 from inferperf.measure.target import ProgressFactory, created, modes
-from inferperf.model import ModelInfo, load_model_info, parse_shape_spec, resolve_shapes
+from inferperf.model import ModelInfo, load_model_info
 from inferperf.results.schema import BenchResult, RunResult
 
 
@@ -32,14 +33,10 @@ def bench(
     mode: str = "both",
     config: RuntimeConfig | None = None,
     limits: RunLimits | None = None,
-    shape: str | None = None,
-    inputs: str | Path | None = None,
-    int_range: tuple[int, int] | None = None,
-    input_values: dict[str, float] | None = None,
-    seed: int = 0,
     data: str | Path | None = None,
     progress_factory: ProgressFactory | None = None,
     history: str | Path | None = None,
+    **feed: Unpack[Feed],
 ) -> BenchResult:
     """Measure latency and/or throughput of ``model`` on each backend.
 
@@ -47,8 +44,11 @@ def bench(
     failure in one run is recorded in ``errors`` and the others still run;
     when no run succeeds, the first failure is raised. Where the history (``history``, else the
     default store) holds earlier invocations of the same configuration on this machine, the
-    intervals widen to cover the noise between invocations (``covers: invocations``).
+    intervals widen to cover the noise between invocations (``covers: invocations``). ``feed``: how the
+    inputs are fed (``inputs.Feed``: ``shape``, ``inputs``, ``int_range``, ``input_values``, ``seed``),
+    unless ``data`` gives them.
     """
+    known_keywords("bench", feed, Feed)
     config = config or RuntimeConfig()
     limits = limits or RunLimits()
     scenarios = modes(mode)
@@ -57,8 +57,7 @@ def bench(
     if data is not None:
         input_sets = dataset_sets(info_, data, config.batch)
     else:
-        shapes = resolve_shapes(info_, parse_shape_spec(shape), config.batch)
-        input_sets = build_input_sets(info_, shapes, npz=inputs, seed=seed, int_range=int_range, values=input_values)
+        input_sets = feed_sets(info_, feed, config.batch)[1]
     shapes = {k: tuple(v.shape) for k, v in input_sets[0].items()}
     # Items per inference come from the tensors fed, never from the batch field alone.
     config = fit_config(info_, input_sets, config)

@@ -8,17 +8,17 @@ the process's peak resident memory belongs to that configuration alone.
 from __future__ import annotations
 
 import time
-from typing import Any, TypedDict
+from typing import Any, TypedDict, cast
 
 import numpy as np
 
 from inferperf.backends import get_backend
 from inferperf.backends.base import DimBound, Engine, InputSet
 from inferperf.config import RunLimits, RuntimeConfig
-from inferperf.inputs import build_input_sets
+from inferperf.inputs import Feed, feed_sets
 from inferperf.measure.rss import hwm_mb, reset_hwm, rss_mb
 from inferperf.measure.runner import Collector, fit_config, items_per_set, run_scenario
-from inferperf.model import parse_shape_spec, resolve_shapes
+from inferperf.measure.target import StreamSpec
 from inferperf.model.info import ModelInfo, ModelRecord
 from inferperf.stats import quantile_ci
 
@@ -56,23 +56,28 @@ class Interleaved(TypedDict):
     wall_s: float
 
 
+class TrialInputs(Feed, total=False):
+    """How every trial of a search is fed: bench's ``Feed``, or the shape stream each redraws (``shapes``)."""
+
+    shapes: StreamSpec
+
+
+def stream_length(inputs: TrialInputs) -> int | None:
+    """How many inputs the trials' shape stream holds (None: no stream, fixed shapes)."""
+    shapes = inputs.get("shapes")
+    return shapes["stream"] if shapes else None
+
+
 def _inputs(
     info: ModelInfo, job: dict[str, Any], batch: int
 ) -> tuple[dict[str, tuple[int, ...]], list[InputSet], Ranges]:
     """The input sets of a trial; with a shape stream also the dims its one engine keeps open."""
-    spec = job.get("inputs") or {}
-    int_range = spec.get("int_range")
+    spec = cast(TrialInputs, job.get("inputs") or {})
     if spec.get("shapes"):
-        return shape_stream(info, spec["shapes"], int(spec.get("seed", 0)), tuple(int_range) if int_range else None)
-    shapes = resolve_shapes(info, parse_shape_spec(spec.get("shape")), batch)
-    sets = build_input_sets(
-        info,
-        shapes,
-        npz=spec.get("npz"),
-        seed=int(spec.get("seed", 0)),
-        int_range=tuple(int_range) if int_range else None,
-        values=spec.get("values"),
-    )
+        int_range = spec.get("int_range")
+        low_high = (int(int_range[0]), int(int_range[1])) if int_range else None
+        return shape_stream(info, dict(spec.get("shapes") or {}), int(spec.get("seed", 0)), low_high)
+    shapes, sets = feed_sets(info, spec, batch)
     return shapes, sets, None
 
 

@@ -28,7 +28,7 @@ import numpy as np
 from inferperf.config import Knob, RuntimeConfig, TuneOptions
 from inferperf.errors import ConfigError
 from inferperf.jsonform import JsonRecord
-from inferperf.measure.trials import WorkerCandidate
+from inferperf.measure.trials import TrialInputs, WorkerCandidate, stream_length
 from inferperf.measure.worker import run_worker
 from inferperf.model.info import ModelInfo
 from inferperf.optimize.tuner_core import gain, geo_mean, importances, pareto_front, quiet_optuna, tpe_sampler, verdict
@@ -125,7 +125,7 @@ class TrialRunner:
         base: RuntimeConfig,
         options: TuneOptions,
         scenario: str,
-        inputs: dict[str, Any],
+        inputs: TrialInputs,
         worker_argv: list[str] | None = None,
     ) -> None:
         self.base, self.options, self.scenario, self.inputs = base, options, scenario, inputs
@@ -413,7 +413,7 @@ class Tuner:
         return min(_RUNG1_SIZE, max(2, fresh // 4))
 
     def _round_s(self) -> float:
-        stream = (self.inputs.get("shapes") or {}).get("stream")
+        stream = stream_length(self.inputs)
         if stream:
             # A shape stream is measured in whole passes: a round lasts one pass, whatever --round-time says.
             rates = [float(r.throughput["value"]) for r in self.runner.records if r.status == "ok" and r.throughput]
@@ -493,7 +493,7 @@ class Tuner:
     def _round_plan(self, n: int) -> tuple[int, float]:
         seconds = self._round_s()
         left = self.options.budget_s - self.elapsed() - n * 3.0  # compile and start-up, roughly
-        if (self.inputs.get("shapes") or {}).get("stream"):
+        if stream_length(self.inputs):
             left -= n * seconds  # each candidate's warm pass over the shape stream
         rounds = int(left // (n * (seconds + 0.5))) if left > 0 else 0
         return min(max(rounds, _MIN_ROUNDS), 10), seconds
