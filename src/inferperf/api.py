@@ -20,6 +20,7 @@ from inferperf.commands.records import history_export, history_list, history_rec
 from inferperf.commands.startup import coldstart, memory
 from inferperf.commands.tune import tune
 from inferperf.commands.workloads import dynamic, e2e, scenario
+from inferperf.inputs import Feed
 from inferperf.measure.bench import bench
 from inferperf.measure.generate import GenerateOptions
 from inferperf.measure.serving import Load, ServeOptions
@@ -28,6 +29,7 @@ from inferperf.model.zoo import export as zoo_export
 
 __all__ = [
     "EndpointOptions",
+    "Feed",
     "GenerateOptions",
     "GuardArgs",
     "LlmOptimizeOptions",

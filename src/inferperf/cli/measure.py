@@ -160,7 +160,8 @@ def bench(
         if shape_stream.shapes is not None:
             _bench_shapes(cmd, model, backends, mode, runtime, shape_stream, data, seed, repeats, low_high)
             return
-        _bench_run(cmd, model, backends, mode, runtime, limits, shape, inputs, low_high, values, seed, data, history)
+        feed: api.Feed = {"shape": shape, "inputs": inputs, "int_range": low_high, "input_values": values, "seed": seed}
+        _bench_run(cmd, model, backends, mode, (runtime, limits), feed, data, history)
 
 
 def _config_model(path: Path) -> str | None:
@@ -177,32 +178,18 @@ def _bench_run(
     model: str,
     backends: list[str],
     mode: str,
-    runtime: RuntimeConfig,
-    limits: RunLimits,
-    shape: str | None,
-    inputs: Path | None,
-    int_range: tuple[int, int] | None,
-    input_values: dict[str, float],
-    seed: int,
+    settings: tuple[RuntimeConfig, RunLimits],
+    feed: api.Feed,
     data: str | None,
     history: bool,
 ) -> None:
     """bench on fixed shapes: the table (and --json), recorded in the history with --history; exit 3 if a run failed."""
+    config, limits = settings
     with cmd.bars() as factory:
         result = api.bench(
-            model,
-            backends=backends,
-            mode=mode,
-            config=runtime,
-            limits=limits,
-            shape=shape,
-            inputs=inputs,
-            int_range=int_range,
-            input_values=input_values,
-            seed=seed,
-            data=data,
-            progress_factory=factory,
-        )
+            model, backends=backends, mode=mode, config=config, limits=limits, data=data, progress_factory=factory,
+            **feed,
+        )  # fmt: skip
     cmd.show(result.to_dict(), lambda _, console: render_bench(result, console))
     if history:
         record_history(result.to_dict(), "bench")

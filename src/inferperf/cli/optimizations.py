@@ -188,7 +188,7 @@ def tune(
     from inferperf.report.tune_console import render_tune
 
     with command(json_path) as cmd:
-        low_high = parse_int_range(int_range)  # before the bars are drawn
+        feed: api.Feed = {"shape": shape, "inputs": inputs, "int_range": parse_int_range(int_range), "seed": seed}
         options = _tune_options(
             objective, p99_max, memory_max, budget, trial_time, round_time, front, seed, finalists, max_trials
         )
@@ -198,14 +198,11 @@ def tune(
                 backends=csv_list(backend),
                 variants=csv_list(variants),
                 options=options,
-                shape=shape,
-                inputs=inputs,
-                int_range=low_high,
-                seed=seed,
                 progress=factory("tuning"),
                 checkpoint=cmd.checkpoint,  # every finished trial survives a Ctrl-C or a crash
                 shapes=shape_stream.spec(data, seed),
                 config=runtime.resolve(),
+                **feed,
             )
         cmd.show(doc, render_tune)
         saved = _save_tuned_config(doc, save_config)
