@@ -10,7 +10,7 @@ An option typed ``str`` that its command parses into numbers carries ``PARSED`` 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -40,6 +40,11 @@ def duration_s(text: str | float) -> float:
         return parse_seconds(text)
     except ConfigError as exc:
         raise typer.BadParameter(str(exc).removeprefix("bad duration ")) from None
+
+
+def duration_option(flag: str, help: str) -> Any:
+    """A duration flag: taken with its unit through ``duration_s``, shown as DURATION in --help."""
+    return typer.Option(flag, parser=duration_s, metavar="DURATION", help=help)
 
 
 # One meaning per flag: where two meanings shared a spelling, one was renamed; the old spelling still works
@@ -168,7 +173,7 @@ SuiteBackendsOpt = Annotated[str, typer.Option("--backends", help="Comma list of
 ModeOpt = Annotated[str, typer.Option("--mode", help="latency, throughput or both.")]
 TimeOpt = Annotated[
     float | None,
-    typer.Option("--time", parser=duration_s, metavar="DURATION", help="Fixed measuring time per run, seconds."),
+    duration_option("--time", "Fixed measuring time per run, seconds."),
 ]
 IterationsOpt = Annotated[int | None, typer.Option("--iterations", help="Fixed number of inferences per run.")]
 StopPrecisionOpt = Annotated[
@@ -176,11 +181,11 @@ StopPrecisionOpt = Annotated[
 ]
 MaxTimeOpt = Annotated[
     float | None,
-    typer.Option("--max-time", parser=duration_s, metavar="DURATION", help="Adaptive cap per run, seconds."),
+    duration_option("--max-time", "Adaptive cap per run, seconds."),
 ]
 WarmupOpt = Annotated[
     float | None,
-    typer.Option("--warmup", parser=duration_s, metavar="DURATION", help="Warm-up seconds before measuring."),
+    duration_option("--warmup", "Warm-up seconds before measuring."),
 ]
 RepeatsOpt = Annotated[
     int | None,
@@ -190,12 +195,10 @@ RepeatsOpt = Annotated[
         "with their spread, so they hold across reruns.",
     ),
 ]
-TimeoutOpt = Annotated[
-    float, typer.Option("--timeout", parser=duration_s, metavar="DURATION", help="Seconds before a worker is killed.")
-]
+TimeoutOpt = Annotated[float, duration_option("--timeout", "Seconds before a worker is killed.")]
 CellTimeoutOpt = Annotated[
     float,
-    typer.Option("--timeout", parser=duration_s, metavar="DURATION", help="Seconds before a cell's worker is killed."),
+    duration_option("--timeout", "Seconds before a cell's worker is killed."),
 ]
 
 # --- Inputs ---------------------------------------------------------------------------------------
@@ -366,7 +369,7 @@ QuantizeMaxDropOpt = Annotated[
 ]
 SpeedSecondsOpt = Annotated[
     float,
-    typer.Option("--seconds", parser=duration_s, metavar="DURATION", help="Seconds per speed run (without --shapes)."),
+    duration_option("--seconds", "Seconds per speed run (without --shapes)."),
 ]
 QuantizeRoundsOpt = Annotated[int, typer.Option("--rounds", help="Interleaved FP32/INT8 speed rounds.")]
 PruneRoundsOpt = Annotated[int, typer.Option("--rounds", help="Interleaved dense/sparse speed rounds.")]
@@ -430,9 +433,7 @@ VariantOpt = Annotated[list[str] | None, typer.Option("--variant", help="Another
 BatchesOpt = Annotated[str | None, typer.Option("--batches", help="Batch sizes to sweep, e.g. 1,8."), PARSED]
 SteadyOpt = Annotated[
     float,
-    typer.Option(
-        "--steady", parser=duration_s, metavar="DURATION", help="Seconds of steady-state throughput per configuration."
-    ),
+    duration_option("--steady", "Seconds of steady-state throughput per configuration."),
 ]
 LeakIterationsOpt = Annotated[
     int, typer.Option("--leak-iterations", help="Inferences in the leak check (capped at 20 s).")
@@ -442,13 +443,11 @@ LeakIterationsOpt = Annotated[
 DecoderOpt = Annotated[str, typer.Option("--decoder", help="pillow or opencv (decode, resize, colour conversion).")]
 SequentialSecondsOpt = Annotated[
     float,
-    typer.Option(
-        "--seconds", parser=duration_s, metavar="DURATION", help="Seconds of the interleaved sequential phase."
-    ),
+    duration_option("--seconds", "Seconds of the interleaved sequential phase."),
 ]
 PipelinedSecondsOpt = Annotated[
     float,
-    typer.Option("--pipelined-seconds", parser=duration_s, metavar="DURATION", help="Seconds of the pipelined run."),
+    duration_option("--pipelined-seconds", "Seconds of the pipelined run."),
 ]
 PrepThreadsOpt = Annotated[int | None, typer.Option("--prep-threads", help="Pipelined pre-processing threads.")]
 QueueSizeOpt = Annotated[
@@ -475,16 +474,11 @@ CompareModelsOpt = Annotated[bool, typer.Option("--compare", help="Profile two m
 TopOpt = Annotated[int, typer.Option("--top", help="Rows in the layer and op-type tables.")]
 ProfileSecondsOpt = Annotated[
     float,
-    typer.Option("--seconds", parser=duration_s, metavar="DURATION", help="Seconds of profiled inferences per model."),
+    duration_option("--seconds", "Seconds of profiled inferences per model."),
 ]
 ReferenceSecondsOpt = Annotated[
     float,
-    typer.Option(
-        "--reference-time",
-        parser=duration_s,
-        metavar="DURATION",
-        help="Latency-mode run with counters off, e.g. 2s (0 skips it).",
-    ),
+    duration_option("--reference-time", "Latency-mode run with counters off, e.g. 2s (0 skips it)."),
 ]
 
 # --- Compare --------------------------------------------------------------------------------------
@@ -550,9 +544,7 @@ MaxDurationOpt = Annotated[
 SamplesPerQueryOpt = Annotated[int, typer.Option("--samples-per-query", help="MultiStream samples per query.")]
 ScenarioWarmupOpt = Annotated[
     float,
-    typer.Option(
-        "--warmup", parser=duration_s, metavar="DURATION", help="Warm-up seconds (also sizes Offline and the defaults)."
-    ),
+    duration_option("--warmup", "Warm-up seconds (also sizes Offline and the defaults)."),
 ]
 PeakStepsOpt = Annotated[int, typer.Option("--peak-steps", help="--find-peak bisection steps.")]
 PeakRunOpt = Annotated[str, typer.Option("--peak-run", help="--find-peak length of each short run."), PARSED]

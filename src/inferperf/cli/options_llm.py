@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from inferperf.cli.options import PARSED, duration_s
+from inferperf.cli.options import PARSED, duration_option
 
 # --- generate -------------------------------------------------------------------------------------
 LlmModelArg = Annotated[
@@ -31,9 +31,7 @@ TextDataOpt = Annotated[
 ]
 LevelTimeOpt = Annotated[
     float,
-    typer.Option(
-        "--time", parser=duration_s, metavar="DURATION", help="Requests per prompt length for at most, e.g. 20s."
-    ),
+    duration_option("--time", "Requests per prompt length for at most, e.g. 20s."),
 ]
 MinRequestsOpt = Annotated[int, typer.Option("--min-requests", help="Requests per prompt length, at least.")]
 PromptSeedOpt = Annotated[int, typer.Option("--seed", help="Seed of where prompts are cut from the text.")]
@@ -140,7 +138,7 @@ TokenizerOpt = Annotated[
 ]
 RequestTimeoutOpt = Annotated[
     float,
-    typer.Option("--timeout", parser=duration_s, metavar="DURATION", help="Endpoint: per-request timeout, e.g. 60s."),
+    duration_option("--timeout", "Endpoint: per-request timeout, e.g. 60s."),
 ]
 MaxErrorRateOpt = Annotated[
     str,
