@@ -211,3 +211,63 @@ def test_a_figure_with_nothing_to_draw_is_left_out() -> None:
     assert figure([], "title", "x", "y") is None
     assert err_triple({"value": 2.0, "ci95": [None, 3.0]}) == (2.0, 0.0, 1.0)
     assert err_triple({"value": 2.0}) == (2.0, 0.0, 0.0)
+
+
+def _console_renderers() -> dict[str, Any]:
+    from inferperf.report import console as c
+    from inferperf.report import (
+        dynamic_console,
+        e2e_console,
+        generate_console,
+        profile_console,
+        scenario_console,
+        startup_console,
+        suite_report,
+        tune_console,
+    )
+
+    return {
+        "accuracy": c.render_accuracy, "doctor": c.render_doctor, "quantize": c.render_quantize,
+        "prune": c.render_quantize, "precision": c.render_quantize, "dynamic": dynamic_console.render_dynamic,
+        "e2e": e2e_console.render_e2e, "generate": generate_console.render_generate,
+        "generate-serving": generate_console.render_serving, "llm-compress": generate_console.render_compress,
+        "scenario-llm": generate_console.render_llm_scenario, "profile": profile_console.render_profile,
+        "profile-compare": profile_console.render_profile_compare,
+        "profile-shapes": lambda doc, con: profile_console.render_profile_shapes(doc, con, 10),
+        "scenario": scenario_console.render_scenario, "coldstart": startup_console.render_coldstart,
+        "memory": startup_console.render_memory, "tune": tune_console.render_tune,
+        "compare": tune_console.render_compare, "suite": suite_report.render_console,
+    }  # fmt: skip
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=[p.stem for p in EXAMPLES])
+def test_every_stored_example_renders_on_the_console(path: Path) -> None:
+    """A document read back from its file (an unbounded interval end is null there, not inf) renders."""
+    import io
+
+    from rich.console import Console
+
+    from inferperf.report.console import render_bench
+    from inferperf.results.schema import BenchResult
+
+    doc = json.loads(path.read_text(encoding="utf-8"))
+    console = Console(file=io.StringIO(), width=120)
+    if doc.get("kind", "bench") == "bench":
+        render_bench(BenchResult.from_dict(doc), console)
+    elif (render := _console_renderers().get(path.stem)) is not None:
+        render(doc, console)
+    else:
+        pytest.skip(f"{path.stem}: shown by its command's own summary, not a document renderer")
+    assert console.file.getvalue().strip()  # type: ignore[attr-defined]
+
+
+def test_an_unbounded_interval_end_reads_inf_everywhere() -> None:
+    from inferperf.report.text import ci, half_width_pct, interval, ratio
+
+    assert ci({"value": 1.5, "ci95": [1.25, 1.75]}) == "1.50 [1.25, 1.75]"
+    assert ci({"value": 1.5, "ci95": [None, None]}, 1, suffix="x") == "1.5x [-inf, inf]"
+    assert ci({"value": 1.5, "ci95": [0.0, float("inf")]}, prefix="x") == "x1.50 [0.00, inf]"
+    assert interval({"ci95": [1.0, 2.0]}, ".3g") == "[1, 2]"
+    assert ratio({"ratio": 2.0, "ci95": [1.9, None]}) == "x2.000 [1.900, inf]"
+    assert half_width_pct({"value": 10.0, "ci95": [9.0, 12.0]}) == pytest.approx(20.0)
+    assert half_width_pct({"value": 10.0, "ci95": [9.0, None]}) == float("inf")

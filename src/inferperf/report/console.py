@@ -10,13 +10,8 @@ from rich.markup import escape
 from rich.table import Table
 
 from inferperf.model.info import ModelInfo
+from inferperf.report.text import ci as _ci
 from inferperf.results.schema import BenchResult, RunResult
-
-
-def _ci(stat: dict[str, Any], digits: int = 2) -> str:
-    lo, hi = stat["ci95"]
-    hi_text = f"{hi:.{digits}f}" if hi is not None else "inf"
-    return f"{stat['value']:.{digits}f} [{lo:.{digits}f}, {hi_text}]"
 
 
 def _opt(v: float | None) -> str:
@@ -366,7 +361,7 @@ def render_quantize(doc: Mapping[str, Any], console: Console) -> None:
     for c in doc["candidates"]:
         fid = c["fidelity"]
         sp = c.get("speed", {}).get("throughput_speedup")
-        speed = f"{sp['value']:.2f}x [{sp['ci95'][0]:.2f}, {sp['ci95'][1]:.2f}]" if sp else "-"
+        speed = _ci(sp, suffix="x") if sp else "-"
         verdict = (
             ("[green]winner[/green]" if c["label"] == doc["winner"] else "accepted")
             if c["accepted"]
@@ -413,7 +408,7 @@ def _group_table(c: dict[str, Any], console: Console) -> None:
             f"{fid['top1_agreement'] * 100:.1f}%",
             f"{med['fp32']:.1f}" if med else "-",
             f"{med['candidate']:.1f}" if med else "-",
-            f"{up['value']:.2f}x [{up['ci95'][0]:.2f}, {up['ci95'][1]:.2f}]" if up else "-",
+            _ci(up, suffix="x") if up else "-",
         )
     console.print(table)
 

@@ -9,11 +9,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-
-def _ci(stat: dict[str, Any], digits: int = 2) -> str:
-    lo, hi = stat["ci95"]
-    hi_text = f"{hi:.{digits}f}" if hi is not None else "inf"
-    return f"{stat['value']:.{digits}f} [{lo:.{digits}f}, {hi_text}]"
+from inferperf.report.text import ci as _ci
 
 
 def _groups_table(rec: dict[str, Any]) -> Table:
@@ -92,11 +88,9 @@ def render_dynamic(doc: Mapping[str, Any], console: Console) -> None:
         console.print(f"skipped {skip['name']}: {skip['reason']}")
     comp = doc["comparison"]
     for rival in comp.get("vs", []):
-        lo, hi = rival["ci95"]
         mark = "significant" if rival["significant"] else "not significant"
-        console.print(
-            f"  {comp['fastest']} / {rival['name']} throughput: x{rival['ratio']:.3f} [{lo:.3f}, {hi:.3f}] ({mark})"
-        )
+        ratio = _ci({"value": rival["ratio"], "ci95": rival["ci95"]}, 3, prefix="x")
+        console.print(f"  {comp['fastest']} / {rival['name']} throughput: {ratio} ({mark})")
     console.print(f"[bold]verdict:[/bold] {escape(comp['verdict'])}")
     console.print(
         "first sight = inputs whose shape the engine had not seen yet (timed in the warm pass), and the median "

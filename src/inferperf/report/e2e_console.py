@@ -9,11 +9,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-
-def _ci(stat: dict[str, Any], digits: int = 2) -> str:
-    lo, hi = stat["ci95"]
-    hi_text = f"{hi:.{digits}f}" if hi is not None else "inf"
-    return f"{stat['value']:.{digits}f} [{lo:.{digits}f}, {hi_text}]"
+from inferperf.report.text import ci as _ci
 
 
 def _stage_table(title: str, stages: dict[str, Any]) -> Table:

@@ -10,12 +10,12 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from inferperf.report.text import ci, half_width_pct, interval
+
 
 def _ci(stat: dict[str, Any], digits: int = 2) -> str:
     """The value and the larger side of its interval, in percent (compact enough for 80 columns)."""
-    value, (lo, hi) = stat["value"], stat["ci95"]
-    half = max(value - lo, hi - value) / value * 100 if value else 0.0
-    return f"{value:.{digits}f} ±{half:.0f}%"
+    return f"{stat['value']:.{digits}f} ±{half_width_pct(stat):.0f}%"
 
 
 def render_generate(doc: Mapping[str, Any], console: Console) -> None:
@@ -78,7 +78,7 @@ def _batch(batch: dict[str, Any], console: Console) -> None:
         table.add_row(
             str(s["batch"]),
             _ci({"value": rate["mean"], "ci95": rate["ci95"]}, 0),
-            f"{up['value']:.2f} [{up['ci95'][0]:.2f}, {up['ci95'][1]:.2f}]",
+            ci(up),
             f"{s['ttft_ms_median']:.1f}",
             f"{s['tpot_ms_median']:.2f}",
             f"{s['tpot_ms_p99']:.2f}",
@@ -249,8 +249,10 @@ def _interval_line(doc: Mapping[str, Any], console: Console) -> None:
     parts = []
     for level in doc["levels"]:
         if "ttft_ms" in level:
-            cells = [f"{k} [{v['median']['ci95'][0]:.3g}, {v['median']['ci95'][1]:.3g}]" for k, v in (
-                ("TTFT", level["ttft_ms"]), ("TPOT", level["tpot_ms"]))]  # fmt: skip
+            cells = [
+                f"{k} {interval(v['median'], '.3g')}"
+                for k, v in (("TTFT", level["ttft_ms"]), ("TPOT", level["tpot_ms"]))
+            ]
             parts.append(f"{level['load']['label']}: {', '.join(cells)}")
     if parts:
         console.print("95% intervals of the medians (ms): " + "; ".join(parts), highlight=False)
@@ -306,10 +308,7 @@ def render_compress(doc: Mapping[str, Any], console: Console) -> None:
 
 
 def _speedup(stat: dict[str, Any] | None) -> str:
-    if not stat:
-        return "-"
-    lo, hi = stat["ci95"]
-    return f"{stat['value']:.2f} [{lo:.2f}, {hi:.2f}]"
+    return ci(stat) if stat else "-"
 
 
 def render_llm_scenario(doc: Mapping[str, Any], console: Console) -> None:

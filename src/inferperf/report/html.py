@@ -23,6 +23,7 @@ from inferperf.report.plots import err_triple as _err
 from inferperf.report.plots import error_bars as _bars
 from inferperf.report.plots import figure as _figure
 from inferperf.report.plots import go_module as _go
+from inferperf.report.text import interval
 from inferperf.results.documents import Document, parse
 from inferperf.stats import Estimate
 
@@ -212,7 +213,7 @@ def verify_bars(doc: Mapping[str, Any]) -> Figure | None:
     sp = doc.get("speedup")
     title = "Throughput per interleaved round"
     if sp:
-        title += f": speed-up x{sp['value']:.2f} [95% CI {sp['ci95'][0]:.2f}, {sp['ci95'][1]:.2f}]"
+        title += f": speed-up x{sp['value']:.2f} [95% CI {interval(sp)[1:]}"
     return _figure(traces, title, "round", "inferences / s")
 
 

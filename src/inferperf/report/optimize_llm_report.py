@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from inferperf.report.text import ci
 from inferperf.results.schema import atomic_write_text
 
 
@@ -23,8 +24,7 @@ def _n(value: Any) -> str:
 
 
 def _ci(stat: dict[str, Any]) -> str:
-    low, high = stat["ci95"]
-    return f"x{stat['value']:.2f} [{low:.2f}, {high:.2f}]"
+    return ci(stat, prefix="x")
 
 
 def summary_lines(doc: Mapping[str, Any]) -> list[str]:

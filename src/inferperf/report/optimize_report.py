@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from inferperf.report.html import render_html
+from inferperf.report.text import interval
 from inferperf.results.schema import atomic_write_text
 
 
@@ -20,10 +21,9 @@ def _headline_lines(doc: Mapping[str, Any]) -> list[str]:
     lines = []
     if "speedup" in h:
         sp = h["speedup"]
-        lo, hi = sp["ci95"]
         lines.append(
             f"- **Throughput: {h['winner_fps']:.1f} inferences/s against the baseline's {h['baseline_fps']:.1f} "
-            f"= x{sp['value']:.2f} [95% CI {lo:.2f}, {hi:.2f}]** (interleaved rounds, paired ratios)"
+            f"= x{sp['value']:.2f} [95% CI {interval(sp)[1:]}** (interleaved rounds, paired ratios)"
         )
     else:
         lines.append("- No verified speed-up (the verification step did not run; see the steps below).")

@@ -10,6 +10,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from inferperf.report.text import ci, interval
+
 _NAME_WIDTH = 56
 _SEVERITY_STYLE = {"high": "bold red", "medium": "yellow", "info": "cyan"}
 
@@ -70,15 +72,15 @@ def _totals_lines(doc: Mapping[str, Any]) -> list[str]:
     lat = tot["latency_ms"]
     lines = [
         f"sum of layer times {_ms(tot['layer_sum_ms'])} ms vs latency of the same inferences: mean "
-        f"{_ms(lat['mean'])} ms, median {_ms(lat['value'])} ms [{_ms(lat['ci95'][0])}, {_ms(lat['ci95'][1])}]",
+        f"{_ms(lat['mean'])} ms, median {_ms(lat['value'])} ms {interval(lat, 3)}",
         f"gap {_ms(tot['gap_ms'])} ms ({_pct(tot['gap_share'])} of the mean): time outside the layers "
         "(runtime scheduling, input/output handling, the call itself)",
     ]
     ref = doc.get("reference")
     if ref:
-        lo, hi = ref["latency_median_ci95"]
+        off = interval({"ci95": ref["latency_median_ci95"]}, 3)
         lines.append(
-            f"latency-mode median with counters off {_ms(ref['latency_median_ms'])} ms [{_ms(lo)}, {_ms(hi)}]: "
+            f"latency-mode median with counters off {_ms(ref['latency_median_ms'])} ms {off}: "
             f"layer sum is {_pct(ref['layer_sum_over_latency'])} of it; counters on vs off "
             f"{ref['profiling_overhead'] * 100:+.1f}%"
         )
@@ -141,9 +143,7 @@ def _speedup(row: dict[str, Any]) -> str:
     sp = row.get("speedup")
     if not sp:
         return "-"
-    lo, hi = sp["ci95"]
-    hi_text = "inf" if hi is None or math.isinf(hi) else f"{hi:.2f}"
-    return f"{sp['value']:.2f}x [{lo:.2f}, {hi_text}]"
+    return ci(sp, suffix="x")
 
 
 def render_profile_compare(doc: Mapping[str, Any], console: Console, top: int = 15) -> None:
@@ -177,7 +177,7 @@ def render_profile_compare(doc: Mapping[str, Any], console: Console, top: int = 
     console.print(ops)
     lat = cmp["latency_speedup"]
     console.print(
-        f"latency speed-up (medians) {lat['value']:.2f}x [{lat['ci95'][0]:.2f}, {lat['ci95'][1]:.2f}]; "
+        f"latency speed-up (medians) {ci(lat, suffix='x')}; "
         f"summed layer time {cmp['layer_sum_speedup']:.2f}x; {cmp['faster']} layers at least "
         f"{cmp['faster_at']:.1f}x faster"
     )

@@ -9,6 +9,9 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from inferperf.report.text import ci as _ci
+from inferperf.report.text import interval
+
 _PERCENTILES = ("p50", "p90", "p95", "p99", "p99.9")
 
 
@@ -118,8 +121,8 @@ def _render_peak(peak: dict[str, Any], console: Console) -> None:
     console.print(escape(line), highlight=False)
 
 
-def _interval(ci: list[float] | None, digits: int) -> str:
-    return "" if ci is None else f" [{ci[0]:.{digits}f}, {ci[1]:.{digits}f}]"
+def _interval(ci95: list[float] | None, digits: int) -> str:
+    return "" if ci95 is None else " " + interval({"ci95": ci95}, digits)
 
 
 def ideal_queue_line(ideal: dict[str, Any]) -> str:
@@ -165,11 +168,6 @@ def _render_accuracy(acc: dict[str, Any], console: Console) -> None:
                 f"({acc['ci_method']})",
                 highlight=False,
             )
-
-
-def _ci(stat: dict[str, Any]) -> str:
-    lo, hi = stat["ci95"]
-    return f"{stat['value']:.2f} [{_num(lo)}, {_num(hi)}]"
 
 
 def _groups_table(groups: list[dict[str, Any]], console: Console) -> None:

@@ -11,6 +11,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from inferperf.report.text import ci
+
 _BAR = 40  # characters of a stacked phase bar
 
 
@@ -41,8 +43,7 @@ def render_coldstart(doc: Mapping[str, Any], console: Console) -> None:
         def cell(name: str, p: dict[str, Any] = p) -> str:
             if name not in p:
                 return "-"
-            lo, hi = p[name]["ci95"]
-            return f"{p[name]['value']:.0f} [{lo:.0f}, {hi:.0f}]"
+            return ci(p[name], 0)
 
         bar = _stacked(
             [
@@ -72,11 +73,9 @@ def render_coldstart(doc: Mapping[str, Any], console: Console) -> None:
     routes = {"": doc.get("cache_speedup", {}), **{f" ({k})": v for k, v in other.items()}}
     for route, figures in routes.items():
         for phase, s in figures.items():
-            lo, hi = s["ci95"]
             verdict = "significant" if s["significant"] else "NOT significant (interval includes 1)"
             console.print(
-                f"warm-cache speedup of {phase.replace('_', ' ')}{escape(route)}: {s['value']:.2f}x "
-                f"[{lo:.2f}, {hi:.2f}] {verdict}"
+                f"warm-cache speedup of {phase.replace('_', ' ')}{escape(route)}: {ci(s, suffix='x')} {verdict}"
             )
     _coldstart_failures(doc, console)
     if "shapes" in doc:
@@ -109,7 +108,7 @@ def _coldstart_groups(doc: Mapping[str, Any], console: Console) -> None:
                 escape(g["group"]),
                 f"{g['first_ms']['value']:.1f}",
                 f"{g['second_ms']['value']:.1f}",
-                f"x{r['value']:.2f} [{r['ci95'][0]:.2f}, {r['ci95'][1]:.2f}]",
+                ci(r, prefix="x"),
             )
     console.print(table)
     console.print("[dim]the first group's first inference is the process's first; the others follow it[/dim]")

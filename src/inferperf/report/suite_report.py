@@ -23,6 +23,8 @@ from rich.table import Table
 
 from inferperf.errors import InferperfError
 from inferperf.report.compare import judge
+from inferperf.report.plots import ci_bar, err_triple, figure
+from inferperf.report.text import ci
 from inferperf.results.schema import items_per_inference
 from inferperf.stats import bootstrap_ratio_ci, window_rates
 
@@ -116,12 +118,10 @@ def add_ratios(suite: dict[str, Any], threshold: float = 0.02) -> None:
 
 
 def _ci(stat: dict[str, Any] | None, digits: int = 2) -> str:
+    """A figure with its interval; "-" when there is none, the value alone when it has no interval."""
     if not stat:
         return "-"
-    lo, hi = stat.get("ci95") or [None, None]
-    if lo is None or hi is None:
-        return f"{stat['value']:.{digits}f}"
-    return f"{stat['value']:.{digits}f} [{lo:.{digits}f}, {hi:.{digits}f}]"
+    return ci(stat, digits) if stat.get("ci95") else f"{stat['value']:.{digits}f}"
 
 
 def _vs(cell: dict[str, Any], metric: str) -> str:
@@ -129,7 +129,7 @@ def _vs(cell: dict[str, Any], metric: str) -> str:
     if not r:
         return "-"
     mark = {"faster": " +", "slower": " -"}.get(r["verdict"], " ~")
-    return f"{r['ratio']:.2f}x [{r['ci95'][0]:.2f}, {r['ci95'][1]:.2f}]{mark}"
+    return ci({"value": r["ratio"], "ci95": r["ci95"]}, suffix="x") + mark
 
 
 def _peak(summary: dict[str, Any]) -> str:
@@ -356,28 +356,15 @@ def to_csv(suite: Mapping[str, Any]) -> str:
 
 def _bars(suite: Mapping[str, Any], key: str, title: str, axis: str) -> Any:
     """Grouped bars per model, one group member per backend:variant, error bars the 95% intervals."""
-    import plotly.graph_objects as go
-
-    fig = go.Figure()
     series: dict[str, list[dict[str, Any]]] = {}
     for cell in suite["cells"]:
         if (cell.get("summary") or {}).get(key):
             series.setdefault(f"{cell['backend']}:{cell['variant']}", []).append(cell)
-    for name, group in series.items():
-        stats = [c["summary"][key] for c in group]
-        lo, hi = zip(*(_bar_ends(s) for s in stats), strict=True)
-        fig.add_trace(
-            go.Bar(
-                name=name,
-                x=[c["model"] for c in group],
-                y=[s["value"] for s in stats],
-                error_y={"type": "data", "symmetric": False, "array": list(hi), "arrayminus": list(lo)},
-            )
-        )
-    fig.update_layout(
-        title=title, barmode="group", yaxis_title=axis, template="plotly_white", height=420, margin={"t": 60}
-    )
-    return fig if fig.data else None
+    traces = [
+        ci_bar([c["model"] for c in group], [err_triple(c["summary"][key]) for c in group], name)
+        for name, group in series.items()
+    ]
+    return figure(traces, title, "", axis, barmode="group")
 
 
 def _html_table(suite: Mapping[str, Any]) -> str:
@@ -428,11 +415,3 @@ def write_reports(suite: Mapping[str, Any], out: Path) -> dict[str, str]:
         "csv": str(atomic_write_text(to_csv(suite), out / "suite.csv")),
         "html": str(write_html(suite, out / "suite.html")),
     }
-
-
-def _bar_ends(stat: dict[str, Any]) -> tuple[float, float]:
-    """The error bar's lengths below and above the value; an unbounded end (null: too few samples for a 95%
-    bound) draws no bar on that side."""
-    low, high = stat.get("ci95") or (None, None)
-    value = float(stat["value"])
-    return value - (value if low is None else float(low)), (value if high is None else float(high)) - value

@@ -9,15 +9,16 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from inferperf.report.text import ci, ratio
+
 _SHOWN = 15
 
 
-def _ci(stat: dict[str, Any] | None, fmt: str = "{:.1f}") -> str:
+def _ci(stat: dict[str, Any] | None, digits: int = 1) -> str:
+    """A figure with its interval; "-" when there is none, the value alone when it has no interval."""
     if not stat:
         return "-"
-    lo, hi = stat.get("ci95", [None, None])
-    core = fmt.format(stat["value"])
-    return core if lo is None else f"{core} [{fmt.format(lo)}, {fmt.format(hi)}]"
+    return ci(stat, digits) if stat.get("ci95") else f"{stat['value']:.{digits}f}"
 
 
 def _params(params: dict[str, Any]) -> str:
@@ -46,7 +47,7 @@ def _trial_table(doc: Mapping[str, Any]) -> Table:
             escape(t["target"]),
             escape(_params(t["params"])),
             _ci(t["throughput"]),
-            _ci(t["latency"]["p99"], "{:.2f}"),
+            _ci(t["latency"]["p99"], 2),
             f"{t['peak_mb']:.0f}" if t.get("peak_mb") else "-",
             "ok" if t["feasible"] else escape("; ".join(t["violations"])),
         )
@@ -80,16 +81,15 @@ def _final(doc: Mapping[str, Any], console: Console) -> None:
             label,
             str(number),
             f"{geo ** (1 / len(rounds)):.1f}",
-            _ci(cand["latency_ms"]["median"], "{:.2f}"),
-            _ci(cand["latency_ms"]["p99"], "{:.2f}"),
+            _ci(cand["latency_ms"]["median"], 2),
+            _ci(cand["latency_ms"]["p99"], 2),
         )
     console.print(table)
     verdict = final["verdict"]
     console.print(escape(verdict["text"]))
     for row in verdict["against"]:
         sig = "significant" if row["significant"] else "not significant"
-        lo, hi = row["ci95"]
-        console.print(f"  vs {row['against']}: x{row['ratio']:.3f} [{lo:.3f}, {hi:.3f}] ({sig})")
+        console.print(f"  vs {row['against']}: {ratio(row)} ({sig})")
 
 
 def _recommendation(doc: Mapping[str, Any], console: Console) -> None:
@@ -104,9 +104,8 @@ def _recommendation(doc: Mapping[str, Any], console: Console) -> None:
     )
     ref = rec.get("vs_reference")
     if ref:
-        lo, hi = ref["ci95"]
         what = "throughput" if doc["options"]["objective"] == "throughput" else "latency speed-up"
-        console.print(f"  {what} vs the runtime's own defaults: x{ref['ratio']:.3f} [{lo:.3f}, {hi:.3f}]")
+        console.print(f"  {what} vs the runtime's own defaults: {ratio(ref)}")
     for row in rec.get("explanation", [])[:6]:
         knob = row["knob"].removeprefix("property:")
         console.print(
@@ -169,7 +168,6 @@ def render_compare(doc: Mapping[str, Any], console: Console) -> None:
         table.add_column(col)
     colours = {"faster": "green", "slower": "red"}
     for r in doc["rows"]:
-        lo, hi = r["ci95"]
         colour = colours.get(r["verdict"], "white")
         table.add_row(
             r["backend"],
@@ -177,7 +175,7 @@ def render_compare(doc: Mapping[str, Any], console: Console) -> None:
             r["metric"],
             f"{r['a']:.3f}",
             f"{r['b']:.3f}",
-            f"{r['ratio']:.3f} [{lo:.3f}, {hi:.3f}]",
+            ratio(r).removeprefix("x"),
             str(r.get("covers", "rounds")),
             f"[{colour}]{r['verdict']}[/{colour}]" + _detectable(r),
         )
