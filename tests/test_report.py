@@ -271,3 +271,13 @@ def test_an_unbounded_interval_end_reads_inf_everywhere() -> None:
     assert ratio({"ratio": 2.0, "ci95": [1.9, None]}) == "x2.000 [1.900, inf]"
     assert half_width_pct({"value": 10.0, "ci95": [9.0, 12.0]}) == pytest.approx(20.0)
     assert half_width_pct({"value": 10.0, "ci95": [9.0, None]}) == float("inf")
+
+
+@pytest.mark.parametrize("kind", ["prune", "precision"])
+def test_prune_and_precision_have_quantizes_views(kind: str, tmp_path: Path) -> None:
+    """They write the guarded document quantize writes, so `inferperf report` draws them the same way."""
+    from inferperf.report.html import report_for
+
+    doc = json.loads((Path(__file__).parent / "data" / "results" / f"{kind}.json").read_text(encoding="utf-8"))
+    page = report_for(doc, tmp_path / "r.html").read_text(encoding="utf-8")
+    assert f"inferperf {kind}" in page

@@ -359,6 +359,9 @@ _BUILDERS: dict[str, tuple[Callable[[Mapping[str, Any]], Figure | None], ...]] =
     "memory": (memory_scatter,),
     "tune": (pareto_scatter,),
     "quantize": (accuracy_speed, quantize_groups),
+    # prune and precision write the guarded document quantize writes: the same views
+    "prune": (accuracy_speed, quantize_groups),
+    "precision": (accuracy_speed, quantize_groups),
 }
 
 
