@@ -26,6 +26,7 @@ from inferperf.backends import get_backend  # noqa: E402
 from inferperf.commands.tune import build_targets  # noqa: E402
 from inferperf.config import RuntimeConfig, TuneOptions  # noqa: E402
 from inferperf.measure.environment import collect_environment  # noqa: E402
+from inferperf.measure.trials import TrialInputs  # noqa: E402
 from inferperf.measure.worker import run_worker  # noqa: E402
 from inferperf.model import load_model_info  # noqa: E402
 from inferperf.optimize.tuner import Target, TrialRunner, Tuner, grid, ranked  # noqa: E402
@@ -52,7 +53,7 @@ def main() -> None:
     ref0 = targets[0]
     reference = Target(ref0.backend, ref0.variant, ref0.info, (), name="reference")
     options = TuneOptions(budget_s=args.budget, trial_s=args.trial_time)
-    inputs = {"shape": None, "npz": None, "int_range": None, "values": None, "seed": 0}
+    inputs: TrialInputs = {"shape": None, "inputs": None, "int_range": None, "input_values": None, "seed": 0}
     print(f"space: {sum(t.size() for t in targets)} configurations over {[t.key for t in targets]}; skipped {skipped}")
 
     t0 = time.perf_counter()

@@ -281,3 +281,9 @@ def test_prune_and_precision_have_quantizes_views(kind: str, tmp_path: Path) -> 
     doc = json.loads((Path(__file__).parent / "data" / "results" / f"{kind}.json").read_text(encoding="utf-8"))
     page = report_for(doc, tmp_path / "r.html").read_text(encoding="utf-8")
     assert f"inferperf {kind}" in page
+
+
+def test_a_nan_or_infinite_end_reads_as_itself() -> None:
+    from inferperf.report.text import bound
+
+    assert (bound(float("nan")), bound(float("-inf")), bound(float("inf"), upper=False)) == ("nan", "-inf", "inf")

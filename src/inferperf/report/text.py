@@ -17,9 +17,9 @@ def _spec(digits: Digits) -> str:
 
 def bound(value: float | None, digits: Digits = 2, *, upper: bool = True) -> str:
     """One end of an interval; an unbounded one reads ``inf`` (or ``-inf`` for a lower end)."""
-    if value is None or not math.isfinite(value):
-        return "inf" if upper and (value is None or value > 0) else "-inf"
-    return format(value, _spec(digits))
+    if value is None:
+        return "inf" if upper else "-inf"
+    return format(value, _spec(digits))  # an infinite end reads inf / -inf by its sign, NaN as nan
 
 
 def interval(stat: Mapping[str, Any], digits: Digits = 2) -> str:
