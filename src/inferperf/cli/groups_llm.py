@@ -189,7 +189,11 @@ class Serving(FlagGroup):
 
     def check(self, prompts: Prompts, slos: ServeSlos) -> None:
         """Every hand-parsed flag parsed, whichever mode runs: a bad value fails before a model loads."""
-        prompts.lengths(), self.loads(), slos.ms(), slos.e2e_ms(), self.error_rate()
+        prompts.lengths()
+        self.loads()
+        slos.ms()
+        slos.e2e_ms()
+        self.error_rate()
 
     def error_rate(self) -> float:
         return parse_fraction(self.max_error_rate, "--max-error-rate")
